@@ -1,0 +1,1 @@
+"""The registry: organisations, the accelerator catalog, AI models and computing clusters."""

@@ -1,0 +1,127 @@
+"""Canonical facts: a record in the interchange format with every field present, numbers as floats
+and dates in ISO form. Revisions store it, export writes it, the rules engine reads it."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+ORGANISATION_FIELDS = ("slug", "name", "country", "annual_revenue_usd", "revenue_year", "source")
+MODEL_FIELDS = (
+    "organisation",
+    "name",
+    "version",
+    "parameter_count",
+    "active_parameter_count",
+    "training_tokens",
+    "training_compute_ops",
+    "training_compute_uncertainty",
+    "general_purpose",
+    "primarily_biological_sequence_data",
+    "modalities",
+    "base_model",
+    "derivation",
+    "fine_tuning_compute_ops",
+    "training_hardware",
+    "training_compute_cost_usd",
+    "training_completed_on",
+    "released_on",
+    "source",
+    "notes",
+)
+HARDWARE_FIELDS = ("accelerator", "accelerator_count", "training_hours", "utilization")
+CLUSTER_FIELDS = ("organisation", "name", "used_for_ai_training", "groups", "links", "operational_from", "source", "notes")
+GROUP_FIELDS = ("name", "datacenter", "accelerator", "accelerator_count", "accelerators_per_node", "network_gbps", "peak_ops_per_second")
+PEAK_FIELDS = ("dense_max", "dense_16bit", "sparse_max")
+LINK_FIELDS = ("from", "to", "gbps")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _pick(record: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: _plain(record.get(name)) for name in fields}
+
+
+def organisation_facts(record: dict[str, Any]) -> dict[str, Any]:
+    facts = _pick(record, ORGANISATION_FIELDS)
+    facts["country"] = facts["country"] or ""
+    facts["source"] = facts["source"] or ""
+    if facts["revenue_year"] is not None:
+        facts["revenue_year"] = int(facts["revenue_year"])
+    return facts
+
+
+def model_facts(record: dict[str, Any]) -> dict[str, Any]:
+    facts = _pick(record, MODEL_FIELDS)
+    hardware = record.get("training_hardware")
+    facts["training_hardware"] = _pick(hardware, HARDWARE_FIELDS) if hardware else None
+    if facts["training_hardware"] and facts["training_hardware"]["accelerator_count"] is not None:
+        facts["training_hardware"]["accelerator_count"] = int(facts["training_hardware"]["accelerator_count"])
+    facts["modalities"] = list(record.get("modalities") or [])
+    facts["primarily_biological_sequence_data"] = bool(record.get("primarily_biological_sequence_data"))
+    facts["derivation"] = record.get("derivation") or None
+    facts["source"] = facts["source"] or ""
+    facts["notes"] = facts["notes"] or ""
+    return facts
+
+
+def cluster_facts(record: dict[str, Any]) -> dict[str, Any]:
+    facts = _pick(record, CLUSTER_FIELDS)
+    groups = []
+    for group in record.get("groups") or []:
+        item = _pick(group, GROUP_FIELDS)
+        item["accelerator_count"] = int(group["accelerator_count"])
+        if item["accelerators_per_node"] is not None:
+            item["accelerators_per_node"] = int(item["accelerators_per_node"])
+        item["peak_ops_per_second"] = (
+            _pick(group["peak_ops_per_second"], PEAK_FIELDS) if group.get("peak_ops_per_second") else None
+        )
+        groups.append(item)
+    facts["groups"] = groups
+    facts["links"] = [_pick(link, LINK_FIELDS) for link in record.get("links") or []]
+    facts["source"] = facts["source"] or ""
+    facts["notes"] = facts["notes"] or ""
+    return facts
+
+
+class FactsDecoder(json.JSONDecoder):
+    """Reads facts back as they were written: PostgreSQL's jsonb prints 3.8e25 as a 26-digit
+    integer, which is a float in the interchange format (counts never reach 2**53)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["parse_int"] = lambda text: int(text) if len(text) < 16 else float(text)
+        super().__init__(*args, **kwargs)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def facts_sha256(facts: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(facts).encode("utf-8")).hexdigest()
+
+
+def changed_fields(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Field → [before, after] for every top-level field that differs."""
+    if before is None:
+        return {}
+    return {
+        name: [before.get(name), after.get(name)]
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    }

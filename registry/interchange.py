@@ -1,0 +1,311 @@
+"""The interchange format (v1) of DESIGN.md: one validator for the import command, the demo data
+and the API's request bodies.
+
+Every problem is reported with the path of the field it concerns (`models[3].training_tokens`)
+and what is wrong with it. Numbers are JSON numbers or scientific-notation strings ("1e26");
+"10^26", NaN, infinities, values too large for a double, and negatives are refused.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework import serializers
+
+SCIENTIFIC = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MODEL_REF = re.compile(r"^(?P<organisation>[^/@\s]+)/(?P<name>[^@]+)@(?P<version>[^@]+)$")
+DERIVATIONS = ("fine_tuning", "distillation")
+MAX_TEXT = 200
+
+
+class InterchangeNumber(serializers.Field):
+    """A finite, non-negative number: a JSON number or a scientific-notation string."""
+
+    default_error_messages = {
+        "invalid": 'must be a non-negative number, got {got}',
+        "positive": "must be greater than 0, got {got}",
+        "range": "must be in {range}, got {got}",
+    }
+
+    def __init__(self, *, positive: bool = False, at_most: float | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+        self.positive = positive
+        self.at_most = at_most
+
+    @staticmethod
+    def _shown(data: Any) -> str:
+        import json
+
+        try:
+            text = json.dumps(data)
+        except (TypeError, ValueError):
+            text = repr(data)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def to_internal_value(self, data: Any) -> float:
+        got = self._shown(data)
+        if isinstance(data, bool):
+            self.fail("invalid", got=got)
+        if isinstance(data, str):
+            if not SCIENTIFIC.match(data.strip()):
+                self.fail("invalid", got=got)
+            data = data.strip()
+        if not isinstance(data, (int, float, str)):
+            self.fail("invalid", got=got)
+        try:
+            value = float(data)
+        except (OverflowError, ValueError):
+            self.fail("invalid", got=got)
+        if not math.isfinite(value) or value < 0:
+            self.fail("invalid", got=got)
+        if self.positive and value <= 0:
+            self.fail("positive", got=got)
+        if self.at_most is not None and value > self.at_most:
+            self.fail("range", range=f"(0, {self.at_most:g}]", got=got)
+        return value
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class Text(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_TEXT)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+            raise serializers.ValidationError("must not contain control characters")
+        return value
+
+
+class IsoDate(serializers.DateField):
+    """An ISO date (YYYY-MM-DD) that exists in the calendar."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("default", None)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        from datetime import date
+
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise serializers.ValidationError(f"must be a date written YYYY-MM-DD, got {InterchangeNumber._shown(value)}")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise serializers.ValidationError(f"is not a date that exists: {value}") from None
+
+
+class PeakFigures(serializers.Serializer):
+    dense_max = InterchangeNumber(positive=True, allow_null=False, required=True)
+    dense_16bit = InterchangeNumber(positive=True)
+    sparse_max = InterchangeNumber(positive=True)
+
+
+class TrainingHardware(serializers.Serializer):
+    accelerator = Text(max_length=64)
+    accelerator_count = InterchangeNumber(positive=True)
+    training_hours = InterchangeNumber(positive=True)
+    utilization = InterchangeNumber(positive=True, at_most=1.0)
+
+    def validate_accelerator_count(self, value: float | None) -> int | None:
+        if value is not None and value != int(value):
+            raise serializers.ValidationError(f"must be a whole number, got {value:g}")
+        return int(value) if value is not None else None
+
+
+class OrganisationRecord(serializers.Serializer):
+    slug = Text(max_length=64)
+    name = Text()
+    country = Text(max_length=8, required=False, allow_blank=True, default="")
+    annual_revenue_usd = InterchangeNumber()
+    revenue_year = serializers.IntegerField(required=False, allow_null=True, min_value=1900, max_value=2200)
+    source = Text(max_length=2000, required=False, allow_blank=True, default="")
+
+    def validate_slug(self, value: str) -> str:
+        if not SLUG.match(value):
+            raise serializers.ValidationError(f"must be lowercase letters, digits and hyphens, got {value!r}")
+        return value
+
+
+class ModelRecord(serializers.Serializer):
+    organisation = Text(max_length=64)
+    name = Text()
+    version = Text(max_length=64)
+    parameter_count = InterchangeNumber(positive=True)
+    active_parameter_count = InterchangeNumber(positive=True)
+    training_tokens = InterchangeNumber(positive=True)
+    training_compute_ops = InterchangeNumber()
+    training_compute_uncertainty = InterchangeNumber()
+    general_purpose = serializers.BooleanField(required=False, allow_null=True, default=None)
+    primarily_biological_sequence_data = serializers.BooleanField(required=False, default=False)
+    modalities = serializers.ListField(child=Text(max_length=64), required=False, default=list, max_length=32)
+    base_model = Text(max_length=400, required=False, allow_null=True, default=None)
+    derivation = serializers.ChoiceField(choices=DERIVATIONS, required=False, allow_null=True, default=None)
+    fine_tuning_compute_ops = InterchangeNumber()
+    training_hardware = TrainingHardware(required=False, allow_null=True, default=None)
+    training_compute_cost_usd = InterchangeNumber()
+    training_completed_on = IsoDate()
+    released_on = IsoDate()
+    source = Text(max_length=2000, required=False, allow_blank=True, default="")
+    notes = Text(max_length=4000, required=False, allow_blank=True, default="")
+
+    def validate_base_model(self, value: str | None) -> str | None:
+        if value is not None and not MODEL_REF.match(value):
+            raise serializers.ValidationError(f'must be written "organisation/name@version", got {value!r}')
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        active, total = attrs.get("active_parameter_count"), attrs.get("parameter_count")
+        if active is not None and total is not None and active > total:
+            raise serializers.ValidationError(
+                {"active_parameter_count": f"must not exceed parameter_count ({total:g}), got {active:g}"}
+            )
+        if attrs.get("derivation") and not attrs.get("base_model"):
+            raise serializers.ValidationError({"derivation": "is only meaningful with a base_model"})
+        return attrs
+
+
+class GroupRecord(serializers.Serializer):
+    name = Text(max_length=100)
+    datacenter = Text(max_length=100)
+    accelerator = Text(max_length=64, required=False, allow_null=True, default=None)
+    accelerator_count = InterchangeNumber(positive=True, allow_null=False, required=True)
+    accelerators_per_node = InterchangeNumber(positive=True)
+    network_gbps = InterchangeNumber()
+    peak_ops_per_second = PeakFigures(required=False, allow_null=True, default=None)
+
+    def _whole(self, value: float | None) -> int | None:
+        if value is not None and value != int(value):
+            raise serializers.ValidationError(f"must be a whole number, got {value:g}")
+        return int(value) if value is not None else None
+
+    def validate_accelerator_count(self, value: float) -> int | None:
+        return self._whole(value)
+
+    def validate_accelerators_per_node(self, value: float | None) -> int | None:
+        return self._whole(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("accelerator") and not attrs.get("peak_ops_per_second"):
+            raise serializers.ValidationError(
+                {"accelerator": "give a catalog accelerator or the group's own peak_ops_per_second"}
+            )
+        return attrs
+
+
+class LinkRecord(serializers.Serializer):
+    from_ = Text(max_length=100)
+    to = Text(max_length=100)
+    gbps = InterchangeNumber(positive=True, allow_null=False, required=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
+class ClusterRecord(serializers.Serializer):
+    organisation = Text(max_length=64)
+    name = Text()
+    used_for_ai_training = serializers.BooleanField(required=False, allow_null=True, default=None)
+    groups = GroupRecord(many=True, allow_empty=False, max_length=10000)
+    links = LinkRecord(many=True, required=False, default=list, max_length=100000)
+    operational_from = IsoDate()
+    source = Text(max_length=2000, required=False, allow_blank=True, default="")
+    notes = Text(max_length=4000, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        names = [group["name"] for group in attrs["groups"]]
+        errors: dict[str, Any] = {}
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                errors[f"groups[{index}].name"] = f"{name!r} names two groups of this cluster"
+            seen.add(name)
+        for index, link in enumerate(attrs.get("links", [])):
+            for end in ("from", "to"):
+                if link[end] not in seen:
+                    errors[f"links[{index}].{end}"] = f"{link[end]!r} is not a group of this cluster"
+            if link["from"] == link["to"]:
+                errors[f"links[{index}].to"] = "a link joins two different groups"
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+RECORD_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
+    "organisations": OrganisationRecord,
+    "models": ModelRecord,
+    "clusters": ClusterRecord,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def flatten_errors(errors: Any, prefix: str) -> list[Problem]:
+    """DRF's nested error structure as a flat list of `path: message` problems."""
+    problems: list[Problem] = []
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            if key == "non_field_errors":
+                problems += flatten_errors(value, prefix)
+            else:
+                problems += flatten_errors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(errors, list):
+        if all(isinstance(item, str) for item in errors):
+            problems += [Problem(prefix, str(item)) for item in errors]
+        else:
+            for index, item in enumerate(errors):
+                if item:
+                    problems += flatten_errors(item, f"{prefix}[{index}]")
+    else:
+        problems.append(Problem(prefix, str(errors)))
+    return problems
+
+
+def model_ref(record: dict[str, Any]) -> str:
+    return f"{record['organisation']}/{record['name']}@{record['version']}"
+
+
+def validate_records(document: Any) -> tuple[dict[str, list[dict[str, Any]]], list[Problem]]:
+    """Each record on its own: types, ranges, formats. Cross-record checks are the registry's."""
+    if not isinstance(document, dict):
+        return {}, [Problem("$", f"must be a JSON object with {', '.join(RECORD_SERIALIZERS)}")]
+    problems: list[Problem] = []
+    for key in document:
+        if key not in RECORD_SERIALIZERS and key != "format":
+            problems.append(Problem(key, f"is not a section of the interchange format ({', '.join(RECORD_SERIALIZERS)})"))
+    cleaned: dict[str, list[dict[str, Any]]] = {}
+    for section, serializer_class in RECORD_SERIALIZERS.items():
+        records = document.get(section, [])
+        if not isinstance(records, list):
+            problems.append(Problem(section, "must be a list"))
+            continue
+        cleaned[section] = []
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                problems.append(Problem(f"{section}[{index}]", "must be an object"))
+                continue
+            serializer = serializer_class(data=record)
+            if serializer.is_valid():
+                cleaned[section].append(dict(serializer.validated_data))
+            else:
+                problems += flatten_errors(serializer.errors, f"{section}[{index}]")
+    return cleaned, problems

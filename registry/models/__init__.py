@@ -1,0 +1,17 @@
+"""The registry's data model, one module per domain."""
+from .accelerator import Accelerator
+from .aimodel import AIModel, ModelRevision
+from .cluster import AcceleratorGroup, Cluster, ClusterRevision, NetworkLink
+from .organisation import Organisation, OrganisationRevision
+
+__all__ = [
+    "Accelerator",
+    "AIModel",
+    "ModelRevision",
+    "AcceleratorGroup",
+    "Cluster",
+    "ClusterRevision",
+    "NetworkLink",
+    "Organisation",
+    "OrganisationRevision",
+]

@@ -1,0 +1,146 @@
+"""AI models, with their lineage: a fine-tune or distillation names its base model."""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from .accelerator import Accelerator
+from .base import RevisionBase
+from .organisation import Organisation
+
+
+class Derivation(models.TextChoices):
+    FINE_TUNING = "fine_tuning", "Fine-tuning or other modification"
+    DISTILLATION = "distillation", "Knowledge distillation"
+
+
+def _null_or_positive(field: str) -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": 0})
+
+
+def _null_or_non_negative(field: str) -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0})
+
+
+class AIModel(models.Model):
+    """The latest revision of a model's submitted facts; earlier ones are in `revisions`."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="models")
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=64)
+    parameter_count = models.FloatField(null=True, blank=True)
+    active_parameter_count = models.FloatField(
+        null=True, blank=True, help_text="Parameters active per token (mixture of experts)."
+    )
+    training_tokens = models.FloatField(null=True, blank=True)
+    training_compute_ops = models.FloatField(
+        null=True, blank=True, help_text="Reported integer or floating-point operations of training."
+    )
+    training_compute_uncertainty = models.FloatField(
+        null=True, blank=True, help_text="Relative uncertainty of the reported figure (0.3 = ±30 %)."
+    )
+    general_purpose = models.BooleanField(
+        null=True, blank=True, help_text="Declared trained on broad data and designed for generality."
+    )
+    primarily_biological_sequence_data = models.BooleanField(default=False)
+    modalities = models.JSONField(default=list, blank=True)
+    base_model = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived_models"
+    )
+    derivation = models.CharField(max_length=16, choices=Derivation.choices, blank=True)
+    fine_tuning_compute_ops = models.FloatField(null=True, blank=True)
+    training_accelerator = models.ForeignKey(
+        Accelerator, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    training_accelerator_count = models.PositiveIntegerField(null=True, blank=True)
+    training_hours = models.FloatField(null=True, blank=True)
+    training_utilization = models.FloatField(
+        null=True, blank=True, help_text="Model FLOPs utilization, in (0, 1]."
+    )
+    training_compute_cost_usd = models.FloatField(null=True, blank=True)
+    training_completed_on = models.DateField(null=True, blank=True)
+    released_on = models.DateField(null=True, blank=True)
+    source = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    revision = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organisation__slug", "name", "version"]
+        verbose_name = "AI model"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "name", "version"], name="model_org_name_version_unique"
+            ),
+            models.CheckConstraint(condition=_null_or_positive("parameter_count"), name="model_parameter_count_positive"),
+            models.CheckConstraint(
+                condition=_null_or_positive("active_parameter_count"), name="model_active_parameter_count_positive"
+            ),
+            models.CheckConstraint(condition=_null_or_positive("training_tokens"), name="model_training_tokens_positive"),
+            models.CheckConstraint(
+                condition=_null_or_non_negative("training_compute_ops"), name="model_training_compute_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=_null_or_non_negative("fine_tuning_compute_ops"), name="model_fine_tuning_compute_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=_null_or_non_negative("training_compute_uncertainty"),
+                name="model_uncertainty_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=_null_or_positive("training_accelerator_count"), name="model_accelerator_count_positive"
+            ),
+            models.CheckConstraint(condition=_null_or_positive("training_hours"), name="model_training_hours_positive"),
+            models.CheckConstraint(
+                condition=Q(training_utilization__isnull=True)
+                | (Q(training_utilization__gt=0) & Q(training_utilization__lte=1)),
+                name="model_utilization_in_unit_interval",
+            ),
+            models.CheckConstraint(
+                condition=_null_or_non_negative("training_compute_cost_usd"), name="model_cost_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(base_model__isnull=True) | ~Q(base_model=F("pk")), name="model_not_its_own_base"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation.slug}/{self.name}@{self.version}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        cursor, seen = self.base_model, {self.pk}
+        while cursor is not None:
+            if cursor.pk in seen:
+                raise ValidationError({"base_model": "makes a lineage cycle"})
+            seen.add(cursor.pk)
+            cursor = cursor.base_model
+
+    def lineage(self) -> list[AIModel]:
+        """Base model, its base, and so on: nearest first."""
+        chain, cursor = [], self.base_model
+        while cursor is not None and cursor not in chain:
+            chain.append(cursor)
+            cursor = cursor.base_model
+        return chain
+
+    @property
+    def ref(self) -> str:
+        """The interchange reference: `organisation/name@version`."""
+        return f"{self.organisation.slug}/{self.name}@{self.version}"
+
+    @property
+    def subject_ref(self) -> str:
+        return f"model:{self.ref}"
+
+
+class ModelRevision(RevisionBase):
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="revisions")
+
+    class Meta(RevisionBase.Meta):
+        constraints = [models.UniqueConstraint(fields=["model", "number"], name="model_revision_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.model} r{self.number}"

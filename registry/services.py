@@ -1,0 +1,488 @@
+"""Writes to the registry: submissions from the import command, the API and the admin.
+
+A submission is validated whole before anything is written; then every record is stored in one
+transaction. A record whose facts equal its latest revision is left alone; a changed one gets a
+new revision (who, when, what changed) and the current row is updated to match it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from .facts import (
+    changed_fields,
+    cluster_facts,
+    facts_sha256,
+    model_facts,
+    organisation_facts,
+)
+from .interchange import MODEL_REF, Problem, model_ref, validate_records
+from .models import (
+    Accelerator,
+    AcceleratorGroup,
+    AIModel,
+    Cluster,
+    ClusterRevision,
+    ModelRevision,
+    NetworkLink,
+    Organisation,
+    OrganisationRevision,
+)
+from .signals import subjects_changed
+
+
+class RegistryValidationError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class SubmissionResult:
+    created: dict[str, int] = field(default_factory=lambda: {"organisations": 0, "models": 0, "clusters": 0})
+    revised: dict[str, int] = field(default_factory=lambda: {"organisations": 0, "models": 0, "clusters": 0})
+    unchanged: dict[str, int] = field(default_factory=lambda: {"organisations": 0, "models": 0, "clusters": 0})
+    objects: list[tuple[str, Any, str]] = field(default_factory=list)  # (section, object, outcome)
+    changed_subjects: list[str] = field(default_factory=list)
+
+    def record(self, section: str, obj: Any, outcome: str) -> None:
+        getattr(self, outcome)[section] += 1
+        self.objects.append((section, obj, outcome))
+        if outcome != "unchanged":
+            self.changed_subjects.append(obj.subject_ref)
+
+    def summary(self) -> str:
+        parts = []
+        for section in ("organisations", "models", "clusters"):
+            parts.append(
+                f"{section}: {self.created[section]} created, {self.revised[section]} revised, "
+                f"{self.unchanged[section]} unchanged"
+            )
+        return "; ".join(parts)
+
+
+def _check_references(cleaned: dict[str, list[dict[str, Any]]], *, organisation_scope: str | None) -> list[Problem]:
+    """Cross-record checks: organisations, accelerators and base models exist; no lineage cycle."""
+    problems: list[Problem] = []
+    known_orgs = {rec["slug"] for rec in cleaned["organisations"]}
+    seen_orgs: set[str] = set()
+    for index, rec in enumerate(cleaned["organisations"]):
+        if rec["slug"] in seen_orgs:
+            problems.append(Problem(f"organisations[{index}].slug", f"{rec['slug']!r} appears twice"))
+        seen_orgs.add(rec["slug"])
+        if organisation_scope and rec["slug"] != organisation_scope:
+            problems.append(Problem(f"organisations[{index}].slug", f"you may only submit for {organisation_scope!r}"))
+    referenced = {rec["organisation"] for rec in cleaned["models"] + cleaned["clusters"]}
+    known_orgs |= set(Organisation.objects.filter(slug__in=referenced).values_list("slug", flat=True))
+    catalog = set(Accelerator.objects.values_list("slug", flat=True))
+
+    def check_org(path: str, slug: str) -> None:
+        if organisation_scope and slug != organisation_scope:
+            problems.append(Problem(path, f"you may only submit for {organisation_scope!r}, got {slug!r}"))
+        elif slug not in known_orgs:
+            problems.append(Problem(path, f"unknown organisation {slug!r}"))
+
+    def check_accelerator(path: str, slug: str | None) -> None:
+        if slug is not None and slug not in catalog:
+            problems.append(Problem(path, f"unknown accelerator {slug!r}: not in the catalog"))
+
+    doc_models: dict[str, int] = {}
+    for index, rec in enumerate(cleaned["models"]):
+        ref = model_ref(rec)
+        if ref in doc_models:
+            problems.append(Problem(f"models[{index}]", f"{ref} appears twice"))
+        doc_models[ref] = index
+        check_org(f"models[{index}].organisation", rec["organisation"])
+        hardware = rec.get("training_hardware")
+        if hardware:
+            check_accelerator(f"models[{index}].training_hardware.accelerator", hardware.get("accelerator"))
+
+    # Lineage: the document's own base links over the stored ones.
+    base_of: dict[str, str | None] = {}
+    stored = AIModel.objects.select_related("organisation", "base_model__organisation")
+    for model in stored:
+        base_of[model.ref] = model.base_model.ref if model.base_model else None
+    for ref, index in doc_models.items():
+        base_of[ref] = cleaned["models"][index].get("base_model")
+    for ref, index in doc_models.items():
+        base = cleaned["models"][index].get("base_model")
+        path = f"models[{index}].base_model"
+        if base is None:
+            continue
+        if base == ref:
+            problems.append(Problem(path, "a model cannot be its own base model"))
+            continue
+        if base not in base_of:
+            problems.append(Problem(path, f"unknown base model {base!r}"))
+            continue
+        chain, cursor = [ref], base
+        while cursor is not None and cursor not in chain:
+            chain.append(cursor)
+            cursor = base_of.get(cursor)
+        if cursor is not None:
+            problems.append(Problem(path, "makes a lineage cycle: " + " → ".join(chain + [cursor])))
+
+    seen_clusters: set[tuple[str, str]] = set()
+    for index, rec in enumerate(cleaned["clusters"]):
+        key = (rec["organisation"], rec["name"])
+        if key in seen_clusters:
+            problems.append(Problem(f"clusters[{index}]", f"{key[0]}/{key[1]} appears twice"))
+        seen_clusters.add(key)
+        check_org(f"clusters[{index}].organisation", rec["organisation"])
+        for g, group in enumerate(rec["groups"]):
+            check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
+    return problems
+
+
+def _model_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Base models before the models derived from them."""
+    by_ref = {model_ref(rec): rec for rec in records}
+    ordered: list[dict[str, Any]] = []
+    placed: set[str] = set()
+
+    def place(ref: str) -> None:
+        if ref in placed:
+            return
+        base = by_ref[ref].get("base_model")
+        if base in by_ref:
+            place(base)
+        placed.add(ref)
+        ordered.append(by_ref[ref])
+
+    for ref in by_ref:
+        place(ref)
+    return ordered
+
+
+def _write_organisation(facts: dict[str, Any], *, actor: Any, via: str, result: SubmissionResult) -> None:
+    values = {k: facts[k] for k in ("name", "country", "annual_revenue_usd", "revenue_year", "source")}
+
+    def update(org: Organisation) -> None:
+        for key, value in values.items():
+            setattr(org, key, value)
+        org.save()
+
+    _write_revisioned(
+        section="organisations",
+        lookup=lambda: Organisation.objects.filter(slug=facts["slug"]).first(),
+        create=lambda: Organisation.objects.create(slug=facts["slug"], **values),
+        update=update,
+        revision_model=OrganisationRevision,
+        revision_fk="organisation",
+        facts=facts,
+        actor=actor,
+        via=via,
+        result=result,
+    )
+
+
+def _resolve_model(ref: str) -> AIModel:
+    match = MODEL_REF.match(ref)
+    assert match is not None  # validated earlier
+    return AIModel.objects.get(
+        organisation__slug=match["organisation"], name=match["name"], version=match["version"]
+    )
+
+
+def _model_values(facts: dict[str, Any], accelerators: dict[str, Accelerator]) -> dict[str, Any]:
+    hardware = facts["training_hardware"] or {}
+    return {
+        "parameter_count": facts["parameter_count"],
+        "active_parameter_count": facts["active_parameter_count"],
+        "training_tokens": facts["training_tokens"],
+        "training_compute_ops": facts["training_compute_ops"],
+        "training_compute_uncertainty": facts["training_compute_uncertainty"],
+        "general_purpose": facts["general_purpose"],
+        "primarily_biological_sequence_data": facts["primarily_biological_sequence_data"],
+        "modalities": facts["modalities"],
+        "base_model": _resolve_model(facts["base_model"]) if facts["base_model"] else None,
+        "derivation": facts["derivation"] or "",
+        "fine_tuning_compute_ops": facts["fine_tuning_compute_ops"],
+        "training_accelerator": accelerators.get(hardware.get("accelerator")) if hardware.get("accelerator") else None,
+        "training_accelerator_count": hardware.get("accelerator_count"),
+        "training_hours": hardware.get("training_hours"),
+        "training_utilization": hardware.get("utilization"),
+        "training_compute_cost_usd": facts["training_compute_cost_usd"],
+        "training_completed_on": facts["training_completed_on"],
+        "released_on": facts["released_on"],
+        "source": facts["source"],
+        "notes": facts["notes"],
+    }
+
+
+def _write_revisioned(
+    *,
+    section: str,
+    lookup: Callable[[], Any],
+    create: Callable[[], Any],
+    update: Callable[[Any], None],
+    revision_model: type,
+    revision_fk: str,
+    facts: dict[str, Any],
+    actor: Any,
+    via: str,
+    result: SubmissionResult,
+) -> Any:
+    digest = facts_sha256(facts)
+    obj = lookup()
+    if obj is None:
+        obj = create()
+        revision_model.objects.create(
+            **{revision_fk: obj}, number=1, facts=facts, facts_sha256=digest, submitted_by=actor, submitted_via=via
+        )
+        result.record(section, obj, "created")
+        return obj
+    latest = obj.revisions.order_by("-number").first()
+    if latest is not None and latest.facts_sha256 == digest:
+        result.record(section, obj, "unchanged")
+        return obj
+    obj.revision += 1
+    update(obj)
+    revision_model.objects.create(
+        **{revision_fk: obj},
+        number=obj.revision,
+        facts=facts,
+        facts_sha256=digest,
+        changed_fields=changed_fields(latest.facts if latest else None, facts),
+        submitted_by=actor,
+        submitted_via=via,
+    )
+    result.record(section, obj, "revised")
+    return obj
+
+
+def _write_model(facts: dict[str, Any], *, accelerators: dict[str, Accelerator], actor: Any, via: str, result: SubmissionResult) -> None:
+    organisation = Organisation.objects.get(slug=facts["organisation"])
+    values = _model_values(facts, accelerators)
+
+    def update(model: AIModel) -> None:
+        for key, value in values.items():
+            setattr(model, key, value)
+        model.full_clean(exclude=["organisation", "base_model", "training_accelerator"], validate_unique=False)
+        model.save()
+
+    _write_revisioned(
+        section="models",
+        lookup=lambda: AIModel.objects.filter(organisation=organisation, name=facts["name"], version=facts["version"]).first(),
+        create=lambda: AIModel.objects.create(organisation=organisation, name=facts["name"], version=facts["version"], **values),
+        update=update,
+        revision_model=ModelRevision,
+        revision_fk="model",
+        facts=facts,
+        actor=actor,
+        via=via,
+        result=result,
+    )
+
+
+def _replace_topology(cluster: Cluster, facts: dict[str, Any], accelerators: dict[str, Accelerator]) -> None:
+    cluster.links.all().delete()
+    cluster.groups.all().delete()
+    groups = {}
+    for group in facts["groups"]:
+        peak = group["peak_ops_per_second"] or {}
+        groups[group["name"]] = AcceleratorGroup.objects.create(
+            cluster=cluster,
+            name=group["name"],
+            datacenter=group["datacenter"],
+            accelerator=accelerators.get(group["accelerator"]) if group["accelerator"] else None,
+            accelerator_count=group["accelerator_count"],
+            accelerators_per_node=group["accelerators_per_node"],
+            network_gbps=group["network_gbps"],
+            peak_dense_max_ops_per_second=peak.get("dense_max"),
+            peak_dense_16bit_ops_per_second=peak.get("dense_16bit"),
+            peak_sparse_max_ops_per_second=peak.get("sparse_max"),
+        )
+    NetworkLink.objects.bulk_create(
+        NetworkLink(cluster=cluster, from_group=groups[link["from"]], to_group=groups[link["to"]], gbps=link["gbps"])
+        for link in facts["links"]
+    )
+
+
+def _write_cluster(facts: dict[str, Any], *, accelerators: dict[str, Accelerator], actor: Any, via: str, result: SubmissionResult) -> None:
+    organisation = Organisation.objects.get(slug=facts["organisation"])
+    values = {k: facts[k] for k in ("used_for_ai_training", "operational_from", "source", "notes")}
+
+    def create() -> Cluster:
+        cluster = Cluster.objects.create(organisation=organisation, name=facts["name"], **values)
+        _replace_topology(cluster, facts, accelerators)
+        return cluster
+
+    def update(cluster: Cluster) -> None:
+        for key, value in values.items():
+            setattr(cluster, key, value)
+        cluster.save()
+        _replace_topology(cluster, facts, accelerators)
+
+    _write_revisioned(
+        section="clusters",
+        lookup=lambda: Cluster.objects.filter(organisation=organisation, name=facts["name"]).first(),
+        create=create,
+        update=update,
+        revision_model=ClusterRevision,
+        revision_fk="cluster",
+        facts=facts,
+        actor=actor,
+        via=via,
+        result=result,
+    )
+
+
+def registry_submit(
+    document: Any,
+    *,
+    actor: Any = None,
+    via: str,
+    organisation_scope: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SubmissionResult:
+    """Validates the whole interchange document, then stores it in one transaction.
+
+    Raises RegistryValidationError listing every problem, having written nothing. With
+    `organisation_scope`, every record must belong to that organisation (a lab's token).
+    """
+    cleaned, problems = validate_records(document)
+    if cleaned:
+        problems += _check_references(cleaned, organisation_scope=organisation_scope)
+    if problems:
+        raise RegistryValidationError(problems)
+    result = SubmissionResult()
+    accelerators = {a.slug: a for a in Accelerator.objects.all()}
+    tick = progress or (lambda n: None)
+    with transaction.atomic():
+        for rec in cleaned["organisations"]:
+            _write_organisation(organisation_facts(rec), actor=actor, via=via, result=result)
+            tick(1)
+        for rec in _model_order(cleaned["models"]):
+            _write_model(model_facts(rec), accelerators=accelerators, actor=actor, via=via, result=result)
+            tick(1)
+        for rec in cleaned["clusters"]:
+            _write_cluster(cluster_facts(rec), accelerators=accelerators, actor=actor, via=via, result=result)
+            tick(1)
+        if result.changed_subjects:
+            subjects_changed.send(sender=registry_submit, subjects=list(result.changed_subjects), actor=actor, via=via)
+    return result
+
+
+def record_count(document: Any) -> int:
+    if not isinstance(document, dict):
+        return 0
+    return sum(len(document.get(key) or []) for key in ("organisations", "models", "clusters") if isinstance(document.get(key), list))
+
+
+FACTS_OF: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "organisation": organisation_facts,
+    "model": model_facts,
+    "cluster": cluster_facts,
+}
+
+
+def iter_latest_facts(revision_model: type, fk: str, objects: Iterable[Any]) -> list[dict[str, Any]]:
+    """Each object's latest revision's facts, in canonical types (jsonb prints 1.5e13 as an integer)."""
+    ids = [obj.pk for obj in objects]
+    latest: dict[int, dict[str, Any]] = {}
+    for revision in revision_model.objects.filter(**{f"{fk}__in": ids}).order_by(fk, "number"):
+        latest[getattr(revision, f"{fk}_id")] = revision.facts
+    normalise = FACTS_OF[fk]
+    return [normalise(latest[pk]) for pk in ids if pk in latest]
+
+
+def registry_export() -> dict[str, Any]:
+    """The whole registry in the interchange format: every record's latest revision, as submitted."""
+    organisations = list(Organisation.objects.order_by("slug"))
+    models = list(AIModel.objects.select_related("organisation").order_by("organisation__slug", "name", "version"))
+    clusters = list(Cluster.objects.select_related("organisation").order_by("organisation__slug", "name"))
+    return {
+        "format": "compute-threshold-registry/v1",
+        "organisations": iter_latest_facts(OrganisationRevision, "organisation", organisations),
+        "models": iter_latest_facts(ModelRevision, "model", models),
+        "clusters": iter_latest_facts(ClusterRevision, "cluster", clusters),
+    }
+
+
+def current_facts(obj: Organisation | AIModel | Cluster) -> dict[str, Any]:
+    """The canonical facts of a record's current row (what an admin edit leaves it as)."""
+    if isinstance(obj, Organisation):
+        return organisation_facts({f: getattr(obj, f) for f in ("slug", "name", "country", "annual_revenue_usd", "revenue_year", "source")})
+    if isinstance(obj, AIModel):
+        record = {f: getattr(obj, f) for f in (
+            "name", "version", "parameter_count", "active_parameter_count", "training_tokens",
+            "training_compute_ops", "training_compute_uncertainty", "general_purpose",
+            "primarily_biological_sequence_data", "modalities", "fine_tuning_compute_ops",
+            "training_compute_cost_usd", "training_completed_on", "released_on", "source", "notes",
+        )}
+        record["organisation"] = obj.organisation.slug
+        record["base_model"] = obj.base_model.ref if obj.base_model else None
+        record["derivation"] = obj.derivation or None
+        if obj.training_accelerator_id or obj.training_accelerator_count or obj.training_hours or obj.training_utilization:
+            record["training_hardware"] = {
+                "accelerator": obj.training_accelerator.slug if obj.training_accelerator else None,
+                "accelerator_count": obj.training_accelerator_count,
+                "training_hours": obj.training_hours,
+                "utilization": obj.training_utilization,
+            }
+        return model_facts(record)
+    groups = list(obj.groups.select_related("accelerator").order_by("id"))
+    names = {group.pk: group.name for group in groups}
+    return cluster_facts({
+        "organisation": obj.organisation.slug,
+        "name": obj.name,
+        "used_for_ai_training": obj.used_for_ai_training,
+        "operational_from": obj.operational_from,
+        "source": obj.source,
+        "notes": obj.notes,
+        "groups": [
+            {
+                "name": group.name,
+                "datacenter": group.datacenter,
+                "accelerator": group.accelerator.slug if group.accelerator else None,
+                "accelerator_count": group.accelerator_count,
+                "accelerators_per_node": group.accelerators_per_node,
+                "network_gbps": group.network_gbps,
+                "peak_ops_per_second": {
+                    "dense_max": group.peak_dense_max_ops_per_second,
+                    "dense_16bit": group.peak_dense_16bit_ops_per_second,
+                    "sparse_max": group.peak_sparse_max_ops_per_second,
+                } if group.peak_dense_max_ops_per_second else None,
+            }
+            for group in groups
+        ],
+        "links": [
+            {"from": names[link.from_group_id], "to": names[link.to_group_id], "gbps": link.gbps}
+            for link in obj.links.order_by("id")
+        ],
+    })
+
+
+REVISION_MODELS: dict[type, tuple[type, str]] = {
+    Organisation: (OrganisationRevision, "organisation"),
+    AIModel: (ModelRevision, "model"),
+    Cluster: (ClusterRevision, "cluster"),
+}
+
+
+def revision_record(obj: Organisation | AIModel | Cluster, *, actor: Any, via: str) -> bool:
+    """After an edit of the current row (the admin's), keep it as a new revision if its facts changed."""
+    revision_model, fk = REVISION_MODELS[type(obj)]
+    facts = current_facts(obj)
+    digest = facts_sha256(facts)
+    latest = revision_model.objects.filter(**{fk: obj}).order_by("-number").first()
+    if latest is not None and latest.facts_sha256 == digest:
+        return False
+    number = (latest.number + 1) if latest else 1
+    revision_model.objects.create(
+        **{fk: obj},
+        number=number,
+        facts=facts,
+        facts_sha256=digest,
+        changed_fields=changed_fields(latest.facts if latest else None, facts),
+        submitted_by=actor,
+        submitted_via=via,
+    )
+    type(obj).objects.filter(pk=obj.pk).update(revision=number)
+    obj.revision = number
+    subjects_changed.send(sender=revision_record, subjects=[obj.subject_ref], actor=actor, via=via)
+    return True

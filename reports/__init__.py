@@ -1,0 +1,1 @@
+"""Audit, registry and change reports, read from the decision log."""

@@ -1,0 +1,105 @@
+"""factory_boy factories for registry records, and interchange documents built from them."""
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+
+from registry.models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"lab-{n}")
+    name = factory.LazyAttribute(lambda o: f"{o.slug.title()} Labs")
+    country = "US"
+    annual_revenue_usd = 6.0e8
+    revenue_year = 2025
+
+
+class AIModelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AIModel
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"model-{n}")
+    version = "1"
+    parameter_count = 7e10
+    training_tokens = 1.5e13
+    general_purpose = True
+    modalities = factory.LazyFunction(lambda: ["text"])
+
+
+class ClusterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cluster
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"cluster-{n}")
+    used_for_ai_training = True
+
+
+class AcceleratorGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AcceleratorGroup
+
+    cluster = factory.SubFactory(ClusterFactory)
+    name = factory.Sequence(lambda n: f"group-{n}")
+    datacenter = "dc-1"
+    accelerator = factory.LazyFunction(lambda: Accelerator.objects.get(slug="nvidia-h100-sxm"))
+    accelerator_count = 1024
+    accelerators_per_node = 8
+    network_gbps = 400.0
+
+
+class NetworkLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NetworkLink
+
+    from_group = factory.SubFactory(AcceleratorGroupFactory)
+    to_group = factory.SubFactory(AcceleratorGroupFactory, cluster=factory.SelfAttribute("..from_group.cluster"))
+    cluster = factory.SelfAttribute("from_group.cluster")
+    gbps = 800.0
+
+
+class OrganisationRecordFactory(factory.DictFactory):
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    name = factory.LazyAttribute(lambda o: f"{o.slug} Inc.")
+    country = "US"
+    annual_revenue_usd = 6.0e8
+    revenue_year = 2025
+
+
+class ModelRecordFactory(factory.DictFactory):
+    organisation = "acme"
+    name = factory.Sequence(lambda n: f"Model-{n}")
+    version = "1"
+    parameter_count = 4.05e11
+    training_tokens = 1.56e13
+    general_purpose = True
+    modalities = factory.LazyFunction(lambda: ["text"])
+    released_on = "2024-07-23"
+
+
+class ClusterRecordFactory(factory.DictFactory):
+    organisation = "acme"
+    name = factory.Sequence(lambda n: f"Hall {n}")
+    used_for_ai_training = True
+    groups = factory.LazyFunction(lambda: [
+        {"name": "a", "datacenter": "dc-1", "accelerator": "nvidia-h100-sxm", "accelerator_count": 100000,
+         "accelerators_per_node": 8, "network_gbps": 400},
+        {"name": "b", "datacenter": "dc-1", "accelerator": "nvidia-h100-sxm", "accelerator_count": 2048,
+         "accelerators_per_node": 8, "network_gbps": 400},
+    ])
+    links = factory.LazyFunction(lambda: [{"from": "a", "to": "b", "gbps": 800}])
+    operational_from = "2024-09-02"
+
+
+def document(*, organisations: list[dict[str, Any]] | None = None, models: list[dict[str, Any]] | None = None,
+             clusters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An interchange document; an `acme` organisation is included unless organisations are given."""
+    orgs = organisations if organisations is not None else [OrganisationRecordFactory(slug="acme", name="Acme AI")]
+    return {"organisations": orgs, "models": models or [], "clusters": clusters or []}
