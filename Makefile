@@ -32,7 +32,7 @@ dev-venv: $(VENV)/.dev-installed
 setup-demo: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py import_registry registry/demo/registry.json --via demo
-	$(BIN)/python manage.py setup_demo
+	$(BIN)/python manage.py setup_demo --url http://$(HOST):$(PORT)/
 
 run: setup-demo
 	@echo "Serving the Compute Threshold Registry on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"

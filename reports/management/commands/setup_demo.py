@@ -1,0 +1,46 @@
+"""The end of `make run`'s set-up: a regulator login for the demo, printed with where to use it."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+DEMO_USERNAME = "regulator"
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare the demo: create (once) the 'regulator' login with a generated password kept in "
+        "var/demo-login, and print the URL and the login. Idempotent."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--url", default="http://127.0.0.1:8000/", help="Where the server will listen.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        username, password = self._login()
+        url = options["url"].rstrip("/")
+        self.stdout.write("")
+        self.stdout.write(f"  Regulator workspace: {url}/admin/")
+        self.stdout.write(f"  Log in as {username!r} with password {password!r} (kept in var/demo-login)")
+        self.stdout.write("")
+
+    def _login(self) -> tuple[str, str]:
+        login_file = settings.VAR_DIR / "demo-login"
+        user_model = get_user_model()
+        if login_file.exists() and user_model.objects.filter(username=DEMO_USERNAME).exists():
+            username, password = login_file.read_text().strip().split(":", 1)
+            return username, password
+        password = secrets.token_urlsafe(12)
+        user, _ = user_model.objects.get_or_create(username=DEMO_USERNAME, defaults={"email": "regulator@example.org"})
+        user.is_staff = True
+        user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        login_file.write_text(f"{DEMO_USERNAME}:{password}\n")
+        login_file.chmod(0o600)
+        return DEMO_USERNAME, password
