@@ -1,0 +1,391 @@
+"""The condition grammar of rule files, compiled once per rule version to small closures.
+
+Three-valued (Kleene) logic: a comparison is met (True), not met (False) or indeterminate (None).
+Numbers carry a band [low, high]; `a > b` is met when a.low > b.high, not met when
+a.high <= b.low, indeterminate otherwise. Never `eval`: names resolve at compile time.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from .schema import RuleFileError
+from .subject import FACTS, QUANTITIES, Arguments, NameSpec, Operand
+
+GRAMMAR = r"""
+?start: disjunction
+?disjunction: conjunction (_OR conjunction)*
+?conjunction: negation (_AND negation)*
+?negation: _NOT negation -> negate
+         | comparison
+?comparison: product (COMPARATOR product)?
+?product: atom (MULOP atom)*
+?atom: NUMBER -> number
+     | TRUE -> true
+     | FALSE -> false
+     | STRING -> string
+     | NAME -> name
+     | "[" [STRING ("," STRING)*] "]" -> string_list
+     | NAME "(" [disjunction ("," disjunction)*] ")" -> call
+     | "(" disjunction ")"
+_OR: "or"
+_AND: "and"
+_NOT: "not"
+TRUE: "true"
+FALSE: "false"
+COMPARATOR: ">=" | "<=" | "==" | "!=" | ">" | "<"
+MULOP: "*" | "/"
+NAME: /[a-z_][a-z0-9_]*/
+NUMBER: /([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?/
+STRING: /"[^"\\\n]*"/
+%import common.WS
+%ignore WS
+"""
+
+NUMERIC_OPERATORS = (">", ">=", "<", "<=")
+MIRROR = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+INF = math.inf
+
+
+class ConditionError(RuleFileError):
+    """A condition that does not compile: names file, test id and line:column."""
+
+    def __init__(self, file: str, path: str, *, test_id: str, line: int, column: int, message: str,
+                 file_line: int | None = None) -> None:
+        self.test_id, self.line, self.column = test_id, line, column
+        where = f"line {line}:{column}" + (f" (file line {file_line})" if file_line else "")
+        super().__init__(file, path, f"test {test_id}, {where}: {message}")
+
+
+@functools.cache
+def parser() -> Lark:
+    return Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+@dataclass(slots=True)
+class ComparisonSpec:
+    """What a comparison is, known at compile time; its values come at evaluation."""
+
+    index: int
+    operator: str
+    quantity: str
+    threshold_label: str
+    parameter: str | None
+    parameter_side: str | None  # "right" | "left" | None
+    quantity_name: str | None
+    arguments: Arguments | None
+    numeric: bool
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class Compiled:
+    """A compiled condition: `run(subject, records)` -> (truth, missing facts)."""
+
+    source: str
+    run: Callable[[Any, list], tuple[bool | None, tuple[str, ...]]]
+    comparisons: list[ComparisonSpec]
+    quantities: list[tuple[str, Arguments | None]] = field(default_factory=list)
+    parameters: list[str] = field(default_factory=list)
+    literals: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Node:
+    type: str  # number | bool | list | string
+    run: Callable
+    label: str
+    parameters: tuple[str, ...] = ()
+    quantity: tuple[str, Arguments | None] | None = None
+
+
+def _lo(x: float | None) -> float:
+    return -INF if x is None else x
+
+
+def _hi(x: float | None) -> float:
+    return INF if x is None else x
+
+
+# Two figures this close are the same figure: a product such as 0.3333333333333333 x 3e25 lands a
+# unit in the last place off an exact third, and no legal threshold has twelve significant digits.
+RELATIVE_TOLERANCE = 1e-12
+
+
+def _same(x: float, y: float) -> bool:
+    return x == y or (-INF < x < INF and -INF < y < INF and abs(x - y) <= RELATIVE_TOLERANCE * max(abs(x), abs(y)))
+
+
+def _decide(operator: str, a: Operand, b: Operand) -> bool | None:
+    alo, ahi, blo, bhi = _lo(a.low), _hi(a.high), _lo(b.low), _hi(b.high)
+    if operator == ">":
+        return True if alo > bhi and not _same(alo, bhi) else (False if ahi <= blo or _same(ahi, blo) else None)
+    if operator == ">=":
+        return True if alo >= bhi or _same(alo, bhi) else (False if ahi < blo and not _same(ahi, blo) else None)
+    if operator == "<":
+        return True if ahi < blo and not _same(ahi, blo) else (False if alo >= bhi or _same(alo, bhi) else None)
+    return True if ahi <= blo or _same(ahi, blo) else (False if alo > bhi and not _same(alo, bhi) else None)
+
+
+def _combine(op: str, a: Operand, b: Operand) -> Operand:
+    def both(x: float | None, y: float | None, fn: Callable) -> float | None:
+        return None if x is None or y is None else fn(x, y)
+
+    if op == "*":
+        mul = float.__mul__
+        return Operand(both(a.value, b.value, mul), both(a.low, b.low, mul), both(a.high, b.high, mul),
+                       a.missing + b.missing, a.applicable and b.applicable)
+
+    def div(x: float, y: float) -> float | None:
+        return x / y if y else None
+
+    return Operand(both(a.value, b.value, div), both(a.low, b.high, div), both(a.high, b.low, div),
+                   a.missing + b.missing, a.applicable and b.applicable)
+
+
+def _arithmetic(op: str, left: _Node, right: _Node) -> _Node:
+    left_run, right_run = left.run, right.run
+    return _Node("number", lambda s, r: _combine(op, left_run(s, r), right_run(s, r)),
+                 f"{left.label} {'×' if op == '*' else '/'} {right.label}",
+                 parameters=left.parameters + right.parameters, quantity=left.quantity or right.quantity)
+
+
+def _kleene_and(results: list) -> tuple[bool | None, tuple[str, ...]]:
+    truths = [truth for truth, _ in results]
+    if False in truths:
+        return False, ()
+    if None in truths:
+        return None, tuple(m for truth, missing in results if truth is None for m in missing)
+    return True, ()
+
+
+def _kleene_or(results: list) -> tuple[bool | None, tuple[str, ...]]:
+    truths = [truth for truth, _ in results]
+    if True in truths:
+        return True, ()
+    if None in truths:
+        return None, tuple(m for truth, missing in results if truth is None for m in missing)
+    return False, ()
+
+
+class _Compiler:
+    def __init__(self, *, origin: str, path: str, test_id: str, applies_to: str,
+                 parameters: dict[str, dict[str, Any]], arguments: Arguments | None,
+                 file_line: int | None) -> None:
+        self.origin, self.path, self.test_id, self.applies_to = origin, path, test_id, applies_to
+        self.parameters, self.arguments, self.file_line = parameters, arguments, file_line
+        self.comparisons: list[ComparisonSpec] = []
+        self.quantities: list[tuple[str, Arguments | None]] = []
+        self.used_parameters: list[str] = []
+        self.literals: list[tuple[str, int, int]] = []
+
+    def error(self, where: Any, message: str) -> ConditionError:
+        line = getattr(where, "line", None) or 1
+        column = getattr(where, "column", None) or 1
+        return ConditionError(self.origin, self.path, test_id=self.test_id, line=line, column=column,
+                              message=message, file_line=self.file_line)
+
+    def compile(self, tree: Any) -> _Node:
+        if isinstance(tree, Token):
+            return self.compile(Tree(tree.type.lower() if tree.type != "NAME" else "name", [tree]))
+        handler = getattr(self, "on_" + tree.data, None)
+        if handler is None:
+            raise self.error(tree.meta, f"unsupported expression {tree.data}")
+        return handler(tree)
+
+    def on_number(self, tree: Tree) -> _Node:
+        token = tree.children[0]
+        value = float(token)
+        self.literals.append((str(token), token.line, token.column))
+        operand = Operand(value, value, value)
+        return _Node("number", lambda s, r: operand, str(token))
+
+    def on_true(self, tree: Tree) -> _Node:
+        return _Node("bool", lambda s, r: (True, ()), "true")
+
+    def on_false(self, tree: Tree) -> _Node:
+        return _Node("bool", lambda s, r: (False, ()), "false")
+
+    def on_string(self, tree: Tree) -> _Node:
+        text = str(tree.children[0])[1:-1]
+        return _Node("string", lambda s, r: (text, ()), repr(text))
+
+    def on_string_list(self, tree: Tree) -> _Node:
+        items = [str(token)[1:-1] for token in tree.children]
+        return _Node("list", lambda s, r: (items, ()), "[" + ", ".join(items) + "]")
+
+    def on_name(self, tree: Tree) -> _Node:
+        token = tree.children[0]
+        name = str(token)
+        if name in self.parameters:
+            spec = self.parameters[name]
+            value = spec.get("value")
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise self.error(token, f"parameter {name} has no numeric value")
+            operand = Operand(float(value), float(value), float(value))
+            self.used_parameters.append(name)
+            return _Node("number", lambda s, r: operand, name, parameters=(name,))
+        spec: NameSpec | None = QUANTITIES.get(name) or FACTS.get(name)
+        if spec is None:
+            raise self.error(token, f"unknown name {name!r}: not a quantity or fact of docs/rule-files.md, "
+                                    f"nor a parameter of this version ({', '.join(sorted(self.parameters))})")
+        if self.applies_to in ("model", "cluster", "organisation") and self.applies_to not in spec.kinds:
+            raise self.error(token, f"{name} does not apply to a {self.applies_to}")
+        if spec.type == "number":
+            arguments = None
+            if spec.needs_network:
+                if self.arguments is None:
+                    raise self.error(token, f"{name} needs arguments.network_threshold (a parameter id)")
+                arguments = self.arguments
+            self.quantities.append((name, arguments))
+            return _Node("number", lambda s, r: s.operand(name, arguments), name, quantity=(name, arguments))
+        if spec.type == "bool":
+            return _Node("bool", lambda s, r: s.flag(name), name)
+        return _Node("list", lambda s, r: s.items(name), name)
+
+    def on_product(self, tree: Tree) -> _Node:
+        node = self.compile(tree.children[0])
+        for op_token, child in zip(tree.children[1::2], tree.children[2::2], strict=True):
+            right = self.compile(child)
+            for side in (node, right):
+                if side.type != "number":
+                    raise self.error(op_token, f"{op_token} needs numbers, got {side.label}")
+            node = _arithmetic(str(op_token), node, right)
+        return node
+
+    def on_comparison(self, tree: Tree) -> _Node:
+        left_tree, op_token, right_tree = tree.children
+        index = len(self.comparisons)
+        self.comparisons.append(None)  # keep source order: this comparison before any inside it
+        left, right = self.compile(left_tree), self.compile(right_tree)
+        operator = str(op_token)
+        numeric = operator in NUMERIC_OPERATORS
+        if numeric and (left.type != "number" or right.type != "number"):
+            raise self.error(op_token, f"{operator} compares numbers: {left.label} {operator} {right.label}")
+        if not numeric and left.type != right.type:
+            raise self.error(op_token, f"{operator} compares like with like: {left.label} is a {left.type}, "
+                                       f"{right.label} a {right.type}")
+        parameter, side = None, None
+        if right.parameters:
+            parameter, side = right.parameters[0], "right"
+        elif left.parameters:
+            parameter, side = left.parameters[0], "left"
+        quantity = left.quantity or right.quantity
+        self.comparisons[index] = ComparisonSpec(
+            index, operator, left.label, right.label, parameter, side,
+            quantity[0] if quantity else None, quantity[1] if quantity else None, numeric,
+            op_token.line, op_token.column)
+        left_run, right_run = left.run, right.run
+        if numeric:
+            def run(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
+                a, b = left_run(s, r), right_run(s, r)
+                if not (a.applicable and b.applicable):
+                    truth, missing = False, ()
+                else:
+                    truth = _decide(operator, a, b)
+                    missing = a.missing + b.missing if truth is None else ()
+                r[index] = (a, b, truth, missing)
+                return truth, missing
+        else:
+            negate = operator == "!="
+
+            def run(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
+                (a, a_missing), (b, b_missing) = left_run(s, r), right_run(s, r)
+                if a is None or b is None:
+                    truth, missing = None, a_missing + b_missing
+                else:
+                    truth, missing = (a != b) if negate else (a == b), ()
+                r[index] = (Operand(None, None, None), Operand(None, None, None), truth, missing)
+                return truth, missing
+        return _Node("bool", run, f"{left.label} {operator} {right.label}")
+
+    def _predicate(self, node: _Node, where: Any, operator: str, threshold: str,
+                   decide: Callable[[Any], bool]) -> _Node:
+        index = len(self.comparisons)
+        self.comparisons.append(ComparisonSpec(index, operator, node.label, threshold, None, None, None, None,
+                                               False, getattr(where, "line", 1), getattr(where, "column", 1)))
+        inner = node.run
+
+        def run(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
+            value, missing = inner(s, r)
+            truth = None if value is None else decide(value)
+            r[index] = (Operand(None, None, None), Operand(None, None, None), truth, missing if truth is None else ())
+            return truth, missing if truth is None else ()
+        return _Node("bool", run, node.label)
+
+    def on_call(self, tree: Tree) -> _Node:
+        function, *argument_trees = tree.children
+        if str(function) != "has_any":
+            raise self.error(function, f"unknown function {function}(): only has_any(list, [\"...\"])")
+        if len(argument_trees) != 2:
+            raise self.error(function, "has_any takes two arguments: a list fact and a list of strings")
+        facts, options = (self.compile(child) for child in argument_trees)
+        if facts.type != "list" or options.type != "list":
+            raise self.error(function, "has_any takes two lists")
+        wanted = set(options.run(None, None)[0])
+        return self._predicate(facts, function, "has_any", options.label,
+                               lambda values: bool(wanted.intersection(values)))
+
+    def as_truth(self, node: _Node, where: Any) -> _Node:
+        if node.type != "bool":
+            raise self.error(where, f"{node.label} is a {node.type}, not a condition")
+        return node
+
+    def on_negate(self, tree: Tree) -> _Node:
+        inner = self.as_truth(self.boolean(tree.children[0]), tree.meta)
+        run = inner.run
+
+        def negate(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
+            truth, missing = run(s, r)
+            return (None if truth is None else not truth), missing
+        return _Node("bool", negate, "not " + inner.label)
+
+    def boolean(self, tree: Any) -> _Node:
+        """Compile a sub-condition; a bare boolean fact is recorded as a predicate."""
+        node = self.compile(tree)
+        if isinstance(tree, Tree) and tree.data == "name" and node.type == "bool":
+            return self._predicate(node, tree.children[0], "is", "true", bool)
+        return node
+
+    def _junction(self, tree: Tree, combine: Callable, word: str) -> _Node:
+        nodes = [self.as_truth(self.boolean(child), getattr(child, "meta", child)) for child in tree.children]
+        runs = [node.run for node in nodes]
+        return _Node("bool", lambda s, r: combine([run(s, r) for run in runs]),
+                     f" {word} ".join(node.label for node in nodes))
+
+    def on_conjunction(self, tree: Tree) -> _Node:
+        return self._junction(tree, _kleene_and, "and")
+
+    def on_disjunction(self, tree: Tree) -> _Node:
+        return self._junction(tree, _kleene_or, "or")
+
+
+def compile_condition(source: str, *, origin: str, path: str, test_id: str, applies_to: str,
+                      parameters: dict[str, dict[str, Any]], arguments: Arguments | None = None,
+                      file_line: int | None = None) -> Compiled:
+    """Parse and compile one test's condition; raise ConditionError naming file, test, position."""
+    compiler = _Compiler(origin=origin, path=path, test_id=test_id, applies_to=applies_to,
+                         parameters=parameters, arguments=arguments, file_line=file_line)
+    try:
+        tree = parser().parse(source)
+    except UnexpectedInput as exc:
+        found = getattr(exc, "token", None) or getattr(exc, "char", None)
+        if found is None or getattr(found, "type", None) == "$END":
+            message = "syntax error: the condition ends too early"
+        else:
+            message = f"syntax error at {str(found)!r}"
+        raise ConditionError(origin, path, test_id=test_id, line=max(exc.line, 1), column=max(exc.column, 1),
+                             file_line=file_line, message=message) from None
+    root = compiler.as_truth(compiler.boolean(tree), getattr(tree, "meta", tree))
+    if not compiler.comparisons:
+        raise compiler.error(getattr(tree, "meta", tree), "a condition needs at least one comparison or fact")
+    return Compiled(source, root.run, compiler.comparisons, compiler.quantities,
+                    compiler.used_parameters, compiler.literals)

@@ -1,0 +1,274 @@
+"""Apply a rule version to a subject snapshot: each test's outcome with the values compared,
+the regime's status, the quantities behind it, and how the status would move under the
+band's ends and the other readings of "theoretical maximum".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .conditions import ComparisonSpec
+from .defaults import default, defaults
+from .library import RuleTest, RuleVersion
+from .quantities import ARCHITECTURE, HARDWARE, PRICE, Quantity
+from .subject import Operand, Subject, SubjectRef
+
+COVERED, NOT_COVERED, INDETERMINATE, NOT_IN_FORCE = "covered", "not_covered", "indeterminate", "not_in_force"
+MET, NOT_MET = "met", "not_met"
+OUTCOME = {True: MET, False: NOT_MET, None: INDETERMINATE}
+
+
+def status_of(outcomes: Iterable[str]) -> str:
+    """covered if a test is met; else indeterminate if one is; else not_covered."""
+    outcomes = list(outcomes)
+    if MET in outcomes:
+        return COVERED
+    if INDETERMINATE in outcomes:
+        return INDETERMINATE
+    return NOT_COVERED
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+class _BandEnd:
+    """The subject with every quantity pinned to one end of its band."""
+
+    __slots__ = ("subject", "high")
+
+    def __init__(self, subject: Subject, *, high: bool) -> None:
+        self.subject, self.high = subject, high
+
+    def operand(self, name: str, arguments: Any = None) -> Operand:
+        found = self.subject.operand(name, arguments)
+        end = found.high if self.high else found.low
+        return Operand(end, end, end, found.missing, found.applicable)
+
+    def flag(self, name: str) -> tuple:
+        return self.subject.flag(name)
+
+    def items(self, name: str) -> tuple:
+        return self.subject.items(name)
+
+
+class _Reading:
+    """The subject with cluster quantities read at another reading (dense_16bit, sparse_max)."""
+
+    __slots__ = ("subject", "reading")
+
+    def __init__(self, subject: Subject, *, reading: str) -> None:
+        self.subject, self.reading = subject, reading
+
+    def operand(self, name: str, arguments: Any = None) -> Operand:
+        if arguments is not None:
+            arguments = arguments._replace(reading=self.reading)
+        return self.subject.operand(name, arguments)
+
+    def flag(self, name: str) -> tuple:
+        return self.subject.flag(name)
+
+    def items(self, name: str) -> tuple:
+        return self.subject.items(name)
+
+
+def _run(test: RuleTest, view: Any) -> tuple[bool | None, tuple[str, ...], list]:
+    records: list = [None] * len(test.compiled.comparisons)
+    truth, missing = test.compiled.run(view, records)
+    return truth, missing, records
+
+
+@dataclass(slots=True)
+class TestOutcome:
+    """One test's outcome, its headline comparison and the passage it encodes."""
+
+    id: str
+    title: str
+    outcome: str
+    quantity: str
+    value: float | None
+    low: float | None
+    high: float | None
+    operator: str
+    threshold: Any
+    parameter: str | None
+    margin: float | None
+    citation: str | None
+    quote: dict[str, Any] | None
+    reading: str | None
+    throughput_reading: str | None
+    method: str | None
+    formula: str | None
+    missing: list[str]
+    sensitivity: dict[str, str]
+    specs: list[ComparisonSpec] = field(repr=False)
+    records: list = field(repr=False)
+    subject: Subject = field(repr=False)
+
+    def comparisons(self) -> list[dict[str, Any]]:
+        """Every comparison of the condition, in source order, with its values."""
+        rows = []
+        for spec, (left, right, truth, missing) in zip(self.specs, self.records, strict=True):
+            quantity = self.subject.quantity(spec.quantity_name, spec.arguments) if spec.quantity_name else None
+            row = {"quantity": spec.quantity, "operator": spec.operator, "threshold_label": spec.threshold_label,
+                   "parameter": spec.parameter, "outcome": OUTCOME[truth], "missing": list(missing)}
+            if spec.numeric:
+                row.update(value=left.value, low=left.low, high=left.high, threshold=right.value,
+                           threshold_low=right.low, threshold_high=right.high,
+                           margin=_margin(left.value, right.value),
+                           method=quantity.method if quantity else None,
+                           applicable=left.applicable and right.applicable)
+                if truth is None:
+                    row["reason"] = "facts missing" if missing else "uncertainty band straddles the threshold"
+            rows.append(row)
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "outcome": self.outcome, "quantity": self.quantity,
+            "value": self.value, "low": self.low, "high": self.high, "operator": self.operator,
+            "threshold": self.threshold, "parameter": self.parameter, "margin": self.margin,
+            "citation": self.citation, "quote": dict(self.quote) if self.quote else None,
+            "reading": self.reading, "throughput_reading": self.throughput_reading, "method": self.method, "formula": self.formula,
+            "missing": list(self.missing), "comparisons": self.comparisons(),
+            "sensitivity": dict(self.sensitivity),
+        }
+
+
+def _margin(value: float | None, threshold: Any) -> float | None:
+    if value is None or not isinstance(threshold, float) or not threshold:
+        return None
+    return value / threshold
+
+
+def _outcome(test: RuleTest, subject: Subject) -> TestOutcome:
+    truth, missing, records = _run(test, subject)
+    specs = test.compiled.comparisons
+    head = next((i for i, spec in enumerate(specs) if spec.numeric), 0)
+    spec, (left, right, _, _) = specs[head], records[head]
+    quantity: Quantity | None = subject.quantity(spec.quantity_name, spec.arguments) if spec.quantity_name else None
+    outcome = OUTCOME[truth]
+    sensitivity = {"actual": outcome}
+    banded = any(spec.numeric and (rec[0].low != rec[0].high or rec[1].low != rec[1].high)
+                 for spec, rec in zip(specs, records, strict=True))
+    for name, high in (("band_low", False), ("band_high", True)):
+        sensitivity[name] = OUTCOME[_run(test, _BandEnd(subject, high=high))[0]] if banded else outcome
+    if test.cluster_arguments is not None:
+        for reading in default("sensitivity_readings"):
+            if reading != test.cluster_arguments.reading:
+                sensitivity[reading] = OUTCOME[_run(test, _Reading(subject, reading=reading))[0]]
+    quote = test.quote
+    return TestOutcome(
+        id=test.id, title=test.title, outcome=outcome, quantity=spec.quantity,
+        value=left.value if spec.numeric else None, low=left.low if spec.numeric else None,
+        high=left.high if spec.numeric else None, operator=spec.operator,
+        threshold=right.value if spec.numeric else spec.threshold_label, parameter=spec.parameter,
+        margin=_margin(left.value, right.value) if spec.numeric else None, citation=test.citation,
+        quote=quote, reading=test.reading,
+        throughput_reading=test.cluster_arguments.reading if test.cluster_arguments else None,
+        method=quantity.method if quantity else None, formula=quantity.formula if quantity else None,
+        missing=_unique(missing) if truth is None else [], sensitivity=sensitivity,
+        specs=specs, records=records, subject=subject,
+    )
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """A regime applied to one subject on one as-of date."""
+
+    subject: SubjectRef
+    regime: str
+    rule_version: str | None
+    rule_hash: str | None
+    as_of: date
+    status: str
+    tests: list[TestOutcome]
+    quantities: dict[str, Quantity]
+    sensitivity: dict[str, Any]
+    readings: list[dict[str, Any]]
+    caveats: list[str]
+    notes: list[str]
+    published: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The DESIGN.md `evaluate` JSON object (plus explanation keys)."""
+        return {
+            "subject": self.subject.to_dict(), "regime": self.regime, "rule_version": self.rule_version,
+            "rule_hash": self.rule_hash, "as_of": self.as_of.isoformat(), "status": self.status,
+            "tests": [test.to_dict() for test in self.tests],
+            "quantities": {key: quantity.to_dict() for key, quantity in self.quantities.items()},
+            "sensitivity": self.sensitivity, "readings": self.readings, "caveats": self.caveats,
+            "notes": self.notes, "published": self.published,
+        }
+
+
+def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests: list[RuleTest]) -> list[str]:
+    table = defaults()
+    methods = set()
+    for quantity in quantities:
+        methods.add(quantity.method)
+        for run in quantity.inputs.get("runs", ()) if isinstance(quantity.inputs, dict) else ():
+            methods.add(run["method"])
+    caveats = list(version.caveats)
+    if methods & {ARCHITECTURE, HARDWARE}:
+        caveats.append(table["estimate_uncertainty"].caveat)
+    if ARCHITECTURE in methods:
+        caveats.append(table["architecture_ops_per_parameter_token"].caveat)
+    if HARDWARE in methods:
+        caveats.append(table["hardware_estimate_reading"].caveat)
+    if PRICE in methods:
+        caveats.append(table["price_estimate_uncertainty"].caveat)
+    if any(test.cluster_arguments and "reading" not in test.arguments for test in tests):
+        caveats.append(table["cluster_reading"].caveat)
+    return _unique(caveats)
+
+
+def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: str, as_of: date) -> Evaluation:
+    """`evaluate` for a Subject already built (its quantities are shared across regimes)."""
+    if version is None:
+        return Evaluation(subject.ref, regime, None, None, as_of, NOT_IN_FORCE, [], {}, {}, [], [],
+                          [f"no version of {regime} is in force on {as_of.isoformat()}"])
+    notes = []
+    if not version.in_force_on(as_of):
+        notes.append(f"version {version.version_id} is not in force on {as_of.isoformat()}: evaluated as a preview")
+    if not version.published:
+        notes.append(f"version {version.version_id} is a draft: a preview, never a determination of record")
+    tests = list(version.tests_for(subject.kind))
+    readings = [dict(reading) for reading in version.readings]
+    if not tests:
+        notes.append(f"{regime} has no test for a {subject.kind}")
+        return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, NOT_COVERED, [],
+                          {}, {"status_would_differ": False}, readings, list(version.caveats), notes,
+                          version.published)
+    outcomes = [_outcome(test, subject) for test in tests]
+    status = status_of(outcome.outcome for outcome in outcomes)
+    scenarios = _unique(key for outcome in outcomes for key in outcome.sensitivity if key != "actual")
+    sensitivity: dict[str, Any] = {
+        scenario: status_of(o.sensitivity.get(scenario, o.outcome) for o in outcomes) for scenario in scenarios}
+    sensitivity["status_would_differ"] = any(value != status for value in sensitivity.values())
+    quantities: dict[str, Quantity] = {}
+    for test in tests:
+        for name, arguments in test.compiled.quantities:
+            key = name if name not in quantities or quantities[name] is subject.quantity(name, arguments) else (
+                f"{name}[{arguments.network_operator}{arguments.network_threshold_gbps:g} Gbit/s]")
+            quantities.setdefault(key, subject.quantity(name, arguments))
+    return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, status, outcomes,
+                      quantities, sensitivity, readings, _engine_caveats(quantities.values(), version, tests),
+                      notes, version.published)
+
+
+def evaluate(snapshot: dict[str, Any], *, version: RuleVersion | None, regime: str, as_of: date) -> Evaluation:
+    """Apply `version` of `regime` to one subject snapshot (version None: not in force)."""
+    return evaluate_subject(Subject(snapshot), version=version, regime=regime, as_of=as_of)
+
+
+def evaluate_many(snapshots: Iterable[dict[str, Any]], *, versions: dict[str, RuleVersion | None],
+                  as_of: date) -> Iterator[Evaluation]:
+    """Every subject under every regime; each subject's quantities are computed once."""
+    for snapshot in snapshots:
+        subject = Subject(snapshot)
+        for regime, version in versions.items():
+            yield evaluate_subject(subject, version=version, regime=regime, as_of=as_of)

@@ -1,0 +1,159 @@
+"""Checks a rule library must pass before a version is published: `python -m rules.engine lint [ROOT]`.
+
+Overlapping versions, tests without citation or quote, parameters without unit, a comparison
+whose operator is not the parameter's, test ids outside the DESIGN.md contract, and the like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .conditions import MIRROR
+from .defaults import contract
+from .library import Library, RuleVersion
+from .subject import QUANTITIES
+
+ERROR, WARNING = "error", "warning"
+NEVER_IN_FORCE = ("proposed", "vetoed")
+WEAK_PROVENANCE = ("V-QUOTED", "SECONDARY", "UNVERIFIED")
+
+
+@dataclass(frozen=True, slots=True)
+class LintProblem:
+    """One problem: where (file and path), what kind (code), and what to do about it."""
+
+    file: str
+    path: str
+    code: str
+    message: str
+    severity: str = ERROR
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.severity} {self.code}: {self.message}"
+
+
+def _overlaps(a: RuleVersion, b: RuleVersion) -> bool:
+    """Both in force on some day. An open-ended version (effective_to null) runs until a later
+    version takes effect: a published file is immutable, so a successor supersedes it rather than
+    editing it. Two versions starting the same day, or an explicit end past the successor's
+    start, overlap."""
+    if a.effective_from is None or b.effective_from is None:
+        return False
+    first, second = sorted((a, b), key=lambda version: version.effective_from)
+    if first.effective_from == second.effective_from:
+        return True
+    return first.effective_to is not None and second.effective_from < first.effective_to
+
+
+def _regime_problems(library: Library, slug: str) -> Iterable[LintProblem]:
+    versions = library.versions(slug)
+    for i, first in enumerate(versions):
+        for second in versions[i + 1:]:
+            if _overlaps(first, second):
+                yield LintProblem(second.origin, "version.effective_from", "overlapping-versions",
+                                  f"{slug} versions {first.version_id} ({first.effective_from} to "
+                                  f"{first.effective_to or 'open'}) and {second.version_id} ({second.effective_from} "
+                                  f"to {second.effective_to or 'open'}) are both in force on "
+                                  f"{max(first.effective_from, second.effective_from)}")
+
+
+def _version_problems(version: RuleVersion) -> Iterable[LintProblem]:
+    origin = version.origin
+    known = contract()["regimes"]
+    if version.regime_slug not in known:
+        yield LintProblem(origin, "regime.slug", "unknown-regime", f"{version.regime_slug} is not a DESIGN.md regime")
+    is_file = Path(origin).suffix in (".yaml", ".yml")
+    folder = Path(origin).parent.name
+    if is_file and folder and folder != version.regime_slug:
+        yield LintProblem(origin, "regime.slug", "misplaced-file", f"file is under {folder}/, not {version.regime_slug}/")
+    if is_file and Path(origin).stem != version.version_id:
+        yield LintProblem(origin, "version.id", "file-name", f"file is named {Path(origin).name}, version id is "
+                                                             f"{version.version_id}", WARNING)
+    start, end = version.effective_from, version.effective_to
+    if start is not None and end is not None and end <= start:
+        yield LintProblem(origin, "version.effective_to", "empty-period",
+                          f"effective_to {end} is not after effective_from {start}")
+    if start is None and end is not None:
+        yield LintProblem(origin, "version.effective_to", "empty-period", "effective_to without effective_from")
+    if version.legal_status in NEVER_IN_FORCE and start is not None:
+        yield LintProblem(origin, "version.effective_from", "never-in-force",
+                          f"a {version.legal_status} text was never in force: effective_from should be null")
+    if version.provenance in WEAK_PROVENANCE and not version.caveats:
+        yield LintProblem(origin, "version.caveats", "missing-caveat",
+                          f"provenance {version.provenance} but no caveat says which point it rests on")
+    for pid, parameter in version.parameters.items():
+        path = f"parameters.{pid}"
+        if not parameter.unit:
+            yield LintProblem(origin, f"{path}.unit", "missing-unit", f"parameter {pid} has no unit")
+        if not (parameter.citation or "").strip():
+            yield LintProblem(origin, f"{path}.citation", "missing-citation", f"parameter {pid} has no citation")
+    used = {name for test in version.tests for name in test.compiled.parameters}
+    used |= {test.arguments.get("network_threshold") for test in version.tests}
+    for pid in sorted(set(version.parameters) - used):
+        yield LintProblem(origin, f"parameters.{pid}", "unused-parameter", f"no test reads {pid}", WARNING)
+    expected_ids = known.get(version.regime_slug)
+    for test in version.tests:
+        yield from _test_problems(version, test, expected_ids)
+
+
+def _test_problems(version: RuleVersion, test, expected_ids: list[str] | None) -> Iterable[LintProblem]:
+    origin, path = version.origin, f"tests[{test.index}]"
+    if expected_ids is not None and test.id not in expected_ids:
+        yield LintProblem(origin, f"{path}.id", "unknown-test-id",
+                          f"{test.id} is not a {version.regime_slug} test id of DESIGN.md ({', '.join(expected_ids)})")
+    if test.applies_to not in contract()["applies_to"]:
+        yield LintProblem(origin, f"{path}.applies_to", "unknown-applies-to",
+                          f"{test.applies_to!r} is not one of {', '.join(contract()['applies_to'])}")
+    if not (test.citation or "").strip():
+        yield LintProblem(origin, f"{path}.citation", "missing-citation", f"test {test.id} has no citation")
+    if not test.quote or not (test.quote.get("text") or "").strip():
+        yield LintProblem(origin, f"{path}.quote", "missing-quote", f"test {test.id} quotes no passage")
+    elif not (test.quote.get("source") or "").strip():
+        yield LintProblem(origin, f"{path}.quote.source", "missing-quote-source", f"test {test.id}: quote has no source")
+    names_cluster = any(name == "cluster_peak_ops_per_second" for name, _ in test.compiled.quantities)
+    network = test.arguments.get("network_threshold")
+    if (test.applies_to == "cluster" or names_cluster) and not network:
+        yield LintProblem(origin, f"{path}.arguments.network_threshold", "missing-network-threshold",
+                          f"cluster test {test.id} names no network threshold parameter")
+    if network and version.parameters[network].unit != "gbit_per_second":
+        yield LintProblem(origin, f"{path}.arguments.network_threshold", "unit-mismatch",
+                          f"network threshold {network} is in {version.parameters[network].unit}, not gbit_per_second")
+    for spec in test.compiled.comparisons:
+        if spec.parameter is None or not spec.numeric:
+            continue
+        parameter = version.parameters[spec.parameter]
+        written = spec.operator if spec.parameter_side == "right" else MIRROR[spec.operator]
+        if written != parameter.operator:
+            yield LintProblem(origin, f"{path}.condition", "operator-mismatch",
+                              f"test {test.id} compares {spec.quantity} {spec.operator} {spec.threshold_label} "
+                              f"(line {spec.line}:{spec.column}) but {spec.parameter} is declared "
+                              f"{parameter.operator!r} ({parameter.text_operator or 'no text_operator'})")
+        unit = QUANTITIES[spec.quantity_name].unit if spec.quantity_name in QUANTITIES else None
+        if (unit and parameter.unit and parameter.unit != "ratio" and unit != parameter.unit
+                and spec.threshold_label == spec.parameter):
+            yield LintProblem(origin, f"{path}.condition", "unit-mismatch",
+                              f"test {test.id} compares {spec.quantity_name} ({unit}) with {spec.parameter} "
+                              f"({parameter.unit})")
+    for literal, line, column in test.compiled.literals:
+        yield LintProblem(origin, f"{path}.condition", "number-in-condition",
+                          f"test {test.id} writes the number {literal} (line {line}:{column}): a number from the "
+                          "law belongs in parameters, with its citation", WARNING)
+    if not test.compiled.comparisons[0].numeric:
+        first_numeric = next((spec for spec in test.compiled.comparisons if spec.numeric), None)
+        if first_numeric is not None:
+            yield LintProblem(origin, f"{path}.condition", "headline-not-first",
+                              f"test {test.id}: the first comparison is not numeric; the headline is taken from "
+                              f"{first_numeric.quantity} {first_numeric.operator} {first_numeric.threshold_label}",
+                              WARNING)
+
+
+def lint(library: Library) -> list[LintProblem]:
+    """Every problem in the library, regime by regime, in file order."""
+    problems: list[LintProblem] = []
+    for slug in library.regimes():
+        for version in library.versions(slug):
+            problems.extend(_version_problems(version))
+        problems.extend(_regime_problems(library, slug))
+    return problems

@@ -1,0 +1,319 @@
+"""Quantities the law asks about, derived from a subject's facts by a named method, with a band.
+
+Each function returns a `Quantity`: value, uncertainty band [low, high], unit, method, the worked
+arithmetic as text, its inputs, and the facts it lacked. Fact paths follow the interchange:
+`models.training_tokens` for the subject model, `models[org/name@version].x` for another model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from .defaults import default, price_in_force
+
+SECONDS_PER_HOUR = 3600
+REPORTED = "reported"
+ARCHITECTURE = "architecture-based"
+HARDWARE = "hardware-based"
+LINEAGE = "lineage-sum"
+PRICE = "price-table"
+NOT_APPLICABLE = "not-applicable"
+MISSING = "missing"
+
+
+@dataclass(slots=True)
+class Quantity:
+    """A derived number with its band; `applicable` False means it does not exist for the subject."""
+
+    name: str
+    value: float | None
+    low: float | None
+    high: float | None
+    unit: str
+    method: str
+    formula: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    applicable: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "value": self.value, "low": self.low, "high": self.high,
+            "unit": self.unit, "method": self.method, "formula": self.formula,
+            "inputs": self.inputs, "missing": list(self.missing),
+            "applicable": self.applicable, "notes": list(self.notes),
+        }
+
+
+def fmt(number: float | None) -> str:
+    """A number as the reports print it: 3.79e25, 16384, 0.4."""
+    if number is None:
+        return "unknown"
+    if math.isinf(number):
+        return "unbounded"
+    if number == int(number) and abs(number) < 1e6:
+        return str(int(number))
+    text = f"{number:.3g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def banded(value: float, fraction: float | None) -> tuple[float, float]:
+    """(low, high) of `value` with a relative uncertainty `fraction` (0.3 = +/-30 %)."""
+    if not fraction:
+        return value, value
+    return value * (1 - fraction), value * (1 + fraction)
+
+
+def model_ref(model: dict[str, Any]) -> str:
+    return f"{model.get('organisation')}/{model.get('name')}@{model.get('version')}"
+
+
+def missing_quantity(name: str, unit: str, missing: list[str], formula: str) -> Quantity:
+    return Quantity(name, None, None, None, unit, MISSING, formula, missing=missing)
+
+
+def not_applicable(name: str, unit: str, why: str) -> Quantity:
+    return Quantity(name, None, None, None, unit, NOT_APPLICABLE, why, applicable=False)
+
+
+def reported_quantity(name: str, value: float | None, *, unit: str, path: str,
+                      uncertainty: float | None = None) -> Quantity:
+    """A figure as submitted, with the submitter's own band if any."""
+    if value is None:
+        return missing_quantity(name, unit, [path], f"{path} not given")
+    low, high = banded(value, uncertainty)
+    band = f" ± {fmt(uncertainty * 100)} % (submitter's uncertainty)" if uncertainty else ""
+    return Quantity(name, value, low, high, unit, REPORTED, f"{fmt(value)} {unit} as reported{band}",
+                    inputs={path: value})
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def architecture_estimate(model: dict[str, Any], *, name: str, prefix: str) -> Quantity:
+    """6 x active parameters x tokens (Guidelines Annex A.2.2); active, never total, for MoE."""
+    active = model.get("active_parameter_count")
+    parameters = active if active is not None else model.get("parameter_count")
+    tokens = model.get("training_tokens")
+    missing = ([] if parameters is not None else [prefix + "parameter_count"]) + (
+        [] if tokens is not None else [prefix + "training_tokens"])
+    if missing:
+        return missing_quantity(name, "ops", missing, "architecture-based estimate needs parameters and tokens")
+    factor = default("architecture_ops_per_parameter_token")
+    value = factor * parameters * tokens
+    low, high = banded(value, default("estimate_uncertainty"))
+    kind = "active parameters (mixture of experts)" if active is not None else "parameters"
+    formula = f"{fmt(factor)} × {fmt(parameters)} {kind} × {fmt(tokens)} tokens = {fmt(value)} ops"
+    inputs = {"parameters": parameters, "parameters_kind": "active" if active is not None else "total",
+              "training_tokens": tokens, "ops_per_parameter_token": factor}
+    return Quantity(name, value, low, high, "ops", ARCHITECTURE, formula, inputs=inputs)
+
+
+def accelerator_peak(accelerator: str | None, *, reading: str, accelerators: dict[str, Any],
+                     own: dict[str, Any] | None = None) -> tuple[float | None, str, str | None]:
+    """(peak ops/s per accelerator, reading used, note) at `reading`, falling back to dense_max."""
+    figures = own if own else accelerators.get(accelerator or "")
+    if not figures:
+        return None, reading, None
+    peak = figures.get(reading)
+    if peak is None and reading != "dense_max":
+        peak = figures.get("dense_max")
+        return peak, "dense_max", f"{accelerator or 'own figures'} has no {reading} figure: dense_max used"
+    return peak, reading, None
+
+
+def hardware_estimate(model: dict[str, Any], *, name: str, prefix: str,
+                      accelerators: dict[str, Any]) -> Quantity:
+    """accelerators x hours x 3600 x peak x utilization (Guidelines Annex A.2.1: C = N·L·H·U)."""
+    hardware = model.get("training_hardware")
+    path = prefix + "training_hardware"
+    if not hardware:
+        return missing_quantity(name, "ops", [path], "hardware-based estimate needs training_hardware")
+    reading = default("hardware_estimate_reading")
+    slug = hardware.get("accelerator")
+    peak, used, note = accelerator_peak(slug, reading=reading, accelerators=accelerators,
+                                        own=hardware.get("peak_ops_per_second"))
+    count, hours, utilization = (hardware.get(key) for key in ("accelerator_count", "training_hours", "utilization"))
+    missing = [f"{path}.{key}" for key, val in (("accelerator_count", count), ("training_hours", hours),
+                                                  ("utilization", utilization)) if val is None]
+    if peak is None:
+        missing.append(f"{path}.accelerator" if not slug else f"accelerators.{slug}.{reading}")
+    if missing:
+        return missing_quantity(name, "ops", missing, "hardware-based estimate incomplete")
+    value = count * hours * SECONDS_PER_HOUR * peak * utilization
+    low, high = banded(value, default("estimate_uncertainty"))
+    formula = (f"{fmt(count)} {slug or 'accelerators'} × {fmt(hours)} h × {SECONDS_PER_HOUR} s/h × "
+               f"{fmt(peak)} ops/s ({used}) × {fmt(utilization)} utilization = {fmt(value)} ops")
+    inputs = {"accelerator": slug, "accelerator_count": count, "training_hours": hours,
+              "peak_ops_per_second": peak, "reading": used, "utilization": utilization}
+    return Quantity(name, value, low, high, "ops", HARDWARE, formula, inputs=inputs,
+                    notes=[note] if note else [])
+
+
+def own_training_run(model: dict[str, Any], *, prefix: str, accelerators: dict[str, Any],
+                     name: str = "training_compute_ops") -> Quantity:
+    """This model's own run: for a fine-tune, the modification run; else the original run."""
+    uncertainty = model.get("training_compute_uncertainty")
+    has_base = bool(model.get("base_model"))
+    reported_fields = (["fine_tuning_compute_ops"] if has_base else []) + ["training_compute_ops"]
+    for field_name in reported_fields:
+        if model.get(field_name) is not None:
+            quantity = reported_quantity(name, model[field_name], unit="ops", path=prefix + field_name,
+                                         uncertainty=uncertainty)
+            if has_base and field_name == "training_compute_ops":
+                quantity.notes.append("reported training_compute_ops taken as the modification run "
+                                      "(no fine_tuning_compute_ops given)")
+            return quantity
+    architecture = architecture_estimate(model, name=name, prefix=prefix)
+    if architecture.value is not None:
+        return architecture
+    hardware = hardware_estimate(model, name=name, prefix=prefix, accelerators=accelerators)
+    if hardware.value is not None:
+        return hardware
+    missing = [prefix + reported_fields[0]] + architecture.missing + hardware.missing
+    return missing_quantity(name, "ops", missing, "no reported figure and no estimate possible")
+
+
+def lineage_sum(model: dict[str, Any], lineage: list[dict[str, Any]], *, prefix: str,
+                accelerators: dict[str, Any], name: str = "cumulative_training_compute_ops") -> Quantity:
+    """This model's run plus every base model's along the lineage; values and bands add."""
+    lineage = counted_lineage(model, lineage)
+    chain = [(model, prefix)] + [(base, f"models[{model_ref(base)}].") for base in lineage]
+    runs = [(member, own_training_run(member, prefix=path, accelerators=accelerators)) for member, path in chain]
+    missing = [path for _, run in runs for path in run.missing]
+    last = chain[-1][0]
+    unknown_base = bool(last.get("base_model")) and last.get("derivation") != "distillation"
+    if unknown_base:
+        missing.append(f"models[{last['base_model']}]")
+    complete = not missing
+    low = sum(run.low for _, run in runs if run.low is not None)
+    value = sum(run.value for _, run in runs) if complete else None
+    high = sum(run.high for _, run in runs) if complete else None
+    terms = " + ".join(f"{model_ref(member)} {fmt(run.value)} ({run.method})" for member, run in runs)
+    if unknown_base:
+        terms += f" + {last['base_model']} unknown (not in the registry)"
+    formula = f"{terms} = {fmt(value) if complete else 'at least ' + fmt(low)} ops"
+    if len(runs) == 1 and not unknown_base:
+        formula = runs[0][1].formula
+    inputs = {"runs": [{"model": model_ref(member), "value": run.value, "low": run.low, "high": run.high,
+                        "method": run.method, "formula": run.formula} for member, run in runs]}
+    estimates = {run.method for _, run in runs} - {REPORTED, MISSING}
+    method = runs[0][1].method if len(runs) == 1 else LINEAGE
+    quantity = Quantity(name, value, low if low or complete else None, high, "ops", method, formula,
+                        inputs=inputs, missing=missing)
+    if len(runs) > 1 and estimates:
+        quantity.notes.append("lineage includes estimates: " + ", ".join(sorted(estimates)))
+    return quantity
+
+
+def counted_lineage(model: dict[str, Any], lineage: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bases whose compute counts: the chain stops at a distillation, whose teacher's
+    training is not this model's (Guidelines Annex A.1 excludes parent models used in distillation)."""
+    counted: list[dict[str, Any]] = []
+    member = model
+    for base in lineage:
+        if member.get("derivation") == "distillation":
+            break
+        counted.append(base)
+        member = base
+    return counted
+
+
+def fine_tuning_run(model: dict[str, Any], *, prefix: str, accelerators: dict[str, Any]) -> Quantity:
+    """The modification run of a model that has a base model; not applicable to a base model."""
+    if not model.get("base_model"):
+        return not_applicable("fine_tuning_compute_ops", "ops", "the model has no base model: no modification run")
+    return own_training_run(model, prefix=prefix, accelerators=accelerators, name="fine_tuning_compute_ops")
+
+
+def base_model_cumulative(model: dict[str, Any], lineage: list[dict[str, Any]], *,
+                          accelerators: dict[str, Any]) -> Quantity:
+    """The base model's cumulative training compute (its run plus its own bases)."""
+    name = "base_model_cumulative_training_compute_ops"
+    base_ref = model.get("base_model")
+    if not base_ref:
+        return not_applicable(name, "ops", "the model has no base model")
+    if not lineage:
+        return missing_quantity(name, "ops", [f"models[{base_ref}]"], f"base model {base_ref} not in the registry")
+    base = lineage[0]
+    return lineage_sum(base, lineage[1:], prefix=f"models[{model_ref(base)}].", accelerators=accelerators,
+                       name=name)
+
+
+def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
+    """Own run's cost: reported, else accelerator-hours x the price in force at the start of training."""
+    name, unit = "compute_cost_usd", "usd"
+    if model.get("training_compute_cost_usd") is not None:
+        return reported_quantity(name, model["training_compute_cost_usd"], unit=unit,
+                                 path=prefix + "training_compute_cost_usd")
+    hardware = model.get("training_hardware") or {}
+    slug, count, hours = hardware.get("accelerator"), hardware.get("accelerator_count"), hardware.get("training_hours")
+    if not (slug and count is not None and hours is not None):
+        return missing_quantity(name, unit, [prefix + "training_compute_cost_usd", prefix + "training_hardware"],
+                                "no reported cost and no accelerator-hours to price")
+    completed, released = _date(model.get("training_completed_on")), _date(model.get("released_on"))
+    if completed is not None:
+        start = (datetime.combine(completed, datetime.min.time()) - timedelta(hours=hours)).date()
+        basis = "training_completed_on minus training_hours"
+    elif released is not None:
+        start, basis = released, "released_on (no training_completed_on)"
+    else:
+        return missing_quantity(name, unit, [prefix + "training_compute_cost_usd", prefix + "training_completed_on"],
+                                "no date to choose the price in force at the start of training")
+    price = price_in_force(slug, start)
+    if price is None:
+        return missing_quantity(name, unit, [prefix + "training_compute_cost_usd", f"prices.{slug}@{start}"],
+                                f"no price for {slug} on {start} in rules/engine/prices.yaml")
+    accelerator_hours = count * hours
+    value = accelerator_hours * price.usd_per_accelerator_hour
+    low, high = banded(value, default("price_estimate_uncertainty"))
+    formula = (f"{fmt(count)} × {fmt(hours)} h = {fmt(accelerator_hours)} {slug}-hours × "
+               f"${price.usd_per_accelerator_hour:.2f}/h (price from {price.effective_from}, "
+               f"{price.provenance}) = ${fmt(value)}")
+    inputs = {"accelerator": slug, "accelerator_hours": accelerator_hours, "training_started_on": start.isoformat(),
+              "start_basis": basis, "usd_per_accelerator_hour": price.usd_per_accelerator_hour,
+              "price_source": price.source, "price_caveat": price.caveat}
+    return Quantity(name, value, low, high, unit, PRICE, formula, inputs=inputs, notes=[price.caveat])
+
+
+def base_model_cost(model: dict[str, Any], lineage: list[dict[str, Any]]) -> Quantity:
+    """The base model's own training run's cost (reported, or from the price table)."""
+    name = "base_model_compute_cost_usd"
+    base_ref = model.get("base_model")
+    if not base_ref:
+        return not_applicable(name, "usd", "the model has no base model")
+    if not lineage:
+        return missing_quantity(name, "usd", [f"models[{base_ref}]"], f"base model {base_ref} not in the registry")
+    found = compute_cost(lineage[0], prefix=f"models[{model_ref(lineage[0])}].")
+    found.name = name
+    return found
+
+
+def organisation_max_cumulative(entries: list[dict[str, Any]], *, accelerators: dict[str, Any]) -> Quantity:
+    """The largest cumulative training compute among the organisation's models."""
+    name = "organisation_max_cumulative_training_compute_ops"
+    if not entries:
+        return not_applicable(name, "ops", "the organisation has no models in the registry")
+    sums = [lineage_sum(entry["model"], entry.get("lineage") or [], prefix=f"models[{model_ref(entry['model'])}].",
+                        accelerators=accelerators) for entry in entries]
+    missing = [path for quantity in sums for path in quantity.missing]
+    lows = [quantity.low for quantity in sums if quantity.low is not None]
+    low = max(lows) if lows else None
+    value = max(quantity.value for quantity in sums) if not missing else None
+    high = max(quantity.high for quantity in sums) if not missing else None
+    best = max(sums, key=lambda quantity: quantity.low or 0.0)
+    best_ref = best.inputs["runs"][0]["model"]
+    formula = f"max over {len(sums)} models: {best_ref} {fmt(best.value)} ops"
+    inputs = {"models": [{"model": quantity.inputs["runs"][0]["model"], "value": quantity.value,
+                          "low": quantity.low, "high": quantity.high, "method": quantity.method} for quantity in sums]}
+    return Quantity(name, value, low, high, "ops", "maximum", formula, inputs=inputs, missing=missing)

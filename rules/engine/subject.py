@@ -1,0 +1,174 @@
+"""One subject (a model, cluster or organisation snapshot) with its quantities and facts,
+each computed once and shared by every regime evaluated on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from . import quantities as q
+from .cluster import cluster_peak_ops_per_second
+
+
+@dataclass(frozen=True, slots=True)
+class NameSpec:
+    """A name a condition may use: which subject kinds have it, and what it is."""
+
+    kinds: frozenset[str]
+    type: str  # "number" | "bool" | "list"
+    unit: str | None = None
+    needs_network: bool = False
+
+
+MODEL, CLUSTER, ORGANISATION = "model", "cluster", "organisation"
+_M, _C, _O = frozenset({MODEL}), frozenset({CLUSTER}), frozenset({ORGANISATION})
+
+QUANTITIES: dict[str, NameSpec] = {
+    "training_compute_ops": NameSpec(_M, "number", "ops"),
+    "cumulative_training_compute_ops": NameSpec(_M, "number", "ops"),
+    "fine_tuning_compute_ops": NameSpec(_M, "number", "ops"),
+    "base_model_cumulative_training_compute_ops": NameSpec(_M, "number", "ops"),
+    "compute_cost_usd": NameSpec(_M, "number", "usd"),
+    "base_model_compute_cost_usd": NameSpec(_M, "number", "usd"),
+    "parameter_count": NameSpec(_M, "number", "parameters"),
+    "active_parameter_count": NameSpec(_M, "number", "parameters"),
+    "cluster_peak_ops_per_second": NameSpec(_C, "number", "ops_per_second", needs_network=True),
+    "annual_revenue_usd": NameSpec(_O, "number", "usd"),
+    "organisation_max_cumulative_training_compute_ops": NameSpec(_O, "number", "ops"),
+}
+FACTS: dict[str, NameSpec] = {
+    "general_purpose": NameSpec(_M, "bool"),
+    "primarily_biological_sequence_data": NameSpec(_M, "bool"),
+    "is_fine_tune": NameSpec(_M, "bool"),
+    "is_distillation": NameSpec(_M, "bool"),
+    "used_for_ai_training": NameSpec(_C, "bool"),
+    "modalities": NameSpec(_M, "list"),
+}
+
+
+class Arguments(NamedTuple):
+    """What a cluster quantity needs from its test: the network threshold and the reading."""
+
+    network_threshold_gbps: float
+    network_operator: str
+    reading: str
+
+
+class Operand(NamedTuple):
+    """A number as a condition sees it: value, band, facts it lacked, whether it exists at all."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    missing: tuple[str, ...] = ()
+    applicable: bool = True
+
+
+class SubjectRef(NamedTuple):
+    kind: str
+    organisation: str | None
+    name: str | None
+    version: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+    def __str__(self) -> str:
+        if self.kind == MODEL:
+            return f"model:{self.organisation}/{self.name}@{self.version}"
+        if self.kind == CLUSTER:
+            return f"cluster:{self.organisation}/{self.name}"
+        return f"organisation:{self.organisation}"
+
+
+def subject_ref(snapshot: dict[str, Any]) -> SubjectRef:
+    """The subject a snapshot describes, as DESIGN.md writes it."""
+    kind = snapshot["kind"]
+    organisation = (snapshot.get("organisation") or {}).get("slug")
+    if kind == MODEL:
+        model = snapshot["model"]
+        return SubjectRef(kind, model.get("organisation") or organisation, model.get("name"), model.get("version"))
+    if kind == CLUSTER:
+        return SubjectRef(kind, organisation, snapshot["cluster"].get("name"), None)
+    return SubjectRef(kind, organisation, None, None)
+
+
+class Subject:
+    """A snapshot plus a cache of the quantities derived from it."""
+
+    __slots__ = ("snapshot", "kind", "ref", "accelerators", "_cache", "_operands")
+
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        self.snapshot = snapshot
+        self.kind = snapshot["kind"]
+        self.ref = subject_ref(snapshot)
+        self.accelerators = snapshot.get("accelerators") or {}
+        self._cache: dict[tuple, q.Quantity] = {}
+        self._operands: dict[tuple, Operand] = {}
+
+    def quantity(self, name: str, arguments: Arguments | None = None) -> q.Quantity:
+        key = (name, arguments)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._compute(name, arguments)
+        return found
+
+    def operand(self, name: str, arguments: Arguments | None = None) -> Operand:
+        key = (name, arguments)
+        operand = self._operands.get(key)
+        if operand is None:
+            found = self.quantity(name, arguments)
+            operand = self._operands[key] = Operand(found.value, found.low, found.high, tuple(found.missing),
+                                                    found.applicable)
+        return operand
+
+    def _compute(self, name: str, arguments: Arguments | None) -> q.Quantity:
+        snapshot, accelerators = self.snapshot, self.accelerators
+        if self.kind == MODEL:
+            model, lineage = snapshot["model"], snapshot.get("lineage") or []
+            if name == "training_compute_ops":
+                return q.own_training_run(model, prefix="models.", accelerators=accelerators)
+            if name == "cumulative_training_compute_ops":
+                return q.lineage_sum(model, lineage, prefix="models.", accelerators=accelerators)
+            if name == "fine_tuning_compute_ops":
+                return q.fine_tuning_run(model, prefix="models.", accelerators=accelerators)
+            if name == "base_model_cumulative_training_compute_ops":
+                return q.base_model_cumulative(model, lineage, accelerators=accelerators)
+            if name == "compute_cost_usd":
+                return q.compute_cost(model, prefix="models.")
+            if name == "base_model_compute_cost_usd":
+                return q.base_model_cost(model, lineage)
+            if name in ("parameter_count", "active_parameter_count"):
+                return q.reported_quantity(name, model.get(name), unit="parameters", path="models." + name)
+        if self.kind == CLUSTER and name == "cluster_peak_ops_per_second":
+            return cluster_peak_ops_per_second(
+                snapshot["cluster"], network_threshold_gbps=arguments.network_threshold_gbps,
+                network_operator=arguments.network_operator, reading=arguments.reading,
+                accelerators=accelerators)
+        if self.kind == ORGANISATION:
+            if name == "annual_revenue_usd":
+                organisation = snapshot.get("organisation") or {}
+                return q.reported_quantity(name, organisation.get(name), unit="usd",
+                                           path="organisations.annual_revenue_usd")
+            if name == "organisation_max_cumulative_training_compute_ops":
+                return q.organisation_max_cumulative(snapshot.get("models") or [], accelerators=accelerators)
+        return q.not_applicable(name, QUANTITIES[name].unit or "", f"{name} does not apply to a {self.kind}")
+
+    def flag(self, name: str) -> tuple[bool | None, tuple[str, ...]]:
+        """A boolean fact, or (None, (fact path,)) when it was not given."""
+        if self.kind == CLUSTER:
+            value = self.snapshot["cluster"].get(name)
+            return (None, (f"clusters.{name}",)) if value is None else (bool(value), ())
+        model = self.snapshot.get("model") or {}
+        if name == "is_fine_tune":
+            return bool(model.get("base_model")), ()
+        if name == "is_distillation":
+            return model.get("derivation") == "distillation", ()
+        value = model.get(name)
+        return (None, (f"models.{name}",)) if value is None else (bool(value), ())
+
+    def items(self, name: str) -> tuple[list[str] | None, tuple[str, ...]]:
+        """A list fact (modalities), or (None, (fact path,)) when it was not given."""
+        value = (self.snapshot.get("model") or {}).get(name)
+        return (None, (f"models.{name}",)) if value is None else (list(value), ())

@@ -1,0 +1,181 @@
+"""The condition grammar: compile-time errors with positions, interval comparisons, Kleene logic."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.engine.conditions import ConditionError, compile_condition
+from rules.engine.subject import Operand
+
+PARAMETERS = {
+    "threshold": {"value": 1e26, "operator": ">"},
+    "ratio": {"value": 0.5, "operator": ">"},
+}
+
+
+class FakeSubject:
+    """A subject whose quantities and facts are given directly."""
+
+    def __init__(self, numbers: dict | None = None, flags: dict | None = None, items: dict | None = None) -> None:
+        self.numbers, self.flags, self.lists = numbers or {}, flags or {}, items or {}
+
+    def operand(self, name: str, arguments=None) -> Operand:
+        found = self.numbers.get(name)
+        if found is None:
+            return Operand(None, None, None, (f"models.{name}",))
+        if isinstance(found, tuple):
+            return Operand(found[0], found[1], found[2])
+        return Operand(found, found, found)
+
+    def flag(self, name: str):
+        value = self.flags.get(name)
+        return (None, (f"models.{name}",)) if value is None else (value, ())
+
+    def items(self, name: str):
+        value = self.lists.get(name)
+        return (None, (f"models.{name}",)) if value is None else (value, ())
+
+
+def compiled(source: str, *, applies_to: str = "model"):
+    return compile_condition(source, origin="rules/library/r/v.yaml", path="tests[3].condition", test_id="t-1",
+                             applies_to=applies_to, parameters=PARAMETERS, file_line=40)
+
+
+def run(source: str, subject: FakeSubject):
+    condition = compiled(source)
+    records = [None] * len(condition.comparisons)
+    truth, missing = condition.run(subject, records)
+    return truth, missing, records
+
+
+def test_syntax_error_names_file_test_and_position() -> None:
+    with pytest.raises(ConditionError) as caught:
+        compiled("training_compute_ops >> threshold")
+    error = caught.value
+    assert (error.file, error.path, error.test_id, error.line, error.column) == (
+        "rules/library/r/v.yaml", "tests[3].condition", "t-1", 1, 23)
+    assert str(error) == ("rules/library/r/v.yaml: tests[3].condition: test t-1, line 1:23 (file line 40): "
+                          "syntax error at '>'")
+
+
+def test_a_condition_that_ends_too_early_is_a_syntax_error() -> None:
+    with pytest.raises(ConditionError, match="ends too early"):
+        compiled("training_compute_ops > threshold and")
+
+
+def test_unknown_name_is_refused_at_compile_time() -> None:
+    with pytest.raises(ConditionError, match=r"line 1:37 .*unknown name 'trainng_compute_ops'"):
+        compiled("training_compute_ops > threshold or trainng_compute_ops > threshold")
+
+
+def test_a_quantity_of_another_kind_of_subject_is_refused() -> None:
+    with pytest.raises(ConditionError, match="cluster_peak_ops_per_second does not apply to a model"):
+        compiled("cluster_peak_ops_per_second > threshold")
+
+
+def test_comparing_a_fact_with_a_number_is_refused() -> None:
+    with pytest.raises(ConditionError, match="compares numbers"):
+        compiled("general_purpose > threshold")
+
+
+def test_a_bare_number_is_not_a_condition() -> None:
+    with pytest.raises(ConditionError, match="not a condition"):
+        compiled("training_compute_ops")
+
+
+def test_unknown_function_is_refused() -> None:
+    with pytest.raises(ConditionError, match="unknown function"):
+        compiled('has_all(modalities, ["text"])')
+
+
+@pytest.mark.parametrize(("operator", "band", "expected"), [
+    (">", (1.5e26, 1.2e26, 1.8e26), True),
+    (">", (1.0e26, 1.0e26, 1.0e26), False),
+    (">", (1.1e26, 0.9e26, 1.3e26), None),
+    (">", (0.5e26, 0.4e26, 1.0e26), False),
+    (">=", (1.0e26, 1.0e26, 1.0e26), True),
+    (">=", (0.9e26, 0.8e26, 0.99e26), False),
+    (">=", (1.0e26, 0.9e26, 1.1e26), None),
+    ("<", (0.9e26, 0.8e26, 0.99e26), True),
+    ("<", (1.0e26, 1.0e26, 1.0e26), False),
+    ("<=", (1.0e26, 1.0e26, 1.0e26), True),
+    ("<=", (1.1e26, 1.01e26, 1.2e26), False),
+    ("<=", (1.0e26, 0.9e26, 1.1e26), None),
+])
+def test_interval_comparisons(operator: str, band: tuple, expected: bool | None) -> None:
+    truth, _, records = run(f"training_compute_ops {operator} threshold",
+                            FakeSubject({"training_compute_ops": band}))
+    assert truth is expected
+    assert records[0][2] is expected
+
+
+def test_a_missing_operand_is_indeterminate_and_named() -> None:
+    truth, missing, _ = run("training_compute_ops > threshold", FakeSubject())
+    assert truth is None
+    assert missing == ("models.training_compute_ops",)
+
+
+@pytest.mark.parametrize(("left", "right", "conjunction", "disjunction"), [
+    (True, True, True, True), (True, False, False, True), (True, None, None, True),
+    (False, False, False, False), (False, None, False, None), (None, None, None, None),
+])
+def test_kleene_and_or(left, right, conjunction, disjunction) -> None:
+    flags = {"general_purpose": left, "is_fine_tune": right}
+    assert run("general_purpose and is_fine_tune", FakeSubject(flags=flags))[0] is conjunction
+    assert run("general_purpose or is_fine_tune", FakeSubject(flags=flags))[0] is disjunction
+
+
+def test_not_keeps_indeterminate() -> None:
+    assert run("not general_purpose", FakeSubject(flags={"general_purpose": None}))[0] is None
+    assert run("not general_purpose", FakeSubject(flags={"general_purpose": False}))[0] is True
+
+
+def test_false_and_missing_is_decidably_false_without_missing_facts() -> None:
+    truth, missing, _ = run("is_fine_tune and fine_tuning_compute_ops > threshold",
+                            FakeSubject(flags={"is_fine_tune": False}))
+    assert (truth, missing) == (False, ())
+
+
+def test_multiplication_of_intervals() -> None:
+    subject = FakeSubject({"fine_tuning_compute_ops": 6e24, "base_model_cumulative_training_compute_ops": (1e25, 0.7e25, 1.3e25)})
+    truth, _, records = run("fine_tuning_compute_ops > ratio * base_model_cumulative_training_compute_ops", subject)
+    right = records[0][1]
+    assert (right.value, right.low, right.high) == pytest.approx((5e24, 3.5e24, 6.5e24))
+    assert truth is None  # 6e24 lies within [3.5e24, 6.5e24]
+
+
+def test_division_of_intervals() -> None:
+    subject = FakeSubject({"fine_tuning_compute_ops": (4e24, 2e24, 6e24),
+                           "base_model_cumulative_training_compute_ops": (1e25, 0.5e25, 2e25)})
+    _, _, records = run("fine_tuning_compute_ops / base_model_cumulative_training_compute_ops > ratio", subject)
+    left = records[0][0]
+    assert (left.value, left.low, left.high) == pytest.approx((0.4, 0.1, 1.2))
+
+
+def test_has_any_and_equality_of_booleans() -> None:
+    subject = FakeSubject(flags={"general_purpose": True}, items={"modalities": ["audio"]})
+    assert run('has_any(modalities, ["text", "audio"]) and general_purpose == true', subject)[0] is True
+    assert run('has_any(modalities, ["image"])', subject)[0] is False
+    truth, missing, _ = run('has_any(modalities, ["image"])', FakeSubject())
+    assert (truth, missing) == (None, ("models.modalities",))
+
+
+def test_comparisons_are_recorded_in_source_order() -> None:
+    condition = compiled('has_any(modalities, ["text"]) and training_compute_ops > threshold and general_purpose')
+    assert [(spec.operator, spec.quantity) for spec in condition.comparisons] == [
+        ("has_any", "modalities"), (">", "training_compute_ops"), ("is", "general_purpose")]
+    assert condition.comparisons[1].parameter == "threshold"
+
+
+def test_number_literals_are_recorded_for_the_lint() -> None:
+    assert compiled("training_compute_ops > 1e26").literals == [("1e26", 1, 24)]
+
+
+def test_a_product_a_unit_in_the_last_place_off_an_exact_third_is_equal() -> None:
+    third = {"third": {"value": 0.3333333333333333, "operator": ">"}}
+    condition = compile_condition("fine_tuning_compute_ops > third * base_model_cumulative_training_compute_ops",
+                                  origin="x", path="p", test_id="t", applies_to="model", parameters=third)
+    subject = FakeSubject({"fine_tuning_compute_ops": 1e25, "base_model_cumulative_training_compute_ops": 3e25})
+    records = [None]
+    assert 0.3333333333333333 * 3e25 < 1e25  # the float product is a hair below a third
+    assert condition.run(subject, records)[0] is False  # "greater than a third": exactly a third is not

@@ -1,0 +1,93 @@
+"""evaluate(): status, the DESIGN.md JSON shape, not_in_force and not_covered, evaluate_many."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from rules.engine import quantities
+from rules.engine.evaluate import evaluate, evaluate_many
+
+from .snapshots import cluster_snapshot, model_snapshot, organisation_snapshot
+
+AS_OF = date(2024, 6, 1)
+
+
+def test_to_dict_is_the_design_json_shape(real_library) -> None:
+    version = real_library.get("us-eo-14110", "2023-10-30")
+    snapshot = model_snapshot({"name": "Acme-1", "parameter_count": 4.05e11, "training_tokens": 1.56e13})
+    document = json.loads(json.dumps(evaluate(snapshot, version=version, regime="us-eo-14110", as_of=AS_OF).to_dict()))
+    assert document["subject"] == {"kind": "model", "organisation": "acme", "name": "Acme-1", "version": "1"}
+    assert (document["regime"], document["rule_version"], document["rule_hash"]) == (
+        "us-eo-14110", "2023-10-30", version.content_hash)
+    assert document["as_of"] == "2024-06-01"
+    assert document["status"] == "not_covered"
+    test = document["tests"][0]
+    assert {key: test[key] for key in ("id", "outcome", "quantity", "operator", "threshold", "citation", "missing")} == {
+        "id": "model-general", "outcome": "not_met", "quantity": "cumulative_training_compute_ops", "operator": ">",
+        "threshold": 1e26, "citation": "EO 14110 §4.2(b)(i)", "missing": []}
+    assert test["value"] == 6 * 4.05e11 * 1.56e13
+    assert test["method"] == "architecture-based"
+    assert test["quote"]["source"] == "SOURCES.md §1.3"
+    assert "cumulative_training_compute_ops" in document["quantities"]
+    assert any("30 %" in caveat for caveat in document["caveats"])
+    assert document["sensitivity"]["status_would_differ"] is False
+
+
+def test_no_version_is_not_in_force() -> None:
+    evaluation = evaluate(model_snapshot({"training_compute_ops": 2e26}), version=None, regime="us-ca-sb1047",
+                          as_of=AS_OF)
+    assert evaluation.status == "not_in_force"
+    assert evaluation.to_dict()["tests"] == [] and evaluation.rule_hash is None
+
+
+def test_a_regime_without_tests_for_the_kind_is_not_covered_with_a_note(real_library) -> None:
+    version = real_library.get("us-eo-14110", "2023-10-30")
+    evaluation = evaluate(organisation_snapshot(), version=version, regime="us-eo-14110", as_of=AS_OF)
+    assert (evaluation.status, evaluation.tests) == ("not_covered", [])
+    assert "no test for a organisation" in evaluation.notes[-1]
+
+
+def test_only_tests_for_the_subject_kind_run(real_library) -> None:
+    version = real_library.get("us-eo-14110", "2023-10-30")
+    evaluation = evaluate(cluster_snapshot({"groups": [{"accelerator_count": 10}]}), version=version,
+                          regime="us-eo-14110", as_of=AS_OF)
+    assert [test.id for test in evaluation.tests] == ["cluster"]
+    assert evaluation.tests[0].throughput_reading == "dense_max"
+    assert evaluation.tests[0].reading == version.test("cluster").reading
+
+
+def test_the_headline_is_the_first_comparison(real_library) -> None:
+    version = real_library.get("us-ny-raise", "2027-01-01")
+    snapshot = model_snapshot({"training_compute_ops": 2e26, "training_compute_cost_usd": 5e7})
+    test = evaluate(snapshot, version=version, regime="us-ny-raise", as_of=date(2027, 6, 1)).tests[0]
+    assert (test.quantity, test.value, test.threshold, test.outcome) == (
+        "cumulative_training_compute_ops", 2e26, 1e26, "not_met")
+    comparisons = test.to_dict()["comparisons"]
+    assert [(row["quantity"], row["outcome"]) for row in comparisons] == [
+        ("cumulative_training_compute_ops", "met"), ("compute_cost_usd", "not_met")]
+
+
+def test_a_draft_or_out_of_force_version_says_it_is_a_preview(real_library) -> None:
+    version = real_library.get("us-ca-sb1047", "2024-09-03")
+    evaluation = evaluate(model_snapshot({"training_compute_ops": 2e26, "training_compute_cost_usd": 2e8}),
+                          version=version, regime="us-ca-sb1047", as_of=AS_OF)
+    assert evaluation.status == "covered"
+    assert any("not in force" in note for note in evaluation.notes)
+
+
+def test_evaluate_many_computes_each_quantity_once_per_subject(real_library, monkeypatch) -> None:
+    calls = []
+    original = quantities.lineage_sum
+
+    def counting(*args, **kwargs):
+        calls.append(args[0]["name"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(quantities, "lineage_sum", counting)
+    as_of = date(2027, 6, 1)
+    versions = {slug: real_library.in_force(slug, as_of) for slug in real_library.regimes()}
+    snapshots = [model_snapshot({"name": f"M{i}", "training_compute_ops": 1e24 * (i + 1)}) for i in range(3)]
+    evaluations = list(evaluate_many(snapshots, versions=versions, as_of=as_of))
+    assert len(evaluations) == 3 * len(versions)
+    assert calls == ["M0", "M1", "M2"]

@@ -1,0 +1,174 @@
+"""Quantities: each method's value, band, worked formula and missing facts."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.engine.cluster import cluster_peak_ops_per_second
+from rules.engine.subject import Arguments, Subject
+
+from .snapshots import ACCELERATORS, cluster_snapshot, model_snapshot, organisation_snapshot
+
+HARDWARE = {"accelerator": "nvidia-h100-sxm", "accelerator_count": 16384, "training_hours": 1300, "utilization": 0.4}
+
+
+def quantity(snapshot: dict, name: str, arguments=None):
+    return Subject(snapshot).quantity(name, arguments)
+
+
+def test_architecture_estimate_shows_its_arithmetic_and_carries_a_30_percent_band() -> None:
+    found = quantity(model_snapshot({"parameter_count": 4.05e11, "training_tokens": 1.56e13}), "training_compute_ops")
+    assert found.method == "architecture-based"
+    assert found.value == pytest.approx(3.7908e25)
+    assert (found.low, found.high) == pytest.approx((0.7 * 3.7908e25, 1.3 * 3.7908e25))
+    assert found.formula == "6 × 4.05e11 parameters × 1.56e13 tokens = 3.79e25 ops"
+
+
+def test_mixture_of_experts_uses_active_parameters() -> None:
+    found = quantity(model_snapshot({"parameter_count": 6.71e11, "active_parameter_count": 3.7e10,
+                                     "training_tokens": 1.48e13}), "training_compute_ops")
+    assert found.value == pytest.approx(6 * 3.7e10 * 1.48e13)
+    assert "active parameters (mixture of experts)" in found.formula
+    assert found.inputs["parameters_kind"] == "active"
+
+
+def test_reported_figure_wins_and_has_no_band_unless_given() -> None:
+    facts = {"training_compute_ops": 5e25, "parameter_count": 1e12, "training_tokens": 1e13}
+    found = quantity(model_snapshot(facts), "training_compute_ops")
+    assert (found.method, found.value, found.low, found.high) == ("reported", 5e25, 5e25, 5e25)
+    banded = quantity(model_snapshot({**facts, "training_compute_uncertainty": 0.3}), "training_compute_ops")
+    assert (banded.low, banded.high) == pytest.approx((3.5e25, 6.5e25))
+
+
+def test_hardware_estimate_uses_the_16bit_dense_peak_that_utilization_is_measured_against() -> None:
+    found = quantity(model_snapshot({"training_hardware": HARDWARE}), "training_compute_ops")
+    assert found.method == "hardware-based"
+    assert found.value == pytest.approx(16384 * 1300 * 3600 * 9.894e14 * 0.4)
+    assert "(dense_16bit)" in found.formula and "0.4 utilization" in found.formula
+
+
+def test_hardware_estimate_names_what_it_lacks() -> None:
+    found = quantity(model_snapshot({"training_hardware": {**HARDWARE, "utilization": None}}), "training_compute_ops")
+    assert found.value is None
+    assert "models.training_hardware.utilization" in found.missing
+
+
+def test_lineage_sum_adds_values_and_bands() -> None:
+    snapshot = model_snapshot({"name": "FT", "fine_tuning_compute_ops": 1e25},
+                              lineage=[{"parameter_count": 1e12, "training_tokens": 1e13}])
+    found = quantity(snapshot, "cumulative_training_compute_ops")
+    assert found.method == "lineage-sum"
+    assert found.value == pytest.approx(7e25)
+    assert (found.low, found.high) == pytest.approx((1e25 + 4.2e25, 1e25 + 7.8e25))
+    assert found.formula.startswith("acme/FT@1 1e25 (reported) + acme/Base-1@1 6e25 (architecture-based)")
+
+
+def test_fine_tuning_quantities_do_not_apply_to_a_base_model() -> None:
+    snapshot = model_snapshot({"training_compute_ops": 1e25})
+    assert quantity(snapshot, "fine_tuning_compute_ops").applicable is False
+    assert quantity(snapshot, "base_model_cumulative_training_compute_ops").applicable is False
+
+
+def test_a_fine_tune_without_its_own_figure_uses_reported_training_compute() -> None:
+    snapshot = model_snapshot({"name": "FT", "training_compute_ops": 2e24}, lineage=[{"training_compute_ops": 1e25}])
+    found = quantity(snapshot, "fine_tuning_compute_ops")
+    assert found.value == 2e24
+    assert "taken as the modification run" in found.notes[0]
+
+
+def test_a_distilled_model_does_not_count_its_teacher() -> None:
+    snapshot = model_snapshot({"name": "Student", "derivation": "distillation", "fine_tuning_compute_ops": 3e24},
+                              lineage=[{"name": "Teacher", "training_compute_ops": 2e26}])
+    assert quantity(snapshot, "cumulative_training_compute_ops").value == 3e24
+    assert quantity(snapshot, "base_model_cumulative_training_compute_ops").value == 2e26
+
+
+def test_cost_from_the_price_table_at_the_start_of_training() -> None:
+    snapshot = model_snapshot({"training_hardware": HARDWARE, "training_completed_on": "2024-07-01"})
+    found = quantity(snapshot, "compute_cost_usd")
+    assert found.method == "price-table"
+    assert found.value == pytest.approx(16384 * 1300 * 1.79)
+    assert found.inputs["training_started_on"] == "2024-05-07"
+    assert (found.low, found.high) == pytest.approx((0.7 * found.value, 1.3 * found.value))
+    assert "UNVERIFIED" in found.notes[0]
+
+
+def test_cost_falls_back_to_the_release_date() -> None:
+    snapshot = model_snapshot({"training_hardware": HARDWARE, "released_on": "2024-07-23"})
+    assert quantity(snapshot, "compute_cost_usd").inputs["start_basis"].startswith("released_on")
+
+
+def test_cost_without_figures_names_both_facts() -> None:
+    found = quantity(model_snapshot({}), "compute_cost_usd")
+    assert found.value is None
+    assert found.missing == ["models.training_compute_cost_usd", "models.training_hardware"]
+
+
+def test_reported_cost_is_taken_as_is() -> None:
+    found = quantity(model_snapshot({"training_compute_cost_usd": 1.2e8, "training_hardware": HARDWARE}),
+                     "compute_cost_usd")
+    assert (found.method, found.value, found.low, found.high) == ("reported", 1.2e8, 1.2e8, 1.2e8)
+
+
+def _cluster(groups, links=(), **arguments):
+    cluster = cluster_snapshot({"groups": groups, "links": list(links)})["cluster"]
+    options = {"network_threshold_gbps": 100.0, "network_operator": ">", "reading": "dense_max", **arguments}
+    return cluster_peak_ops_per_second(cluster, accelerators=ACCELERATORS, **options)
+
+
+def test_cluster_sums_the_largest_connected_component() -> None:
+    found = _cluster([{"accelerator_count": 100}, {"accelerator_count": 50}, {"accelerator_count": 120}],
+                     links=[{"from": "a", "to": "b", "gbps": 400}])
+    assert found.value == pytest.approx(150 * 1.979e15)
+    assert found.inputs["component"] == ["a", "b"]
+
+
+def test_cluster_mixed_accelerators_sum_each_peak() -> None:
+    found = _cluster([{"accelerator_count": 100}, {"accelerator_count": 100, "accelerator": "nvidia-a100-sxm4"}],
+                     links=[{"from": "a", "to": "b", "gbps": 400}])
+    assert found.value == pytest.approx(100 * 1.979e15 + 100 * 6.24e14)
+
+
+def test_cluster_unknown_link_is_a_band_and_named() -> None:
+    found = _cluster([{"accelerator_count": 100}, {"accelerator_count": 100}], links=[{"from": "a", "to": "b", "gbps": None}])
+    assert (found.low, found.high) == pytest.approx((100 * 1.979e15, 200 * 1.979e15))
+    assert found.missing == ["clusters.links[0].gbps"]
+
+
+def test_cluster_reading_without_a_figure_falls_back_to_dense_max_and_says_so() -> None:
+    own = {"dense_max": 1e15, "dense_16bit": 5e14, "sparse_max": None}
+    found = _cluster([{"accelerator": None, "accelerator_count": 10, "peak_ops_per_second": own}], reading="sparse_max")
+    assert found.value == pytest.approx(1e16)
+    assert "no sparse_max figure: dense_max used" in found.notes[0]
+
+
+def test_cluster_group_without_accelerator_is_unbounded_above() -> None:
+    found = _cluster([{"accelerator": None, "accelerator_count": 10}])
+    assert (found.low, found.high) == (0.0, None)
+    assert found.missing == ["clusters.groups[0].accelerator"]
+
+
+def test_cluster_quantity_is_cached_per_arguments() -> None:
+    subject = Subject(cluster_snapshot({"groups": [{"accelerator_count": 10}]}))
+    dense = subject.quantity("cluster_peak_ops_per_second", Arguments(100.0, ">", "dense_max"))
+    assert subject.quantity("cluster_peak_ops_per_second", Arguments(100.0, ">", "dense_max")) is dense
+    sixteen = subject.quantity("cluster_peak_ops_per_second", Arguments(100.0, ">", "dense_16bit"))
+    assert sixteen.value == pytest.approx(10 * 9.894e14)
+
+
+def test_organisation_max_cumulative_over_its_models() -> None:
+    snapshot = organisation_snapshot(models=[{"model": {"training_compute_ops": 1e24}},
+                                             {"model": {"fine_tuning_compute_ops": 1e25},
+                                              "lineage": [{"training_compute_ops": 5e25}]}])
+    found = quantity(snapshot, "organisation_max_cumulative_training_compute_ops")
+    assert found.value == pytest.approx(6e25)
+    assert quantity(snapshot, "annual_revenue_usd").value == 6e8
+
+
+def test_base_model_cost_is_the_base_models_own_run() -> None:
+    snapshot = model_snapshot({"name": "FT", "fine_tuning_compute_ops": 1e25, "training_compute_cost_usd": 2e6},
+                              lineage=[{"training_compute_ops": 2e26, "training_compute_cost_usd": 1.5e8}])
+    assert quantity(snapshot, "base_model_compute_cost_usd").value == 1.5e8
+    assert quantity(model_snapshot({}), "base_model_compute_cost_usd").applicable is False
+    orphan = model_snapshot({"base_model": "x/Y@1"})
+    assert quantity(orphan, "base_model_compute_cost_usd").missing == ["models[x/Y@1]"]
