@@ -144,7 +144,7 @@ MEDIA_URL = "media/"
 
 # Celery: JSON only (a regulator's data is never pickled), late acknowledgement so a task whose
 # worker dies is redelivered, bounded run time.
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True

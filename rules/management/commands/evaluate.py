@@ -1,0 +1,82 @@
+"""Evaluate subjects under the law in force on a date; print JSON (DESIGN.md) or a table."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from rules.engine import evaluate_subject
+from rules.engine.subject import Subject
+from rules.library_store import published_library
+from rules.presentation import format_number
+from rules.services import versions_for
+from rules.subjects import SubjectError, snapshots_for
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--as-of: {text!r} is not a date written YYYY-MM-DD that exists") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate registry subjects under each regime's rule version in force on --as-of. "
+        "Prints one object per subject and regime (--format json, the DESIGN.md contract) or a table. "
+        "Nothing is written unless --record is given (then the evaluations join the decision log)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--as-of", required=True, help="The date whose law applies (YYYY-MM-DD).")
+        parser.add_argument("--regime", action="append", default=[], help="A regime slug; repeatable. Default: all.")
+        parser.add_argument(
+            "--subject", action="append", default=[],
+            help="model:ORG/NAME@VERSION, cluster:ORG/NAME or organisation:ORG; repeatable. Default: the whole registry.",
+        )
+        parser.add_argument("--format", choices=["table", "json"], default="table")
+        parser.add_argument("--record", action="store_true", help="Record the evaluations in the decision log.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        as_of = iso_date(options["as_of"])
+        library = published_library()
+        try:
+            versions = versions_for(library, as_of=as_of, regimes=options["regime"] or None)
+            snapshots = snapshots_for(options["subject"] or None)
+        except (SubjectError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        if options["record"]:
+            from rules.models.runs import RunKind
+            from rules.services import run_create, run_execute_inline
+
+            run = run_create(kind=RunKind.MANUAL, as_of=as_of, regimes=options["regime"] or None,
+                             subjects=options["subject"] or None)
+            run_execute_inline(run)
+            self.stderr.write(f"Recorded run {run.pk}: {run.done} subject(s), {run.changes_count} status change(s).")
+        evaluations = []
+        for item in snapshots:
+            subject = Subject(item.snapshot)
+            for slug, version in versions.items():
+                evaluations.append(evaluate_subject(subject, version=version, regime=slug, as_of=as_of))
+        if options["format"] == "json":
+            self.stdout.write(json.dumps([e.to_dict() for e in evaluations], indent=2, ensure_ascii=False))
+            return
+        self._table(evaluations)
+
+    def _table(self, evaluations: list[Any]) -> None:
+        rows = [("SUBJECT", "REGIME", "VERSION", "STATUS", "DECIDING TEST", "VALUE", "OP", "THRESHOLD")]
+        for e in evaluations:
+            wanted = {"covered": "met", "indeterminate": "indeterminate"}.get(e.status)
+            test = next((t for t in e.tests if t.outcome == wanted), e.tests[0] if e.tests else None)
+            rows.append((
+                str(e.subject), e.regime, e.rule_version or "—", e.status,
+                test.id if test else "—",
+                format_number(test.value) if test else "—",
+                test.operator if test else "",
+                format_number(test.threshold) if test else "",
+            ))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

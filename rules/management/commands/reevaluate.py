@@ -1,0 +1,62 @@
+"""Re-evaluates the registry (or some subjects) as a run of chunks over the Celery workers."""
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from rules.models import EvaluationRun
+from rules.models.runs import RunKind, RunStatus
+from rules.services import run_create
+from rules.subjects import SubjectError
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-evaluate every subject (or --subject ones) under every regime (or --regime ones) as of "
+        "--as-of (default today), as chunks spread over the Celery workers; --wait shows a progress "
+        "bar until the run finishes. With Celery eager (the embedded default) it runs in this process."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--as-of", help="YYYY-MM-DD; default today.")
+        parser.add_argument("--regime", action="append", default=[])
+        parser.add_argument("--subject", action="append", default=[])
+        parser.add_argument("--chunk-size", type=int, default=500)
+        parser.add_argument("--wait", action="store_true", help="Wait for the run, showing progress.")
+        parser.add_argument("--timeout", type=float, default=3600, help="Seconds --wait waits at most.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from rules.tasks import run_start
+
+        try:
+            as_of = date.fromisoformat(options["as_of"]) if options["as_of"] else None
+        except ValueError:
+            raise CommandError(f"--as-of: {options['as_of']!r} is not a date written YYYY-MM-DD") from None
+        if options["chunk_size"] < 1:
+            raise CommandError("--chunk-size: must be at least 1")
+        try:
+            run = run_create(kind=RunKind.MANUAL, as_of=as_of, regimes=options["regime"] or None,
+                             subjects=options["subject"] or None, chunk_size=options["chunk_size"])
+        except (SubjectError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Run {run.pk}: {run.total} subject(s) in {run.chunks_total} chunk(s), as of {run.as_of}")
+        run_start.apply_async(args=[run.pk])
+        if not options["wait"]:
+            return
+        deadline = time.monotonic() + options["timeout"]
+        with tqdm(total=run.total, desc=f"Run {run.pk}", unit="subject", file=self.stderr._out) as bar:
+            while True:
+                run = EvaluationRun.objects.get(pk=run.pk)
+                bar.update(run.done - bar.n)
+                if run.status in (RunStatus.FINISHED, RunStatus.FAILED):
+                    break
+                if time.monotonic() > deadline:
+                    raise CommandError(f"run {run.pk} not finished after {options['timeout']:g}s ({run.done}/{run.total})")
+                time.sleep(0.5)
+        if run.status == RunStatus.FAILED:
+            raise CommandError(f"run {run.pk} failed: {run.error}")
+        self.stdout.write(f"Run {run.pk} finished: {run.done}/{run.total} subject(s), {run.changes_count} status change(s)")

@@ -1,0 +1,149 @@
+"""The decision log: one append-only row per determination, chained by hashes.
+
+Each row's `row_sha256` covers its own content and the previous row's hash, so altering or
+removing any row breaks every hash after it (`manage.py verify_log` names the first). Rows are
+never updated or deleted: the model and its queryset refuse, and on PostgreSQL a trigger refuses
+even raw SQL.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+GENESIS_SHA256 = "0" * 64
+
+
+class AppendOnlyError(Exception):
+    """An attempt to change or remove a row of the decision log."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("the decision log is append-only: rows are never updated")
+
+    def delete(self) -> Any:
+        raise AppendOnlyError("the decision log is append-only: rows are never deleted")
+
+    def _raw_delete(self, using: Any) -> Any:
+        raise AppendOnlyError("the decision log is append-only: rows are never deleted")
+
+
+class FactsSnapshot(models.Model):
+    """The submitted facts a determination was made on, stored once per distinct content."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    facts = models.TextField(help_text="Canonical JSON of the engine's input snapshot.")
+
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.facts)
+
+
+class Determination(models.Model):
+    sequence = models.BigIntegerField(unique=True, help_text="Position in the chain, from 1.")
+    subject_kind = models.CharField(max_length=16)
+    subject_ref = models.CharField(max_length=500, db_index=True)
+    organisation = models.SlugField(max_length=64, db_index=True)
+    subject_name = models.CharField(max_length=200, blank=True)
+    subject_version = models.CharField(max_length=64, blank=True)
+    facts_revision = models.PositiveIntegerField(null=True, blank=True)
+    regime = models.SlugField(max_length=64)
+    rule_version = models.ForeignKey(
+        "rules.RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="determinations"
+    )
+    rule_version_label = models.CharField(max_length=64, blank=True)
+    rule_hash = models.CharField(max_length=64, blank=True)
+    as_of = models.DateField()
+    status = models.CharField(max_length=16, db_index=True)
+    deciding_test = models.CharField(max_length=64, blank=True)
+    payload = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, readings, caveats.")
+    facts = models.ForeignKey(
+        FactsSnapshot, on_delete=models.PROTECT, db_column="facts_sha256", related_name="determinations"
+    )
+    trigger = models.CharField(max_length=16)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    run = models.ForeignKey(
+        "rules.EvaluationRun", null=True, blank=True, on_delete=models.PROTECT, related_name="determinations"
+    )
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    previous_sha256 = models.CharField(max_length=64)
+    row_sha256 = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "subject_ref", "regime"],
+                condition=models.Q(run__isnull=False),
+                name="determination_once_per_run_subject_regime",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["subject_ref", "regime", "-sequence"], name="determination_latest"),
+            models.Index(fields=["regime", "status"], name="determination_regime_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.subject_ref} {self.regime} {self.status}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("the decision log is append-only: rows are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("the decision log is append-only: rows are never deleted")
+
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+    def compute_row_sha256(self) -> str:
+        return row_sha256(
+            previous_sha256=self.previous_sha256,
+            fields=self.chained_fields(),
+            payload=self.payload,
+        )
+
+    def chained_fields(self) -> list[Any]:
+        return [
+            self.sequence,
+            self.subject_kind,
+            self.subject_ref,
+            self.facts_revision,
+            self.regime,
+            self.rule_version_id,
+            self.rule_hash,
+            self.as_of.isoformat(),
+            self.status,
+            self.deciding_test,
+            self.facts_id,
+            self.trigger,
+            self.requested_by_id,
+            self.run_id,
+            self.task_id,
+            self.created_at.isoformat(timespec="microseconds"),
+        ]
+
+
+def row_sha256(*, previous_sha256: str, fields: list[Any], payload: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(previous_sha256.encode())
+    digest.update(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    digest.update(hashlib.sha256(payload.encode("utf-8")).hexdigest().encode())
+    return digest.hexdigest()
+
+
+class LogHead(models.Model):
+    """The chain's last row; appending locks it so rows join the chain one writer at a time."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    sequence = models.BigIntegerField(default=0)
+    row_sha256 = models.CharField(max_length=64, default=GENESIS_SHA256)

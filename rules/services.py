@@ -1,0 +1,279 @@
+"""Evaluations of record: runs over chunks of subjects, written to the decision log with the
+status changes they found. Tasks and views call these; nothing here knows about Celery."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from registry.models import AIModel, Cluster, Organisation
+
+from . import decision_log
+from .engine import Library, evaluate_subject
+from .engine.subject import Subject
+from .library_store import published_library
+from .models import Determination, EvaluationRun, PendingEvaluation, RuleVersion, RunChunk, StatusChange
+from .models.rule_version import RuleVersionState
+from .models.runs import RunKind, RunStatus
+from .subjects import SubjectSnapshot, parse_subject, resolve_subjects, snapshots_for_ids
+
+DEFAULT_CHUNK_SIZE = 500
+KINDS = ("model", "cluster", "organisation")
+
+
+def today() -> date:
+    return timezone.now().date()
+
+
+def versions_for(library: Library, *, as_of: date, regimes: Iterable[str] | None) -> dict[str, Any]:
+    slugs = list(regimes) if regimes else library.regimes()
+    unknown = [slug for slug in slugs if slug not in library.regimes()]
+    if unknown:
+        raise ValueError(f"unknown regime(s): {', '.join(unknown)}; known: {', '.join(library.regimes())}")
+    return {slug: library.in_force(slug, as_of) for slug in slugs}
+
+
+def _rule_version_ids(versions: dict[str, Any]) -> dict[str, int | None]:
+    hashes = {v.content_hash for v in versions.values() if v is not None}
+    ids = dict(RuleVersion.objects.filter(content_sha256__in=hashes, state=RuleVersionState.PUBLISHED)
+               .values_list("content_sha256", "pk"))
+    return {slug: (ids.get(v.content_hash) if v is not None else None) for slug, v in versions.items()}
+
+
+def evaluate_snapshots(
+    snapshots: Iterable[SubjectSnapshot], *, versions: dict[str, Any], as_of: date
+) -> list[decision_log.Entry]:
+    """Every subject under every regime, each subject's quantities computed once."""
+    version_ids = _rule_version_ids(versions)
+    entries = []
+    for item in snapshots:
+        subject = Subject(item.snapshot)
+        for slug, version in versions.items():
+            evaluation = evaluate_subject(subject, version=version, regime=slug, as_of=as_of)
+            entries.append(decision_log.Entry(item, evaluation, version_ids[slug]))
+    return entries
+
+
+def _previous_determinations(keys: set[tuple[str, str]], *, exclude_run: EvaluationRun) -> dict[tuple[str, str], Determination]:
+    """The latest determination of record before this run, per (subject, regime): two queries."""
+    refs = {ref for ref, _ in keys}
+    regimes = {regime for _, regime in keys}
+    latest = (
+        Determination.objects.filter(subject_ref__in=refs, regime__in=regimes)
+        .exclude(run=exclude_run)
+        .values("subject_ref", "regime")
+        .annotate(last=Max("sequence"))
+        .values_list("last", flat=True)
+    )
+    rows = Determination.objects.filter(sequence__in=list(latest)).only(
+        "id", "sequence", "subject_ref", "regime", "status", "payload", "rule_version_label", "rule_hash"
+    )
+    return {(row.subject_ref, row.regime): row for row in rows}
+
+
+def _flipped_tests(before: Determination, after: Determination) -> list[dict[str, str]]:
+    old = {t["id"]: t["outcome"] for t in before.data().get("tests", [])}
+    new = {t["id"]: t["outcome"] for t in after.data().get("tests", [])}
+    return [
+        {"id": test_id, "from": old.get(test_id, "absent"), "to": new.get(test_id, "absent")}
+        for test_id in sorted(set(old) | set(new))
+        if old.get(test_id) != new.get(test_id)
+    ]
+
+
+def _label(row: Determination) -> str:
+    return f"{row.regime}@{row.rule_version_label} ({row.rule_hash[:12]})" if row.rule_version_label else "not in force"
+
+
+def _record_changes(run: EvaluationRun, rows: list[Determination]) -> int:
+    previous = _previous_determinations({(r.subject_ref, r.regime) for r in rows}, exclude_run=run)
+    changes = []
+    for row in rows:
+        before = previous.get((row.subject_ref, row.regime))
+        if before is None or before.status == row.status:
+            continue
+        changes.append(StatusChange(
+            run=run, subject_ref=row.subject_ref, organisation=row.organisation, regime=row.regime,
+            from_status=before.status, to_status=row.status, flipped_tests=_flipped_tests(before, row),
+            from_determination=before, to_determination=row,
+            from_rule_version=_label(before), to_rule_version=_label(row),
+        ))
+    StatusChange.objects.bulk_create(changes)
+    return len(changes)
+
+
+def _subject_ids(refs: Iterable[str] | None) -> dict[str, list[int]]:
+    if refs is None:
+        return {
+            "model": list(AIModel.objects.order_by("pk").values_list("pk", flat=True)),
+            "cluster": list(Cluster.objects.order_by("pk").values_list("pk", flat=True)),
+            "organisation": list(Organisation.objects.order_by("pk").values_list("pk", flat=True)),
+        }
+    models, clusters, organisations = resolve_subjects(refs)
+    return {
+        "model": [m.pk for m in models],
+        "cluster": [c.pk for c in clusters],
+        "organisation": [o.pk for o in organisations],
+    }
+
+
+def run_create(
+    *,
+    kind: str,
+    as_of: date | None = None,
+    regimes: list[str] | None = None,
+    subjects: list[str] | None = None,
+    rule_version: RuleVersion | None = None,
+    requested_by: Any = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> EvaluationRun:
+    """A run and its chunks; the caller enqueues the chunks (see `rules.tasks.run_start`)."""
+    as_of = as_of or today()
+    library = published_library()
+    versions_for(library, as_of=as_of, regimes=regimes)  # refuses an unknown regime now, not in a worker
+    ids = _subject_ids(subjects)
+    with transaction.atomic():
+        run = EvaluationRun.objects.create(
+            kind=kind, as_of=as_of, regimes=list(regimes or []), subjects=list(subjects) if subjects is not None else None,
+            rule_version=rule_version, requested_by=requested_by, total=sum(len(v) for v in ids.values()),
+            previous_run=EvaluationRun.objects.filter(kind=kind, status=RunStatus.FINISHED).order_by("-id").first(),
+        )
+        chunks, current, size = [], {k: [] for k in KINDS}, 0
+        for kind_name in KINDS:
+            for pk in ids[kind_name]:
+                current[kind_name].append(pk)
+                size += 1
+                if size == chunk_size:
+                    chunks.append(current)
+                    current, size = {k: [] for k in KINDS}, 0
+        if size:
+            chunks.append(current)
+        RunChunk.objects.bulk_create(RunChunk(run=run, index=i, subjects=c) for i, c in enumerate(chunks))
+        run.chunks_total = len(chunks)
+        run.save(update_fields=["chunks_total"])
+    return run
+
+
+def run_chunk_execute(*, chunk_id: int, task_id: str = "") -> bool:
+    """Evaluates one chunk in one transaction. A chunk already done is left alone (returns False)."""
+    with transaction.atomic():
+        chunk = RunChunk.objects.select_for_update().select_related("run", "run__requested_by").get(pk=chunk_id)
+        if chunk.done:
+            return False
+        run = chunk.run
+        if run.status == RunStatus.PENDING:
+            EvaluationRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+                status=RunStatus.RUNNING, started_at=timezone.now())
+        library = published_library()
+        versions = versions_for(library, as_of=run.as_of, regimes=run.regimes or None)
+        snapshots = snapshots_for_ids(
+            model_ids=chunk.subjects.get("model", []),
+            cluster_ids=chunk.subjects.get("cluster", []),
+            organisation_ids=chunk.subjects.get("organisation", []),
+        )
+        entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of)
+        rows = decision_log.append(entries, trigger=run.kind, requested_by=run.requested_by, run=run, task_id=task_id)
+        changes = _record_changes(run, rows)
+        chunk.done = True
+        chunk.finished_at = timezone.now()
+        chunk.save(update_fields=["done", "finished_at"])
+        EvaluationRun.objects.filter(pk=run.pk).update(
+            done=F("done") + len(snapshots), chunks_done=F("chunks_done") + 1,
+            changes_count=F("changes_count") + changes,
+        )
+    return True
+
+
+def run_finish_if_complete(*, run_id: int) -> bool:
+    """Marks the run finished once every chunk is done; true for the one caller that finished it."""
+    with transaction.atomic():
+        run = EvaluationRun.objects.select_for_update().get(pk=run_id)
+        if run.status == RunStatus.FINISHED or run.chunks.filter(done=False).exists():
+            return False
+        run.status = RunStatus.FINISHED
+        run.finished_at = timezone.now()
+        run.started_at = run.started_at or run.finished_at
+        run.save(update_fields=["status", "finished_at", "started_at"])
+    return True
+
+
+def run_execute_inline(run: EvaluationRun, *, task_id: str = "") -> EvaluationRun:
+    """Every chunk of a run in this process (the embedded default, and tests)."""
+    for chunk_id in run.chunks.filter(done=False).order_by("index").values_list("pk", flat=True):
+        run_chunk_execute(chunk_id=chunk_id, task_id=task_id)
+    run_finish_if_complete(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def affected_subjects(refs: Iterable[str]) -> list[str]:
+    """A changed model also changes the models derived from it and its organisation's subject."""
+    result: list[str] = []
+    pending = list(refs)
+    while pending:
+        ref = pending.pop(0)
+        if ref in result:
+            continue
+        result.append(ref)
+        key = parse_subject(ref)
+        if key.kind == "model":
+            org_ref = f"organisation:{key.organisation}"
+            if org_ref not in result:
+                pending.append(org_ref)
+            derived = AIModel.objects.filter(
+                base_model__organisation__slug=key.organisation, base_model__name=key.name,
+                base_model__version=key.version,
+            ).select_related("organisation")
+            pending.extend(m.subject_ref for m in derived)
+    return result
+
+
+def pending_evaluate(*, pending_ids: list[int], task_id: str = "") -> EvaluationRun | None:
+    """Evaluates the outbox rows given (those still there) in one run and clears them."""
+    with transaction.atomic():
+        pending = list(PendingEvaluation.objects.select_for_update(skip_locked=True).filter(pk__in=pending_ids))
+        if not pending:
+            return None
+        refs = affected_subjects(dict.fromkeys(p.subject_ref for p in pending))
+        known = []
+        for ref in refs:
+            try:
+                resolve_subjects([ref])
+            except ValueError:
+                continue
+            known.append(ref)
+        run = run_create(kind=RunKind.SUBMISSION, subjects=known, requested_by=pending[0].requested_by,
+                         chunk_size=max(len(known), 1))
+        run_execute_inline(run, task_id=task_id)
+        PendingEvaluation.objects.filter(pk__in=[p.pk for p in pending]).delete()
+    return run
+
+
+def rule_version_publish(*, version: RuleVersion, actor: Any) -> EvaluationRun:
+    """Publishes a draft and creates the re-evaluation of every subject under its regime."""
+    from .engine import lint
+    from .library_store import engine_version
+
+    with transaction.atomic():
+        locked = RuleVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.is_published:
+            raise ValueError(f"{locked} is already published")
+        candidate = engine_version(locked)
+        candidate.published = True
+        library = published_library()
+        problems = lint(Library([*library, candidate]))
+        mine = [p for p in problems if p.severity == "error"
+                and (p.file == candidate.origin or candidate.regime_slug in p.message)]
+        if mine:
+            raise ValueError("; ".join(str(p) for p in mine))
+        locked.state = RuleVersionState.PUBLISHED
+        locked.published_at = timezone.now()
+        locked.published_by = actor
+        locked.save()
+        as_of = max(today(), locked.effective_from) if locked.effective_from else today()
+        return run_create(kind=RunKind.PUBLICATION, as_of=as_of, regimes=[locked.regime], rule_version=locked,
+                          requested_by=actor)

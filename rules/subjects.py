@@ -1,0 +1,237 @@
+"""Subjects as the engine sees them: references parsed, and snapshots of the registry's facts.
+
+A snapshot is built from each record's latest revision (the facts as submitted), never from the
+current row, so a determination can be replayed from the snapshot it stores. Building works in
+chunks with a bounded number of queries per chunk, whatever the chunk's size.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F
+
+from registry.facts import cluster_facts, model_facts, organisation_facts
+from registry.models import (
+    Accelerator,
+    AIModel,
+    Cluster,
+    ClusterRevision,
+    ModelRevision,
+    Organisation,
+    OrganisationRevision,
+)
+
+SUBJECT_REF = re.compile(
+    r"^(?:model:(?P<m_org>[^/@\s]+)/(?P<m_name>[^@]+)@(?P<m_version>[^@]+)"
+    r"|cluster:(?P<c_org>[^/\s]+)/(?P<c_name>.+)"
+    r"|organisation:(?P<o_org>[^/\s]+))$"
+)
+
+
+class SubjectError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SubjectKey:
+    kind: str
+    organisation: str
+    name: str | None = None
+    version: str | None = None
+
+    @property
+    def ref(self) -> str:
+        if self.kind == "model":
+            return f"model:{self.organisation}/{self.name}@{self.version}"
+        if self.kind == "cluster":
+            return f"cluster:{self.organisation}/{self.name}"
+        return f"organisation:{self.organisation}"
+
+
+def parse_subject(ref: str) -> SubjectKey:
+    match = SUBJECT_REF.match(ref.strip())
+    if not match:
+        raise SubjectError(
+            f"{ref!r} is not a subject: write model:ORG/NAME@VERSION, cluster:ORG/NAME or organisation:ORG"
+        )
+    if match["m_org"]:
+        return SubjectKey("model", match["m_org"], match["m_name"], match["m_version"])
+    if match["c_org"]:
+        return SubjectKey("cluster", match["c_org"], match["c_name"])
+    return SubjectKey("organisation", match["o_org"])
+
+
+@dataclass
+class SubjectSnapshot:
+    key: SubjectKey
+    subject_id: int
+    revision: int
+    snapshot: dict[str, Any]
+
+
+def accelerator_figures() -> dict[str, dict[str, float | None]]:
+    return {a.slug: a.peak_figures() for a in Accelerator.objects.all()}
+
+
+def _latest(revision_model: type, fk: str, ids: Iterable[int]) -> dict[int, tuple[int, dict[str, Any]]]:
+    """Object id → (revision number, facts) of its latest revision: one query."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = revision_model.objects.filter(**{f"{fk}__in": ids, "number": F(f"{fk}__revision")}).values_list(
+        f"{fk}_id", "number", "facts"
+    )
+    return {pk: (number, facts) for pk, number, facts in rows}
+
+
+class SnapshotBuilder:
+    """Builds snapshots for a chunk of subjects; caches organisations, lineage and the catalog."""
+
+    def __init__(self) -> None:
+        self.accelerators = accelerator_figures()
+        self._org_facts: dict[str, dict[str, Any]] = {}
+        self._model_facts: dict[int, dict[str, Any]] = {}
+        self._model_base: dict[int, int | None] = {}
+
+    def _organisations(self, slugs: Iterable[str]) -> None:
+        wanted = set(slugs) - set(self._org_facts)
+        if not wanted:
+            return
+        orgs = dict(Organisation.objects.filter(slug__in=wanted).values_list("pk", "slug"))
+        for pk, (_, facts) in _latest(OrganisationRevision, "organisation", orgs).items():
+            self._org_facts[orgs[pk]] = organisation_facts(facts)
+
+    def _models(self, ids: Iterable[int]) -> None:
+        """Facts of these models and all their ancestors: one pair of queries per lineage level."""
+        wanted = set(ids) - set(self._model_facts)
+        while wanted:
+            bases = dict(AIModel.objects.filter(pk__in=wanted).values_list("pk", "base_model_id"))
+            for pk, (_, facts) in _latest(ModelRevision, "model", wanted).items():
+                self._model_facts[pk] = model_facts(facts)
+            self._model_base.update(bases)
+            wanted = {base for base in bases.values() if base is not None} - set(self._model_facts)
+
+    def _lineage(self, pk: int) -> list[dict[str, Any]]:
+        chain, seen, cursor = [], {pk}, self._model_base.get(pk)
+        while cursor is not None and cursor not in seen:
+            seen.add(cursor)
+            chain.append(self._model_facts[cursor])
+            cursor = self._model_base.get(cursor)
+        return chain
+
+    def _used_accelerators(self, slugs: Iterable[str | None]) -> dict[str, dict[str, float | None]]:
+        return {slug: self.accelerators[slug] for slug in slugs if slug and slug in self.accelerators}
+
+    def _model_snapshot(self, pk: int) -> dict[str, Any]:
+        facts = self._model_facts[pk]
+        lineage = self._lineage(pk)
+        slugs = [(m.get("training_hardware") or {}).get("accelerator") for m in [facts, *lineage]]
+        return {
+            "kind": "model",
+            "organisation": self._org_facts.get(facts["organisation"], {"slug": facts["organisation"]}),
+            "model": facts,
+            "lineage": lineage,
+            "accelerators": self._used_accelerators(slugs),
+        }
+
+    def models(self, models: list[AIModel]) -> Iterator[SubjectSnapshot]:
+        self._models(m.pk for m in models)
+        self._organisations(self._model_facts[m.pk]["organisation"] for m in models if m.pk in self._model_facts)
+        for model in models:
+            if model.pk not in self._model_facts:
+                continue
+            key = SubjectKey("model", model.organisation.slug, model.name, model.version)
+            yield SubjectSnapshot(key, model.pk, model.revision, self._model_snapshot(model.pk))
+
+    def clusters(self, clusters: list[Cluster]) -> Iterator[SubjectSnapshot]:
+        latest = _latest(ClusterRevision, "cluster", [c.pk for c in clusters])
+        self._organisations(c.organisation.slug for c in clusters)
+        for cluster in clusters:
+            if cluster.pk not in latest:
+                continue
+            number, raw = latest[cluster.pk]
+            facts = cluster_facts(raw)
+            groups = []
+            for group in facts["groups"]:
+                group = dict(group)
+                if group["peak_ops_per_second"] is None and group["accelerator"] in self.accelerators:
+                    group["peak_ops_per_second"] = dict(self.accelerators[group["accelerator"]])
+                groups.append(group)
+            facts["groups"] = groups
+            snapshot = {
+                "kind": "cluster",
+                "organisation": self._org_facts.get(cluster.organisation.slug, {"slug": cluster.organisation.slug}),
+                "cluster": facts,
+                "accelerators": self._used_accelerators(g["accelerator"] for g in groups),
+            }
+            yield SubjectSnapshot(SubjectKey("cluster", cluster.organisation.slug, cluster.name), cluster.pk, number, snapshot)
+
+    def organisations(self, organisations: list[Organisation]) -> Iterator[SubjectSnapshot]:
+        self._organisations(o.slug for o in organisations)
+        model_ids: dict[int, list[int]] = {}
+        for pk, org_id in AIModel.objects.filter(organisation__in=organisations).values_list("pk", "organisation_id"):
+            model_ids.setdefault(org_id, []).append(pk)
+        self._models(pk for ids in model_ids.values() for pk in ids)
+        for org in organisations:
+            if org.slug not in self._org_facts:
+                continue
+            models = [
+                {"model": self._model_facts[pk], "lineage": self._lineage(pk)}
+                for pk in sorted(model_ids.get(org.pk, [])) if pk in self._model_facts
+            ]
+            slugs = [(m.get("training_hardware") or {}).get("accelerator") for item in models for m in [item["model"], *item["lineage"]]]
+            snapshot = {
+                "kind": "organisation",
+                "organisation": self._org_facts[org.slug],
+                "models": models,
+                "accelerators": self._used_accelerators(slugs),
+            }
+            yield SubjectSnapshot(SubjectKey("organisation", org.slug), org.pk, org.revision, snapshot)
+
+
+def resolve_subjects(refs: Iterable[str]) -> tuple[list[AIModel], list[Cluster], list[Organisation]]:
+    """The registry records behind subject refs; an unknown subject is an error naming it."""
+    models, clusters, organisations, unknown = [], [], [], []
+    for ref in refs:
+        key = parse_subject(ref)
+        if key.kind == "model":
+            found = AIModel.objects.select_related("organisation").filter(
+                organisation__slug=key.organisation, name=key.name, version=key.version).first()
+            (models if found else unknown).append(found or ref)
+        elif key.kind == "cluster":
+            found = Cluster.objects.select_related("organisation").filter(
+                organisation__slug=key.organisation, name=key.name).first()
+            (clusters if found else unknown).append(found or ref)
+        else:
+            found = Organisation.objects.filter(slug=key.organisation).first()
+            (organisations if found else unknown).append(found or ref)
+    if unknown:
+        raise SubjectError("unknown subject(s): " + ", ".join(unknown))
+    return models, clusters, organisations
+
+
+def snapshots_for_ids(
+    *, model_ids: Iterable[int] = (), cluster_ids: Iterable[int] = (), organisation_ids: Iterable[int] = (),
+    builder: SnapshotBuilder | None = None,
+) -> list[SubjectSnapshot]:
+    """Snapshots for a chunk of a run, by record id: a bounded number of queries for any chunk size."""
+    builder = builder or SnapshotBuilder()
+    models = list(AIModel.objects.select_related("organisation").filter(pk__in=list(model_ids)).order_by("pk"))
+    clusters = list(Cluster.objects.select_related("organisation").filter(pk__in=list(cluster_ids)).order_by("pk"))
+    organisations = list(Organisation.objects.filter(pk__in=list(organisation_ids)).order_by("pk"))
+    return [*builder.models(models), *builder.clusters(clusters), *builder.organisations(organisations)]
+
+
+def snapshots_for(refs: Iterable[str] | None = None, *, builder: SnapshotBuilder | None = None) -> list[SubjectSnapshot]:
+    """Snapshots for the given subjects, or for the whole registry when `refs` is None."""
+    builder = builder or SnapshotBuilder()
+    if refs is None:
+        models = list(AIModel.objects.select_related("organisation").order_by("pk"))
+        clusters = list(Cluster.objects.select_related("organisation").order_by("pk"))
+        organisations = list(Organisation.objects.order_by("pk"))
+    else:
+        models, clusters, organisations = resolve_subjects(refs)
+    return [*builder.models(models), *builder.clusters(clusters), *builder.organisations(organisations)]

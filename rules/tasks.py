@@ -1,0 +1,67 @@
+"""Celery tasks: thin wrappers over `rules.services`, retried with backoff on database and broker errors."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.db.models import F
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from . import services
+from .models import EvaluationRun, PendingEvaluation
+
+TRANSIENT = (OperationalError, InterfaceError, BrokerError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "retry_jitter": True, "max_retries": 20}
+OUTBOX_STALE_AFTER = timedelta(minutes=2)
+
+
+@shared_task(bind=True, **RETRY)
+def evaluate_pending(self, pending_ids: list[int]) -> int | None:
+    run = services.pending_evaluate(pending_ids=pending_ids, task_id=self.request.id or "")
+    return run.pk if run else None
+
+
+@shared_task(bind=True, **RETRY)
+def run_chunk(self, chunk_id: int, run_id: int) -> bool:
+    services.run_chunk_execute(chunk_id=chunk_id, task_id=self.request.id or "")
+    return services.run_finish_if_complete(run_id=run_id)
+
+
+@shared_task(bind=True, **RETRY)
+def run_start(self, run_id: int) -> int:
+    """Fans a run's chunks out over the workers; any worker may take any chunk."""
+    run = EvaluationRun.objects.get(pk=run_id)
+    chunk_ids = list(run.chunks.filter(done=False).order_by("index").values_list("pk", flat=True))
+    if not chunk_ids:
+        services.run_finish_if_complete(run_id=run_id)
+    for chunk_id in chunk_ids:
+        run_chunk.apply_async(args=[chunk_id, run_id])
+    return len(chunk_ids)
+
+
+@shared_task(bind=True, **RETRY)
+def reevaluate_registry(self, kind: str = "schedule") -> int:
+    """The nightly re-evaluation of the whole registry under every regime, as of today."""
+    run = services.run_create(kind=kind)
+    run_start.apply_async(args=[run.pk])
+    return run.pk
+
+
+@shared_task(bind=True, **RETRY)
+def pending_sweep(self, min_age_seconds: float = 5) -> int:
+    """Enqueues outbox rows never enqueued, or enqueued long ago and still there (a lost message)."""
+    from .receivers import enqueue_pending
+
+    stale = timezone.now() - OUTBOX_STALE_AFTER
+    ids = list(
+        PendingEvaluation.objects.filter(created_at__lte=timezone.now() - timedelta(seconds=min_age_seconds))
+        .exclude(enqueued_at__gt=stale)
+        .values_list("pk", flat=True)[:1000]
+    )
+    if ids:
+        PendingEvaluation.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, enqueued_at=None)
+        enqueue_pending(ids)
+    return len(ids)
+
