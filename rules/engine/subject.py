@@ -162,7 +162,8 @@ class Subject:
             return (None, (f"clusters.{name}",)) if value is None else (bool(value), ())
         model = self.snapshot.get("model") or {}
         if name == "is_fine_tune":
-            return bool(model.get("base_model")), ()
+            # a modification of its base model; a distillation trains a new model from a teacher
+            return bool(model.get("base_model")) and model.get("derivation") != "distillation", ()
         if name == "is_distillation":
             return model.get("derivation") == "distillation", ()
         value = model.get(name)
