@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from registry.models import AIModel, Cluster, Organisation
 
-from . import decision_log
+from . import decision_log, signals
 from .engine import Library, evaluate_subject
 from .engine.subject import Subject
 from .library_store import published_library
@@ -161,7 +161,7 @@ def run_create(
 def run_chunk_execute(*, chunk_id: int, task_id: str = "") -> bool:
     """Evaluates one chunk in one transaction. A chunk already done is left alone (returns False)."""
     with transaction.atomic():
-        chunk = RunChunk.objects.select_for_update().select_related("run", "run__requested_by").get(pk=chunk_id)
+        chunk = RunChunk.objects.select_for_update(of=("self",)).select_related("run", "run__requested_by").get(pk=chunk_id)
         if chunk.done:
             return False
         run = chunk.run
@@ -198,6 +198,7 @@ def run_finish_if_complete(*, run_id: int) -> bool:
         run.finished_at = timezone.now()
         run.started_at = run.started_at or run.finished_at
         run.save(update_fields=["status", "finished_at", "started_at"])
+    signals.run_finished.send(sender=EvaluationRun, run=run)
     return True
 
 
