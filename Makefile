@@ -10,7 +10,7 @@ PG_PORT ?= 5432
 TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test venv dev-venv setup-demo services lint ci clean
+.PHONY: run test venv dev-venv setup-demo services lint ci clean system-packages test-system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ venv: $(VENV)/.runtime-installed
 dev-venv: $(VENV)/.dev-installed
 
 # Migrate, load the demo registry, evaluate it and write its reports: idempotent on re-run.
-setup-demo: venv
+setup-demo: venv system-packages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py import_registry registry/demo/registry.json --via demo
 	$(BIN)/python manage.py setup_demo --url http://$(HOST):$(PORT)/
@@ -54,7 +54,28 @@ services:
 	  fi; \
 	fi
 
-test: dev-venv services
+# Debian packages: Pango and DejaVu fonts for WeasyPrint's PDF reports (make run), plus
+# poppler-utils (pdftotext, pdftoppm) for the report tests (make test). Installs only what is missing;
+# skipped where there is no dpkg (not Debian: install them with the system's own tools).
+RUNTIME_DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+TEST_DEB_PACKAGES := $(RUNTIME_DEB_PACKAGES) poppler-utils
+define install_missing_deb
+	@command -v dpkg-query >/dev/null || exit 0; \
+	missing=""; for pkg in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null; then echo "Missing packages:$$missing (install them by hand)"; exit 1; fi; \
+	  echo "Installing Debian packages:$$missing"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endef
+system-packages:
+	$(call install_missing_deb,$(RUNTIME_DEB_PACKAGES))
+test-system-packages:
+	$(call install_missing_deb,$(TEST_DEB_PACKAGES))
+
+test: dev-venv services test-system-packages
 	@if command -v pg_isready >/dev/null && pg_isready -q -h $(PG_HOST) -p $(PG_PORT) \
 	   && command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then \
 	  echo "make test: PostgreSQL ($(TEST_DATABASE_URL)) and Redis ($(TEST_REDIS_URL))"; \

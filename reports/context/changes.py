@@ -1,0 +1,69 @@
+"""The change report's context: the subjects whose status a re-evaluation run changed, from what to
+what, the tests that flipped with their values on both sides, and the rule versions on both sides."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rules.models import Determination, EvaluationRun
+
+from .. import selectors
+from .common import OUTCOME_LABELS, STATUS_LABELS, iso_date, iso_datetime, number, quantity_unit, username
+
+
+def _test_values(determination: Determination, test_id: str) -> str:
+    test = next((t for t in determination.data().get("tests", []) if t["id"] == test_id), None)
+    if test is None:
+        return "—"
+    unit = quantity_unit(test.get("quantity"))
+    if test.get("value") is None and test.get("missing"):
+        return "missing: " + ", ".join(test["missing"])
+    return f"{number(test.get('value'), unit)} {test.get('operator', '')} {number(test.get('threshold'), unit)}"
+
+
+def changes_context(*, run: EvaluationRun, generated_at: datetime) -> dict[str, Any]:
+    changes = []
+    for change in selectors.status_changes(run=run):
+        before, after = change.from_determination, change.to_determination
+        changes.append({
+            "subject": change.subject_ref,
+            "regime": change.regime,
+            "from_status": change.from_status,
+            "from_label": STATUS_LABELS.get(change.from_status, change.from_status),
+            "to_status": change.to_status,
+            "to_label": STATUS_LABELS.get(change.to_status, change.to_status),
+            "from_rule_version": change.from_rule_version or "—",
+            "to_rule_version": change.to_rule_version or "—",
+            "from_sequence": before.sequence,
+            "to_sequence": after.sequence,
+            "from_as_of": iso_date(before.as_of),
+            "flipped": [
+                {"id": test["id"], "from": OUTCOME_LABELS.get(test["from"], test["from"]),
+                 "to": OUTCOME_LABELS.get(test["to"], test["to"]),
+                 "before": _test_values(before, test["id"]), "after": _test_values(after, test["id"])}
+                for test in change.flipped_tests
+            ],
+        })
+    head = selectors.chain_head()
+    return {
+        "kind": "changes",
+        "title": f"Change report: evaluation run {run.pk}",
+        "run": {
+            "id": run.pk, "kind": run.get_kind_display(), "as_of": iso_date(run.as_of), "status": run.status,
+            "regimes": ", ".join(run.regimes) if run.regimes else "every regime",
+            "subjects": "the whole registry" if run.subjects is None else f"{len(run.subjects)} subject(s)",
+            "rule_version": str(run.rule_version) if run.rule_version_id else "—",
+            "requested_by": username(run.requested_by), "total": run.total, "done": run.done,
+            "created_at": iso_datetime(run.created_at), "finished_at": iso_datetime(run.finished_at),
+            "previous_run": run.previous_run_id or "—",
+        },
+        "as_of": iso_date(run.as_of),
+        "generated_at": iso_datetime(generated_at),
+        "changes": changes,
+        "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},
+        "toc": [
+            {"anchor": "run", "title": "The run"},
+            {"anchor": "changes", "title": "Status changes"},
+            {"anchor": "decision-log-head", "title": "Decision log"},
+        ],
+    }

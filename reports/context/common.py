@@ -1,0 +1,110 @@
+"""Formatting shared by the report contexts: numbers in scientific notation with units, ISO dates,
+and the words the reports use for statuses, outcomes and scenarios."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from rules.engine.subject import QUANTITIES
+from rules.presentation import format_number
+
+STATUSES = ("covered", "indeterminate", "not_covered", "not_in_force")
+STATUS_LABELS = {
+    "covered": "covered",
+    "indeterminate": "indeterminate",
+    "not_covered": "not covered",
+    "not_in_force": "not in force",
+}
+OUTCOME_LABELS = {"met": "met", "not_met": "not met", "indeterminate": "indeterminate", "absent": "absent"}
+SCENARIO_LABELS = {
+    "band_low": "low end of the estimate's uncertainty band",
+    "band_high": "high end of the estimate's uncertainty band",
+    "dense_16bit": "theoretical maximum read as 16-bit dense throughput",
+    "sparse_max": "theoretical maximum read as sparse throughput",
+    "dense_max": "theoretical maximum read as dense throughput at the fastest format",
+}
+OPERATOR_WORDS = {">": "greater than", ">=": "at least", "<": "less than", "<=": "at most", "==": "equal to"}
+FACT_UNITS = {
+    "parameter_count": "parameters",
+    "active_parameter_count": "parameters",
+    "training_tokens": "tokens",
+    "training_compute_ops": "ops",
+    "fine_tuning_compute_ops": "ops",
+    "training_compute_cost_usd": "usd",
+    "annual_revenue_usd": "usd",
+    "network_gbps": "gbit_per_second",
+    "gbps": "gbit_per_second",
+    "dense_max": "ops_per_second",
+    "dense_16bit": "ops_per_second",
+    "sparse_max": "ops_per_second",
+    "training_hours": "h",
+}
+
+
+def quantity_unit(name: str | None) -> str:
+    spec = QUANTITIES.get(name or "")
+    return spec.unit if spec and spec.unit else ""
+
+
+def number(value: Any, unit: str | None = None) -> str:
+    """A number as the reports show it (format_number); text and booleans as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return format_number(value, unit)
+
+
+def exact_number(value: Any) -> str:
+    """A submitted number written exactly: the shortest scientific form that reads back the same."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e7:
+        return str(int(value))
+    if 1e-3 <= abs(value) < 1e5:
+        return repr(value)
+    for digits in range(17):
+        text = f"{value:.{digits}e}"
+        if float(text) == value:
+            mantissa, exponent = text.split("e")
+            return f"{mantissa}e{int(exponent)}"
+    return repr(value)
+
+
+def fact_value(name: str, value: Any) -> str:
+    """One submitted fact as the facts table shows it: exact numbers with the unit the field has."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        unit = FACT_UNITS.get(name, "")
+        label = {"usd": "USD", "ops_per_second": "ops/s", "gbit_per_second": "Gbit/s"}.get(unit, unit)
+        return f"{exact_number(value)} {label}".strip()
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) if value else "—"
+    return str(value)
+
+
+def iso_date(value: date | str | None) -> str:
+    if value is None or value == "":
+        return "—"
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def iso_datetime(value: datetime | None) -> str:
+    """UTC, to the second: 2026-11-29T01:39:15Z."""
+    if value is None:
+        return "—"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def margin_text(margin: Any) -> str:
+    """The engine's margin is value ÷ threshold."""
+    if margin is None or isinstance(margin, bool):
+        return "—"
+    return f"{format_number(margin)} × the threshold"
+
+
+def username(user: Any) -> str:
+    return getattr(user, "username", "") or "—"

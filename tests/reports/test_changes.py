@@ -1,0 +1,74 @@
+"""The change report of a re-evaluation run, produced by itself when a scheduled run finishes."""
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import pytest
+
+from registry.services import registry_submit
+from reports.models import ArtifactStatus, ReportArtifact
+from reports.services import artifact_build, report_content, report_parameters
+from rules.models.runs import RunKind
+from rules.services import run_create, run_execute_inline
+
+from .builders import AS_OF, GENERATED_AT, SMALL, registry_document
+
+pytestmark = pytest.mark.django_db
+
+
+def revise_small_to_reported_2e26() -> None:
+    document = registry_document()
+    small = next(m for m in document["models"] if m["name"] == "Small-1")
+    small["training_compute_ops"] = 2.0e26
+    document["models"] = [small]
+    document["clusters"] = []
+    registry_submit(document, actor=None, via="api")
+
+
+def scheduled_run(django_capture_on_commit_callbacks) -> tuple:
+    enqueued: list[int] = []
+    with mock.patch("reports.services.enqueue_build", side_effect=lambda pk: enqueued.append(pk) or True), \
+            django_capture_on_commit_callbacks(execute=True):
+        run = run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=AS_OF))
+    return run, enqueued
+
+
+def test_scheduled_run_produces_its_change_report_listing_the_flipped_test(registry, django_capture_on_commit_callbacks):
+    revise_small_to_reported_2e26()
+    run, enqueued = scheduled_run(django_capture_on_commit_callbacks)
+    artifacts = list(ReportArtifact.objects.filter(kind="changes", run=run).order_by("format"))
+    assert [a.format for a in artifacts] == ["html", "pdf"]
+    assert sorted(enqueued) == sorted(a.pk for a in artifacts)
+    html_report = artifact_build(artifact_id=artifacts[0].pk)
+    assert html_report.status == ArtifactStatus.DONE
+    page = html_report.file.open("rb").read().decode()
+    assert f"<code>{SMALL}</code> under us-eo-14110" in page
+    assert "not covered</span> → <span class=\"status status-covered\">covered" in page
+    assert "<td><code>model-general</code></td><td>not met: 6.3e24 ops &gt; 1e26 ops</td><td>met: 2e26 ops &gt; 1e26 ops</td>" in page
+    assert page.count("us-eo-14110@2023-10-30 (") == 2  # the rule version on both sides
+
+
+def test_change_report_json_names_the_rule_versions_on_both_sides(registry, django_capture_on_commit_callbacks):
+    revise_small_to_reported_2e26()
+    run, _ = scheduled_run(django_capture_on_commit_callbacks)
+    params = report_parameters(kind="changes", format="json", run=run.pk, generated_at=GENERATED_AT)
+    data = json.loads(b"".join(report_content(kind="changes", format="json", params=params)))
+    eo = [c for c in data["changes"] if c["regime"] == "us-eo-14110"]
+    assert [(c["subject"], c["from_status"], c["to_status"]) for c in eo] == [(SMALL, "not_covered", "covered")]
+    assert eo[0]["flipped_tests"] == [{"id": "model-general", "from": "not_met", "to": "met"}]
+    assert eo[0]["from_rule_version"].startswith("us-eo-14110@2023-10-30")
+    assert eo[0]["to_rule_version"] == eo[0]["from_rule_version"]
+
+
+def test_manual_and_submission_runs_produce_no_change_report(registry, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF))
+    assert not ReportArtifact.objects.filter(run=run).exists()
+
+
+def test_a_run_without_changes_says_so(registry):
+    run = run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=AS_OF))
+    params = report_parameters(kind="changes", format="html", run=run.pk, generated_at=GENERATED_AT)
+    page = b"".join(report_content(kind="changes", format="html", params=params)).decode()
+    assert "No status changed in this run." in page
