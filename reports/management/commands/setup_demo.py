@@ -1,4 +1,5 @@
-"""The end of `make run`'s set-up: a regulator login for the demo, printed with where to use it."""
+"""The end of `make run`'s set-up: the demo registry's reports, and a regulator login, printed
+with where to find them. (The import before it recorded the demo's determinations.)"""
 from __future__ import annotations
 
 import secrets
@@ -13,8 +14,9 @@ DEMO_USERNAME = "regulator"
 
 class Command(BaseCommand):
     help = (
-        "Prepare the demo: create (once) the 'regulator' login with a generated password kept in "
-        "var/demo-login, and print the URL and the login. Idempotent."
+        "Prepare the demo: write the registry report as of today (HTML and PDF, stored with their "
+        "SHA-256; once a day), create (once) the 'regulator' login with a generated password kept in "
+        "var/demo-login, and print the URL, the reports and the login. Idempotent."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -23,10 +25,27 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         username, password = self._login()
         url = options["url"].rstrip("/")
+        for artifact in self._registry_reports():
+            self.stdout.write(f"  Registry report ({artifact.format}): {artifact.file.path}  sha256 {artifact.sha256[:16]}…")
         self.stdout.write("")
         self.stdout.write(f"  Regulator workspace: {url}/admin/")
         self.stdout.write(f"  Log in as {username!r} with password {password!r} (kept in var/demo-login)")
         self.stdout.write("")
+
+    def _registry_reports(self) -> list[Any]:
+        """Today's registry report in HTML and PDF, made once: a re-run finds them."""
+        from reports.models import ArtifactStatus, ReportArtifact
+        from reports.services import report_generate
+        from rules.services import today
+
+        as_of = today().isoformat()
+        artifacts = []
+        for format in ("html", "pdf"):
+            existing = ReportArtifact.objects.filter(
+                kind="registry", format=format, status=ArtifactStatus.DONE, parameters__as_of=as_of
+            ).first()
+            artifacts.append(existing or report_generate(kind="registry", format=format, as_of=as_of))
+        return artifacts
 
     def _login(self) -> tuple[str, str]:
         login_file = settings.VAR_DIR / "demo-login"
