@@ -107,3 +107,18 @@ def draft_create(*, content: str, actor: Any = None, origin: str = "") -> RuleVe
         **_fields(version), content=content, content_sha256=version.content_hash, state=RuleVersionState.DRAFT,
         origin=origin or f"uploaded by {getattr(actor, 'username', 'system')}", created_by=actor,
     )
+
+
+def draft_update(*, draft: RuleVersion, content: str) -> RuleVersion:
+    """Replaces a draft's YAML; a malformed file raises RuleFileErrors and leaves the draft as it was.
+    A published version is never changed (ValueError)."""
+    version = parse_rule_version(content, origin=draft.origin or "edited draft")
+    with transaction.atomic():
+        locked = RuleVersion.objects.select_for_update().get(pk=draft.pk)
+        if locked.is_published:
+            raise ValueError(f"{locked} is published: a published rule version is never changed")
+        for name, value in _fields(version).items():
+            setattr(locked, name, value)
+        locked.content, locked.content_sha256 = content, version.content_hash
+        locked.save()
+    return locked

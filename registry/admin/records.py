@@ -1,0 +1,171 @@
+"""The registry's records in the admin: organisations, the accelerator catalog, AI models and
+clusters, with filters, search, topology inlines, revision history and each subject's status."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet, Sum
+
+from rules.presentation import format_number
+
+from ..models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
+from .display import ScientificDisplayMixin
+from .filters import (
+    BiologicalFilter,
+    ClusterPeakRangeFilter,
+    ClusterStatusFilter,
+    ComputeRangeFilter,
+    ModelStatusFilter,
+)
+from .history import ClusterRevisionInline, ModelRevisionInline, OrganisationRevisionInline, RevisionedAdmin
+from .scoping import scope_of
+from .subject_page import SubjectPageMixin
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
+    organisation_lookup = "slug"
+    subject_kind = "organisation"
+    scientific_fields = {"annual_revenue_usd": "usd"}
+    list_display = ("slug", "name", "country", "revenue", "revenue_year", "revision", "updated_at")
+    list_filter = ("country",)
+    search_fields = ("slug", "name")
+    readonly_fields = ("revision", "created_at", "updated_at")
+    inlines = [OrganisationRevisionInline]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return not scope_of(request.user).restricted and super().has_add_permission(request)
+
+    @admin.display(description="Annual revenue", ordering="annual_revenue_usd")
+    def revenue(self, obj: Organisation) -> str:
+        return format_number(obj.annual_revenue_usd, "usd")
+
+
+@admin.register(Accelerator)
+class AcceleratorAdmin(admin.ModelAdmin):
+    list_display = ("slug", "vendor", "model_name", "dense_max", "dense_16bit", "sparse_max", "memory_gb", "release_date")
+    list_filter = ("vendor",)
+    search_fields = ("slug", "model_name", "vendor")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # the catalog comes from registry/data/accelerators.csv
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Dense max", ordering="dense_max_ops_per_second")
+    def dense_max(self, obj: Accelerator) -> str:
+        return format_number(obj.dense_max_ops_per_second, "ops_per_second")
+
+    @admin.display(description="16-bit dense", ordering="dense_16bit_ops_per_second")
+    def dense_16bit(self, obj: Accelerator) -> str:
+        return format_number(obj.dense_16bit_ops_per_second, "ops_per_second")
+
+    @admin.display(description="Sparse max", ordering="sparse_max_ops_per_second")
+    def sparse_max(self, obj: Accelerator) -> str:
+        return format_number(obj.sparse_max_ops_per_second, "ops_per_second")
+
+
+@admin.register(AIModel)
+class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
+    subject_kind = "model"
+    scientific_fields = {
+        "parameter_count": "parameters", "active_parameter_count": "parameters", "training_tokens": "tokens",
+        "training_compute_ops": "ops", "fine_tuning_compute_ops": "ops", "training_compute_cost_usd": "usd",
+        "training_hours": "hours", "training_compute_uncertainty": "", "training_utilization": "",
+    }
+    list_display = ("__str__", "reported_compute", "parameters", "tokens", "base_model", "released_on")
+    list_filter = (ModelStatusFilter, ("organisation", admin.RelatedOnlyFieldListFilter), ComputeRangeFilter,
+                   BiologicalFilter, "general_purpose", "derivation")
+    search_fields = ("name", "version", "organisation__slug", "organisation__name")
+    list_select_related = ("organisation", "base_model__organisation")
+    autocomplete_fields = ("base_model",)
+    readonly_fields = ("revision", "created_at", "updated_at", "lineage_display")
+    inlines = [ModelRevisionInline]
+    fieldsets = (
+        (None, {"fields": ("organisation", "name", "version", "general_purpose", "modalities", "released_on", "source", "notes")}),
+        ("Training compute", {"fields": (
+            "parameter_count", "active_parameter_count", "training_tokens", "training_compute_ops",
+            "training_compute_uncertainty", "primarily_biological_sequence_data", "training_completed_on",
+            "training_compute_cost_usd",
+        )}),
+        ("Training hardware", {"fields": ("training_accelerator", "training_accelerator_count", "training_hours", "training_utilization")}),
+        ("Lineage", {"fields": ("base_model", "derivation", "fine_tuning_compute_ops", "lineage_display")}),
+        ("History", {"fields": ("revision", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description="Parameters", ordering="parameter_count")
+    def parameters(self, obj: AIModel) -> str:
+        if obj.active_parameter_count:
+            return f"{format_number(obj.parameter_count)} ({format_number(obj.active_parameter_count)} active)"
+        return format_number(obj.parameter_count)
+
+    @admin.display(description="Tokens", ordering="training_tokens")
+    def tokens(self, obj: AIModel) -> str:
+        return format_number(obj.training_tokens)
+
+    @admin.display(description="Reported compute", ordering="training_compute_ops")
+    def reported_compute(self, obj: AIModel) -> str:
+        return format_number(obj.training_compute_ops, "ops")
+
+    @admin.display(description="Lineage (nearest base first)")
+    def lineage_display(self, obj: AIModel) -> str:
+        chain = obj.lineage() if obj.pk else []
+        return " → ".join(str(model) for model in chain) or "— (a base model)"
+
+
+class AcceleratorGroupInline(ScientificDisplayMixin, admin.TabularInline):
+    model = AcceleratorGroup
+    scientific_fields = {
+        "network_gbps": "gbit_per_second", "peak_dense_max_ops_per_second": "ops_per_second",
+        "peak_dense_16bit_ops_per_second": "ops_per_second", "peak_sparse_max_ops_per_second": "ops_per_second",
+    }
+    extra = 0
+    fields = (
+        "name", "datacenter", "accelerator", "accelerator_count", "accelerators_per_node", "network_gbps",
+        "peak_dense_max_ops_per_second", "peak_dense_16bit_ops_per_second", "peak_sparse_max_ops_per_second",
+    )
+
+
+class NetworkLinkInline(ScientificDisplayMixin, admin.TabularInline):
+    model = NetworkLink
+    scientific_fields = {"gbps": "gbit_per_second"}
+    extra = 0
+    fk_name = "cluster"
+    fields = ("from_group", "to_group", "gbps")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if db_field.name in ("from_group", "to_group"):
+            cluster_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = AcceleratorGroup.objects.filter(cluster_id=cluster_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Cluster)
+class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
+    subject_kind = "cluster"
+    list_display = ("__str__", "accelerators", "datacenters", "used_for_ai_training", "operational_from", "revision")
+    list_filter = (ClusterStatusFilter, ("organisation", admin.RelatedOnlyFieldListFilter), ClusterPeakRangeFilter,
+                   "used_for_ai_training")
+    search_fields = ("name", "organisation__slug", "organisation__name", "groups__datacenter")
+    list_select_related = ("organisation",)
+    readonly_fields = ("revision", "created_at", "updated_at")
+    inlines = [AcceleratorGroupInline, NetworkLinkInline, ClusterRevisionInline]
+
+    def get_queryset(self, request: Any) -> QuerySet:
+        return super().get_queryset(request).annotate(
+            accelerator_total=Sum("groups__accelerator_count"),
+            datacenter_total=Count("groups__datacenter", distinct=True),
+        )
+
+    @admin.display(description="Accelerators", ordering="accelerator_total")
+    def accelerators(self, obj: Cluster) -> str:
+        return f"{obj.accelerator_total or 0:,}"
+
+    @admin.display(description="Datacenters", ordering="datacenter_total")
+    def datacenters(self, obj: Cluster) -> int:
+        return obj.datacenter_total

@@ -1,0 +1,76 @@
+"""Who sees what in the admin: a regulator every record, a lab member only its organisation's,
+anyone else none. The same role as the API's (`accounts.selectors.access_of`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import Http404
+
+from accounts.selectors import access_of
+
+
+@dataclass(frozen=True)
+class Scope:
+    """`restricted` users see the records of `organisation_slug` only (none when it is None)."""
+
+    restricted: bool
+    organisation_id: int | None = None
+    organisation_slug: str | None = None
+
+    def filter(self, queryset: QuerySet, lookup: str) -> QuerySet:
+        """`lookup` reaches the organisation's slug: `slug`, `organisation__slug`, `organisation`."""
+        if not self.restricted:
+            return queryset
+        if self.organisation_slug is None:
+            return queryset.none()
+        return queryset.filter(**{lookup: self.organisation_slug})
+
+    def allows(self, organisation_slug: str) -> bool:
+        return not self.restricted or organisation_slug == self.organisation_slug
+
+
+def scope_of(user: Any) -> Scope:
+    cached = getattr(user, "_workspace_scope", None)
+    if cached is not None:
+        return cached
+    access = access_of(user)
+    if access.is_regulator:
+        scope = Scope(restricted=False)
+    elif access.is_lab:
+        scope = Scope(restricted=True, organisation_id=access.organisation_id, organisation_slug=access.organisation_slug)
+    else:
+        scope = Scope(restricted=True)
+    if user is not None:
+        user._workspace_scope = scope
+    return scope
+
+
+def is_regulator(user: Any) -> bool:
+    return not scope_of(user).restricted
+
+
+class OrganisationScopedAdmin(admin.ModelAdmin):
+    """Lists, change pages, filters and autocomplete confined to the user's organisation; another
+    organisation's record is a 404, as if it did not exist."""
+
+    organisation_lookup = "organisation__slug"
+
+    def get_queryset(self, request: Any) -> QuerySet:
+        return scope_of(request.user).filter(super().get_queryset(request), self.organisation_lookup)
+
+    def get_object(self, request: Any, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None and scope_of(request.user).restricted:
+            raise Http404("no such record in your organisation")
+        return obj
+
+    def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        from registry.models import Organisation
+
+        scope = scope_of(request.user)
+        if scope.restricted and db_field.related_model is Organisation:
+            kwargs["queryset"] = scope.filter(Organisation.objects.all(), "slug")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,0 +1,250 @@
+"""A subject's page: the change view of a model, cluster or organisation with its current status
+under every regime (deciding test, value against threshold, citation), its determination history,
+and the buttons to evaluate it now and to download its audit report."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html_join
+
+from rules.display import comparison_text
+from rules.library_store import published_library
+from rules.models import Determination, RuleVersion
+from rules.models.rule_version import RuleVersionState
+from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
+from rules.templatetags.workspace import STATUS_LABELS
+
+from .scoping import is_regulator
+
+HISTORY_PAGE_SIZE = 10
+REPORT_FORMATS = ("pdf", "html")
+REPORT_PERMISSION = "reports.view_reportartifact"
+
+
+@dataclass
+class StatusRow:
+    """One regime on a subject's page: its status on the as-of date and the test that shows why."""
+
+    regime: str
+    status: str
+    version_label: str
+    note: str = ""
+    determination: Determination | None = None
+    test_id: str = ""
+    test_title: str = ""
+    test_role: str = ""
+    comparison: str = ""
+    citation: str = ""
+    missing: str = ""
+
+
+def _shown_test(determination: Determination, payload: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The deciding test, or for a status no test decided, the one nearest its threshold."""
+    tests = payload.get("tests", [])
+    if determination.deciding_test:
+        return next((t for t in tests if t["id"] == determination.deciding_test), None), "deciding"
+    tests = [t for t in tests if t.get("value") is not None]
+    if not tests:
+        return None, ""
+    return max(tests, key=lambda t: t.get("margin") or 0.0), "nearest"
+
+
+def _not_in_force_note(slug: str, as_of: date, legal_status: dict[str, str]) -> str:
+    versions = published_library().versions(slug)
+    upcoming = sorted(v.effective_from for v in versions if v.effective_from and v.effective_from > as_of)
+    if upcoming:
+        return f"in force from {upcoming[0].isoformat()}"
+    ended = sorted(v.effective_to for v in versions if v.effective_to and v.effective_to <= as_of)
+    if ended:
+        return f"no longer in force since {ended[-1].isoformat()}"
+    return f"never in force ({legal_status.get(slug, 'not enacted')})"
+
+
+def _as_of(value: str | None, *, today: date) -> tuple[date, str]:
+    """The page's as-of date (today unless asked), and the reason a date asked for was refused."""
+    if not value:
+        return today, ""
+    try:
+        return date.fromisoformat(value), ""
+    except ValueError:
+        return today, f"as_of: {value!r} is not a date written YYYY-MM-DD; showing today"
+
+
+def status_rows(*, subject_ref: str, as_of: date) -> list[StatusRow]:
+    """Every regime of the library, in force on `as_of` or not, for one subject (a bounded number of queries)."""
+    in_force = {regime.regime: regime for regime in regimes_in_force(as_of=as_of)}
+    current = subject_statuses(subject_ref=subject_ref, as_of=as_of)
+    legal_status = dict(
+        RuleVersion.objects.filter(state=RuleVersionState.PUBLISHED).order_by("effective_from")
+        .values_list("regime", "legal_status")
+    )
+    rows = []
+    for slug in published_library().regimes():
+        regime = in_force.get(slug)
+        if regime is None:
+            rows.append(StatusRow(slug, "not_in_force", "no version in force",
+                                  note=_not_in_force_note(slug, as_of, legal_status)))
+            continue
+        label = f"{slug}@{regime.version.version_id}"
+        determination = current.get(slug)
+        if determination is None:
+            rows.append(StatusRow(slug, "", label, note="not evaluated under this version yet"))
+            continue
+        row = StatusRow(slug, determination.status, label, determination=determination)
+        if determination.subject_kind not in regime.applies_to:
+            row.note = f"no test of this version applies to a {determination.subject_kind}"
+        payload = determination.data()
+        test, role = _shown_test(determination, payload)
+        if test is not None:
+            row.test_id, row.test_title, row.test_role = test["id"], test.get("title") or "", role
+            row.comparison = comparison_text(test, quantities=payload.get("quantities", {}))
+            row.citation = test.get("citation") or ""
+            row.missing = ", ".join(test.get("missing") or [])
+        rows.append(row)
+    return rows
+
+
+class SubjectPageMixin(admin.ModelAdmin):
+    """Adds the status panel, history and actions to a registry record's change view, and each
+    record's status today to its list."""
+
+    change_form_template = "admin/workspace/subject_change_form.html"
+    subject_kind = ""
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        first, *rest = super().get_list_display(request)
+        return (first, "status_today", *rest)
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        """Looks up the current statuses of the page's records in one query."""
+        changelist = super().get_changelist_instance(request)
+        today = timezone.now().date()
+        regimes = [r for r in regimes_in_force(as_of=today) if self.subject_kind in r.applies_to]
+        records = {obj.subject_ref: obj for obj in changelist.result_list}
+        found: dict[str, list[tuple[str, str]]] = {ref: [] for ref in records}
+        if regimes and records:
+            rows = current_determinations(as_of=today, regimes=regimes, subject_refs=records).order_by("regime")
+            for ref, regime, status in rows.values_list("subject_ref", "regime", "status"):
+                found[ref].append((regime, status))
+        for ref, obj in records.items():
+            obj.current_statuses = found[ref]
+        return changelist
+
+    @admin.display(description="Status today")
+    def status_today(self, obj: Any) -> str:
+        statuses = getattr(obj, "current_statuses", None)
+        if not statuses:
+            return "—"
+        return format_html_join(
+            " ", '<span class="status status-{}" title="{}: {}">{}: {}</span>',
+            ((status, regime, label, regime, label) for regime, status in statuses
+             for label in [STATUS_LABELS.get(status, status)]),
+        )
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
+                           change: bool = False, form_url: str = "", obj: Any = None) -> HttpResponse:
+        if obj is not None and obj.pk:
+            context.update(self.subject_context(request, obj))
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def subject_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        today = timezone.now().date()
+        as_of, as_of_error = _as_of(request.GET.get("as_of"), today=today)
+        history = Paginator(subject_history(subject_ref=obj.subject_ref), HISTORY_PAGE_SIZE)
+        page = history.get_page(request.GET.get("history"))
+        info = self.opts.app_label, self.opts.model_name
+        return {
+            "subject_ref": obj.subject_ref,
+            "status_as_of": as_of,
+            "status_is_today": as_of == today,
+            "status_as_of_error": as_of_error,
+            "status_rows": status_rows(subject_ref=obj.subject_ref, as_of=as_of),
+            "history_page": page,
+            "can_evaluate": is_regulator(request.user),
+            "can_view_determinations": request.user.has_perm("rules.view_determination"),
+            "can_download_report": request.user.has_perm(REPORT_PERMISSION),
+            "report_formats": REPORT_FORMATS,
+            "evaluate_url": reverse("admin:{}_{}_evaluate".format(*info), args=[obj.pk]),
+            "report_url": reverse("admin:{}_{}_audit_report".format(*info), args=[obj.pk]),
+        }
+
+    def get_urls(self) -> list:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("<path:object_id>/evaluate/", self.admin_site.admin_view(self.evaluate_view),
+                 name="{}_{}_evaluate".format(*info)),
+            path("<path:object_id>/audit-report/", self.admin_site.admin_view(self.audit_report_view),
+                 name="{}_{}_audit_report".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def _change_url(self, obj: Any) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
+
+    def _subject(self, request: HttpRequest, object_id: str) -> Any:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404("no such record")
+        return obj
+
+    def evaluate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Evaluates the subject now under every regime (POST); the run page shows it finish."""
+        from rules.models.runs import RunKind
+        from rules.services import run_create
+        from rules.tasks import run_start
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self._subject(request, object_id)
+        if not is_regulator(request.user):
+            raise PermissionDenied("only a regulator starts an evaluation from the admin")
+        as_of, error = _as_of(request.POST.get("as_of"), today=timezone.now().date())
+        if error:
+            messages.error(request, error)
+            return HttpResponseRedirect(self._change_url(obj))
+        run = run_create(kind=RunKind.MANUAL, as_of=as_of, subjects=[obj.subject_ref], requested_by=request.user)
+        transaction.on_commit(lambda: run_start.apply_async(args=[run.pk]))
+        messages.success(request, f"Evaluation of {obj.subject_ref} as of {as_of.isoformat()} started (run {run.pk}).")
+        return HttpResponseRedirect(reverse("admin:rules_evaluationrun_change", args=[run.pk]))
+
+    def audit_report_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Writes the subject's audit report as of the date asked (POST) and sends it as a download."""
+        from reports.models import ArtifactStatus
+        from reports.selectors import ReportInputError, artifact_for_download
+        from reports.services import report_generate
+        from reports.views import artifact_response
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self._subject(request, object_id)
+        if not request.user.has_perm(REPORT_PERMISSION):
+            raise PermissionDenied("downloading reports needs the reports.view_reportartifact permission")
+        report_format = request.POST.get("format", "pdf")
+        back = HttpResponseRedirect(self._change_url(obj))
+        as_of, error = _as_of(request.POST.get("as_of"), today=timezone.now().date())
+        if error:
+            messages.error(request, error)
+            return back
+        if report_format not in REPORT_FORMATS:
+            messages.error(request, f"format: choose {' or '.join(REPORT_FORMATS)}, not {report_format!r}")
+            return back
+        try:
+            artifact = report_generate(kind="audit", format=report_format, requested_by=request.user,
+                                       subject=obj.subject_ref, as_of=as_of)
+        except ReportInputError as exc:
+            messages.error(request, str(exc))
+            return back
+        if artifact.status != ArtifactStatus.DONE:
+            messages.error(request, f"The audit report could not be written: {artifact.error}")
+            return back
+        return artifact_response(artifact_for_download(artifact_id=artifact.pk, user=request.user))

@@ -1,0 +1,48 @@
+"""The decision log in the admin, read-only: each determination with its tests, the values
+compared (scientific notation with units) and the citation each rests on."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.utils.html import format_html, format_html_join
+
+from registry.admin.scoping import scope_of
+
+from ..display import comparison_text
+from ..models import Determination
+from .base import ReadOnlyAdmin
+
+
+@admin.register(Determination)
+class DeterminationAdmin(ReadOnlyAdmin):
+    list_display = ("sequence", "subject_ref", "regime", "rule_version_label", "as_of", "status", "deciding_test", "trigger",
+                    "created_at")
+    list_filter = ("regime", "status", "trigger", "subject_kind")
+    search_fields = ("subject_ref", "organisation")
+    list_select_related = ("rule_version",)
+    show_full_result_count = False
+    fields = ("sequence", "subject_ref", "regime", "rule_version", "rule_hash", "as_of", "status", "deciding_test",
+              "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts", "previous_sha256",
+              "row_sha256", "tests_display")
+    readonly_fields = fields
+
+    def get_queryset(self, request: Any) -> QuerySet:
+        return scope_of(request.user).filter(super().get_queryset(request), "organisation")
+
+    @admin.display(description="Tests")
+    def tests_display(self, obj: Determination) -> str:
+        payload = obj.data()
+        rows = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((test["id"], test["outcome"], test.get("quantity") or "", comparison_text(test, quantities=payload.get("quantities", {})),
+              test.get("citation") or "") for test in payload.get("tests", [])),
+        )
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="determination-tests"><thead><tr><th>Test</th><th>Outcome</th><th>Quantity</th>'
+            "<th>Value against threshold</th><th>Citation</th></tr></thead><tbody>{}</tbody></table>", rows,
+        )

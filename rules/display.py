@@ -1,0 +1,23 @@
+"""How a determination's tests read on a page: the value against the threshold, with units."""
+from __future__ import annotations
+
+from typing import Any
+
+from .presentation import format_number
+
+
+def comparison_text(test: dict[str, Any], *, quantities: dict[str, Any]) -> str:
+    """`1.069e25 ops (band 7.484e24–1.39e25) > 1e23 ops`: a test's value against its threshold, with
+    units; `quantities` is the determination payload's, which knows each quantity's unit."""
+    unit = (quantities.get(test.get("quantity") or "") or {}).get("unit")
+    if test.get("value") is None:
+        value = "unknown"
+    else:
+        value = format_number(test["value"], unit)
+        low, high = test.get("low"), test.get("high")
+        if low is not None and high is not None and low != high:
+            value += f" (band {format_number(low)}–{format_number(high)})"
+    threshold = test.get("threshold")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool):
+        return f"{value} {test.get('operator') or ''} {threshold if threshold is not None else ''}".strip()
+    return f"{value} {test.get('operator') or ''} {format_number(threshold, unit)}"

@@ -1,0 +1,149 @@
+"""Reads of current statuses: the latest determination of record per subject and regime under the
+version in force on a date, counted in SQL, and the runs and changes a regulator reviews.
+
+"Current" means: among the determinations made under the rule version in force on `as_of` (with
+an as-of date no later than it), the one appended last. A regime with no version in force on that
+date has no current determinations: every subject is `not_in_force` there.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db.models import Count, Max, Q, QuerySet
+
+from .library_store import published_library
+from .models import Determination, EvaluationRun, RuleVersion, StatusChange
+from .models.rule_version import RuleVersionState
+
+STATUSES = ("covered", "not_covered", "indeterminate")
+SUBJECT_KINDS = ("model", "cluster", "organisation")
+# A rule file whose quotes were last checked against the sources more than a quarter ago is flagged.
+VERIFICATION_STALE_AFTER = timedelta(days=90)
+
+
+@dataclass
+class RegimeInForce:
+    """A regime's version in force on a date, and the subject kinds its tests apply to."""
+
+    regime: str
+    version: RuleVersion
+    applies_to: tuple[str, ...]
+
+
+@dataclass
+class RegimeCounts:
+    regime: RegimeInForce
+    counts: dict[str, int] = field(default_factory=dict)
+    subjects: int = 0
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # status → subject kind → subjects
+
+    @property
+    def determined(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def not_evaluated(self) -> int:
+        return max(self.subjects - self.determined, 0)
+
+
+def regimes_in_force(*, as_of: date) -> list[RegimeInForce]:
+    """Every regime with a published version in force on `as_of`, by slug (two queries)."""
+    library = published_library()
+    engine_versions = {slug: v for slug, v in library.in_force_all(as_of).items() if v is not None}
+    rows = {
+        row.content_sha256: row
+        for row in RuleVersion.objects.filter(
+            state=RuleVersionState.PUBLISHED, content_sha256__in=[v.content_hash for v in engine_versions.values()]
+        )
+    }
+    result = []
+    for slug in sorted(engine_versions):
+        version = engine_versions[slug]
+        row = rows.get(version.content_hash)
+        if row is None:
+            continue
+        kinds = tuple(kind for kind in SUBJECT_KINDS if any(test.applies_to == kind for test in version.tests))
+        result.append(RegimeInForce(slug, row, kinds))
+    return result
+
+
+def current_determinations(
+    *,
+    as_of: date,
+    regimes: Iterable[RegimeInForce] | None = None,
+    organisation: str | None = None,
+    subject_refs: Iterable[str] | None = None,
+) -> QuerySet[Determination]:
+    """The current determination per (subject, regime) as one query (the latest is a subquery)."""
+    regimes = list(regimes) if regimes is not None else regimes_in_force(as_of=as_of)
+    rows = Determination.objects.filter(rule_version_id__in=[r.version.pk for r in regimes], as_of__lte=as_of)
+    if organisation is not None:
+        rows = rows.filter(organisation=organisation)
+    if subject_refs is not None:
+        rows = rows.filter(subject_ref__in=list(subject_refs))
+    latest = rows.values("subject_ref", "regime").annotate(last=Max("sequence")).values("last")
+    return Determination.objects.filter(sequence__in=latest)
+
+
+def status_counts(*, as_of: date, organisation: str | None = None,
+                  subject_totals: dict[str, int] | None = None) -> list[RegimeCounts]:
+    """Per regime in force: subjects covered, not covered and indeterminate, counting only the
+    subject kinds its tests apply to. `subject_totals` (kind → subjects in the registry) lets the
+    caller show how many have no current determination yet."""
+    regimes = regimes_in_force(as_of=as_of)
+    applicable = Q(pk__in=[])
+    for regime in regimes:
+        applicable |= Q(regime=regime.regime, subject_kind__in=regime.applies_to)
+    rows = (
+        current_determinations(as_of=as_of, regimes=regimes, organisation=organisation)
+        .filter(applicable)
+        .values("regime", "status", "subject_kind")
+        .annotate(n=Count("id"))
+    )
+    result = {
+        regime.regime: RegimeCounts(regime, subjects=sum((subject_totals or {}).get(k, 0) for k in regime.applies_to))
+        for regime in regimes
+    }
+    for row in rows:
+        counts = result[row["regime"]]
+        counts.counts[row["status"]] = counts.counts.get(row["status"], 0) + row["n"]
+        counts.by_kind.setdefault(row["status"], {})[row["subject_kind"]] = row["n"]
+    return list(result.values())
+
+
+def subject_statuses(*, subject_ref: str, as_of: date) -> dict[str, Determination]:
+    """Regime slug → the subject's current determination, for every regime in force (one query)."""
+    rows = current_determinations(as_of=as_of, subject_refs=[subject_ref]).select_related("rule_version")
+    return {row.regime: row for row in rows}
+
+
+def subject_history(*, subject_ref: str) -> QuerySet[Determination]:
+    """Every determination of a subject, newest first (paginate it)."""
+    return (
+        Determination.objects.filter(subject_ref=subject_ref)
+        .select_related("rule_version", "run", "requested_by")
+        .order_by("-sequence")
+    )
+
+
+def recent_runs(*, limit: int = 5) -> list[EvaluationRun]:
+    return list(EvaluationRun.objects.select_related("rule_version", "requested_by").order_by("-created_at", "-id")[:limit])
+
+
+def recent_status_changes(*, organisation: str | None = None, limit: int = 10) -> list[StatusChange]:
+    rows = StatusChange.objects.select_related("run").order_by("-id")
+    if organisation is not None:
+        rows = rows.filter(organisation=organisation)
+    return list(rows[:limit])
+
+
+def stale_rule_versions(*, today: date, stale_after: timedelta = VERIFICATION_STALE_AFTER) -> list[RuleVersion]:
+    """Published versions still in force or yet to come whose quotes were last checked long ago."""
+    return list(
+        RuleVersion.objects.filter(state=RuleVersionState.PUBLISHED)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=today))
+        .filter(Q(last_verified_on__isnull=True) | Q(last_verified_on__lt=today - stale_after))
+        .order_by("regime", "effective_from")
+    )

@@ -1,0 +1,54 @@
+"""Template tags of the regulator's workspace: ISO dates, status badges, numbers with units, and
+the dashboard shown at the admin index."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from ..presentation import format_number
+
+register = template.Library()
+
+STATUS_LABELS = {
+    "covered": "covered",
+    "not_covered": "not covered",
+    "indeterminate": "indeterminate",
+    "not_in_force": "not in force",
+}
+
+
+@register.filter
+def iso_date(value: Any) -> str:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date().isoformat() if timezone.is_aware(value) else value.date().isoformat()
+    return value.isoformat() if isinstance(value, date) else ("" if value is None else str(value))
+
+
+@register.filter
+def iso_datetime(value: Any) -> str:
+    """`2026-11-29 14:03 UTC`: minutes are enough for a reader; the record keeps microseconds."""
+    if not isinstance(value, datetime):
+        return iso_date(value)
+    moment = timezone.localtime(value) if timezone.is_aware(value) else value
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or ''}".strip()
+
+
+@register.filter
+def number(value: Any, unit: str = "") -> str:
+    return format_number(value, unit or None)
+
+
+@register.simple_tag
+def status_badge(status: str) -> str:
+    return format_html('<span class="status status-{}">{}</span>', status, STATUS_LABELS.get(status, status))
+
+
+@register.inclusion_tag("admin/workspace/dashboard.html", takes_context=True)
+def regulator_dashboard(context: dict[str, Any]) -> dict[str, Any]:
+    from ..admin.dashboard import dashboard_context
+
+    return dashboard_context(request=context["request"])
