@@ -1,6 +1,7 @@
 """factory_boy factories for registry records, and interchange documents built from them."""
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import factory
@@ -103,3 +104,26 @@ def document(*, organisations: list[dict[str, Any]] | None = None, models: list[
     """An interchange document; an `acme` organisation is included unless organisations are given."""
     orgs = organisations if organisations is not None else [OrganisationRecordFactory(slug="acme", name="Acme AI")]
     return {"organisations": orgs, "models": models or [], "clusters": clusters or []}
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user-{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+
+
+_api_user_numbers = itertools.count(1)
+
+
+def api_user(*, role: str, organisation: str | None = None, username: str | None = None) -> tuple[Any, str]:
+    """A user with an API role (lab member of `organisation`, or regulator) and a fresh token: (user, token)."""
+    from accounts.services import api_user_create
+
+    user, _created, _token, key = api_user_create(
+        username=username or f"{role}-{organisation or 'agency'}-{next(_api_user_numbers)}",
+        role=role, organisation_slug=organisation,
+    )
+    return user, key

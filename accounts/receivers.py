@@ -1,0 +1,38 @@
+"""The audit trail of what other apps change: registry submissions and revisions, rule publications.
+
+Each receiver runs inside the sender's transaction, so the change and its audit event are kept or
+rolled back together.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .audit import RECORD_CREATED, RECORD_REVISED, RULE_VERSION_PUBLISHED
+from .models import AuditEvent
+
+
+def audit_subjects_changed(
+    sender: Any, *, subjects: list[str], actor: Any = None, via: str = "", outcomes: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """One event per record a submission (API, import, admin) created or revised."""
+    outcomes = outcomes or {}
+    who = actor if getattr(actor, "pk", None) else None
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            actor=who,
+            action=RECORD_CREATED if outcomes.get(ref) == "created" else RECORD_REVISED,
+            subject=ref,
+            detail={"via": via},
+        )
+        for ref in subjects
+    )
+
+
+def audit_rule_version_published(sender: Any, *, version: Any, actor: Any = None, **kwargs: Any) -> None:
+    AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=RULE_VERSION_PUBLISHED,
+        subject=f"rule_version:{version.regime}@{version.version_id}",
+        detail={"sha256": version.content_sha256, "id": version.pk},
+    )

@@ -1,0 +1,57 @@
+"""The two staff roles as auth groups with their permissions.
+
+Regulators view everything (reports included) and draft and publish rule versions; lab staff view,
+add and change registry records (scoping keeps each lab to its own organisation). Created by a
+migration and made whole again after every `migrate` (and after a test database flush), so the
+groups never go missing. Re-running changes nothing.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+REGULATORS = "Regulators"
+LAB_STAFF = "Lab staff"
+VIEW_EVERYTHING_IN = ("registry", "rules", "accounts", "api", "reports")
+REGULATOR_EXTRA = [("rules", "ruleversion", "add"), ("rules", "ruleversion", "change")]
+LAB_RECORDS = ("organisation", "aimodel", "cluster", "acceleratorgroup", "networklink")
+LAB_VIEW_ONLY = ("accelerator", "organisationrevision", "modelrevision", "clusterrevision")
+
+
+def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_model: Any) -> None:
+    """Creates both groups and gives them their permissions (the permissions must exist)."""
+
+    def perm(app_label: str, model: str, action: str) -> Any:
+        return permission_model.objects.get(content_type__app_label=app_label, content_type__model=model,
+                                            codename=f"{action}_{model}")
+
+    rule_version_type, _ = content_type_model.objects.get_or_create(app_label="rules", model="ruleversion")
+    publish, _ = permission_model.objects.get_or_create(
+        content_type=rule_version_type, codename="publish_ruleversion",
+        defaults={"name": "Can publish rule version"},
+    )
+    regulators, _ = group_model.objects.get_or_create(name=REGULATORS)
+    regulators.permissions.add(
+        *permission_model.objects.filter(content_type__app_label__in=VIEW_EVERYTHING_IN, codename__startswith="view_"),
+        *(perm(*spec) for spec in REGULATOR_EXTRA),
+        publish,
+    )
+    lab_staff, _ = group_model.objects.get_or_create(name=LAB_STAFF)
+    lab_staff.permissions.add(
+        *(perm("registry", model, action) for model in LAB_RECORDS for action in ("view", "add", "change")),
+        *(perm("registry", model, "view") for model in LAB_VIEW_ONLY),
+    )
+
+
+def ensure_role_groups_after_migrate(sender: Any, **kwargs: Any) -> None:
+    """post_migrate (sent last for this app): every app's permissions first, then the groups."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.management import create_contenttypes
+    from django.contrib.contenttypes.models import ContentType
+
+    using = kwargs.get("using", "default")
+    for app_config in apps.get_app_configs():
+        create_contenttypes(app_config, verbosity=0, using=using)
+        create_permissions(app_config, verbosity=0, using=using)
+    assign_role_groups(group_model=Group, permission_model=Permission, content_type_model=ContentType)

@@ -1,0 +1,73 @@
+"""What each API user may see: a regulator everything, a lab member its own organisation's records.
+
+Another lab's object is simply absent from these querysets, so it is a 404 and never in a list.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, JSONField, OuterRef, Q, QuerySet, Subquery
+
+from accounts.selectors import Access, access_of
+from registry.facts import FactsDecoder
+from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
+from rules.models import Determination, EvaluationRun, RuleVersion, StatusChange
+from rules.models.rule_version import RuleVersionState
+
+
+def request_access(request: Any) -> Access:
+    """The requesting user's access, worked out once per request."""
+    cached = getattr(request, "_api_access", None)
+    if cached is None:
+        cached = access_of(request.user)
+        request._api_access = cached
+    return cached
+
+
+def _with_latest(queryset: QuerySet, revision_model: type, fk: str) -> QuerySet:
+    """Annotates each record with its latest revision's facts and digest: no query per row."""
+    latest = revision_model.objects.filter(**{fk: OuterRef("pk")}).order_by("-number")
+    return queryset.annotate(
+        latest_facts=Subquery(latest.values("facts")[:1], output_field=JSONField(decoder=FactsDecoder)),
+        latest_sha256=Subquery(latest.values("facts_sha256")[:1]),
+    )
+
+
+def organisations_visible(access: Access) -> QuerySet:
+    queryset = _with_latest(Organisation.objects.all(), OrganisationRevision, "organisation")
+    return queryset if access.is_regulator else queryset.filter(pk=access.organisation_id)
+
+
+def models_visible(access: Access) -> QuerySet:
+    queryset = _with_latest(AIModel.objects.select_related("organisation"), ModelRevision, "model")
+    return queryset if access.is_regulator else queryset.filter(organisation_id=access.organisation_id)
+
+
+def clusters_visible(access: Access) -> QuerySet:
+    queryset = _with_latest(Cluster.objects.select_related("organisation"), ClusterRevision, "cluster")
+    return queryset if access.is_regulator else queryset.filter(organisation_id=access.organisation_id)
+
+
+def determinations_visible(access: Access) -> QuerySet:
+    queryset = Determination.objects.all()
+    return queryset if access.is_regulator else queryset.filter(organisation=access.organisation_slug)
+
+
+def runs_visible(access: Access) -> QuerySet:
+    """A lab sees the runs its members requested and the runs that decided one of its subjects."""
+    queryset = EvaluationRun.objects.select_related("requested_by", "requested_by__membership")
+    if access.is_regulator:
+        return queryset
+    decided = Determination.objects.filter(run=OuterRef("pk"), organisation=access.organisation_slug)
+    return queryset.filter(Q(requested_by__membership__organisation_id=access.organisation_id) | Exists(decided))
+
+
+def changes_visible(access: Access, run: EvaluationRun) -> QuerySet:
+    queryset = StatusChange.objects.filter(run=run)
+    return queryset if access.is_regulator else queryset.filter(organisation=access.organisation_slug)
+
+
+def rule_versions_visible(access: Access) -> QuerySet:
+    """Published versions for everyone; regulators also see drafts."""
+    queryset = RuleVersion.objects.all()
+    return queryset if access.is_regulator else queryset.filter(state=RuleVersionState.PUBLISHED)

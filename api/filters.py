@@ -1,0 +1,85 @@
+"""django-filter filter sets of the API's lists."""
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as filters
+from django import forms
+
+from registry.models import Accelerator, AIModel, Cluster, Organisation
+from rules.models import Determination, EvaluationRun, RuleVersion
+from rules.models.runs import RunKind, RunStatus
+
+from .serializers.rules import STATUSES
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(filters.Filter):
+    """A record id: a whole number the database can hold (anything else is a 400 naming the filter)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class OrganisationFilter(filters.FilterSet):
+    class Meta:
+        model = Organisation
+        fields = {"country": ["exact"], "slug": ["exact"]}
+
+
+class ModelFilter(filters.FilterSet):
+    organisation = filters.CharFilter(field_name="organisation__slug")
+    base_model = IdFilter(field_name="base_model_id", help_text="The base model's id.")
+
+    class Meta:
+        model = AIModel
+        fields = {"name": ["exact"], "version": ["exact"], "general_purpose": ["exact"], "derivation": ["exact"]}
+
+
+class ClusterFilter(filters.FilterSet):
+    organisation = filters.CharFilter(field_name="organisation__slug")
+
+    class Meta:
+        model = Cluster
+        fields = {"name": ["exact"], "used_for_ai_training": ["exact"]}
+
+
+class AcceleratorFilter(filters.FilterSet):
+    class Meta:
+        model = Accelerator
+        fields = {"vendor": ["exact"]}
+
+
+class DeterminationFilter(filters.FilterSet):
+    subject = filters.CharFilter(field_name="subject_ref", help_text="A subject reference, e.g. model:acme/Acme-1@1.")
+    status = filters.ChoiceFilter(choices=[(s, s) for s in STATUSES])
+    as_of = filters.DateFilter(field_name="as_of")
+    as_of_after = filters.DateFilter(field_name="as_of", lookup_expr="gte")
+    as_of_before = filters.DateFilter(field_name="as_of", lookup_expr="lte")
+    run = IdFilter(field_name="run_id", help_text="The evaluation run's id.")
+
+    class Meta:
+        model = Determination
+        fields = ["subject", "regime", "status", "as_of", "run", "organisation", "trigger"]
+
+
+class RunFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=RunKind.choices)
+    status = filters.ChoiceFilter(choices=RunStatus.choices)
+
+    class Meta:
+        model = EvaluationRun
+        fields = ["kind", "status", "as_of"]
+
+
+class RuleVersionFilter(filters.FilterSet):
+    state = filters.ChoiceFilter(choices=[("draft", "draft"), ("published", "published")])
+
+    class Meta:
+        model = RuleVersion
+        fields = ["state", "legal_status"]

@@ -1,0 +1,188 @@
+"""Decision-log rows, runs and rule versions as the API shows them (dicts for the output serializers)."""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rest_framework.reverse import reverse
+
+from accounts.selectors import Access
+from rules.engine import RuleFileErrors
+from rules.library_store import engine_version
+from rules.models import Determination, EvaluationRun, RuleVersion
+from rules.subjects import SubjectError, parse_subject
+
+from .serializers import rules as out
+
+_parsed_lock = threading.Lock()
+_parsed: dict[tuple[int, str], Any] = {}
+PARSED_KEEP = 256
+
+
+def determination_representation(row: Determination, request: Any) -> dict[str, Any]:
+    data = row.data()
+    subject = data.get("subject") or {
+        "kind": row.subject_kind, "organisation": row.organisation,
+        "name": row.subject_name or None, "version": row.subject_version or None,
+    }
+    return out.DeterminationOut({
+        "id": row.pk,
+        "url": reverse("api:determination-detail", kwargs={"pk": row.pk}, request=request),
+        "sequence": row.sequence,
+        "subject": subject,
+        "subject_ref": row.subject_ref,
+        "regime": row.regime,
+        "rule_version": row.rule_version_label or None,
+        "rule_hash": row.rule_hash or None,
+        "as_of": row.as_of,
+        "status": row.status,
+        "deciding_test": row.deciding_test,
+        "tests": data.get("tests") or [],
+        "quantities": data.get("quantities") or {},
+        "caveats": data.get("caveats") or [],
+        "notes": data.get("notes") or [],
+        "facts_revision": row.facts_revision,
+        "facts_sha256": row.facts_id,
+        "trigger": row.trigger,
+        "run": row.run_id,
+        "run_url": reverse("api:run-detail", kwargs={"pk": row.run_id}, request=request) if row.run_id else None,
+        "created_at": row.created_at,
+        "previous_sha256": row.previous_sha256,
+        "row_sha256": row.row_sha256,
+    }).data
+
+
+def _own(ref: str, slug: str | None) -> bool:
+    try:
+        return parse_subject(ref).organisation == slug
+    except SubjectError:
+        return False
+
+
+def _requested_by(run: EvaluationRun, viewer: Access) -> str | None:
+    user = run.requested_by
+    if user is None:
+        return None
+    if viewer.is_regulator:
+        return user.get_username()
+    membership = getattr(user, "membership", None)  # None when the requester has no API role
+    return user.get_username() if membership is not None and membership.organisation_id == viewer.organisation_id else None
+
+
+def run_representation(run: EvaluationRun, request: Any, viewer: Access, *, changes: list[Any] | None = None) -> dict[str, Any]:
+    subjects = run.subjects
+    if subjects is not None and not viewer.is_regulator:
+        subjects = [ref for ref in subjects if _own(ref, viewer.organisation_slug)]
+    data = {
+        "id": run.pk,
+        "url": reverse("api:run-detail", kwargs={"pk": run.pk}, request=request),
+        "kind": run.kind,
+        "status": run.status,
+        "as_of": run.as_of,
+        "regimes": run.regimes or [],
+        "subjects": subjects,
+        "total": run.total,
+        "done": run.done,
+        "progress_percent": run.progress_percent,
+        "changes_count": getattr(run, "visible_changes", run.changes_count),
+        "changes_url": reverse("api:run-changes", kwargs={"pk": run.pk}, request=request),
+        "determinations_url": reverse("api:determination-list", request=request) + f"?run={run.pk}",
+        "requested_by": _requested_by(run, viewer),
+        "error": run.error if viewer.is_regulator else ("" if not run.error else "the run failed"),
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+    if changes is None:
+        return out.RunOut(data).data
+    data["changes"] = [change_representation(c) for c in changes]
+    return out.RunDetailOut(data).data
+
+
+def change_representation(change: Any) -> dict[str, Any]:
+    return {
+        "subject": change.subject_ref,
+        "organisation": change.organisation,
+        "regime": change.regime,
+        "from_status": change.from_status,
+        "to_status": change.to_status,
+        "flipped_tests": change.flipped_tests or [],
+        "from_determination": change.from_determination_id,
+        "to_determination": change.to_determination_id,
+        "from_rule_version": change.from_rule_version,
+        "to_rule_version": change.to_rule_version,
+    }
+
+
+def parsed_version(row: RuleVersion) -> tuple[Any, list[str]]:
+    """The engine's reading of a stored rule version (cached by content), or the problems of a bad draft."""
+    key = (row.pk, row.content_sha256)
+    with _parsed_lock:
+        if key in _parsed:
+            return _parsed[key]
+    try:
+        result: tuple[Any, list[str]] = (engine_version(row), [])
+    except RuleFileErrors as exc:
+        result = (None, [str(error) for error in exc.errors])
+    with _parsed_lock:
+        if len(_parsed) >= PARSED_KEEP:
+            _parsed.clear()
+        _parsed[key] = result
+    return result
+
+
+def _version_url(row: RuleVersion, request: Any) -> str:
+    return reverse("api:ruleversion-detail", kwargs={"regime_slug": row.regime, "pk": row.pk}, request=request)
+
+
+def version_summary(row: RuleVersion, request: Any) -> dict[str, Any]:
+    return {
+        "id": row.pk, "url": _version_url(row, request), "regime": row.regime, "version_id": row.version_id,
+        "title": row.title, "state": row.state, "legal_status": row.legal_status,
+        "effective_from": row.effective_from, "effective_to": row.effective_to, "content_sha256": row.content_sha256,
+    }
+
+
+def version_representation(row: RuleVersion, request: Any) -> dict[str, Any]:
+    version, problems = parsed_version(row)
+    data = {
+        **version_summary(row, request),
+        "regime_title": row.regime_title,
+        "jurisdiction": version.jurisdiction if version else None,
+        "published_on": version.published_on if version else None,
+        "last_verified_on": row.last_verified_on,
+        "provenance": row.provenance,
+        "origin": row.origin,
+        "created_at": row.created_at,
+        "published_at": row.published_at,
+        "instrument": dict(version.instrument) if version else None,
+        "caveats": list(version.caveats) if version else [],
+        "parameters": [
+            {"id": p.id, "value": p.value, "unit": p.unit, "operator": p.operator, "text_operator": p.text_operator,
+             "citation": p.citation, "provenance": p.provenance, "reading": p.reading}
+            for p in (version.parameters.values() if version else [])
+        ],
+        "tests": [
+            {"id": t.id, "title": t.title, "applies_to": t.applies_to, "condition": t.condition,
+             "arguments": dict(t.arguments), "citation": t.citation, "quote": dict(t.quote) if t.quote else None,
+             "reading": t.reading}
+            for t in (version.tests if version else [])
+        ],
+        "readings": [dict(r) for r in version.readings] if version else [],
+        "problems": problems,
+        "content": row.content,
+    }
+    return out.RuleVersionOut(data).data
+
+
+def regime_representation(slug: str, rows: list[RuleVersion], request: Any) -> dict[str, Any]:
+    latest = rows[-1]
+    version, _ = parsed_version(latest)
+    return out.RegimeOut({
+        "slug": slug,
+        "url": reverse("api:regime-detail", kwargs={"slug": slug}, request=request),
+        "title": latest.regime_title,
+        "jurisdiction": version.jurisdiction if version else None,
+        "versions_url": reverse("api:ruleversion-list", kwargs={"regime_slug": slug}, request=request),
+        "versions": [version_summary(row, request) for row in rows],
+    }).data

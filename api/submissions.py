@@ -1,0 +1,65 @@
+"""A registry write from the API: the request body becomes a one-record interchange document and
+goes through `registry_submit`, so the API and the import command validate identically."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from registry.services import RegistryValidationError, registry_submit
+
+from .exceptions import FieldErrors
+
+SECTIONS = {"organisation": "organisations", "model": "models", "cluster": "clusters"}
+IDENTITY = {"organisation": ("slug",), "model": ("organisation", "name", "version"), "cluster": ("organisation", "name")}
+_RECORD_PATH = re.compile(r"^(?:organisations|models|clusters)\[0\]\.?")
+
+
+def field_of(path: str) -> str | None:
+    """`models[0].training_hardware.utilization` → `training_hardware.utilization`; the record itself → None."""
+    field = _RECORD_PATH.sub("", path)
+    return field or None
+
+
+def storable_text(value: Any) -> bool:
+    """A string the database can hold and look up (no NUL, no lone surrogate); the validator says why not."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def body_record(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise FieldErrors([{"field": None, "message": "the body must be a JSON object: one record of the interchange format"}])
+    return dict(data)
+
+
+def record_submit(*, kind: str, record: dict[str, Any], actor: Any, organisation_scope: str | None) -> tuple[Any, str]:
+    """Validates and stores one record; returns (object, "created" | "revised" | "unchanged").
+
+    Raises FieldErrors naming each field and its problem, having written nothing.
+    """
+    document: dict[str, list[Any]] = {"organisations": [], "models": [], "clusters": []}
+    document[SECTIONS[kind]] = [record]
+    try:
+        result = registry_submit(document, actor=actor, via="api", organisation_scope=organisation_scope)
+    except RegistryValidationError as exc:
+        raise FieldErrors([{"field": field_of(p.path), "message": p.message} for p in exc.problems]) from None
+    _section, obj, outcome = result.objects[0]
+    return obj, outcome
+
+
+def identity_keep(*, kind: str, record: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """A revision keeps the record's identity: a field left out is filled in, a changed one refused."""
+    errors = []
+    for name in IDENTITY[kind]:
+        if name in record and record[name] != current[name]:
+            errors.append({"field": name, "message": f"cannot be changed by a revision (it is {current[name]!r}); "
+                                                     "submit a new record instead"})
+        record[name] = current[name]
+    if errors:
+        raise FieldErrors(errors)
+    return record

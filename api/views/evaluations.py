@@ -1,0 +1,65 @@
+"""`evaluations/`: evaluate a subject (or, for a regulator, the whole registry) now. The answer is
+the run to poll at `runs/{id}/`; the work is queued once the run is committed."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from rules.models.runs import RunKind
+from rules.services import run_create, today
+from rules.subjects import SubjectError, parse_subject
+from rules.tasks import run_start
+
+from .. import access, presenters
+from ..exceptions import FieldErrors
+from ..idempotency import idempotent
+from ..schema import IDEMPOTENCY_KEY, LOCATION_HEADER, evaluation_examples
+from ..serializers import rules as out
+
+
+class EvaluationView(GenericAPIView):
+    serializer_class = out.EvaluationRequest
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    @extend_schema(
+        summary="Evaluate a subject, or the whole registry, now",
+        description=(
+            "Creates an evaluation run and queues it. Answers 202 with the run; poll its `url` for progress and "
+            "the status changes it found. A lab evaluates its own subjects only (another lab's subject reads "
+            "as unknown) and never the whole registry (403)."
+        ),
+        request=out.EvaluationRequest,
+        responses={202: out.RunOut},
+        parameters=[IDEMPOTENCY_KEY, LOCATION_HEADER],
+        examples=evaluation_examples(),
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        viewer = access.request_access(request)
+        serializer = out.EvaluationRequest(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subject, as_of, regimes = (serializer.validated_data[k] for k in ("subject", "as_of", "regimes"))
+        if not viewer.is_regulator:
+            if subject is None:
+                raise PermissionDenied("a lab evaluates its own subjects: name one in `subject`")
+            if parse_subject(subject).organisation != viewer.organisation_slug:
+                raise FieldErrors([{"field": "subject", "message": f"unknown subject(s): {subject}"}])
+        try:
+            run = run_create(kind=RunKind.MANUAL, as_of=as_of or today(), regimes=regimes or None,
+                             subjects=[subject] if subject else None, requested_by=request.user)
+        except SubjectError as exc:
+            raise FieldErrors([{"field": "subject", "message": str(exc)}]) from None
+        except ValueError as exc:
+            raise FieldErrors([{"field": "regimes", "message": str(exc)}]) from None
+        transaction.on_commit(lambda: run_start.delay(run.pk), robust=True)
+        run = access.runs_visible(viewer).get(pk=run.pk)
+        data = presenters.run_representation(run, request, viewer)
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
