@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from . import bulk_write
 from .engine import Evaluation
 from .models import Determination, FactsSnapshot, LogHead
 from .models.decision_log import GENESIS_SHA256
@@ -33,8 +34,16 @@ def deciding_test(evaluation: Evaluation) -> str:
 
 
 def payload_of(evaluation: Evaluation) -> dict[str, Any]:
+    """The row's payload: the evaluation less the rule version's own text (its readings, and each
+    test's reading and quoted passage), which the version keeps once under its hash. Each test
+    keeps its citation and the quote's source and provenance."""
     data = evaluation.to_dict()
-    data.pop("readings", None)  # the rule version's own text: kept once, in the version
+    data.pop("readings", None)
+    for test in data["tests"]:
+        test.pop("reading", None)
+        quote = test.get("quote")
+        if quote:
+            quote.pop("text", None)
     data["schema"] = LOG_SCHEMA
     return data
 
@@ -46,6 +55,48 @@ class Entry:
     rule_version_id: int | None
 
 
+@dataclass
+class _Prepared:
+    """What a row needs that does not depend on its place in the chain, worked out before the lock."""
+
+    entry: Entry
+    facts_sha256: str
+    payload: str
+    deciding_test: str
+
+
+def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
+    """Payload text per entry, and facts text per distinct snapshot (each subject's once)."""
+    facts: dict[str, str] = {}
+    facts_of: dict[int, str] = {}
+    prepared = []
+    for entry in entries:
+        snapshot = entry.subject
+        facts_sha = facts_of.get(id(snapshot))
+        if facts_sha is None:
+            text = canonical(snapshot.snapshot)
+            facts_sha = facts_of[id(snapshot)] = sha256_text(text)
+            facts[facts_sha] = text
+        prepared.append(_Prepared(entry, facts_sha, canonical(payload_of(entry.evaluation)), deciding_test(entry.evaluation)))
+    return prepared, facts
+
+
+def _store_facts(facts: dict[str, str]) -> None:
+    """Stores the snapshots not stored yet (on PostgreSQL only their hashes travel when all are)."""
+    stored: set[str] = set()
+    if bulk_write.has_copy():
+        stored = set(FactsSnapshot.objects.filter(sha256__in=list(facts)).values_list("sha256", flat=True))
+    bulk_write.insert_missing(FactsSnapshot, [(sha, text) for sha, text in facts.items() if sha not in stored])
+
+
+def _locked_head() -> LogHead:
+    head = LogHead.objects.select_for_update().filter(id=1).first()
+    if head is None:
+        LogHead.objects.get_or_create(id=1)
+        head = LogHead.objects.select_for_update().get(id=1)
+    return head
+
+
 def append(
     entries: Iterable[Entry],
     *,
@@ -54,56 +105,70 @@ def append(
     run: Any = None,
     task_id: str = "",
 ) -> list[Determination]:
-    """Writes the entries as chained rows; the caller's transaction makes them all-or-nothing."""
+    """Writes the entries as chained rows; the caller's transaction makes them all-or-nothing.
+
+    Payloads and facts are serialized before the log's head is locked, so concurrent writers
+    hold the lock only to chain and write their rows."""
     entries = list(entries)
     if not entries:
         return []
-    snapshots: dict[str, str] = {}
-    prepared = []
-    for entry in entries:
-        facts_text = canonical(entry.subject.snapshot)
-        facts_sha = sha256_text(facts_text)
-        snapshots[facts_sha] = facts_text
-        prepared.append((entry, facts_sha, canonical(payload_of(entry.evaluation))))
+    prepared, facts = _prepare(entries)
+    requested_by_id = getattr(requested_by, "pk", None)
+    run_id = getattr(run, "pk", None)
+    names = [field.attname for field in Determination._meta.concrete_fields]
+    sha_index = names.index("row_sha256")
+    rows: list[Determination] = []
     with transaction.atomic():
-        FactsSnapshot.objects.bulk_create(
-            [FactsSnapshot(sha256=sha, facts=text) for sha, text in snapshots.items()], ignore_conflicts=True
-        )
-        LogHead.objects.get_or_create(id=1)
-        head = LogHead.objects.select_for_update().get(id=1)
-        sequence, previous = head.sequence, head.row_sha256
-        now = timezone.now()
-        rows = []
-        for entry, facts_sha, payload in prepared:
-            key, evaluation = entry.subject.key, entry.evaluation
-            sequence += 1
-            row = Determination(
-                sequence=sequence,
-                subject_kind=key.kind,
-                subject_ref=key.ref,
-                organisation=key.organisation,
-                subject_name=key.name or "",
-                subject_version=key.version or "",
-                facts_revision=entry.subject.revision,
-                regime=evaluation.regime,
-                rule_version_id=entry.rule_version_id,
-                rule_version_label=evaluation.rule_version or "",
-                rule_hash=evaluation.rule_hash or "",
-                as_of=evaluation.as_of,
-                status=evaluation.status,
-                deciding_test=deciding_test(evaluation),
-                payload=payload,
-                facts_id=facts_sha,
-                trigger=trigger,
-                requested_by=requested_by,
-                run=run,
-                task_id=task_id or "",
-                created_at=now,
-                previous_sha256=previous,
-            )
-            row.row_sha256 = previous = row.compute_row_sha256()
-            rows.append(row)
-        Determination.objects.bulk_create(rows)
+        _store_facts(facts)
+        ids = bulk_write.reserve_ids(Determination, len(prepared)) if bulk_write.has_copy() else None
+        head = _locked_head()
+        sequence, previous, now = head.sequence, head.row_sha256, timezone.now()
+
+        def chained() -> Iterator[list[Any]]:
+            """Each row with its place in the chain; on PostgreSQL the server stores one while the next is hashed."""
+            nonlocal sequence, previous
+            for index, item in enumerate(prepared):
+                key, evaluation = item.entry.subject.key, item.entry.evaluation
+                sequence += 1
+                values = {
+                    "id": ids[index] if ids else None,
+                    "sequence": sequence,
+                    "subject_kind": key.kind,
+                    "subject_ref": key.ref,
+                    "organisation": key.organisation,
+                    "subject_name": key.name or "",
+                    "subject_version": key.version or "",
+                    "facts_revision": item.entry.subject.revision,
+                    "regime": evaluation.regime,
+                    "rule_version_id": item.entry.rule_version_id,
+                    "rule_version_label": evaluation.rule_version or "",
+                    "rule_hash": evaluation.rule_hash or "",
+                    "as_of": evaluation.as_of,
+                    "status": evaluation.status,
+                    "deciding_test": item.deciding_test,
+                    "payload": item.payload,
+                    "facts_id": item.facts_sha256,
+                    "trigger": trigger,
+                    "requested_by_id": requested_by_id,
+                    "run_id": run_id,
+                    "task_id": task_id or "",
+                    "created_at": now,
+                    "previous_sha256": previous,
+                }
+                ordered = [values.get(name) for name in names]
+                row = Determination(*ordered)  # positional: a third of the cost of keywords
+                row.row_sha256 = previous = ordered[sha_index] = row.compute_row_sha256()
+                rows.append(row)
+                yield ordered
+
+        if ids:
+            bulk_write.copy_rows(Determination._meta.db_table, bulk_write.columns(Determination), chained())
+            for row in rows:
+                row._state.adding, row._state.db = False, "default"
+        else:
+            for _ in chained():
+                pass
+            Determination.objects.bulk_create(rows)
         LogHead.objects.filter(id=1).update(sequence=sequence, row_sha256=previous)
     return rows
 
@@ -119,21 +184,41 @@ class ChainReport:
         return self.broken_at is None
 
 
+def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int) -> Iterator[Determination]:
+    """The rows, each batch's facts snapshots checked against their hashes first (one query a batch)."""
+    pending: list[Determination] = []
+
+    def flush() -> Iterator[Determination]:
+        wanted = {row.facts_id for row in pending} - set(checked)
+        found = dict(FactsSnapshot.objects.filter(sha256__in=wanted).values_list("sha256", "facts")) if wanted else {}
+        for sha in wanted:
+            checked[sha] = sha in found and sha256_text(found[sha]) == sha
+        yield from pending
+        pending.clear()
+
+    for row in rows:
+        pending.append(row)
+        if len(pending) >= batch:
+            yield from flush()
+    yield from flush()
+
+
 def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 2000) -> ChainReport:
     """Recomputes every row's hash in sequence order; names the first row that breaks the chain."""
     previous, expected_sequence, checked = GENESIS_SHA256, 1, 0
     facts_checked: dict[str, bool] = {}
-    rows = Determination.objects.order_by("sequence").iterator(chunk_size=batch)
-    for row in rows:
+    # The head is read first: rows appended while the chain is being read are not yet checked.
+    head = LogHead.objects.filter(id=1).first()
+    rows = Determination.objects.order_by("sequence")
+    if head is not None:
+        rows = rows.filter(sequence__lte=head.sequence)
+    for row in _with_facts_checked(rows.iterator(chunk_size=batch), facts_checked, batch=batch):
         if row.sequence != expected_sequence:
             return ChainReport(checked, row.sequence, f"row {expected_sequence} is missing (found {row.sequence} next)")
         if row.previous_sha256 != previous:
             return ChainReport(checked, row.sequence, "previous_sha256 does not match the row before it")
         if row.compute_row_sha256() != row.row_sha256:
             return ChainReport(checked, row.sequence, "content does not match its row_sha256: the row was altered")
-        if row.facts_id not in facts_checked:
-            text = FactsSnapshot.objects.filter(sha256=row.facts_id).values_list("facts", flat=True).first()
-            facts_checked[row.facts_id] = text is not None and sha256_text(text) == row.facts_id
         if not facts_checked[row.facts_id]:
             return ChainReport(checked, row.sequence, "its facts snapshot does not match facts_sha256")
         previous = row.row_sha256
@@ -141,7 +226,6 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
         checked += 1
         if progress:
             progress(1)
-    head = LogHead.objects.filter(id=1).first()
     if head is not None and (head.sequence, head.row_sha256) != (checked, previous):
         return ChainReport(checked, head.sequence, f"the chain ends at row {checked} but its head records row {head.sequence}")
     return ChainReport(checked)

@@ -2,9 +2,11 @@
 status changes they found. Tasks and views call these; nothing here knows about Celery."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import F, Max
@@ -16,10 +18,10 @@ from . import decision_log, signals
 from .engine import Library, evaluate_subject
 from .engine.subject import Subject
 from .library_store import published_library
-from .models import Determination, EvaluationRun, PendingEvaluation, RuleVersion, RunChunk, StatusChange
+from .models import Determination, EvaluationRun, LogHead, PendingEvaluation, RuleVersion, RunChunk, StatusChange
 from .models.rule_version import RuleVersionState
 from .models.runs import RunKind, RunStatus
-from .subjects import SubjectSnapshot, parse_subject, resolve_subjects, snapshots_for_ids
+from .subjects import SubjectSnapshot, resolve_subjects, snapshots_for_ids
 
 DEFAULT_CHUNK_SIZE = 500
 KINDS = ("model", "cluster", "organisation")
@@ -58,52 +60,100 @@ def evaluate_snapshots(
     return entries
 
 
-def _previous_determinations(keys: set[tuple[str, str]], *, exclude_run: EvaluationRun) -> dict[tuple[str, str], Determination]:
-    """The latest determination of record before this run, per (subject, regime): two queries."""
+class PreviousRow(NamedTuple):
+    """What change detection needs of an earlier determination (its payload stays in the database)."""
+
+    pk: int
+    sequence: int
+    subject_ref: str
+    regime: str
+    status: str
+    rule_version_label: str
+    rule_hash: str
+
+
+def _previous_determinations(
+    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int = 0
+) -> dict[tuple[str, str], PreviousRow]:
+    """The latest determination of record before this run, per (subject, regime), of those after
+    `after_sequence`: one query, payloads left in the database."""
     refs = {ref for ref, _ in keys}
     regimes = {regime for _, regime in keys}
+    candidates = Determination.objects.filter(subject_ref__in=refs, regime__in=regimes)
+    if after_sequence:
+        candidates = candidates.filter(sequence__gt=after_sequence)
+    if exclude_run.kind == RunKind.SCHEDULE and exclude_run.previous_run_id:
+        # a scheduled run reports what changed since the previous scheduled run
+        candidates = candidates.filter(run_id=exclude_run.previous_run_id)
     latest = (
-        Determination.objects.filter(subject_ref__in=refs, regime__in=regimes)
-        .exclude(run=exclude_run)
+        candidates.exclude(run=exclude_run)
         .values("subject_ref", "regime")
         .annotate(last=Max("sequence"))
-        .values_list("last", flat=True)
+        .values("last")
     )
-    rows = Determination.objects.filter(sequence__in=list(latest)).only(
-        "id", "sequence", "subject_ref", "regime", "status", "payload", "rule_version_label", "rule_hash"
-    )
-    return {(row.subject_ref, row.regime): row for row in rows}
+    rows = Determination.objects.filter(sequence__in=latest).values_list(*PreviousRow._fields)
+    return {(row.subject_ref, row.regime): row for row in map(PreviousRow._make, rows)
+            if (row.subject_ref, row.regime) in keys}
 
 
-def _flipped_tests(before: Determination, after: Determination) -> list[dict[str, str]]:
-    old = {t["id"]: t["outcome"] for t in before.data().get("tests", [])}
-    new = {t["id"]: t["outcome"] for t in after.data().get("tests", [])}
+def _outcomes(payload: str) -> dict[str, str]:
+    return {t["id"]: t["outcome"] for t in json.loads(payload).get("tests", [])}
+
+
+def _flipped_tests(before: dict[str, str], after: dict[str, str]) -> list[dict[str, str]]:
     return [
-        {"id": test_id, "from": old.get(test_id, "absent"), "to": new.get(test_id, "absent")}
-        for test_id in sorted(set(old) | set(new))
-        if old.get(test_id) != new.get(test_id)
+        {"id": test_id, "from": before.get(test_id, "absent"), "to": after.get(test_id, "absent")}
+        for test_id in sorted(set(before) | set(after))
+        if before.get(test_id) != after.get(test_id)
     ]
 
 
-def _label(row: Determination) -> str:
+def _label(row: Determination | PreviousRow) -> str:
     return f"{row.regime}@{row.rule_version_label} ({row.rule_hash[:12]})" if row.rule_version_label else "not in force"
 
 
-def _record_changes(run: EvaluationRun, rows: list[Determination]) -> int:
-    previous = _previous_determinations({(r.subject_ref, r.regime) for r in rows}, exclude_run=run)
-    changes = []
-    for row in rows:
-        before = previous.get((row.subject_ref, row.regime))
-        if before is None or before.status == row.status:
-            continue
-        changes.append(StatusChange(
+@dataclass
+class PreviousDeterminations:
+    """The latest determinations before a chunk's, read before the log is locked: `since` is the
+    log's length then, so only rows appended after it need reading once the lock is held."""
+
+    rows: dict[tuple[str, str], PreviousRow]
+    since: int
+
+
+def previous_determinations(keys: set[tuple[str, str]], *, run: EvaluationRun) -> PreviousDeterminations:
+    """Read before the log is locked; `_record_changes` reads only what was appended since. The
+    log's length is read first: a row committed after it has a higher sequence, so it is read again."""
+    since = LogHead.objects.filter(id=1).values_list("sequence", flat=True).first() or 0
+    return PreviousDeterminations(_previous_determinations(keys, exclude_run=run), since)
+
+
+def _record_changes(run: EvaluationRun, rows: list[Determination], previous: PreviousDeterminations | None = None) -> int:
+    """Status changes against the latest determination before this run; with the lock held."""
+    keys = {(r.subject_ref, r.regime) for r in rows}
+    if previous is None:
+        latest = _previous_determinations(keys, exclude_run=run)
+    else:
+        latest = dict(previous.rows)
+        for key, row in _previous_determinations(keys, exclude_run=run, after_sequence=previous.since).items():
+            if key not in latest or latest[key].sequence < row.sequence:
+                latest[key] = row
+    changed = [(latest[(r.subject_ref, r.regime)], r) for r in rows
+               if (r.subject_ref, r.regime) in latest and latest[(r.subject_ref, r.regime)].status != r.status]
+    if not changed:
+        return 0
+    payloads = dict(Determination.objects.filter(pk__in=[before.pk for before, _ in changed]).values_list("pk", "payload"))
+    StatusChange.objects.bulk_create(
+        StatusChange(
             run=run, subject_ref=row.subject_ref, organisation=row.organisation, regime=row.regime,
-            from_status=before.status, to_status=row.status, flipped_tests=_flipped_tests(before, row),
-            from_determination=before, to_determination=row,
+            from_status=before.status, to_status=row.status,
+            flipped_tests=_flipped_tests(_outcomes(payloads[before.pk]), _outcomes(row.payload)),
+            from_determination_id=before.pk, to_determination_id=row.pk,
             from_rule_version=_label(before), to_rule_version=_label(row),
-        ))
-    StatusChange.objects.bulk_create(changes)
-    return len(changes)
+        )
+        for before, row in changed
+    )
+    return len(changed)
 
 
 def _subject_ids(refs: Iterable[str] | None) -> dict[str, list[int]]:
@@ -176,13 +226,14 @@ def run_chunk_execute(*, chunk_id: int, task_id: str = "") -> bool:
             organisation_ids=chunk.subjects.get("organisation", []),
         )
         entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of)
+        previous = previous_determinations({(e.subject.key.ref, e.evaluation.regime) for e in entries}, run=run)
         rows = decision_log.append(entries, trigger=run.kind, requested_by=run.requested_by, run=run, task_id=task_id)
-        changes = _record_changes(run, rows)
+        changes = _record_changes(run, rows, previous)
         chunk.done = True
         chunk.finished_at = timezone.now()
         chunk.save(update_fields=["done", "finished_at"])
         EvaluationRun.objects.filter(pk=run.pk).update(
-            done=F("done") + len(snapshots), chunks_done=F("chunks_done") + 1,
+            done=F("done") + sum(len(ids) for ids in chunk.subjects.values()), chunks_done=F("chunks_done") + 1,
             changes_count=F("changes_count") + changes,
         )
     return True
@@ -202,6 +253,12 @@ def run_finish_if_complete(*, run_id: int) -> bool:
     return True
 
 
+def run_fail(*, run_id: int, error: str) -> None:
+    """Records that a chunk of the run gave up; starting the run again finishes what is left."""
+    EvaluationRun.objects.filter(pk=run_id).exclude(status=RunStatus.FINISHED).update(
+        status=RunStatus.FAILED, error=error[:4000], finished_at=timezone.now())
+
+
 def run_execute_inline(run: EvaluationRun, *, task_id: str = "") -> EvaluationRun:
     """Every chunk of a run in this process (the embedded default, and tests)."""
     for chunk_id in run.chunks.filter(done=False).order_by("index").values_list("pk", flat=True):
@@ -212,25 +269,21 @@ def run_execute_inline(run: EvaluationRun, *, task_id: str = "") -> EvaluationRu
 
 
 def affected_subjects(refs: Iterable[str]) -> list[str]:
-    """A changed model also changes the models derived from it and its organisation's subject."""
-    result: list[str] = []
-    pending = list(refs)
-    while pending:
-        ref = pending.pop(0)
-        if ref in result:
-            continue
-        result.append(ref)
-        key = parse_subject(ref)
-        if key.kind == "model":
-            org_ref = f"organisation:{key.organisation}"
-            if org_ref not in result:
-                pending.append(org_ref)
-            derived = AIModel.objects.filter(
-                base_model__organisation__slug=key.organisation, base_model__name=key.name,
-                base_model__version=key.version,
-            ).select_related("organisation")
-            pending.extend(m.subject_ref for m in derived)
-    return result
+    """A changed model also changes the models derived from it and its organisation's subject.
+    Unknown subjects (a record since removed) are left out; one pair of queries per lineage level."""
+    refs = list(dict.fromkeys(refs))
+    models, clusters, organisations = resolve_subjects(refs, skip_unknown=True)
+    known = {obj.subject_ref for obj in (*models, *clusters, *organisations)}
+    result = [ref for ref in refs if ref in known]
+    frontier, slugs = models, {m.organisation.slug for m in models}
+    while frontier:
+        derived = [m for m in AIModel.objects.filter(base_model__in=frontier).select_related("organisation")
+                   if m.subject_ref not in known]
+        known.update(m.subject_ref for m in derived)
+        result.extend(m.subject_ref for m in derived)
+        slugs.update(m.organisation.slug for m in derived)
+        frontier = derived
+    return result + [f"organisation:{slug}" for slug in sorted(slugs) if f"organisation:{slug}" not in known]
 
 
 def pending_evaluate(*, pending_ids: list[int], task_id: str = "") -> EvaluationRun | None:
@@ -239,14 +292,7 @@ def pending_evaluate(*, pending_ids: list[int], task_id: str = "") -> Evaluation
         pending = list(PendingEvaluation.objects.select_for_update(skip_locked=True).filter(pk__in=pending_ids))
         if not pending:
             return None
-        refs = affected_subjects(dict.fromkeys(p.subject_ref for p in pending))
-        known = []
-        for ref in refs:
-            try:
-                resolve_subjects([ref])
-            except ValueError:
-                continue
-            known.append(ref)
+        known = affected_subjects(p.subject_ref for p in pending)
         run = run_create(kind=RunKind.SUBMISSION, subjects=known, requested_by=pending[0].requested_by,
                          chunk_size=max(len(known), 1))
         run_execute_inline(run, task_id=task_id)
@@ -275,6 +321,7 @@ def rule_version_publish(*, version: RuleVersion, actor: Any) -> EvaluationRun:
         locked.published_at = timezone.now()
         locked.published_by = actor
         locked.save()
+        signals.rule_version_published.send(sender=RuleVersion, version=locked, actor=actor)
         as_of = max(today(), locked.effective_from) if locked.effective_from else today()
         return run_create(kind=RunKind.PUBLICATION, as_of=as_of, regimes=[locked.regime], rule_version=locked,
                           requested_by=actor)

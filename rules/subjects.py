@@ -192,24 +192,33 @@ class SnapshotBuilder:
             yield SubjectSnapshot(SubjectKey("organisation", org.slug), org.pk, org.revision, snapshot)
 
 
-def resolve_subjects(refs: Iterable[str]) -> tuple[list[AIModel], list[Cluster], list[Organisation]]:
-    """The registry records behind subject refs; an unknown subject is an error naming it."""
-    models, clusters, organisations, unknown = [], [], [], []
-    for ref in refs:
-        key = parse_subject(ref)
-        if key.kind == "model":
-            found = AIModel.objects.select_related("organisation").filter(
-                organisation__slug=key.organisation, name=key.name, version=key.version).first()
-            (models if found else unknown).append(found or ref)
-        elif key.kind == "cluster":
-            found = Cluster.objects.select_related("organisation").filter(
-                organisation__slug=key.organisation, name=key.name).first()
-            (clusters if found else unknown).append(found or ref)
-        else:
-            found = Organisation.objects.filter(slug=key.organisation).first()
-            (organisations if found else unknown).append(found or ref)
-    if unknown:
+def resolve_subjects(
+    refs: Iterable[str], *, skip_unknown: bool = False
+) -> tuple[list[AIModel], list[Cluster], list[Organisation]]:
+    """The registry records behind subject refs, in the refs' order: one query per kind of subject.
+    An unknown subject is an error naming it, or is left out with `skip_unknown`."""
+    keys = [parse_subject(ref) for ref in refs]
+    wanted = {kind: [key for key in keys if key.kind == kind] for kind in ("model", "cluster", "organisation")}
+    found: dict[SubjectKey, Any] = {}
+    if wanted["model"]:
+        candidates = AIModel.objects.select_related("organisation").filter(
+            organisation__slug__in={k.organisation for k in wanted["model"]},
+            name__in={k.name for k in wanted["model"]}, version__in={k.version for k in wanted["model"]})
+        found.update((SubjectKey("model", m.organisation.slug, m.name, m.version), m) for m in candidates)
+    if wanted["cluster"]:
+        candidates = Cluster.objects.select_related("organisation").filter(
+            organisation__slug__in={k.organisation for k in wanted["cluster"]},
+            name__in={k.name for k in wanted["cluster"]})
+        found.update((SubjectKey("cluster", c.organisation.slug, c.name), c) for c in candidates)
+    if wanted["organisation"]:
+        candidates = Organisation.objects.filter(slug__in={k.organisation for k in wanted["organisation"]})
+        found.update((SubjectKey("organisation", o.slug), o) for o in candidates)
+    unknown = [key.ref for key in keys if key not in found]
+    if unknown and not skip_unknown:
         raise SubjectError("unknown subject(s): " + ", ".join(unknown))
+    models, clusters, organisations = (
+        [found[key] for key in wanted[kind] if key in found] for kind in ("model", "cluster", "organisation")
+    )
     return models, clusters, organisations
 
 
@@ -219,9 +228,14 @@ def snapshots_for_ids(
 ) -> list[SubjectSnapshot]:
     """Snapshots for a chunk of a run, by record id: a bounded number of queries for any chunk size."""
     builder = builder or SnapshotBuilder()
-    models = list(AIModel.objects.select_related("organisation").filter(pk__in=list(model_ids)).order_by("pk"))
-    clusters = list(Cluster.objects.select_related("organisation").filter(pk__in=list(cluster_ids)).order_by("pk"))
-    organisations = list(Organisation.objects.filter(pk__in=list(organisation_ids)).order_by("pk"))
+    # Only the identity of each record: its facts come from its latest revision.
+    identity = ("id", "name", "revision", "organisation__slug")
+    models = list(AIModel.objects.select_related("organisation").only(*identity, "version")
+                  .filter(pk__in=list(model_ids)).order_by("pk"))
+    clusters = list(Cluster.objects.select_related("organisation").only(*identity)
+                    .filter(pk__in=list(cluster_ids)).order_by("pk"))
+    organisations = list(Organisation.objects.only("id", "slug", "revision")
+                         .filter(pk__in=list(organisation_ids)).order_by("pk"))
     return [*builder.models(models), *builder.clusters(clusters), *builder.organisations(organisations)]
 
 

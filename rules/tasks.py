@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 from django.db.models import F
 from django.utils import timezone
@@ -11,10 +12,20 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from . import services
 from .models import EvaluationRun, PendingEvaluation
+from .models.runs import RunStatus
 
 TRANSIENT = (OperationalError, InterfaceError, BrokerError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "retry_jitter": True, "max_retries": 20}
 OUTBOX_STALE_AFTER = timedelta(minutes=2)
+
+
+class RunTask(Task):
+    """A task working on a run (its id the last argument): a final failure marks the run failed."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        run_id = kwargs.get("run_id", args[-1] if args else None)
+        if run_id is not None:
+            services.run_fail(run_id=run_id, error=f"{self.name}[{task_id}]: {type(exc).__name__}: {exc}")
 
 
 @shared_task(bind=True, **RETRY)
@@ -23,13 +34,13 @@ def evaluate_pending(self, pending_ids: list[int]) -> int | None:
     return run.pk if run else None
 
 
-@shared_task(bind=True, **RETRY)
+@shared_task(bind=True, base=RunTask, **RETRY)
 def run_chunk(self, chunk_id: int, run_id: int) -> bool:
     services.run_chunk_execute(chunk_id=chunk_id, task_id=self.request.id or "")
     return services.run_finish_if_complete(run_id=run_id)
 
 
-@shared_task(bind=True, **RETRY)
+@shared_task(bind=True, base=RunTask, **RETRY)
 def run_start(self, run_id: int) -> int:
     """Fans a run's chunks out over the workers; any worker may take any chunk."""
     run = EvaluationRun.objects.get(pk=run_id)
@@ -51,7 +62,8 @@ def reevaluate_registry(self, kind: str = "schedule") -> int:
 
 @shared_task(bind=True, **RETRY)
 def pending_sweep(self, min_age_seconds: float = 5) -> int:
-    """Enqueues outbox rows never enqueued, or enqueued long ago and still there (a lost message)."""
+    """Enqueues outbox rows never enqueued, or enqueued long ago and still there (a lost message),
+    and starts again runs that no worker has started since long ago (their start was never sent)."""
     from .receivers import enqueue_pending
 
     stale = timezone.now() - OUTBOX_STALE_AFTER
@@ -63,5 +75,7 @@ def pending_sweep(self, min_age_seconds: float = 5) -> int:
     if ids:
         PendingEvaluation.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, enqueued_at=None)
         enqueue_pending(ids)
+    for run_id in EvaluationRun.objects.filter(status=RunStatus.PENDING, created_at__lte=stale).values_list("pk", flat=True)[:100]:
+        run_start.apply_async(args=[run_id], retry=False)
     return len(ids)
 

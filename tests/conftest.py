@@ -19,3 +19,20 @@ def admin_client_logged_in(client, regulator):
 def _plain_http_test_client(settings):
     """The suite runs with production settings (DEBUG off); its test client speaks plain HTTP."""
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(scope="session")
+def _plain_http_live_server_settings():
+    """The live server's middleware reads SECURE_SSL_REDIRECT once, when it starts (per test is too late)."""
+    from django.conf import settings as django_settings
+
+    saved = django_settings.SECURE_SSL_REDIRECT
+    django_settings.SECURE_SSL_REDIRECT = False
+    yield
+    django_settings.SECURE_SSL_REDIRECT = saved
+
+
+@pytest.fixture(scope="session")
+def live_server(_plain_http_live_server_settings, live_server):
+    """pytest-django's live server (one per session, whichever test starts it), over plain HTTP."""
+    return live_server

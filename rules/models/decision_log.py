@@ -25,6 +25,11 @@ class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs: Any) -> int:
         raise AppendOnlyError("the decision log is append-only: rows are never updated")
 
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        # refused before QuerySet.bulk_update opens its atomic block, which would leave the
+        # caller's transaction unusable
+        raise AppendOnlyError("the decision log is append-only: rows are never updated")
+
     def delete(self) -> Any:
         raise AppendOnlyError("the decision log is append-only: rows are never deleted")
 
@@ -38,6 +43,17 @@ class FactsSnapshot(models.Model):
     sha256 = models.CharField(max_length=64, primary_key=True)
     facts = models.TextField(help_text="Canonical JSON of the engine's input snapshot.")
 
+    objects = AppendOnlyQuerySet.as_manager()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("the decision log is append-only: facts snapshots are never updated")
+        kwargs.setdefault("force_insert", True)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("the decision log is append-only: facts snapshots are never deleted")
+
     def data(self) -> dict[str, Any]:
         return json.loads(self.facts)
 
@@ -45,35 +61,38 @@ class FactsSnapshot(models.Model):
 class Determination(models.Model):
     sequence = models.BigIntegerField(unique=True, help_text="Position in the chain, from 1.")
     subject_kind = models.CharField(max_length=16)
-    subject_ref = models.CharField(max_length=500, db_index=True)
-    organisation = models.SlugField(max_length=64, db_index=True)
+    # Indexes are few on purpose: each one is paid on every row appended (see `Meta.indexes`).
+    subject_ref = models.CharField(max_length=500)
+    organisation = models.SlugField(max_length=64, db_index=False)
     subject_name = models.CharField(max_length=200, blank=True)
     subject_version = models.CharField(max_length=64, blank=True)
     facts_revision = models.PositiveIntegerField(null=True, blank=True)
-    regime = models.SlugField(max_length=64)
+    regime = models.SlugField(max_length=64, db_index=False)
     rule_version = models.ForeignKey(
         "rules.RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="determinations"
     )
     rule_version_label = models.CharField(max_length=64, blank=True)
     rule_hash = models.CharField(max_length=64, blank=True)
     as_of = models.DateField()
-    status = models.CharField(max_length=16, db_index=True)
+    status = models.CharField(max_length=16)
     deciding_test = models.CharField(max_length=64, blank=True)
     payload = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, readings, caveats.")
     facts = models.ForeignKey(
-        FactsSnapshot, on_delete=models.PROTECT, db_column="facts_sha256", related_name="determinations"
+        FactsSnapshot, on_delete=models.PROTECT, db_column="facts_sha256", related_name="determinations",
+        db_index=False,
     )
     trigger = models.CharField(max_length=16)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     run = models.ForeignKey(
-        "rules.EvaluationRun", null=True, blank=True, on_delete=models.PROTECT, related_name="determinations"
+        "rules.EvaluationRun", null=True, blank=True, on_delete=models.PROTECT, related_name="determinations",
+        db_index=False,  # determination_once_per_run_subject_regime leads with run
     )
     task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
     previous_sha256 = models.CharField(max_length=64)
-    row_sha256 = models.CharField(max_length=64, unique=True)
+    row_sha256 = models.CharField(max_length=64)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -85,10 +104,13 @@ class Determination(models.Model):
                 condition=models.Q(run__isnull=False),
                 name="determination_once_per_run_subject_regime",
             ),
+            models.UniqueConstraint(fields=["row_sha256"], name="determination_row_sha256_unique"),
         ]
         indexes = [
             models.Index(fields=["subject_ref", "regime", "-sequence"], name="determination_latest"),
             models.Index(fields=["regime", "status"], name="determination_regime_status"),
+            models.Index(fields=["organisation"], name="determination_organisation"),
+            models.Index(fields=["facts"], name="determination_facts"),
         ]
 
     def __str__(self) -> str:
@@ -117,9 +139,13 @@ class Determination(models.Model):
             self.sequence,
             self.subject_kind,
             self.subject_ref,
+            self.organisation,
+            self.subject_name,
+            self.subject_version,
             self.facts_revision,
             self.regime,
             self.rule_version_id,
+            self.rule_version_label,
             self.rule_hash,
             self.as_of.isoformat(),
             self.status,

@@ -6,6 +6,8 @@ from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import InterfaceError, OperationalError, connection
+from kombu.exceptions import OperationalError as BrokerError
 from tqdm import tqdm
 
 from rules.models import EvaluationRun
@@ -44,13 +46,29 @@ class Command(BaseCommand):
         except (SubjectError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Run {run.pk}: {run.total} subject(s) in {run.chunks_total} chunk(s), as of {run.as_of}")
-        run_start.apply_async(args=[run.pk])
+        try:
+            run_start.apply_async(args=[run.pk], retry=False)
+        except BrokerError as exc:
+            raise CommandError(
+                f"the broker cannot be reached ({exc}); run {run.pk} is recorded and the periodic sweep starts it "
+                "once the broker is back"
+            ) from exc
         if not options["wait"]:
             return
         deadline = time.monotonic() + options["timeout"]
         with tqdm(total=run.total, desc=f"Run {run.pk}", unit="subject", file=self.stderr._out) as bar:
             while True:
-                run = EvaluationRun.objects.get(pk=run.pk)
+                try:
+                    run = EvaluationRun.objects.get(pk=run.pk)
+                except (OperationalError, InterfaceError):
+                    # the database restarting: the workers retry their chunks, and this keeps waiting
+                    connection.close()
+                    bar.set_postfix_str("database unavailable, retrying")
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
+                    continue
+                bar.set_postfix_str("")
                 bar.update(run.done - bar.n)
                 if run.status in (RunStatus.FINISHED, RunStatus.FAILED):
                     break

@@ -1,0 +1,263 @@
+"""The decision log: every determination is a chained row that is never updated or deleted, and
+`verify_log` names the first row that breaks the chain."""
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+
+from rules.decision_log import verify_chain
+from rules.models import AppendOnlyError, Determination, FactsSnapshot, LogHead, RuleVersion
+from rules.models.decision_log import GENESIS_SHA256
+from rules.models.runs import RunKind
+from rules.services import run_create, run_execute_inline
+from tests.rules.conftest import submit_registry
+
+pytestmark = pytest.mark.django_db
+
+sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'", reason="raw SQL tampering is possible on SQLite")
+postgresql_only = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the trigger exists on PostgreSQL")
+
+AS_OF = date(2026, 3, 1)
+
+
+def evaluate(subjects=None, *, regimes=None, as_of=AS_OF, kind=RunKind.MANUAL):
+    run = run_create(kind=kind, as_of=as_of, subjects=subjects, regimes=regimes)
+    return run_execute_inline(run)
+
+
+@pytest.fixture
+def logged():
+    """A small registry evaluated twice: 2 models, 1 cluster and 1 organisation under two regimes."""
+    refs = submit_registry(models=2, clusters=1, training_compute_ops=5e24)
+    evaluate(refs, regimes=["eu-ai-act", "us-eo-14110"])
+    evaluate(refs, regimes=["eu-ai-act", "us-eo-14110"], as_of=date(2024, 6, 1))
+    return list(Determination.objects.order_by("sequence"))
+
+
+def verify_log():
+    out, err = io.StringIO(), io.StringIO()
+    call_command("verify_log", "--no-progress", stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def verify_log_failure() -> CommandError:
+    with pytest.raises(CommandError) as excinfo:
+        verify_log()
+    assert excinfo.value.returncode != 0
+    return excinfo.value
+
+
+def test_each_row_carries_the_hash_of_the_row_before_it(logged):
+    assert len(logged) == 16
+    assert [row.sequence for row in logged] == list(range(1, 17))
+    assert logged[0].previous_sha256 == GENESIS_SHA256
+    for before, row in zip(logged, logged[1:], strict=False):
+        assert row.previous_sha256 == before.row_sha256
+    for row in logged:
+        assert row.compute_row_sha256() == row.row_sha256
+    head = LogHead.objects.get()
+    assert (head.sequence, head.row_sha256) == (16, logged[-1].row_sha256)
+    assert "decision log intact: 16 row(s) verified" in verify_log()
+
+
+def test_a_row_records_subject_rule_version_facts_and_trigger(logged):
+    row = next(r for r in logged if r.subject_kind == "model" and r.regime == "eu-ai-act" and r.as_of == AS_OF)
+    version = RuleVersion.objects.get(regime="eu-ai-act", state="published")
+    assert row.subject_ref == "model:org-0/Model-0@1" and row.organisation == "org-0"
+    assert (row.rule_version, row.rule_version_label, row.rule_hash) == (version, version.version_id, version.content_sha256)
+    assert (row.status, row.deciding_test) == ("covered", "gpai-indicative")
+    assert row.trigger == RunKind.MANUAL and row.run is not None
+    assert row.facts_revision == 1 and row.created_at is not None
+    payload = row.data()
+    outcomes = {test["id"]: test["outcome"] for test in payload["tests"]}
+    assert outcomes["gpai-indicative"] == "met" and outcomes["systemic-risk-presumption"] == "not_met"
+    assert payload["subject"]["name"] == "Model-0" and payload["status"] == row.status
+    assert payload["rule_hash"] == row.rule_hash and payload["as_of"] == AS_OF.isoformat()
+    assert "readings" not in payload  # kept once, in the rule version
+
+
+def test_every_test_outcome_has_its_values_citation_and_method(logged):
+    numeric = 0
+    for row in logged:
+        payload = row.data()
+        if payload["status"] == "not_in_force":
+            assert payload["tests"] == []
+            continue
+        if row.subject_kind == "model":
+            assert payload["tests"], row
+        for test in payload["tests"]:
+            assert {"id", "outcome", "quantity", "value", "operator", "threshold", "citation", "method"} <= set(test)
+            assert test["outcome"] in {"met", "not_met", "indeterminate"}
+            assert test["citation"], (row, test["id"])
+            if isinstance(test["threshold"], float) and test["value"] is not None:
+                numeric += 1
+                assert test["operator"] in {">", ">="}
+                assert test["method"], (row, test["id"])
+        for name, quantity in payload["quantities"].items():
+            assert quantity["method"], (row, name)
+    assert numeric > 0
+
+
+def test_the_facts_snapshot_is_stored_under_its_sha256(logged):
+    for row in logged:
+        snapshot = FactsSnapshot.objects.get(pk=row.facts_id)
+        assert hashlib.sha256(snapshot.facts.encode("utf-8")).hexdigest() == row.facts_id
+    model_row = next(r for r in logged if r.subject_kind == "model")
+    facts = model_row.facts.data()
+    assert facts["kind"] == "model" and facts["model"]["training_compute_ops"] == 5e24
+
+
+def test_the_orm_refuses_to_update_or_delete_a_row(logged):
+    row = Determination.objects.get(pk=logged[0].pk)
+    row.status = "not_in_force"
+    with pytest.raises(AppendOnlyError):
+        row.save()
+    with pytest.raises(AppendOnlyError):
+        row.delete()
+    with pytest.raises(AppendOnlyError):
+        Determination.objects.filter(pk=row.pk).update(status="covered")
+    with pytest.raises(AppendOnlyError):
+        Determination.objects.filter(pk=row.pk).delete()
+    with pytest.raises(AppendOnlyError):
+        Determination.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        Determination.objects.bulk_update([row], ["status"])
+    with pytest.raises(AppendOnlyError):
+        row.run.determinations.all().delete()
+    with pytest.raises(AppendOnlyError):
+        row.run.determinations.update(status="not_in_force")
+    assert Determination.objects.count() == 16
+    assert Determination.objects.get(pk=row.pk).status == logged[0].status
+    assert "16 row(s) verified" in verify_log()
+
+
+def test_the_orm_refuses_to_change_or_remove_a_facts_snapshot(logged):
+    snapshot = logged[0].facts
+    snapshot.facts = snapshot.facts.replace("5e+24", "5e+23")
+    with pytest.raises(AppendOnlyError):
+        snapshot.save()
+    with pytest.raises(AppendOnlyError):
+        snapshot.delete()
+    with pytest.raises(AppendOnlyError):
+        FactsSnapshot.objects.filter(pk=snapshot.pk).update(facts="{}")
+    with pytest.raises(AppendOnlyError):
+        FactsSnapshot.objects.all().delete()
+    assert "16 row(s) verified" in verify_log()
+
+
+def test_the_admin_shows_the_log_but_offers_no_add_change_or_delete(logged, admin_client_logged_in):
+    row = logged[0]
+    changelist = admin_client_logged_in.get(reverse("admin:rules_determination_changelist"))
+    assert changelist.status_code == 200
+    assert row.subject_ref.encode() in changelist.content
+    assert b"delete_selected" not in changelist.content
+    change_url = reverse("admin:rules_determination_change", args=[row.pk])
+    page = admin_client_logged_in.get(change_url)
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert row.row_sha256.encode() in page.content and b"systemic-risk-presumption" in page.content
+    assert admin_client_logged_in.post(change_url, {"status": "covered"}).status_code == 403
+    delete_url = reverse("admin:rules_determination_delete", args=[row.pk])
+    assert admin_client_logged_in.get(delete_url).status_code == 403
+    assert admin_client_logged_in.post(delete_url, {"post": "yes"}).status_code == 403
+    assert admin_client_logged_in.get(reverse("admin:rules_determination_add")).status_code == 403
+    assert admin_client_logged_in.post(
+        reverse("admin:rules_determination_changelist"),
+        {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"},
+    ).status_code in {200, 302, 403}
+    assert Determination.objects.count() == 16 and Determination.objects.get(pk=row.pk).status == row.status
+
+
+def test_verify_chain_ignores_rows_appended_while_it_runs(logged):
+    """A row committed by a worker during verification is not mistaken for a broken chain."""
+    appended = []
+
+    def append_once(step):
+        if not appended:
+            refs = [logged[0].subject_ref]
+            appended.append(evaluate(refs, regimes=["eu-ai-act"], as_of=date(2025, 9, 1)))
+
+    report = verify_chain(progress=append_once, batch=4)
+    assert appended and report.ok, report
+    assert report.checked == 16
+    assert verify_chain().checked == 17
+
+
+@sqlite_only
+def test_a_row_altered_by_sql_makes_verify_log_name_it(logged):
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE rules_determination SET status = 'altered' WHERE sequence = 5")
+    error = verify_log_failure()
+    assert "broken at row 5" in str(error) and "altered" in str(error)
+    assert "4 row(s) verified before it" in str(error)
+
+
+@sqlite_only
+@pytest.mark.parametrize("column", ["organisation", "subject_name", "rule_version_label", "payload", "previous_sha256"])
+def test_any_altered_column_breaks_the_chain(logged, column):
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE rules_determination SET {column} = {column} || 'x' WHERE sequence = 7")
+    assert "broken at row 7" in str(verify_log_failure())
+
+
+@sqlite_only
+def test_a_row_deleted_by_sql_makes_verify_log_name_the_gap(logged):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM rules_statuschange")  # the rows that refer to it go too
+        cursor.execute("DELETE FROM rules_determination WHERE sequence = 9")
+    error = verify_log_failure()
+    assert "broken at row 10" in str(error) and "row 9 is missing" in str(error)
+
+
+@sqlite_only
+def test_the_last_row_deleted_by_sql_is_caught_by_the_head(logged):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM rules_statuschange")
+        cursor.execute("DELETE FROM rules_determination WHERE sequence = 16")
+    error = verify_log_failure()
+    assert "broken at row 16" in str(error) and "head records row 16" in str(error)
+
+
+@sqlite_only
+def test_an_altered_facts_snapshot_makes_verify_log_name_the_first_row_using_it(logged):
+    target = logged[6]
+    first_user = min(r.sequence for r in logged if r.facts_id == target.facts_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE rules_factssnapshot SET facts = replace(facts, '5e+24', '5e+23') WHERE sha256 = %s",
+            [target.facts_id],
+        )
+        assert cursor.rowcount == 1
+    error = verify_log_failure()
+    assert f"broken at row {first_user}" in str(error) and "facts snapshot" in str(error)
+
+
+@postgresql_only
+def test_the_trigger_refuses_update_and_delete_by_sql(logged):
+    for statement in (
+        "UPDATE rules_determination SET status = 'covered' WHERE sequence = 5",
+        "DELETE FROM rules_determination WHERE sequence = 5",
+        "DELETE FROM rules_determination",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert Determination.objects.count() == 16
+    assert Determination.objects.get(sequence=5).status == logged[4].status
+    assert "16 row(s) verified" in verify_log()
+
+
+@postgresql_only
+def test_a_row_altered_with_the_trigger_disabled_is_still_caught(logged):
+    """A table owner can disable the trigger; the chain still shows what was done."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending in this test's transaction
+        cursor.execute("ALTER TABLE rules_determination DISABLE TRIGGER rules_determination_append_only")
+        cursor.execute("UPDATE rules_determination SET status = 'covered' WHERE sequence = 5")
+        cursor.execute("ALTER TABLE rules_determination ENABLE TRIGGER rules_determination_append_only")
+    assert "broken at row 5" in str(verify_log_failure())

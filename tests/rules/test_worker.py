@@ -1,0 +1,335 @@
+"""The jobs against a real Redis broker and real `celery worker` processes on the test database:
+a submission becomes determinations; a worker killed mid-run finishes the run once restarted; a
+submission made while Redis is down is evaluated once it is back."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from rules.models import Determination, EvaluationRun, PendingEvaluation
+from rules.models.runs import RunKind, RunStatus
+from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
+from tests.rules.conftest import submit_registry
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+BIN = Path(sys.executable).parent
+REGIMES = 6
+VISIBILITY_TIMEOUT_S = 2  # how long Redis keeps a dead worker's unacknowledged message before redelivery
+DEADLINE_S = 120
+
+
+def wait_for(condition: Callable[[], Any], *, what: str, timeout: float = DEADLINE_S, every: float = 0.1) -> Any:
+    """Polls until `condition()` is truthy; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
+
+
+def free_port() -> int:
+    ports = list(range(6391, 6400))
+    random.shuffle(ports)
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    pytest.skip("no free port in 6391-6399 for a private Redis")
+
+
+class Redis:
+    """A private redis-server that keeps nothing on disk, stopped and started by the test. Its
+    password keeps its clients off any other Redis that might take the port while it is down."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port, self.workdir, self.process = port, workdir, None
+        self.password = uuid.uuid4().hex
+        self.url = f"redis://:{self.password}@127.0.0.1:{port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--requirepass", self.password],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.ping, what=f"redis-server on port {self.port}", timeout=20)
+
+    def ping(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+                reply = b""
+                while len(reply) < 12 and (data := conn.recv(64)):
+                    reply += data
+                return reply.startswith(b"+OK\r\n+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+        self.process = None
+
+
+class Services:
+    """Subprocesses sharing the test database and the private Redis: workers and manage.py commands."""
+
+    def __init__(self, redis: Redis, logs: Path) -> None:
+        self.redis, self.logs = redis, logs
+        self.workers: list[subprocess.Popen] = []
+        db = connection.settings_dict
+        self.env = {
+            key: value for key, value in os.environ.items()
+            if key not in {"TEST_DATABASE_NAME", "DATABASE_URL", "REDIS_URL", "PYTEST_CURRENT_TEST"}
+        }
+        self.env.update(
+            DATABASE_URL=(f"postgres://{db['USER']}{':' + db['PASSWORD'] if db['PASSWORD'] else ''}"
+                          f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"),
+            REDIS_URL=redis.url, SECRET_KEY=settings.SECRET_KEY, CELERY_TASK_ALWAYS_EAGER="0",
+            CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT_S), DJANGO_SETTINGS_MODULE="config.settings",
+            PYTHONUNBUFFERED="1",
+        )
+
+    def start_worker(self) -> subprocess.Popen:
+        name = f"test-{uuid.uuid4().hex[:8]}"
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+        worker = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1", "-Q", "celery",
+             "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO", "-n", f"{name}@%h"],
+            cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        worker.log = log
+        self.workers.append(worker)
+        return worker
+
+    def kill(self, worker: subprocess.Popen) -> None:
+        """SIGKILL to the worker and its pool: nothing acknowledged, nothing cleaned up."""
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=20)
+        worker.log.close()
+
+    def manage(self, *args: str, timeout: float = DEADLINE_S) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=self.env, capture_output=True,
+            text=True, timeout=timeout,
+        )
+
+    def manage_in_background(self, *args: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=self.env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        self.workers.append(process)
+        return process
+
+    def worker_log(self) -> str:
+        return "\n".join(path.read_text(errors="replace") for path in sorted(self.logs.glob("*.log")))
+
+    def stop_all(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
+            if getattr(process, "log", None):
+                process.log.close()
+
+
+@pytest.fixture
+def services(transactional_db, tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: a worker process cannot see the in-memory SQLite test database")
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server to run a private broker")
+    redis = Redis(free_port(), tmp_path)
+    redis.start()
+    running = Services(redis, tmp_path)
+    yield running
+    running.stop_all()
+    redis.stop()
+
+
+def write_document(tmp_path: Path, doc: dict[str, Any]) -> Path:
+    path = tmp_path / f"submission-{uuid.uuid4().hex[:8]}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def subject_regime_counts(run: EvaluationRun) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for key in Determination.objects.filter(run=run).values_list("subject_ref", "regime"):
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_an_import_through_the_broker_becomes_determinations(services, tmp_path):
+    services.start_worker()
+    doc = document(models=[ModelRecordFactory(name="Frontier", training_compute_ops=2e26),
+                           ModelRecordFactory(name="Small", training_compute_ops=1e22)],
+                   clusters=[ClusterRecordFactory(name="Hall A")])
+    result = services.manage("import_registry", str(write_document(tmp_path, doc)), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "models: 2 created" in result.stdout
+
+    refs = {"model:acme/Frontier@1", "model:acme/Small@1", "cluster:acme/Hall A", "organisation:acme"}
+    wait_for(lambda: Determination.objects.filter(subject_ref__in=refs).count() == len(refs) * REGIMES
+             and not PendingEvaluation.objects.exists(), what="the submission's determinations")
+    run = EvaluationRun.objects.get(kind=RunKind.SUBMISSION)
+    assert run.status == RunStatus.FINISHED and set(subject_regime_counts(run).values()) == {1}
+    frontier = Determination.objects.get(subject_ref="model:acme/Frontier@1", regime="us-ca-sb53")
+    assert (frontier.status, frontier.trigger, frontier.deciding_test) == ("covered", "submission", "frontier-model")
+    assert frontier.task_id, "the determination names the Celery task that made it"
+    assert Determination.objects.get(subject_ref="model:acme/Small@1", regime="us-ca-sb53").status == "not_covered"
+
+
+def start_bulk_run(services, *, subjects: int) -> tuple[subprocess.Popen, EvaluationRun]:
+    """`reevaluate --wait` over the whole registry in chunks of 5, as a regulator would run it."""
+    waiting = services.manage_in_background("reevaluate", "--chunk-size", "5", "--as-of", "2026-03-01", "--wait")
+    run = wait_for(lambda: EvaluationRun.objects.filter(kind=RunKind.MANUAL).first(), what="the run record")
+    assert (run.total, run.chunks_total) == (subjects, subjects // 5)
+    return waiting, run
+
+
+def finished(waiting: subprocess.Popen, run: EvaluationRun, services) -> EvaluationRun:
+    out, err = waiting.communicate(timeout=DEADLINE_S)
+    assert waiting.returncode == 0, err + services.worker_log()
+    run.refresh_from_db()
+    assert f"Run {run.pk} finished: {run.total}/{run.total} subject(s)" in out
+    assert f"{run.total}/{run.total}" in err  # the progress bar's last state
+    return run
+
+
+def assert_once_per_subject_and_regime(run: EvaluationRun, subjects: int) -> None:
+    counts = subject_regime_counts(run)
+    assert len(counts) == subjects * REGIMES and set(counts.values()) == {1}
+    assert (run.status, run.done, run.chunks_done) == (RunStatus.FINISHED, run.total, run.chunks_total)
+
+
+@pytest.fixture
+def registry_of_200(eager_celery):
+    """150 models, 30 clusters and 20 organisations, each already evaluated once (in this process)."""
+    refs = submit_registry(models=150, clusters=30, organisations=20)
+    assert len(refs) == 200
+    return refs
+
+
+def test_a_worker_killed_mid_run_and_started_again_finishes_the_run_once(services, registry_of_200):
+    worker = services.start_worker()
+    waiting, run = start_bulk_run(services, subjects=200)
+    wait_for(lambda: EvaluationRun.objects.get(pk=run.pk).chunks_done >= 3, what="3 chunks done")
+    services.kill(worker)
+    killed_at = time.monotonic()
+    run.refresh_from_db()
+    assert run.chunks_done < run.chunks_total, "the run finished before the worker could be killed"
+    assert run.status == RunStatus.RUNNING
+
+    # Redis hands a dead worker's unacknowledged message out again once its visibility timeout has
+    # passed, when a worker starts consuming: start the new one after that
+    time.sleep(max(0.0, VISIBILITY_TIMEOUT_S + 0.5 - (time.monotonic() - killed_at)))
+    services.start_worker()
+    run = finished(waiting, run, services)
+    assert_once_per_subject_and_regime(run, 200)
+    check = services.manage("verify_log", "--no-progress")
+    assert check.returncode == 0 and "decision log intact" in check.stdout, check.stderr
+
+
+def pool_children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_a_pool_process_killed_mid_chunk_has_its_chunk_requeued_at_once(services, registry_of_200):
+    """reject_on_worker_lost: the worker that survives its pool process puts the task back."""
+    worker = services.start_worker()
+    waiting, run = start_bulk_run(services, subjects=200)
+    for attempt in range(1, 6):  # a kill between two tasks loses nothing: kill again until one is lost mid-task
+        wait_for(lambda n=3 * attempt: EvaluationRun.objects.get(pk=run.pk).chunks_done >= n, what="more chunks done")
+        (child,) = wait_for(lambda: pool_children(worker.pid), what="the worker's pool process")
+        os.kill(child, signal.SIGKILL)
+        wait_for(lambda n=attempt: services.worker_log().count("exited with 'signal 9") == n, what="the worker to notice")
+        if "WorkerLostError" in services.worker_log():
+            break
+    assert "WorkerLostError" in services.worker_log(), "no pool process was killed in the middle of a task"
+    assert EvaluationRun.objects.get(pk=run.pk).chunks_done < run.chunks_total
+    run = finished(waiting, run, services)
+    assert_once_per_subject_and_regime(run, 200)
+    assert worker.poll() is None, "the worker itself kept running"
+
+
+def test_submissions_while_redis_is_down_are_evaluated_once_it_is_back(services, tmp_path):
+    services.start_worker()
+    services.redis.stop()
+
+    doc = document(
+        organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI")],
+        models=[ModelRecordFactory(name=f"Model-{i}", training_compute_ops=2e26 if i == 0 else 1e24) for i in range(3)],
+    )
+    result = services.manage("import_registry", str(write_document(tmp_path, doc)), "--no-progress", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "models: 3 created" in result.stdout
+    pending = set(PendingEvaluation.objects.values_list("subject_ref", flat=True))
+    assert pending == {"organisation:acme", "model:acme/Model-0@1", "model:acme/Model-1@1", "model:acme/Model-2@1"}
+    assert not PendingEvaluation.objects.filter(enqueued_at__isnull=False).exists()
+    assert not Determination.objects.exists()
+
+    # a second submission, also while the broker is down
+    revised = document(models=[ModelRecordFactory(name="Model-2", training_compute_ops=3e26)])
+    result = services.manage("import_registry", str(write_document(tmp_path, revised)), "--no-progress", timeout=60)
+    assert result.returncode == 0 and "models: 0 created, 1 revised" in result.stdout, result.stderr
+    assert PendingEvaluation.objects.count() == 5
+
+    services.redis.start()
+    sweep = services.manage("shell", "-c", "from rules.tasks import pending_sweep; print(pending_sweep(min_age_seconds=0))")
+    assert sweep.returncode == 0 and sweep.stdout.split()[-1] == "5", sweep.stderr  # outbox rows sent
+    wait_for(lambda: not PendingEvaluation.objects.exists(), what="the outbox to empty")
+    for ref in pending:
+        assert Determination.objects.filter(subject_ref=ref).count() == REGIMES, ref
+    latest = Determination.objects.filter(subject_ref="model:acme/Model-2@1", regime="us-ca-sb53").latest("sequence")
+    assert (latest.facts_revision, latest.status) == (2, "covered")
+    assert Determination.objects.get(subject_ref="model:acme/Model-1@1", regime="us-ca-sb53").status == "not_covered"
+
+
+def test_verify_log_exits_non_zero_naming_a_row_altered_behind_the_trigger(services, eager_celery):
+    """`manage.py verify_log` as run from a shell: 0 while the chain holds, 1 naming the row once
+    someone who could disable the trigger has altered it."""
+    submit_registry(models=2)
+    intact = services.manage("verify_log", "--no-progress")
+    assert intact.returncode == 0 and "decision log intact: 18 row(s) verified" in intact.stdout, intact.stderr
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE rules_determination DISABLE TRIGGER rules_determination_append_only")
+        try:
+            cursor.execute("UPDATE rules_determination SET status = 'altered' WHERE sequence = 4")
+        finally:
+            cursor.execute("ALTER TABLE rules_determination ENABLE TRIGGER rules_determination_append_only")
+    broken = services.manage("verify_log", "--no-progress")
+    assert broken.returncode == 1, broken.stdout
+    assert "decision log broken at row 4" in broken.stderr and "3 row(s) verified before it" in broken.stderr
