@@ -10,7 +10,7 @@ PG_PORT ?= 5432
 TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test venv dev-venv setup-demo services lint ci clean system-packages test-system-packages
+.PHONY: run test venv dev-venv setup-demo services lint ci clean system-packages test-system-packages bench backup restore
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,10 +55,11 @@ services:
 	fi
 
 # Debian packages: Pango and DejaVu fonts for WeasyPrint's PDF reports (make run), plus
-# poppler-utils (pdftotext, pdftoppm) for the report tests (make test). Installs only what is missing;
+# poppler-utils (pdftotext, pdftoppm) for the report tests and chromium for the browser tests of the
+# regulator's workspace (make test; Playwright drives /usr/bin/chromium). Installs only what is missing;
 # skipped where there is no dpkg (not Debian: install them with the system's own tools).
 RUNTIME_DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
-TEST_DEB_PACKAGES := $(RUNTIME_DEB_PACKAGES) poppler-utils
+TEST_DEB_PACKAGES := $(RUNTIME_DEB_PACKAGES) poppler-utils chromium
 define install_missing_deb
 	@command -v dpkg-query >/dev/null || exit 0; \
 	missing=""; for pkg in $(1); do \
@@ -85,6 +86,49 @@ test: dev-venv services test-system-packages
 	  echo "make test: PostgreSQL or Redis not reachable; using the embedded default (SQLite, eager Celery)"; \
 	  env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest $(PYTEST_ARGS); \
 	fi
+
+# The benchmark of BENCHMARKS.md on this machine's PostgreSQL and Redis (its own bench_main database,
+# dropped afterwards). Sizes: make bench BENCH_MODELS=50000 BENCH_CLUSTERS=5000. Prints one JSON object.
+BENCH_MODELS ?= 100000
+BENCH_CLUSTERS ?= 10000
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
+bench: venv services system-packages
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) SECRET_KEY=$${SECRET_KEY:-bench-only-not-secret} \
+	  $(BIN)/python manage.py bench --models $(BENCH_MODELS) --clusters $(BENCH_CLUSTERS) --json $(BENCH_ARGS)
+
+# Backups of the PostgreSQL database named by DATABASE_URL (pg_dump's custom format, read back
+# before it is kept): make backup writes var/backups/registry-<UTC time>.dump; make restore
+# FILE=... CONFIRM=yes replaces every table of DATABASE_URL with the backup's in one transaction,
+# then verifies the decision log. Stop the web server and the workers before restoring.
+BACKUP_DIR ?= var/backups
+define require_postgres
+	@case "$$DATABASE_URL" in postgres://*|postgresql://*) ;; \
+	  *) echo "make $(1): DATABASE_URL must name a PostgreSQL database (postgres://user:password@host:5432/name);" \
+	          "the embedded default keeps everything in db.sqlite3: copy that file instead" >&2; exit 2;; esac
+	@command -v pg_dump >/dev/null && command -v pg_restore >/dev/null \
+	  || { echo "make $(1): needs pg_dump and pg_restore (Debian: postgresql-client)" >&2; exit 2; }
+endef
+backup:
+	$(call require_postgres,backup)
+	@mkdir -p $(BACKUP_DIR); \
+	file=$(BACKUP_DIR)/registry-$$(date -u +%Y%m%dT%H%M%SZ).dump; \
+	pg_dump --format=custom --no-owner --no-privileges --dbname="$$DATABASE_URL" --file="$$file.partial" \
+	  && pg_restore --list "$$file.partial" >/dev/null \
+	  && mv "$$file.partial" "$$file" \
+	  && echo "Backed up to $$file" \
+	  || { rm -f "$$file.partial"; echo "make backup: failed; no backup written" >&2; exit 1; }
+
+restore:
+	$(call require_postgres,restore)
+	@test -n "$(FILE)" || { echo "make restore: name the backup: make restore FILE=$(BACKUP_DIR)/registry-....dump CONFIRM=yes" >&2; exit 2; }
+	@test -f "$(FILE)" || { echo "make restore: no such file: $(FILE)" >&2; exit 2; }
+	@pg_restore --list "$(FILE)" >/dev/null || { echo "make restore: $(FILE) is not a readable pg_dump archive" >&2; exit 2; }
+	@test "$(CONFIRM)" = yes || { echo "make restore: this replaces every table of the database named by DATABASE_URL" \
+	  "with the backup's; run it again with CONFIRM=yes" >&2; exit 2; }
+	pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction --exit-on-error \
+	  --dbname="$$DATABASE_URL" "$(FILE)"
+	@echo "Restored $(FILE); verifying the decision log"
+	$(BIN)/python manage.py verify_log --no-progress
 
 lint: dev-venv
 	$(BIN)/ruff check .

@@ -19,6 +19,18 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MODEL_REF = re.compile(r"^(?P<organisation>[^/@\s]+)/(?P<name>[^@]+)@(?P<version>[^@]+)$")
 DERIVATIONS = ("fine_tuning", "distillation")
 MAX_TEXT = 200
+MAX_COUNT = 2_147_483_647  # the largest whole count the database stores (a 32-bit integer column)
+
+
+def whole_count(value: float | None) -> int | None:
+    """A count of accelerators: a whole number the database can hold."""
+    if value is None:
+        return None
+    if value != int(value):
+        raise serializers.ValidationError(f"must be a whole number, got {value:g}")
+    if value > MAX_COUNT:
+        raise serializers.ValidationError(f"must be at most {MAX_COUNT}, got {value:g}")
+    return int(value)
 
 
 class InterchangeNumber(serializers.Field):
@@ -45,6 +57,8 @@ class InterchangeNumber(serializers.Field):
             text = json.dumps(data)
         except (TypeError, ValueError):
             text = repr(data)
+        except RecursionError:  # nested too deeply to print
+            text = f"a nested {type(data).__name__}"
         return text if len(text) <= 60 else text[:57] + "..."
 
     def to_internal_value(self, data: Any) -> float:
@@ -79,6 +93,8 @@ class Text(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):  # a number or true is not silently turned into text
+            raise serializers.ValidationError(f"must be a string, got {InterchangeNumber._shown(data)}")
         value = super().to_internal_value(data)
         if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
             raise serializers.ValidationError("must not contain control characters")
@@ -118,9 +134,7 @@ class TrainingHardware(serializers.Serializer):
     utilization = InterchangeNumber(positive=True, at_most=1.0)
 
     def validate_accelerator_count(self, value: float | None) -> int | None:
-        if value is not None and value != int(value):
-            raise serializers.ValidationError(f"must be a whole number, got {value:g}")
-        return int(value) if value is not None else None
+        return whole_count(value)
 
 
 class OrganisationRecord(serializers.Serializer):
@@ -185,9 +199,7 @@ class GroupRecord(serializers.Serializer):
     peak_ops_per_second = PeakFigures(required=False, allow_null=True, default=None)
 
     def _whole(self, value: float | None) -> int | None:
-        if value is not None and value != int(value):
-            raise serializers.ValidationError(f"must be a whole number, got {value:g}")
-        return int(value) if value is not None else None
+        return whole_count(value)
 
     def validate_accelerator_count(self, value: float) -> int | None:
         return self._whole(value)
@@ -266,6 +278,8 @@ def flatten_errors(errors: Any, prefix: str) -> list[Problem]:
         for key, value in errors.items():
             if key == "non_field_errors":
                 problems += flatten_errors(value, prefix)
+            elif isinstance(key, int):  # an item of a list field (modalities[1])
+                problems += flatten_errors(value, f"{prefix}[{key}]")
             else:
                 problems += flatten_errors(value, f"{prefix}.{key}" if prefix else str(key))
     elif isinstance(errors, list):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 
 from .facts import (
     changed_fields,
@@ -32,6 +32,8 @@ from .models import (
     OrganisationRevision,
 )
 from .signals import subjects_changed
+
+LINEAGE_LOCK_KEY = 71402611  # any fixed number: the PostgreSQL advisory lock lineage changes take
 
 
 class RegistryValidationError(Exception):
@@ -100,13 +102,15 @@ def _check_references(cleaned: dict[str, list[dict[str, Any]]], *, organisation_
         if hardware:
             check_accelerator(f"models[{index}].training_hardware.accelerator", hardware.get("accelerator"))
 
-    # Lineage: the document's own base links over the stored ones.
-    base_of: dict[str, str | None] = {}
-    stored = AIModel.objects.select_related("organisation", "base_model__organisation")
-    for model in stored:
-        base_of[model.ref] = model.base_model.ref if model.base_model else None
-    for ref, index in doc_models.items():
-        base_of[ref] = cleaned["models"][index].get("base_model")
+    # Lineage: the document's own base links over the stored ones, read only up the lineages the
+    # document names (one query per level), never the whole registry.
+    base_of: dict[str, str | None] = {ref: cleaned["models"][index].get("base_model") for ref, index in doc_models.items()}
+    wanted = {base for base in base_of.values() if base and base not in base_of}
+    while wanted:
+        stored = _stored_base_links(wanted)
+        for ref, base in stored.items():
+            base_of.setdefault(ref, base)
+        wanted = {base for base in stored.values() if base and base not in base_of}
     for ref, index in doc_models.items():
         base = cleaned["models"][index].get("base_model")
         path = f"models[{index}].base_model"
@@ -135,6 +139,17 @@ def _check_references(cleaned: dict[str, list[dict[str, Any]]], *, organisation_
         for g, group in enumerate(rec["groups"]):
             check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
     return problems
+
+
+def _stored_base_links(refs: set[str]) -> dict[str, str | None]:
+    """Stored model ref → its base model's ref, for those of `refs` that are stored: one query."""
+    keys = [match.groupdict() for match in map(MODEL_REF.match, refs) if match]
+    if not keys:
+        return {}
+    candidates = AIModel.objects.select_related("organisation", "base_model__organisation").filter(
+        organisation__slug__in={k["organisation"] for k in keys}, name__in={k["name"] for k in keys},
+        version__in={k["version"] for k in keys})
+    return {model.ref: (model.base_model.ref if model.base_model else None) for model in candidates if model.ref in refs}
 
 
 def _model_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -167,7 +182,7 @@ def _write_organisation(facts: dict[str, Any], *, actor: Any, via: str, result: 
 
     _write_revisioned(
         section="organisations",
-        lookup=lambda: Organisation.objects.filter(slug=facts["slug"]).first(),
+        lookup=lambda: Organisation.objects.select_for_update().filter(slug=facts["slug"]).first(),
         create=lambda: Organisation.objects.create(slug=facts["slug"], **values),
         update=update,
         revision_model=OrganisationRevision,
@@ -266,7 +281,9 @@ def _write_model(facts: dict[str, Any], *, accelerators: dict[str, Accelerator],
 
     _write_revisioned(
         section="models",
-        lookup=lambda: AIModel.objects.filter(organisation=organisation, name=facts["name"], version=facts["version"]).first(),
+        lookup=lambda: AIModel.objects.select_for_update().filter(
+            organisation=organisation, name=facts["name"], version=facts["version"]
+        ).first(),
         create=lambda: AIModel.objects.create(organisation=organisation, name=facts["name"], version=facts["version"], **values),
         update=update,
         revision_model=ModelRevision,
@@ -319,7 +336,7 @@ def _write_cluster(facts: dict[str, Any], *, accelerators: dict[str, Accelerator
 
     _write_revisioned(
         section="clusters",
-        lookup=lambda: Cluster.objects.filter(organisation=organisation, name=facts["name"]).first(),
+        lookup=lambda: Cluster.objects.select_for_update().filter(organisation=organisation, name=facts["name"]).first(),
         create=create,
         update=update,
         revision_model=ClusterRevision,
@@ -342,29 +359,52 @@ def registry_submit(
     """Validates the whole interchange document, then stores it in one transaction.
 
     Raises RegistryValidationError listing every problem, having written nothing. With
-    `organisation_scope`, every record must belong to that organisation (a lab's token).
+    `organisation_scope`, every record must belong to that organisation (a lab's token). Each
+    record's row is locked while it is revised, so concurrent revisions are numbered in order.
     """
     cleaned, problems = validate_records(document)
     if cleaned:
         problems += _check_references(cleaned, organisation_scope=organisation_scope)
     if problems:
         raise RegistryValidationError(problems)
-    result = SubmissionResult()
     accelerators = {a.slug: a for a in Accelerator.objects.all()}
     tick = progress or (lambda n: None)
-    with transaction.atomic():
-        for rec in cleaned["organisations"]:
-            _write_organisation(organisation_facts(rec), actor=actor, via=via, result=result)
-            tick(1)
-        for rec in _model_order(cleaned["models"]):
-            _write_model(model_facts(rec), accelerators=accelerators, actor=actor, via=via, result=result)
-            tick(1)
-        for rec in cleaned["clusters"]:
-            _write_cluster(cluster_facts(rec), accelerators=accelerators, actor=actor, via=via, result=result)
-            tick(1)
-        if result.changed_subjects:
-            subjects_changed.send(sender=registry_submit, subjects=list(result.changed_subjects), actor=actor, via=via)
+    for attempt in (1, 2):
+        result = SubmissionResult()
+        try:
+            with transaction.atomic():
+                if _lineage_lock(cleaned) and (problems := _check_references(cleaned, organisation_scope=organisation_scope)):
+                    raise RegistryValidationError(problems)
+                for rec in cleaned["organisations"]:
+                    _write_organisation(organisation_facts(rec), actor=actor, via=via, result=result)
+                    tick(1)
+                for rec in _model_order(cleaned["models"]):
+                    _write_model(model_facts(rec), accelerators=accelerators, actor=actor, via=via, result=result)
+                    tick(1)
+                for rec in cleaned["clusters"]:
+                    _write_cluster(cluster_facts(rec), accelerators=accelerators, actor=actor, via=via, result=result)
+                    tick(1)
+                if result.changed_subjects:
+                    subjects_changed.send(sender=registry_submit, subjects=list(result.changed_subjects), actor=actor,
+                                          via=via, outcomes={o.subject_ref: outcome for _s, o, outcome in result.objects})
+            return result
+        except IntegrityError:
+            # A concurrent submission created one of these records after this one looked for it: written
+            # again, the record is found and revised (or left alone) like any other.
+            if attempt == 2:
+                raise
     return result
+
+
+def _lineage_lock(cleaned: dict[str, list[dict[str, Any]]]) -> bool:
+    """Two concurrent submissions could each make one model the other's base (A→B, B→A), each passing
+    the cycle check against the lineage before the other. One that sets a base model takes this
+    transaction-scoped lock and checks the lineage again under it; true if it took the lock."""
+    if connection.vendor != "postgresql" or not any(rec.get("base_model") for rec in cleaned["models"]):
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LINEAGE_LOCK_KEY])
+    return True
 
 
 def record_count(document: Any) -> int:
@@ -484,5 +524,6 @@ def revision_record(obj: Organisation | AIModel | Cluster, *, actor: Any, via: s
     )
     type(obj).objects.filter(pk=obj.pk).update(revision=number)
     obj.revision = number
-    subjects_changed.send(sender=revision_record, subjects=[obj.subject_ref], actor=actor, via=via)
+    subjects_changed.send(sender=revision_record, subjects=[obj.subject_ref], actor=actor, via=via,
+                          outcomes={obj.subject_ref: "created" if number == 1 else "revised"})
     return True

@@ -85,12 +85,21 @@ def _previous_determinations(
     if exclude_run.kind == RunKind.SCHEDULE and exclude_run.previous_run_id:
         # a scheduled run reports what changed since the previous scheduled run
         candidates = candidates.filter(run_id=exclude_run.previous_run_id)
-    latest = (
-        candidates.exclude(run=exclude_run)
-        .values("subject_ref", "regime")
-        .annotate(last=Max("sequence"))
-        .values("last")
+    # The state before this run is the newest determination as of a date on or before the run's
+    # own (an evaluation as of a past date asked "what was the law then", not "what is it now").
+    candidates = candidates.exclude(run=exclude_run).filter(as_of__lte=exclude_run.as_of)
+    newest_date = dict(
+        ((ref, regime), day)
+        for ref, regime, day in candidates.values("subject_ref", "regime").annotate(day=Max("as_of"))
+        .values_list("subject_ref", "regime", "day")
     )
+    latest = [
+        last
+        for ref, regime, day, last in candidates.filter(as_of__in=set(newest_date.values()))
+        .values("subject_ref", "regime", "as_of").annotate(last=Max("sequence"))
+        .values_list("subject_ref", "regime", "as_of", "last")
+        if newest_date.get((ref, regime)) == day
+    ]
     rows = Determination.objects.filter(sequence__in=latest).values_list(*PreviousRow._fields)
     return {(row.subject_ref, row.regime): row for row in map(PreviousRow._make, rows)
             if (row.subject_ref, row.regime) in keys}

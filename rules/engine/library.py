@@ -252,6 +252,9 @@ def load_library(root: Path) -> Library:
         except RuleFileErrors as exc:
             errors.extend(exc.errors)
             continue
+        except UnicodeDecodeError as exc:
+            errors.append(RuleFileError(origin, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
+            continue
         locked = lock.get(relpath)
         if locked is not None and locked != version.content_hash:
             errors.append(RuleFileError(origin, "", (

@@ -41,13 +41,29 @@ def _line(mark: Any) -> int | None:
     return None if mark is None else mark.line + 1
 
 
+MAX_DEPTH = 64  # a rule file nests a handful of levels; deeper is refused before Python's stack runs out
+
+
 class StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors, aliases, non-standard tags and duplicate keys."""
+    """SafeLoader that refuses anchors, aliases, non-standard tags, duplicate keys and deep nesting."""
 
     origin = "<string>"
+    depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()
+        if self.depth >= MAX_DEPTH:
+            raise YamlRefused(
+                file=self.origin, line=_line(event.start_mark),
+                reason=f"nested deeper than {MAX_DEPTH} levels: rule files are never that deep",
+            )
+        self.depth += 1
+        try:
+            return self._compose_checked(event, parent, index)
+        finally:
+            self.depth -= 1
+
+    def _compose_checked(self, event: Any, parent: Any, index: Any) -> Any:
         if isinstance(event, yaml.AliasEvent):
             raise YamlRefused(
                 file=self.origin, line=_line(event.start_mark),
@@ -92,7 +108,10 @@ StrictLoader.add_implicit_resolver(_STANDARD + "float", _FLOAT, list("-+01234567
 
 def compose_strict(text: str, *, origin: str) -> tuple[Any, Any]:
     """Parse one YAML document; return (data, node) so callers can find line numbers later."""
-    loader = StrictLoader(text)
+    try:
+        loader = StrictLoader(text)  # its reader refuses non-printable characters (a NUL) here
+    except yaml.YAMLError as exc:
+        raise YamlRefused(file=origin, line=None, reason=str(exc).splitlines()[0]) from exc
     loader.origin = origin
     try:
         node = loader.get_single_node()
