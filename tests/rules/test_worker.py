@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from rules.models import Determination, EvaluationRun, PendingEvaluation
 from rules.models.runs import RunKind, RunStatus
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
 from tests.rules.conftest import submit_registry
+from tests.support.processes import PrivateRedis, free_port, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -34,69 +32,10 @@ VISIBILITY_TIMEOUT_S = 2  # how long Redis keeps a dead worker's unacknowledged 
 DEADLINE_S = 120
 
 
-def wait_for(condition: Callable[[], Any], *, what: str, timeout: float = DEADLINE_S, every: float = 0.1) -> Any:
-    """Polls until `condition()` is truthy; fails naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(every)
-
-
-def free_port() -> int:
-    ports = list(range(6391, 6400))
-    random.shuffle(ports)
-    for port in ports:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    pytest.skip("no free port in 6391-6399 for a private Redis")
-
-
-class Redis:
-    """A private redis-server that keeps nothing on disk, stopped and started by the test. Its
-    password keeps its clients off any other Redis that might take the port while it is down."""
-
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port, self.workdir, self.process = port, workdir, None
-        self.password = uuid.uuid4().hex
-        self.url = f"redis://:{self.password}@127.0.0.1:{port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir), "--requirepass", self.password],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_for(self.ping, what=f"redis-server on port {self.port}", timeout=20)
-
-    def ping(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                conn.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
-                reply = b""
-                while len(reply) < 12 and (data := conn.recv(64)):
-                    reply += data
-                return reply.startswith(b"+OK\r\n+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=20)
-        self.process = None
-
-
 class Services:
     """Subprocesses sharing the test database and the private Redis: workers and manage.py commands."""
 
-    def __init__(self, redis: Redis, logs: Path) -> None:
+    def __init__(self, redis: PrivateRedis, logs: Path) -> None:
         self.redis, self.logs = redis, logs
         self.workers: list[subprocess.Popen] = []
         db = connection.settings_dict
@@ -163,7 +102,7 @@ def services(transactional_db, tmp_path):
         pytest.skip("needs PostgreSQL: a worker process cannot see the in-memory SQLite test database")
     if shutil.which("redis-server") is None:
         pytest.skip("needs redis-server to run a private broker")
-    redis = Redis(free_port(), tmp_path)
+    redis = PrivateRedis(free_port(6391, 6399), tmp_path)
     redis.start()
     running = Services(redis, tmp_path)
     yield running
