@@ -1,0 +1,355 @@
+"""The benchmark's phases, each run in its own process against the benchmark database so its
+memory and timing are its own: `python -m bench.phases NAME '{"json": "arguments"}'`.
+
+Each phase prints one JSON object as its last line of output; progress goes to stderr.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from typing import Any
+
+PHASES: dict[str, Any] = {}
+
+
+def phase(function: Any) -> Any:
+    PHASES[function.__name__] = function
+    return function
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@phase
+def database_version() -> dict[str, Any]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()" if connection.vendor == "postgresql" else "SELECT 'SQLite ' || sqlite_version()")
+        return {"version": cursor.fetchone()[0]}
+
+
+@phase
+def generate(*, models: int, clusters: int, seed: int = 1) -> dict[str, Any]:
+    from django.db import connection
+
+    from .measure import Stopwatch
+    from .synthetic import write_registry
+
+    clock, written = Stopwatch(), [0]
+    total = models + clusters
+
+    def progress(count: int) -> None:
+        before, written[0] = written[0], written[0] + count
+        if total and before * 10 // total != written[0] * 10 // total:
+            _progress(f"  generated {written[0]:,} of about {total:,} records")
+
+    counts = write_registry(models=models, clusters=clusters, seed=seed, progress=progress)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # fresh statistics after a bulk load, as after any import
+    return {**counts, "subjects": sum(counts.values()), "seconds": round(clock.seconds, 2)}
+
+
+@phase
+def reevaluate(*, chunk_size: int, as_of: str | None = None) -> dict[str, Any]:
+    """The full re-evaluation in this one process: every subject under every regime, written to the log."""
+    from datetime import date
+
+    from django.db import connection
+
+    from rules import bulk_write, services
+    from rules.models import Determination
+    from rules.models.runs import RunKind
+
+    from .measure import Stopwatch, counting_queries, peak_rss_mb, rate, rss_mb
+
+    copies = [0]
+    copy_rows = bulk_write.copy_rows
+
+    def counted_copy(*args: Any, **kwargs: Any) -> None:
+        copies[0] += 1
+        copy_rows(*args, **kwargs)
+
+    bulk_write.copy_rows = counted_copy  # COPY streams are not seen by Django's query wrapper
+    stages = _stage_profile()
+    clock = Stopwatch()
+    run = services.run_create(kind=RunKind.MANUAL, as_of=date.fromisoformat(as_of) if as_of else None,
+                              chunk_size=chunk_size)
+    chunk_ids = list(run.chunks.order_by("index").values_list("pk", flat=True))
+    queries, rss_early = [], None
+    for index, chunk_id in enumerate(chunk_ids, 1):
+        copies[0] = 0
+        with counting_queries() as counter:
+            services.run_chunk_execute(chunk_id=chunk_id)
+        queries.append(counter.count + copies[0])
+        if index == max(1, len(chunk_ids) // 10):
+            rss_early = rss_mb()
+        if index * 10 // len(chunk_ids) != (index - 1) * 10 // len(chunk_ids):
+            _progress(f"  re-evaluated {index} of {len(chunk_ids)} chunks ({clock.seconds:.0f} s)")
+    services.run_finish_if_complete(run_id=run.pk)
+    seconds = clock.seconds
+    rows = Determination.objects.filter(run=run).count()
+    result = {
+        "run_id": run.pk, "as_of": run.as_of.isoformat(), "subjects": run.total, "determinations": rows,
+        "chunks": len(chunk_ids), "chunk_size": chunk_size, "seconds": round(seconds, 2),
+        "determinations_per_second": rate(rows, seconds), "peak_rss_mb": peak_rss_mb(),
+        "rss_mb_after_a_tenth": rss_early, "rss_mb_at_end": rss_mb(),
+        "queries_per_chunk": {"max": max(queries, default=0), "mean": round(sum(queries) / max(len(queries), 1), 1)},
+    }
+    with connection.cursor() as cursor:
+        table = Determination._meta.db_table
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT avg(pg_column_size(d.*)), avg(octet_length(payload)) FROM "
+                           f"(SELECT * FROM {table} WHERE run_id = %s LIMIT 20000) d", [run.pk])
+        else:
+            cursor.execute(f"SELECT avg(length(payload)), avg(length(payload)) FROM {table} WHERE run_id = %s", [run.pk])
+        stored, payload = cursor.fetchone()
+    result.update(row_bytes=round(float(stored or 0), 1), payload_bytes=round(float(payload or 0), 1))
+    result["profile"] = stages.per_row(rows)
+    return result
+
+
+class _Stages:
+    """CPU and wall time of each stage of a chunk, summed over the run (a profile by stage)."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
+
+    def wrap(self, owner: Any, attribute: str, name: str) -> None:
+        function = getattr(owner, attribute)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            cpu, wall = time.process_time(), time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
+                self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall
+
+        setattr(owner, attribute, timed)
+
+    def per_row(self, rows: int) -> dict[str, Any]:
+        def us(value: float) -> float:
+            return round(value / max(rows, 1) * 1e6, 1)
+
+        return {"unit": "microseconds per determination", "total_cpu": us(time.process_time()),
+                "stages": {name: {"cpu": us(self.cpu[name]), "wall": us(self.wall[name])} for name in self.cpu}}
+
+
+def _stage_profile() -> _Stages:
+    from rules import bulk_write, decision_log, services
+
+    stages = _Stages()
+    stages.wrap(services, "run_chunk_execute", "chunk (all of it, with commit)")
+    stages.wrap(services, "snapshots_for_ids", "snapshots: facts read, lineage joined")
+    stages.wrap(services, "evaluate_snapshots", "engine: every subject under every regime")
+    stages.wrap(services, "previous_determinations", "change detection: earlier determinations read")
+    stages.wrap(decision_log, "_prepare", "payloads and facts serialized (canonical JSON)")
+    stages.wrap(decision_log, "_store_facts", "facts snapshots stored")
+    stages.wrap(bulk_write, "copy_rows", "rows chained (SHA-256) and streamed by COPY")
+    stages.wrap(services, "_record_changes", "status changes recorded")
+    return stages
+
+
+@phase
+def copy_baseline(*, rows: int, run_id: int) -> dict[str, Any]:
+    from .copy_baseline import copy_rate
+
+    return copy_rate(rows=rows, run_id=run_id)
+
+
+@phase
+def verify() -> dict[str, Any]:
+    from rules.decision_log import verify_chain
+
+    from .measure import Stopwatch, rate
+
+    clock = Stopwatch()
+    report = verify_chain()
+    return {"ok": report.ok, "rows": report.checked, "broken_at": report.broken_at, "reason": report.reason,
+            "seconds": round(clock.seconds, 2), "rows_per_second": rate(report.checked, clock.seconds)}
+
+
+@phase
+def compare(*, reference_run: int, other_run: int) -> dict[str, Any]:
+    """Whether two runs made the same determinations: status and payload per subject and regime."""
+    from django.db import connection
+
+    from rules.models import Determination
+
+    table = Determination._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT run_id, count(*) FROM {table} WHERE run_id IN (%s, %s) GROUP BY run_id",
+                       [reference_run, other_run])
+        counts = dict(cursor.fetchall())
+        cursor.execute(
+            f"SELECT count(*), sum(CASE WHEN a.status <> b.status THEN 1 ELSE 0 END), "
+            f"sum(CASE WHEN a.payload <> b.payload THEN 1 ELSE 0 END) FROM {table} a JOIN {table} b "
+            f"ON a.subject_ref = b.subject_ref AND a.regime = b.regime WHERE a.run_id = %s AND b.run_id = %s",
+            [reference_run, other_run])
+        matched, status_differs, payload_differs = cursor.fetchone()
+    same = (counts.get(reference_run) == counts.get(other_run) == matched and not status_differs and not payload_differs)
+    return {"same": bool(same), "reference_rows": counts.get(reference_run, 0), "rows": counts.get(other_run, 0),
+            "matched": matched, "status_differs": int(status_differs or 0), "payload_differs": int(payload_differs or 0)}
+
+
+@phase
+def latency(*, samples: int, seed: int = 1) -> dict[str, Any]:
+    """One subject at a time, in this process: evaluation alone (snapshot + engine, every regime),
+    and evaluation of record (a one-subject run written to the log)."""
+    from registry.models import AIModel, Cluster
+    from rules import services
+    from rules.library_store import published_library
+    from rules.models.runs import RunKind
+    from rules.subjects import snapshots_for
+
+    from .measure import latency_summary
+
+    rng = random.Random(seed)
+    models = list(AIModel.objects.select_related("organisation").order_by("?")[: samples])
+    clusters = list(Cluster.objects.select_related("organisation").order_by("?")[: max(1, samples // 10)])
+    refs = [m.subject_ref for m in models] + [c.subject_ref for c in clusters]
+    rng.shuffle(refs)
+    refs = refs[:samples]
+    as_of = services.today()
+    versions = services.versions_for(published_library(), as_of=as_of, regimes=None)
+    evaluate, record = [], []
+    for ref in refs:
+        started = time.perf_counter()
+        services.evaluate_snapshots(snapshots_for([ref]), versions=versions, as_of=as_of)
+        evaluate.append(time.perf_counter() - started)
+    for ref in refs[: max(1, samples // 4)]:
+        started = time.perf_counter()
+        services.run_execute_inline(services.run_create(kind=RunKind.MANUAL, subjects=[ref], chunk_size=1))
+        record.append(time.perf_counter() - started)
+    return {"evaluate": latency_summary(evaluate), "evaluate_of_record": latency_summary(record)}
+
+
+@phase
+def audit_reports(*, as_of: str, repeat: int = 2) -> dict[str, Any]:
+    """Audit-report PDFs for a model with a lineage, a cluster and an organisation, with the time
+    of each step: the context read from the log, the HTML, and the PDF rendering."""
+    from datetime import date
+
+    try:
+        from reports import render
+        from reports.context import audit_context
+        from reports.models import ReportKind
+        from reports.services import report_content, report_parameters
+    except ImportError as exc:
+        return {"seconds": None, "reason": f"the reports module is not available: {exc}"}
+    from django.utils import timezone
+
+    from registry.models import AIModel, Cluster, Organisation
+
+    from .measure import latency_summary
+
+    subjects = []
+    derived = AIModel.objects.select_related("organisation").filter(base_model__isnull=False).order_by("-pk").first()
+    for obj in (derived, Cluster.objects.select_related("organisation").first(), Organisation.objects.first()):
+        if obj is not None:
+            subjects.append(obj.subject_ref)
+    times, sizes, steps = [], [], {"context": [], "html": [], "pdf": []}
+    for _ in range(repeat):
+        for ref in subjects:
+            params = report_parameters(kind=ReportKind.AUDIT, format="pdf", subject=ref, as_of=as_of)
+            started = time.perf_counter()
+            pdf = b"".join(report_content(kind=ReportKind.AUDIT, format="pdf", params=params))
+            times.append(time.perf_counter() - started)
+            sizes.append(len(pdf))
+            started = time.perf_counter()
+            context = audit_context(subject_ref=ref, as_of=date.fromisoformat(as_of), generated_at=timezone.now())
+            steps["context"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            html = render.render_html(ReportKind.AUDIT, context)
+            steps["html"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            render.html_to_pdf(html)
+            steps["pdf"].append(time.perf_counter() - started)
+    return {"subjects": subjects, **latency_summary(times), "bytes_max": max(sizes, default=0),
+            "steps_p50_ms": {name: latency_summary(values)["p50_ms"] for name, values in steps.items()}}
+
+
+@phase
+def registry_report(*, as_of: str, format: str = "pdf") -> dict[str, Any]:
+    try:
+        from reports.models import ReportKind
+        from reports.services import report_content, report_parameters
+    except ImportError as exc:
+        return {"seconds": None, "reason": f"the reports module is not available: {exc}"}
+    from .measure import Stopwatch, peak_rss_mb
+
+    params = report_parameters(kind=ReportKind.REGISTRY, format=format, as_of=as_of)
+    clock, size = Stopwatch(), 0
+    for chunk in report_content(kind=ReportKind.REGISTRY, format=format, params=params):
+        size += len(chunk)
+    return {"format": format, "seconds": round(clock.seconds, 2), "bytes": size, "peak_rss_mb": peak_rss_mb()}
+
+
+@phase
+def api_token(*, organisation: str) -> dict[str, Any]:
+    try:
+        from accounts.models import Role
+        from accounts.services import api_user_create
+    except ImportError as exc:
+        return {"token": None, "reason": f"the API accounts module is not available: {exc}"}
+    _user, _created, _token, key = api_user_create(username=f"bench-{organisation}", role=Role.LAB,
+                                                   organisation_slug=organisation, token_name="bench")
+    return {"token": key, "organisation": organisation}
+
+
+@phase
+def scaleout_run(*, workers: int, chunk_size: int, as_of: str, reference_run: int, timeout: float) -> dict[str, Any]:
+    """The same full re-evaluation through the broker, spread over the running Celery workers."""
+    from datetime import date
+
+    from config.celery import app
+    from rules import services, tasks
+    from rules.models import Determination, EvaluationRun
+    from rules.models.runs import RunKind, RunStatus
+
+    from .measure import Stopwatch, rate
+
+    deadline = time.monotonic() + 120
+    while len(app.control.ping(timeout=1.0) or []) < workers:
+        if time.monotonic() > deadline:
+            return {"determinations_per_second": None, "reason": f"{workers} worker(s) did not answer within 120 s"}
+    clock = Stopwatch()
+    run = services.run_create(kind=RunKind.MANUAL, as_of=date.fromisoformat(as_of), chunk_size=chunk_size)
+    tasks.run_start.delay(run.pk)
+    last = -1
+    while True:
+        state = EvaluationRun.objects.filter(pk=run.pk).values("status", "chunks_done", "chunks_total").get()
+        if state["status"] in (RunStatus.FINISHED, RunStatus.FAILED):
+            break
+        if clock.seconds > timeout:
+            return {"determinations_per_second": None, "run_id": run.pk, "reason": f"not finished after {timeout:.0f} s"}
+        if state["chunks_done"] * 10 // max(state["chunks_total"], 1) != last:
+            last = state["chunks_done"] * 10 // max(state["chunks_total"], 1)
+            _progress(f"  {workers} worker(s): {state['chunks_done']} of {state['chunks_total']} chunks ({clock.seconds:.0f} s)")
+        time.sleep(0.2)
+    seconds = clock.seconds
+    rows = Determination.objects.filter(run=run).count()
+    return {"workers": workers, "run_id": run.pk, "status": state["status"], "determinations": rows,
+            "seconds": round(seconds, 2), "determinations_per_second": rate(rows, seconds),
+            "same_as_in_process": compare(reference_run=reference_run, other_run=run.pk)}
+
+
+def main(argv: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    name, arguments = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
+    result = PHASES[name](**arguments)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,155 @@
+"""One benchmark run, end to end: a fresh database, the synthetic registry, the full re-evaluation in
+one process, the COPY baseline, latency, the same re-evaluation over 1..k Celery workers, the API
+under load beside /healthz, and the reports. Every measurement is taken in this one run."""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .environment import BenchDatabase, BenchError, child_environment, manage, run_phase
+
+
+@dataclass
+class Options:
+    models: int
+    clusters: int
+    seed: int = 1
+    chunk_size: int = 500
+    database_name: str = "bench_main"
+    redis_url: str = ""
+    workers: tuple[int, ...] = (1, 2)
+    api_seconds: float = 10.0
+    api_concurrency: int = 8
+    api_max_requests: int = 5000
+    latency_samples: int = 200
+    verify: bool = True
+    reports: bool = True
+    registry_report_timeout: float = 600.0
+    registry_report_memory_mb: int = 8192
+    keep: bool = False
+
+
+def machine() -> dict[str, Any]:
+    memory = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            memory = round(int(meminfo.readline().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "memory_gb": memory, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def _database_version(env: dict[str, str]) -> str | None:
+    try:
+        return run_phase("database_version", {}, env=env).get("version")
+    except BenchError:
+        return None
+
+
+def _api(options: Options, env: dict[str, str], say: Callable[[str], None]) -> dict[str, Any]:
+    from importlib.util import find_spec
+
+    from . import load
+    from .servers import gunicorn
+
+    if find_spec("api") is None:
+        return {"submissions_per_second": None, "reason": "the api module is not installed"}
+    token = run_phase("api_token", {"organisation": "org-00000"}, env=env, optional=True)
+    if not token.get("token"):
+        return {"submissions_per_second": None, "reason": token.get("reason")}
+    workers = os.cpu_count() or 2
+    say(f"API: gunicorn with {workers} workers; {options.api_concurrency} clients for {options.api_seconds:g} s each")
+    with gunicorn(env=env, workers=workers) as port:
+        bounds = {"seconds": options.api_seconds, "max_requests": options.api_max_requests,
+                  "concurrency": options.api_concurrency}
+        trivial = load.load(port, load.healthz, ok=(200,), **bounds)
+        submit = load.load(port, load.model_submission(token["token"], token["organisation"], str(int(time.time()))),
+                           ok=(201,), **bounds)
+    ratio = (submit["requests_per_second"] / trivial["requests_per_second"]
+             if submit["requests_per_second"] and trivial["requests_per_second"] else None)
+    return {"submissions_per_second": submit["requests_per_second"], "submission_p99_ms": submit["p99_ms"],
+            "healthz_per_second": trivial["requests_per_second"], "healthz_p99_ms": trivial["p99_ms"],
+            "ratio_to_healthz": round(ratio, 4) if ratio is not None else None, "gunicorn_workers": workers,
+            "submission": submit, "healthz": trivial}
+
+
+def _scale_out(options: Options, database: BenchDatabase, reference: dict[str, Any],
+               say: Callable[[str], None]) -> dict[str, Any]:
+    from .servers import celery_workers
+
+    if not options.workers:
+        return {"reason": "not asked for"}
+    if not options.redis_url:
+        return {"reason": "no broker: set REDIS_URL (or --redis-url) to spread the run over Celery workers"}
+    if database.vendor != "postgresql":
+        return {"reason": "SQLite takes one writer at a time: the scale-out is measured on PostgreSQL"}
+    env = child_environment(database, redis_url=options.redis_url, eager=False)
+    results: dict[str, Any] = {}
+    for count in options.workers:
+        say(f"scale-out: the same re-evaluation over {count} Celery worker process(es)")
+        peaks: list[float | None] = []
+        with celery_workers(count, env=env, peaks=peaks):
+            outcome = run_phase("scaleout_run", {
+                "workers": count, "chunk_size": options.chunk_size, "as_of": reference["as_of"],
+                "reference_run": reference["run_id"], "timeout": 3600,
+            }, env=env)
+        outcome["worker_peak_rss_mb"] = peaks
+        results[str(count)] = outcome
+    return results
+
+
+def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
+    database = BenchDatabase.beside_configured(options.database_name)
+    env = child_environment(database)
+    result: dict[str, Any] = {"models": options.models, "clusters": options.clusters, "database": database.vendor,
+                              "machine": machine()}
+    say(f"database: {database.vendor} {database.name} (created for this run)")
+    database.create()
+    try:
+        manage(["migrate", "--noinput"], env=env)
+        result["database_version"] = _database_version(env)
+        say(f"generating {options.models:,} models and {options.clusters:,} clusters")
+        result["generate"] = run_phase("generate", {"models": options.models, "clusters": options.clusters,
+                                                    "seed": options.seed}, env=env)
+        say(f"  {result['generate']['subjects']:,} subjects in {result['generate']['seconds']} s")
+        say("full re-evaluation in one process")
+        reevaluation = result["reevaluate"] = run_phase("reevaluate", {"chunk_size": options.chunk_size}, env=env)
+        say(f"  {reevaluation['determinations']:,} determinations at {reevaluation['determinations_per_second']}/s")
+        say("COPY baseline: the same number of rows of the same width into a scratch table")
+        copy = result["copy_baseline"] = run_phase(
+            "copy_baseline", {"rows": reevaluation["determinations"], "run_id": reevaluation["run_id"]}, env=env)
+        say(f"  {copy.get('copy_rows_per_second')} rows/s")
+        rate, baseline = reevaluation["determinations_per_second"], copy.get("copy_rows_per_second")
+        result.update(
+            determinations_per_second=rate, copy_rows_per_second=baseline,
+            ratio_to_copy=round(rate / baseline, 4) if rate and baseline else None,
+            peak_rss_mb=reevaluation["peak_rss_mb"],
+        )
+        if options.verify:
+            say("verifying the chain")
+            result["verify"] = run_phase("verify", {}, env=env)
+        say("single-subject latency")
+        result["latency"] = run_phase("latency", {"samples": options.latency_samples, "seed": options.seed}, env=env)
+        result["scale_out"] = _scale_out(options, database, reevaluation, say)
+        try:
+            result["api"] = _api(options, child_environment(database, redis_url=options.redis_url,
+                                                            eager=not options.redis_url), say)
+        except BenchError as exc:
+            result["api"] = {"submissions_per_second": None, "reason": str(exc)}
+        if options.reports:
+            say("reports: audit PDFs, then the registry report")
+            result["audit_pdf"] = run_phase("audit_reports", {"as_of": reevaluation["as_of"]}, env=env, optional=True)
+            result["registry_report"] = run_phase(
+                "registry_report", {"as_of": reevaluation["as_of"]}, env=env, optional=True,
+                timeout=options.registry_report_timeout, memory_limit_mb=options.registry_report_memory_mb)
+    finally:
+        if options.keep:
+            say(f"kept the benchmark database: {database.url}")
+        else:
+            database.drop()
+    return result

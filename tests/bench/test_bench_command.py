@@ -1,0 +1,59 @@
+"""`manage.py bench` end to end at a tiny size: its own database, the measurements as one JSON object."""
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+POSTGRESQL = "postgresql" in settings.DATABASES["default"]["ENGINE"]
+BROKER = os.environ.get("REDIS_URL", "")
+
+
+def bench(**options):
+    out = io.StringIO()
+    call_command("bench", json=True, stdout=out, database_name=f"bench_t{os.getpid()}", **options)
+    return json.loads(out.getvalue())
+
+
+def test_the_bench_command_measures_a_tiny_registry_and_prints_json():
+    result = bench(models=24, clusters=4, chunk_size=7, latency_samples=3, api_seconds=1, api_concurrency=2,
+                   skip_reports=True, workers="2" if (POSTGRESQL and BROKER) else "0")
+    for key in ("determinations_per_second", "copy_rows_per_second", "ratio_to_copy", "peak_rss_mb"):
+        assert result[key] is not None and result[key] > 0, key
+    assert result["ratio_to_copy"] == pytest.approx(result["determinations_per_second"] / result["copy_rows_per_second"],
+                                                    abs=1e-4)
+    reevaluation = result["reevaluate"]
+    assert result["generate"]["subjects"] == reevaluation["subjects"] == 24 + 4 + 1
+    assert reevaluation["determinations"] == reevaluation["subjects"] * 6 and reevaluation["chunks"] == 5
+    assert reevaluation["queries_per_chunk"]["max"] > 0
+    assert result["verify"]["ok"] and result["verify"]["rows"] == reevaluation["determinations"]
+    assert result["latency"]["evaluate"]["samples"] == 3 and result["latency"]["evaluate"]["p99_ms"] > 0
+    assert result["database"] == ("postgresql" if POSTGRESQL else "sqlite")
+    api = result["api"]
+    assert api["healthz"]["requests"] > 0 and not api["healthz"]["errors"]
+    assert api["submission"]["requests"] > 0 and not api["submission"]["errors"], api["submission"]
+    if POSTGRESQL and BROKER:
+        spread = result["scale_out"]["2"]
+        assert spread["status"] == "finished" and spread["same_as_in_process"]["same"], spread
+        assert len(spread["worker_peak_rss_mb"]) == 2
+    else:
+        assert result["scale_out"]["reason"]
+
+
+def test_the_bench_command_refuses_a_database_name_it_could_mistake_for_a_real_one():
+    if not POSTGRESQL:
+        pytest.skip("the name is only a database name on PostgreSQL")
+    with pytest.raises(CommandError, match="must start with bench_"):
+        call_command("bench", models=2, clusters=0, json=True, stdout=io.StringIO(), database_name="registry")
+
+
+def test_the_bench_command_refuses_bad_sizes_naming_the_option():
+    with pytest.raises(CommandError, match="--models"):
+        call_command("bench", models=0, clusters=1, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="--workers"):
+        call_command("bench", models=1, clusters=1, workers="two", stdout=io.StringIO())
