@@ -13,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 from .exceptions import error_body
 from .views.evaluations import EvaluationView
 from .views.registry import ClusterViewSet, ModelViewSet, OrganisationViewSet
+from .views.reports import ReportViewSet
 from .views.rules import AcceleratorViewSet, DeterminationViewSet, RegimeViewSet, RuleVersionViewSet, RunViewSet
 
 app_name = "api"
@@ -26,6 +27,7 @@ router.register("accelerators", AcceleratorViewSet, basename="accelerator")
 router.register("regimes", RegimeViewSet, basename="regime")
 router.register("determinations", DeterminationViewSet, basename="determination")
 router.register("runs", RunViewSet, basename="run")
+router.register("reports", ReportViewSet, basename="report")
 
 
 @csrf_exempt
