@@ -42,10 +42,19 @@ def _counter() -> int:
     return _counter_state[0]
 
 
-def add_runs_with_changes() -> EvaluationRun:
-    """Two runs over the registry under EO 14110: the second finds every big model's status changed."""
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2024, 1, 1), regimes=["us-eo-14110"]))
-    return run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2025, 6, 1), regimes=["us-eo-14110"]))
+# Each step's pair of runs is as of dates later than every earlier step's (a run's changes are
+# against the newest earlier as-of): under EO 14110 it lapses, under SB 53 it takes effect.
+RUNS_WITH_CHANGES = [
+    ("us-eo-14110", date(2024, 1, 1), date(2025, 6, 1)),
+    ("us-ca-sb53", date(2025, 12, 31), date(2026, 6, 1)),
+]
+
+
+def add_runs_with_changes(step: int) -> EvaluationRun:
+    """Two runs over the registry under one regime: the second finds every big model's status changed."""
+    regime, before, after = RUNS_WITH_CHANGES[step]
+    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=before, regimes=[regime]))
+    return run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=after, regimes=[regime]))
 
 
 def add_drafts(count: int) -> None:
@@ -68,7 +77,7 @@ def grow(step: int, n: int) -> EvaluationRun:
     add_drafts(n)
     for _ in range(n):
         run_create(kind=RunKind.MANUAL, as_of=date(2026, 1, 1), subjects=["model:acme/Acme-1@1"])
-    return add_runs_with_changes()
+    return add_runs_with_changes(step)
 
 
 LIST_URLS = {

@@ -291,3 +291,21 @@ def test_a_submission_is_evaluated_with_the_same_number_of_queries_for_10_or_40_
         run = pending_evaluate(pending_ids=pending)
     assert run.total == 41 and len(per_subject_and_regime(run)) == 41 * REGIMES
     assert not PendingEvaluation.objects.exists()
+
+
+def test_an_evaluation_as_of_a_past_date_is_not_mistaken_for_a_change_today():
+    registry_submit(document(
+        organisations=[OrganisationRecordFactory(slug="acme")],
+        models=[ModelRecordFactory(organisation="acme", name="Big", training_compute_ops=2e26)],
+    ), via="import")
+    today_run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2026, 6, 1)))
+    # someone asks how the law stood in 2024 (EO 14110 in force: covered) ...
+    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2024, 6, 1)))
+    # ... the next run of today's law compares with the state as of 2026-06-01, not with 2024's
+    again = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2026, 6, 2)))
+    assert again.changes_count == 0, list(StatusChange.objects.filter(run=again).values("regime", "from_status", "to_status"))
+    assert today_run.status == RunStatus.FINISHED
+    # a run after the law changed still records it: EO 14110 lapsed between 2024 and 2025
+    lapsed = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2025, 6, 1), regimes=["us-eo-14110"]))
+    change = StatusChange.objects.get(run=lapsed, subject_ref="model:acme/Big@1")
+    assert (change.from_status, change.to_status) == ("covered", "not_in_force")
