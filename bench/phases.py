@@ -211,10 +211,14 @@ def latency(*, samples: int, seed: int = 1) -> dict[str, Any]:
 
     from .measure import latency_summary
 
-    rng = random.Random(seed)
-    models = list(AIModel.objects.select_related("organisation").order_by("?")[: samples])
-    clusters = list(Cluster.objects.select_related("organisation").order_by("?")[: max(1, samples // 10)])
-    refs = [m.subject_ref for m in models] + [c.subject_ref for c in clusters]
+    rng = random.Random(seed)  # the same subjects for the same registry and seed
+    model_ids = list(AIModel.objects.order_by("pk").values_list("pk", flat=True))
+    cluster_ids = list(Cluster.objects.order_by("pk").values_list("pk", flat=True))
+    models = AIModel.objects.select_related("organisation").filter(
+        pk__in=rng.sample(model_ids, min(samples, len(model_ids))))
+    clusters = Cluster.objects.select_related("organisation").filter(
+        pk__in=rng.sample(cluster_ids, min(max(1, samples // 10), len(cluster_ids))))
+    refs = sorted([m.subject_ref for m in models] + [c.subject_ref for c in clusters])
     rng.shuffle(refs)
     refs = refs[:samples]
     as_of = services.today()
