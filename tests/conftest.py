@@ -36,3 +36,14 @@ def _plain_http_live_server_settings():
 def live_server(_plain_http_live_server_settings, live_server):
     """pytest-django's live server (one per session, whichever test starts it), over plain HTTP."""
     return live_server
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery tasks run in this process, whatever broker the environment names."""
+    from config.celery import app as celery_app
+
+    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
+    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield celery_app
+    celery_app.conf.update(saved)

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from config.celery import app as celery_app
 from registry.models import AIModel, Cluster
 from registry.services import registry_submit
 from rules.models import Determination, EvaluationRun
@@ -50,15 +49,6 @@ class World:
 def _generous_throttle(settings):
     """Throttling has its own test; elsewhere no test should meet the limit."""
     settings.API_THROTTLE_RATE = "100000/min"
-
-
-@pytest.fixture
-def eager_celery():
-    """Celery tasks run in this process, whatever broker the environment names."""
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield celery_app
-    celery_app.conf.update(saved)
 
 
 def submit(**sections: Any) -> None:

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from config.celery import app as celery_app
 from registry.models import AIModel, ModelRevision
 from registry.services import RegistryValidationError, registry_submit
 from registry.signals import subjects_changed
@@ -37,14 +36,6 @@ DEADLINE_S = 60
 def _postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: concurrent transactions and row locks")
-
-
-@pytest.fixture
-def eager_celery():
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield
-    celery_app.conf.update(saved)
 
 
 def sessions_waiting_on_a_lock() -> int:

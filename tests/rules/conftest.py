@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from config.celery import app as celery_app
 from registry.services import registry_submit
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
 
@@ -27,10 +24,3 @@ def submit_registry(*, models: int = 0, clusters: int = 0, organisations: int = 
     return list(result.changed_subjects)
 
 
-@pytest.fixture
-def eager_celery():
-    """Celery tasks run in this process, whatever broker the environment names."""
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
-    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
-    yield celery_app
-    celery_app.conf.update(saved)
