@@ -20,7 +20,9 @@ LOG_SCHEMA = "determination/1"
 
 
 def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Payloads and snapshots are trees built for this call; skipping the cycle check gives the same
+    # bytes about a quarter faster.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
 
 def sha256_text(text: str) -> str:
