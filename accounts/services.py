@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import string
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -17,6 +18,10 @@ from .models import ApiToken, Membership, Role
 
 GROUP_FOR_ROLE = {Role.REGULATOR: "Regulators", Role.LAB: "Lab staff"}
 PREFIX_LENGTH = 8
+# Letters and digits only: a token never starts with "-" (which a shell or argparse would read as an
+# option) and selects whole on a double click. 43 characters of 62 carry 256 bits.
+TOKEN_ALPHABET = string.ascii_letters + string.digits
+TOKEN_LENGTH = 43
 
 
 class AccountError(ValueError):
@@ -60,7 +65,7 @@ def membership_set(*, user: Any, role: str, organisation: Organisation | None, a
 
 def token_issue(*, user: Any, name: str = "", actor: Any = None) -> tuple[ApiToken, str]:
     """A new token for `user`: returns the stored row and the token itself, which is never kept."""
-    key = secrets.token_urlsafe(32)
+    key = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user, name=name[:100], key_prefix=key[:PREFIX_LENGTH], key_sha256=key_sha256(key)

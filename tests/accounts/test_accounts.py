@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -13,7 +14,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, AuditEvent, Membership
-from accounts.services import membership_set
+from accounts.services import membership_set, token_issue
 from registry.models import Organisation
 from tests.factories import OrganisationFactory, UserFactory
 
@@ -81,6 +82,15 @@ def test_a_role_change_is_audited_and_moves_the_user_between_groups():
     assert list(user.groups.values_list("name", flat=True)) == ["Regulators"]
 
 
+def test_tokens_are_letters_and_digits_so_a_command_line_never_reads_one_as_an_option():
+    user = UserFactory()
+    keys = [token_issue(user=user)[1] for _ in range(200)]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{43}", key) for key in keys), [k for k in keys if not k.isalnum()]
+    assert len(set(keys)) == 200
+    call_command("revoke_api_token", "--prefix", keys[0][:8], stdout=io.StringIO())
+    assert ApiToken.objects.get(key_prefix=keys[0][:8]).revoked_at is not None
+
+
 def test_revoke_api_token_by_prefix_refuses_the_token_and_is_audited():
     OrganisationFactory(slug="acme")
     token = create("--organisation", "acme", "--username", "alice", "--role", "lab")[0].split()[-1]
@@ -88,13 +98,13 @@ def test_revoke_api_token_by_prefix_refuses_the_token_and_is_audited():
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert client.get("/api/v1/models/").status_code == 200
     out = io.StringIO()
-    call_command("revoke_api_token", "--prefix", token[:8], stdout=out)
+    call_command("revoke_api_token", f"--prefix={token[:8]}", stdout=out)
     assert "Revoked" in out.getvalue()
     assert client.get("/api/v1/models/").status_code == 401
     assert ApiToken.objects.get(key_prefix=token[:8]).revoked_at is not None
     assert AuditEvent.objects.filter(action="token.revoked", detail__token=token[:8]).exists()
     with pytest.raises(CommandError, match="no active token"):
-        call_command("revoke_api_token", "--prefix", token[:8], stdout=io.StringIO())
+        call_command("revoke_api_token", f"--prefix={token[:8]}", stdout=io.StringIO())
 
 
 def test_revoke_every_token_of_a_user():

@@ -96,7 +96,7 @@ def test_a_revoked_token_stops_working_at_once(acme):
     key = out.getvalue().strip().splitlines()[-1]
     client = Client()
     assert client.get("/api/v1/models/", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
-    call_command("revoke_api_token", "--prefix", token.key_prefix, stdout=StringIO())
+    call_command("revoke_api_token", f"--prefix={token.key_prefix}", stdout=StringIO())
     response = client.get("/api/v1/models/", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 401
     assert "revoked" in response.json()["detail"]
