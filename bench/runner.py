@@ -31,6 +31,7 @@ class Options:
     registry_report_timeout: float = 600.0
     registry_report_memory_mb: int = 8192
     keep: bool = False
+    api_only: bool = False  # the synthetic registry and the API phase, nothing else
 
 
 def machine() -> dict[str, Any]:
@@ -78,6 +79,13 @@ def _api(options: Options, env: dict[str, str], say: Callable[[str], None]) -> d
             "submission": submit, "healthz": trivial}
 
 
+def _api_phase(options: Options, database: BenchDatabase, say: Callable[[str], None]) -> dict[str, Any]:
+    try:
+        return _api(options, child_environment(database, redis_url=options.redis_url, eager=not options.redis_url), say)
+    except BenchError as exc:
+        return {"submissions_per_second": None, "reason": str(exc)}
+
+
 def _scale_out(options: Options, database: BenchDatabase, reference: dict[str, Any],
                say: Callable[[str], None]) -> dict[str, Any]:
     from .servers import celery_workers
@@ -117,6 +125,9 @@ def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
         result["generate"] = run_phase("generate", {"models": options.models, "clusters": options.clusters,
                                                     "seed": options.seed}, env=env)
         say(f"  {result['generate']['subjects']:,} subjects in {result['generate']['seconds']} s")
+        if options.api_only:
+            result["api"] = _api_phase(options, database, say)
+            return result
         say("full re-evaluation in one process")
         reevaluation = result["reevaluate"] = run_phase("reevaluate", {"chunk_size": options.chunk_size}, env=env)
         say(f"  {reevaluation['determinations']:,} determinations at {reevaluation['determinations_per_second']}/s")
@@ -136,11 +147,7 @@ def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
         say("single-subject latency")
         result["latency"] = run_phase("latency", {"samples": options.latency_samples, "seed": options.seed}, env=env)
         result["scale_out"] = _scale_out(options, database, reevaluation, say)
-        try:
-            result["api"] = _api(options, child_environment(database, redis_url=options.redis_url,
-                                                            eager=not options.redis_url), say)
-        except BenchError as exc:
-            result["api"] = {"submissions_per_second": None, "reason": str(exc)}
+        result["api"] = _api_phase(options, database, say)
         if options.reports:
             say("reports: audit PDFs, then the registry report")
             result["audit_pdf"] = run_phase("audit_reports", {"as_of": reevaluation["as_of"]}, env=env, optional=True)

@@ -53,6 +53,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", default="1,2", help="Celery worker counts for the scale-out; 0 skips it.")
         parser.add_argument("--api-seconds", type=float, default=10.0, help="Seconds of load per endpoint.")
         parser.add_argument("--api-concurrency", type=int, default=8, help="Concurrent clients of the load generator.")
+        parser.add_argument("--api-only", action="store_true",
+                            help="Build the synthetic registry and measure only the API beside /healthz (no "
+                                 "re-evaluation, baseline, latency, scale-out or reports).")
         parser.add_argument("--latency-samples", type=int, default=200)
         parser.add_argument("--skip-verify", action="store_true", help="Do not verify the chain after the run.")
         parser.add_argument("--skip-reports", action="store_true", help="Do not time the reports.")
@@ -71,6 +74,7 @@ class Command(BaseCommand):
             api_concurrency=max(1, options["api_concurrency"]),
             latency_samples=max(1, _positive("latency-samples", options["latency_samples"])),
             verify=not options["skip_verify"], reports=not options["skip_reports"], keep=options["keep"],
+            api_only=options["api_only"],
         )
         as_json = options["json"]
 
