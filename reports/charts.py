@@ -7,9 +7,11 @@ sit in one page.
 from __future__ import annotations
 
 import io
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import matplotlib
@@ -17,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib import dates as mdates  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 RC = {
@@ -53,6 +56,102 @@ class ThresholdLine:
     other_regimes: tuple[str, ...] = ()
 
 
+MONTH_STEPS = (1, 3, 6, 12, 24, 60, 120)  # months per cell, coarsened until the columns fit
+EIGHTH_STEPS = (1, 2, 4, 8, 16)  # eighths of a decade per cell
+MAX_COLUMNS, MAX_ROWS = 40, 24
+STATUS_OFFSET = {"not_covered": -0.25, "indeterminate": 0.0, "covered": 0.25}  # of a cell's width
+STEP_WORDS = {1: "1 month", 3: "3 months", 6: "6 months", 12: "1 year", 24: "2 years", 60: "5 years",
+              120: "10 years"}
+DECADE_WORDS = {1: "1/8", 2: "1/4", 4: "1/2", 8: "1", 16: "2"}
+
+
+@dataclass
+class Binned:
+    """Points counted, not kept: by status in cells of one month × 1/8 decade (coarsened when drawn),
+    so a chart of any number of subjects holds at most a few thousand numbers."""
+
+    counts: Counter[tuple[int, int, str]] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    first: date | None = None
+    last: date | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def add(self, point: ChartPoint) -> None:
+        month = point.when.year * 12 + point.when.month - 1
+        self.counts[(month, math.floor(math.log10(point.value) * 8), point.status)] += 1
+        self.by_status[point.status] += 1
+        self.first = point.when if self.first is None else min(self.first, point.when)
+        self.last = point.when if self.last is None else max(self.last, point.when)
+        self.low = point.value if self.low is None else min(self.low, point.value)
+        self.high = point.value if self.high is None else max(self.high, point.value)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+class PointCollector:
+    """Points kept one by one up to `limit`; past that every point is counted in a `Binned` grid instead."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.points: list[tuple[str, ChartPoint]] = []
+        self.binned: Binned | None = None
+
+    def add(self, point: ChartPoint, *, key: str = "") -> None:
+        """Keeps the point (drawn in `key` order), or counts it once past the limit."""
+        if self.binned is not None:
+            self.binned.add(point)
+            return
+        self.points.append((key, point))
+        if len(self.points) > self.limit:
+            self.binned = Binned()
+            for _, kept in self.points:
+                self.binned.add(kept)
+            self.points = []
+
+    def sorted_points(self) -> list[ChartPoint]:
+        return [point for _, point in sorted(self.points, key=lambda pair: pair[0])]
+
+
+def _month_start(month: int) -> date:
+    return date(month // 12, month % 12 + 1, 1)
+
+
+def _draw_binned(axes: Axes, binned: Binned, noun: str) -> tuple[list, str]:
+    """Each (cell, status) as one mark at the cell's centre (statuses side by side), its area
+    proportional to the number of subjects; returns the legend handles and the chart's note."""
+    months = [month for month, _, _ in binned.counts]
+    eighths = [eighth for _, eighth, _ in binned.counts]
+    step = next((m for m in MONTH_STEPS if max(months) // m - min(months) // m < MAX_COLUMNS), MONTH_STEPS[-1])
+    rise = next((e for e in EIGHTH_STEPS if max(eighths) // e - min(eighths) // e < MAX_ROWS), EIGHTH_STEPS[-1])
+    cells: Counter[tuple[int, int, str]] = Counter()
+    for (month, eighth, status), count in binned.counts.items():
+        cells[(month // step, eighth // rise, status)] += count
+    largest = max(cells.values())
+    biggest_area = 70.0  # points², the largest mark
+    handles = []
+    for status, (colour, marker, legend) in STATUS_STYLE.items():
+        mine = sorted((column, row, count) for (column, row, s), count in cells.items() if s == status)
+        if not mine:
+            continue
+        xs, ys, sizes = [], [], []
+        for column, row, count in mine:
+            start, end = _month_start(column * step), _month_start((column + 1) * step)
+            width = mdates.date2num(end) - mdates.date2num(start)
+            xs.append(mdates.date2num(start) + width * (0.5 + STATUS_OFFSET[status]))
+            ys.append(10 ** ((row + 0.5) * rise / 8))
+            sizes.append(max(3.0, biggest_area * count / largest))
+        handles.append(axes.scatter(xs, ys, s=sizes, c=colour, marker=marker, alpha=0.8, zorder=3,
+                                    edgecolors="white", linewidths=0.3,
+                                    label=f"{legend} ({binned.by_status[status]:,})"))
+    note = (f"{binned.total:,} {noun}, too many to draw one by one, counted in cells of "
+            f"{STEP_WORDS.get(step, f'{step} months')} × {DECADE_WORDS.get(rise, f'{rise}/8')} decade:\n"
+            f"one mark per status and cell, its area proportional to its {noun} (largest mark: {largest:,})")
+    return handles, note
+
+
 def _ids_prefixed(svg: str, prefix: str) -> str:
     svg = re.sub(r'\bid="', f'id="{prefix}-', svg)
     svg = re.sub(r"url\(#", f"url(#{prefix}-", svg)
@@ -76,11 +175,15 @@ def threshold_chart(
     prefix: str,
     as_of: date,
     labelled: int = 12,
+    binned: Binned | None = None,
+    noun: str = "subjects",
 ) -> str:
     """Values against dates on a log scale, with a horizontal line at each threshold.
 
     Covered subjects are labelled when there are at most `labelled` of them; the legend beside the
-    plot names each threshold's regimes, and a short tag on the line gives its value.
+    plot names each threshold's regimes, and a short tag on the line gives its value. With `binned`
+    (too many subjects to draw one by one), the counts per cell are drawn instead of `points`, and
+    the chart says so under its title.
     """
     with matplotlib.rc_context(RC):
         figure = Figure(figsize=(7.4, 3.9))
@@ -89,6 +192,12 @@ def threshold_chart(
         axes.set_title(title, loc="left")
         axes.set_ylabel(ylabel)
         handles = []
+        if binned is not None and binned.total:
+            points = []
+            handles, note = _draw_binned(axes, binned, noun)
+            axes.text(0.0, 1.0, note, transform=axes.transAxes, ha="left", va="bottom", fontsize=5.5,
+                      color="#555555", linespacing=1.1)
+            axes.set_title(title, loc="left", pad=18)
         for status, (colour, marker, legend) in STATUS_STYLE.items():
             mine = [p for p in points if p.status == status]
             if mine:
@@ -96,14 +205,16 @@ def threshold_chart(
                                             marker=marker, label=f"{legend} ({len(mine)})", zorder=3,
                                             edgecolors="white", linewidths=0.4))
         covered = [p for p in points if p.status == "covered"]
-        if len(covered) <= labelled:
+        if points and len(covered) <= labelled:
             for index, point in enumerate(sorted(covered, key=lambda p: (p.when, p.value))):
                 axes.annotate(point.label, xy=(point.when, point.value), xytext=(4, 5 if index % 2 == 0 else -9),
                               textcoords="offset points", fontsize=5.5, color="#8a1020", zorder=4, parse_math=False)
-        values = [p.value for p in points] + [t.value for t in thresholds]
+        extent = [binned.low, binned.high] if binned is not None and binned.total else []
+        values = [p.value for p in points] + [t.value for t in thresholds] + extent
         if values:
             axes.set_ylim(min(values) / 10, max(values) * 10)
-        dates = [p.when for p in points] + [as_of]
+        dates = [p.when for p in points] + [as_of] + (
+            [binned.first, binned.last] if binned is not None and binned.total else [])
         start, end = min(dates), max(dates)
         span = max((end - start).days, 365)
         axes.set_xlim(mdates.date2num(start) - span * 0.04, mdates.date2num(end) + span * 0.06)
@@ -121,7 +232,7 @@ def threshold_chart(
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         axes.grid(True, which="major", axis="y", color="#eeeeee", linewidth=0.5)
-        if not points:
+        if not points and not (binned is not None and binned.total):
             axes.text(0.5, 0.5, "no subject with a recorded value and date", transform=axes.transAxes,
                       ha="center", va="center", color="#777777")
         figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.71, 0.9), fontsize=6, frameon=False,

@@ -6,13 +6,16 @@ log (highest sequence) whose as-of date is D: the last time that question was an
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, QuerySet
+from django.db import connection
+from django.db.models import Count, Max, QuerySet, Subquery
+from django.db.models.functions import Collate
 
 from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
 from rules.models import Determination, EvaluationRun, LogHead, RuleVersion, StatusChange
@@ -41,6 +44,128 @@ def determinations_of_record(*, as_of: date, subject_refs: Iterable[str] | None 
         "rule_version", "facts", "run", "requested_by")
     # sorted here, not by the database, so every backend's collation gives the same order
     return sorted(rows, key=lambda row: (row.subject_kind, row.subject_ref, row.regime))
+
+
+def _latest_sequences(*, as_of: date, kind: str | None = None) -> QuerySet[Determination]:
+    """The sequence of each determination of record as of the date: one per (subject, regime)."""
+    rows = Determination.objects.filter(as_of=as_of)
+    if kind is not None:
+        rows = rows.filter(subject_kind=kind)
+    return rows.order_by().values("subject_ref", "regime").annotate(last=Max("sequence")).values("last")
+
+
+def of_record(*, as_of: date, kind: str | None = None, status: str | None = None) -> QuerySet[Determination]:
+    """The determinations of record as of the date as a query, for counting or streaming without
+    loading them (the same rows as `determinations_of_record`)."""
+    rows = Determination.objects.filter(sequence__in=Subquery(_latest_sequences(as_of=as_of, kind=kind)))
+    if status is not None:
+        rows = rows.filter(status=status)
+    return rows
+
+
+def record_counts(*, as_of: date) -> list[tuple[str, str, str, int]]:
+    """(regime, status, rule version label, number of determinations of record), counted by the database."""
+    rows = of_record(as_of=as_of).order_by().values("regime", "status", "rule_version_label").annotate(n=Count("pk"))
+    return [(row["regime"], row["status"], row["rule_version_label"], row["n"]) for row in rows]
+
+
+def subject_count(*, as_of: date) -> int:
+    """Subjects with a determination as of the date (each has one of record per regime it was asked about)."""
+    return Determination.objects.filter(as_of=as_of).order_by().values("subject_ref").distinct().count()
+
+
+def _binary(field: str) -> Collate:
+    # code-point order on every backend, as Python's sort gives
+    return Collate(field, "C" if connection.vendor == "postgresql" else "BINARY")
+
+
+def iter_of_record(*, as_of: date, status: str | None = None, fields: tuple[str, ...] | None = None,
+                   limit: int | None = None, batch: int = 500) -> Iterator[Any]:
+    """Determinations of record ordered by subject kind, subject and regime (as `determinations_of_record`),
+    read `batch` at a time: model instances, or tuples of `fields`; at most `limit` of them."""
+    rows = of_record(as_of=as_of, status=status).order_by(
+        _binary("subject_kind"), _binary("subject_ref"), _binary("regime"))
+    if limit is not None:
+        rows = rows[:limit]
+    if fields is not None:
+        return rows.values_list(*fields).iterator(chunk_size=batch)
+    return rows.select_related("rule_version").iterator(chunk_size=batch)
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _name(text: str) -> str:
+    """A key written into SQL as a literal: only lower-case letters, digits and _ are allowed."""
+    if not _NAME.fullmatch(text):
+        raise ValueError(f"{text!r} is not a plain key name (a-z, 0-9, _)")
+    return text
+
+
+def _quantity_sql(vendor: str, prefix: str) -> str:
+    """The largest recorded value among a row's payload quantities whose name starts with the prefix."""
+    size = len(_name(prefix))
+    if vendor == "postgresql":
+        return (f"(SELECT MAX((q.value ->> 'value')::float8) FROM json_each(d.payload::json -> 'quantities') q "
+                f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
+    return (f"(SELECT MAX(json_extract(q.value, '$.value')) FROM json_each(d.payload, '$.quantities') q "
+            f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
+
+
+def _fact_sql(vendor: str, kind: str, field: str) -> str:
+    """One field of the facts snapshot's record (`facts[kind][field]`) as text, NULL when absent or empty."""
+    if vendor == "postgresql":
+        return f"NULLIF(f.facts::json -> '{_name(kind)}' ->> '{_name(field)}', '')"
+    return f"NULLIF(json_extract(f.facts, '$.{_name(kind)}.{_name(field)}'), '')"
+
+
+@dataclass(frozen=True)
+class SubjectOfRecord:
+    """One subject's determinations of record reduced to what a chart needs."""
+
+    ref: str
+    name: str
+    organisation: str
+    version: str
+    status: str  # covered, indeterminate or not_covered: the most severe under any regime
+    value: float | None  # the largest recorded quantity with the prefix, under any regime
+    when: str | None  # the first of the date fields that the subject's facts give
+    facts: str | None  # the facts snapshot's JSON, only when no value is recorded
+
+
+SEVERITY = ("not_covered", "indeterminate", "covered")
+
+
+def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, date_fields: tuple[str, ...],
+                            batch: int = 2000) -> Iterator[SubjectOfRecord]:
+    """Each subject of the kind with determinations of record as of the date, reduced by the database to
+    its most severe status and largest recorded quantity, with the dates its facts give (the facts of
+    its latest determination of record); one query, read `batch` subjects at a time, in no set order.
+    The snapshot's JSON is sent only for subjects with no recorded quantity (a regime not in force records none).
+    """
+    vendor = connection.vendor
+    d, f = Determination._meta.db_table, Determination._meta.get_field("facts").related_model._meta.db_table
+    latest_sql, latest_params = _latest_sequences(as_of=as_of, kind=kind).query.get_compiler(
+        connection=connection).as_sql()
+    dates = [_fact_sql(vendor, kind, field) for field in date_fields]
+    when = f"COALESCE({', '.join(dates)})" if len(dates) > 1 else dates[0]
+    sql = (
+        f"SELECT g.subject_ref, g.name, g.organisation, g.version, g.severity, g.value, "
+        f"{when}, CASE WHEN g.value IS NULL THEN f.facts END "
+        f"FROM (SELECT d.subject_ref, MAX(d.subject_name) AS name, MAX(d.organisation) AS organisation, "
+        f"MAX(d.subject_version) AS version, MAX(CASE d.status WHEN 'covered' THEN 2 WHEN 'indeterminate' THEN 1 "
+        f"ELSE 0 END) AS severity, MAX(CASE WHEN d.status <> 'not_in_force' THEN {_quantity_sql(vendor, quantity_prefix)} "
+        f"END) AS value, MAX(d.sequence) AS last FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) "
+        f"GROUP BY d.subject_ref) g "
+        f"JOIN {d} l ON l.sequence = g.last JOIN {f} f ON f.sha256 = l.facts_sha256"
+    )
+    params = [kind, *latest_params]
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(batch):
+            for ref, name, organisation, version, severity, value, when, facts in rows:
+                yield SubjectOfRecord(ref, name or "", organisation, version or "", SEVERITY[severity],
+                                      None if value is None else float(value), when, facts)
 
 
 def subject_key(ref: str) -> SubjectKey:

@@ -1,15 +1,24 @@
 """The registry report's context: every subject's determinations of record as of one date, counted
-by regime and status, charted against the thresholds, with the covered and indeterminate listed."""
+by regime and status, charted against the thresholds, with the covered and indeterminate listed.
+
+Nothing here holds the whole log: counts are the database's GROUP BY, each chart is one query that
+reduces every subject to one row (streamed; past `REPORTS_CHART_MAX_POINTS` subjects the points are
+counted per cell, not kept), and each list reads at most `REPORTS_REGISTRY_LIST_LIMIT` rows with
+their payloads, in batches. The registry export (CSV or JSON) holds every determination of record."""
 from __future__ import annotations
 
+import bisect
+import json
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+
+from django.conf import settings
 
 from rules.engine import RuleVersion as EngineVersion
 from rules.engine.subject import Subject
 from rules.library_store import published_library
-from rules.models import Determination
 
 from .. import charts, selectors
 from .common import STATUS_LABELS, STATUSES, iso_datetime, number, quantity_unit
@@ -60,17 +69,6 @@ def _parameters_of(test: Any) -> set[str]:
     return found | ({network} if network else set())
 
 
-def _subject_status(rows: list[Determination]) -> str:
-    statuses = {row.status for row in rows}
-    return next((s for s in ("covered", "indeterminate") if s in statuses), "not_covered")
-
-
-def _recorded(rows: list[Determination], prefix: str) -> float | None:
-    values = [data.get("value") for row in rows for name, data in (row.data().get("quantities") or {}).items()
-              if name.startswith(prefix) and data.get("value") is not None]
-    return max(values) if values else None
-
-
 def _cluster_fallback_arguments(versions: list[tuple[str, EngineVersion, bool]]) -> Any:
     from rules.engine.subject import Arguments
 
@@ -78,61 +76,106 @@ def _cluster_fallback_arguments(versions: list[tuple[str, EngineVersion, bool]])
     return Arguments(min(thresholds), ">", "dense_max") if thresholds else None
 
 
-def _points(by_subject: dict[str, list[Determination]], kind: str,
-            versions: list[tuple[str, EngineVersion, bool]]) -> tuple[list[charts.ChartPoint], list[str]]:
-    points, left_out = [], []
+@dataclass
+class _Charted:
+    """One chart's subjects: points (or their counts per cell) and those not charted."""
+
+    points: charts.PointCollector
+    left_out: int = 0
+    left_out_named: list[str] = field(default_factory=list)  # the first few in subject order
+
+    def leave_out(self, ref: str, named: int) -> None:
+        self.left_out += 1
+        if len(self.left_out_named) < named:
+            bisect.insort(self.left_out_named, ref)
+        elif ref < self.left_out_named[-1]:
+            bisect.insort(self.left_out_named, ref)
+            self.left_out_named.pop()
+
+
+def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, bool]]) -> _Charted:
+    """Every subject of the kind streamed from the log (one query), reduced to one point each; past
+    the chart limit the points are counted per cell instead of kept."""
+    prefix = MODEL_COMPUTE if kind == "model" else CLUSTER_PEAK
     fallback = _cluster_fallback_arguments(versions) if kind == "cluster" else None
-    for ref, rows in by_subject.items():
-        if rows[0].subject_kind != kind:
-            continue
-        snapshot = rows[0].facts.data()
-        facts = snapshot.get(kind) or {}
-        when = (facts.get("training_completed_on") or facts.get("released_on")) if kind == "model" else facts.get(
-            "operational_from")
-        value = _recorded(rows, MODEL_COMPUTE if kind == "model" else CLUSTER_PEAK)
-        if value is None and (kind == "model" or fallback is not None):
+    charted = _Charted(charts.PointCollector(chart_limit()))
+    named = left_out_limit()
+    for subject in selectors.iter_subjects_of_record(
+            as_of=as_of, kind=kind, quantity_prefix=prefix,
+            date_fields=("training_completed_on", "released_on") if kind == "model" else ("operational_from",)):
+        value = subject.value
+        if value is None and subject.facts is not None and (kind == "model" or fallback is not None):
             # no regime in force recorded the quantity: the engine derives it from the stored snapshot
-            value = Subject(snapshot).quantity(MODEL_COMPUTE if kind == "model" else CLUSTER_PEAK,
-                                               None if kind == "model" else fallback).value
-        if value is None or not when or value <= 0:
-            left_out.append(ref)
+            value = Subject(json.loads(subject.facts)).quantity(prefix, None if kind == "model" else fallback).value
+        if value is None or not subject.when or value <= 0:
+            charted.leave_out(subject.ref, named)
             continue
-        name = rows[0].subject_name or rows[0].organisation
-        label = f"{name}@{rows[0].subject_version}" if rows[0].subject_version else name
-        points.append(charts.ChartPoint(date.fromisoformat(when), value, _subject_status(rows), label))
-    return points, left_out
+        name = subject.name or subject.organisation
+        label = f"{name}@{subject.version}" if subject.version else name
+        charted.points.add(charts.ChartPoint(date.fromisoformat(subject.when), value, subject.status, label),
+                           key=subject.ref)
+    return charted
 
 
-def _listed(row: Determination) -> dict[str, Any]:
-    payload = row.data()
-    test = next((t for t in payload.get("tests", []) if t["id"] == row.deciding_test), None) or {}
+def chart_limit() -> int:
+    """Subjects drawn one by one in a chart; past this they are counted per cell (REPORTS_CHART_MAX_POINTS)."""
+    return int(getattr(settings, "REPORTS_CHART_MAX_POINTS", 2000))
+
+
+def list_limit() -> int:
+    """Determinations listed in each of the covered and indeterminate lists (REPORTS_REGISTRY_LIST_LIMIT)."""
+    return int(getattr(settings, "REPORTS_REGISTRY_LIST_LIMIT", 2000))
+
+
+def left_out_limit() -> int:
+    """Subjects named under a chart as not charted (REPORTS_CHART_LEFT_OUT_NAMED); the rest are counted."""
+    return int(getattr(settings, "REPORTS_CHART_LEFT_OUT_NAMED", 50))
+
+
+LISTED_FIELDS = ("subject_ref", "subject_kind", "regime", "rule_version_label", "deciding_test", "payload", "sequence")
+
+
+def _listed(subject_ref: str, subject_kind: str, regime: str, rule_version_label: str, deciding_test: str,
+            payload: str, sequence: int) -> dict[str, Any]:
+    data = json.loads(payload)
+    test = next((t for t in data.get("tests", []) if t["id"] == deciding_test), None) or {}
     unit = quantity_unit(test.get("quantity"))
     return {
-        "subject": row.subject_ref, "kind": row.subject_kind, "regime": row.regime,
-        "version": row.rule_version_label or "—", "deciding_test": row.deciding_test or "—",
+        "subject": subject_ref, "kind": subject_kind, "regime": regime,
+        "version": rule_version_label or "—", "deciding_test": deciding_test or "—",
         "test_title": test.get("title", ""),
         "comparison": (f"{number(test.get('value'), unit)} {test.get('operator', '')} "
                        f"{number(test.get('threshold'), unit)}") if test else "—",
-        "missing": ", ".join(test.get("missing") or []), "sequence": row.sequence,
+        "missing": ", ".join(test.get("missing") or []), "sequence": sequence,
     }
 
 
+def _subject_list(as_of: date, status: str, by_regime: dict[str, int]) -> dict[str, Any]:
+    """The first determinations of record with the status, in subject order, up to the list limit (their
+    payloads read in batches), with what is left out counted by regime."""
+    limit = list_limit()
+    rows = [_listed(*row) for row in selectors.iter_of_record(as_of=as_of, status=status, fields=LISTED_FIELDS,
+                                                              limit=limit)]
+    total = sum(by_regime.values())
+    shown = Counter(row["regime"] for row in rows)
+    left = [{"regime": slug, "count": count - shown[slug]} for slug, count in sorted(by_regime.items())
+            if count - shown[slug] > 0]
+    return {"rows": rows, "total": total, "left_out": total - len(rows), "left_out_by_regime": left}
+
+
 def registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
-    determinations = selectors.determinations_of_record(as_of=as_of)
-    by_subject: dict[str, list[Determination]] = {}
-    for row in determinations:
-        by_subject.setdefault(row.subject_ref, []).append(row)
-    counts = Counter((row.regime, row.status) for row in determinations)
-    regimes = sorted({row.regime for row in determinations})
+    counts: Counter[tuple[str, str]] = Counter()
     versions_used: dict[str, set[str]] = {}
-    for row in determinations:
-        versions_used.setdefault(row.regime, set()).add(row.rule_version_label or "—")
+    for regime, status, label, count in selectors.record_counts(as_of=as_of):
+        counts[(regime, status)] += count
+        versions_used.setdefault(regime, set()).add(label or "—")
+    regimes = sorted(versions_used)
     table = [{"regime": slug, "versions": ", ".join(sorted(versions_used[slug])),
               "counts": [counts[(slug, status)] for status in STATUSES],
               "total": sum(counts[(slug, status)] for status in STATUSES)} for slug in regimes]
     versions = _chart_versions(as_of)
-    model_points, models_left_out = _points(by_subject, "model", versions)
-    cluster_points, clusters_left_out = _points(by_subject, "cluster", versions)
+    models = _points(as_of, "model", versions)
+    clusters = _points(as_of, "cluster", versions)
     model_lines = _threshold_lines(versions, "ops", "model")
     cluster_lines = _threshold_lines(versions, "ops_per_second", "cluster")
     head = selectors.chain_head()
@@ -144,22 +187,31 @@ def registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
         "statuses": [STATUS_LABELS[s] for s in STATUSES],
         "counts": table,
         "totals": [sum(counts[(slug, status)] for slug in regimes) for status in STATUSES],
-        "subject_count": len(by_subject),
-        "determination_count": len(determinations),
+        "subject_count": selectors.subject_count(as_of=as_of),
+        "determination_count": sum(counts.values()),
         "model_chart": charts.threshold_chart(
-            points=model_points, thresholds=model_lines, prefix="models",
+            points=models.points.sorted_points(), binned=models.points.binned, noun="models",
+            thresholds=model_lines, prefix="models",
             title="Cumulative training compute of models, by date of training (else release)",
             ylabel="operations (log scale)", as_of=as_of),
         "model_thresholds": _threshold_rows(model_lines),
         "cluster_chart": charts.threshold_chart(
-            points=cluster_points, thresholds=cluster_lines, prefix="clusters",
+            points=clusters.points.sorted_points(), binned=clusters.points.binned, noun="clusters",
+            thresholds=cluster_lines, prefix="clusters",
             title="Theoretical maximum (peak dense) capacity of clusters, by date operational",
             ylabel="operations per second (log scale)", as_of=as_of),
         "cluster_thresholds": _threshold_rows(cluster_lines),
-        "models_left_out": models_left_out,
-        "clusters_left_out": clusters_left_out,
-        "covered": [_listed(row) for row in determinations if row.status == "covered"],
-        "indeterminate": [_listed(row) for row in determinations if row.status == "indeterminate"],
+        "models_binned": models.points.binned is not None,
+        "clusters_binned": clusters.points.binned is not None,
+        "models_left_out": models.left_out_named,
+        "models_left_out_count": models.left_out,
+        "clusters_left_out": clusters.left_out_named,
+        "clusters_left_out_count": clusters.left_out,
+        "covered": _subject_list(as_of, "covered", {slug: counts[(slug, "covered")] for slug in regimes
+                                                    if counts[(slug, "covered")]}),
+        "indeterminate": _subject_list(as_of, "indeterminate", {slug: counts[(slug, "indeterminate")]
+                                                                for slug in regimes if counts[(slug, "indeterminate")]}),
+        "list_limit": list_limit(),
         "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},
         "toc": [
             {"anchor": "counts", "title": "Counts by regime and status"},
