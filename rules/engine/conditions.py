@@ -3,6 +3,12 @@
 Three-valued (Kleene) logic: a comparison is met (True), not met (False) or indeterminate (None).
 Numbers carry a band [low, high]; `a > b` is met when a.low > b.high, not met when
 a.high <= b.low, indeterminate otherwise. Never `eval`: names resolve at compile time.
+
+`if c then a else b` picks a branch; when `c` is indeterminate a number is the band spanning
+both branches (so `x > (if c then 3e24 else 3e22)` is decided wherever both branches agree).
+`known(name)` says whether a quantity or fact has a value. `base_model_meets("test-id")` applies
+another test of the same version to the model's base model (down the lineage), and
+`any_model_meets("test-id")` applies a model test to each of an organisation's models.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from .schema import RuleFileError
 from .subject import FACTS, QUANTITIES, Arguments, NameSpec, Operand
 
 GRAMMAR = r"""
-?start: disjunction
+?start: expression
+?expression: _IF disjunction _THEN expression _ELSE expression -> conditional
+           | disjunction
 ?disjunction: conjunction (_OR conjunction)*
 ?conjunction: negation (_AND negation)*
 ?negation: _NOT negation -> negate
@@ -34,7 +42,10 @@ GRAMMAR = r"""
      | NAME -> name
      | "[" [STRING ("," STRING)*] "]" -> string_list
      | NAME "(" [disjunction ("," disjunction)*] ")" -> call
-     | "(" disjunction ")"
+     | "(" expression ")"
+_IF: "if"
+_THEN: "then"
+_ELSE: "else"
 _OR: "or"
 _AND: "and"
 _NOT: "not"
@@ -52,6 +63,12 @@ STRING: /"[^"\\\n]*"/
 NUMERIC_OPERATORS = (">", ">=", "<", "<=")
 MIRROR = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
 INF = math.inf
+MEETS = {"base_model_meets": "model", "any_model_meets": "organisation"}  # function -> kind of test using it
+UNDECIDED = Operand(None, None, None)
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
 
 
 class ConditionError(RuleFileError):
@@ -84,6 +101,7 @@ class ComparisonSpec:
     numeric: bool
     line: int
     column: int
+    threshold_parameters: tuple[str, ...] = ()  # every parameter on the parameter's side
 
 
 @dataclass(slots=True)
@@ -96,6 +114,7 @@ class Compiled:
     quantities: list[tuple[str, Arguments | None]] = field(default_factory=list)
     parameters: list[str] = field(default_factory=list)
     literals: list[tuple[str, int, int]] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # test ids named by base_model_meets / any_model_meets
 
 
 @dataclass(slots=True)
@@ -158,6 +177,14 @@ def _arithmetic(op: str, left: _Node, right: _Node) -> _Node:
                  parameters=left.parameters + right.parameters, quantity=left.quantity or right.quantity)
 
 
+def _either(a: Operand, b: Operand, missing: tuple[str, ...]) -> Operand:
+    """The number of an `if` whose condition is indeterminate: the band spanning both branches."""
+    value = a.value if a.value == b.value else None
+    low = None if a.low is None or b.low is None else min(a.low, b.low)
+    high = None if a.high is None or b.high is None else max(a.high, b.high)
+    return Operand(value, low, high, missing + a.missing + b.missing, a.applicable and b.applicable)
+
+
 def _kleene_and(results: list) -> tuple[bool | None, tuple[str, ...]]:
     truths = [truth for truth, _ in results]
     if False in truths:
@@ -179,9 +206,11 @@ def _kleene_or(results: list) -> tuple[bool | None, tuple[str, ...]]:
 class _Compiler:
     def __init__(self, *, origin: str, path: str, test_id: str, applies_to: str,
                  parameters: dict[str, dict[str, Any]], arguments: Arguments | None,
-                 file_line: int | None) -> None:
+                 file_line: int | None, tests: dict[str, str] | None, links: dict[str, Compiled] | None) -> None:
         self.origin, self.path, self.test_id, self.applies_to = origin, path, test_id, applies_to
         self.parameters, self.arguments, self.file_line = parameters, arguments, file_line
+        self.tests, self.links = tests or {}, links if links is not None else {}
+        self.references: list[str] = []
         self.comparisons: list[ComparisonSpec] = []
         self.quantities: list[tuple[str, Arguments | None]] = []
         self.used_parameters: list[str] = []
@@ -282,7 +311,8 @@ class _Compiler:
         self.comparisons[index] = ComparisonSpec(
             index, operator, left.label, right.label, parameter, side,
             quantity[0] if quantity else None, quantity[1] if quantity else None, numeric,
-            op_token.line, op_token.column)
+            op_token.line, op_token.column,
+            tuple(dict.fromkeys(right.parameters if side == "right" else left.parameters)))
         left_run, right_run = left.run, right.run
         if numeric:
             def run(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
@@ -321,10 +351,109 @@ class _Compiler:
             return truth, missing if truth is None else ()
         return _Node("bool", run, node.label)
 
+    def _recorded(self, where: Any, label: str, operator: str, threshold: str,
+                  decide: Callable[[Any, list], tuple[bool | None, tuple[str, ...]]]) -> _Node:
+        """A predicate recorded as a comparison row (`label operator threshold`)."""
+        index = len(self.comparisons)
+        self.comparisons.append(ComparisonSpec(index, operator, label, threshold, None, None, None, None,
+                                               False, getattr(where, "line", 1), getattr(where, "column", 1)))
+
+        def run(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
+            truth, missing = decide(s, r)
+            missing = missing if truth is None else ()
+            r[index] = (UNDECIDED, UNDECIDED, truth, missing)
+            return truth, missing
+        return _Node("bool", run, f"{label} {operator} {threshold}")
+
+    def on_known(self, function: Token, argument_trees: list) -> _Node:
+        """known(name): whether a quantity or fact has a value; always decided, never indeterminate."""
+        if len(argument_trees) != 1 or not (isinstance(argument_trees[0], Tree) and argument_trees[0].data == "name"):
+            raise self.error(function, "known takes one argument: the name of a quantity or fact")
+        node = self.compile(argument_trees[0])
+        if node.parameters:
+            raise self.error(function, f"known({node.label}): a parameter always has a value")
+        inner = node.run
+        if node.type == "number":
+            def decide(s: Any, r: list) -> tuple[bool, tuple[str, ...]]:
+                operand = inner(s, r)
+                return operand.applicable and operand.value is not None, ()
+        else:
+            def decide(s: Any, r: list) -> tuple[bool, tuple[str, ...]]:
+                return inner(s, r)[0] is not None, ()
+        return self._recorded(function, node.label, "is", "known", decide)
+
+    def on_meets(self, function: Token, argument_trees: list) -> _Node:
+        """base_model_meets("id") / any_model_meets("id"): another model test of this version,
+        applied to the base model or to each of the organisation's models."""
+        name = str(function)
+        if self.applies_to != MEETS[name]:
+            raise self.error(function, f"{name}() is for a test that applies to {_a(MEETS[name])}, "
+                                       f"not to {_a(self.applies_to)}")
+        if len(argument_trees) != 1 or not (isinstance(argument_trees[0], Tree)
+                                            and argument_trees[0].data == "string"):
+            raise self.error(function, f'{name} takes one argument: a test id in quotes, e.g. {name}("covered-model")')
+        target = str(argument_trees[0].children[0])[1:-1]
+        kind = self.tests.get(target)
+        if kind is None:
+            raise self.error(function, f"{name}({target!r}): no test {target!r} in this version "
+                                       f"({', '.join(sorted(self.tests)) or 'none'})")
+        if kind != "model":
+            raise self.error(function, f"{name}({target!r}): {target} applies to {_a(kind)}, not to a model")
+        self.references.append(target)
+        links = self.links
+
+        def apply(subject: Any) -> tuple[bool | None, tuple[str, ...]]:
+            compiled = links[target]
+            return compiled.run(subject, [None] * len(compiled.comparisons))
+
+        if name == "base_model_meets":
+            def decide(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
+                base, missing = s.base_subject()
+                if base is None:
+                    return (None, missing) if missing else (False, ())
+                return apply(base)
+            return self._recorded(function, "base_model", "meets", target, decide)
+
+        def decide_any(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
+            return _kleene_or([apply(model) for model in s.model_subjects()])
+        return self._recorded(function, "any_model", "meets", target, decide_any)
+
+    def on_conditional(self, tree: Tree) -> _Node:
+        condition_tree, then_tree, else_tree = tree.children
+        condition = self.as_truth(self.boolean(condition_tree), getattr(condition_tree, "meta", condition_tree))
+        then, otherwise = self.boolean(then_tree), self.boolean(else_tree)
+        if then.type != otherwise.type or then.type not in ("number", "bool"):
+            raise self.error(tree.meta, f"if: both branches must be numbers or both conditions: {then.label} is a "
+                                        f"{then.type}, {otherwise.label} a {otherwise.type}")
+        decide, then_run, else_run = condition.run, then.run, otherwise.run
+        label = f"(if {condition.label} then {then.label} else {otherwise.label})"
+        if then.type == "number":
+            def number(s: Any, r: list) -> Operand:
+                truth, missing = decide(s, r)
+                a, b = then_run(s, r), else_run(s, r)  # both run, so every comparison inside is recorded
+                return a if truth else b if truth is False else _either(a, b, missing)
+            return _Node("number", number, label, parameters=then.parameters + otherwise.parameters,
+                         quantity=then.quantity or otherwise.quantity)
+
+        def truth_of(s: Any, r: list) -> tuple[bool | None, tuple[str, ...]]:
+            truth, missing = decide(s, r)
+            a, b = then_run(s, r), else_run(s, r)
+            if truth is not None:
+                return a if truth else b
+            if a[0] is not None and a[0] == b[0]:
+                return a[0], ()
+            return None, missing + a[1] + b[1]
+        return _Node("bool", truth_of, label)
+
     def on_call(self, tree: Tree) -> _Node:
         function, *argument_trees = tree.children
+        if str(function) == "known":
+            return self.on_known(function, argument_trees)
+        if str(function) in MEETS:
+            return self.on_meets(function, argument_trees)
         if str(function) != "has_any":
-            raise self.error(function, f"unknown function {function}(): only has_any(list, [\"...\"])")
+            raise self.error(function, f"unknown function {function}(): has_any(list, [\"...\"]), known(name), "
+                                       "base_model_meets(\"test-id\") or any_model_meets(\"test-id\")")
         if len(argument_trees) != 2:
             raise self.error(function, "has_any takes two arguments: a list fact and a list of strings")
         facts, options = (self.compile(child) for child in argument_trees)
@@ -370,10 +499,15 @@ class _Compiler:
 
 def compile_condition(source: str, *, origin: str, path: str, test_id: str, applies_to: str,
                       parameters: dict[str, dict[str, Any]], arguments: Arguments | None = None,
-                      file_line: int | None = None) -> Compiled:
-    """Parse and compile one test's condition; raise ConditionError naming file, test, position."""
+                      file_line: int | None = None, tests: dict[str, str] | None = None,
+                      links: dict[str, Compiled] | None = None) -> Compiled:
+    """Parse and compile one test's condition; raise ConditionError naming file, test, position.
+
+    `tests` maps the version's test ids to what each applies to, for base_model_meets and
+    any_model_meets; `links` is filled by the caller with every test's Compiled once all compile.
+    """
     compiler = _Compiler(origin=origin, path=path, test_id=test_id, applies_to=applies_to,
-                         parameters=parameters, arguments=arguments, file_line=file_line)
+                         parameters=parameters, arguments=arguments, file_line=file_line, tests=tests, links=links)
     try:
         tree = parser().parse(source)
     except UnexpectedInput as exc:
@@ -388,4 +522,4 @@ def compile_condition(source: str, *, origin: str, path: str, test_id: str, appl
     if not compiler.comparisons:
         raise compiler.error(getattr(tree, "meta", tree), "a condition needs at least one comparison or fact")
     return Compiled(source, root.run, compiler.comparisons, compiler.quantities,
-                    compiler.used_parameters, compiler.literals)
+                    compiler.used_parameters, compiler.literals, compiler.references)

@@ -35,10 +35,26 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-class _BandEnd:
+class _View:
+    """A view of a subject extends to its base model and, for an organisation, its models."""
+
+    __slots__ = ()
+
+    def base_subject(self) -> tuple:
+        base, missing = self.subject.base_subject()
+        return (None if base is None else self._view(base)), missing
+
+    def model_subjects(self) -> list:
+        return [self._view(model) for model in self.subject.model_subjects()]
+
+
+class _BandEnd(_View):
     """The subject with every quantity pinned to one end of its band."""
 
     __slots__ = ("subject", "high")
+
+    def _view(self, subject: Subject) -> _BandEnd:
+        return _BandEnd(subject, high=self.high)
 
     def __init__(self, subject: Subject, *, high: bool) -> None:
         self.subject, self.high = subject, high
@@ -55,10 +71,13 @@ class _BandEnd:
         return self.subject.items(name)
 
 
-class _Reading:
+class _Reading(_View):
     """The subject with cluster quantities read at another reading (dense_16bit, sparse_max)."""
 
     __slots__ = ("subject", "reading")
+
+    def _view(self, subject: Subject) -> _Reading:
+        return _Reading(subject, reading=self.reading)
 
     def __init__(self, subject: Subject, *, reading: str) -> None:
         self.subject, self.reading = subject, reading

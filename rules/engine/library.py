@@ -114,6 +114,9 @@ def _date(value: Any, *, origin: str, path: str, errors: list[RuleFileError]) ->
 def _tests(document: dict[str, Any], node: Any, parameters: dict[str, Any], *, origin: str,
            errors: list[RuleFileError]) -> list[RuleTest]:
     tests, seen = [], set()
+    # base_model_meets / any_model_meets name other tests: ids known up front, compiled runs linked after
+    kinds = {raw["id"]: raw["applies_to"] for raw in document["tests"]}
+    links: dict[str, Compiled] = {}
     for i, raw in enumerate(document["tests"]):
         path = f"tests[{i}]"
         if raw["id"] in seen:
@@ -133,10 +136,11 @@ def _tests(document: dict[str, Any], node: Any, parameters: dict[str, Any], *, o
             compiled = compile_condition(
                 raw["condition"], origin=origin, path=f"{path}.condition", test_id=raw["id"],
                 applies_to=raw["applies_to"], parameters=parameters, arguments=cluster_arguments,
-                file_line=node_line(node, ("tests", i, "condition")))
+                file_line=node_line(node, ("tests", i, "condition")), tests=kinds, links=links)
         except ConditionError as exc:
             errors.append(exc)
             continue
+        links.setdefault(raw["id"], compiled)
         tests.append(RuleTest(raw["id"], raw["title"], raw["applies_to"], raw["condition"], compiled, arguments,
                               cluster_arguments, raw.get("citation"), raw.get("quote"), raw.get("reading"), i))
     return tests

@@ -123,13 +123,16 @@ def _test_problems(version: RuleVersion, test, expected_ids: list[str] | None) -
     for spec in test.compiled.comparisons:
         if spec.parameter is None or not spec.numeric:
             continue
-        parameter = version.parameters[spec.parameter]
         written = spec.operator if spec.parameter_side == "right" else MIRROR[spec.operator]
-        if written != parameter.operator:
-            yield LintProblem(origin, f"{path}.condition", "operator-mismatch",
-                              f"test {test.id} compares {spec.quantity} {spec.operator} {spec.threshold_label} "
-                              f"(line {spec.line}:{spec.column}) but {spec.parameter} is declared "
-                              f"{parameter.operator!r} ({parameter.text_operator or 'no text_operator'})")
+        # every parameter on the threshold's side, each branch of an `if` included
+        for pid in spec.threshold_parameters or (spec.parameter,):
+            declared = version.parameters[pid]
+            if written != declared.operator:
+                yield LintProblem(origin, f"{path}.condition", "operator-mismatch",
+                                  f"test {test.id} compares {spec.quantity} {spec.operator} {spec.threshold_label} "
+                                  f"(line {spec.line}:{spec.column}) but {pid} is declared "
+                                  f"{declared.operator!r} ({declared.text_operator or 'no text_operator'})")
+        parameter = version.parameters[spec.parameter]
         unit = QUANTITIES[spec.quantity_name].unit if spec.quantity_name in QUANTITIES else None
         if (unit and parameter.unit and parameter.unit != "ratio" and unit != parameter.unit
                 and spec.threshold_label == spec.parameter):

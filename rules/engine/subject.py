@@ -95,17 +95,51 @@ def subject_ref(snapshot: dict[str, Any]) -> SubjectRef:
 
 
 class Subject:
-    """A snapshot plus a cache of the quantities derived from it."""
+    """A snapshot plus a cache of the quantities derived from it.
 
-    __slots__ = ("snapshot", "kind", "ref", "accelerators", "_cache", "_operands")
+    `prefix` starts the fact paths it names as missing: `models.` for the subject itself,
+    `models[org/name@version].` for a base model or an organisation's model seen from another subject.
+    """
 
-    def __init__(self, snapshot: dict[str, Any]) -> None:
+    __slots__ = ("snapshot", "kind", "ref", "accelerators", "prefix", "_cache", "_operands", "_base", "_models")
+
+    def __init__(self, snapshot: dict[str, Any], *, prefix: str = "models.") -> None:
         self.snapshot = snapshot
         self.kind = snapshot["kind"]
         self.ref = subject_ref(snapshot)
         self.accelerators = snapshot.get("accelerators") or {}
+        self.prefix = prefix
         self._cache: dict[tuple, q.Quantity] = {}
         self._operands: dict[tuple, Operand] = {}
+        self._base: tuple[Subject | None, tuple[str, ...]] | None = None
+        self._models: list[Subject] | None = None
+
+    def _model_subject(self, model: dict[str, Any], lineage: list[dict[str, Any]]) -> Subject:
+        snapshot = {"kind": MODEL, "organisation": None, "model": model, "lineage": lineage,
+                    "accelerators": self.accelerators}
+        return Subject(snapshot, prefix=f"models[{q.model_ref(model)}].")
+
+    def base_subject(self) -> tuple[Subject | None, tuple[str, ...]]:
+        """A model's base model as a subject of its own (a fine-tune's original, a distillation's
+        teacher): (None, ()) without a base model, (None, (its path,)) when it is not in the registry."""
+        if self._base is None:
+            model = self.snapshot.get("model") or {}
+            lineage = self.snapshot.get("lineage") or []
+            base_ref = model.get("base_model") if self.kind == MODEL else None
+            if not base_ref:
+                self._base = (None, ())
+            elif not lineage:
+                self._base = (None, (f"models[{base_ref}]",))
+            else:
+                self._base = (self._model_subject(lineage[0], lineage[1:]), ())
+        return self._base
+
+    def model_subjects(self) -> list[Subject]:
+        """An organisation's models, each a subject of its own (empty for a model or cluster)."""
+        if self._models is None:
+            entries = (self.snapshot.get("models") or []) if self.kind == ORGANISATION else []
+            self._models = [self._model_subject(entry["model"], entry.get("lineage") or []) for entry in entries]
+        return self._models
 
     def quantity(self, name: str, arguments: Arguments | None = None) -> q.Quantity:
         key = (name, arguments)
@@ -124,23 +158,23 @@ class Subject:
         return operand
 
     def _compute(self, name: str, arguments: Arguments | None) -> q.Quantity:
-        snapshot, accelerators = self.snapshot, self.accelerators
+        snapshot, accelerators, prefix = self.snapshot, self.accelerators, self.prefix
         if self.kind == MODEL:
             model, lineage = snapshot["model"], snapshot.get("lineage") or []
             if name == "training_compute_ops":
-                return q.own_training_run(model, prefix="models.", accelerators=accelerators)
+                return q.own_training_run(model, prefix=prefix, accelerators=accelerators)
             if name == "cumulative_training_compute_ops":
-                return q.lineage_sum(model, lineage, prefix="models.", accelerators=accelerators)
+                return q.lineage_sum(model, lineage, prefix=prefix, accelerators=accelerators)
             if name == "fine_tuning_compute_ops":
-                return q.fine_tuning_run(model, prefix="models.", accelerators=accelerators)
+                return q.fine_tuning_run(model, prefix=prefix, accelerators=accelerators)
             if name == "base_model_cumulative_training_compute_ops":
                 return q.base_model_cumulative(model, lineage, accelerators=accelerators)
             if name == "compute_cost_usd":
-                return q.compute_cost(model, prefix="models.")
+                return q.compute_cost(model, prefix=prefix)
             if name == "base_model_compute_cost_usd":
                 return q.base_model_cost(model, lineage)
             if name in ("parameter_count", "active_parameter_count"):
-                return q.reported_quantity(name, model.get(name), unit="parameters", path="models." + name)
+                return q.reported_quantity(name, model.get(name), unit="parameters", path=prefix + name)
         if self.kind == CLUSTER and name == "cluster_peak_ops_per_second":
             return cluster_peak_ops_per_second(
                 snapshot["cluster"], network_threshold_gbps=arguments.network_threshold_gbps,
@@ -167,9 +201,9 @@ class Subject:
         if name == "is_distillation":
             return model.get("derivation") == "distillation", ()
         value = model.get(name)
-        return (None, (f"models.{name}",)) if value is None else (bool(value), ())
+        return (None, (f"{self.prefix}{name}",)) if value is None else (bool(value), ())
 
     def items(self, name: str) -> tuple[list[str] | None, tuple[str, ...]]:
         """A list fact (modalities), or (None, (fact path,)) when it was not given."""
         value = (self.snapshot.get("model") or {}).get(name)
-        return (None, (f"models.{name}",)) if value is None else (list(value), ())
+        return (None, (f"{self.prefix}{name}",)) if value is None else (list(value), ())

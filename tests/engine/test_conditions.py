@@ -179,3 +179,134 @@ def test_a_product_a_unit_in_the_last_place_off_an_exact_third_is_equal() -> Non
     records = [None]
     assert 0.3333333333333333 * 3e25 < 1e25  # the float product is a hair below a third
     assert condition.run(subject, records)[0] is False  # "greater than a third": exactly a third is not
+
+
+# --- if / then / else, known(), and tests applied to related models ---
+
+FALLBACK = {**PARAMETERS, "high": {"value": 3e24, "operator": ">"}, "low": {"value": 3e22, "operator": ">"}}
+FALLBACK_SOURCE = "fine_tuning_compute_ops > (if general_purpose then high else low)"
+
+
+def run_fallback(modification: float | tuple, general_purpose: bool | None):
+    condition = compile_condition(FALLBACK_SOURCE, origin="x", path="p", test_id="t", applies_to="model",
+                                  parameters=FALLBACK)
+    records = [None] * len(condition.comparisons)
+    subject = FakeSubject({"fine_tuning_compute_ops": modification}, flags={"general_purpose": general_purpose})
+    truth, missing = condition.run(subject, records)
+    return truth, missing, records
+
+
+@pytest.mark.parametrize(("general_purpose", "threshold"), [(True, 3e24), (False, 3e22)])
+def test_if_takes_the_branch_its_condition_decides(general_purpose: bool, threshold: float) -> None:
+    _, _, records = run_fallback(1e24, general_purpose)
+    assert records[0][1].value == threshold
+
+
+@pytest.mark.parametrize(("modification", "expected"), [
+    (3.1e24, True),    # above both branches
+    (3e24, None),      # not above the higher branch: depends on the condition
+    (1e24, None),      # between the branches
+    (3e22, False),     # at the lower branch: not above either
+    (1e22, False),
+])
+def test_an_indeterminate_condition_spans_both_branches(modification: float, expected: bool | None) -> None:
+    truth, missing, records = run_fallback(modification, None)
+    assert truth is expected
+    threshold = records[0][1]
+    assert (threshold.value, threshold.low, threshold.high) == (None, 3e22, 3e24)
+    assert missing == (("models.general_purpose",) if expected is None else ())
+
+
+def test_if_between_conditions_is_kleene() -> None:
+    source = "if general_purpose then is_fine_tune else is_distillation"
+    both_true = FakeSubject(flags={"general_purpose": None, "is_fine_tune": True, "is_distillation": True})
+    assert run(source, both_true)[:2] == (True, ())
+    differ = FakeSubject(flags={"general_purpose": None, "is_fine_tune": True, "is_distillation": False})
+    assert run(source, differ)[:2] == (None, ("models.general_purpose",))
+
+
+def test_if_branches_of_different_kinds_are_refused() -> None:
+    with pytest.raises(ConditionError, match="both branches must be numbers or both conditions"):
+        compiled("training_compute_ops > (if general_purpose then threshold else is_fine_tune)")
+
+
+def test_if_needs_a_condition() -> None:
+    with pytest.raises(ConditionError, match="not a condition"):
+        compiled("training_compute_ops > (if threshold then threshold else threshold)")
+
+
+def test_known_is_decided_whether_or_not_the_value_is_there() -> None:
+    assert run("known(training_compute_ops)", FakeSubject({"training_compute_ops": 1e25}))[:2] == (True, ())
+    assert run("known(training_compute_ops)", FakeSubject())[:2] == (False, ())
+    assert run("not known(general_purpose)", FakeSubject())[:2] == (True, ())
+    assert run("known(modalities)", FakeSubject(items={"modalities": []}))[:2] == (True, ())
+
+
+def test_known_is_recorded_as_a_row() -> None:
+    _, _, records = run("known(training_compute_ops)", FakeSubject())
+    assert compiled("known(training_compute_ops)").comparisons[0].operator == "is"
+    assert records[0][2] is False
+
+
+@pytest.mark.parametrize("source", ["known(threshold)", "known(training_compute_ops * ratio)", "known()"])
+def test_known_takes_the_name_of_a_quantity_or_fact(source: str) -> None:
+    with pytest.raises(ConditionError, match="known"):
+        compiled(source)
+
+
+TESTS = {"covered-model": "model", "covered-fine-tune": "model", "developer": "organisation"}
+
+
+def compiled_with_tests(source: str, *, applies_to: str = "model", links: dict | None = None):
+    return compile_condition(source, origin="x", path="p", test_id="covered-fine-tune", applies_to=applies_to,
+                             parameters=PARAMETERS, tests=TESTS, links=links)
+
+
+class LineageSubject(FakeSubject):
+    """A FakeSubject with a base model (another LineageSubject, None, or missing from the registry)."""
+
+    def __init__(self, numbers: dict | None = None, *, base=None, base_missing: bool = False) -> None:
+        super().__init__(numbers)
+        self.base, self.base_missing = base, base_missing
+
+    def base_subject(self):
+        return (None, ("models[acme/Base@1]",)) if self.base_missing else (self.base, ())
+
+
+def test_base_model_meets_applies_the_named_test_to_the_base_model() -> None:
+    links: dict = {}
+    links["covered-model"] = compiled_with_tests("training_compute_ops > threshold", links=links)
+    condition = compiled_with_tests('base_model_meets("covered-model")', links=links)
+
+    def truth(subject):
+        return condition.run(subject, [None] * len(condition.comparisons))
+
+    assert truth(LineageSubject(base=LineageSubject({"training_compute_ops": 2e26}))) == (True, ())
+    assert truth(LineageSubject(base=LineageSubject({"training_compute_ops": 1e26}))) == (False, ())
+    assert truth(LineageSubject(base=LineageSubject())) == (None, ("models.training_compute_ops",))
+    assert truth(LineageSubject(base=None)) == (False, ())  # no base model
+    assert truth(LineageSubject(base_missing=True)) == (None, ("models[acme/Base@1]",))
+
+
+def test_a_test_may_apply_itself_down_the_lineage() -> None:
+    links: dict = {}
+    links["covered-fine-tune"] = condition = compiled_with_tests(
+        'training_compute_ops > threshold or base_model_meets("covered-fine-tune")', links=links)
+    root = LineageSubject({"training_compute_ops": 2e26})
+    chain = LineageSubject({"training_compute_ops": 1e20}, base=LineageSubject({"training_compute_ops": 1e20},
+                                                                               base=root))
+    assert condition.run(chain, [None] * len(condition.comparisons))[0] is True
+    chain.base.base = None
+    assert condition.run(chain, [None] * len(condition.comparisons))[0] is False
+
+
+@pytest.mark.parametrize(("source", "applies_to", "message"), [
+    ('base_model_meets("no-such-test")', "model", "no test 'no-such-test'"),
+    ('base_model_meets("developer")', "model", "developer applies to an organisation, not to a model"),
+    ('any_model_meets("covered-model")', "model", "applies to an organisation, not to a model"),
+    ('base_model_meets("covered-model")', "organisation", "applies to a model, not to an organisation"),
+    ("base_model_meets(covered_model)", "model", "a test id in quotes"),
+])
+def test_meets_is_checked_at_compile_time(source: str, applies_to: str, message: str) -> None:
+    with pytest.raises(ConditionError, match=message):
+        compiled_with_tests(source, applies_to=applies_to)

@@ -74,6 +74,15 @@ def test_operator_mismatch_is_caught(fixture_library_root: Path) -> None:
     assert "'>'" in problems[0].message and "greater than" in problems[0].message
 
 
+def test_every_branch_of_an_if_threshold_is_checked_for_its_operator(fixture_library_root: Path) -> None:
+    problems = _problems(fixture_library_root, lambda text: text.replace(
+        '"cumulative_training_compute_ops > model_compute_general"',
+        '"cumulative_training_compute_ops > (if general_purpose then model_compute_general '
+        'else cluster_compute_capacity)"'))
+    assert [problem.code for problem in problems] == ["operator-mismatch"]
+    assert "cluster_compute_capacity is declared '>='" in problems[0].message
+
+
 def test_operator_of_a_parameter_on_the_left_is_mirrored(fixture_library_root: Path) -> None:
     problems = _problems(fixture_library_root, lambda text: text.replace(
         "cumulative_training_compute_ops > model_compute_general",
