@@ -1,7 +1,8 @@
 """Command line of the engine: `python -m rules.engine lint [ROOT]` and `python -m rules.engine lock [ROOT] [FILES]`.
 
 `lint` loads the library (refusing edited published files) and prints every problem; it exits 1
-when there is an error. `lock` publishes new rule files into PUBLISHED.lock (see lock.py).
+when there is an error. `lock` publishes new rule files into PUBLISHED.lock, and
+`lock --correct FILE...` re-publishes corrected published files before any deployment (see lock.py).
 """
 
 from __future__ import annotations

@@ -285,7 +285,8 @@ class PublishRefused(RuleLibraryError):
     """Publishing would change a published version."""
 
 
-def _write_lock(root: Path, lock: dict[str, str]) -> None:
+def write_lock(root: Path, lock: dict[str, str]) -> None:
+    """Replace PUBLISHED.lock atomically (sorted, one entry a line)."""
     text = json.dumps(lock, sort_keys=True, indent=2) + "\n"
     handle, temporary = tempfile.mkstemp(dir=root, prefix=".PUBLISHED.", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -310,5 +311,5 @@ def publish_file(root: Path, relpath: str) -> str:
         raise PublishRefused(f"{_display(path)}: already published with hash {locked[:12]}…; its content changed "
                              f"({version.content_hash[:12]}…): publish the change as a new version file")
     lock[relpath] = version.content_hash
-    _write_lock(root, lock)
+    write_lock(root, lock)
     return version.content_hash

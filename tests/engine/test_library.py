@@ -128,3 +128,22 @@ def test_conditions_are_compiled_once_at_load(fixture_library_root: Path, monkey
     version = library.get("us-eo-14110", "2023-10-30")
     assert evaluate(model_snapshot({"training_compute_ops": 2e26}), version=version, regime="us-eo-14110",
                     as_of=date(2024, 1, 1)).status == "covered"
+
+
+def test_correct_republishes_a_corrected_published_file(fixture_library_root: Path, capsys) -> None:
+    old = publish_file(fixture_library_root, RELPATH)
+    path = fixture_library_root / RELPATH
+    path.write_text(_text(fixture_library_root).replace("value: 1e26", "value: 1e25"), encoding="utf-8")
+    assert lock_command.main([str(fixture_library_root), "--correct", RELPATH]) == 0
+    new = json.loads((fixture_library_root / LOCK_NAME).read_text())[RELPATH]
+    assert new != old
+    assert capsys.readouterr().out == f"corrected {RELPATH} {old} -> {new}\n"
+    assert load_library(fixture_library_root).get("us-eo-14110", "2023-10-30").published is True
+    assert lock_command.main([str(fixture_library_root), "--correct", RELPATH]) == 0  # unchanged: nothing to do
+    assert capsys.readouterr().out == ""
+
+
+def test_correct_refuses_a_file_that_was_never_published(fixture_library_root: Path, capsys) -> None:
+    assert lock_command.main([str(fixture_library_root), "--correct", RELPATH]) == 1
+    assert "not in PUBLISHED.lock" in capsys.readouterr().err
+    assert not (fixture_library_root / LOCK_NAME).exists()
