@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from registry.services import RegistryValidationError, registry_submit
+from registry.services import RecordExists, RegistryValidationError, registry_submit
 
-from .exceptions import FieldErrors
+from .exceptions import Conflict, FieldErrors
 
 SECTIONS = {"organisation": "organisations", "model": "models", "cluster": "clusters"}
 IDENTITY = {"organisation": ("slug",), "model": ("organisation", "name", "version"), "cluster": ("organisation", "name")}
@@ -37,17 +37,23 @@ def body_record(data: Any) -> dict[str, Any]:
     return dict(data)
 
 
-def record_submit(*, kind: str, record: dict[str, Any], actor: Any, organisation_scope: str | None) -> tuple[Any, str]:
+def record_submit(*, kind: str, record: dict[str, Any], actor: Any, organisation_scope: str | None,
+                  only_new: bool = False) -> tuple[Any, str]:
     """Validates and stores one record; returns (object, "created" | "revised" | "unchanged").
 
-    Raises FieldErrors naming each field and its problem, having written nothing.
+    The object carries its latest revision's facts and digest (`latest_facts`, `latest_sha256`).
+    Raises FieldErrors naming each field and its problem, having written nothing; with `only_new`,
+    Conflict when the record is stored already, having written nothing.
     """
     document: dict[str, list[Any]] = {"organisations": [], "models": [], "clusters": []}
     document[SECTIONS[kind]] = [record]
     try:
-        result = registry_submit(document, actor=actor, via="api", organisation_scope=organisation_scope)
+        result = registry_submit(document, actor=actor, via="api", organisation_scope=organisation_scope,
+                                 only_new=only_new)
     except RegistryValidationError as exc:
         raise FieldErrors([{"field": field_of(p.path), "message": p.message} for p in exc.problems]) from None
+    except RecordExists as exc:
+        raise Conflict(f"{exc.ref} exists already: revise it with PUT or PATCH") from None
     _section, obj, outcome = result.objects[0]
     return obj, outcome
 

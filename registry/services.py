@@ -66,9 +66,33 @@ class SubmissionResult:
         return "; ".join(parts)
 
 
-def _check_references(cleaned: dict[str, list[dict[str, Any]]], *, organisation_scope: str | None) -> list[Problem]:
-    """Cross-record checks: organisations, accelerators and base models exist; no lineage cycle."""
+class RecordExists(Exception):
+    """With `only_new`, a record of the document is stored already; nothing was written."""
+
+    def __init__(self, section: str, ref: str) -> None:
+        super().__init__(f"{ref} exists already")
+        self.section = section
+        self.ref = ref
+
+
+@dataclass
+class _Known:
+    """What the cross-record checks read, kept for the writes: no row is read twice."""
+
+    organisations: dict[str, Organisation] = field(default_factory=dict)  # stored, by slug
+    accelerators: dict[str, Accelerator] = field(default_factory=dict)  # the document's, by slug
+    models: dict[str, AIModel] = field(default_factory=dict)  # stored models of the lineages named, by ref
+
+
+def _check_references(
+    cleaned: dict[str, list[dict[str, Any]]], *, organisation_scope: str | None
+) -> tuple[list[Problem], _Known]:
+    """Cross-record checks: organisations, accelerators and base models exist; no lineage cycle.
+
+    Reads only what the document names (its organisations, accelerators and lineages), and returns
+    those rows for the writes."""
     problems: list[Problem] = []
+    known = _Known()
     known_orgs = {rec["slug"] for rec in cleaned["organisations"]}
     seen_orgs: set[str] = set()
     for index, rec in enumerate(cleaned["organisations"]):
@@ -78,8 +102,14 @@ def _check_references(cleaned: dict[str, list[dict[str, Any]]], *, organisation_
         if organisation_scope and rec["slug"] != organisation_scope:
             problems.append(Problem(f"organisations[{index}].slug", f"you may only submit for {organisation_scope!r}"))
     referenced = {rec["organisation"] for rec in cleaned["models"] + cleaned["clusters"]}
-    known_orgs |= set(Organisation.objects.filter(slug__in=referenced).values_list("slug", flat=True))
-    catalog = set(Accelerator.objects.values_list("slug", flat=True))
+    if referenced:
+        known.organisations = {org.slug: org for org in Organisation.objects.filter(slug__in=referenced)}
+    known_orgs |= set(known.organisations)
+    accelerators = {(rec.get("training_hardware") or {}).get("accelerator") for rec in cleaned["models"]}
+    accelerators |= {group.get("accelerator") for rec in cleaned["clusters"] for group in rec["groups"]}
+    accelerators.discard(None)
+    if accelerators:
+        known.accelerators = {a.slug: a for a in Accelerator.objects.filter(slug__in=accelerators)}
 
     def check_org(path: str, slug: str) -> None:
         if organisation_scope and slug != organisation_scope:
@@ -88,7 +118,7 @@ def _check_references(cleaned: dict[str, list[dict[str, Any]]], *, organisation_
             problems.append(Problem(path, f"unknown organisation {slug!r}"))
 
     def check_accelerator(path: str, slug: str | None) -> None:
-        if slug is not None and slug not in catalog:
+        if slug is not None and slug not in known.accelerators:
             problems.append(Problem(path, f"unknown accelerator {slug!r}: not in the catalog"))
 
     doc_models: dict[str, int] = {}
@@ -107,10 +137,11 @@ def _check_references(cleaned: dict[str, list[dict[str, Any]]], *, organisation_
     base_of: dict[str, str | None] = {ref: cleaned["models"][index].get("base_model") for ref, index in doc_models.items()}
     wanted = {base for base in base_of.values() if base and base not in base_of}
     while wanted:
-        stored = _stored_base_links(wanted)
-        for ref, base in stored.items():
-            base_of.setdefault(ref, base)
-        wanted = {base for base in stored.values() if base and base not in base_of}
+        stored = _stored_models(wanted)
+        known.models.update(stored)
+        for ref, model in stored.items():
+            base_of.setdefault(ref, model.base_model.ref if model.base_model else None)
+        wanted = {base for base in (base_of[ref] for ref in stored) if base and base not in base_of}
     for ref, index in doc_models.items():
         base = cleaned["models"][index].get("base_model")
         path = f"models[{index}].base_model"
@@ -138,18 +169,18 @@ def _check_references(cleaned: dict[str, list[dict[str, Any]]], *, organisation_
         check_org(f"clusters[{index}].organisation", rec["organisation"])
         for g, group in enumerate(rec["groups"]):
             check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
-    return problems
+    return problems, known
 
 
-def _stored_base_links(refs: set[str]) -> dict[str, str | None]:
-    """Stored model ref → its base model's ref, for those of `refs` that are stored: one query."""
+def _stored_models(refs: set[str]) -> dict[str, AIModel]:
+    """Those of `refs` that are stored, by ref, with their organisation and base model: one query."""
     keys = [match.groupdict() for match in map(MODEL_REF.match, refs) if match]
     if not keys:
         return {}
     candidates = AIModel.objects.select_related("organisation", "base_model__organisation").filter(
         organisation__slug__in={k["organisation"] for k in keys}, name__in={k["name"] for k in keys},
         version__in={k["version"] for k in keys})
-    return {model.ref: (model.base_model.ref if model.base_model else None) for model in candidates if model.ref in refs}
+    return {model.ref: model for model in candidates if model.ref in refs}
 
 
 def _model_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -172,7 +203,33 @@ def _model_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
-def _write_organisation(facts: dict[str, Any], *, actor: Any, via: str, result: SubmissionResult) -> None:
+@dataclass
+class _Writer:
+    """One submission's writes: who and how, the rows read by the checks, what was written."""
+
+    known: _Known
+    actor: Any
+    via: str
+    result: SubmissionResult
+    only_new: bool = False
+
+    def organisation(self, slug: str) -> Organisation:
+        org = self.known.organisations.get(slug)
+        if org is None:  # written earlier in this submission, or created since the check
+            org = self.known.organisations[slug] = Organisation.objects.get(slug=slug)
+        return org
+
+    def model(self, ref: str) -> AIModel:
+        model = self.known.models.get(ref)
+        if model is None:
+            match = MODEL_REF.match(ref)
+            assert match is not None  # validated earlier
+            model = AIModel.objects.get(organisation__slug=match["organisation"], name=match["name"],
+                                        version=match["version"])
+        return model
+
+
+def _write_organisation(facts: dict[str, Any], writer: _Writer) -> None:
     values = {k: facts[k] for k in ("name", "country", "annual_revenue_usd", "revenue_year", "source")}
 
     def update(org: Organisation) -> None:
@@ -180,7 +237,7 @@ def _write_organisation(facts: dict[str, Any], *, actor: Any, via: str, result: 
             setattr(org, key, value)
         org.save()
 
-    _write_revisioned(
+    org = _write_revisioned(
         section="organisations",
         lookup=lambda: Organisation.objects.select_for_update().filter(slug=facts["slug"]).first(),
         create=lambda: Organisation.objects.create(slug=facts["slug"], **values),
@@ -188,21 +245,12 @@ def _write_organisation(facts: dict[str, Any], *, actor: Any, via: str, result: 
         revision_model=OrganisationRevision,
         revision_fk="organisation",
         facts=facts,
-        actor=actor,
-        via=via,
-        result=result,
+        writer=writer,
     )
+    writer.known.organisations[org.slug] = org
 
 
-def _resolve_model(ref: str) -> AIModel:
-    match = MODEL_REF.match(ref)
-    assert match is not None  # validated earlier
-    return AIModel.objects.get(
-        organisation__slug=match["organisation"], name=match["name"], version=match["version"]
-    )
-
-
-def _model_values(facts: dict[str, Any], accelerators: dict[str, Accelerator]) -> dict[str, Any]:
+def _model_values(facts: dict[str, Any], writer: _Writer) -> dict[str, Any]:
     hardware = facts["training_hardware"] or {}
     return {
         "parameter_count": facts["parameter_count"],
@@ -213,10 +261,10 @@ def _model_values(facts: dict[str, Any], accelerators: dict[str, Accelerator]) -
         "general_purpose": facts["general_purpose"],
         "primarily_biological_sequence_data": facts["primarily_biological_sequence_data"],
         "modalities": facts["modalities"],
-        "base_model": _resolve_model(facts["base_model"]) if facts["base_model"] else None,
+        "base_model": writer.model(facts["base_model"]) if facts["base_model"] else None,
         "derivation": facts["derivation"] or "",
         "fine_tuning_compute_ops": facts["fine_tuning_compute_ops"],
-        "training_accelerator": accelerators.get(hardware.get("accelerator")) if hardware.get("accelerator") else None,
+        "training_accelerator": writer.known.accelerators[hardware["accelerator"]] if hardware.get("accelerator") else None,
         "training_accelerator_count": hardware.get("accelerator_count"),
         "training_hours": hardware.get("training_hours"),
         "training_utilization": hardware.get("utilization"),
@@ -237,41 +285,46 @@ def _write_revisioned(
     revision_model: type,
     revision_fk: str,
     facts: dict[str, Any],
-    actor: Any,
-    via: str,
-    result: SubmissionResult,
+    writer: _Writer,
 ) -> Any:
+    """Creates, revises or leaves alone one record. The object returned carries the facts and digest
+    of its latest revision as `latest_facts` and `latest_sha256` (as `api.access` annotates them), so
+    the caller can answer without reading it back."""
     digest = facts_sha256(facts)
-    obj = lookup()
+    # Only new records: no lookup; an existing one fails the insert on its unique key (RecordExists).
+    obj = None if writer.only_new else lookup()
     if obj is None:
         obj = create()
         revision_model.objects.create(
-            **{revision_fk: obj}, number=1, facts=facts, facts_sha256=digest, submitted_by=actor, submitted_via=via
+            **{revision_fk: obj}, number=1, facts=facts, facts_sha256=digest, submitted_by=writer.actor,
+            submitted_via=writer.via,
         )
-        result.record(section, obj, "created")
-        return obj
-    latest = obj.revisions.order_by("-number").first()
-    if latest is not None and latest.facts_sha256 == digest:
-        result.record(section, obj, "unchanged")
-        return obj
-    obj.revision += 1
-    update(obj)
-    revision_model.objects.create(
-        **{revision_fk: obj},
-        number=obj.revision,
-        facts=facts,
-        facts_sha256=digest,
-        changed_fields=changed_fields(latest.facts if latest else None, facts),
-        submitted_by=actor,
-        submitted_via=via,
-    )
-    result.record(section, obj, "revised")
+        outcome = "created"
+    else:
+        latest = obj.revisions.order_by("-number").first()
+        if latest is not None and latest.facts_sha256 == digest:
+            outcome = "unchanged"
+        else:
+            obj.revision += 1
+            update(obj)
+            revision_model.objects.create(
+                **{revision_fk: obj},
+                number=obj.revision,
+                facts=facts,
+                facts_sha256=digest,
+                changed_fields=changed_fields(latest.facts if latest else None, facts),
+                submitted_by=writer.actor,
+                submitted_via=writer.via,
+            )
+            outcome = "revised"
+    obj.latest_facts, obj.latest_sha256 = facts, digest
+    writer.result.record(section, obj, outcome)
     return obj
 
 
-def _write_model(facts: dict[str, Any], *, accelerators: dict[str, Accelerator], actor: Any, via: str, result: SubmissionResult) -> None:
-    organisation = Organisation.objects.get(slug=facts["organisation"])
-    values = _model_values(facts, accelerators)
+def _write_model(facts: dict[str, Any], writer: _Writer) -> None:
+    organisation = writer.organisation(facts["organisation"])
+    values = _model_values(facts, writer)
 
     def update(model: AIModel) -> None:
         for key, value in values.items():
@@ -279,7 +332,7 @@ def _write_model(facts: dict[str, Any], *, accelerators: dict[str, Accelerator],
         model.full_clean(exclude=["organisation", "base_model", "training_accelerator"], validate_unique=False)
         model.save()
 
-    _write_revisioned(
+    model = _write_revisioned(
         section="models",
         lookup=lambda: AIModel.objects.select_for_update().filter(
             organisation=organisation, name=facts["name"], version=facts["version"]
@@ -289,50 +342,59 @@ def _write_model(facts: dict[str, Any], *, accelerators: dict[str, Accelerator],
         revision_model=ModelRevision,
         revision_fk="model",
         facts=facts,
-        actor=actor,
-        via=via,
-        result=result,
+        writer=writer,
     )
+    writer.known.models[model.ref] = model  # a base model of a later record of this document
 
 
-def _replace_topology(cluster: Cluster, facts: dict[str, Any], accelerators: dict[str, Accelerator]) -> None:
-    cluster.links.all().delete()
-    cluster.groups.all().delete()
-    groups = {}
+def _replace_topology(cluster: Cluster, facts: dict[str, Any], accelerators: dict[str, Accelerator], *,
+                      new: bool) -> None:
+    if not new:
+        cluster.links.all().delete()
+        cluster.groups.all().delete()
+    groups = []
     for group in facts["groups"]:
         peak = group["peak_ops_per_second"] or {}
-        groups[group["name"]] = AcceleratorGroup.objects.create(
+        groups.append(AcceleratorGroup(
             cluster=cluster,
             name=group["name"],
             datacenter=group["datacenter"],
-            accelerator=accelerators.get(group["accelerator"]) if group["accelerator"] else None,
+            accelerator=accelerators[group["accelerator"]] if group["accelerator"] else None,
             accelerator_count=group["accelerator_count"],
             accelerators_per_node=group["accelerators_per_node"],
             network_gbps=group["network_gbps"],
             peak_dense_max_ops_per_second=peak.get("dense_max"),
             peak_dense_16bit_ops_per_second=peak.get("dense_16bit"),
             peak_sparse_max_ops_per_second=peak.get("sparse_max"),
+        ))
+    if connection.features.can_return_rows_from_bulk_insert:
+        AcceleratorGroup.objects.bulk_create(groups)  # one statement; the ids come back for the links
+    else:
+        for group in groups:
+            group.save(force_insert=True)
+    by_name = {group.name: group for group in groups}
+    if facts["links"]:
+        NetworkLink.objects.bulk_create(
+            NetworkLink(cluster=cluster, from_group=by_name[link["from"]], to_group=by_name[link["to"]], gbps=link["gbps"])
+            for link in facts["links"]
         )
-    NetworkLink.objects.bulk_create(
-        NetworkLink(cluster=cluster, from_group=groups[link["from"]], to_group=groups[link["to"]], gbps=link["gbps"])
-        for link in facts["links"]
-    )
 
 
-def _write_cluster(facts: dict[str, Any], *, accelerators: dict[str, Accelerator], actor: Any, via: str, result: SubmissionResult) -> None:
-    organisation = Organisation.objects.get(slug=facts["organisation"])
+def _write_cluster(facts: dict[str, Any], writer: _Writer) -> None:
+    organisation = writer.organisation(facts["organisation"])
     values = {k: facts[k] for k in ("used_for_ai_training", "operational_from", "source", "notes")}
+    accelerators = writer.known.accelerators
 
     def create() -> Cluster:
         cluster = Cluster.objects.create(organisation=organisation, name=facts["name"], **values)
-        _replace_topology(cluster, facts, accelerators)
+        _replace_topology(cluster, facts, accelerators, new=True)
         return cluster
 
     def update(cluster: Cluster) -> None:
         for key, value in values.items():
             setattr(cluster, key, value)
         cluster.save()
-        _replace_topology(cluster, facts, accelerators)
+        _replace_topology(cluster, facts, accelerators, new=False)
 
     _write_revisioned(
         section="clusters",
@@ -342,10 +404,22 @@ def _write_cluster(facts: dict[str, Any], *, accelerators: dict[str, Accelerator
         revision_model=ClusterRevision,
         revision_fk="cluster",
         facts=facts,
-        actor=actor,
-        via=via,
-        result=result,
+        writer=writer,
     )
+
+
+def _first_stored(cleaned: dict[str, list[dict[str, Any]]]) -> tuple[str, str] | None:
+    """(section, reference) of the first record of the document that is stored, if any."""
+    for rec in cleaned["organisations"]:
+        if Organisation.objects.filter(slug=rec["slug"]).exists():
+            return "organisations", f"organisation:{rec['slug']}"
+    for rec in cleaned["models"]:
+        if AIModel.objects.filter(organisation__slug=rec["organisation"], name=rec["name"], version=rec["version"]).exists():
+            return "models", f"model:{model_ref(rec)}"
+    for rec in cleaned["clusters"]:
+        if Cluster.objects.filter(organisation__slug=rec["organisation"], name=rec["name"]).exists():
+            return "clusters", f"cluster:{rec['organisation']}/{rec['name']}"
+    return None
 
 
 def registry_submit(
@@ -354,35 +428,46 @@ def registry_submit(
     actor: Any = None,
     via: str,
     organisation_scope: str | None = None,
+    only_new: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> SubmissionResult:
     """Validates the whole interchange document, then stores it in one transaction.
 
     Raises RegistryValidationError listing every problem, having written nothing. With
-    `organisation_scope`, every record must belong to that organisation (a lab's token). Each
-    record's row is locked while it is revised, so concurrent revisions are numbered in order.
+    `organisation_scope`, every record must belong to that organisation (a lab's token). With
+    `only_new`, every record must be new: one that is stored already raises RecordExists, having
+    written nothing. Each record's row is locked while it is revised, so concurrent revisions are
+    numbered in order.
+
+    The statements, for one new record: the checks read the organisations, accelerators and
+    lineages the document names (none when it names none); then the record's row, its first
+    revision and what the `subjects_changed` receivers write, in one transaction.
     """
     cleaned, problems = validate_records(document)
+    known = _Known()
     if cleaned:
-        problems += _check_references(cleaned, organisation_scope=organisation_scope)
+        more, known = _check_references(cleaned, organisation_scope=organisation_scope)
+        problems += more
     if problems:
         raise RegistryValidationError(problems)
-    accelerators = {a.slug: a for a in Accelerator.objects.all()}
     tick = progress or (lambda n: None)
     for attempt in (1, 2):
         result = SubmissionResult()
         try:
             with transaction.atomic():
-                if _lineage_lock(cleaned) and (problems := _check_references(cleaned, organisation_scope=organisation_scope)):
-                    raise RegistryValidationError(problems)
+                if _lineage_lock(cleaned) or attempt == 2:  # checked again under the lock, or after a conflict
+                    problems, known = _check_references(cleaned, organisation_scope=organisation_scope)
+                    if problems:
+                        raise RegistryValidationError(problems)
+                writer = _Writer(known=known, actor=actor, via=via, result=result, only_new=only_new)
                 for rec in cleaned["organisations"]:
-                    _write_organisation(organisation_facts(rec), actor=actor, via=via, result=result)
+                    _write_organisation(organisation_facts(rec), writer)
                     tick(1)
                 for rec in _model_order(cleaned["models"]):
-                    _write_model(model_facts(rec), accelerators=accelerators, actor=actor, via=via, result=result)
+                    _write_model(model_facts(rec), writer)
                     tick(1)
                 for rec in cleaned["clusters"]:
-                    _write_cluster(cluster_facts(rec), accelerators=accelerators, actor=actor, via=via, result=result)
+                    _write_cluster(cluster_facts(rec), writer)
                     tick(1)
                 if result.changed_subjects:
                     subjects_changed.send(sender=registry_submit, subjects=list(result.changed_subjects), actor=actor,
@@ -390,7 +475,10 @@ def registry_submit(
             return result
         except IntegrityError:
             # A concurrent submission created one of these records after this one looked for it: written
-            # again, the record is found and revised (or left alone) like any other.
+            # again, the record is found and revised (or left alone) like any other. With `only_new`,
+            # the record found is the answer.
+            if only_new and (stored := _first_stored(cleaned)) is not None:
+                raise RecordExists(*stored) from None
             if attempt == 2:
                 raise
     return result

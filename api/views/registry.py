@@ -15,7 +15,7 @@ from registry.models import AIModel, Cluster, Organisation
 
 from .. import access
 from ..etags import if_match_check
-from ..exceptions import Conflict
+from ..exceptions import Conflict, FieldErrors
 from ..filters import ClusterFilter, ModelFilter, OrganisationFilter
 from ..idempotency import idempotent
 from ..permissions import HasApiRole, LabWritesOwnRecords
@@ -41,7 +41,8 @@ class RegistryRecordViewSet(viewsets.GenericViewSet):
         return out.OUTPUT[self.kind]
 
     def _respond(self, obj: Any, *, code: int = status.HTTP_200_OK, location: bool = False) -> Response:
-        obj = self.get_queryset().get(pk=obj.pk)  # re-read with its latest revision annotated
+        """The record as stored: `obj` read with its latest revision (api.access), or as just written
+        by `record_submit`, which leaves the revision's facts and digest on it."""
         data = out.record_representation(self.kind, obj, self.request)
         headers = {"ETag": data["etag"]}
         if location:
@@ -67,17 +68,21 @@ class RegistryRecordViewSet(viewsets.GenericViewSet):
         record = body_record(request.data)
         if self.kind != "organisation":
             record.setdefault("organisation", self._scope())
-        existing = self._existing(record)
-        if existing is not None:
-            raise Conflict(f"{existing.subject_ref} exists already: revise it with PUT or PATCH at "
-                           f"{out.record_representation(self.kind, existing, request)['url']}")
-        with transaction.atomic():
-            obj, outcome = record_submit(kind=self.kind, record=record, actor=request.user, organisation_scope=self._scope())
-            if outcome != "created":  # a concurrent request created it first: this one is undone
-                raise Conflict(f"{obj.subject_ref} was created by another request meanwhile: revise it with PUT or "
-                               f"PATCH at {out.record_representation(self.kind, obj, request)['url']}")
-            # read inside the transaction: the answer is the revision this request made, not a later one
-            return self._respond(obj, code=status.HTTP_201_CREATED, location=True)
+        try:
+            # only a new record is written: one stored already (or created meanwhile by a concurrent
+            # request) fails its insert, and nothing of this request is kept
+            obj, _outcome = record_submit(kind=self.kind, record=record, actor=request.user,
+                                          organisation_scope=self._scope(), only_new=True)
+        except (FieldErrors, Conflict):
+            # a record that exists is a 409 whatever the body, as when it is looked for first;
+            # looked for only now, so that a new record costs no query for it
+            existing = self._existing(record)
+            if existing is not None:
+                raise Conflict(f"{existing.subject_ref} exists already: revise it with PUT or PATCH at "
+                               f"{out.record_representation(self.kind, existing, request)['url']}") from None
+            raise
+        # the answer is the revision this request made, as written (no later one can be read instead)
+        return self._respond(obj, code=status.HTTP_201_CREATED, location=True)
 
     def _revise(self, request: Request, *, partial: bool) -> Response:
         with transaction.atomic():

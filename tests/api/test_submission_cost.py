@@ -1,0 +1,108 @@
+"""What one submission costs the database, and that the answer built from what it wrote is the record
+as it is read back afterwards."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import AuditEvent
+from registry.models import AcceleratorGroup, AIModel, Cluster, NetworkLink
+from rules.models import PendingEvaluation
+
+pytestmark = pytest.mark.django_db
+
+MODEL = {"name": "Cost-1", "version": "1", "parameter_count": 7e10, "training_tokens": "1.5e13",
+         "training_compute_ops": 3.8e25, "general_purpose": True, "modalities": ["text"], "released_on": "2026-01-15"}
+CLUSTER = {"name": "Hall C", "used_for_ai_training": True,
+           "groups": [{"name": "a", "datacenter": "dc-1", "accelerator": "nvidia-h100-sxm", "accelerator_count": 1024},
+                      {"name": "b", "datacenter": "dc-2", "accelerator": None, "accelerator_count": 64,
+                       "peak_ops_per_second": {"dense_max": 1e15}}],
+           "links": [{"from": "a", "to": "b", "gbps": 400}]}
+SAVEPOINTS = re.compile(r"^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b")
+
+
+def statements(captured: CaptureQueriesContext) -> list[str]:
+    """The request's SQL, less savepoints (the test's own transaction turns a commit into one) and
+    the token's once-a-minute `last_used_at` stamp."""
+    return [q["sql"] for q in captured.captured_queries
+            if not SAVEPOINTS.match(q["sql"]) and not q["sql"].startswith('UPDATE "accounts_apitoken"')]
+
+
+def tables(sql: list[str], verb: str) -> list[str]:
+    return [re.search(r'(?:FROM|INTO) "(\w+)"', s).group(1) for s in sql if s.startswith(verb)]
+
+
+def test_a_new_model_costs_two_reads_and_four_inserts(lab, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as captured:
+        response = lab.post("/api/v1/models/", MODEL, format="json")
+    assert response.status_code == 201, response.content
+    sql = statements(captured)
+    assert tables(sql, "SELECT") == ["accounts_apitoken", "registry_organisation"], sql
+    assert sorted(tables(sql, "INSERT")) == ["accounts_auditevent", "registry_aimodel", "registry_modelrevision",
+                                            "rules_pendingevaluation"], sql
+    assert len(sql) == 6, sql
+    assert len(callbacks) == 1  # the evaluation, enqueued once the submission is committed
+    ref = "model:acme/Cost-1@1"
+    assert PendingEvaluation.objects.filter(subject_ref=ref).count() == 1
+    assert AuditEvent.objects.filter(subject=ref, action="record.created").count() == 1
+
+
+def test_a_new_cluster_writes_its_groups_and_links_in_one_statement_each(lab):
+    with CaptureQueriesContext(connection) as captured:
+        response = lab.post("/api/v1/clusters/", CLUSTER, format="json")
+    assert response.status_code == 201, response.content
+    sql = statements(captured)
+    assert not [s for s in sql if s.startswith(("DELETE", "UPDATE"))], sql
+    assert tables(sql, "INSERT").count("registry_acceleratorgroup") == 1, sql
+    assert tables(sql, "INSERT").count("registry_networklink") == 1, sql
+    cluster = Cluster.objects.get(name="Hall C")
+    groups = {g.name: g for g in AcceleratorGroup.objects.filter(cluster=cluster)}
+    assert set(groups) == {"a", "b"} and groups["b"].peak_dense_max_ops_per_second == 1e15
+    link = NetworkLink.objects.get(cluster=cluster)
+    assert (link.from_group, link.to_group, link.gbps) == (groups["a"], groups["b"], 400)
+
+
+@pytest.mark.parametrize(("url", "body"), [("/api/v1/models/", MODEL), ("/api/v1/clusters/", CLUSTER)])
+def test_the_answer_to_a_submission_is_the_record_as_read_back(lab, url, body):
+    created = lab.post(url, body, format="json")
+    assert created.status_code == 201, created.content
+    read = lab.get(created["Location"])
+    assert read.status_code == 200
+    assert created.json() == read.json()
+    assert created["ETag"] == read["ETag"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/organisations/acme/", "model", "cluster"])
+def test_the_answer_to_a_revision_is_the_record_as_read_back(world, lab, url):
+    url = {"model": f"/api/v1/models/{world.acme_model.pk}/",
+           "cluster": f"/api/v1/clusters/{world.acme_cluster.pk}/"}.get(url, url)
+    revised = lab.patch(url, {"notes": "revised"} if "organisations" not in url else {"country": "GB"}, format="json")
+    assert revised.status_code == 200, revised.content
+    read = lab.get(url)
+    assert (revised.json(), revised["ETag"]) == (read.json(), read["ETag"])
+    assert revised.json()["revision"] == 2
+
+
+def test_a_model_that_exists_is_a_409_and_nothing_is_written(world, lab):
+    before = (AIModel.objects.count(), PendingEvaluation.objects.count(), AuditEvent.objects.count())
+    response = lab.post("/api/v1/models/", {"name": "Acme-1", "version": "1", "training_tokens": 1e13}, format="json")
+    assert response.status_code == 409
+    assert f"/api/v1/models/{world.acme_model.pk}/" in response.json()["detail"]
+    assert (AIModel.objects.count(), PendingEvaluation.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_a_model_that_exists_is_a_409_even_with_a_bad_field(world, lab):
+    response = lab.post("/api/v1/models/", {"name": "Acme-1", "version": "1", "training_tokens": -1}, format="json")
+    assert response.status_code == 409
+
+
+def test_a_model_that_exists_is_a_409_with_an_idempotency_key_too(world, lab):
+    response = lab.post("/api/v1/models/", {"name": "Acme-1", "version": "1"}, format="json",
+                        HTTP_IDEMPOTENCY_KEY="exists-1")
+    assert response.status_code == 409
+    again = lab.post("/api/v1/models/", {"name": "Acme-2", "version": "1"}, format="json",
+                     HTTP_IDEMPOTENCY_KEY="exists-1")
+    assert again.status_code == 201  # the refused request kept nothing, not even its key
