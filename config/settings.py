@@ -243,7 +243,7 @@ API_MAX_PAGE_SIZE = 500
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "api": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "api",
+        {"BACKEND": "api.cache.PooledClientRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "api",
          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}  # an unreachable Redis costs a second
         if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
     ),
