@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 SCIENTIFIC = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -298,6 +300,30 @@ def model_ref(record: dict[str, Any]) -> str:
     return f"{record['organisation']}/{record['name']}@{record['version']}"
 
 
+_validators = threading.local()
+
+
+def _validator(section: str) -> serializers.Serializer:
+    """This thread's instance of the section's record serializer. Building one copies every declared
+    field (DRF deep-copies them per instance), which cost more than validating a record; validation
+    itself keeps no state on the instance (`run_validation`, not `is_valid`)."""
+    instances = getattr(_validators, "instances", None)
+    if instances is None:
+        instances = _validators.instances = {}
+    if section not in instances:
+        instances[section] = RECORD_SERIALIZERS[section]()
+    return instances[section]
+
+
+def validate_record(section: str, record: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
+    """(the cleaned record, None), or (None, DRF's errors as `Serializer.errors` gives them)."""
+    try:
+        return dict(_validator(section).run_validation(record)), None
+    except serializers.ValidationError as exc:
+        detail = exc.detail
+        return None, detail if isinstance(detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: detail}
+
+
 def validate_records(document: Any) -> tuple[dict[str, list[dict[str, Any]]], list[Problem]]:
     """Each record on its own: types, ranges, formats. Cross-record checks are the registry's."""
     if not isinstance(document, dict):
@@ -307,7 +333,7 @@ def validate_records(document: Any) -> tuple[dict[str, list[dict[str, Any]]], li
         if key not in RECORD_SERIALIZERS and key != "format":
             problems.append(Problem(key, f"is not a section of the interchange format ({', '.join(RECORD_SERIALIZERS)})"))
     cleaned: dict[str, list[dict[str, Any]]] = {}
-    for section, serializer_class in RECORD_SERIALIZERS.items():
+    for section in RECORD_SERIALIZERS:
         records = document.get(section, [])
         if not isinstance(records, list):
             problems.append(Problem(section, "must be a list"))
@@ -317,9 +343,9 @@ def validate_records(document: Any) -> tuple[dict[str, list[dict[str, Any]]], li
             if not isinstance(record, dict):
                 problems.append(Problem(f"{section}[{index}]", "must be an object"))
                 continue
-            serializer = serializer_class(data=record)
-            if serializer.is_valid():
-                cleaned[section].append(dict(serializer.validated_data))
+            valid, errors = validate_record(section, record)
+            if valid is not None:
+                cleaned[section].append(valid)
             else:
-                problems += flatten_errors(serializer.errors, f"{section}[{index}]")
+                problems += flatten_errors(errors, f"{section}[{index}]")
     return cleaned, problems
