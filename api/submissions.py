@@ -3,6 +3,7 @@ goes through `registry_submit`, so the API and the import command validate ident
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from registry.services import RecordExists, RegistryValidationError, registry_submit
@@ -38,7 +39,7 @@ def body_record(data: Any) -> dict[str, Any]:
 
 
 def record_submit(*, kind: str, record: dict[str, Any], actor: Any, organisation_scope: str | None,
-                  only_new: bool = False) -> tuple[Any, str]:
+                  only_new: bool = False, organisations: Iterable[Any] = ()) -> tuple[Any, str]:
     """Validates and stores one record; returns (object, "created" | "revised" | "unchanged").
 
     The object carries its latest revision's facts and digest (`latest_facts`, `latest_sha256`).
@@ -49,7 +50,7 @@ def record_submit(*, kind: str, record: dict[str, Any], actor: Any, organisation
     document[SECTIONS[kind]] = [record]
     try:
         result = registry_submit(document, actor=actor, via="api", organisation_scope=organisation_scope,
-                                 only_new=only_new)
+                                 only_new=only_new, organisations=organisations)
     except RegistryValidationError as exc:
         raise FieldErrors([{"field": field_of(p.path), "message": p.message} for p in exc.problems]) from None
     except RecordExists as exc:

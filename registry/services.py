@@ -85,14 +85,15 @@ class _Known:
 
 
 def _check_references(
-    cleaned: dict[str, list[dict[str, Any]]], *, organisation_scope: str | None
+    cleaned: dict[str, list[dict[str, Any]]], *, organisation_scope: str | None,
+    organisations: Iterable[Organisation] = (),
 ) -> tuple[list[Problem], _Known]:
     """Cross-record checks: organisations, accelerators and base models exist; no lineage cycle.
 
-    Reads only what the document names (its organisations, accelerators and lineages), and returns
-    those rows for the writes."""
+    Reads only what the document names (its organisations, accelerators and lineages) and is not
+    among the `organisations` given, and returns those rows for the writes."""
     problems: list[Problem] = []
-    known = _Known()
+    known = _Known(organisations={org.slug: org for org in organisations})
     known_orgs = {rec["slug"] for rec in cleaned["organisations"]}
     seen_orgs: set[str] = set()
     for index, rec in enumerate(cleaned["organisations"]):
@@ -102,8 +103,9 @@ def _check_references(
         if organisation_scope and rec["slug"] != organisation_scope:
             problems.append(Problem(f"organisations[{index}].slug", f"you may only submit for {organisation_scope!r}"))
     referenced = {rec["organisation"] for rec in cleaned["models"] + cleaned["clusters"]}
-    if referenced:
-        known.organisations = {org.slug: org for org in Organisation.objects.filter(slug__in=referenced)}
+    if referenced - set(known.organisations):
+        known.organisations.update(
+            (org.slug, org) for org in Organisation.objects.filter(slug__in=referenced - set(known.organisations)).order_by())
     known_orgs |= set(known.organisations)
     accelerators = {(rec.get("training_hardware") or {}).get("accelerator") for rec in cleaned["models"]}
     accelerators |= {group.get("accelerator") for rec in cleaned["clusters"] for group in rec["groups"]}
@@ -429,6 +431,7 @@ def registry_submit(
     via: str,
     organisation_scope: str | None = None,
     only_new: bool = False,
+    organisations: Iterable[Organisation] = (),
     progress: Callable[[int], None] | None = None,
 ) -> SubmissionResult:
     """Validates the whole interchange document, then stores it in one transaction.
@@ -437,7 +440,8 @@ def registry_submit(
     `organisation_scope`, every record must belong to that organisation (a lab's token). With
     `only_new`, every record must be new: one that is stored already raises RecordExists, having
     written nothing. Each record's row is locked while it is revised, so concurrent revisions are
-    numbered in order.
+    numbered in order. `organisations` are rows the caller has read already (a lab's own, with its
+    token), so that the checks need not read them again.
 
     The statements, for one new record: the checks read the organisations, accelerators and
     lineages the document names (none when it names none); then the record's row, its first
@@ -446,7 +450,7 @@ def registry_submit(
     cleaned, problems = validate_records(document)
     known = _Known()
     if cleaned:
-        more, known = _check_references(cleaned, organisation_scope=organisation_scope)
+        more, known = _check_references(cleaned, organisation_scope=organisation_scope, organisations=organisations)
         problems += more
     if problems:
         raise RegistryValidationError(problems)
@@ -456,7 +460,8 @@ def registry_submit(
         try:
             with transaction.atomic():
                 if _lineage_lock(cleaned) or attempt == 2:  # checked again under the lock, or after a conflict
-                    problems, known = _check_references(cleaned, organisation_scope=organisation_scope)
+                    problems, known = _check_references(cleaned, organisation_scope=organisation_scope,
+                                                        organisations=organisations)
                     if problems:
                         raise RegistryValidationError(problems)
                 writer = _Writer(known=known, actor=actor, via=via, result=result, only_new=only_new)

@@ -60,6 +60,13 @@ class RegistryRecordViewSet(viewsets.GenericViewSet):
     def _scope(self) -> str | None:
         return access.request_access(self.request).organisation_slug
 
+    def _own(self) -> list[Organisation]:
+        """A lab's own organisation, read with its token (or its session's membership): the submission's
+        checks need not read it again."""
+        if not access.request_access(self.request).is_lab:
+            return []
+        return [self.request.user.membership.organisation]
+
     def _existing(self, record: dict[str, Any]) -> Any:
         raise NotImplementedError
 
@@ -72,7 +79,7 @@ class RegistryRecordViewSet(viewsets.GenericViewSet):
             # only a new record is written: one stored already (or created meanwhile by a concurrent
             # request) fails its insert, and nothing of this request is kept
             obj, _outcome = record_submit(kind=self.kind, record=record, actor=request.user,
-                                          organisation_scope=self._scope(), only_new=True)
+                                          organisation_scope=self._scope(), only_new=True, organisations=self._own())
         except (FieldErrors, Conflict):
             # a record that exists is a 409 whatever the body, as when it is looked for first;
             # looked for only now, so that a new record costs no query for it
@@ -95,7 +102,7 @@ class RegistryRecordViewSet(viewsets.GenericViewSet):
             record = {**facts, **body} if partial else body
             record = identity_keep(kind=self.kind, record=record, current=facts)
             revised, _outcome = record_submit(kind=self.kind, record=record, actor=request.user,
-                                              organisation_scope=self._scope())
+                                              organisation_scope=self._scope(), organisations=self._own())
             return self._respond(revised)  # with the row still locked: this request's revision
 
     def update(self, request: Request, **kwargs: Any) -> Response:

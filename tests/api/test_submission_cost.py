@@ -35,15 +35,17 @@ def tables(sql: list[str], verb: str) -> list[str]:
     return [re.search(r'(?:FROM|INTO) "(\w+)"', s).group(1) for s in sql if s.startswith(verb)]
 
 
-def test_a_new_model_costs_two_reads_and_four_inserts(lab, django_capture_on_commit_callbacks):
+def test_a_new_model_costs_one_read_and_four_inserts(lab, django_capture_on_commit_callbacks):
+    """The token's read (with the lab's membership and organisation), then the model, its first
+    revision, the outbox row of its evaluation and the audit event."""
     with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as captured:
         response = lab.post("/api/v1/models/", MODEL, format="json")
     assert response.status_code == 201, response.content
     sql = statements(captured)
-    assert tables(sql, "SELECT") == ["accounts_apitoken", "registry_organisation"], sql
+    assert tables(sql, "SELECT") == ["accounts_apitoken"], sql
     assert sorted(tables(sql, "INSERT")) == ["accounts_auditevent", "registry_aimodel", "registry_modelrevision",
                                             "rules_pendingevaluation"], sql
-    assert len(sql) == 6, sql
+    assert len(sql) == 5, sql
     assert len(callbacks) == 1  # the evaluation, enqueued once the submission is committed
     ref = "model:acme/Cost-1@1"
     assert PendingEvaluation.objects.filter(subject_ref=ref).count() == 1
@@ -106,3 +108,18 @@ def test_a_model_that_exists_is_a_409_with_an_idempotency_key_too(world, lab):
     again = lab.post("/api/v1/models/", {"name": "Acme-2", "version": "1"}, format="json",
                      HTTP_IDEMPOTENCY_KEY="exists-1")
     assert again.status_code == 201  # the refused request kept nothing, not even its key
+
+
+def test_a_lab_member_signed_in_with_a_session_submits_for_its_organisation(world):
+    from rest_framework.test import APIClient
+
+    from tests.factories import api_user
+
+    user, _key = api_user(role="lab", organisation="acme")
+    client = APIClient()
+    client.force_login(user)
+    response = client.post("/api/v1/models/", {"name": "Session-1", "version": "1"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["organisation"] == "acme"
+    assert client.post("/api/v1/models/", {"organisation": "rival", "name": "Session-2", "version": "1"},
+                       format="json").status_code == 400
