@@ -58,7 +58,7 @@ class ThresholdLine:
 
 MONTH_STEPS = (1, 3, 6, 12, 24, 60, 120)  # months per cell, coarsened until the columns fit
 EIGHTH_STEPS = (1, 2, 4, 8, 16)  # eighths of a decade per cell
-MAX_COLUMNS, MAX_ROWS = 40, 24
+MAX_COLUMNS, MAX_ROWS = 30, 18
 STATUS_OFFSET = {"not_covered": -0.25, "indeterminate": 0.0, "covered": 0.25}  # of a cell's width
 STEP_WORDS = {1: "1 month", 3: "3 months", 6: "6 months", 12: "1 year", 24: "2 years", 60: "5 years",
               120: "10 years"}

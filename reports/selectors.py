@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, QuerySet, Subquery
 from django.db.models.functions import Collate
 
@@ -44,6 +45,17 @@ def determinations_of_record(*, as_of: date, subject_refs: Iterable[str] | None 
         "rule_version", "facts", "run", "requested_by")
     # sorted here, not by the database, so every backend's collation gives the same order
     return sorted(rows, key=lambda row: (row.subject_kind, row.subject_ref, row.regime))
+
+
+@contextmanager
+def reading_the_log(work_mem_mb: int = 64) -> Iterator[None]:
+    """One transaction for a report's reads, with room to sort and hash the log in memory on PostgreSQL
+    (`work_mem` for this transaction only; the server default of 4 MB sends the grouping to disk)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{int(work_mem_mb)}MB'")
+        yield
 
 
 def _latest_sequences(*, as_of: date, kind: str | None = None) -> QuerySet[Determination]:
@@ -137,11 +149,15 @@ SEVERITY = ("not_covered", "indeterminate", "covered")
 
 
 def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, date_fields: tuple[str, ...],
-                            batch: int = 2000) -> Iterator[SubjectOfRecord]:
+                            same_under_every_regime: bool = False, batch: int = 2000) -> Iterator[SubjectOfRecord]:
     """Each subject of the kind with determinations of record as of the date, reduced by the database to
     its most severe status and largest recorded quantity, with the dates its facts give (the facts of
     its latest determination of record); one query, read `batch` subjects at a time, in no set order.
-    The snapshot's JSON is sent only for subjects with no recorded quantity (a regime not in force records none).
+
+    A payload is parsed only for determinations of regimes in force (one not in force records no
+    quantity); with `same_under_every_regime` (a quantity computed from the facts alone, without a
+    regime's arguments) only the subject's latest such determination is parsed. The snapshot's JSON
+    is sent only for subjects with no recorded quantity.
     """
     vendor = connection.vendor
     d, f = Determination._meta.db_table, Determination._meta.get_field("facts").related_model._meta.db_table
@@ -149,21 +165,30 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
         connection=connection).as_sql()
     dates = [_fact_sql(vendor, kind, field) for field in date_fields]
     when = f"COALESCE({', '.join(dates)})" if len(dates) > 1 else dates[0]
+    if same_under_every_regime:
+        value = "NULL"
+        recorded = f"(SELECT {_quantity_sql(vendor, quantity_prefix)} FROM {d} d WHERE d.sequence = g.recorded)"
+    else:
+        value = f"CASE WHEN d.status <> 'not_in_force' THEN {_quantity_sql(vendor, quantity_prefix)} END"
+        recorded = "g.value"
     sql = (
-        f"SELECT g.subject_ref, g.name, g.organisation, g.version, g.severity, g.value, "
-        f"{when}, CASE WHEN g.value IS NULL THEN f.facts END "
+        f"SELECT s.*, CASE WHEN s.value IS NULL THEN f.facts END FROM ("
+        f"SELECT g.subject_ref, g.name, g.organisation, g.version, g.severity, {recorded} AS value, {when}, g.last "
         f"FROM (SELECT d.subject_ref, MAX(d.subject_name) AS name, MAX(d.organisation) AS organisation, "
         f"MAX(d.subject_version) AS version, MAX(CASE d.status WHEN 'covered' THEN 2 WHEN 'indeterminate' THEN 1 "
-        f"ELSE 0 END) AS severity, MAX(CASE WHEN d.status <> 'not_in_force' THEN {_quantity_sql(vendor, quantity_prefix)} "
-        f"END) AS value, MAX(d.sequence) AS last FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) "
-        f"GROUP BY d.subject_ref) g "
+        f"ELSE 0 END) AS severity, MAX({value}) AS value, "
+        f"MAX(CASE WHEN d.status <> 'not_in_force' THEN d.sequence END) AS recorded, MAX(d.sequence) AS last "
+        f"FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) GROUP BY d.subject_ref) g "
         f"JOIN {d} l ON l.sequence = g.last JOIN {f} f ON f.sha256 = l.facts_sha256"
+        # OFFSET 0 keeps PostgreSQL from inlining s, which would parse each payload twice
+        f"{' OFFSET 0' if vendor == 'postgresql' else ''}) s "
+        f"JOIN {d} l ON l.sequence = s.last JOIN {f} f ON f.sha256 = l.facts_sha256"
     )
     params = [kind, *latest_params]
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(batch):
-            for ref, name, organisation, version, severity, value, when, facts in rows:
+            for ref, name, organisation, version, severity, value, when, _, facts in rows:
                 yield SubjectOfRecord(ref, name or "", organisation, version or "", SEVERITY[severity],
                                       None if value is None else float(value), when, facts)
 

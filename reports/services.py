@@ -164,7 +164,7 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
 
 def _determination_rows(kind: str, format: str, params: dict[str, Any]) -> Iterator[str]:
     if kind == ReportKind.REGISTRY:
-        rows = selectors.determinations_of_record(as_of=date.fromisoformat(params["as_of"]))
+        rows = selectors.iter_of_record(as_of=date.fromisoformat(params["as_of"]))
     else:
         filters = {k: params[k] for k in EXPORT_FILTERS if k in params}
         if "as_of" in filters:

@@ -101,7 +101,7 @@ def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, boo
     charted = _Charted(charts.PointCollector(chart_limit()))
     named = left_out_limit()
     for subject in selectors.iter_subjects_of_record(
-            as_of=as_of, kind=kind, quantity_prefix=prefix,
+            as_of=as_of, kind=kind, quantity_prefix=prefix, same_under_every_regime=kind == "model",
             date_fields=("training_completed_on", "released_on") if kind == "model" else ("operational_from",)):
         value = subject.value
         if value is None and subject.facts is not None and (kind == "model" or fallback is not None):
@@ -124,12 +124,12 @@ def chart_limit() -> int:
 
 def list_limit() -> int:
     """Determinations listed in each of the covered and indeterminate lists (REPORTS_REGISTRY_LIST_LIMIT)."""
-    return int(getattr(settings, "REPORTS_REGISTRY_LIST_LIMIT", 2000))
+    return int(getattr(settings, "REPORTS_REGISTRY_LIST_LIMIT", 500))
 
 
 def left_out_limit() -> int:
     """Subjects named under a chart as not charted (REPORTS_CHART_LEFT_OUT_NAMED); the rest are counted."""
-    return int(getattr(settings, "REPORTS_CHART_LEFT_OUT_NAMED", 50))
+    return int(getattr(settings, "REPORTS_CHART_LEFT_OUT_NAMED", 20))
 
 
 LISTED_FIELDS = ("subject_ref", "subject_kind", "regime", "rule_version_label", "deciding_test", "payload", "sequence")
@@ -164,6 +164,11 @@ def _subject_list(as_of: date, status: str, by_regime: dict[str, int]) -> dict[s
 
 
 def registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
+    with selectors.reading_the_log():
+        return _registry_context(as_of=as_of, generated_at=generated_at)
+
+
+def _registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
     counts: Counter[tuple[str, str]] = Counter()
     versions_used: dict[str, set[str]] = {}
     for regime, status, label, count in selectors.record_counts(as_of=as_of):
