@@ -282,18 +282,49 @@ def audit_reports(*, as_of: str, repeat: int = 2) -> dict[str, Any]:
 
 @phase
 def registry_report(*, as_of: str, format: str = "pdf") -> dict[str, Any]:
+    """The registry report of every subject as of the date, in one format; for PDF and HTML also the
+    time of its steps (context read from the log, HTML, PDF), each measured once more after the whole."""
+    from datetime import date
+
     try:
+        from reports import render
+        from reports.context import registry_context
         from reports.models import ReportKind
         from reports.services import report_content, report_parameters
     except ImportError as exc:
         return {"seconds": None, "reason": f"the reports module is not available: {exc}"}
+    from django.utils import timezone
+
     from .measure import Stopwatch, peak_rss_mb
 
     params = report_parameters(kind=ReportKind.REGISTRY, format=format, as_of=as_of)
     clock, size = Stopwatch(), 0
     for chunk in report_content(kind=ReportKind.REGISTRY, format=format, params=params):
         size += len(chunk)
-    return {"format": format, "seconds": round(clock.seconds, 2), "bytes": size, "peak_rss_mb": peak_rss_mb()}
+    result = {"format": format, "seconds": round(clock.seconds, 2), "bytes": size, "peak_rss_mb": peak_rss_mb()}
+    if format in ("pdf", "html"):
+        steps = {}
+        clock = Stopwatch()
+        context = registry_context(as_of=date.fromisoformat(as_of), generated_at=timezone.now())
+        steps["context"] = round(clock.seconds, 2)
+        clock = Stopwatch()
+        html = render.render_html(ReportKind.REGISTRY, context)
+        steps["html"] = round(clock.seconds, 2)
+        if format == "pdf":
+            clock = Stopwatch()
+            render.html_to_pdf(html)
+            steps["pdf"] = round(clock.seconds, 2)
+        result["steps_seconds"] = steps
+    return result
+
+
+@phase
+def latest_as_of() -> dict[str, Any]:
+    """The as-of date of the decision log's last row (a kept benchmark database's run)."""
+    from rules.models import Determination
+
+    row = Determination.objects.order_by("-sequence").values_list("as_of", flat=True).first()
+    return {"as_of": row.isoformat() if row else None}
 
 
 @phase
