@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Model
 from django.utils import timezone
 
 from .models import ApiToken, Membership, Role
@@ -19,12 +23,7 @@ def token_authenticate(*, key: str) -> ApiToken | None:
     if len(key) < PREFIX_LENGTH or len(key) > 200:
         return None
     digest = key_sha256(key)
-    # no ORDER BY (the model's ordering): a prefix of 8 of 62 characters names one token in practice,
-    # and the digest decides; the sort would cost the query's compilation a quarter of its time
-    candidates = ApiToken.objects.select_related("user", "user__membership", "user__membership__organisation").filter(
-        key_prefix=key[:PREFIX_LENGTH], revoked_at__isnull=True
-    ).order_by()
-    for token in candidates:
+    for token in _active_tokens(key[:PREFIX_LENGTH]):
         if hmac.compare_digest(token.key_sha256, digest) and token.user.is_active:
             now = timezone.now()
             if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
@@ -32,6 +31,100 @@ def token_authenticate(*, key: str) -> ApiToken | None:
                 token.last_used_at = now
             return token
     return None
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One model's columns in the token query, and the converters of those that need one."""
+
+    model: type[Model]
+    attnames: tuple[str, ...]
+    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]  # (index, converters, column)
+
+    def instance(self, values: Sequence[Any]) -> Any:
+        if self.converters:
+            values = list(values)
+            for index, converters, column in self.converters:
+                for converter in converters:
+                    values[index] = converter(values[index], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+
+@dataclass(frozen=True)
+class _TokenQuery:
+    sql: str
+    parts: tuple[_Part, ...]  # token, user, membership, organisation: their columns in this order
+
+
+_token_queries: dict[str, _TokenQuery] = {}
+
+
+def _token_query() -> _TokenQuery:
+    """The token, its user, their membership and its organisation in one SELECT, written once per
+    database: what `select_related("user", "user__membership", "user__membership__organisation")`
+    reads, without compiling that query again for every request (two thirds of the time of an
+    authentication). Values go through the same converters as the ORM's."""
+    query = _token_queries.get(connection.alias)
+    if query is not None:
+        return query
+    quote = connection.ops.quote_name
+    user_model = get_user_model()
+    organisation_model = Membership._meta.get_field("organisation").related_model
+    parts, columns = [], []
+    for model, alias in ((ApiToken, "t"), (user_model, "u"), (Membership, "m"), (organisation_model, "o")):
+        fields = model._meta.concrete_fields
+        columns += [f"{alias}.{quote(field.column)}" for field in fields]
+        converters = []
+        for index, field in enumerate(fields):
+            column = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if found:
+                converters.append((index, tuple(found), column))
+        parts.append(_Part(model, tuple(field.attname for field in fields), tuple(converters)))
+
+    def col(model: type[Model], name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    def table(model: type[Model]) -> str:
+        return quote(model._meta.db_table)
+
+    user_pk, org_pk = quote(user_model._meta.pk.column), quote(organisation_model._meta.pk.column)
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {table(ApiToken)} t"
+        f" INNER JOIN {table(user_model)} u ON u.{user_pk} = t.{col(ApiToken, 'user')}"
+        f" LEFT OUTER JOIN {table(Membership)} m ON m.{col(Membership, 'user')} = u.{user_pk}"
+        f" LEFT OUTER JOIN {table(organisation_model)} o ON o.{org_pk} = m.{col(Membership, 'organisation')}"
+        f" WHERE t.{col(ApiToken, 'key_prefix')} = %s AND t.{col(ApiToken, 'revoked_at')} IS NULL"
+    )
+    query = _token_queries[connection.alias] = _TokenQuery(sql, tuple(parts))
+    return query
+
+
+def _active_tokens(prefix: str) -> list[ApiToken]:
+    """Unrevoked tokens with this prefix, each with its user, and the user's membership (or none) and
+    organisation cached on it as `select_related` would leave them."""
+    query = _token_query()
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, [prefix])
+        rows = cursor.fetchall()
+    no_membership = Membership._meta.get_field("user").remote_field
+    tokens = []
+    for row in rows:
+        values, start = [], 0
+        for part in query.parts:
+            values.append(row[start:start + len(part.attnames)])
+            start += len(part.attnames)
+        token, user = query.parts[0].instance(values[0]), query.parts[1].instance(values[1])
+        token.user = user
+        if values[2][0] is None:
+            no_membership.set_cached_value(user, None)  # `user.membership` raises DoesNotExist, without a query
+        else:
+            membership = query.parts[2].instance(values[2])
+            membership.user = user
+            membership.organisation = query.parts[3].instance(values[3]) if values[3][0] is not None else None
+            user.membership = membership
+        tokens.append(token)
+    return tokens
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,44 @@ def test_a_lab_member_signed_in_with_a_session_submits_for_its_organisation(worl
     assert response.json()["organisation"] == "acme"
     assert client.post("/api/v1/models/", {"organisation": "rival", "name": "Session-2", "version": "1"},
                        format="json").status_code == 400
+
+
+def _values(obj) -> dict:
+    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("role", ["lab", "regulator", "no_role"])
+def test_a_token_is_read_in_one_query_with_what_the_orm_would_read(world, role):
+    from accounts.models import ApiToken, Membership
+    from accounts.selectors import access_of, token_authenticate
+
+    token_authenticate(key=world.tokens[role])  # the once-a-minute last_used_at stamp, out of the way
+    with CaptureQueriesContext(connection) as captured:
+        token = token_authenticate(key=world.tokens[role])
+        access = access_of(token.user)
+    assert len(captured.captured_queries) == 1, captured.captured_queries
+    expected = ApiToken.objects.select_related("user", "user__membership__organisation").get(pk=token.pk)
+    assert _values(token) == _values(expected) and _values(token.user) == _values(expected.user)
+    try:
+        membership = expected.user.membership
+    except Membership.DoesNotExist:
+        membership = None
+    assert access == access_of(expected.user)
+    if membership is None:
+        with pytest.raises(Membership.DoesNotExist):
+            token.user.membership  # noqa: B018 (cached as absent)
+    else:
+        assert _values(token.user.membership) == _values(membership)
+        if membership.organisation is not None:
+            assert _values(token.user.membership.organisation) == _values(membership.organisation)
+
+
+def test_a_revoked_or_wrong_token_is_refused(world):
+    from accounts.models import ApiToken
+    from accounts.selectors import token_authenticate
+
+    key = world.tokens["lab"]
+    assert token_authenticate(key=key[:-1] + ("a" if key[-1] != "a" else "b")) is None
+    ApiToken.objects.filter(key_prefix=key[:8]).update(revoked_at="2026-01-01T00:00:00Z")
+    assert token_authenticate(key=key) is None
+    assert world.client("lab").get("/api/v1/models/").status_code == 401
