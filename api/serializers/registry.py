@@ -182,10 +182,11 @@ def record_etag(kind: str, obj: Any) -> str:
 def record_representation(kind: str, obj: Any, request: Any) -> dict[str, Any]:
     facts, digest = facts_of(kind, obj)
     lookup = lookup_of(kind, obj)
+    url = reverse(f"api:{ROUTE[kind]}-detail", kwargs=lookup, request=request)
     data = {
         **facts,
-        "url": reverse(f"api:{ROUTE[kind]}-detail", kwargs=lookup, request=request),
-        "revisions_url": reverse(f"api:{ROUTE[kind]}-revisions", kwargs=lookup, request=request),
+        "url": url,
+        "revisions_url": url + "revisions/",  # the detail route's `revisions` action (one reverse() less)
         "subject": obj.subject_ref,
         "revision": obj.revision,
         "etag": etag_of(obj.revision, digest),

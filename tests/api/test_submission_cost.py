@@ -75,6 +75,8 @@ def test_the_answer_to_a_submission_is_the_record_as_read_back(lab, url, body):
     assert read.status_code == 200
     assert created.json() == read.json()
     assert created["ETag"] == read["ETag"]
+    revisions = lab.get(created.json()["revisions_url"])
+    assert revisions.status_code == 200 and [r["number"] for r in revisions.json()["results"]] == [1]
 
 
 @pytest.mark.parametrize("url", ["/api/v1/organisations/acme/", "model", "cluster"])
