@@ -294,7 +294,9 @@ def _regime_context(determination: Determination, versions: dict[int, EngineVers
             "instrument_url": version.instrument.get("url", ""),
         }
         context["tests"] = [_test_context(test, version) for test in payload.get("tests", [])]
-        context["readings"] = [{"id": r.get("id", ""), "text": r.get("text", "")} for r in version.readings]
+        # the version's readings say how its tests are read: shown where one of them applied to the subject
+        context["readings"] = [{"id": r.get("id", ""), "text": r.get("text", "")} for r in version.readings
+                               if context["tests"]]
         context["headroom"] = _headroom_rows(determination.facts.data(), regime=determination.regime,
                                              version=version, as_of=determination.as_of)
     return context
@@ -316,8 +318,18 @@ def audit_context(*, subject_ref: str, as_of: date, generated_at: datetime) -> d
         for name, data in (determination.data().get("quantities") or {}).items():
             entry = quantities.setdefault((name, data.get("formula") or ""), _quantity_context(name, data))
             entry.setdefault("regimes", []).append(determination.regime)
+    ordered = sorted(quantities.values(), key=lambda q: (q["name"], q["key"], q["formula"]))
+    anchors = {}
+    for index, entry in enumerate(ordered, start=1):
+        entry["anchor"] = f"quantity-{index}"
+        anchors[(entry["key"], entry["formula"])] = entry["anchor"]
     versions: dict[int, EngineVersion] = {}
     regimes = [_regime_context(d, versions) for d in determinations]
+    for regime in regimes:
+        for test in regime["tests"]:
+            # the arithmetic is printed once, under Quantities; a test whose quantity and formula are
+            # shown there points to it
+            test["quantity_anchor"] = anchors.get((test["quantity"], test["formula"]), "") if test["formula"] != "—" else ""
     head = selectors.chain_head()
     return {
         "kind": "audit",
@@ -328,7 +340,7 @@ def audit_context(*, subject_ref: str, as_of: date, generated_at: datetime) -> d
         "generated_at": iso_datetime(generated_at),
         "revisions": [r for r in revisions.values() if r is not None],
         "facts_unrecorded": [n for n, r in revisions.items() if r is None],
-        "quantities": sorted(quantities.values(), key=lambda q: (q["name"], q["key"], q["formula"])),
+        "quantities": ordered,
         "regimes": regimes,
         "summary": [{"regime": r["regime"], "anchor": r["anchor"], "status": r["status"],
                      "status_label": r["status_label"], "deciding_test": r["deciding_test"],
