@@ -321,10 +321,12 @@ def registry_report(*, as_of: str, format: str = "pdf") -> dict[str, Any]:
 @phase
 def latest_as_of() -> dict[str, Any]:
     """The as-of date of the decision log's last row (a kept benchmark database's run)."""
+    from registry.models import AIModel, Cluster
     from rules.models import Determination
 
     row = Determination.objects.order_by("-sequence").values_list("as_of", flat=True).first()
-    return {"as_of": row.isoformat() if row else None}
+    return {"as_of": row.isoformat() if row else None, "models": AIModel.objects.count(),
+            "clusters": Cluster.objects.count()}
 
 
 @phase

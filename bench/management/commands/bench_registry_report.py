@@ -55,7 +55,9 @@ class Command(BaseCommand):
                                         ("run_id", "as_of", "determinations", "seconds", "determinations_per_second")}
                 as_of = reevaluation["as_of"]
             else:
-                as_of = run_phase("latest_as_of", {}, env=env)["as_of"]
+                kept = run_phase("latest_as_of", {}, env=env)
+                as_of = kept["as_of"]
+                result.update(models=kept["models"], clusters=kept["clusters"])
             result["as_of"] = as_of
             for format in [part.strip() for part in options["formats"].split(",") if part.strip()]:
                 self.stderr.write(f"registry report ({format})")
