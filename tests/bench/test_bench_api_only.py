@@ -1,0 +1,21 @@
+"""`manage.py bench --api-only`: the synthetic registry, then the API beside /healthz, nothing else."""
+from __future__ import annotations
+
+import io
+import json
+import os
+
+from django.core.management import call_command
+
+
+def test_api_only_measures_the_api_and_skips_the_other_phases():
+    out = io.StringIO()
+    call_command("bench", json=True, stdout=out, database_name=f"bench_a{os.getpid()}", models=12, clusters=2,
+                 api_only=True, api_seconds=1, api_concurrency=2)
+    result = json.loads(out.getvalue())
+    assert result["generate"]["subjects"] == 12 + 2 + 1
+    api = result["api"]
+    assert api["submission"]["requests"] > 0 and not api["submission"]["errors"], api["submission"]
+    assert api["healthz"]["requests"] > 0 and not api["healthz"]["errors"]
+    assert api["ratio_to_healthz"] > 0
+    assert not {"reevaluate", "copy_baseline", "latency", "scale_out", "audit_pdf"} & set(result)
