@@ -73,8 +73,8 @@ def test_indeterminate_model_names_what_is_missing(registry):
 def test_facts_as_submitted_and_decision_log_hashes(registry):
     page = audit(BIO).decode()
     text = text_of(page)
-    assert "Revision 1" in text and "Through Import" in text
-    assert "training_compute_ops 1.07e24 ops" in text
+    assert "Revision 1" in text and "Through: Import" in text
+    assert "training_compute_ops: 1.07e24 ops" in text
     for row in Determination.objects.filter(subject_ref=BIO, as_of=AS_OF):
         assert row.row_sha256 in page and str(row.sequence) in page
     assert LogHead.objects.get().row_sha256 in page
