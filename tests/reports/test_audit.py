@@ -39,7 +39,7 @@ def test_covered_model_shows_the_arithmetic_and_the_quoted_law(registry):
     page = audit(FRONTIER).decode()
     text = text_of(page)
     assert "us-eo-14110: covered" in text
-    assert "cumulative_training_compute_ops 2e26 ops > (greater than) 1e26 ops 2 × the threshold met" in text
+    assert "cumulative_training_compute_ops = 2e26 ops > (greater than) 1e26 ops: met; margin 2 × the threshold" in text
     assert "2e26 ops as reported" in text  # the quantity's formula
     assert eo_quote("model-general") in text
     assert "EO 14110 §4.2(b)(i)" in text and "provenance V-COPY" in text
