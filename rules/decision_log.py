@@ -5,24 +5,30 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from django.db import transaction
 from django.utils import timezone
 
 from . import bulk_write
 from .engine import Evaluation
 from .models import Determination, FactsSnapshot, LogHead
-from .models.decision_log import GENESIS_SHA256
+from .models.decision_log import GENESIS_SHA256, chained_fields, row_sha256
 from .subjects import SubjectSnapshot
 
 LOG_SCHEMA = "determination/1"
 
 
 def canonical(value: Any) -> str:
-    # Payloads and snapshots are trees built for this call; skipping the cycle check gives the same
-    # bytes about a quarter faster.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
+    """A payload's or a facts snapshot's text: JSON with sorted keys, no whitespace, UTF-8, floats in
+    their shortest round-trip form (`1e+26` is written `1e26`). orjson writes it about five times faster
+    than `json.dumps`; integers beyond 64 bits, which it refuses, fall back to `json.dumps`. A row's
+    hash covers the text as stored, so verification never re-encodes it."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def sha256_text(text: str) -> str:
@@ -99,6 +105,21 @@ def _locked_head() -> LogHead:
     return head
 
 
+class AppendedRow(NamedTuple):
+    """What the caller needs of a row just appended (change detection reads these; the row itself
+    is in the database)."""
+
+    pk: int
+    sequence: int
+    subject_ref: str
+    organisation: str
+    regime: str
+    status: str
+    rule_version_label: str
+    rule_hash: str
+    payload: str
+
+
 def append(
     entries: Iterable[Entry],
     *,
@@ -106,7 +127,7 @@ def append(
     requested_by: Any = None,
     run: Any = None,
     task_id: str = "",
-) -> list[Determination]:
+) -> list[AppendedRow]:
     """Writes the entries as chained rows; the caller's transaction makes them all-or-nothing.
 
     Payloads and facts are serialized before the log's head is locked, so concurrent writers
@@ -117,9 +138,9 @@ def append(
     prepared, facts = _prepare(entries)
     requested_by_id = getattr(requested_by, "pk", None)
     run_id = getattr(run, "pk", None)
+    task_id = task_id or ""
     names = [field.attname for field in Determination._meta.concrete_fields]
-    sha_index = names.index("row_sha256")
-    rows: list[Determination] = []
+    appended: list[AppendedRow] = []
     with transaction.atomic():
         _store_facts(facts)
         ids = bulk_write.reserve_ids(Determination, len(prepared)) if bulk_write.has_copy() else None
@@ -132,19 +153,31 @@ def append(
             for index, item in enumerate(prepared):
                 key, evaluation = item.entry.subject.key, item.entry.evaluation
                 sequence += 1
+                name, version = key.name or "", key.version or ""
+                label, rule_hash = evaluation.rule_version or "", evaluation.rule_hash or ""
+                row_sha = row_sha256(
+                    previous_sha256=previous,
+                    fields=chained_fields(
+                        sequence, key.kind, key.ref, key.organisation, name, version, item.entry.subject.revision,
+                        evaluation.regime, item.entry.rule_version_id, label, rule_hash, evaluation.as_of,
+                        evaluation.status, item.deciding_test, item.facts_sha256, trigger, requested_by_id, run_id,
+                        task_id, now,
+                    ),
+                    payload=item.payload,
+                )
                 values = {
                     "id": ids[index] if ids else None,
                     "sequence": sequence,
                     "subject_kind": key.kind,
                     "subject_ref": key.ref,
                     "organisation": key.organisation,
-                    "subject_name": key.name or "",
-                    "subject_version": key.version or "",
+                    "subject_name": name,
+                    "subject_version": version,
                     "facts_revision": item.entry.subject.revision,
                     "regime": evaluation.regime,
                     "rule_version_id": item.entry.rule_version_id,
-                    "rule_version_label": evaluation.rule_version or "",
-                    "rule_hash": evaluation.rule_hash or "",
+                    "rule_version_label": label,
+                    "rule_hash": rule_hash,
                     "as_of": evaluation.as_of,
                     "status": evaluation.status,
                     "deciding_test": item.deciding_test,
@@ -153,26 +186,24 @@ def append(
                     "trigger": trigger,
                     "requested_by_id": requested_by_id,
                     "run_id": run_id,
-                    "task_id": task_id or "",
+                    "task_id": task_id,
                     "created_at": now,
                     "previous_sha256": previous,
+                    "row_sha256": row_sha,
                 }
-                ordered = [values.get(name) for name in names]
-                row = Determination(*ordered)  # positional: a third of the cost of keywords
-                row.row_sha256 = previous = ordered[sha_index] = row.compute_row_sha256()
-                rows.append(row)
-                yield ordered
+                previous = row_sha
+                appended.append(AppendedRow(
+                    values["id"], sequence, key.ref, key.organisation, evaluation.regime, evaluation.status,
+                    label, rule_hash, item.payload))
+                yield [values[name] for name in names]
 
         if ids:
             bulk_write.copy_rows(Determination._meta.db_table, bulk_write.columns(Determination), chained())
-            for row in rows:
-                row._state.adding, row._state.db = False, "default"
         else:
-            for _ in chained():
-                pass
-            Determination.objects.bulk_create(rows)
+            created = Determination.objects.bulk_create([Determination(*ordered) for ordered in chained()])
+            appended = [row._replace(pk=made.pk) for row, made in zip(appended, created, strict=True)]
         LogHead.objects.filter(id=1).update(sequence=sequence, row_sha256=previous)
-    return rows
+    return appended
 
 
 @dataclass

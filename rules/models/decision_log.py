@@ -135,28 +135,27 @@ class Determination(models.Model):
         )
 
     def chained_fields(self) -> list[Any]:
-        return [
-            self.sequence,
-            self.subject_kind,
-            self.subject_ref,
-            self.organisation,
-            self.subject_name,
-            self.subject_version,
-            self.facts_revision,
-            self.regime,
-            self.rule_version_id,
-            self.rule_version_label,
-            self.rule_hash,
-            self.as_of.isoformat(),
-            self.status,
-            self.deciding_test,
-            self.facts_id,
-            self.trigger,
-            self.requested_by_id,
-            self.run_id,
-            self.task_id,
-            self.created_at.isoformat(timespec="microseconds"),
-        ]
+        return chained_fields(
+            self.sequence, self.subject_kind, self.subject_ref, self.organisation, self.subject_name,
+            self.subject_version, self.facts_revision, self.regime, self.rule_version_id, self.rule_version_label,
+            self.rule_hash, self.as_of, self.status, self.deciding_test, self.facts_id, self.trigger,
+            self.requested_by_id, self.run_id, self.task_id, self.created_at,
+        )
+
+
+def chained_fields(
+    sequence: int, subject_kind: str, subject_ref: str, organisation: str, subject_name: str, subject_version: str,
+    facts_revision: int | None, regime: str, rule_version_id: int | None, rule_version_label: str, rule_hash: str,
+    as_of: Any, status: str, deciding_test: str, facts_id: str, trigger: str, requested_by_id: int | None,
+    run_id: int | None, task_id: str, created_at: Any,
+) -> list[Any]:
+    """The columns a row's hash covers besides its payload, in the chain's order (the bulk writer
+    calls this with the values it is about to write, before any model instance exists)."""
+    return [
+        sequence, subject_kind, subject_ref, organisation, subject_name, subject_version, facts_revision, regime,
+        rule_version_id, rule_version_label, rule_hash, as_of.isoformat(), status, deciding_test, facts_id, trigger,
+        requested_by_id, run_id, task_id, created_at.isoformat(timespec="microseconds"),
+    ]
 
 
 def row_sha256(*, previous_sha256: str, fields: list[Any], payload: str) -> str:
