@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -76,17 +76,29 @@ def _previous_determinations(
     keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int = 0
 ) -> dict[tuple[str, str], PreviousRow]:
     """The latest determination of record before this run, per (subject, regime), of those after
-    `after_sequence`: one query, payloads left in the database."""
+    `after_sequence`, payloads left in the database. The state before this run is the newest
+    determination as of a date on or before the run's own (an evaluation as of a past date asked
+    "what was the law then", not "what is it now"); a scheduled run compares with the previous
+    scheduled run."""
+    if not keys:
+        return {}
+    only_run = exclude_run.previous_run_id if exclude_run.kind == RunKind.SCHEDULE and exclude_run.previous_run_id else None
+    if connection.vendor == "postgresql":
+        return _previous_by_probe(keys, exclude_run=exclude_run, after_sequence=after_sequence, only_run=only_run)
+    return _previous_grouped(keys, exclude_run=exclude_run, after_sequence=after_sequence, only_run=only_run)
+
+
+def _previous_grouped(
+    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int, only_run: int | None
+) -> dict[tuple[str, str], PreviousRow]:
+    """Any database: the newest date per key, then the last row of that date, in three queries."""
     refs = {ref for ref, _ in keys}
     regimes = {regime for _, regime in keys}
     candidates = Determination.objects.filter(subject_ref__in=refs, regime__in=regimes)
     if after_sequence:
         candidates = candidates.filter(sequence__gt=after_sequence)
-    if exclude_run.kind == RunKind.SCHEDULE and exclude_run.previous_run_id:
-        # a scheduled run reports what changed since the previous scheduled run
-        candidates = candidates.filter(run_id=exclude_run.previous_run_id)
-    # The state before this run is the newest determination as of a date on or before the run's
-    # own (an evaluation as of a past date asked "what was the law then", not "what is it now").
+    if only_run:
+        candidates = candidates.filter(run_id=only_run)
     candidates = candidates.exclude(run=exclude_run).filter(as_of__lte=exclude_run.as_of)
     newest_date = dict(
         ((ref, regime), day)
@@ -105,6 +117,33 @@ def _previous_determinations(
             if (row.subject_ref, row.regime) in keys}
 
 
+def _previous_by_probe(
+    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int, only_run: int | None
+) -> dict[tuple[str, str], PreviousRow]:
+    """PostgreSQL: one index probe per (subject, regime) on `determination_latest`, whatever the
+    table's statistics say (a fresh log, or a server without autovacuum, would otherwise be read
+    through the wrong index)."""
+    ordered = sorted(keys)
+    table = connection.ops.quote_name(Determination._meta.db_table)
+    sql = f"""
+        SELECT d.id, d.sequence, d.subject_ref, d.regime, d.status, d.rule_version_label, d.rule_hash
+        FROM unnest(%s::varchar[], %s::varchar[]) AS k(subject_ref, regime)
+        CROSS JOIN LATERAL (
+            SELECT id, sequence, subject_ref, regime, status, rule_version_label, rule_hash
+            FROM {table} AS e
+            WHERE e.subject_ref = k.subject_ref AND e.regime = k.regime
+              AND e.as_of <= %s AND e.sequence > %s AND e.run_id IS DISTINCT FROM %s
+              AND (%s::bigint IS NULL OR e.run_id = %s::bigint)
+            ORDER BY e.as_of DESC, e.sequence DESC
+            LIMIT 1
+        ) AS d
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[ref for ref, _ in ordered], [regime for _, regime in ordered], exclude_run.as_of,
+                             after_sequence, exclude_run.pk, only_run, only_run])
+        return {(row.subject_ref, row.regime): row for row in map(PreviousRow._make, cursor.fetchall())}
+
+
 def _outcomes(payload: str) -> dict[str, str]:
     return {t["id"]: t["outcome"] for t in json.loads(payload).get("tests", [])}
 
@@ -117,7 +156,7 @@ def _flipped_tests(before: dict[str, str], after: dict[str, str]) -> list[dict[s
     ]
 
 
-def _label(row: Determination | PreviousRow) -> str:
+def _label(row: decision_log.AppendedRow | PreviousRow) -> str:
     return f"{row.regime}@{row.rule_version_label} ({row.rule_hash[:12]})" if row.rule_version_label else "not in force"
 
 
@@ -137,7 +176,7 @@ def previous_determinations(keys: set[tuple[str, str]], *, run: EvaluationRun) -
     return PreviousDeterminations(_previous_determinations(keys, exclude_run=run), since)
 
 
-def _record_changes(run: EvaluationRun, rows: list[Determination], previous: PreviousDeterminations | None = None) -> int:
+def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], previous: PreviousDeterminations | None = None) -> int:
     """Status changes against the latest determination before this run; with the lock held."""
     keys = {(r.subject_ref, r.regime) for r in rows}
     if previous is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from bench.synthetic import document, write_registry
 from registry.services import registry_export, registry_submit
@@ -142,3 +142,43 @@ def test_a_determination_appended_after_the_early_read_is_still_the_one_compared
         rows = decision_log.append(entries, trigger=later.kind, run=later)
         assert services._record_changes(later, rows, early) == 0  # same status as the newest, not the first
     assert not StatusChange.objects.filter(run=later).exists()
+
+
+def test_change_detection_by_index_probe_finds_what_the_grouped_queries_find(synthetic):
+    """PostgreSQL reads the state before a run with one index probe per (subject, regime); every
+    database can read it with grouped queries. Both give the same rows: the newest as-of date on or
+    before the run's, the last row of that date, another run's only, after a given sequence."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the per-key probe is PostgreSQL's")
+    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=20))
+    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[0], chunk_size=20))  # an earlier date, later
+    scheduled = run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=AS_OFS[1], chunk_size=20))
+    middle = Determination.objects.filter(run=scheduled).order_by("sequence").values_list("sequence", flat=True)[50]
+    keys = {(ref, regime) for ref in synthetic for regime in published_library().regimes()}
+    runs = [
+        run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1]),
+        run_create(kind=RunKind.MANUAL, as_of=AS_OFS[0]),
+        run_create(kind=RunKind.MANUAL, as_of=date(2020, 1, 1)),  # nothing before it
+        run_create(kind=RunKind.SCHEDULE, as_of=AS_OFS[1]),  # compares with the previous scheduled run only
+    ]
+    seen = set()
+    for run in runs:
+        only_run = run.previous_run_id if run.kind == RunKind.SCHEDULE else None
+        for after in (0, middle):
+            probed = services._previous_by_probe(keys, exclude_run=run, after_sequence=after, only_run=only_run)
+            grouped = services._previous_grouped(keys, exclude_run=run, after_sequence=after, only_run=only_run)
+            assert probed == grouped, (run.as_of, run.kind, after)
+            seen.add((run.as_of, after, len(probed)))
+    sizes = {size for _, _, size in seen}
+    assert 0 in sizes and len(keys) in sizes and len(sizes) >= 3  # none, all, and some found
+    old = services._previous_by_probe(keys, exclude_run=runs[1], after_sequence=0, only_run=None)
+    assert {row.status for row in old.values()} >= {"not_in_force"}
+    assert all(Determination.objects.get(pk=row.pk).as_of == AS_OFS[0] for row in old.values())
+
+
+def test_canonical_text_sorts_keys_writes_shortest_floats_and_takes_integers_of_any_size():
+    import json
+
+    assert canonical({"b": 1e26, "a": [0.1, 6.03102864e22, "é"]}) == '{"a":[0.1,6.03102864e22,"é"],"b":1e26}'
+    huge = {"z": 10**30, "a": 2.5e-05}
+    assert json.loads(canonical(huge)) == huge and canonical(huge).index('"a"') < canonical(huge).index('"z"')
