@@ -10,7 +10,7 @@ class RulesConfig(AppConfig):
 
         from registry.signals import subjects_changed
 
-        from . import receivers
+        from . import lookups, receivers  # noqa: F401 (registers field__any)
         from .library_store import sync_library_after_migrate
 
         post_migrate.connect(sync_library_after_migrate, sender=self)

@@ -93,7 +93,7 @@ def _store_facts(facts: dict[str, str]) -> None:
     """Stores the snapshots not stored yet (on PostgreSQL only their hashes travel when all are)."""
     stored: set[str] = set()
     if bulk_write.has_copy():
-        stored = set(FactsSnapshot.objects.filter(sha256__in=list(facts)).values_list("sha256", flat=True))
+        stored = set(FactsSnapshot.objects.filter(sha256__any=list(facts)).values_list("sha256", flat=True))
     bulk_write.insert_missing(FactsSnapshot, [(sha, text) for sha, text in facts.items() if sha not in stored])
 
 
@@ -120,22 +120,36 @@ class AppendedRow(NamedTuple):
     payload: str
 
 
+@dataclass
+class Prepared:
+    """Entries serialized for the log (payload and facts texts and hashes), not yet chained."""
+
+    items: list[_Prepared]
+    facts: dict[str, str]
+
+
+def prepare(entries: Iterable[Entry]) -> Prepared:
+    """Everything a row needs that does not depend on its place in the chain (no database access)."""
+    return Prepared(*_prepare(list(entries)))
+
+
 def append(
-    entries: Iterable[Entry],
+    entries: Iterable[Entry] | Prepared,
     *,
     trigger: str,
     requested_by: Any = None,
     run: Any = None,
     task_id: str = "",
 ) -> list[AppendedRow]:
-    """Writes the entries as chained rows; the caller's transaction makes them all-or-nothing.
+    """Writes the entries (or entries already `prepare`d) as chained rows; the caller's transaction
+    makes them all-or-nothing.
 
     Payloads and facts are serialized before the log's head is locked, so concurrent writers
     hold the lock only to chain and write their rows."""
-    entries = list(entries)
-    if not entries:
+    ready = entries if isinstance(entries, Prepared) else prepare(entries)
+    prepared, facts = ready.items, ready.facts
+    if not prepared:
         return []
-    prepared, facts = _prepare(entries)
     requested_by_id = getattr(requested_by, "pk", None)
     run_id = getattr(run, "pk", None)
     task_id = task_id or ""
@@ -223,7 +237,7 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
 
     def flush() -> Iterator[Determination]:
         wanted = {row.facts_id for row in pending} - set(checked)
-        found = dict(FactsSnapshot.objects.filter(sha256__in=wanted).values_list("sha256", "facts")) if wanted else {}
+        found = dict(FactsSnapshot.objects.filter(sha256__any=list(wanted)).values_list("sha256", "facts")) if wanted else {}
         for sha in wanted:
             checked[sha] = sha in found and sha256_text(found[sha]) == sha
         yield from pending

@@ -81,7 +81,7 @@ def _latest(revision_model: type, fk: str, ids: Iterable[int]) -> dict[int, tupl
     ids = list(ids)
     if not ids:
         return {}
-    rows = revision_model.objects.filter(**{f"{fk}__in": ids, "number": F(f"{fk}__revision")}).values_list(
+    rows = revision_model.objects.filter(**{f"{fk}_id__any": ids, "number": F(f"{fk}__revision")}).values_list(
         f"{fk}_id", "number", "facts"
     )
     return {pk: (number, facts) for pk, number, facts in rows}
@@ -100,7 +100,7 @@ class SnapshotBuilder:
         wanted = set(slugs) - set(self._org_facts)
         if not wanted:
             return
-        orgs = dict(Organisation.objects.filter(slug__in=wanted).values_list("pk", "slug"))
+        orgs = dict(Organisation.objects.filter(slug__any=list(wanted)).values_list("pk", "slug"))
         for pk, (_, facts) in _latest(OrganisationRevision, "organisation", orgs).items():
             self._org_facts[orgs[pk]] = organisation_facts(facts)
 
@@ -108,7 +108,7 @@ class SnapshotBuilder:
         """Facts of these models and all their ancestors: one pair of queries per lineage level."""
         wanted = set(ids) - set(self._model_facts)
         while wanted:
-            bases = dict(AIModel.objects.filter(pk__in=wanted).values_list("pk", "base_model_id"))
+            bases = dict(AIModel.objects.filter(id__any=wanted).values_list("pk", "base_model_id"))
             for pk, (_, facts) in _latest(ModelRevision, "model", wanted).items():
                 self._model_facts[pk] = model_facts(facts)
             self._model_base.update(bases)
@@ -231,11 +231,11 @@ def snapshots_for_ids(
     # Only the identity of each record: its facts come from its latest revision.
     identity = ("id", "name", "revision", "organisation__slug")
     models = list(AIModel.objects.select_related("organisation").only(*identity, "version")
-                  .filter(pk__in=list(model_ids)).order_by("pk"))
+                  .filter(id__any=list(model_ids)).order_by("pk"))
     clusters = list(Cluster.objects.select_related("organisation").only(*identity)
-                    .filter(pk__in=list(cluster_ids)).order_by("pk"))
+                    .filter(id__any=list(cluster_ids)).order_by("pk"))
     organisations = list(Organisation.objects.only("id", "slug", "revision")
-                         .filter(pk__in=list(organisation_ids)).order_by("pk"))
+                         .filter(id__any=list(organisation_ids)).order_by("pk"))
     return [*builder.models(models), *builder.clusters(clusters), *builder.organisations(organisations)]
 
 
