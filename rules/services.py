@@ -2,13 +2,15 @@
 status changes they found. Tasks and views call these; nothing here knows about Celery."""
 from __future__ import annotations
 
+import contextvars
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -256,35 +258,130 @@ def run_create(
     return run
 
 
+@dataclass
+class ChunkWork:
+    """A chunk read and evaluated, its rows serialized, ready to be chained and written."""
+
+    chunk_id: int
+    run: EvaluationRun
+    subjects: int
+    prepared: decision_log.Prepared
+    previous: PreviousDeterminations
+
+
+# The chunk the current thread is working on (for instruments such as the benchmark's query count).
+current_chunk: contextvars.ContextVar[int | None] = contextvars.ContextVar("current_chunk", default=None)
+
+
+def _chunk_prepare(chunk: RunChunk) -> ChunkWork:
+    """Reads the chunk's subjects, evaluates each under every regime, serializes the rows and reads
+    the determinations they will be compared with: everything before the log is locked."""
+    run = chunk.run
+    library = published_library()
+    versions = versions_for(library, as_of=run.as_of, regimes=run.regimes or None)
+    snapshots = snapshots_for_ids(
+        model_ids=chunk.subjects.get("model", []),
+        cluster_ids=chunk.subjects.get("cluster", []),
+        organisation_ids=chunk.subjects.get("organisation", []),
+    )
+    entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of)
+    previous = previous_determinations({(e.subject.key.ref, e.evaluation.regime) for e in entries}, run=run)
+    return ChunkWork(chunk.pk, run, sum(len(ids) for ids in chunk.subjects.values()), decision_log.prepare(entries),
+                     previous)
+
+
+def _chunk_write(chunk: RunChunk, work: ChunkWork, *, task_id: str) -> None:
+    """Chains and writes the rows, records the status changes and marks the chunk done; inside the
+    caller's transaction, with the chunk's row locked."""
+    run = work.run
+    if run.status == RunStatus.PENDING:
+        EvaluationRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+            status=RunStatus.RUNNING, started_at=timezone.now())
+    rows = decision_log.append(work.prepared, trigger=run.kind, requested_by=run.requested_by, run=run, task_id=task_id)
+    changes = _record_changes(run, rows, work.previous)
+    chunk.done = True
+    chunk.finished_at = timezone.now()
+    chunk.save(update_fields=["done", "finished_at"])
+    EvaluationRun.objects.filter(pk=run.pk).update(
+        done=F("done") + work.subjects, chunks_done=F("chunks_done") + 1, changes_count=F("changes_count") + changes,
+    )
+
+
+def _locked_chunk(chunk_id: int) -> RunChunk:
+    return RunChunk.objects.select_for_update(of=("self",)).select_related("run", "run__requested_by").get(pk=chunk_id)
+
+
 def run_chunk_execute(*, chunk_id: int, task_id: str = "") -> bool:
     """Evaluates one chunk in one transaction. A chunk already done is left alone (returns False)."""
-    with transaction.atomic():
-        chunk = RunChunk.objects.select_for_update(of=("self",)).select_related("run", "run__requested_by").get(pk=chunk_id)
-        if chunk.done:
-            return False
-        run = chunk.run
-        if run.status == RunStatus.PENDING:
-            EvaluationRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
-                status=RunStatus.RUNNING, started_at=timezone.now())
-        library = published_library()
-        versions = versions_for(library, as_of=run.as_of, regimes=run.regimes or None)
-        snapshots = snapshots_for_ids(
-            model_ids=chunk.subjects.get("model", []),
-            cluster_ids=chunk.subjects.get("cluster", []),
-            organisation_ids=chunk.subjects.get("organisation", []),
-        )
-        entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of)
-        previous = previous_determinations({(e.subject.key.ref, e.evaluation.regime) for e in entries}, run=run)
-        rows = decision_log.append(entries, trigger=run.kind, requested_by=run.requested_by, run=run, task_id=task_id)
-        changes = _record_changes(run, rows, previous)
-        chunk.done = True
-        chunk.finished_at = timezone.now()
-        chunk.save(update_fields=["done", "finished_at"])
-        EvaluationRun.objects.filter(pk=run.pk).update(
-            done=F("done") + sum(len(ids) for ids in chunk.subjects.values()), chunks_done=F("chunks_done") + 1,
-            changes_count=F("changes_count") + changes,
-        )
-    return True
+    token = current_chunk.set(chunk_id)
+    try:
+        with transaction.atomic():
+            chunk = _locked_chunk(chunk_id)
+            if chunk.done:
+                return False
+            _chunk_write(chunk, _chunk_prepare(chunk), task_id=task_id)
+        return True
+    finally:
+        current_chunk.reset(token)
+
+
+def _write_prepared(work: ChunkWork, task_id: str) -> bool:
+    """The writer's half of a pipelined chunk: its own transaction, on this thread's connection. A
+    chunk another process finished meanwhile is left alone and the work thrown away."""
+    token = current_chunk.set(work.chunk_id)
+    try:
+        with transaction.atomic():
+            chunk = _locked_chunk(work.chunk_id)
+            if chunk.done:
+                return False
+            _chunk_write(chunk, work, task_id=task_id)
+        return True
+    finally:
+        current_chunk.reset(token)
+
+
+def _close_connections() -> None:
+    connections.close_all()
+
+
+def run_chunks_pipelined(chunk_ids: Iterable[int], *, task_id: str = "",
+                         on_chunk: Callable[[int], None] | None = None) -> int:
+    """Executes the chunks in order, two at a time in flight: this thread reads and evaluates chunk
+    k+1 while a writer thread, on a connection of its own, chains and writes chunk k. The database
+    stores one chunk while Python works on the next, so one process keeps both a core and the
+    database busy. Each chunk is still one transaction that locks its row and skips it if done, as
+    `run_chunk_execute` does, so the result is the same as running the chunks one by one.
+    Returns the number of chunks written; `on_chunk(chunk_id)` is called as each one commits."""
+    written = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-writer") as writer:
+        in_flight: Future[bool] | None = None
+        in_flight_id = 0
+
+        def settle() -> None:
+            nonlocal written, in_flight
+            if in_flight is not None:
+                written += bool(in_flight.result())  # re-raises the writer's error here
+                if on_chunk:
+                    on_chunk(in_flight_id)
+                in_flight = None
+
+        try:
+            for chunk_id in chunk_ids:
+                token = current_chunk.set(chunk_id)
+                try:
+                    chunk = RunChunk.objects.select_related("run", "run__requested_by").get(pk=chunk_id)
+                    work = None if chunk.done else _chunk_prepare(chunk)
+                finally:
+                    current_chunk.reset(token)
+                settle()
+                if work is not None:
+                    in_flight, in_flight_id = writer.submit(_write_prepared, work, task_id), chunk_id
+            settle()
+        finally:
+            if in_flight is not None:
+                in_flight.exception()  # wait for it; its error, if any, is already being raised
+            writer.submit(_close_connections).result()
+    return written
 
 
 def run_finish_if_complete(*, run_id: int) -> bool:
@@ -307,10 +404,23 @@ def run_fail(*, run_id: int, error: str) -> None:
         status=RunStatus.FAILED, error=error[:4000], finished_at=timezone.now())
 
 
-def run_execute_inline(run: EvaluationRun, *, task_id: str = "") -> EvaluationRun:
-    """Every chunk of a run in this process (the embedded default, and tests)."""
-    for chunk_id in run.chunks.filter(done=False).order_by("index").values_list("pk", flat=True):
-        run_chunk_execute(chunk_id=chunk_id, task_id=task_id)
+def can_pipeline() -> bool:
+    """Pipelined chunks need a second connection that sees what this one committed: PostgreSQL,
+    outside any transaction of the caller's."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def run_execute_inline(run: EvaluationRun, *, task_id: str = "", on_chunk: Callable[[int], None] | None = None) -> EvaluationRun:
+    """Every chunk of a run in this process: pipelined (`run_chunks_pipelined`) where it can be,
+    otherwise chunk after chunk (SQLite, or inside the caller's transaction, as in tests)."""
+    chunk_ids = list(run.chunks.filter(done=False).order_by("index").values_list("pk", flat=True))
+    if can_pipeline() and len(chunk_ids) > 1:
+        run_chunks_pipelined(chunk_ids, task_id=task_id, on_chunk=on_chunk)
+    else:
+        for chunk_id in chunk_ids:
+            run_chunk_execute(chunk_id=chunk_id, task_id=task_id)
+            if on_chunk:
+                on_chunk(chunk_id)
     run_finish_if_complete(run_id=run.pk)
     run.refresh_from_db()
     return run

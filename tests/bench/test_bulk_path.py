@@ -182,3 +182,62 @@ def test_canonical_text_sorts_keys_writes_shortest_floats_and_takes_integers_of_
     assert canonical({"b": 1e26, "a": [0.1, 6.03102864e22, "é"]}) == '{"a":[0.1,6.03102864e22,"é"],"b":1e26}'
     huge = {"z": 10**30, "a": 2.5e-05}
     assert json.loads(canonical(huge)) == huge and canonical(huge).index('"a"') < canonical(huge).index('"z"')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pipelined_chunks_write_what_chunk_after_chunk_writes():
+    """On PostgreSQL `run_execute_inline` evaluates the next chunk while a writer thread writes the
+    last: the determinations, the status changes and the chain are those of chunk after chunk."""
+    if connection.vendor != "postgresql":
+        pytest.skip("pipelining needs a second PostgreSQL connection")
+    subjects = registry_submit(document(models=40, clusters=6, seed=11), via="import").changed_subjects
+    baseline = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[0], chunk_size=5))
+    assert not services.can_pipeline() or baseline.chunks_total > 1
+
+    def written(run):
+        return {(r.subject_ref, r.regime): (r.status, r.payload, r.facts_id)
+                for r in Determination.objects.filter(run=run)}
+
+    def changes(run):
+        return sorted((c.subject_ref, c.regime, c.from_status, c.to_status) for c in StatusChange.objects.filter(run=run))
+
+    sequential = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    for chunk_id in sequential.chunks.order_by("index").values_list("pk", flat=True):
+        services.run_chunk_execute(chunk_id=chunk_id)
+    services.run_finish_if_complete(run_id=sequential.pk)
+    committed = []
+    pipelined = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    first = pipelined.chunks.get(index=0).pk
+    assert services.run_chunk_execute(chunk_id=first)  # done before: skipped, not written twice
+    assert services.run_chunks_pipelined(pipelined.chunks.order_by("index").values_list("pk", flat=True),
+                                         on_chunk=committed.append) == pipelined.chunks_total - 1
+    services.run_finish_if_complete(run_id=pipelined.pk)
+    pipelined.refresh_from_db()
+    assert len(committed) == pipelined.chunks_total - 1 and first not in committed
+    assert (pipelined.status, pipelined.done, pipelined.chunks_done) == ("finished", len(subjects), pipelined.chunks_total)
+    assert written(pipelined) == written(sequential) and len(written(pipelined)) == len(subjects) * 6
+    assert changes(pipelined) == [] and changes(sequential) != []  # the law changed between the two dates
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pipelined_writer_that_fails_stops_the_run_with_its_error_and_writes_nothing_of_that_chunk(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("pipelining needs a second PostgreSQL connection")
+    registry_submit(document(models=20, clusters=2, seed=12), via="import")
+    run = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    append, calls = decision_log.append, []
+
+    def failing_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return append(*args, **kwargs)
+
+    monkeypatch.setattr(decision_log, "append", failing_second)
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.run_chunks_pipelined(run.chunks.order_by("index").values_list("pk", flat=True))
+    done = dict(run.chunks.values_list("index", "done"))
+    assert done[0] and not done[1]
+    assert Determination.objects.filter(run=run).count() == 5 * 6
+    assert verify_chain().ok
