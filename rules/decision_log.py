@@ -45,13 +45,7 @@ def payload_of(evaluation: Evaluation) -> dict[str, Any]:
     """The row's payload: the evaluation less the rule version's own text (its readings, and each
     test's reading and quoted passage), which the version keeps once under its hash. Each test
     keeps its citation and the quote's source and provenance."""
-    data = evaluation.to_dict()
-    data.pop("readings", None)
-    for test in data["tests"]:
-        test.pop("reading", None)
-        quote = test.get("quote")
-        if quote:
-            quote.pop("text", None)
+    data = evaluation.to_dict(version_text=False)
     data["schema"] = LOG_SCHEMA
     return data
 

@@ -5,7 +5,7 @@ band's ends and the other readings of "theoretical maximum".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -145,16 +145,20 @@ class TestOutcome:
             rows.append(row)
         return rows
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, version_text: bool = True) -> dict[str, Any]:
+        quote = self.quote
+        if quote and not version_text:
+            quote = {key: value for key, value in quote.items() if key != "text"}
+        data = {
             "id": self.id, "title": self.title, "outcome": self.outcome, "quantity": self.quantity,
             "value": self.value, "low": self.low, "high": self.high, "operator": self.operator,
             "threshold": self.threshold, "parameter": self.parameter, "margin": self.margin,
-            "citation": self.citation, "quote": dict(self.quote) if self.quote else None,
-            "reading": self.reading, "throughput_reading": self.throughput_reading, "method": self.method, "formula": self.formula,
+            "citation": self.citation, "quote": dict(quote) if quote else None,
+            **({"reading": self.reading} if version_text else {}), "throughput_reading": self.throughput_reading, "method": self.method, "formula": self.formula,
             "missing": list(self.missing), "comparisons": self.comparisons(),
             "sensitivity": dict(self.sensitivity),
         }
+        return data
 
 
 def _margin(value: float | None, threshold: Any) -> float | None:
@@ -207,21 +211,25 @@ class Evaluation:
     tests: list[TestOutcome]
     quantities: dict[str, Quantity]
     sensitivity: dict[str, Any]
-    readings: list[dict[str, Any]]
+    readings: Sequence[dict[str, Any]]
     caveats: list[str]
     notes: list[str]
     published: bool | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The DESIGN.md `evaluate` JSON object (plus explanation keys)."""
-        return {
+    def to_dict(self, *, version_text: bool = True) -> dict[str, Any]:
+        """The DESIGN.md `evaluate` JSON object (plus explanation keys). Without `version_text`, the
+        rule version's own words (its readings, each test's reading and quoted passage) are left
+        out: the decision log keeps them once, with the version."""
+        data = {
             "subject": self.subject.to_dict(), "regime": self.regime, "rule_version": self.rule_version,
             "rule_hash": self.rule_hash, "as_of": self.as_of.isoformat(), "status": self.status,
-            "tests": [test.to_dict() for test in self.tests],
+            "tests": [test.to_dict(version_text=version_text) for test in self.tests],
             "quantities": {key: quantity.to_dict() for key, quantity in self.quantities.items()},
-            "sensitivity": self.sensitivity, "readings": self.readings, "caveats": self.caveats,
-            "notes": self.notes, "published": self.published,
+            "sensitivity": self.sensitivity,
+            **({"readings": [dict(reading) for reading in self.readings]} if version_text else {}),
+            "caveats": self.caveats, "notes": self.notes, "published": self.published,
         }
+        return data
 
 
 def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests: list[RuleTest]) -> list[str]:
@@ -256,7 +264,7 @@ def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: s
     if not version.published:
         notes.append(f"version {version.version_id} is a draft: a preview, never a determination of record")
     tests = list(version.tests_for(subject.kind))
-    readings = [dict(reading) for reading in version.readings]
+    readings = version.readings  # the version's own, shared: copied by `to_dict`
     if not tests:
         notes.append(f"{regime} has no test for a {subject.kind}")
         return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, NOT_COVERED, [],
