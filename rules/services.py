@@ -122,7 +122,7 @@ def _previous_grouped(
 def _previous_by_probe(
     keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int, only_run: int | None
 ) -> dict[tuple[str, str], PreviousRow]:
-    """PostgreSQL: one index probe per (subject, regime) on `determination_latest`, whatever the
+    """PostgreSQL: one index probe per (subject, regime) on `determination_latest_as_of`, whatever the
     table's statistics say (a fresh log, or a server without autovacuum, would otherwise be read
     through the wrong index)."""
     ordered = sorted(keys)

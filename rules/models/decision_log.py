@@ -108,7 +108,7 @@ class Determination(models.Model):
             models.UniqueConstraint(fields=["row_sha256"], name="determination_row_sha256_unique"),
         ]
         indexes = [
-            models.Index(fields=["subject_ref", "regime", "-sequence"], name="determination_latest"),
+            models.Index(fields=["subject_ref", "regime", "-as_of", "-sequence"], name="determination_latest_as_of"),
             models.Index(fields=["regime", "status"], name="determination_regime_status"),
             models.Index(fields=["organisation"], name="determination_organisation"),
             models.Index(fields=["facts"], name="determination_facts"),
