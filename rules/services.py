@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from django.db import connection, connections, transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from registry.models import AIModel, Cluster, Organisation
@@ -221,6 +221,18 @@ def _subject_ids(refs: Iterable[str] | None) -> dict[str, list[int]]:
     }
 
 
+def _organisation_weights(ids: list[int]) -> dict[int, int]:
+    """An organisation's share of a chunk: one, plus one per model, since its snapshot holds every
+    model's facts and lineage and its tests look at each model. A chunk is then bounded in the facts
+    it holds, not only in subjects: 500 organisations of 100 models each would otherwise be read,
+    evaluated and held at once (50,000 models' facts)."""
+    if not ids:
+        return {}
+    counts = dict(AIModel.objects.filter(organisation_id__any=ids).order_by().values("organisation_id")
+                  .annotate(models=Count("id")).values_list("organisation_id", "models"))
+    return {pk: 1 + counts.get(pk, 0) for pk in ids}
+
+
 def run_create(
     *,
     kind: str,
@@ -231,7 +243,8 @@ def run_create(
     requested_by: Any = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> EvaluationRun:
-    """A run and its chunks; the caller enqueues the chunks (see `rules.tasks.run_start`)."""
+    """A run and its chunks; the caller enqueues the chunks (see `rules.tasks.run_start`). A chunk
+    holds `chunk_size` subjects, an organisation counting as one plus its models."""
     as_of = as_of or today()
     library = published_library()
     versions_for(library, as_of=as_of, regimes=regimes)  # refuses an unknown regime now, not in a worker
@@ -242,12 +255,13 @@ def run_create(
             rule_version=rule_version, requested_by=requested_by, total=sum(len(v) for v in ids.values()),
             previous_run=EvaluationRun.objects.filter(kind=kind, status=RunStatus.FINISHED).order_by("-id").first(),
         )
+        weights = _organisation_weights(ids["organisation"])
         chunks, current, size = [], {k: [] for k in KINDS}, 0
         for kind_name in KINDS:
             for pk in ids[kind_name]:
                 current[kind_name].append(pk)
-                size += 1
-                if size == chunk_size:
+                size += weights.get(pk, 1) if kind_name == "organisation" else 1
+                if size >= chunk_size:
                     chunks.append(current)
                     current, size = {k: [] for k in KINDS}, 0
         if size:

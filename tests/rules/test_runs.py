@@ -56,13 +56,24 @@ def registry():
 
 def test_a_run_writes_one_determination_per_subject_and_regime(registry):
     run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=5)
-    assert (run.total, run.chunks_total, run.status) == (12, 3, RunStatus.PENDING)
+    # 8 models and 2 clusters in two chunks of 5; each organisation weighs 1 + its 4 models: a chunk each
+    assert (run.total, run.chunks_total, run.status) == (12, 4, RunStatus.PENDING)
+    assert [sum(len(ids) for ids in c.subjects.values()) for c in run.chunks.order_by("index")] == [5, 5, 1, 1]
     run = run_execute_inline(run)
     counts = per_subject_and_regime(run)
     assert set(counts) == {(ref, regime) for ref in registry for regime in counts_regimes(counts)}
     assert len(counts) == 12 * REGIMES and set(counts.values()) == {1}
-    assert (run.status, run.done, run.total, run.chunks_done, run.progress_percent) == (RunStatus.FINISHED, 12, 12, 3, 100.0)
+    assert (run.status, run.done, run.total, run.chunks_done, run.progress_percent) == (RunStatus.FINISHED, 12, 12, 4, 100.0)
     assert run.started_at <= run.finished_at
+
+
+def test_an_organisation_weighs_one_plus_its_models_in_a_chunk(registry):
+    """An organisation's snapshot holds all its models: a chunk is bounded in the facts it holds."""
+    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=10)
+    organisations = [c.subjects.get("organisation", []) for c in run.chunks.order_by("index")]
+    assert [len(ids) for ids in organisations] == [0, 2]  # 10 models and clusters, then 5 + 5
+    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=500)
+    assert run.chunks_total == 1  # small registries stay in one chunk
 
 
 def counts_regimes(counts):
@@ -71,17 +82,19 @@ def counts_regimes(counts):
 
 def test_progress_counts_the_chunks_done(registry):
     run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=5)
-    first, second, third = chunk_ids(run)
+    first, second, third, fourth = chunk_ids(run)
     run_chunk_execute(chunk_id=first)
     assert not run_finish_if_complete(run_id=run.pk)
     run.refresh_from_db()
     assert (run.status, run.done, run.chunks_done, run.progress_percent) == (RunStatus.RUNNING, 5, 1, 41.7)
+    run_chunk_execute(chunk_id=fourth)
     run_chunk_execute(chunk_id=third)
+    assert not run_finish_if_complete(run_id=run.pk)
     run_chunk_execute(chunk_id=second)
     assert run_finish_if_complete(run_id=run.pk)
     assert not run_finish_if_complete(run_id=run.pk)  # only one caller finishes it
     run.refresh_from_db()
-    assert (run.status, run.done, run.chunks_done) == (RunStatus.FINISHED, 12, 3)
+    assert (run.status, run.done, run.chunks_done) == (RunStatus.FINISHED, 12, 4)
 
 
 def test_a_chunk_run_twice_writes_once(registry):
@@ -95,7 +108,7 @@ def test_a_chunk_run_twice_writes_once(registry):
     run = run_execute_inline(run)
     counts = per_subject_and_regime(run)
     assert len(counts) == 12 * REGIMES and set(counts.values()) == {1}
-    assert run.done == 12 and run.chunks_done == 3
+    assert run.done == 12 and run.chunks_done == 4
 
 
 def test_a_chunk_whose_transaction_was_lost_is_simply_redone(registry, monkeypatch):
@@ -215,7 +228,7 @@ def test_reevaluate_wait_shows_progress_and_the_final_counts(registry, eager_cel
     out, err = io.StringIO(), io.StringIO()
     call_command("reevaluate", "--wait", "--chunk-size", "4", "--as-of", "2026-03-01", stdout=out, stderr=err)
     run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
-    assert f"Run {run.pk}: 12 subject(s) in 3 chunk(s), as of 2026-03-01" in out.getvalue()
+    assert f"Run {run.pk}: 12 subject(s) in 4 chunk(s), as of 2026-03-01" in out.getvalue()
     assert f"Run {run.pk} finished: 12/12 subject(s), 0 status change(s)" in out.getvalue()
     assert "12/12" in err.getvalue() and "100%" in err.getvalue()
     assert len(per_subject_and_regime(run)) == 12 * REGIMES
@@ -234,7 +247,7 @@ def test_reevaluate_refuses_bad_arguments_naming_them(registry):
 
 
 def only_chunk(refs: list[str]) -> int:
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=refs, chunk_size=len(refs))
+    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=refs, chunk_size=10_000)
     (chunk,) = run.chunks.all()
     assert sum(len(ids) for ids in chunk.subjects.values()) == len(refs)
     return chunk.pk

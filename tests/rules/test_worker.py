@@ -143,11 +143,11 @@ def test_an_import_through_the_broker_becomes_determinations(services, tmp_path)
     assert Determination.objects.get(subject_ref="model:acme/Small@1", regime="us-ca-sb53").status == "not_covered"
 
 
-def start_bulk_run(services, *, subjects: int) -> tuple[subprocess.Popen, EvaluationRun]:
+def start_bulk_run(services, *, subjects: int, chunks: int) -> tuple[subprocess.Popen, EvaluationRun]:
     """`reevaluate --wait` over the whole registry in chunks of 5, as a regulator would run it."""
     waiting = services.manage_in_background("reevaluate", "--chunk-size", "5", "--as-of", "2026-03-01", "--wait")
     run = wait_for(lambda: EvaluationRun.objects.filter(kind=RunKind.MANUAL).first(), what="the run record")
-    assert (run.total, run.chunks_total) == (subjects, subjects // 5)
+    assert (run.total, run.chunks_total) == (subjects, chunks)
     return waiting, run
 
 
@@ -166,6 +166,10 @@ def assert_once_per_subject_and_regime(run: EvaluationRun, subjects: int) -> Non
     assert (run.status, run.done, run.chunks_done) == (RunStatus.FINISHED, run.total, run.chunks_total)
 
 
+# 180 models and clusters in chunks of 5, then each organisation (1 + its 7 or 8 models) in one of its own
+BULK_CHUNKS = 180 // 5 + 20
+
+
 @pytest.fixture
 def registry_of_200(eager_celery):
     """150 models, 30 clusters and 20 organisations, each already evaluated once (in this process)."""
@@ -176,7 +180,7 @@ def registry_of_200(eager_celery):
 
 def test_a_worker_killed_mid_run_and_started_again_finishes_the_run_once(services, registry_of_200):
     worker = services.start_worker()
-    waiting, run = start_bulk_run(services, subjects=200)
+    waiting, run = start_bulk_run(services, subjects=200, chunks=BULK_CHUNKS)
     wait_for(lambda: EvaluationRun.objects.get(pk=run.pk).chunks_done >= 3, what="3 chunks done")
     services.kill(worker)
     killed_at = time.monotonic()
@@ -209,7 +213,7 @@ def pool_children(pid: int) -> list[int]:
 def test_a_pool_process_killed_mid_chunk_has_its_chunk_requeued_at_once(services, registry_of_200):
     """reject_on_worker_lost: the worker that survives its pool process puts the task back."""
     worker = services.start_worker()
-    waiting, run = start_bulk_run(services, subjects=200)
+    waiting, run = start_bulk_run(services, subjects=200, chunks=BULK_CHUNKS)
     for attempt in range(1, 6):  # a kill between two tasks loses nothing: kill again until one is lost mid-task
         wait_for(lambda n=3 * attempt: EvaluationRun.objects.get(pk=run.pk).chunks_done >= n, what="more chunks done")
         (child,) = wait_for(lambda: pool_children(worker.pid), what="the worker's pool process")

@@ -44,7 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--models", type=int, default=1000, help="AI models in the synthetic registry.")
         parser.add_argument("--clusters", type=int, default=100, help="Clusters in the synthetic registry.")
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--chunk-size", type=int, default=500, help="Subjects per chunk of the run.")
+        parser.add_argument("--chunk-size", type=int, default=500, help="Subjects per chunk of the run; an organisation counts as one plus its models.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object (progress goes to stderr).")
         parser.add_argument("--database-name", default="bench_main",
                             help="PostgreSQL database created and dropped for the run; must start with bench_.")

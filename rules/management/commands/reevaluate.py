@@ -27,7 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", help="YYYY-MM-DD; default today.")
         parser.add_argument("--regime", action="append", default=[])
         parser.add_argument("--subject", action="append", default=[])
-        parser.add_argument("--chunk-size", type=int, default=500)
+        parser.add_argument("--chunk-size", type=int, default=500,
+                            help="Subjects per chunk (a task of its own); an organisation counts as one plus its models.")
         parser.add_argument("--wait", action="store_true", help="Wait for the run, showing progress.")
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds --wait waits at most.")
 
