@@ -300,19 +300,25 @@ def model_ref(record: dict[str, Any]) -> str:
     return f"{record['organisation']}/{record['name']}@{record['version']}"
 
 
-_validators = threading.local()
+_per_thread = threading.local()
+
+
+def thread_serializer(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    """This thread's instance of a serializer class. Building one copies every declared field (DRF
+    deep-copies them per instance), which costs more than validating or representing a record; use
+    it only for calls that keep no state on the instance (`run_validation`, `to_representation`,
+    not `is_valid` or `.data`)."""
+    instances = getattr(_per_thread, "instances", None)
+    if instances is None:
+        instances = _per_thread.instances = {}
+    instance = instances.get(serializer_class)
+    if instance is None:
+        instance = instances[serializer_class] = serializer_class()
+    return instance
 
 
 def _validator(section: str) -> serializers.Serializer:
-    """This thread's instance of the section's record serializer. Building one copies every declared
-    field (DRF deep-copies them per instance), which cost more than validating a record; validation
-    itself keeps no state on the instance (`run_validation`, not `is_valid`)."""
-    instances = getattr(_validators, "instances", None)
-    if instances is None:
-        instances = _validators.instances = {}
-    if section not in instances:
-        instances[section] = RECORD_SERIALIZERS[section]()
-    return instances[section]
+    return thread_serializer(RECORD_SERIALIZERS[section])
 
 
 def validate_record(section: str, record: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:

@@ -2,7 +2,6 @@
 are the record's latest revision as submitted, with its id, URLs, revision number and ETag."""
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from rest_framework import serializers
@@ -200,18 +199,9 @@ def record_representation(kind: str, obj: Any, request: Any) -> dict[str, Any]:
     return _output(kind).to_representation(data)
 
 
-_outputs = threading.local()
-
-
 def _output(kind: str) -> serializers.Serializer:
-    """This thread's instance of the kind's output serializer: building one deep-copies its fields,
-    which cost ten times what representing a record does; representing keeps no state on it."""
-    instances = getattr(_outputs, "instances", None)
-    if instances is None:
-        instances = _outputs.instances = {}
-    if kind not in instances:
-        instances[kind] = OUTPUT[kind]()
-    return instances[kind]
+    """This thread's instance of the kind's output serializer (representing keeps no state on it)."""
+    return interchange.thread_serializer(OUTPUT[kind])
 
 
 def revision_representation(revision: Any) -> dict[str, Any]:
