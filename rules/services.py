@@ -178,16 +178,14 @@ def previous_determinations(keys: set[tuple[str, str]], *, run: EvaluationRun) -
     return PreviousDeterminations(_previous_determinations(keys, exclude_run=run), since)
 
 
-def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], previous: PreviousDeterminations | None = None) -> int:
-    """Status changes against the latest determination before this run; with the lock held."""
+def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], previous: PreviousDeterminations) -> int:
+    """Status changes against the latest determination before this run; with the lock held, so
+    only the rows appended since `previous` was read are read again."""
     keys = {(r.subject_ref, r.regime) for r in rows}
-    if previous is None:
-        latest = _previous_determinations(keys, exclude_run=run)
-    else:
-        latest = dict(previous.rows)
-        for key, row in _previous_determinations(keys, exclude_run=run, after_sequence=previous.since).items():
-            if key not in latest or latest[key].sequence < row.sequence:
-                latest[key] = row
+    latest = dict(previous.rows)
+    for key, row in _previous_determinations(keys, exclude_run=run, after_sequence=previous.since).items():
+        if key not in latest or latest[key].sequence < row.sequence:
+            latest[key] = row
     changed = [(latest[(r.subject_ref, r.regime)], r) for r in rows
                if (r.subject_ref, r.regime) in latest and latest[(r.subject_ref, r.regime)].status != r.status]
     if not changed:
@@ -325,33 +323,29 @@ def _locked_chunk(chunk_id: int) -> RunChunk:
     return RunChunk.objects.select_for_update(of=("self",)).select_related("run", "run__requested_by").get(pk=chunk_id)
 
 
-def run_chunk_execute(*, chunk_id: int, task_id: str = "") -> bool:
-    """Evaluates one chunk in one transaction. A chunk already done is left alone (returns False)."""
+def _execute(chunk_id: int, *, task_id: str, work: ChunkWork | None = None) -> bool:
+    """One chunk in one transaction, its row locked: evaluated here unless `work` was prepared
+    already. A chunk already done is left alone (returns False) and any prepared work thrown away."""
     token = current_chunk.set(chunk_id)
     try:
         with transaction.atomic():
             chunk = _locked_chunk(chunk_id)
             if chunk.done:
                 return False
-            _chunk_write(chunk, _chunk_prepare(chunk), task_id=task_id)
+            _chunk_write(chunk, work or _chunk_prepare(chunk), task_id=task_id)
         return True
     finally:
         current_chunk.reset(token)
+
+
+def run_chunk_execute(*, chunk_id: int, task_id: str = "") -> bool:
+    """Evaluates one chunk in one transaction. A chunk already done is left alone (returns False)."""
+    return _execute(chunk_id, task_id=task_id)
 
 
 def _write_prepared(work: ChunkWork, task_id: str) -> bool:
-    """The writer's half of a pipelined chunk: its own transaction, on this thread's connection. A
-    chunk another process finished meanwhile is left alone and the work thrown away."""
-    token = current_chunk.set(work.chunk_id)
-    try:
-        with transaction.atomic():
-            chunk = _locked_chunk(work.chunk_id)
-            if chunk.done:
-                return False
-            _chunk_write(chunk, work, task_id=task_id)
-        return True
-    finally:
-        current_chunk.reset(token)
+    """The writer's half of a pipelined chunk: its own transaction, on this thread's connection."""
+    return _execute(work.chunk_id, task_id=task_id, work=work)
 
 
 def _close_connections() -> None:
