@@ -35,12 +35,7 @@ class ReportInputError(ValueError):
 def determinations_of_record(*, as_of: date, subject_refs: Iterable[str] | None = None,
                              regimes: Iterable[str] | None = None) -> list[Determination]:
     """The latest determination per (subject, regime) with this as-of date, ordered by subject and regime."""
-    rows = Determination.objects.filter(as_of=as_of)
-    if subject_refs is not None:
-        rows = rows.filter(subject_ref__in=list(subject_refs))
-    if regimes is not None:
-        rows = rows.filter(regime__in=list(regimes))
-    latest = rows.values("subject_ref", "regime").annotate(last=Max("sequence")).values_list("last", flat=True)
+    latest = _latest_sequences(as_of=as_of, subject_refs=subject_refs, regimes=regimes).values_list("last", flat=True)
     rows = Determination.objects.filter(sequence__in=list(latest)).select_related(
         "rule_version", "facts", "run", "requested_by")
     # sorted here, not by the database, so every backend's collation gives the same order
@@ -58,11 +53,16 @@ def reading_the_log(work_mem_mb: int = 64) -> Iterator[None]:
         yield
 
 
-def _latest_sequences(*, as_of: date, kind: str | None = None) -> QuerySet[Determination]:
+def _latest_sequences(*, as_of: date, kind: str | None = None, subject_refs: Iterable[str] | None = None,
+                      regimes: Iterable[str] | None = None) -> QuerySet[Determination]:
     """The sequence of each determination of record as of the date: one per (subject, regime)."""
     rows = Determination.objects.filter(as_of=as_of)
     if kind is not None:
         rows = rows.filter(subject_kind=kind)
+    if subject_refs is not None:
+        rows = rows.filter(subject_ref__in=list(subject_refs))
+    if regimes is not None:
+        rows = rows.filter(regime__in=list(regimes))
     return rows.order_by().values("subject_ref", "regime").annotate(last=Max("sequence")).values("last")
 
 
