@@ -69,6 +69,19 @@ def regimes_in_force(*, as_of: date) -> list[RegimeInForce]:
     return result
 
 
+def published_thresholds(*, unit: str, kind: str) -> list[float]:
+    """Every threshold in `unit` that a published version's test for a `kind` reads, in ascending
+    order, in force or not: the lines the law draws (and proposals and vetoed bills beside it)."""
+    library = published_library()
+    values = {
+        parameter.value
+        for slug in library.regimes() for version in library.versions(slug)
+        for test in version.tests_for(kind) for name in test.compiled.parameters
+        if (parameter := version.parameters.get(name)) is not None and parameter.unit == unit
+    }
+    return sorted(values)
+
+
 def current_determinations(
     *,
     as_of: date,

@@ -8,7 +8,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from rules.selectors import STATUSES, current_determinations, regimes_in_force
+from rules.engine.quantities import fmt
+from rules.selectors import STATUSES, current_determinations, published_thresholds, regimes_in_force
 
 from .links import subject_ref_expression
 
@@ -72,45 +73,72 @@ class BiologicalFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ComputeRangeFilter(admin.SimpleListFilter):
-    title = "reported training compute"
-    parameter_name = "compute"
-    RANGES = {
-        "lt23": ("below 1e23 ops", {"training_compute_ops__lt": 1e23}),
-        "23to25": ("1e23 to 1e25 ops", {"training_compute_ops__gte": 1e23, "training_compute_ops__lt": 1e25}),
-        "25to26": ("1e25 to 1e26 ops", {"training_compute_ops__gte": 1e25, "training_compute_ops__lt": 1e26}),
-        "ge26": ("1e26 ops and above", {"training_compute_ops__gte": 1e26}),
-        "none": ("not reported", {"training_compute_ops__isnull": True}),
-    }
+class ThresholdRangeFilter(admin.SimpleListFilter):
+    """Records between consecutive thresholds of the published rule library (`?compute=1e+23-1e+25`),
+    so the ranges follow the rule files rather than figures written here."""
+
+    unit = ""
+    kind = ""
+    unit_label = ""
+
+    def _ranges(self) -> dict[str, tuple[str, float | None, float | None]]:
+        edges = published_thresholds(unit=self.unit, kind=self.kind)
+        bounds = list(zip([None, *edges], [*edges, None], strict=True)) if edges else []
+        ranges = {}
+        for low, high in bounds:
+            key = f"{'' if low is None else repr(low)}-{'' if high is None else repr(high)}"  # exact figures
+            if low is None:
+                label = f"below {fmt(high)} {self.unit_label}"
+            elif high is None:
+                label = f"{fmt(low)} {self.unit_label} and above"
+            else:
+                label = f"{fmt(low)} to {fmt(high)} {self.unit_label}"
+            ranges[key] = (label, low, high)
+        return ranges
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, label) for key, (label, _) in self.RANGES.items()]
+        return [(key, label) for key, (label, _, _) in self._ranges().items()]
+
+    def value_range(self) -> tuple[float | None, float | None] | None:
+        found = self._ranges().get(self.value() or "")
+        return None if found is None else found[1:]
+
+
+class ComputeRangeFilter(ThresholdRangeFilter):
+    title = "reported training compute"
+    parameter_name = "compute"
+    unit, kind, unit_label = "ops", "model", "ops"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [*super().lookups(request, model_admin), ("none", "not reported")]
 
     def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
-        if self.value() in self.RANGES:
-            return queryset.filter(**self.RANGES[self.value()][1])
+        if self.value() == "none":
+            return queryset.filter(training_compute_ops__isnull=True)
+        bounds = self.value_range()
+        if bounds is None:
+            return queryset
+        low, high = bounds
+        if low is not None:
+            queryset = queryset.filter(training_compute_ops__gte=low)
+        if high is not None:
+            queryset = queryset.filter(training_compute_ops__lt=high)
         return queryset
 
 
-class ClusterPeakRangeFilter(admin.SimpleListFilter):
+class ClusterPeakRangeFilter(ThresholdRangeFilter):
     """Clusters by the largest peak any one of their groups' accelerators give (dense, max format):
     a quick sort before the status filter, which applies the law's own networking test."""
 
     title = "accelerators' summed peak (dense)"
     parameter_name = "peak"
-    RANGES = {
-        "lt19": ("below 1e19 ops/s", (None, 1e19)),
-        "19to20": ("1e19 to 1e20 ops/s", (1e19, 1e20)),
-        "ge20": ("1e20 ops/s and above", (1e20, None)),
-    }
-
-    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, label) for key, (label, _) in self.RANGES.items()]
+    unit, kind, unit_label = "ops_per_second", "cluster", "ops/s"
 
     def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
-        if self.value() not in self.RANGES:
+        bounds = self.value_range()
+        if bounds is None:
             return queryset
-        low, high = self.RANGES[self.value()][1]
+        low, high = bounds
         queryset = queryset.annotate(peak_total=_summed_peak())
         if low is not None:
             queryset = queryset.filter(peak_total__gte=low)

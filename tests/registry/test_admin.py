@@ -91,3 +91,26 @@ def test_registry_records_cannot_be_deleted_from_the_admin(admin_client_logged_i
     model = AIModel.objects.get(name="Base")
     response = admin_client_logged_in.get(reverse("admin:registry_aimodel_delete", args=[model.pk]))
     assert response.status_code == 403
+
+
+def test_compute_ranges_are_the_rule_librarys_thresholds(admin_client_logged_in):
+    """The compute filter's edges are the thresholds the published rule files set for models, so a
+    threshold added to a rule file adds a range; none is written in the code."""
+    from rules.selectors import published_thresholds
+
+    edges = published_thresholds(unit="ops", kind="model")
+    assert {1e23, 1e25, 1e26} <= set(edges) and edges == sorted(edges)
+    assert published_thresholds(unit="ops_per_second", kind="cluster") == [1e20]
+    registry_submit(document(models=[
+        ModelRecordFactory(name=name, training_compute_ops=compute)
+        for name, compute in (("Small", 5e22), ("Mid", 2e25), ("Large", 2e26))
+    ]), via="import")
+    url = reverse("admin:registry_aimodel_changelist")
+    page = admin_client_logged_in.get(url).content.decode()
+    assert "below 1e23 ops" in page and "1e26 ops and above" in page
+    shown = {
+        key: {name for name in ("Small", "Mid", "Large")
+              if f"acme/{name}@1" in admin_client_logged_in.get(url, {"compute": key}).content.decode()}
+        for key in ("-1e+23", "1e+25-3e+25", "1e+26-")
+    }
+    assert shown == {"-1e+23": {"Small"}, "1e+25-3e+25": {"Mid"}, "1e+26-": {"Large"}}
