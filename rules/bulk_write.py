@@ -20,16 +20,6 @@ def columns(model: type[Model]) -> list[str]:
     return [field.column for field in model._meta.concrete_fields]
 
 
-def reserve_ids(model: type[Model], count: int) -> list[int]:
-    """The next `count` values of the table's id sequence (PostgreSQL): one query."""
-    table, pk = model._meta.db_table, model._meta.pk.column
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count]
-        )
-        return [value for (value,) in cursor.fetchall()]
-
-
 def copy_rows(table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """COPY plain Python values (str, int, float, bool, date, datetime, None) into `table`."""
     quoted = ", ".join(connection.ops.quote_name(name) for name in names)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from . import bulk_write
 from .engine import Evaluation
 from .models import Determination, FactsSnapshot, LogHead
-from .models.decision_log import GENESIS_SHA256, chained_fields, row_sha256
+from .models.decision_log import GENESIS_SHA256, chained_fields, payload_sha256, row_sha256
 from .subjects import SubjectSnapshot
 
 LOG_SCHEMA = "determination/1"
@@ -58,14 +58,26 @@ class Entry:
     rule_version_id: int | None
 
 
-@dataclass
-class _Prepared:
-    """What a row needs that does not depend on its place in the chain, worked out before the lock."""
+class _Prepared(NamedTuple):
+    """What a row needs that does not depend on its place in the chain, worked out before the lock:
+    plain values only, so a chunk prepared in one process can be written by another."""
 
-    entry: Entry
+    kind: str
+    ref: str
+    organisation: str
+    name: str
+    version: str
+    revision: int | None
+    regime: str
+    rule_version_id: int | None
+    rule_version_label: str
+    rule_hash: str
+    as_of: Any
+    status: str
+    deciding_test: str
     facts_sha256: str
     payload: str
-    deciding_test: str
+    payload_sha256: str
 
 
 def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
@@ -74,13 +86,19 @@ def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
     facts_of: dict[int, str] = {}
     prepared = []
     for entry in entries:
-        snapshot = entry.subject
+        snapshot, evaluation = entry.subject, entry.evaluation
         facts_sha = facts_of.get(id(snapshot))
         if facts_sha is None:
             text = canonical(snapshot.snapshot)
             facts_sha = facts_of[id(snapshot)] = sha256_text(text)
             facts[facts_sha] = text
-        prepared.append(_Prepared(entry, facts_sha, canonical(payload_of(entry.evaluation)), deciding_test(entry.evaluation)))
+        key, payload = snapshot.key, canonical(payload_of(evaluation))
+        prepared.append(_Prepared(
+            key.kind, key.ref, key.organisation, key.name or "", key.version or "", snapshot.revision,
+            evaluation.regime, entry.rule_version_id, evaluation.rule_version or "", evaluation.rule_hash or "",
+            evaluation.as_of, evaluation.status, deciding_test(evaluation), facts_sha, payload,
+            payload_sha256(payload),
+        ))
     return prepared, facts
 
 
@@ -90,6 +108,17 @@ def _store_facts(facts: dict[str, str]) -> None:
     if bulk_write.has_copy():
         stored = set(FactsSnapshot.objects.filter(sha256__any=list(facts)).values_list("sha256", flat=True))
     bulk_write.insert_missing(FactsSnapshot, [(sha, text) for sha, text in facts.items() if sha not in stored])
+
+
+def store_facts(ready: Prepared) -> None:
+    """Stores the prepared rows' facts snapshots now, in a transaction of their own, so that the
+    transaction appending the rows has only to chain and write them. A snapshot is keyed by its
+    own hash: if the rows are never written it stays unreferenced, and is used again by the next
+    row with the same facts."""
+    if ready.facts:
+        with transaction.atomic():
+            _store_facts(ready.facts)
+        ready.facts = {}
 
 
 def _locked_head() -> LogHead:
@@ -102,7 +131,8 @@ def _locked_head() -> LogHead:
 
 class AppendedRow(NamedTuple):
     """What the caller needs of a row just appended (change detection reads these; the row itself
-    is in the database)."""
+    is in the database). `pk` is None where COPY wrote the row: the few that need theirs read it
+    by sequence (`pks_by_sequence`)."""
 
     pk: int
     sequence: int
@@ -151,44 +181,44 @@ def append(
     names = [field.attname for field in Determination._meta.concrete_fields]
     appended: list[AppendedRow] = []
     with transaction.atomic():
-        _store_facts(facts)
-        ids = bulk_write.reserve_ids(Determination, len(prepared)) if bulk_write.has_copy() else None
+        if facts:
+            _store_facts(facts)
+        copy = bulk_write.has_copy()
+        if copy:  # the id is the table's own default, given as the row is stored (AppendedRow.pk is None)
+            names = [name for name in names if name != "id"]
         head = _locked_head()
         sequence, previous, now = head.sequence, head.row_sha256, timezone.now()
 
         def chained() -> Iterator[list[Any]]:
             """Each row with its place in the chain; on PostgreSQL the server stores one while the next is hashed."""
             nonlocal sequence, previous
-            for index, item in enumerate(prepared):
-                key, evaluation = item.entry.subject.key, item.entry.evaluation
+            for item in prepared:
                 sequence += 1
-                name, version = key.name or "", key.version or ""
-                label, rule_hash = evaluation.rule_version or "", evaluation.rule_hash or ""
                 row_sha = row_sha256(
                     previous_sha256=previous,
                     fields=chained_fields(
-                        sequence, key.kind, key.ref, key.organisation, name, version, item.entry.subject.revision,
-                        evaluation.regime, item.entry.rule_version_id, label, rule_hash, evaluation.as_of,
-                        evaluation.status, item.deciding_test, item.facts_sha256, trigger, requested_by_id, run_id,
+                        sequence, item.kind, item.ref, item.organisation, item.name, item.version, item.revision,
+                        item.regime, item.rule_version_id, item.rule_version_label, item.rule_hash, item.as_of,
+                        item.status, item.deciding_test, item.facts_sha256, trigger, requested_by_id, run_id,
                         task_id, now,
                     ),
-                    payload=item.payload,
+                    payload_digest=item.payload_sha256,
                 )
                 values = {
-                    "id": ids[index] if ids else None,
+                    "id": None,
                     "sequence": sequence,
-                    "subject_kind": key.kind,
-                    "subject_ref": key.ref,
-                    "organisation": key.organisation,
-                    "subject_name": name,
-                    "subject_version": version,
-                    "facts_revision": item.entry.subject.revision,
-                    "regime": evaluation.regime,
-                    "rule_version_id": item.entry.rule_version_id,
-                    "rule_version_label": label,
-                    "rule_hash": rule_hash,
-                    "as_of": evaluation.as_of,
-                    "status": evaluation.status,
+                    "subject_kind": item.kind,
+                    "subject_ref": item.ref,
+                    "organisation": item.organisation,
+                    "subject_name": item.name,
+                    "subject_version": item.version,
+                    "facts_revision": item.revision,
+                    "regime": item.regime,
+                    "rule_version_id": item.rule_version_id,
+                    "rule_version_label": item.rule_version_label,
+                    "rule_hash": item.rule_hash,
+                    "as_of": item.as_of,
+                    "status": item.status,
                     "deciding_test": item.deciding_test,
                     "payload": item.payload,
                     "facts_id": item.facts_sha256,
@@ -202,17 +232,27 @@ def append(
                 }
                 previous = row_sha
                 appended.append(AppendedRow(
-                    values["id"], sequence, key.ref, key.organisation, evaluation.regime, evaluation.status,
-                    label, rule_hash, item.payload))
+                    None, sequence, item.ref, item.organisation, item.regime, item.status,
+                    item.rule_version_label, item.rule_hash, item.payload))
                 yield [values[name] for name in names]
 
-        if ids:
-            bulk_write.copy_rows(Determination._meta.db_table, bulk_write.columns(Determination), chained())
+        if copy:
+            columns = [field.column for field in Determination._meta.concrete_fields if field.attname in names]
+            bulk_write.copy_rows(Determination._meta.db_table, columns, chained())
         else:
             created = Determination.objects.bulk_create([Determination(*ordered) for ordered in chained()])
             appended = [row._replace(pk=made.pk) for row, made in zip(appended, created, strict=True)]
         LogHead.objects.filter(id=1).update(sequence=sequence, row_sha256=previous)
     return appended
+
+
+def pks_by_sequence(rows: Iterable[AppendedRow]) -> dict[int, int]:
+    """The ids of rows just appended, by sequence: one query for those whose id is not known."""
+    known = {row.sequence: row.pk for row in rows if row.pk is not None}
+    wanted = [row.sequence for row in rows if row.pk is None]
+    if wanted:
+        known.update(Determination.objects.filter(sequence__any=wanted).values_list("sequence", "pk"))
+    return known
 
 
 @dataclass

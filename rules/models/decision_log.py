@@ -168,11 +168,17 @@ def fields_json(fields: list[Any]) -> bytes:
         return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def row_sha256(*, previous_sha256: str, fields: list[Any], payload: str) -> str:
+def payload_sha256(payload: str) -> str:
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def row_sha256(*, previous_sha256: str, fields: list[Any], payload: str = "", payload_digest: str = "") -> str:
+    """SHA-256 over the previous row's hash, the chained fields and the payload's own SHA-256
+    (`payload_digest` when the caller has it already: the bulk writer's are worked out before the lock)."""
     digest = hashlib.sha256()
     digest.update(previous_sha256.encode())
     digest.update(fields_json(fields))
-    digest.update(hashlib.sha256(payload.encode("utf-8")).hexdigest().encode())
+    digest.update((payload_digest or payload_sha256(payload)).encode())
     return digest.hexdigest()
 
 
