@@ -78,6 +78,8 @@ class Determination(models.Model):
     status = models.CharField(max_length=16)
     deciding_test = models.CharField(max_length=64, blank=True)
     payload = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, readings, caveats.")
+    # No index: nothing looks determinations up by their snapshot (a snapshot is read by its hash,
+    # from the row), and a random 64-character key is among the dearest to keep on every append.
     facts = models.ForeignKey(
         FactsSnapshot, on_delete=models.PROTECT, db_column="facts_sha256", related_name="determinations",
         db_index=False,
@@ -111,7 +113,6 @@ class Determination(models.Model):
             models.Index(fields=["subject_ref", "regime", "-as_of", "-sequence"], name="determination_latest_as_of"),
             models.Index(fields=["regime", "status"], name="determination_regime_status"),
             models.Index(fields=["organisation"], name="determination_organisation"),
-            models.Index(fields=["facts"], name="determination_facts"),
         ]
 
     def __str__(self) -> str:
