@@ -2,13 +2,12 @@
 table of contents with page references: the print rules of report.css)."""
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.template.loader import render_to_string
+
+from config.memory import collector_paused
 
 TEMPLATES = {"audit": "reports/audit.html", "registry": "reports/registry.html", "changes": "reports/changes.html"}
 
@@ -30,30 +29,13 @@ class _SvgStyleNoise(logging.Filter):
 _noise = _SvgStyleNoise()
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector held off while one PDF is laid out. WeasyPrint allocates a
-    few hundred thousand objects per report (boxes, styles, line fragments), which sets off
-    collections that walk everything the process holds (Django, the rule library): about a quarter
-    of an audit PDF's time. The garbage of one report is collected when the collector runs again.
-    Only the caller that paused it resumes it, so concurrent renders leave it enabled."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
 def html_to_pdf(html: str) -> bytes:
     import weasyprint  # Pango is loaded only when a PDF is asked for
 
     logger = logging.getLogger("weasyprint")
     logger.addFilter(_noise)
     try:
-        with _collector_paused():
+        with collector_paused():  # a quarter of the time, see config.memory
             return weasyprint.HTML(string=html, base_url=None).write_pdf()
     finally:
         logger.removeFilter(_noise)
