@@ -194,6 +194,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# A run carried out in one process (`reevaluate --in-process`, `evaluate --record`, the demo's first
+# run) on PostgreSQL: this many processes, forked from it, read and evaluate the next chunks while
+# it chains and writes each in turn; 0 reads them on a thread of its own. A Celery worker runs one
+# chunk per task instead, and more workers are the way to scale out.
+RUN_READER_PROCESSES = int(os.environ.get("RUN_READER_PROCESSES", str(os.cpu_count() or 1)))
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [

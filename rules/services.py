@@ -3,17 +3,24 @@ status changes they found. Tasks and views call these; nothing here knows about 
 from __future__ import annotations
 
 import contextvars
+import gc
 import json
+import multiprocessing
+import multiprocessing.util
+import signal
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
 
+from config.memory import collector_paused
 from registry.models import AIModel, Cluster, Organisation
 
 from . import decision_log, signals
@@ -191,12 +198,13 @@ def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], pr
     if not changed:
         return 0
     payloads = dict(Determination.objects.filter(pk__in=[before.pk for before, _ in changed]).values_list("pk", "payload"))
+    pks = decision_log.pks_by_sequence([row for _, row in changed])
     StatusChange.objects.bulk_create(
         StatusChange(
             run=run, subject_ref=row.subject_ref, organisation=row.organisation, regime=row.regime,
             from_status=before.status, to_status=row.status,
             flipped_tests=_flipped_tests(_outcomes(payloads[before.pk]), _outcomes(row.payload)),
-            from_determination_id=before.pk, to_determination_id=row.pk,
+            from_determination_id=before.pk, to_determination_id=pks[row.sequence],
             from_rule_version=_label(before), to_rule_version=_label(row),
         )
         for before, row in changed
@@ -288,6 +296,11 @@ current_chunk: contextvars.ContextVar[int | None] = contextvars.ContextVar("curr
 def _chunk_prepare(chunk: RunChunk) -> ChunkWork:
     """Reads the chunk's subjects, evaluates each under every regime, serializes the rows and reads
     the determinations they will be compared with: everything before the log is locked."""
+    with collector_paused():
+        return _chunk_evaluated(chunk)
+
+
+def _chunk_evaluated(chunk: RunChunk) -> ChunkWork:
     run = chunk.run
     library = published_library()
     versions = versions_for(library, as_of=run.as_of, regimes=run.regimes or None)
@@ -344,51 +357,91 @@ def run_chunk_execute(*, chunk_id: int, task_id: str = "") -> bool:
 
 
 def _write_prepared(work: ChunkWork, task_id: str) -> bool:
-    """The writer's half of a pipelined chunk: its own transaction, on this thread's connection."""
+    """The writer's half of a pipelined chunk: its own transaction, on the writer's connection."""
     return _execute(work.chunk_id, task_id=task_id, work=work)
+
+
+def _prepare_by_id(chunk_id: int) -> ChunkWork | None:
+    """The reader's half of a pipelined chunk (None when it is done already), its facts snapshots
+    stored already so that the writer has only the rows to write."""
+    token = current_chunk.set(chunk_id)
+    try:
+        chunk = RunChunk.objects.select_related("run", "run__requested_by").get(pk=chunk_id)
+        if chunk.done:
+            return None
+        work = _chunk_prepare(chunk)
+        decision_log.store_facts(work.prepared)
+        return work
+    finally:
+        current_chunk.reset(token)
 
 
 def _close_connections() -> None:
     connections.close_all()
 
 
+def _reader_started() -> None:
+    """In a reader process: Ctrl-C is the writer's to handle, the reader's database connection is
+    closed when the pool shuts it down, and the collector leaves alone the objects it was forked with."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    multiprocessing.util.Finalize(None, _close_connections, exitpriority=10)
+    gc.freeze()  # what it inherited (Django, the rule library) is never garbage: collections skip it
+
+
+def reader_processes(wanted: int | None = None) -> int:
+    """How many processes read and evaluate chunks for one writer (`wanted`, by default
+    `RUN_READER_PROCESSES`); 0 when they cannot be forked here (a daemonic process such as a Celery
+    prefork child, or a platform without `fork`)."""
+    wanted = settings.RUN_READER_PROCESSES if wanted is None else wanted
+    if wanted < 1 or "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+        return 0
+    return wanted
+
+
+def _readers(processes: int) -> Executor:
+    if not processes:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-reader")
+    published_library()  # parsed once here, inherited by the readers
+    connections.close_all()  # a forked reader must not share this process's connections
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"), initializer=_reader_started)
+
+
 def run_chunks_pipelined(chunk_ids: Iterable[int], *, task_id: str = "",
-                         on_chunk: Callable[[int], None] | None = None) -> int:
-    """Executes the chunks in order, two at a time in flight: this thread reads and evaluates chunk
-    k+1 while a writer thread, on a connection of its own, chains and writes chunk k. The database
-    stores one chunk while Python works on the next, so one process keeps both a core and the
-    database busy. Each chunk is still one transaction that locks its row and skips it if done, as
-    `run_chunk_execute` does, so the result is the same as running the chunks one by one.
+                         on_chunk: Callable[[int], None] | None = None, readers: int | None = None) -> int:
+    """Executes the chunks in order while the next ones are read and evaluated: by `readers`
+    processes forked from this one (default `RUN_READER_PROCESSES`), or by a thread of this process
+    when that is 0 or they cannot be forked. This thread chains and writes each chunk in turn, so
+    the readers' Python, the writer's and the database's work overlap. Each chunk is still one
+    transaction that locks its row and skips it if done, as `run_chunk_execute` does, so the result
+    is the same as running the chunks one by one. At most `readers + 1` chunks are read ahead.
     Returns the number of chunks written; `on_chunk(chunk_id)` is called as each one commits."""
+    chunk_ids = list(chunk_ids)
+    processes = reader_processes(readers)
     written = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-writer") as writer:
-        in_flight: Future[bool] | None = None
-        in_flight_id = 0
-
-        def settle() -> None:
-            nonlocal written, in_flight
-            if in_flight is not None:
-                written += bool(in_flight.result())  # re-raises the writer's error here
+    executor = _readers(processes)
+    ahead: deque[tuple[int, Future[ChunkWork | None]]] = deque()
+    waiting = iter(chunk_ids)
+    try:
+        for chunk_id in waiting:
+            ahead.append((chunk_id, executor.submit(_prepare_by_id, chunk_id)))
+            if len(ahead) > max(processes, 1):
+                break
+        while ahead:
+            chunk_id, future = ahead.popleft()
+            work = future.result()  # re-raises the reader's error here
+            following = next(waiting, None)
+            if following is not None:
+                ahead.append((following, executor.submit(_prepare_by_id, following)))
+            if work is not None:
+                written += _write_prepared(work, task_id)
                 if on_chunk:
-                    on_chunk(in_flight_id)
-                in_flight = None
-
-        try:
-            for chunk_id in chunk_ids:
-                token = current_chunk.set(chunk_id)
-                try:
-                    chunk = RunChunk.objects.select_related("run", "run__requested_by").get(pk=chunk_id)
-                    work = None if chunk.done else _chunk_prepare(chunk)
-                finally:
-                    current_chunk.reset(token)
-                settle()
-                if work is not None:
-                    in_flight, in_flight_id = writer.submit(_write_prepared, work, task_id), chunk_id
-            settle()
-        finally:
-            if in_flight is not None:
-                in_flight.exception()  # wait for it; its error, if any, is already being raised
-            writer.submit(_close_connections).result()
+                    on_chunk(chunk_id)
+    finally:
+        for _, future in ahead:
+            future.cancel()
+        if not processes:
+            executor.submit(_close_connections).result()
+        executor.shutdown(wait=True, cancel_futures=True)
     return written
 
 
@@ -418,12 +471,13 @@ def can_pipeline() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def run_execute_inline(run: EvaluationRun, *, task_id: str = "", on_chunk: Callable[[int], None] | None = None) -> EvaluationRun:
-    """Every chunk of a run in this process: pipelined (`run_chunks_pipelined`) where it can be,
-    otherwise chunk after chunk (SQLite, or inside the caller's transaction, as in tests)."""
+def run_execute_inline(run: EvaluationRun, *, task_id: str = "", on_chunk: Callable[[int], None] | None = None,
+                       readers: int | None = None) -> EvaluationRun:
+    """Every chunk of a run in this process: pipelined (`run_chunks_pipelined`, with `readers`) where
+    it can be, otherwise chunk after chunk (SQLite, or inside the caller's transaction, as in tests)."""
     chunk_ids = list(run.chunks.filter(done=False).order_by("index").values_list("pk", flat=True))
     if can_pipeline() and len(chunk_ids) > 1:
-        run_chunks_pipelined(chunk_ids, task_id=task_id, on_chunk=on_chunk)
+        run_chunks_pipelined(chunk_ids, task_id=task_id, on_chunk=on_chunk, readers=readers)
     else:
         for chunk_id in chunk_ids:
             run_chunk_execute(chunk_id=chunk_id, task_id=task_id)

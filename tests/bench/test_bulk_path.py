@@ -185,9 +185,11 @@ def test_canonical_text_sorts_keys_writes_shortest_floats_and_takes_integers_of_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pipelined_chunks_write_what_chunk_after_chunk_writes():
-    """On PostgreSQL `run_execute_inline` evaluates the next chunk while a writer thread writes the
-    last: the determinations, the status changes and the chain are those of chunk after chunk."""
+@pytest.mark.parametrize("readers", [0, 2], ids=["reader-thread", "reader-processes"])
+def test_pipelined_chunks_write_what_chunk_after_chunk_writes(readers):
+    """On PostgreSQL `run_execute_inline` reads and evaluates the next chunks (in forked processes,
+    or in a thread) while it writes the last: the determinations, the status changes and the chain
+    are those of chunk after chunk."""
     if connection.vendor != "postgresql":
         pytest.skip("pipelining needs a second PostgreSQL connection")
     subjects = registry_submit(document(models=40, clusters=6, seed=11), via="import").changed_subjects
@@ -210,7 +212,7 @@ def test_pipelined_chunks_write_what_chunk_after_chunk_writes():
     first = pipelined.chunks.get(index=0).pk
     assert services.run_chunk_execute(chunk_id=first)  # done before: skipped, not written twice
     assert services.run_chunks_pipelined(pipelined.chunks.order_by("index").values_list("pk", flat=True),
-                                         on_chunk=committed.append) == pipelined.chunks_total - 1
+                                         on_chunk=committed.append, readers=readers) == pipelined.chunks_total - 1
     services.run_finish_if_complete(run_id=pipelined.pk)
     pipelined.refresh_from_db()
     assert len(committed) == pipelined.chunks_total - 1 and first not in committed
@@ -243,6 +245,43 @@ def test_a_pipelined_writer_that_fails_stops_the_run_with_its_error_and_writes_n
     assert verify_chain().ok
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("readers", [0, 2], ids=["reader-thread", "reader-processes"])
+def test_a_pipelined_reader_that_fails_stops_the_run_with_its_error_after_the_chunks_before_it(monkeypatch, readers):
+    if connection.vendor != "postgresql":
+        pytest.skip("pipelining needs a second PostgreSQL connection")
+    registry_submit(document(models=20, clusters=2, seed=12), via="import")
+    run = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    broken = run.chunks.get(index=2).pk
+    prepare = services._chunk_prepare
+
+    def failing_third(chunk):
+        if chunk.pk == broken:
+            raise ValueError(f"facts of chunk {chunk.pk} unreadable")
+        return prepare(chunk)
+
+    monkeypatch.setattr(services, "_chunk_prepare", failing_third)  # before the readers are forked
+    with pytest.raises(ValueError, match=f"facts of chunk {broken} unreadable"):
+        services.run_chunks_pipelined(run.chunks.order_by("index").values_list("pk", flat=True), readers=readers)
+    done = dict(run.chunks.values_list("index", "done"))
+    assert done[0] and done[1] and not any(done[index] for index in done if index >= 2)
+    assert Determination.objects.filter(run=run).count() == 10 * 6
+    assert verify_chain().ok
+
+
+def test_reader_processes_are_not_forked_from_a_daemonic_process(monkeypatch, settings):
+    """A Celery prefork child may not have children of its own: it reads on a thread instead."""
+    import multiprocessing
+
+    settings.RUN_READER_PROCESSES = 3
+    assert services.reader_processes() == 3
+    monkeypatch.setattr(multiprocessing.current_process(), "_config", {**multiprocessing.current_process()._config, "daemon": True})
+    assert services.reader_processes() == 0
+    monkeypatch.undo()
+    settings.RUN_READER_PROCESSES = 0
+    assert services.reader_processes() == 0
+
+
 def test_a_rows_chained_fields_are_hashed_as_the_bytes_json_dumps_gives():
     """Rows written before the chained fields were encoded by orjson verify the same: for every code
     point and any list of strings, integers and nulls, the bytes are those of `json.dumps`."""
@@ -269,3 +308,25 @@ def test_a_rows_chained_fields_are_hashed_as_the_bytes_json_dumps_gives():
 
     same()
     assert fields_json([2**70, "x"]) == legacy([2**70, "x"])  # beyond 64 bits: json.dumps itself
+
+
+def test_a_chunk_is_evaluated_with_the_cyclic_collector_held_off_and_resumed_after(monkeypatch, synthetic):
+    import gc
+
+    seen = []
+    evaluate = services.evaluate_snapshots
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(services, "evaluate_snapshots", watched)
+    assert gc.isenabled()
+    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], subjects=synthetic[:3]))
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:  # a caller that paused it keeps it paused
+        run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[0], subjects=synthetic[:3]))
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
