@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from registry.services import registry_submit
 from rules import services
+from rules.decision_log import verify_chain
 from rules.library_store import draft_create
 from rules.models import Determination, EvaluationRun, LogHead, PendingEvaluation, RunChunk, StatusChange
 from rules.models.runs import RunKind, RunStatus
@@ -234,6 +235,21 @@ def test_reevaluate_wait_shows_progress_and_the_final_counts(registry, eager_cel
     assert len(per_subject_and_regime(run)) == 12 * REGIMES
 
 
+@pytest.mark.django_db(transaction=True)
+def test_reevaluate_in_process_writes_the_run_here_with_a_progress_bar(registry):
+    """No worker: the chunks are read and evaluated by reader processes forked from the command (on
+    PostgreSQL) and written by it, each one counted on the progress bar as it commits."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("reevaluate", "--in-process", "--readers", "2", "--chunk-size", "4", "--as-of", "2026-03-01",
+                 stdout=out, stderr=err)
+    run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
+    assert (run.status, run.done, run.chunks_done) == (RunStatus.FINISHED, 12, run.chunks_total)
+    assert f"Run {run.pk} finished: 12/12 subject(s), 0 status change(s)" in out.getvalue()
+    assert "12/12" in err.getvalue() and "100%" in err.getvalue()
+    assert len(per_subject_and_regime(run)) == 12 * REGIMES
+    assert verify_chain().ok
+
+
 def test_reevaluate_refuses_bad_arguments_naming_them(registry):
     from django.core.management.base import CommandError
 
@@ -243,6 +259,10 @@ def test_reevaluate_refuses_bad_arguments_naming_them(registry):
         call_command("reevaluate", "--regime", "eu-ai-acts")
     with pytest.raises(CommandError, match="unknown subject"):
         call_command("reevaluate", "--subject", "model:nobody/None@1")
+    with pytest.raises(CommandError, match="--readers: a number of processes, 0 or more, with --in-process"):
+        call_command("reevaluate", "--readers", "2")
+    with pytest.raises(CommandError, match="--readers: a number of processes"):
+        call_command("reevaluate", "--in-process", "--readers", "-1")
     assert not EvaluationRun.objects.exists()
 
 

@@ -30,6 +30,15 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=500,
                             help="Subjects per chunk (a task of its own); an organisation counts as one plus its models.")
         parser.add_argument("--wait", action="store_true", help="Wait for the run, showing progress.")
+        parser.add_argument(
+            "--in-process", action="store_true",
+            help="Carry the run out in this process instead of the Celery workers, showing progress: on "
+                 "PostgreSQL, --readers processes forked from it read and evaluate the next chunks while it "
+                 "writes each to the decision log in turn.")
+        parser.add_argument(
+            "--readers", type=int, default=None,
+            help="With --in-process: reader processes (default RUN_READER_PROCESSES, the machine's cores; "
+                 "0 reads on a thread of this process).")
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds --wait waits at most.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -41,12 +50,17 @@ class Command(BaseCommand):
             raise CommandError(f"--as-of: {options['as_of']!r} is not a date written YYYY-MM-DD") from None
         if options["chunk_size"] < 1:
             raise CommandError("--chunk-size: must be at least 1")
+        if options["readers"] is not None and (options["readers"] < 0 or not options["in_process"]):
+            raise CommandError("--readers: a number of processes, 0 or more, with --in-process")
         try:
             run = run_create(kind=RunKind.MANUAL, as_of=as_of, regimes=options["regime"] or None,
                              subjects=options["subject"] or None, chunk_size=options["chunk_size"])
         except (SubjectError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Run {run.pk}: {run.total} subject(s) in {run.chunks_total} chunk(s), as of {run.as_of}")
+        if options["in_process"]:
+            self._in_process(run, readers=options["readers"])
+            return
         try:
             run_start.apply_async(args=[run.pk], retry=False)
         except BrokerError as exc:
@@ -78,4 +92,13 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         if run.status == RunStatus.FAILED:
             raise CommandError(f"run {run.pk} failed: {run.error}")
+        self.stdout.write(f"Run {run.pk} finished: {run.done}/{run.total} subject(s), {run.changes_count} status change(s)")
+
+    def _in_process(self, run: EvaluationRun, *, readers: int | None) -> None:
+        from rules.services import run_execute_inline
+
+        sizes = {pk: sum(len(ids) for ids in subjects.values()) for pk, subjects in run.chunks.values_list("pk", "subjects")}
+        with tqdm(total=run.total, desc=f"Run {run.pk}", unit="subject", file=self.stderr._out) as bar:
+            run = run_execute_inline(run, on_chunk=lambda chunk_id: bar.update(sizes.get(chunk_id, 0)), readers=readers)
+            bar.update(run.done - bar.n)
         self.stdout.write(f"Run {run.pk} finished: {run.done}/{run.total} subject(s), {run.changes_count} status change(s)")
