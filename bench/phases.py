@@ -56,14 +56,18 @@ def generate(*, models: int, clusters: int, seed: int = 1) -> dict[str, Any]:
 
 
 @phase
-def reevaluate(*, chunk_size: int, as_of: str | None = None) -> dict[str, Any]:
-    """The full re-evaluation in this one process, as `run_execute_inline` runs it (on PostgreSQL the
-    next chunk is evaluated while a writer thread writes the last): every subject under every
-    regime, written to the log."""
+def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None = None) -> dict[str, Any]:
+    """The full re-evaluation as `run_execute_inline` runs it: on PostgreSQL, reader processes forked
+    from this one (`RUN_READER_PROCESSES`, or `readers`) read and evaluate the next chunks while this
+    process chains and writes each; every subject under every regime, written to the log. What the
+    readers measure (their stages, their statements) travels back with each chunk they prepared."""
+    import functools
+    import multiprocessing
     import threading
     from collections import Counter
     from datetime import date
 
+    from django.conf import settings
     from django.db import connection
     from django.db.backends.signals import connection_created
 
@@ -73,7 +77,14 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None) -> dict[str, Any]:
 
     from .measure import Stopwatch, peak_rss_mb, rate, rss_mb
 
-    statements: Counter[int | None] = Counter()  # per chunk: SQL on either connection, and COPY streams
+    def process_cpu_seconds() -> float:
+        """This process's CPU and that of its children that ended and were waited for (the readers)."""
+        times = os.times()
+        return times.user + times.system + times.children_user + times.children_system
+
+    if readers is not None:
+        settings.RUN_READER_PROCESSES = readers
+    statements: Counter[int | None] = Counter()  # per chunk: SQL on any connection, and COPY streams
     lock = threading.Lock()
 
     def count() -> None:
@@ -92,33 +103,72 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None) -> dict[str, Any]:
 
     bulk_write.copy_rows = counted_copy  # COPY streams are not seen by Django's query wrapper
     connection.execute_wrappers.append(counted_sql)
-    connection_created.connect(lambda connection, **_: connection.execute_wrappers.append(counted_sql), weak=False)
+    connection_created.connect(lambda connection, **_: counted_sql in connection.execute_wrappers or connection.execute_wrappers.append(counted_sql), weak=False)
     stages = _stage_profile()
+    writer_pid = os.getpid()
+    prepare, write = services._prepare_by_id, services._write_prepared
+
+    @functools.wraps(prepare)  # the same name: a reader process finds it when the call is unpickled
+    def prepare_measured(chunk_id: int) -> Any:
+        if os.getpid() == writer_pid:  # a reader thread: its counts are this process's already
+            return prepare(chunk_id)
+        cpu, wall, before = dict(stages.cpu), dict(stages.wall), statements[chunk_id]
+        work = prepare(chunk_id)
+        if work is not None:
+            work.bench_measured = ({k: v - cpu.get(k, 0.0) for k, v in stages.cpu.items()},
+                                   {k: v - wall.get(k, 0.0) for k, v in stages.wall.items()},
+                                   statements[chunk_id] - before)
+        return work
+
+    def write_measured(work: Any, task_id: str) -> bool:
+        measured = getattr(work, "bench_measured", None)
+        if measured:
+            for name, value in measured[0].items():
+                stages.cpu[name] = stages.cpu.get(name, 0.0) + value
+            for name, value in measured[1].items():
+                stages.wall[name] = stages.wall.get(name, 0.0) + value
+            statements[work.chunk_id] += measured[2]
+        return write(work, task_id)
+
+    services._prepare_by_id, services._write_prepared = prepare_measured, write_measured
     clock = Stopwatch()
+    cpu_before = process_cpu_seconds()
     run = services.run_create(kind=RunKind.MANUAL, as_of=date.fromisoformat(as_of) if as_of else None,
                               chunk_size=chunk_size)
     chunk_ids = list(run.chunks.order_by("index").values_list("pk", flat=True))
-    finished, rss_early = [0], [None]
+    finished, rss_early, reader_peaks = [0], [None], {}
+
+    def footprint() -> float:
+        """This process's resident memory and its readers'."""
+        return round((rss_mb() or 0) + sum(rss_mb(child.pid) or 0 for child in multiprocessing.active_children()), 1)
 
     def on_chunk(chunk_id: int) -> None:
         finished[0] += 1
         index = finished[0]
+        for child in multiprocessing.active_children():
+            reader_peaks[child.pid] = max(reader_peaks.get(child.pid, 0.0), peak_rss_mb(child.pid) or 0.0)
         if index == max(1, len(chunk_ids) // 10):
-            rss_early[0] = rss_mb()
+            rss_early[0] = footprint()
         if index * 10 // len(chunk_ids) != (index - 1) * 10 // len(chunk_ids):
             _progress(f"  re-evaluated {index} of {len(chunk_ids)} chunks ({clock.seconds:.0f} s)")
 
+    pipelined, processes = services.can_pipeline() and len(chunk_ids) > 1, services.reader_processes()
     services.run_execute_inline(run, on_chunk=on_chunk)
     queries = [statements[chunk_id] for chunk_id in chunk_ids]
-    rss_early = rss_early[0]
     seconds = clock.seconds
+    cpu = process_cpu_seconds() - cpu_before  # with the readers', which have ended and been waited for
     rows = Determination.objects.filter(run=run).count()
+    writer_peak = peak_rss_mb()
+    peaks = sorted(reader_peaks.values(), reverse=True)
     result = {
         "run_id": run.pk, "as_of": run.as_of.isoformat(), "subjects": run.total, "determinations": rows,
         "chunks": len(chunk_ids), "chunk_size": chunk_size, "seconds": round(seconds, 2),
-        "pipelined": services.can_pipeline(),
-        "determinations_per_second": rate(rows, seconds), "peak_rss_mb": peak_rss_mb(),
-        "rss_mb_after_a_tenth": rss_early, "rss_mb_at_end": rss_mb(),
+        "pipelined": pipelined, "reader_processes": processes if pipelined else 0,
+        "determinations_per_second": rate(rows, seconds),
+        "peak_rss_mb": round((writer_peak or 0) + sum(peaks), 1), "writer_peak_rss_mb": writer_peak,
+        "reader_peak_rss_mb": peaks,
+        "rss_mb_after_a_tenth": rss_early[0], "rss_mb_at_end": rss_mb(),
+        "cpu_seconds": round(cpu, 2),
         "queries_per_chunk": {"max": max(queries, default=0), "mean": round(sum(queries) / max(len(queries), 1), 1)},
     }
     with connection.cursor() as cursor:
@@ -130,7 +180,7 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None) -> dict[str, Any]:
             cursor.execute(f"SELECT avg(length(payload)), avg(length(payload)) FROM {table} WHERE run_id = %s", [run.pk])
         stored, payload = cursor.fetchone()
     result.update(row_bytes=round(float(stored or 0), 1), payload_bytes=round(float(payload or 0), 1))
-    result["profile"] = stages.per_row(rows)
+    result["profile"] = stages.per_row(rows, cpu_seconds=cpu)
     return result
 
 
@@ -142,8 +192,11 @@ class _Stages:
         self.wall: dict[str, float] = {}
 
     def wrap(self, owner: Any, attribute: str, name: str) -> None:
+        import functools
+
         function = getattr(owner, attribute)
 
+        @functools.wraps(function)
         def timed(*args: Any, **kwargs: Any) -> Any:
             cpu, wall = time.thread_time(), time.perf_counter()  # this thread's CPU: stages run on two
             try:
@@ -154,11 +207,11 @@ class _Stages:
 
         setattr(owner, attribute, timed)
 
-    def per_row(self, rows: int) -> dict[str, Any]:
+    def per_row(self, rows: int, *, cpu_seconds: float) -> dict[str, Any]:
         def us(value: float) -> float:
             return round(value / max(rows, 1) * 1e6, 1)
 
-        return {"unit": "microseconds per determination", "total_cpu": us(time.process_time()),
+        return {"unit": "microseconds per determination", "total_cpu": us(cpu_seconds),
                 "stages": {name: {"cpu": us(self.cpu[name]), "wall": us(self.wall[name])} for name in self.cpu}}
 
 
@@ -166,8 +219,8 @@ def _stage_profile() -> _Stages:
     from rules import bulk_write, decision_log, services
 
     stages = _Stages()
-    stages.wrap(services, "_chunk_prepare", "chunk read, evaluated and serialized (reader thread)")
-    stages.wrap(services, "_write_prepared", "chunk chained, written and committed (writer thread)")
+    stages.wrap(services, "_chunk_prepare", "chunk read, evaluated and serialized (reader)")
+    stages.wrap(services, "_write_prepared", "chunk chained, written and committed (writer)")
     stages.wrap(services, "snapshots_for_ids", "snapshots: facts read, lineage joined")
     stages.wrap(services, "evaluate_snapshots", "engine: every subject under every regime")
     stages.wrap(services, "previous_determinations", "change detection: earlier determinations read")
