@@ -110,3 +110,15 @@ def test_a_celery_worker_builds_a_requested_report(settings, tmp_path):
     assert artifact.status == ArtifactStatus.DONE, (tmp_path / "worker.log").read_text()[-2000:]
     assert file_digest(artifact) == artifact.sha256
     assert artifact.file.open("rb").read(5) == b"%PDF-"
+
+
+def test_a_worker_process_loads_the_pdf_engine_as_it_starts():
+    """Reports are rendered by Celery workers: each loads WeasyPrint and its fonts when its process
+    starts (a one-line PDF), so that its first report costs what the next ones do."""
+    from celery.signals import worker_process_init
+
+    from reports import render
+
+    answers = dict(worker_process_init.send(sender=None))
+    assert answers[render.load_pdf_engine] > 0
+    assert "weasyprint" in sys.modules
