@@ -19,6 +19,7 @@ class Options:
     clusters: int
     seed: int = 1
     chunk_size: int = 500
+    readers: int | None = None  # reader processes of the in-process run; None: RUN_READER_PROCESSES
     database_name: str = "bench_main"
     redis_url: str = ""
     workers: tuple[int, ...] = (1, 2)
@@ -128,8 +129,9 @@ def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
         if options.api_only:
             result["api"] = _api_phase(options, database, say)
             return result
-        say("full re-evaluation in one process")
-        reevaluation = result["reevaluate"] = run_phase("reevaluate", {"chunk_size": options.chunk_size}, env=env)
+        say("full re-evaluation in one process, its reader processes forked from it")
+        reevaluation = result["reevaluate"] = run_phase(
+            "reevaluate", {"chunk_size": options.chunk_size, "readers": options.readers}, env=env)
         say(f"  {reevaluation['determinations']:,} determinations at {reevaluation['determinations_per_second']}/s")
         say("COPY baseline: the same number of rows of the same width into a scratch table")
         copy = result["copy_baseline"] = run_phase(

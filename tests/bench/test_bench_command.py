@@ -22,7 +22,7 @@ def bench(**options):
 
 def test_the_bench_command_measures_a_tiny_registry_and_prints_json():
     result = bench(models=24, clusters=4, chunk_size=7, latency_samples=3, api_seconds=1, api_concurrency=2,
-                   skip_reports=True, workers="2" if (POSTGRESQL and BROKER) else "0")
+                   skip_reports=True, workers="2" if (POSTGRESQL and BROKER) else "0", readers=2)
     for key in ("determinations_per_second", "copy_rows_per_second", "ratio_to_copy", "peak_rss_mb"):
         assert result[key] is not None and result[key] > 0, key
     assert result["ratio_to_copy"] == pytest.approx(result["determinations_per_second"] / result["copy_rows_per_second"],
@@ -31,6 +31,14 @@ def test_the_bench_command_measures_a_tiny_registry_and_prints_json():
     assert result["generate"]["subjects"] == reevaluation["subjects"] == 24 + 4 + 1
     assert reevaluation["determinations"] == reevaluation["subjects"] * 6 and reevaluation["chunks"] == 5
     assert reevaluation["queries_per_chunk"]["max"] > 0
+    stages = reevaluation["profile"]["stages"]
+    assert stages["engine: every subject under every regime"]["cpu"] > 0
+    assert stages["chunk chained, written and committed (writer)"]["wall"] > 0
+    if POSTGRESQL:  # two readers forked from the phase's process; what they measured came back
+        assert reevaluation["pipelined"] and reevaluation["reader_processes"] == 2
+        assert 1 <= len(reevaluation["reader_peak_rss_mb"]) <= 2
+        assert reevaluation["peak_rss_mb"] == pytest.approx(
+            reevaluation["writer_peak_rss_mb"] + sum(reevaluation["reader_peak_rss_mb"]), abs=0.2)
     assert result["verify"]["ok"] and result["verify"]["rows"] == reevaluation["determinations"]
     assert result["latency"]["evaluate"]["samples"] == 3 and result["latency"]["evaluate"]["p99_ms"] > 0
     assert result["database"] == ("postgresql" if POSTGRESQL else "sqlite")
@@ -57,3 +65,5 @@ def test_the_bench_command_refuses_bad_sizes_naming_the_option():
         call_command("bench", models=0, clusters=1, stdout=io.StringIO())
     with pytest.raises(CommandError, match="--workers"):
         call_command("bench", models=1, clusters=1, workers="two", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="--readers: must be 0 or more, got -1"):
+        call_command("bench", models=1, clusters=1, readers=-1, stdout=io.StringIO())

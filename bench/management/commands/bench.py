@@ -45,6 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--clusters", type=int, default=100, help="Clusters in the synthetic registry.")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--chunk-size", type=int, default=500, help="Subjects per chunk of the run; an organisation counts as one plus its models.")
+        parser.add_argument("--readers", type=int, default=None,
+                            help="Reader processes of the in-process run (default RUN_READER_PROCESSES, the cores; 0: a thread).")
         parser.add_argument("--json", action="store_true", help="Print one JSON object (progress goes to stderr).")
         parser.add_argument("--database-name", default="bench_main",
                             help="PostgreSQL database created and dropped for the run; must start with bench_.")
@@ -67,9 +69,11 @@ class Command(BaseCommand):
                                f"and {options['clusters']}")
         if options["chunk_size"] < 1:
             raise CommandError(f"--chunk-size: must be at least 1, got {options['chunk_size']}")
+        if options["readers"] is not None and options["readers"] < 0:
+            raise CommandError(f"--readers: must be 0 or more, got {options['readers']}")
         settings = Options(
             models=options["models"], clusters=options["clusters"], seed=options["seed"],
-            chunk_size=options["chunk_size"], database_name=options["database_name"], redis_url=options["redis_url"],
+            chunk_size=options["chunk_size"], readers=options["readers"], database_name=options["database_name"], redis_url=options["redis_url"],
             workers=_workers(options["workers"]), api_seconds=float(_positive("api-seconds", options["api_seconds"])),
             api_concurrency=max(1, options["api_concurrency"]),
             latency_samples=max(1, _positive("latency-samples", options["latency_samples"])),
