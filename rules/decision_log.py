@@ -134,7 +134,7 @@ class AppendedRow(NamedTuple):
     is in the database). `pk` is None where COPY wrote the row: the few that need theirs read it
     by sequence (`pks_by_sequence`)."""
 
-    pk: int
+    pk: int | None
     sequence: int
     subject_ref: str
     organisation: str

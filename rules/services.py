@@ -416,7 +416,7 @@ def run_chunks_pipelined(chunk_ids: Iterable[int], *, task_id: str = "",
     is the same as running the chunks one by one. At most `readers + 1` chunks are read ahead.
     Returns the number of chunks written; `on_chunk(chunk_id)` is called as each one commits."""
     chunk_ids = list(chunk_ids)
-    processes = reader_processes(readers)
+    processes = min(reader_processes(readers), len(chunk_ids))
     written = 0
     executor = _readers(processes)
     ahead: deque[tuple[int, Future[ChunkWork | None]]] = deque()
