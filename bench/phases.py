@@ -103,7 +103,12 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
 
     bulk_write.copy_rows = counted_copy  # COPY streams are not seen by Django's query wrapper
     connection.execute_wrappers.append(counted_sql)
-    connection_created.connect(lambda connection, **_: counted_sql in connection.execute_wrappers or connection.execute_wrappers.append(counted_sql), weak=False)
+    def count_on(connection: Any, **_: Any) -> None:
+        """Every connection opened from here on, a reader's included (the receiver is inherited by the fork)."""
+        if counted_sql not in connection.execute_wrappers:  # a wrapper reconnecting keeps its list
+            connection.execute_wrappers.append(counted_sql)
+
+    connection_created.connect(count_on, weak=False)
     stages = _stage_profile()
     writer_pid = os.getpid()
     prepare, write = services._prepare_by_id, services._write_prepared
@@ -152,7 +157,8 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
         if index * 10 // len(chunk_ids) != (index - 1) * 10 // len(chunk_ids):
             _progress(f"  re-evaluated {index} of {len(chunk_ids)} chunks ({clock.seconds:.0f} s)")
 
-    pipelined, processes = services.can_pipeline() and len(chunk_ids) > 1, services.reader_processes()
+    pipelined = services.can_pipeline() and len(chunk_ids) > 1
+    processes = min(services.reader_processes(), len(chunk_ids))
     services.run_execute_inline(run, on_chunk=on_chunk)
     queries = [statements[chunk_id] for chunk_id in chunk_ids]
     seconds = clock.seconds
