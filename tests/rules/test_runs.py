@@ -250,6 +250,26 @@ def test_reevaluate_in_process_writes_the_run_here_with_a_progress_bar(registry)
     assert verify_chain().ok
 
 
+@pytest.mark.django_db(transaction=True)
+def test_reevaluate_in_process_that_fails_says_so_and_marks_the_run_failed(registry, monkeypatch):
+    from django.core.management.base import CommandError
+
+    prepare = services._chunk_prepare
+
+    def failing_second(chunk):
+        if chunk.index == 1:
+            raise RuntimeError("facts unreadable")
+        return prepare(chunk)
+
+    monkeypatch.setattr(services, "_chunk_prepare", failing_second)
+    with pytest.raises(CommandError, match=r"run \d+ failed after 4/12 subject\(s\): facts unreadable"):
+        call_command("reevaluate", "--in-process", "--readers", "0", "--chunk-size", "4", "--as-of", "2026-03-01",
+                     stdout=io.StringIO(), stderr=io.StringIO())
+    run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
+    assert run.status == RunStatus.FAILED and "facts unreadable" in run.error
+    assert run.chunks.filter(done=True).count() == 1 and verify_chain().ok
+
+
 def test_reevaluate_refuses_bad_arguments_naming_them(registry):
     from django.core.management.base import CommandError
 

@@ -95,10 +95,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Run {run.pk} finished: {run.done}/{run.total} subject(s), {run.changes_count} status change(s)")
 
     def _in_process(self, run: EvaluationRun, *, readers: int | None) -> None:
-        from rules.services import run_execute_inline
+        from rules.services import run_execute_inline, run_fail
 
         sizes = {pk: sum(len(ids) for ids in subjects.values()) for pk, subjects in run.chunks.values_list("pk", "subjects")}
         with tqdm(total=run.total, desc=f"Run {run.pk}", unit="subject", file=self.stderr._out) as bar:
-            run = run_execute_inline(run, on_chunk=lambda chunk_id: bar.update(sizes.get(chunk_id, 0)), readers=readers)
+            try:
+                run = run_execute_inline(run, on_chunk=lambda chunk_id: bar.update(sizes.get(chunk_id, 0)),
+                                         readers=readers)
+            except Exception as exc:  # the chunks written stay written; starting the run again does the rest
+                run_fail(run_id=run.pk, error=f"{type(exc).__name__}: {exc}")
+                raise CommandError(f"run {run.pk} failed after {bar.n}/{run.total} subject(s): {exc}") from exc
             bar.update(run.done - bar.n)
         self.stdout.write(f"Run {run.pk} finished: {run.done}/{run.total} subject(s), {run.changes_count} status change(s)")
