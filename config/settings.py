@@ -194,8 +194,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
-# A run carried out in one process (`reevaluate --in-process`, `evaluate --record`, the demo's first
-# run) on PostgreSQL: this many processes, forked from it, read and evaluate the next chunks while
+# A run carried out in one process (`reevaluate --in-process`, `evaluate --record`, the determinations
+# a report needs) on PostgreSQL: this many processes, forked from it, read and evaluate the next chunks while
 # it chains and writes each in turn; 0 reads them on a thread of its own. A Celery worker runs one
 # chunk per task instead, and more workers are the way to scale out.
 RUN_READER_PROCESSES = int(os.environ.get("RUN_READER_PROCESSES", str(os.cpu_count() or 1)))
