@@ -88,5 +88,7 @@ def rate(count: int, seconds: float) -> float | None:
 
 
 def process_cpu_seconds() -> float:
+    """This process's CPU and that of its children that have ended and been waited for (a run's
+    reader processes, once their pool has shut down)."""
     times = os.times()
-    return times.user + times.system
+    return times.user + times.system + times.children_user + times.children_system

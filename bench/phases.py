@@ -5,6 +5,7 @@ Each phase prints one JSON object as its last line of output; progress goes to s
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -61,7 +62,6 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     from this one (`RUN_READER_PROCESSES`, or `readers`) read and evaluate the next chunks while this
     process chains and writes each; every subject under every regime, written to the log. What the
     readers measure (their stages, their statements) travels back with each chunk they prepared."""
-    import functools
     import multiprocessing
     import threading
     from collections import Counter
@@ -75,12 +75,7 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     from rules.models import Determination
     from rules.models.runs import RunKind
 
-    from .measure import Stopwatch, peak_rss_mb, rate, rss_mb
-
-    def process_cpu_seconds() -> float:
-        """This process's CPU and that of its children that ended and were waited for (the readers)."""
-        times = os.times()
-        return times.user + times.system + times.children_user + times.children_system
+    from .measure import Stopwatch, peak_rss_mb, process_cpu_seconds, rate, rss_mb
 
     if readers is not None:
         settings.RUN_READER_PROCESSES = readers
@@ -198,8 +193,6 @@ class _Stages:
         self.wall: dict[str, float] = {}
 
     def wrap(self, owner: Any, attribute: str, name: str) -> None:
-        import functools
-
         function = getattr(owner, attribute)
 
         @functools.wraps(function)
