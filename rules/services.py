@@ -421,17 +421,19 @@ def run_chunks_pipelined(chunk_ids: Iterable[int], *, task_id: str = "",
     executor = _readers(processes)
     ahead: deque[tuple[int, Future[ChunkWork | None]]] = deque()
     waiting = iter(chunk_ids)
-    try:
-        for chunk_id in waiting:
+
+    def read_next() -> None:
+        chunk_id = next(waiting, None)
+        if chunk_id is not None:
             ahead.append((chunk_id, executor.submit(_prepare_by_id, chunk_id)))
-            if len(ahead) > max(processes, 1):
-                break
+
+    try:
+        for _ in range(max(processes, 1) + 1):
+            read_next()
         while ahead:
             chunk_id, future = ahead.popleft()
             work = future.result()  # re-raises the reader's error here
-            following = next(waiting, None)
-            if following is not None:
-                ahead.append((following, executor.submit(_prepare_by_id, following)))
+            read_next()
             if work is not None:
                 written += _write_prepared(work, task_id)
                 if on_chunk:
