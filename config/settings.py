@@ -31,6 +31,19 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}: expected 1/0/true/false, got {value!r}")
 
 
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: expected a whole number, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}: expected {minimum} or more, got {number}")
+    return number
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if not value:
@@ -174,8 +187,8 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "1800"))
-CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "1500"))
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1800)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1500)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message whose worker died unacknowledged is delivered again after `visibility_timeout` seconds
 # (a prefork child that dies is requeued at once: reject_on_worker_lost). Sending gives up after one
@@ -183,7 +196,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # the outbox (rules.PendingEvaluation) for the periodic sweep.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,
@@ -198,7 +211,7 @@ CELERY_TIMEZONE = "UTC"
 # a report needs) on PostgreSQL: this many processes, forked from it, read and evaluate the next chunks while
 # it chains and writes each in turn; 0 reads them on a thread of its own. A Celery worker runs one
 # chunk per task instead, and more workers are the way to scale out.
-RUN_READER_PROCESSES = int(os.environ.get("RUN_READER_PROCESSES", str(os.cpu_count() or 1)))
+RUN_READER_PROCESSES = env_int("RUN_READER_PROCESSES", os.cpu_count() or 1, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
@@ -242,7 +255,7 @@ SPECTACULAR_SETTINGS = {
 
 # The API (api/): request bodies larger than this are refused with 413; requests per token are
 # throttled at this rate (429 with Retry-After); lists give at most API_MAX_PAGE_SIZE items a page.
-API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(1024 * 1024)))
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "600/min")
 API_MAX_PAGE_SIZE = 500
 # Throttle counts are shared by every web process through Redis when it is configured.
@@ -269,7 +282,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -302,8 +315,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False

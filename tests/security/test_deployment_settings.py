@@ -40,6 +40,16 @@ def test_the_deployment_check_fails_with_debug_on():
     assert "security.W018" in result.stderr + result.stdout  # DEBUG in deployment
 
 
+def test_a_number_setting_that_is_not_one_is_refused_naming_the_variable():
+    result = run_with({**PRODUCTION, "RUN_READER_PROCESSES": "two"}, "manage.py", "check")
+    assert result.returncode != 0
+    assert "RUN_READER_PROCESSES: expected a whole number, got 'two'" in result.stderr
+    result = run_with({**PRODUCTION, "RUN_READER_PROCESSES": "-1"}, "manage.py", "check")
+    assert result.returncode != 0 and "RUN_READER_PROCESSES: expected 0 or more, got -1" in result.stderr
+    result = run_with({**PRODUCTION, "CELERY_TASK_TIME_LIMIT": "30m"}, "manage.py", "check")
+    assert result.returncode != 0 and "CELERY_TASK_TIME_LIMIT: expected a whole number, got '30m'" in result.stderr
+
+
 PROBE = """
 import json, django
 django.setup()
