@@ -1,7 +1,11 @@
-"""Fixtures for the decision log and job tests: registries submitted as interchange documents."""
+"""Fixtures for the decision log and job tests: registries submitted as interchange documents, and
+`tamper`, which alters stored rows by raw SQL and proves it changed them."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from django.db import connection
 
 from registry.services import registry_submit
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
@@ -24,3 +28,22 @@ def submit_registry(*, models: int = 0, clusters: int = 0, organisations: int = 
     return list(result.changed_subjects)
 
 
+
+
+def tamper(statement: str, params: Sequence[Any] = (), *, table: str, where: str,
+           where_params: Sequence[Any] = ()) -> None:
+    """Runs `statement` (an UPDATE or DELETE by raw SQL, as someone with database access could) and
+    fails unless it changed the stored bytes of the rows of `table` that `where` selects: a tamper
+    test that tampered with nothing would prove nothing."""
+    def stored() -> list[tuple[Any, ...]]:
+        cursor.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY 1", list(where_params))
+        return [tuple(bytes(value) if isinstance(value, memoryview) else value for value in row)
+                for row in cursor.fetchall()]
+
+    with connection.cursor() as cursor:
+        before = stored()
+        assert before, f"nothing in {table} where {where} to tamper with"
+        cursor.execute(statement, list(params))
+        assert cursor.rowcount >= 1, f"{statement!r} touched no row"
+        after = stored()
+    assert after != before, f"{statement!r} left the stored rows of {table} unchanged"

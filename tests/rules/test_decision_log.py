@@ -17,7 +17,7 @@ from rules.models import AppendOnlyError, Determination, FactsSnapshot, LogHead,
 from rules.models.decision_log import GENESIS_SHA256
 from rules.models.runs import RunKind
 from rules.services import run_create, run_execute_inline
-from tests.rules.conftest import submit_registry
+from tests.rules.conftest import submit_registry, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -138,9 +138,16 @@ def test_the_orm_refuses_to_update_or_delete_a_row(logged):
     assert "16 row(s) verified" in verify_log()
 
 
+def altered_facts(facts: str) -> str:
+    """The snapshot text with its training compute (5e24, however it is spelled) changed to 5e23."""
+    altered = facts.replace("5e24", "5e23").replace("5e+24", "5e+23")
+    assert altered != facts, f"no 5e24 in the facts snapshot to alter: {facts[:200]}"
+    return altered
+
+
 def test_the_orm_refuses_to_change_or_remove_a_facts_snapshot(logged):
     snapshot = logged[0].facts
-    snapshot.facts = snapshot.facts.replace("5e+24", "5e+23")
+    snapshot.facts = altered_facts(snapshot.facts)
     with pytest.raises(AppendOnlyError):
         snapshot.save()
     with pytest.raises(AppendOnlyError):
@@ -191,8 +198,8 @@ def test_verify_chain_ignores_rows_appended_while_it_runs(logged):
 
 @sqlite_only
 def test_a_row_altered_by_sql_makes_verify_log_name_it(logged):
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE rules_determination SET status = 'altered' WHERE sequence = 5")
+    tamper("UPDATE rules_determination SET status = 'altered' WHERE sequence = 5",
+           table="rules_determination", where="sequence = 5")
     error = verify_log_failure()
     assert "broken at row 5" in str(error) and "altered" in str(error)
     assert "4 row(s) verified before it" in str(error)
@@ -201,8 +208,8 @@ def test_a_row_altered_by_sql_makes_verify_log_name_it(logged):
 @sqlite_only
 @pytest.mark.parametrize("column", ["organisation", "subject_name", "rule_version_label", "payload", "previous_sha256"])
 def test_any_altered_column_breaks_the_chain(logged, column):
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE rules_determination SET {column} = {column} || 'x' WHERE sequence = 7")
+    tamper(f"UPDATE rules_determination SET {column} = {column} || 'x' WHERE sequence = 7",
+           table="rules_determination", where="sequence = 7")
     assert "broken at row 7" in str(verify_log_failure())
 
 
@@ -210,7 +217,7 @@ def test_any_altered_column_breaks_the_chain(logged, column):
 def test_a_row_deleted_by_sql_makes_verify_log_name_the_gap(logged):
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM rules_statuschange")  # the rows that refer to it go too
-        cursor.execute("DELETE FROM rules_determination WHERE sequence = 9")
+    tamper("DELETE FROM rules_determination WHERE sequence = 9", table="rules_determination", where="sequence = 9")
     error = verify_log_failure()
     assert "broken at row 10" in str(error) and "row 9 is missing" in str(error)
 
@@ -219,7 +226,7 @@ def test_a_row_deleted_by_sql_makes_verify_log_name_the_gap(logged):
 def test_the_last_row_deleted_by_sql_is_caught_by_the_head(logged):
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM rules_statuschange")
-        cursor.execute("DELETE FROM rules_determination WHERE sequence = 16")
+    tamper("DELETE FROM rules_determination WHERE sequence = 16", table="rules_determination", where="sequence = 16")
     error = verify_log_failure()
     assert "broken at row 16" in str(error) and "head records row 16" in str(error)
 
@@ -228,12 +235,9 @@ def test_the_last_row_deleted_by_sql_is_caught_by_the_head(logged):
 def test_an_altered_facts_snapshot_makes_verify_log_name_the_first_row_using_it(logged):
     target = logged[6]
     first_user = min(r.sequence for r in logged if r.facts_id == target.facts_id)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE rules_factssnapshot SET facts = replace(facts, '5e+24', '5e+23') WHERE sha256 = %s",
-            [target.facts_id],
-        )
-        assert cursor.rowcount == 1
+    tamper("UPDATE rules_factssnapshot SET facts = %s WHERE sha256 = %s",
+           [altered_facts(target.facts.facts), target.facts_id],
+           table="rules_factssnapshot", where="sha256 = %s", where_params=[target.facts_id])
     error = verify_log_failure()
     assert f"broken at row {first_user}" in str(error) and "facts snapshot" in str(error)
 
@@ -258,6 +262,10 @@ def test_a_row_altered_with_the_trigger_disabled_is_still_caught(logged):
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending in this test's transaction
         cursor.execute("ALTER TABLE rules_determination DISABLE TRIGGER rules_determination_append_only")
-        cursor.execute("UPDATE rules_determination SET status = 'covered' WHERE sequence = 5")
-        cursor.execute("ALTER TABLE rules_determination ENABLE TRIGGER rules_determination_append_only")
+    try:
+        tamper("UPDATE rules_determination SET status = 'altered' WHERE sequence = 5",
+               table="rules_determination", where="sequence = 5")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE rules_determination ENABLE TRIGGER rules_determination_append_only")
     assert "broken at row 5" in str(verify_log_failure())

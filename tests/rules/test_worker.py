@@ -21,7 +21,7 @@ from django.db import connection
 from rules.models import Determination, EvaluationRun, PendingEvaluation
 from rules.models.runs import RunKind, RunStatus
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
-from tests.rules.conftest import submit_registry
+from tests.rules.conftest import submit_registry, tamper
 from tests.support.processes import PrivateRedis, free_port, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -270,7 +270,8 @@ def test_verify_log_exits_non_zero_naming_a_row_altered_behind_the_trigger(servi
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE rules_determination DISABLE TRIGGER rules_determination_append_only")
         try:
-            cursor.execute("UPDATE rules_determination SET status = 'altered' WHERE sequence = 4")
+            tamper("UPDATE rules_determination SET status = 'altered' WHERE sequence = 4",
+                   table="rules_determination", where="sequence = 4")
         finally:
             cursor.execute("ALTER TABLE rules_determination ENABLE TRIGGER rules_determination_append_only")
     broken = services.manage("verify_log", "--no-progress")
