@@ -1,7 +1,7 @@
 """The `api` cache (throttle counts) on Redis, with one client object per connection pool.
 
 Django's Redis backend builds a new `redis.Redis` for every cache call, and redis-py sets up its
-command and response tables in each: about 0.1 ms of CPU per call, two calls per throttled request.
+command and response tables in each: about 0.1 ms of CPU per call, on every throttled request.
 A `redis.Redis` over a connection pool is safe to share between threads, so it is built once."""
 from __future__ import annotations
 

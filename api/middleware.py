@@ -1,5 +1,7 @@
-"""Guards in front of the API: a declared body over the cap is a JSON 413 before anything reads it,
-and a query parameter holding a NUL character (which no database field can store) is a JSON 400."""
+"""Guards in front of the API: a declared body over the cap is a JSON 413 before anything reads it; a
+body sent with Transfer-Encoding instead of Content-Length (which the WSGI server hands on unread, so it
+would be taken as empty) is a JSON 411; a query parameter holding a NUL character (which no database
+field can store) is a JSON 400."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from .exceptions import error_body, too_large_detail
 
 API_PREFIX = "/api/"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LENGTH_REQUIRED = "a request body must be sent with a Content-Length header (Transfer-Encoding is not accepted)"
 
 
 class ApiRequestGuardMiddleware:
@@ -20,6 +24,9 @@ class ApiRequestGuardMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(API_PREFIX):
+            if request.method in BODY_METHODS and "HTTP_TRANSFER_ENCODING" in request.META:
+                return JsonResponse(error_body(LENGTH_REQUIRED, [{"field": "Content-Length", "message": LENGTH_REQUIRED}]),
+                                    status=411)
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:

@@ -176,6 +176,13 @@ API_CATALOGUE = [
     Case("idempotency-key-too-long", model(), 400, "Idempotency-Key", "1 to 255",
          headers={"HTTP_IDEMPOTENCY_KEY": "k" * 1000}),
     Case("nul-in-query", model(), 400, "page", "must not contain a NUL character", url=MODELS + "?page=%00"),
+    # a chunked body reaches the application without Content-Length, so unread: refused, never taken as empty
+    Case("chunked-post", model(), 411, "Content-Length", "must be sent with a Content-Length header",
+         headers={"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": ""}),
+    Case("chunked-patch", json.dumps({"name": "Renamed"}), 411, "Content-Length", "Transfer-Encoding is not accepted",
+         url=ORGANISATION, method="PATCH", headers={"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": ""}),
+    Case("chunked-with-length", model(), 411, "Content-Length", "must be sent with a Content-Length header",
+         headers={"HTTP_TRANSFER_ENCODING": "chunked"}),
 ]
 
 
