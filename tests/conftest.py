@@ -4,6 +4,17 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher():
+    """Passwords hashed with MD5 in tests only: the production hasher's deliberate slowness (hundreds of
+    milliseconds a password) buys nothing here. Set through override_settings so Django's cached list of
+    hashers is rebuilt."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture
 def regulator(db, django_user_model):
     return django_user_model.objects.create_superuser("regulator", "regulator@example.org", "a-long-test-password")
