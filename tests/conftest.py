@@ -32,6 +32,12 @@ def _plain_http_test_client(settings):
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True)
+def _generous_api_throttle(settings):
+    """Throttling has its own tests, which set their own rate; elsewhere no test should meet the limit."""
+    settings.API_THROTTLE_RATE = "100000/min"
+
+
 @pytest.fixture(scope="session")
 def _plain_http_live_server_settings():
     """The live server's middleware reads SECURE_SSL_REDIRECT once, when it starts (per test is too late)."""

@@ -1,4 +1,5 @@
-"""factory_boy factories for registry records, and interchange documents built from them."""
+"""factory_boy factories for registry records, interchange documents built from them, and the few
+set-ups many tests share: a submission, two labs with their records, an API client with a token."""
 from __future__ import annotations
 
 import itertools
@@ -113,6 +114,34 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user-{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+
+
+def submit(*, via: str = "import", **sections: Any) -> Any:
+    """Submits the interchange document `document(**sections)` through the one write path."""
+    from registry.services import registry_submit
+
+    return registry_submit(document(**sections), via=via)
+
+
+def submit_acme_and_rival(*, acme_model: dict[str, Any] | None = None, rival_models: tuple[str, ...] = ()) -> None:
+    """A lab with a model: acme (Acme AI) with Acme-1@1 (`acme_model` overrides its fields) and the
+    cluster Hall A; rival (Rival AI), another lab, with a model of each of `rival_models`' names."""
+    submit(
+        organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI"),
+                       OrganisationRecordFactory(slug="rival", name="Rival AI")],
+        models=[ModelRecordFactory(organisation="acme", name="Acme-1", **(acme_model or {})),
+                *(ModelRecordFactory(organisation="rival", name=name) for name in rival_models)],
+        clusters=[ClusterRecordFactory(organisation="acme", name="Hall A")],
+    )
+
+
+def token_client(token: str) -> Any:
+    """An API client that sends `token` as its bearer token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
 
 
 _api_user_numbers = itertools.count(1)

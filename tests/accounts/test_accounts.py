@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken, AuditEvent, Membership
 from accounts.services import membership_set, token_issue
 from registry.models import Organisation
-from tests.factories import OrganisationFactory, UserFactory
+from tests.factories import OrganisationFactory, UserFactory, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +39,7 @@ def test_create_api_user_prints_the_token_last_and_stores_only_its_hash():
     assert (membership.role, membership.organisation.slug) == ("lab", "acme")
     assert membership.user.groups.filter(name="Lab staff").exists()
     assert not membership.user.has_usable_password()
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = token_client(token)
     assert client.get("/api/v1/organisations/").json()["results"][0]["slug"] == "acme"
 
 
@@ -94,8 +93,7 @@ def test_tokens_are_letters_and_digits_so_a_command_line_never_reads_one_as_an_o
 def test_revoke_api_token_by_prefix_refuses_the_token_and_is_audited():
     OrganisationFactory(slug="acme")
     token = create("--organisation", "acme", "--username", "alice", "--role", "lab")[0].split()[-1]
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = token_client(token)
     assert client.get("/api/v1/models/").status_code == 200
     out = io.StringIO()
     call_command("revoke_api_token", f"--prefix={token[:8]}", stdout=out)

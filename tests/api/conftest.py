@@ -10,18 +10,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from registry.models import AIModel, Cluster
-from registry.services import registry_submit
 from rules.models import Determination, EvaluationRun
 from rules.models.runs import RunKind
 from rules.services import run_create, run_execute_inline
-from tests.factories import (
-    ClusterRecordFactory,
-    ModelRecordFactory,
-    OrganisationRecordFactory,
-    UserFactory,
-    api_user,
-    document,
-)
+from tests.factories import UserFactory, api_user, submit_acme_and_rival, token_client
 
 AS_OF = date(2026, 3, 1)
 ROLES = ("anonymous", "no_role", "lab", "rival", "regulator")
@@ -39,20 +31,7 @@ class World:
     tokens: dict[str, str]
 
     def client(self, role: str) -> APIClient:
-        client = APIClient()
-        if role != "anonymous":
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.tokens[role]}")
-        return client
-
-
-@pytest.fixture(autouse=True)
-def _generous_throttle(settings):
-    """Throttling has its own test; elsewhere no test should meet the limit."""
-    settings.API_THROTTLE_RATE = "100000/min"
-
-
-def submit(**sections: Any) -> None:
-    registry_submit(document(**sections), via="import")
+        return APIClient() if role == "anonymous" else token_client(self.tokens[role])
 
 
 def no_role_token() -> str:
@@ -63,13 +42,7 @@ def no_role_token() -> str:
 
 @pytest.fixture
 def world(db) -> World:
-    submit(
-        organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI"),
-                       OrganisationRecordFactory(slug="rival", name="Rival AI")],
-        models=[ModelRecordFactory(organisation="acme", name="Acme-1", training_compute_ops=2e26),
-                ModelRecordFactory(organisation="rival", name="Rival-1")],
-        clusters=[ClusterRecordFactory(organisation="acme", name="Hall A")],
-    )
+    submit_acme_and_rival(acme_model={"training_compute_ops": 2e26}, rival_models=("Rival-1",))
     run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=["model:acme/Acme-1@1"]))
     tokens = {
         "lab": api_user(role="lab", organisation="acme")[1],

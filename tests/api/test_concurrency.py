@@ -12,8 +12,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from registry.models import AIModel
-from registry.services import registry_submit
-from tests.factories import ModelRecordFactory, OrganisationRecordFactory, api_user, document
+from tests.factories import ModelRecordFactory, OrganisationRecordFactory, api_user, submit, token_client
 
 pytestmark = [
     pytest.mark.services,
@@ -25,10 +24,9 @@ pytestmark = [
 
 
 @pytest.fixture
-def lab_token(settings) -> str:
-    settings.API_THROTTLE_RATE = "100000/min"
-    registry_submit(document(organisations=[OrganisationRecordFactory(slug="acme")],
-                             models=[ModelRecordFactory(organisation="acme", name="Contested")]), via="import")
+def lab_token() -> str:
+    submit(organisations=[OrganisationRecordFactory(slug="acme")],
+           models=[ModelRecordFactory(organisation="acme", name="Contested")])
     return api_user(role="lab", organisation="acme")[1]
 
 
@@ -38,8 +36,7 @@ def at_once(count: int, request: Callable[[APIClient], Any], token: str) -> list
     responses: list[Any] = [None] * count
 
     def send(index: int) -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        client = token_client(token)
         try:
             barrier.wait(timeout=30)
             responses[index] = request(client)
@@ -57,8 +54,7 @@ def at_once(count: int, request: Callable[[APIClient], Any], token: str) -> list
 def test_revisions_sent_at_once_with_the_same_etag_make_one_revision_and_one_412(lab_token):
     model = AIModel.objects.get(name="Contested")
     url = f"/api/v1/models/{model.pk}/"
-    reader = APIClient()
-    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {lab_token}")
+    reader = token_client(lab_token)
     etag = reader.get(url)["ETag"]
     bodies = iter([{"training_tokens": "2e13"}, {"training_tokens": "3e13"}])
     lock = threading.Lock()

@@ -13,7 +13,14 @@ from rules.library_store import draft_create
 from rules.models import EvaluationRun
 from rules.models.runs import RunKind
 from rules.services import run_create, run_execute_inline
-from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, api_user, document
+from tests.factories import (
+    ClusterRecordFactory,
+    ModelRecordFactory,
+    OrganisationRecordFactory,
+    api_user,
+    document,
+    token_client,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -156,11 +163,7 @@ def test_lists_are_filtered_and_ordered(world, regulator_api):
 
 def test_a_token_over_its_rate_gets_429_with_retry_after(world, settings):
     settings.API_THROTTLE_RATE = "3/min"
-    _user, key = api_user(role="lab", organisation="acme")
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    client = token_client(api_user(role="lab", organisation="acme")[1])
     statuses = [client.get("/api/v1/models/").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     refused = client.get("/api/v1/models/")
