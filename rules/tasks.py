@@ -36,7 +36,7 @@ def evaluate_pending(self, pending_ids: list[int]) -> int | None:
 
 @shared_task(bind=True, base=RunTask, **RETRY)
 def run_chunk(self, chunk_id: int, run_id: int) -> bool:
-    services.run_chunk_execute(chunk_id=chunk_id, task_id=self.request.id or "")
+    services.chunk_execute(chunk_id=chunk_id, task_id=self.request.id or "")
     return services.run_finish_if_complete(run_id=run_id)
 
 
