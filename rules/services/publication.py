@@ -2,13 +2,12 @@
 facts affects."""
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from registry.models import AIModel
+from registry.models import AIModel, Cluster, Organisation
 
 from .. import signals
 from ..engine import Library
@@ -16,27 +15,39 @@ from ..library_store import published_library
 from ..models import EvaluationRun, RuleVersion
 from ..models.rule_version import RuleVersionState
 from ..models.runs import RunKind
-from ..subjects import resolve_subjects
-from .chunks import today
+from .chunks import KINDS, today
 from .runs import run_create
 
 
-def affected_subjects(refs: Iterable[str]) -> list[str]:
-    """A changed model also changes the models derived from it and its organisation's subject.
-    Unknown subjects (a record since removed) are left out; one pair of queries per lineage level."""
-    refs = list(dict.fromkeys(refs))
-    models, clusters, organisations = resolve_subjects(refs, skip_unknown=True)
-    known = {obj.subject_ref for obj in (*models, *clusters, *organisations)}
-    result = [ref for ref in refs if ref in known]
-    frontier, slugs = models, {m.organisation.slug for m in models}
+def affected_subjects(records: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The records a change of these records' facts affects, by kind (`KINDS`) and id: themselves,
+    the models derived from a changed model (any depth) and the organisations of the changed and
+    derived models. By id, never by reference: a record whose name cannot be read back as a
+    reference is found like any other. Records since removed are left out; one query per lineage
+    level."""
+    wanted = {kind: list(dict.fromkeys(records.get(kind, []))) for kind in KINDS}
+    models = AIModel.objects.filter(pk__in=wanted["model"]).only("pk", "organisation_id")
+    by_pk = {m.pk: m for m in models}
+    result = {
+        "model": [pk for pk in wanted["model"] if pk in by_pk],
+        "cluster": sorted(set(Cluster.objects.filter(pk__in=wanted["cluster"]).values_list("pk", flat=True)),
+                          key=wanted["cluster"].index),
+        "organisation": sorted(set(Organisation.objects.filter(pk__in=wanted["organisation"])
+                                   .values_list("pk", flat=True)), key=wanted["organisation"].index),
+    }
+    known, organisations = set(result["model"]), {m.organisation_id for m in by_pk.values()}
+    frontier = list(known)
     while frontier:
-        derived = [m for m in AIModel.objects.filter(base_model__in=frontier).select_related("organisation")
-                   if m.subject_ref not in known]
-        known.update(m.subject_ref for m in derived)
-        result.extend(m.subject_ref for m in derived)
-        slugs.update(m.organisation.slug for m in derived)
-        frontier = derived
-    return result + [f"organisation:{slug}" for slug in sorted(slugs) if f"organisation:{slug}" not in known]
+        derived = [(pk, organisation) for pk, organisation in AIModel.objects.filter(base_model_id__in=frontier)
+                   .order_by("pk").values_list("pk", "organisation_id") if pk not in known]
+        known.update(pk for pk, _ in derived)
+        result["model"].extend(pk for pk, _ in derived)
+        organisations.update(organisation for _, organisation in derived)
+        frontier = [pk for pk, _ in derived]
+    mentioned = set(result["organisation"])
+    result["organisation"] += list(Organisation.objects.filter(pk__in=organisations - mentioned)
+                                   .order_by("slug").values_list("pk", flat=True))
+    return result
 
 
 def rule_version_publish(*, version: RuleVersion, actor: Any) -> EvaluationRun:
