@@ -5,7 +5,6 @@ Each phase prints one JSON object as its last line of output; progress goes to s
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -71,7 +70,7 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     from django.db import connection
     from django.db.backends.signals import connection_created
 
-    from rules import bulk_write, services
+    from rules import instrumentation, services
     from rules.models import Determination
     from rules.models.runs import RunKind
 
@@ -79,24 +78,23 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
 
     if readers is not None:
         settings.RUN_READER_PROCESSES = readers
-    statements: Counter[int | None] = Counter()  # per chunk: SQL on any connection, and COPY streams
+    # Per chunk: SQL statements on any connection, and COPY streams (which Django's query wrapper does
+    # not see). A reader's are collected with the chunk it read and replayed here as it is written.
+    statements: Counter[int | None] = Counter()
+    stages = _Stages()
     lock = threading.Lock()
 
-    def count() -> None:
+    def observe(span: instrumentation.Span) -> None:
         with lock:
-            statements[services.current_chunk.get()] += 1
+            if span.name in (STATEMENT, instrumentation.ROWS_COPIED):
+                statements[span.chunk_id] += 1
+            if span.name != STATEMENT:
+                stages.add(span)
 
     def counted_sql(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        count()
+        instrumentation.count(STATEMENT)
         return execute(sql, params, many, context)
 
-    copy_rows = bulk_write.copy_rows
-
-    def counted_copy(*args: Any, **kwargs: Any) -> None:
-        count()
-        copy_rows(*args, **kwargs)
-
-    bulk_write.copy_rows = counted_copy  # COPY streams are not seen by Django's query wrapper
     connection.execute_wrappers.append(counted_sql)
     def count_on(connection: Any, **_: Any) -> None:
         """Every connection opened from here on, a reader's included (the receiver is inherited by the fork)."""
@@ -104,33 +102,6 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
             connection.execute_wrappers.append(counted_sql)
 
     connection_created.connect(count_on, weak=False)
-    stages = _stage_profile()
-    writer_pid = os.getpid()
-    prepare, write = services._prepare_by_id, services._write_prepared
-
-    @functools.wraps(prepare)  # the same name: a reader process finds it when the call is unpickled
-    def prepare_measured(chunk_id: int) -> Any:
-        if os.getpid() == writer_pid:  # a reader thread: its counts are this process's already
-            return prepare(chunk_id)
-        cpu, wall, before = dict(stages.cpu), dict(stages.wall), statements[chunk_id]
-        work = prepare(chunk_id)
-        if work is not None:
-            work.bench_measured = ({k: v - cpu.get(k, 0.0) for k, v in stages.cpu.items()},
-                                   {k: v - wall.get(k, 0.0) for k, v in stages.wall.items()},
-                                   statements[chunk_id] - before)
-        return work
-
-    def write_measured(work: Any, task_id: str) -> bool:
-        measured = getattr(work, "bench_measured", None)
-        if measured:
-            for name, value in measured[0].items():
-                stages.cpu[name] = stages.cpu.get(name, 0.0) + value
-            for name, value in measured[1].items():
-                stages.wall[name] = stages.wall.get(name, 0.0) + value
-            statements[work.chunk_id] += measured[2]
-        return write(work, task_id)
-
-    services._prepare_by_id, services._write_prepared = prepare_measured, write_measured
     clock = Stopwatch()
     cpu_before = process_cpu_seconds()
     run = services.run_create(kind=RunKind.MANUAL, as_of=date.fromisoformat(as_of) if as_of else None,
@@ -154,7 +125,8 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
 
     pipelined = services.can_pipeline() and len(chunk_ids) > 1
     processes = min(services.reader_processes(), len(chunk_ids))
-    services.run_execute_inline(run, on_chunk=on_chunk)
+    with instrumentation.observing(observe):
+        services.run_execute_inline(run, on_chunk=on_chunk)
     queries = [statements[chunk_id] for chunk_id in chunk_ids]
     seconds = clock.seconds
     cpu = process_cpu_seconds() - cpu_before  # with the readers', which have ended and been waited for
@@ -185,6 +157,21 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     return result
 
 
+STATEMENT = "sql statement"  # an event the benchmark counts through `rules.instrumentation.count`
+# What the profile calls each stage `rules.instrumentation` reports.
+STAGE_LABELS = {
+    "chunk_read": "chunk read, evaluated and serialized (reader)",
+    "chunk_write": "chunk chained, written and committed (writer)",
+    "snapshots": "snapshots: facts read, lineage joined",
+    "engine": "engine: every subject under every regime",
+    "previous_determinations": "change detection: earlier determinations read",
+    "payloads_serialized": "payloads and facts serialized (canonical JSON)",
+    "facts_stored": "facts snapshots stored",
+    "rows_copied": "rows chained (SHA-256) and streamed by COPY",
+    "changes_recorded": "status changes recorded",
+}
+
+
 class _Stages:
     """CPU and wall time of each stage of a chunk, summed over the run (a profile by stage)."""
 
@@ -192,19 +179,10 @@ class _Stages:
         self.cpu: dict[str, float] = {}
         self.wall: dict[str, float] = {}
 
-    def wrap(self, owner: Any, attribute: str, name: str) -> None:
-        function = getattr(owner, attribute)
-
-        @functools.wraps(function)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            cpu, wall = time.thread_time(), time.perf_counter()  # this thread's CPU: stages run on two
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.cpu[name] = self.cpu.get(name, 0.0) + time.thread_time() - cpu
-                self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall
-
-        setattr(owner, attribute, timed)
+    def add(self, span: Any) -> None:
+        name = STAGE_LABELS.get(span.name, span.name)
+        self.cpu[name] = self.cpu.get(name, 0.0) + span.cpu_seconds
+        self.wall[name] = self.wall.get(name, 0.0) + span.wall_seconds
 
     def per_row(self, rows: int, *, cpu_seconds: float) -> dict[str, Any]:
         def us(value: float) -> float:
@@ -212,22 +190,6 @@ class _Stages:
 
         return {"unit": "microseconds per determination", "total_cpu": us(cpu_seconds),
                 "stages": {name: {"cpu": us(self.cpu[name]), "wall": us(self.wall[name])} for name in self.cpu}}
-
-
-def _stage_profile() -> _Stages:
-    from rules import bulk_write, decision_log, services
-
-    stages = _Stages()
-    stages.wrap(services, "_chunk_prepare", "chunk read, evaluated and serialized (reader)")
-    stages.wrap(services, "_write_prepared", "chunk chained, written and committed (writer)")
-    stages.wrap(services, "snapshots_for_ids", "snapshots: facts read, lineage joined")
-    stages.wrap(services, "evaluate_snapshots", "engine: every subject under every regime")
-    stages.wrap(services, "previous_determinations", "change detection: earlier determinations read")
-    stages.wrap(decision_log, "_prepare", "payloads and facts serialized (canonical JSON)")
-    stages.wrap(decision_log, "_store_facts", "facts snapshots stored")
-    stages.wrap(bulk_write, "copy_rows", "rows chained (SHA-256) and streamed by COPY")
-    stages.wrap(services, "_record_changes", "status changes recorded")
-    return stages
 
 
 @phase

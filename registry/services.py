@@ -49,12 +49,14 @@ class SubmissionResult:
     unchanged: dict[str, int] = field(default_factory=lambda: {"organisations": 0, "models": 0, "clusters": 0})
     objects: list[tuple[str, Any, str]] = field(default_factory=list)  # (section, object, outcome)
     changed_subjects: list[str] = field(default_factory=list)
+    changed_records: list[Any] = field(default_factory=list)  # the records behind changed_subjects, in order
 
     def record(self, section: str, obj: Any, outcome: str) -> None:
         getattr(self, outcome)[section] += 1
         self.objects.append((section, obj, outcome))
         if outcome != "unchanged":
             self.changed_subjects.append(obj.subject_ref)
+            self.changed_records.append(obj)
 
     def summary(self) -> str:
         parts = []
@@ -475,7 +477,8 @@ def registry_submit(
                     _write_cluster(cluster_facts(rec), writer)
                     tick(1)
                 if result.changed_subjects:
-                    subjects_changed.send(sender=registry_submit, subjects=list(result.changed_subjects), actor=actor,
+                    subjects_changed.send(sender=registry_submit, subjects=list(result.changed_subjects),
+                                          records=list(result.changed_records), actor=actor,
                                           via=via, outcomes={o.subject_ref: outcome for _s, o, outcome in result.objects})
             return result
         except IntegrityError:
@@ -617,6 +620,6 @@ def revision_record(obj: Organisation | AIModel | Cluster, *, actor: Any, via: s
     )
     type(obj).objects.filter(pk=obj.pk).update(revision=number)
     obj.revision = number
-    subjects_changed.send(sender=revision_record, subjects=[obj.subject_ref], actor=actor, via=via,
+    subjects_changed.send(sender=revision_record, subjects=[obj.subject_ref], records=[obj], actor=actor, via=via,
                           outcomes={obj.subject_ref: "created" if number == 1 else "revised"})
     return True

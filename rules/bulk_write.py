@@ -11,6 +11,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+from .instrumentation import ROWS_COPIED, stage
+
 
 def has_copy() -> bool:
     return connection.vendor == "postgresql"
@@ -23,7 +25,7 @@ def columns(model: type[Model]) -> list[str]:
 def copy_rows(table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """COPY plain Python values (str, int, float, bool, date, datetime, None) into `table`."""
     quoted = ", ".join(connection.ops.quote_name(name) for name in names)
-    with connection.cursor() as cursor, cursor.cursor.copy(
+    with stage(ROWS_COPIED), connection.cursor() as cursor, cursor.cursor.copy(
         f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN"
     ) as copy:
         for row in rows:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from . import bulk_write
 from .engine import Evaluation
+from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
 from .models import Determination, FactsSnapshot, LogHead
 from .models.decision_log import GENESIS_SHA256, chained_fields, payload_sha256, row_sha256
 from .subjects import SubjectSnapshot
@@ -82,6 +83,11 @@ class _Prepared(NamedTuple):
 
 def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
     """Payload text per entry, and facts text per distinct snapshot (each subject's once)."""
+    with stage(PAYLOADS_SERIALIZED):
+        return _serialized(entries)
+
+
+def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
     facts: dict[str, str] = {}
     facts_of: dict[int, str] = {}
     prepared = []
@@ -104,6 +110,11 @@ def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
 
 def _store_facts(facts: dict[str, str]) -> None:
     """Stores the snapshots not stored yet (on PostgreSQL only their hashes travel when all are)."""
+    with stage(FACTS_STORED):
+        _store_missing_facts(facts)
+
+
+def _store_missing_facts(facts: dict[str, str]) -> None:
     stored: set[str] = set()
     if bulk_write.has_copy():
         stored = set(FactsSnapshot.objects.filter(sha256__any=list(facts)).values_list("sha256", flat=True))

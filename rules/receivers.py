@@ -11,28 +11,48 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from registry.models import AIModel, Cluster, Organisation
+
 from .models import PendingEvaluation
 
 log = logging.getLogger(__name__)
 
+SUBJECT_KINDS = ((AIModel, "model"), (Cluster, "cluster"), (Organisation, "organisation"))
+
+
+def _kind(obj: Any) -> str:
+    return next(kind for model, kind in SUBJECT_KINDS if isinstance(obj, model))
+
 
 def enqueue_pending(ids: list[int]) -> bool:
-    """Sends the evaluation task for these outbox rows; false (and logged) if the broker is down."""
+    """Sends the evaluation task for these outbox rows; false (and logged) if the broker is down.
+
+    The rows are marked sent, and that committed, before the task is sent: a worker that takes the
+    task at once must not find them locked by this update (its `skip_locked` read would pass over
+    them and the submission would wait for the sweep). If the broker refuses the task, the mark is
+    taken back so the sweep sends them on its next pass."""
     from .tasks import evaluate_pending
 
+    sent_at = timezone.now()
+    PendingEvaluation.objects.filter(pk__in=ids).update(enqueued_at=sent_at)
     try:
         evaluate_pending.apply_async(args=[ids], retry=False)
     except Exception as exc:  # kombu raises several types for an unreachable broker
         log.warning("broker unavailable, %d evaluation(s) left in the outbox: %s", len(ids), exc)
+        PendingEvaluation.objects.filter(pk__in=ids, enqueued_at=sent_at).update(enqueued_at=None)
         return False
-    PendingEvaluation.objects.filter(pk__in=ids, enqueued_at__isnull=True).update(enqueued_at=timezone.now())
     return True
 
 
-def enqueue_evaluation(sender: Any, *, subjects: list[str], actor: Any = None, via: str = "", **kwargs: Any) -> None:
+def enqueue_evaluation(sender: Any, *, subjects: list[str], records: list[Any] | None = None, actor: Any = None,
+                       via: str = "", **kwargs: Any) -> None:
+    """One outbox row per changed record, kept by kind and id (a sender giving only references has
+    its rows resolved by reference when they are evaluated)."""
     requested_by = actor if getattr(actor, "pk", None) else None
-    rows = PendingEvaluation.objects.bulk_create(
-        PendingEvaluation(subject_ref=ref, requested_by=requested_by) for ref in subjects
-    )
-    ids = [row.pk for row in rows]
+    if records is not None:
+        rows = [PendingEvaluation(subject_ref=obj.subject_ref, subject_kind=_kind(obj), record_id=obj.pk,
+                                  requested_by=requested_by) for obj in records]
+    else:
+        rows = [PendingEvaluation(subject_ref=ref, requested_by=requested_by) for ref in subjects]
+    ids = [row.pk for row in PendingEvaluation.objects.bulk_create(rows)]
     transaction.on_commit(lambda: enqueue_pending(ids))

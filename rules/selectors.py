@@ -1,9 +1,9 @@
 """Reads of current statuses: the latest determination of record per subject and regime under the
 version in force on a date, counted in SQL, and the runs and changes a regulator reviews.
 
-"Current" means: among the determinations made under the rule version in force on `as_of` (with
-an as-of date no later than it), the one appended last. A regime with no version in force on that
-date has no current determinations: every subject is `not_in_force` there.
+"Current" is `rules.current`'s definition, among the determinations made under the rule version in
+force on `as_of`: the newest as-of date no later than it, then the one appended last. A regime with
+no version in force on that date has no current determinations: every subject is `not_in_force` there.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
+from .current import current_of
 from .library_store import published_library
 from .models import Determination, EvaluationRun, RuleVersion, StatusChange
 from .models.rule_version import RuleVersionState
@@ -89,15 +90,14 @@ def current_determinations(
     organisation: str | None = None,
     subject_refs: Iterable[str] | None = None,
 ) -> QuerySet[Determination]:
-    """The current determination per (subject, regime) as one query (the latest is a subquery)."""
+    """The current determination per (subject, regime) as one query (`rules.current.current_of`)."""
     regimes = list(regimes) if regimes is not None else regimes_in_force(as_of=as_of)
-    rows = Determination.objects.filter(rule_version_id__in=[r.version.pk for r in regimes], as_of__lte=as_of)
+    rows = Determination.objects.filter(rule_version_id__in=[r.version.pk for r in regimes])
     if organisation is not None:
         rows = rows.filter(organisation=organisation)
     if subject_refs is not None:
         rows = rows.filter(subject_ref__in=list(subject_refs))
-    latest = rows.values("subject_ref", "regime").annotate(last=Max("sequence")).values("last")
-    return Determination.objects.filter(sequence__in=latest)
+    return current_of(rows, as_of=as_of)
 
 
 def status_counts(*, as_of: date, organisation: str | None = None,

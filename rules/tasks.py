@@ -36,7 +36,7 @@ def evaluate_pending(self, pending_ids: list[int]) -> int | None:
 
 @shared_task(bind=True, base=RunTask, **RETRY)
 def run_chunk(self, chunk_id: int, run_id: int) -> bool:
-    services.run_chunk_execute(chunk_id=chunk_id, task_id=self.request.id or "")
+    services.chunk_execute(chunk_id=chunk_id, task_id=self.request.id or "")
     return services.run_finish_if_complete(run_id=run_id)
 
 
@@ -63,12 +63,13 @@ def reevaluate_registry(self, kind: str = "schedule") -> int:
 @shared_task(bind=True, **RETRY)
 def pending_sweep(self, min_age_seconds: float = 5) -> int:
     """Enqueues outbox rows never enqueued, or enqueued long ago and still there (a lost message),
-    and starts again runs that no worker has started since long ago (their start was never sent)."""
+    and starts again runs that no worker has started since long ago (their start was never sent).
+    A row whose evaluation failed keeps its error and is left alone."""
     from .receivers import enqueue_pending
 
     stale = timezone.now() - OUTBOX_STALE_AFTER
     ids = list(
-        PendingEvaluation.objects.filter(created_at__lte=timezone.now() - timedelta(seconds=min_age_seconds))
+        PendingEvaluation.objects.filter(created_at__lte=timezone.now() - timedelta(seconds=min_age_seconds), failed_at__isnull=True)
         .exclude(enqueued_at__gt=stale)
         .values_list("pk", flat=True)[:1000]
     )

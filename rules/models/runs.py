@@ -94,9 +94,13 @@ class StatusChange(models.Model):
 
 
 class PendingEvaluation(models.Model):
-    """The outbox: written with the submission, cleared once its evaluation is recorded."""
+    """The outbox: written with the submission, cleared once its evaluation is recorded. A row keeps
+    its record by kind and id (its reference is kept for people to read, never parsed back); a row
+    whose evaluation failed keeps the error and is left out of the sweep."""
 
     subject_ref = models.CharField(max_length=500)
+    subject_kind = models.CharField(max_length=16, blank=True, help_text="model, cluster or organisation.")
+    record_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="The record's primary key.")
     trigger = models.CharField(max_length=16, default="submission")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -104,6 +108,8 @@ class PendingEvaluation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why its evaluation failed, if it did.")
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -16,7 +16,7 @@ from rules.library_store import published_library
 from rules.models import Determination, FactsSnapshot, RuleVersion, StatusChange
 from rules.models.runs import RunKind
 from rules.services import run_create, run_execute_inline
-from rules.subjects import snapshots_for
+from rules.subjects import snapshots_for, snapshots_for_ids
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory
 from tests.factories import document as interchange
 
@@ -136,11 +136,11 @@ def test_a_determination_appended_after_the_early_read_is_still_the_one_compared
     assert Determination.objects.get(run=between, regime="eu-ai-act").status == "covered"
     chunk = later.chunks.get()
     with transaction.atomic():
-        snapshots = services.snapshots_for_ids(model_ids=chunk.subjects["model"])
+        snapshots = snapshots_for_ids(model_ids=chunk.subjects["model"])
         entries = services.evaluate_snapshots(snapshots, versions=services.versions_for(
             published_library(), as_of=AS_OFS[1], regimes=["eu-ai-act"]), as_of=AS_OFS[1])
         rows = decision_log.append(entries, trigger=later.kind, run=later)
-        assert services._record_changes(later, rows, early) == 0  # same status as the newest, not the first
+        assert services.record_changes(later, rows, early) == 0  # same status as the newest, not the first
     assert not StatusChange.objects.filter(run=later).exists()
 
 
@@ -165,13 +165,13 @@ def test_change_detection_by_index_probe_finds_what_the_grouped_queries_find(syn
     for run in runs:
         only_run = run.previous_run_id if run.kind == RunKind.SCHEDULE else None
         for after in (0, middle):
-            probed = services._previous_by_probe(keys, exclude_run=run, after_sequence=after, only_run=only_run)
-            grouped = services._previous_grouped(keys, exclude_run=run, after_sequence=after, only_run=only_run)
+            probed = services.changes._previous_by_probe(keys, exclude_run=run, after_sequence=after, only_run=only_run)
+            grouped = services.changes._previous_grouped(keys, exclude_run=run, after_sequence=after, only_run=only_run)
             assert probed == grouped, (run.as_of, run.kind, after)
             seen.add((run.as_of, after, len(probed)))
     sizes = {size for _, _, size in seen}
     assert 0 in sizes and len(keys) in sizes and len(sizes) >= 3  # none, all, and some found
-    old = services._previous_by_probe(keys, exclude_run=runs[1], after_sequence=0, only_run=None)
+    old = services.changes._previous_by_probe(keys, exclude_run=runs[1], after_sequence=0, only_run=None)
     assert {row.status for row in old.values()} >= {"not_in_force"}
     assert all(Determination.objects.get(pk=row.pk).as_of == AS_OFS[0] for row in old.values())
 
@@ -205,13 +205,13 @@ def test_pipelined_chunks_write_what_chunk_after_chunk_writes(readers):
 
     sequential = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
     for chunk_id in sequential.chunks.order_by("index").values_list("pk", flat=True):
-        services.run_chunk_execute(chunk_id=chunk_id)
+        services.chunk_execute(chunk_id=chunk_id)
     services.run_finish_if_complete(run_id=sequential.pk)
     committed = []
     pipelined = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
     first = pipelined.chunks.get(index=0).pk
-    assert services.run_chunk_execute(chunk_id=first)  # done before: skipped, not written twice
-    assert services.run_chunks_pipelined(pipelined.chunks.order_by("index").values_list("pk", flat=True),
+    assert services.chunk_execute(chunk_id=first)  # done before: skipped, not written twice
+    assert services.chunks_execute_pipelined(pipelined.chunks.order_by("index").values_list("pk", flat=True),
                                          on_chunk=committed.append, readers=readers) == pipelined.chunks_total - 1
     services.run_finish_if_complete(run_id=pipelined.pk)
     pipelined.refresh_from_db()
@@ -238,7 +238,7 @@ def test_a_pipelined_writer_that_fails_stops_the_run_with_its_error_and_writes_n
 
     monkeypatch.setattr(decision_log, "append", failing_second)
     with pytest.raises(RuntimeError, match="disk full"):
-        services.run_chunks_pipelined(run.chunks.order_by("index").values_list("pk", flat=True))
+        services.chunks_execute_pipelined(run.chunks.order_by("index").values_list("pk", flat=True))
     done = dict(run.chunks.values_list("index", "done"))
     assert done[0] and not done[1]
     assert Determination.objects.filter(run=run).count() == 5 * 6
@@ -253,16 +253,16 @@ def test_a_pipelined_reader_that_fails_stops_the_run_with_its_error_after_the_ch
     registry_submit(document(models=20, clusters=2, seed=12), via="import")
     run = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
     broken = run.chunks.get(index=2).pk
-    prepare = services._chunk_prepare
+    read = services.chunks.chunk_read
 
     def failing_third(chunk):
         if chunk.pk == broken:
             raise ValueError(f"facts of chunk {chunk.pk} unreadable")
-        return prepare(chunk)
+        return read(chunk)
 
-    monkeypatch.setattr(services, "_chunk_prepare", failing_third)  # before the readers are forked
+    monkeypatch.setattr(services.chunks, "chunk_read", failing_third)  # before the readers are forked
     with pytest.raises(ValueError, match=f"facts of chunk {broken} unreadable"):
-        services.run_chunks_pipelined(run.chunks.order_by("index").values_list("pk", flat=True), readers=readers)
+        services.chunks_execute_pipelined(run.chunks.order_by("index").values_list("pk", flat=True), readers=readers)
     done = dict(run.chunks.values_list("index", "done"))
     assert done[0] and done[1] and not any(done[index] for index in done if index >= 2)
     assert Determination.objects.filter(run=run).count() == 10 * 6
@@ -314,13 +314,13 @@ def test_a_chunk_is_evaluated_with_the_cyclic_collector_held_off_and_resumed_aft
     import gc
 
     seen = []
-    evaluate = services.evaluate_snapshots
+    evaluate = services.chunks.evaluate_snapshots
 
     def watched(*args, **kwargs):
         seen.append(gc.isenabled())
         return evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(services, "evaluate_snapshots", watched)
+    monkeypatch.setattr(services.chunks, "evaluate_snapshots", watched)
     assert gc.isenabled()
     run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], subjects=synthetic[:3]))
     assert seen == [False] and gc.isenabled()

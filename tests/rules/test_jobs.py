@@ -57,7 +57,7 @@ def test_a_transient_database_error_is_retried_and_a_logic_error_is_not(monkeypa
             raise OperationalError("server closed the connection unexpectedly")
         return True
 
-    monkeypatch.setattr(services, "run_chunk_execute", flaky)
+    monkeypatch.setattr(services, "chunk_execute", flaky)
     monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)  # each retry runs in place
     monkeypatch.setattr(services, "run_finish_if_complete", lambda *, run_id: True)
     assert tasks.run_chunk.apply(args=[7, 1], throw=False).get() is True
@@ -68,7 +68,7 @@ def test_a_transient_database_error_is_retried_and_a_logic_error_is_not(monkeypa
         raise ValueError("not a transient error")
 
     calls.clear()
-    monkeypatch.setattr(services, "run_chunk_execute", broken)
+    monkeypatch.setattr(services, "chunk_execute", broken)
     with pytest.raises(ValueError):
         tasks.run_chunk.apply(args=[7, 1], throw=False).get()
     assert calls == [7]
@@ -171,19 +171,19 @@ def test_a_chunk_that_gives_up_marks_its_run_failed_and_the_run_can_be_started_a
 
     submit_registry(models=4)
     monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)  # as in a worker: the caller goes on
-    original = services.evaluate_snapshots
+    original = services.chunks.evaluate_snapshots
 
     def engine_bug(snapshots, **kwargs):
         raise ValueError("the engine could not evaluate this chunk")
 
-    monkeypatch.setattr(services, "evaluate_snapshots", engine_bug)
+    monkeypatch.setattr(services.chunks, "evaluate_snapshots", engine_bug)
     with pytest.raises(CommandError, match="failed: rules.tasks.run_chunk.*ValueError: the engine could not"):
         call_command("reevaluate", "--wait", "--chunk-size", "2", "--as-of", "2026-03-01")
     run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
     assert (run.status, run.done, run.chunks_done) == (RunStatus.FAILED, 0, 0)
     assert not Determination.objects.filter(run=run).exists()
 
-    monkeypatch.setattr(services, "evaluate_snapshots", original)
+    monkeypatch.setattr(services.chunks, "evaluate_snapshots", original)
     tasks.run_start.delay(run.pk)
     run.refresh_from_db()
     assert (run.status, run.done, run.total) == (RunStatus.FINISHED, 5, 5)

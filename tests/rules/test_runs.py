@@ -20,9 +20,9 @@ from rules.library_store import draft_create
 from rules.models import Determination, EvaluationRun, LogHead, PendingEvaluation, RunChunk, StatusChange
 from rules.models.runs import RunKind, RunStatus
 from rules.services import (
+    chunk_execute,
     pending_evaluate,
     rule_version_publish,
-    run_chunk_execute,
     run_create,
     run_execute_inline,
     run_finish_if_complete,
@@ -84,14 +84,14 @@ def counts_regimes(counts):
 def test_progress_counts_the_chunks_done(registry):
     run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=5)
     first, second, third, fourth = chunk_ids(run)
-    run_chunk_execute(chunk_id=first)
+    chunk_execute(chunk_id=first)
     assert not run_finish_if_complete(run_id=run.pk)
     run.refresh_from_db()
     assert (run.status, run.done, run.chunks_done, run.progress_percent) == (RunStatus.RUNNING, 5, 1, 41.7)
-    run_chunk_execute(chunk_id=fourth)
-    run_chunk_execute(chunk_id=third)
+    chunk_execute(chunk_id=fourth)
+    chunk_execute(chunk_id=third)
     assert not run_finish_if_complete(run_id=run.pk)
-    run_chunk_execute(chunk_id=second)
+    chunk_execute(chunk_id=second)
     assert run_finish_if_complete(run_id=run.pk)
     assert not run_finish_if_complete(run_id=run.pk)  # only one caller finishes it
     run.refresh_from_db()
@@ -101,9 +101,9 @@ def test_progress_counts_the_chunks_done(registry):
 def test_a_chunk_run_twice_writes_once(registry):
     run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=5)
     first = chunk_ids(run)[0]
-    assert run_chunk_execute(chunk_id=first, task_id="task-1")
+    assert chunk_execute(chunk_id=first, task_id="task-1")
     head = LogHead.objects.get()
-    assert not run_chunk_execute(chunk_id=first, task_id="task-1-redelivered")
+    assert not chunk_execute(chunk_id=first, task_id="task-1-redelivered")
     assert LogHead.objects.get().sequence == head.sequence == 5 * REGIMES
     assert not Determination.objects.filter(task_id="task-1-redelivered").exists()
     run = run_execute_inline(run)
@@ -121,9 +121,9 @@ def test_a_chunk_whose_transaction_was_lost_is_simply_redone(registry, monkeypat
         raise RuntimeError("worker lost after writing the chunk's determinations")
 
     with monkeypatch.context() as patch:
-        patch.setattr(services, "_record_changes", crash)
+        patch.setattr(services.chunks, "record_changes", crash)
         with pytest.raises(RuntimeError):
-            run_chunk_execute(chunk_id=first)
+            chunk_execute(chunk_id=first)
     assert Determination.objects.count() == 0 and not LogHead.objects.filter(sequence__gt=0).exists()
     assert not RunChunk.objects.get(pk=first).done
     run = run_execute_inline(run)
@@ -254,14 +254,14 @@ def test_reevaluate_in_process_writes_the_run_here_with_a_progress_bar(registry)
 def test_reevaluate_in_process_that_fails_says_so_and_marks_the_run_failed(registry, monkeypatch):
     from django.core.management.base import CommandError
 
-    prepare = services._chunk_prepare
+    read = services.chunks.chunk_read
 
     def failing_second(chunk):
         if chunk.index == 1:
             raise RuntimeError("facts unreadable")
-        return prepare(chunk)
+        return read(chunk)
 
-    monkeypatch.setattr(services, "_chunk_prepare", failing_second)
+    monkeypatch.setattr(services.chunks, "chunk_read", failing_second)
     with pytest.raises(CommandError, match=r"run \d+ failed after 4/12 subject\(s\): facts unreadable"):
         call_command("reevaluate", "--in-process", "--readers", "0", "--chunk-size", "4", "--as-of", "2026-03-01",
                      stdout=io.StringIO(), stderr=io.StringIO())
@@ -321,10 +321,10 @@ def test_a_chunk_makes_the_same_number_of_queries_for_10_or_40_subjects(django_a
     ten = only_chunk(models[:4] + tuned[:2] + clusters[:2] + organisations[:2])
     forty = only_chunk(models + tuned + clusters + organisations)
     with CaptureQueriesContext(connection) as queries:
-        run_chunk_execute(chunk_id=ten)
+        chunk_execute(chunk_id=ten)
     assert len(queries) <= 40
     with django_assert_max_num_queries(len(queries) + log_insert_batches(40) - log_insert_batches(10)):
-        run_chunk_execute(chunk_id=forty)
+        chunk_execute(chunk_id=forty)
 
 
 def test_a_submission_is_evaluated_with_the_same_number_of_queries_for_10_or_40_models(django_assert_max_num_queries):

@@ -8,7 +8,7 @@ from django.urls import reverse
 from registry.models import AIModel
 from rules.library_store import draft_create
 from rules.models.runs import RunKind
-from rules.services import rule_version_publish, run_chunk_execute, run_create, run_execute_inline
+from rules.services import chunk_execute, rule_version_publish, run_create, run_execute_inline
 from tests.ui.conftest import sb53_draft_text, today
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def test_progress_endpoint_follows_the_run_chunk_by_chunk(agency_client, workspa
     assert first.json()["status"] == "pending"
     assert (first.json()["done"], first.json()["total"], first.json()["finished"]) == (0, run.total, False)
     chunk = run.chunks.order_by("index").first()
-    run_chunk_execute(chunk_id=chunk.pk)
+    chunk_execute(chunk_id=chunk.pk)
     middle = agency_client.get(url).json()
     assert (middle["status"], middle["done"], middle["chunks_done"]) == ("running", 4, 1)
     assert 0 < middle["percent"] < 100

@@ -1,0 +1,149 @@
+"""The outbox: rows keep their record's kind and id, so a name that cannot be read back as a
+reference blocks nobody; a record whose evaluation fails fails alone, its error kept on its row;
+and a worker that takes the task at once finds the rows the web marked sent already unlocked."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections
+
+from registry.models import AIModel
+from rules import receivers, services, tasks
+from rules.decision_log import verify_chain
+from rules.models import Determination, EvaluationRun, PendingEvaluation
+from rules.services import pending_evaluate
+from tests.rules.conftest import submit_registry
+
+WAIT_S = 60  # a bound on waiting for another thread, so a broken test fails instead of hanging
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+def evaluated_refs(run: EvaluationRun | None) -> set[str]:
+    return set(Determination.objects.filter(run=run).values_list("subject_ref", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_submission_keeps_each_records_kind_and_id_in_the_outbox():
+    submit_registry(models=2, clusters=1)  # its transaction never commits here: the rows stay
+    kept = {(row.subject_kind, row.record_id, row.subject_ref) for row in PendingEvaluation.objects.all()}
+    model = AIModel.objects.get(name="Model-1")
+    assert ("model", model.pk, model.subject_ref) in kept
+    assert {kind for kind, _, _ in kept} == {"model", "cluster", "organisation"} and len(kept) == 4
+
+
+@pytest.mark.django_db
+def test_a_name_that_cannot_be_read_as_a_reference_does_not_block_the_rest_of_the_outbox():
+    submit_registry(models=3)
+    AIModel.objects.filter(name="Model-1").update(name="Model/1@x")  # refused today; stored before it was
+    ids = list(PendingEvaluation.objects.values_list("pk", flat=True))
+    run = pending_evaluate(pending_ids=ids)
+    assert not PendingEvaluation.objects.exists()
+    assert {"model:org-0/Model-0@1", "model:org-0/Model-2@1", "organisation:org-0"} <= evaluated_refs(run)
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_a_record_that_cannot_be_evaluated_fails_alone_and_keeps_its_error(monkeypatch):
+    submit_registry(models=3)
+    evaluate = services.chunks.evaluate_snapshots
+
+    def engine_fails_on_model_1(snapshots, **kwargs):
+        snapshots = list(snapshots)
+        if any(item.key.name == "Model-1" for item in snapshots):
+            raise ValueError("the facts of Model-1 cannot be evaluated")
+        return evaluate(snapshots, **kwargs)
+
+    monkeypatch.setattr(services.chunks, "evaluate_snapshots", engine_fails_on_model_1)
+    pending_evaluate(pending_ids=list(PendingEvaluation.objects.values_list("pk", flat=True)))
+    failed = PendingEvaluation.objects.get()
+    assert failed.subject_ref == "model:org-0/Model-1@1" and failed.failed_at is not None
+    assert failed.error == "ValueError: the facts of Model-1 cannot be evaluated"
+    refs = set(Determination.objects.values_list("subject_ref", flat=True))
+    assert {"model:org-0/Model-0@1", "model:org-0/Model-2@1", "organisation:org-0"} <= refs
+    assert "model:org-0/Model-1@1" not in refs and verify_chain().ok
+    sent = []
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(args))
+    assert tasks.pending_sweep(min_age_seconds=0) == 0 and not sent  # the sweep leaves it alone
+    assert pending_evaluate(pending_ids=[failed.pk]) is None  # and so does a task still in the queue
+
+
+LOCK_KEY = 170012  # the advisory lock the outbox's update waits on in the test below
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_taking_the_task_at_once_is_not_kept_from_the_rows_by_the_mark_that_they_were_sent(monkeypatch):
+    """The interleaving of issue 17.12, forced: the web's update of `enqueued_at` is held, its row
+    locks taken, until the worker has read the outbox. The worker must find the rows and evaluate them."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and advisory locks of PostgreSQL")
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(args))
+    submit_registry(models=1)
+    ids = list(PendingEvaluation.objects.values_list("pk", flat=True))
+    PendingEvaluation.objects.update(enqueued_at=None)
+    table = connection.ops.quote_name(PendingEvaluation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE FUNCTION outbox_update_waits() RETURNS trigger AS $$ BEGIN "
+                       f"PERFORM pg_advisory_xact_lock_shared({LOCK_KEY}); RETURN NEW; END $$ LANGUAGE plpgsql")
+        cursor.execute(f"CREATE TRIGGER outbox_update_waits AFTER UPDATE ON {table} "
+                       "FOR EACH ROW EXECUTE FUNCTION outbox_update_waits()")
+    holder = connections.create_connection("default")
+    worker_started, web_done, results = threading.Event(), threading.Event(), []
+
+    def web_blocked() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock' AND wait_event = 'advisory'")
+            return cursor.fetchone()[0] > 0
+
+    def worker(pending_ids: list[int]) -> None:
+        try:
+            wait_until(lambda: web_blocked() or web_done.is_set(), "the web to update the outbox")
+            results.append(pending_evaluate(pending_ids=pending_ids))
+        finally:
+            connection.close()
+
+    def send(args: list[list[int]], **kwargs: object) -> None:  # the broker and a worker taking the task at once
+        worker_started.set()
+        threads.append(threading.Thread(target=worker, args=args))
+        threads[-1].start()
+
+    def web() -> None:
+        try:
+            receivers.enqueue_pending(ids)
+        finally:
+            connection.close()
+            web_done.set()
+
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", send)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+        web_thread = threading.Thread(target=web)
+        web_thread.start()
+        wait_until(web_blocked, "the web's update to hold the outbox rows")
+        if worker_started.is_set():  # the task was sent before the rows were marked: the worker reads now
+            threads[0].join(WAIT_S)
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+        web_thread.join(WAIT_S)
+        wait_until(lambda: bool(threads) and not threads[0].is_alive(), "the worker to finish")
+    finally:
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS outbox_update_waits ON {table}")
+            cursor.execute("DROP FUNCTION IF EXISTS outbox_update_waits()")
+    assert results and results[0] is not None, "the worker found no outbox row to evaluate"
+    assert not PendingEvaluation.objects.filter(pk__in=ids).exists()
+    assert "model:org-0/Model-0@1" in evaluated_refs(results[0])
