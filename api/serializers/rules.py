@@ -8,11 +8,10 @@ from rest_framework import serializers
 
 from registry import interchange
 from registry.models import Accelerator
+from rules.engine.vocabulary import OUTCOME_CHOICES, STATUS_CHOICES
 from rules.models.runs import RunKind, RunStatus
 from rules.subjects import SubjectError, parse_subject
 
-STATUSES = ("covered", "not_covered", "indeterminate", "not_in_force")
-OUTCOMES = ("met", "not_met", "indeterminate")
 SUBJECT_KINDS = ("model", "cluster", "organisation")
 
 
@@ -26,7 +25,7 @@ class SubjectOut(serializers.Serializer):
 class TestOutcomeOut(serializers.Serializer):
     id = serializers.CharField(help_text="The test's stable id within its regime (DESIGN.md).")
     title = serializers.CharField(required=False)
-    outcome = serializers.ChoiceField(choices=OUTCOMES)
+    outcome = serializers.ChoiceField(choices=OUTCOME_CHOICES)
     quantity = serializers.CharField(allow_null=True, required=False)
     value = serializers.FloatField(allow_null=True, required=False)
     low = serializers.FloatField(allow_null=True, required=False)
@@ -58,7 +57,7 @@ class DeterminationOut(serializers.Serializer):
     rule_version = serializers.CharField(allow_null=True)
     rule_hash = serializers.CharField(allow_null=True)
     as_of = serializers.DateField()
-    status = serializers.ChoiceField(choices=STATUSES)
+    status = serializers.ChoiceField(choices=STATUS_CHOICES)
     deciding_test = serializers.CharField(allow_blank=True)
     tests = TestOutcomeOut(many=True)
     quantities = serializers.DictField()

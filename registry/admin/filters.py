@@ -9,11 +9,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from rules.engine.quantities import fmt
+from rules.engine.vocabulary import STATUS_LABELS
 from rules.selectors import STATUSES, current_determinations, published_thresholds, regimes_in_force
 
 from .links import subject_ref_expression
-
-STATUS_LABELS = {"covered": "covered", "not_covered": "not covered", "indeterminate": "indeterminate"}
 
 
 class RegimeStatusFilter(admin.SimpleListFilter):

@@ -6,16 +6,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from rules.engine.subject import QUANTITIES
+from rules.engine.vocabulary import Status
 from rules.presentation import format_number
 
-STATUSES = ("covered", "indeterminate", "not_covered", "not_in_force")
-STATUS_LABELS = {
-    "covered": "covered",
-    "indeterminate": "indeterminate",
-    "not_covered": "not covered",
-    "not_in_force": "not in force",
-}
-OUTCOME_LABELS = {"met": "met", "not_met": "not met", "indeterminate": "indeterminate", "absent": "absent"}
+# The columns of the registry report's counts table, in its order.
+STATUSES = (Status.COVERED, Status.INDETERMINATE, Status.NOT_COVERED, Status.NOT_IN_FORCE)
 SCENARIO_LABELS = {
     "band_low": "low end of the estimate's uncertainty band",
     "band_high": "high end of the estimate's uncertainty band",

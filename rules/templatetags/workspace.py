@@ -9,16 +9,10 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
+from ..engine.vocabulary import STATUS_LABELS
 from ..presentation import format_number
 
 register = template.Library()
-
-STATUS_LABELS = {
-    "covered": "covered",
-    "not_covered": "not covered",
-    "indeterminate": "indeterminate",
-    "not_in_force": "not in force",
-}
 
 
 @register.filter
