@@ -21,6 +21,7 @@ from registry.facts import (
 from rules.engine import RuleVersion as EngineVersion
 from rules.engine import headroom
 from rules.engine.defaults import default
+from rules.engine.vocabulary import OUTCOME_LABELS, STATUS_LABELS
 from rules.library_store import engine_version
 from rules.models import Determination, RuleVersion
 from rules.subjects import accelerator_figures
@@ -28,9 +29,7 @@ from rules.subjects import accelerator_figures
 from .. import selectors
 from .common import (
     OPERATOR_WORDS,
-    OUTCOME_LABELS,
     SCENARIO_LABELS,
-    STATUS_LABELS,
     fact_value,
     iso_date,
     iso_datetime,

@@ -1,5 +1,6 @@
 """Formatting shared by the report contexts: numbers in scientific notation with units, ISO dates,
-and the words the reports use for statuses, outcomes and scenarios."""
+and the words the reports use for scenarios and operators (statuses and outcomes are the engine's
+vocabulary, `rules.engine.vocabulary`)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime

@@ -18,11 +18,11 @@ from django.conf import settings
 
 from rules.engine import RuleVersion as EngineVersion
 from rules.engine.subject import Subject
-from rules.engine.vocabulary import Status
+from rules.engine.vocabulary import STATUS_LABELS, Status
 from rules.library_store import published_library
 
 from .. import charts, selectors
-from .common import STATUS_LABELS, STATUSES, iso_datetime, number, quantity_unit
+from .common import STATUSES, iso_datetime, number, quantity_unit
 
 MODEL_COMPUTE = "cumulative_training_compute_ops"
 CLUSTER_PEAK = "cluster_peak_ops_per_second"
