@@ -22,6 +22,7 @@ from matplotlib import dates as mdates  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from rules.engine.formatting import format_quantity  # noqa: E402
 from rules.engine.vocabulary import Status  # noqa: E402
 
 RC = {
@@ -226,7 +227,7 @@ def threshold_chart(
                                  linewidth=0.8, zorder=2, label=line.label)
             drawn.set_gid(line.gid)
             handles.append(drawn)
-            axes.annotate(f"{line.value:.0e}".replace("e+", "e"), xy=(1.0, line.value),
+            axes.annotate(format_quantity(line.value), xy=(1.0, line.value),
                           xycoords=("axes fraction", "data"), xytext=(2, 0), textcoords="offset points",
                           ha="left", va="center", fontsize=6, color=colour)
         axes.axvline(mdates.date2num(as_of), color="#bbbbbb", linewidth=0.6, linestyle=":")

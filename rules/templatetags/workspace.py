@@ -9,8 +9,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
+from ..engine.formatting import format_quantity
 from ..engine.vocabulary import STATUS_LABELS
-from ..presentation import format_number
 
 register = template.Library()
 
@@ -33,7 +33,7 @@ def iso_datetime(value: Any) -> str:
 
 @register.filter
 def number(value: Any, unit: str = "") -> str:
-    return format_number(value, unit or None)
+    return format_quantity(value, unit or None)
 
 
 @register.simple_tag
