@@ -9,7 +9,7 @@ from rest_framework import serializers
 from registry import interchange
 from registry.models import Accelerator
 from rules.engine.vocabulary import OUTCOME_CHOICES, STATUS_CHOICES
-from rules.models.runs import RunKind, RunStatus
+from rules.models.runs import RunKind, RunStatus, Trigger
 from rules.subjects import SubjectError, parse_subject
 
 SUBJECT_KINDS = ("model", "cluster", "organisation")
@@ -65,7 +65,7 @@ class DeterminationOut(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
     facts_revision = serializers.IntegerField(allow_null=True)
     facts_sha256 = serializers.CharField()
-    trigger = serializers.CharField()
+    trigger = serializers.ChoiceField(choices=Trigger.choices)
     run = serializers.IntegerField(allow_null=True)
     run_url = serializers.URLField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -87,8 +87,8 @@ class StatusChangeOut(serializers.Serializer):
     subject = serializers.CharField()
     organisation = serializers.CharField()
     regime = serializers.CharField()
-    from_status = serializers.CharField()
-    to_status = serializers.CharField()
+    from_status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    to_status = serializers.ChoiceField(choices=STATUS_CHOICES)
     flipped_tests = FlippedTestOut(many=True)
     from_determination = serializers.IntegerField()
     to_determination = serializers.IntegerField()

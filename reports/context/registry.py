@@ -213,9 +213,9 @@ def _registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
         "models_left_out_count": models.left_out,
         "clusters_left_out": clusters.left_out_named,
         "clusters_left_out_count": clusters.left_out,
-        "covered": _subject_list(as_of, Status.COVERED, {slug: counts[(slug, Status.COVERED)] for slug in regimes
+        Status.COVERED: _subject_list(as_of, Status.COVERED, {slug: counts[(slug, Status.COVERED)] for slug in regimes
                                                          if counts[(slug, Status.COVERED)]}),
-        "indeterminate": _subject_list(as_of, Status.INDETERMINATE, {
+        Status.INDETERMINATE: _subject_list(as_of, Status.INDETERMINATE, {
             slug: counts[(slug, Status.INDETERMINATE)] for slug in regimes if counts[(slug, Status.INDETERMINATE)]}),
         "list_limit": list_limit(),
         "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},
@@ -223,8 +223,8 @@ def _registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
             {"anchor": "counts", "title": "Counts by regime and status"},
             {"anchor": "chart-models", "title": "Models: training compute against date"},
             {"anchor": "chart-clusters", "title": "Clusters: peak capacity against date"},
-            {"anchor": "covered", "title": "Covered subjects"},
-            {"anchor": "indeterminate", "title": "Indeterminate subjects"},
+            {"anchor": Status.COVERED, "title": "Covered subjects"},
+            {"anchor": Status.INDETERMINATE, "title": "Indeterminate subjects"},
             {"anchor": "decision-log-head", "title": "Decision log"},
         ],
     }

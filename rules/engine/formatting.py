@@ -37,7 +37,8 @@ def _with_unit(text: str, unit: str | None) -> str:
 
 
 def format_quantity(value: Any, unit: str | None = None) -> str:
-    """A number with its unit, to four significant figures: `3.8e25 ops`, `0.4`, `16,384`.
+    """A number with its unit, to four significant figures (whole below 100,000): `3.8e25 ops`,
+    `0.4`, `16,384`.
 
     None is `UNKNOWN`; text is shown as it is (a threshold may be a label rather than a number).
     """
@@ -50,6 +51,8 @@ def format_quantity(value: Any, unit: str | None = None) -> str:
     elif abs(value) >= 1e5 or abs(value) < 1e-3:
         mantissa, exponent = f"{value:.3e}".split("e")
         text = _scientific(f"{mantissa.rstrip('0').rstrip('.')}e{exponent}")
+    elif abs(value) >= 1e4:
+        text = f"{value:,.0f}"  # five digits: .4g would write 1.638e+04
     else:
         text = f"{value:,.4g}"
     return _with_unit(text, unit)
