@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from rules.engine import headroom, max_dense_parameters
 from rules.engine.defaults import default
-from rules.engine.formatting import format_quantity
+from rules.engine.formatting import UNKNOWN, format_quantity
 from rules.library_store import published_library
 from rules.services import today, versions_for
 from rules.subjects import SubjectError, accelerator_figures, snapshots_for
@@ -79,7 +79,7 @@ class Command(BaseCommand):
                     f"  {row['regime']}/{row['test']}: {format_quantity(row['value'], 'ops_per_second')} {row['operator']} "
                     f"{format_quantity(row['threshold'], 'ops_per_second')} ({row['reading']}): "
                     + ("already above" if row["already_above"] else
-                       f"{row['more_accelerators']:,} more {row['accelerator']}" if row["more_accelerators"] is not None else "—")
+                       f"{row['more_accelerators']:,} more {row['accelerator']}" if row["more_accelerators"] is not None else UNKNOWN)
                     + (f" [{row['note']}]" if row["note"] else "")
                 )
 
