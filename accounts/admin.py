@@ -9,7 +9,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from . import audit, services
-from .models import ApiToken, AuditEvent, Membership
+from .models import ApiToken, AuditAction, AuditEvent, Membership
 
 
 @admin.register(Membership)
@@ -104,7 +104,7 @@ class AuditedUserAdmin(UserAdmin):
         super().save_related(request, form, formsets, change)
         before, after = getattr(request, "privileges_before", None), _privileges(form.instance)
         if before != after:
-            audit.record(action=audit.PRIVILEGES_CHANGED, actor=request.user,
+            audit.record(action=AuditAction.PRIVILEGES_CHANGED, actor=request.user,
                          subject=f"user:{form.instance.get_username()}", detail={"from": before, "to": after})
 
 
@@ -120,6 +120,6 @@ class AuditedGroupAdmin(GroupAdmin):
         super().save_related(request, form, formsets, change)
         before, after = getattr(request, "group_permissions_before", None), _group_permissions(form.instance)
         if before != after:
-            audit.record(action=audit.GROUP_PERMISSIONS_CHANGED, actor=request.user,
+            audit.record(action=AuditAction.GROUP_PERMISSIONS_CHANGED, actor=request.user,
                          subject=f"group:{form.instance.name}", detail={"from": before, "to": after})
 

@@ -11,6 +11,20 @@ class Role(models.TextChoices):
     REGULATOR = "regulator", "Regulator"
 
 
+class AuditAction(models.TextChoices):
+    """What an audit event records."""
+
+    TOKEN_ISSUED = "token.issued", "API token issued"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
+    ROLE_CHANGED = "role.changed", "Role changed"
+    RECORD_CREATED = "record.created", "Record created"  # a registry record's first revision: submission, import or admin
+    RECORD_REVISED = "record.revised", "Record revised"  # a later revision
+    RULE_VERSION_PUBLISHED = "rule_version.published", "Rule version published"
+    # a user's groups, permissions, staff or superuser status
+    PRIVILEGES_CHANGED = "user.privileges_changed", "User privileges changed"
+    GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", "Group permissions changed"
+
+
 class Membership(models.Model):
     """A user's role: a lab member belongs to one organisation; a regulator to none (reads all)."""
 
@@ -66,7 +80,7 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64, choices=AuditAction.choices, db_index=True)
     subject = models.CharField(max_length=500, blank=True, db_index=True)
     detail = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .audit import RECORD_CREATED, RECORD_REVISED, RULE_VERSION_PUBLISHED
-from .models import AuditEvent
+from .models import AuditAction, AuditEvent
 
 
 def audit_subjects_changed(
@@ -21,7 +20,7 @@ def audit_subjects_changed(
     AuditEvent.objects.bulk_create(
         AuditEvent(
             actor=who,
-            action=RECORD_CREATED if outcomes.get(ref) == "created" else RECORD_REVISED,
+            action=AuditAction.RECORD_CREATED if outcomes.get(ref) == "created" else AuditAction.RECORD_REVISED,
             subject=ref,
             detail={"via": via},
         )
@@ -32,7 +31,7 @@ def audit_subjects_changed(
 def audit_rule_version_published(sender: Any, *, version: Any, actor: Any = None, **kwargs: Any) -> None:
     AuditEvent.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
-        action=RULE_VERSION_PUBLISHED,
+        action=AuditAction.RULE_VERSION_PUBLISHED,
         subject=f"rule_version:{version.regime}@{version.version_id}",
         detail={"sha256": version.content_sha256, "id": version.pk},
     )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from registry.models import Organisation
 
 from . import audit
-from .models import ApiToken, Membership, Role
+from .models import ApiToken, AuditAction, Membership, Role
 
 GROUP_FOR_ROLE = {Role.REGULATOR: "Regulators", Role.LAB: "Lab staff"}
 PREFIX_LENGTH = 8
@@ -54,7 +54,7 @@ def membership_set(*, user: Any, role: str, organisation: Organisation | None, a
             user.groups.remove(*Group.objects.filter(name__in=GROUP_FOR_ROLE.values()).exclude(pk=wanted.pk))
             user.groups.add(wanted)
             audit.record(
-                action=audit.ROLE_CHANGED, actor=actor, subject=f"user:{user.get_username()}",
+                action=AuditAction.ROLE_CHANGED, actor=actor, subject=f"user:{user.get_username()}",
                 detail={
                     "from": {"role": before[0], "organisation": before[1]} if before else None,
                     "to": {"role": after[0], "organisation": after[1]},
@@ -71,7 +71,7 @@ def token_issue(*, user: Any, name: str = "", actor: Any = None) -> tuple[ApiTok
             user=user, name=name[:100], key_prefix=key[:PREFIX_LENGTH], key_sha256=key_sha256(key)
         )
         audit.record(
-            action=audit.TOKEN_ISSUED, actor=actor, subject=f"user:{user.get_username()}",
+            action=AuditAction.TOKEN_ISSUED, actor=actor, subject=f"user:{user.get_username()}",
             detail={"token": token.key_prefix, "name": token.name},
         )
     return token, key
@@ -83,7 +83,7 @@ def token_revoke(*, token: ApiToken, actor: Any = None) -> bool:
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         if updated:
             audit.record(
-                action=audit.TOKEN_REVOKED, actor=actor, subject=f"user:{token.user.get_username()}",
+                action=AuditAction.TOKEN_REVOKED, actor=actor, subject=f"user:{token.user.get_username()}",
                 detail={"token": token.key_prefix, "name": token.name},
             )
     token.refresh_from_db(fields=["revoked_at"])

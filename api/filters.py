@@ -7,10 +7,9 @@ import django_filters as filters
 from django import forms
 
 from registry.models import Accelerator, AIModel, Cluster, Organisation
+from rules.engine.vocabulary import STATUS_CHOICES
 from rules.models import Determination, EvaluationRun, RuleVersion
 from rules.models.runs import RunKind, RunStatus
-
-from .serializers.rules import STATUSES
 
 MAX_ID = 2**63 - 1
 
@@ -57,7 +56,7 @@ class AcceleratorFilter(filters.FilterSet):
 
 class DeterminationFilter(filters.FilterSet):
     subject = filters.CharFilter(field_name="subject_ref", help_text="A subject reference, e.g. model:acme/Acme-1@1.")
-    status = filters.ChoiceFilter(choices=[(s, s) for s in STATUSES])
+    status = filters.ChoiceFilter(choices=STATUS_CHOICES)
     as_of = filters.DateFilter(field_name="as_of")
     as_of_after = filters.DateFilter(field_name="as_of", lookup_expr="gte")
     as_of_before = filters.DateFilter(field_name="as_of", lookup_expr="lte")

@@ -22,6 +22,9 @@ from matplotlib import dates as mdates  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from rules.engine.formatting import format_quantity  # noqa: E402
+from rules.engine.vocabulary import Status  # noqa: E402
+
 RC = {
     "svg.hashsalt": "compute-threshold-registry",
     "svg.fonttype": "none",
@@ -32,9 +35,9 @@ RC = {
     "axes.spines.right": False,
 }
 STATUS_STYLE = {
-    "covered": ("#b2182b", "o", "covered under a regime"),
-    "indeterminate": ("#e08214", "D", "indeterminate under a regime"),
-    "not_covered": ("#4d7ea8", "o", "covered under none"),
+    Status.COVERED: ("#b2182b", "o", "covered under a regime"),
+    Status.INDETERMINATE: ("#e08214", "D", "indeterminate under a regime"),
+    Status.NOT_COVERED: ("#4d7ea8", "o", "covered under none"),
 }
 
 
@@ -59,7 +62,7 @@ class ThresholdLine:
 MONTH_STEPS = (1, 3, 6, 12, 24, 60, 120)  # months per cell, coarsened until the columns fit
 EIGHTH_STEPS = (1, 2, 4, 8, 16)  # eighths of a decade per cell
 MAX_COLUMNS, MAX_ROWS = 30, 18
-STATUS_OFFSET = {"not_covered": -0.25, "indeterminate": 0.0, "covered": 0.25}  # of a cell's width
+STATUS_OFFSET = {Status.NOT_COVERED: -0.25, Status.INDETERMINATE: 0.0, Status.COVERED: 0.25}  # of a cell's width
 STEP_WORDS = {1: "1 month", 3: "3 months", 6: "6 months", 12: "1 year", 24: "2 years", 60: "5 years",
               120: "10 years"}
 DECADE_WORDS = {1: "1/8", 2: "1/4", 4: "1/2", 8: "1", 16: "2"}
@@ -204,7 +207,7 @@ def threshold_chart(
                 handles.append(axes.scatter([p.when for p in mine], [p.value for p in mine], s=18, c=colour,
                                             marker=marker, label=f"{legend} ({len(mine)})", zorder=3,
                                             edgecolors="white", linewidths=0.4))
-        covered = [p for p in points if p.status == "covered"]
+        covered = [p for p in points if p.status == Status.COVERED]
         if points and len(covered) <= labelled:
             for index, point in enumerate(sorted(covered, key=lambda p: (p.when, p.value))):
                 axes.annotate(point.label, xy=(point.when, point.value), xytext=(4, 5 if index % 2 == 0 else -9),
@@ -224,7 +227,7 @@ def threshold_chart(
                                  linewidth=0.8, zorder=2, label=line.label)
             drawn.set_gid(line.gid)
             handles.append(drawn)
-            axes.annotate(f"{line.value:.0e}".replace("e+", "e"), xy=(1.0, line.value),
+            axes.annotate(format_quantity(line.value), xy=(1.0, line.value),
                           xycoords=("axes fraction", "data"), xytext=(2, 0), textcoords="offset points",
                           ha="left", va="center", fontsize=6, color=colour)
         axes.axvline(mdates.date2num(as_of), color="#bbbbbb", linewidth=0.6, linestyle=":")

@@ -19,6 +19,7 @@ from django.db.models import Count, Max, QuerySet, Subquery
 from django.db.models.functions import Collate
 
 from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
+from rules.engine.vocabulary import Status
 from rules.models import Determination, EvaluationRun, LogHead, RuleVersion, StatusChange
 from rules.models.decision_log import GENESIS_SHA256
 from rules.subjects import SubjectKey, parse_subject, resolve_subjects
@@ -145,7 +146,7 @@ class SubjectOfRecord:
     facts: str | None  # the facts snapshot's JSON, only when no value is recorded
 
 
-SEVERITY = ("not_covered", "indeterminate", "covered")
+SEVERITY = (Status.NOT_COVERED, Status.INDETERMINATE, Status.COVERED)  # by the severity the query computes
 
 
 def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, date_fields: tuple[str, ...],
@@ -169,15 +170,15 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
         value = "NULL"
         recorded = f"(SELECT {_quantity_sql(vendor, quantity_prefix)} FROM {d} d WHERE d.sequence = g.recorded)"
     else:
-        value = f"CASE WHEN d.status <> 'not_in_force' THEN {_quantity_sql(vendor, quantity_prefix)} END"
+        value = f"CASE WHEN d.status <> '{Status.NOT_IN_FORCE}' THEN {_quantity_sql(vendor, quantity_prefix)} END"
         recorded = "g.value"
     sql = (
         f"SELECT s.*, CASE WHEN s.value IS NULL THEN f.facts END FROM ("
         f"SELECT g.subject_ref, g.name, g.organisation, g.version, g.severity, {recorded} AS value, {when}, g.last "
         f"FROM (SELECT d.subject_ref, MAX(d.subject_name) AS name, MAX(d.organisation) AS organisation, "
-        f"MAX(d.subject_version) AS version, MAX(CASE d.status WHEN 'covered' THEN 2 WHEN 'indeterminate' THEN 1 "
+        f"MAX(d.subject_version) AS version, MAX(CASE d.status WHEN '{Status.COVERED}' THEN 2 WHEN '{Status.INDETERMINATE}' THEN 1 "
         f"ELSE 0 END) AS severity, MAX({value}) AS value, "
-        f"MAX(CASE WHEN d.status <> 'not_in_force' THEN d.sequence END) AS recorded, MAX(d.sequence) AS last "
+        f"MAX(CASE WHEN d.status <> '{Status.NOT_IN_FORCE}' THEN d.sequence END) AS recorded, MAX(d.sequence) AS last "
         f"FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) GROUP BY d.subject_ref) g "
         f"JOIN {d} l ON l.sequence = g.last JOIN {f} f ON f.sha256 = l.facts_sha256"
         # OFFSET 0 keeps PostgreSQL from inlining s, which would parse each payload twice

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from rules.engine.evaluate import COVERED, INDETERMINATE, NOT_COVERED, NOT_IN_FORCE
+from rules.engine.vocabulary import Status
 from rules.library_store import published_library
 from rules.models.runs import RunKind
 
@@ -102,7 +102,7 @@ def _export_filters(raw: dict[str, Any]) -> dict[str, Any]:
             raise ReportInputError(f"regime: unknown regime {raw['regime']!r}; known: {', '.join(known)}")
         params["regime"] = raw["regime"]
     if raw.get("status"):
-        statuses = (COVERED, INDETERMINATE, NOT_COVERED, NOT_IN_FORCE)
+        statuses = tuple(Status)
         if raw["status"] not in statuses:
             raise ReportInputError(f"status: {raw['status']!r} is not a status; choose from {', '.join(statuses)}")
         params["status"] = raw["status"]

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from . import bulk_write
 from .engine import Evaluation
+from .engine.vocabulary import DECIDING_OUTCOME
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
 from .models import Determination, FactsSnapshot, LogHead
 from .models.decision_log import GENESIS_SHA256, chained_fields, payload_sha256, row_sha256
@@ -39,7 +40,7 @@ def sha256_text(text: str) -> str:
 
 def deciding_test(evaluation: Evaluation) -> str:
     """The test a status rests on: the first met (covered) or undecided (indeterminate) test."""
-    wanted = {"covered": "met", "indeterminate": "indeterminate"}.get(evaluation.status)
+    wanted = DECIDING_OUTCOME.get(evaluation.status)
     return next((test.id for test in evaluation.tests if test.outcome == wanted), "") if wanted else ""
 
 

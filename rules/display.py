@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .presentation import format_number
+from .engine.formatting import UNKNOWN, format_quantity
 
 
 def comparison_text(test: dict[str, Any], *, quantities: dict[str, Any]) -> str:
@@ -11,13 +11,13 @@ def comparison_text(test: dict[str, Any], *, quantities: dict[str, Any]) -> str:
     units; `quantities` is the determination payload's, which knows each quantity's unit."""
     unit = (quantities.get(test.get("quantity") or "") or {}).get("unit")
     if test.get("value") is None:
-        value = "unknown"
+        value = UNKNOWN
     else:
-        value = format_number(test["value"], unit)
+        value = format_quantity(test["value"], unit)
         low, high = test.get("low"), test.get("high")
         if low is not None and high is not None and low != high:
-            value += f" (band {format_number(low)}–{format_number(high)})"
+            value += f" (band {format_quantity(low)}–{format_quantity(high)})"
     threshold = test.get("threshold")
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool):
         return f"{value} {test.get('operator') or ''} {threshold if threshold is not None else ''}".strip()
-    return f"{value} {test.get('operator') or ''} {format_number(threshold, unit)}"
+    return f"{value} {test.get('operator') or ''} {format_quantity(threshold, unit)}"

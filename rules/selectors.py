@@ -14,11 +14,12 @@ from datetime import date, timedelta
 from django.db.models import Count, Q, QuerySet
 
 from .current import current_of
+from .engine.vocabulary import DECIDED_STATUSES
 from .library_store import published_library
 from .models import Determination, EvaluationRun, RuleVersion, StatusChange
 from .models.rule_version import RuleVersionState
 
-STATUSES = ("covered", "not_covered", "indeterminate")
+STATUSES = DECIDED_STATUSES  # the statuses a list filters on
 SUBJECT_KINDS = ("model", "cluster", "organisation")
 # A rule file whose quotes were last checked against the sources more than a quarter ago is flagged.
 VERIFICATION_STALE_AFTER = timedelta(days=90)

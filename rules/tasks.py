@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from . import services
 from .models import EvaluationRun, PendingEvaluation
-from .models.runs import RunStatus
+from .models.runs import RunStatus, Trigger
 
 TRANSIENT = (OperationalError, InterfaceError, BrokerError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "retry_jitter": True, "max_retries": 20}
@@ -53,7 +53,7 @@ def run_start(self, run_id: int) -> int:
 
 
 @shared_task(bind=True, **RETRY)
-def reevaluate_registry(self, kind: str = "schedule") -> int:
+def reevaluate_registry(self, kind: str = Trigger.SCHEDULE) -> int:
     """The nightly re-evaluation of the whole registry under every regime, as of today."""
     run = services.run_create(kind=kind)
     run_start.apply_async(args=[run.pk])

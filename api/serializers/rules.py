@@ -8,11 +8,10 @@ from rest_framework import serializers
 
 from registry import interchange
 from registry.models import Accelerator
-from rules.models.runs import RunKind, RunStatus
+from rules.engine.vocabulary import OUTCOME_CHOICES, STATUS_CHOICES
+from rules.models.runs import RunKind, RunStatus, Trigger
 from rules.subjects import SubjectError, parse_subject
 
-STATUSES = ("covered", "not_covered", "indeterminate", "not_in_force")
-OUTCOMES = ("met", "not_met", "indeterminate")
 SUBJECT_KINDS = ("model", "cluster", "organisation")
 
 
@@ -26,7 +25,7 @@ class SubjectOut(serializers.Serializer):
 class TestOutcomeOut(serializers.Serializer):
     id = serializers.CharField(help_text="The test's stable id within its regime (DESIGN.md).")
     title = serializers.CharField(required=False)
-    outcome = serializers.ChoiceField(choices=OUTCOMES)
+    outcome = serializers.ChoiceField(choices=OUTCOME_CHOICES)
     quantity = serializers.CharField(allow_null=True, required=False)
     value = serializers.FloatField(allow_null=True, required=False)
     low = serializers.FloatField(allow_null=True, required=False)
@@ -58,7 +57,7 @@ class DeterminationOut(serializers.Serializer):
     rule_version = serializers.CharField(allow_null=True)
     rule_hash = serializers.CharField(allow_null=True)
     as_of = serializers.DateField()
-    status = serializers.ChoiceField(choices=STATUSES)
+    status = serializers.ChoiceField(choices=STATUS_CHOICES)
     deciding_test = serializers.CharField(allow_blank=True)
     tests = TestOutcomeOut(many=True)
     quantities = serializers.DictField()
@@ -66,7 +65,7 @@ class DeterminationOut(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
     facts_revision = serializers.IntegerField(allow_null=True)
     facts_sha256 = serializers.CharField()
-    trigger = serializers.CharField()
+    trigger = serializers.ChoiceField(choices=Trigger.choices)
     run = serializers.IntegerField(allow_null=True)
     run_url = serializers.URLField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -88,8 +87,8 @@ class StatusChangeOut(serializers.Serializer):
     subject = serializers.CharField()
     organisation = serializers.CharField()
     regime = serializers.CharField()
-    from_status = serializers.CharField()
-    to_status = serializers.CharField()
+    from_status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    to_status = serializers.ChoiceField(choices=STATUS_CHOICES)
     flipped_tests = FlippedTestOut(many=True)
     from_determination = serializers.IntegerField()
     to_determination = serializers.IntegerField()

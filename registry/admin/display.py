@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rules.presentation import format_number
+from rules.engine.formatting import format_quantity
 
 SHOWN_SUFFIX = "_shown"
 
 
 def _shown(field: str, unit: str, label: str) -> Callable[[Any, Any], str]:
     def shown(model_admin: Any, obj: Any) -> str:
-        return format_number(getattr(obj, field), unit or None)
+        return format_quantity(getattr(obj, field), unit or None)
 
     shown.short_description = label  # type: ignore[attr-defined]
     return shown

@@ -8,12 +8,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from rules.engine.quantities import fmt
+from rules.engine.formatting import format_quantity
+from rules.engine.vocabulary import STATUS_LABELS
 from rules.selectors import STATUSES, current_determinations, published_thresholds, regimes_in_force
 
 from .links import subject_ref_expression
-
-STATUS_LABELS = {"covered": "covered", "not_covered": "not covered", "indeterminate": "indeterminate"}
 
 
 class RegimeStatusFilter(admin.SimpleListFilter):
@@ -88,11 +87,11 @@ class ThresholdRangeFilter(admin.SimpleListFilter):
         for low, high in bounds:
             key = f"{'' if low is None else repr(low)}-{'' if high is None else repr(high)}"  # exact figures
             if low is None:
-                label = f"below {fmt(high)} {self.unit_label}"
+                label = f"below {format_quantity(high)} {self.unit_label}"
             elif high is None:
-                label = f"{fmt(low)} {self.unit_label} and above"
+                label = f"{format_quantity(low)} {self.unit_label} and above"
             else:
-                label = f"{fmt(low)} to {fmt(high)} {self.unit_label}"
+                label = f"{format_quantity(low)} to {format_quantity(high)} {self.unit_label}"
             ranges[key] = (label, low, high)
         return ranges
 

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
-from rules.presentation import format_number
+from rules.engine.formatting import UNKNOWN, format_quantity
 
 from ..models import ClusterRevision, ModelRevision, OrganisationRevision
 from ..models.base import SubmissionChannel
@@ -31,9 +31,9 @@ UNITS = {
 def shown_value(name: str, value: Any) -> str:
     """A submitted value as a reader wants it: numbers in scientific notation with their unit."""
     if value is None:
-        return "—"
+        return UNKNOWN
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return format_number(value, UNITS.get(name))
+        return format_quantity(value, UNITS.get(name))
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
 

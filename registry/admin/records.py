@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet, Sum
 
-from rules.presentation import format_number
+from rules.engine.formatting import format_quantity
 
 from ..models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
 from .display import ScientificDisplayMixin
@@ -39,7 +39,7 @@ class OrganisationAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmi
 
     @admin.display(description="Annual revenue", ordering="annual_revenue_usd")
     def revenue(self, obj: Organisation) -> str:
-        return format_number(obj.annual_revenue_usd, "usd")
+        return format_quantity(obj.annual_revenue_usd, "usd")
 
 
 @admin.register(Accelerator)
@@ -59,15 +59,15 @@ class AcceleratorAdmin(admin.ModelAdmin):
 
     @admin.display(description="Dense max", ordering="dense_max_ops_per_second")
     def dense_max(self, obj: Accelerator) -> str:
-        return format_number(obj.dense_max_ops_per_second, "ops_per_second")
+        return format_quantity(obj.dense_max_ops_per_second, "ops_per_second")
 
     @admin.display(description="16-bit dense", ordering="dense_16bit_ops_per_second")
     def dense_16bit(self, obj: Accelerator) -> str:
-        return format_number(obj.dense_16bit_ops_per_second, "ops_per_second")
+        return format_quantity(obj.dense_16bit_ops_per_second, "ops_per_second")
 
     @admin.display(description="Sparse max", ordering="sparse_max_ops_per_second")
     def sparse_max(self, obj: Accelerator) -> str:
-        return format_number(obj.sparse_max_ops_per_second, "ops_per_second")
+        return format_quantity(obj.sparse_max_ops_per_second, "ops_per_second")
 
 
 @admin.register(AIModel)
@@ -101,16 +101,16 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
     @admin.display(description="Parameters", ordering="parameter_count")
     def parameters(self, obj: AIModel) -> str:
         if obj.active_parameter_count:
-            return f"{format_number(obj.parameter_count)} ({format_number(obj.active_parameter_count)} active)"
-        return format_number(obj.parameter_count)
+            return f"{format_quantity(obj.parameter_count)} ({format_quantity(obj.active_parameter_count)} active)"
+        return format_quantity(obj.parameter_count)
 
     @admin.display(description="Tokens", ordering="training_tokens")
     def tokens(self, obj: AIModel) -> str:
-        return format_number(obj.training_tokens)
+        return format_quantity(obj.training_tokens)
 
     @admin.display(description="Reported compute", ordering="training_compute_ops")
     def reported_compute(self, obj: AIModel) -> str:
-        return format_number(obj.training_compute_ops, "ops")
+        return format_quantity(obj.training_compute_ops, "ops")
 
     @admin.display(description="Lineage (nearest base first)")
     def lineage_display(self, obj: AIModel) -> str:

@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 
 from rules.display import comparison_text
+from rules.engine.vocabulary import STATUS_LABELS, Status
 from rules.library_store import published_library
 from rules.models import Determination, RuleVersion
 from rules.models.rule_version import RuleVersionState
 from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
-from rules.templatetags.workspace import STATUS_LABELS
 
 from .scoping import is_regulator
 
@@ -92,7 +92,7 @@ def status_rows(*, subject_ref: str, as_of: date) -> list[StatusRow]:
     for slug in published_library().regimes():
         regime = in_force.get(slug)
         if regime is None:
-            rows.append(StatusRow(slug, "not_in_force", "no version in force",
+            rows.append(StatusRow(slug, Status.NOT_IN_FORCE, "no version in force",
                                   note=_not_in_force_note(slug, as_of, legal_status)))
             continue
         label = f"{slug}@{regime.version.version_id}"

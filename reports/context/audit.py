@@ -21,6 +21,8 @@ from registry.facts import (
 from rules.engine import RuleVersion as EngineVersion
 from rules.engine import headroom
 from rules.engine.defaults import default
+from rules.engine.formatting import UNKNOWN
+from rules.engine.vocabulary import OUTCOME_LABELS, STATUS_LABELS
 from rules.library_store import engine_version
 from rules.models import Determination, RuleVersion
 from rules.subjects import accelerator_figures
@@ -28,9 +30,7 @@ from rules.subjects import accelerator_figures
 from .. import selectors
 from .common import (
     OPERATOR_WORDS,
-    OUTCOME_LABELS,
     SCENARIO_LABELS,
-    STATUS_LABELS,
     fact_value,
     iso_date,
     iso_datetime,
@@ -214,14 +214,14 @@ def _headroom_rows(snapshot: dict[str, Any], *, regime: str, version: EngineVers
                      if v is not None]
             usd = [f"{number(v, 'usd')} ({k})" for k, v in data["usd"].items() if v is not None]
             to_go = "already above" if data["already_above"] else (
-                f"{number(data['remaining_ops'], 'ops')} to go" if data["remaining_ops"] is not None else "unknown")
+                f"{number(data['remaining_ops'], 'ops')} to go" if data["remaining_ops"] is not None else UNKNOWN)
             detail = "; ".join([*hours, *usd])
             max_params = number(data["max_dense_parameters"], "parameters") if data["max_dense_parameters"] else ""
             unit = "ops"
         else:
             to_go = "already above" if data["already_above"] else (
                 f"{data['more_accelerators']:,} more {data['accelerator']}" if data["more_accelerators"] is not None
-                else "unknown")
+                else UNKNOWN)
             detail, max_params, unit = f"reading {data['reading']}", "", "ops_per_second"
         rows.append({
             "test": data["test"], "value": number(data["value"], unit), "operator": data["operator"],

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rules.engine.vocabulary import OUTCOME_LABELS, STATUS_LABELS
 from rules.models import Determination, EvaluationRun
 
 from .. import selectors
-from .common import OUTCOME_LABELS, STATUS_LABELS, iso_date, iso_datetime, number, quantity_unit, username
+from .common import iso_date, iso_datetime, number, quantity_unit, username
 
 
 def _test_values(determination: Determination, test_id: str) -> str:

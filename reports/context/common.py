@@ -1,21 +1,17 @@
 """Formatting shared by the report contexts: numbers in scientific notation with units, ISO dates,
-and the words the reports use for statuses, outcomes and scenarios."""
+and the words the reports use for scenarios and operators (statuses and outcomes are the engine's
+vocabulary, `rules.engine.vocabulary`)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
 
+from rules.engine.formatting import UNKNOWN, format_exact_quantity, format_quantity
 from rules.engine.subject import QUANTITIES
-from rules.presentation import format_number
+from rules.engine.vocabulary import Status
 
-STATUSES = ("covered", "indeterminate", "not_covered", "not_in_force")
-STATUS_LABELS = {
-    "covered": "covered",
-    "indeterminate": "indeterminate",
-    "not_covered": "not covered",
-    "not_in_force": "not in force",
-}
-OUTCOME_LABELS = {"met": "met", "not_met": "not met", "indeterminate": "indeterminate", "absent": "absent"}
+# The columns of the registry report's counts table, in its order.
+STATUSES = (Status.COVERED, Status.INDETERMINATE, Status.NOT_COVERED, Status.NOT_IN_FORCE)
 SCENARIO_LABELS = {
     "band_low": "low end of the estimate's uncertainty band",
     "band_high": "high end of the estimate's uncertainty band",
@@ -47,40 +43,22 @@ def quantity_unit(name: str | None) -> str:
 
 
 def number(value: Any, unit: str | None = None) -> str:
-    """A number as the reports show it (format_number); text and booleans as they are."""
+    """A number as the reports show it (format_quantity); text and booleans as they are."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return format_number(value, unit)
-
-
-def exact_number(value: Any) -> str:
-    """A submitted number written exactly: the shortest scientific form that reads back the same."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if float(value).is_integer() and abs(value) < 1e7:
-        return str(int(value))
-    if 1e-3 <= abs(value) < 1e5:
-        return repr(value)
-    for digits in range(17):
-        text = f"{value:.{digits}e}"
-        if float(text) == value:
-            mantissa, exponent = text.split("e")
-            return f"{mantissa}e{int(exponent)}"
-    return repr(value)
+    return format_quantity(value, unit)
 
 
 def fact_value(name: str, value: Any) -> str:
     """One submitted fact as the facts table shows it: exact numbers with the unit the field has."""
     if value is None:
-        return "—"
+        return UNKNOWN
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        unit = FACT_UNITS.get(name, "")
-        label = {"usd": "USD", "ops_per_second": "ops/s", "gbit_per_second": "Gbit/s"}.get(unit, unit)
-        return f"{exact_number(value)} {label}".strip()
+        return format_exact_quantity(value, FACT_UNITS.get(name))
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value) if value else "—"
+        return ", ".join(str(item) for item in value) if value else UNKNOWN
     return str(value)
 
 
@@ -102,8 +80,8 @@ def iso_datetime(value: datetime | None) -> str:
 def margin_text(margin: Any) -> str:
     """The engine's margin is value ÷ threshold."""
     if margin is None or isinstance(margin, bool):
-        return "—"
-    return f"{format_number(margin)} × the threshold"
+        return UNKNOWN
+    return f"{format_quantity(margin)} × the threshold"
 
 
 def username(user: Any) -> str:

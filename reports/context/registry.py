@@ -18,14 +18,15 @@ from django.conf import settings
 
 from rules.engine import RuleVersion as EngineVersion
 from rules.engine.subject import Subject
+from rules.engine.vocabulary import STATUS_LABELS, Status
 from rules.library_store import published_library
 
 from .. import charts, selectors
-from .common import STATUS_LABELS, STATUSES, iso_datetime, number, quantity_unit
+from .common import STATUSES, iso_datetime, number, quantity_unit
 
 MODEL_COMPUTE = "cumulative_training_compute_ops"
 CLUSTER_PEAK = "cluster_peak_ops_per_second"
-SEVERITY = {"covered": 0, "indeterminate": 1}
+SEVERITY = {Status.COVERED: 0, Status.INDETERMINATE: 1}
 
 
 def _chart_versions(as_of: date) -> list[tuple[str, EngineVersion, bool]]:
@@ -212,18 +213,18 @@ def _registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
         "models_left_out_count": models.left_out,
         "clusters_left_out": clusters.left_out_named,
         "clusters_left_out_count": clusters.left_out,
-        "covered": _subject_list(as_of, "covered", {slug: counts[(slug, "covered")] for slug in regimes
-                                                    if counts[(slug, "covered")]}),
-        "indeterminate": _subject_list(as_of, "indeterminate", {slug: counts[(slug, "indeterminate")]
-                                                                for slug in regimes if counts[(slug, "indeterminate")]}),
+        Status.COVERED: _subject_list(as_of, Status.COVERED, {slug: counts[(slug, Status.COVERED)] for slug in regimes
+                                                         if counts[(slug, Status.COVERED)]}),
+        Status.INDETERMINATE: _subject_list(as_of, Status.INDETERMINATE, {
+            slug: counts[(slug, Status.INDETERMINATE)] for slug in regimes if counts[(slug, Status.INDETERMINATE)]}),
         "list_limit": list_limit(),
         "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},
         "toc": [
             {"anchor": "counts", "title": "Counts by regime and status"},
             {"anchor": "chart-models", "title": "Models: training compute against date"},
             {"anchor": "chart-clusters", "title": "Clusters: peak capacity against date"},
-            {"anchor": "covered", "title": "Covered subjects"},
-            {"anchor": "indeterminate", "title": "Indeterminate subjects"},
+            {"anchor": Status.COVERED, "title": "Covered subjects"},
+            {"anchor": Status.INDETERMINATE, "title": "Indeterminate subjects"},
             {"anchor": "decision-log-head", "title": "Decision log"},
         ],
     }

@@ -21,10 +21,10 @@ from registry.admin.links import subject_admin_urls
 from registry.admin.scoping import scope_of
 
 from ..engine import Library, RuleFileErrors, lint
+from ..engine.formatting import format_quantity
 from ..library_store import draft_create, draft_update, engine_version, published_library
 from ..models import RuleVersion
 from ..models.rule_version import RuleVersionState
-from ..presentation import format_number
 from ..previews import draft_preview, preview_as_of
 from .forms import DraftForm
 
@@ -196,8 +196,8 @@ def parameter_changes(draft: RuleVersion, *, as_of: Any) -> list[dict[str, str]]
     rows = []
     for name in sorted(set(before) | set(candidate.parameters)):
         old, new = before.get(name), candidate.parameters.get(name)
-        shown_old = f"{old.operator} {format_number(old.value, old.unit)}" if old else "—"
-        shown_new = f"{new.operator} {format_number(new.value, new.unit)}" if new else "—"
+        shown_old = f"{old.operator} {format_quantity(old.value, old.unit)}" if old else "—"
+        shown_new = f"{new.operator} {format_quantity(new.value, new.unit)}" if new else "—"
         if shown_old != shown_new:
             rows.append({"parameter": name, "current": shown_old, "draft": shown_new,
                          "citation": (new or old).citation or ""})

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .quantities import Quantity, accelerator_peak, fmt
+from .formatting import formula_number
+from .quantities import Quantity, accelerator_peak
 
 OPERATORS = {
     ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
@@ -97,13 +98,13 @@ def cluster_peak_ops_per_second(cluster: dict[str, Any], *, network_threshold_gb
             return (math.inf if optimistic else 0.0), "count unknown"
         if not internal:
             per_node = group.get("accelerators_per_node") or 1
-            count, why = min(per_node, count), f"one node: network {fmt(group.get('network_gbps'))} Gbit/s"
+            count, why = min(per_node, count), f"one node: network {formula_number(group.get('network_gbps'))} Gbit/s"
         else:
             why = ""
         peak = peaks[i]
         if peak is None:
             return (math.inf if optimistic else 0.0), "peak unknown"
-        return count * peak, f"{group.get('name')}: {fmt(count)} × {fmt(peak)}" + (f" ({why})" if why else "")
+        return count * peak, f"{group.get('name')}: {formula_number(count)} × {formula_number(peak)}" + (f" ({why})" if why else "")
 
     def best(optimistic: bool) -> tuple[float, list[int], list[str]]:
         top: tuple[float, list[int], list[str]] = (0.0, [], [])
@@ -117,10 +118,10 @@ def cluster_peak_ops_per_second(cluster: dict[str, Any], *, network_threshold_gb
 
     low, component, terms = best(False)
     high = best(True)[0] if missing else low
-    formula = (" + ".join(terms) or "no groups") + f" = {fmt(low)} ops/s ({reading}, network {network_operator} "
-    formula += f"{fmt(network_threshold_gbps)} Gbit/s, one datacenter)"
+    formula = (" + ".join(terms) or "no groups") + f" = {formula_number(low)} ops/s ({reading}, network {network_operator} "
+    formula += f"{formula_number(network_threshold_gbps)} Gbit/s, one datacenter)"
     if high != low:
-        formula += f"; with the unknown figures taken as satisfying: {fmt(high)} ops/s"
+        formula += f"; with the unknown figures taken as satisfying: {formula_number(high)} ops/s"
     kinds: dict[str, float] = {}
     for i in component:
         slug = groups[i].get("accelerator") or f"group:{groups[i].get('name')}"

@@ -15,20 +15,19 @@ from .defaults import default, defaults
 from .library import RuleTest, RuleVersion
 from .quantities import ARCHITECTURE, HARDWARE, PRICE, Quantity
 from .subject import Operand, Subject, SubjectRef
+from .vocabulary import Outcome, Status
 
-COVERED, NOT_COVERED, INDETERMINATE, NOT_IN_FORCE = "covered", "not_covered", "indeterminate", "not_in_force"
-MET, NOT_MET = "met", "not_met"
-OUTCOME = {True: MET, False: NOT_MET, None: INDETERMINATE}
+OUTCOME = {True: Outcome.MET, False: Outcome.NOT_MET, None: Outcome.INDETERMINATE}
 
 
-def status_of(outcomes: Iterable[str]) -> str:
+def status_of(outcomes: Iterable[str]) -> Status:
     """covered if a test is met; else indeterminate if one is; else not_covered."""
     outcomes = list(outcomes)
-    if MET in outcomes:
-        return COVERED
-    if INDETERMINATE in outcomes:
-        return INDETERMINATE
-    return NOT_COVERED
+    if Outcome.MET in outcomes:
+        return Status.COVERED
+    if Outcome.INDETERMINATE in outcomes:
+        return Status.INDETERMINATE
+    return Status.NOT_COVERED
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -256,7 +255,7 @@ def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests:
 def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: str, as_of: date) -> Evaluation:
     """`evaluate` for a Subject already built (its quantities are shared across regimes)."""
     if version is None:
-        return Evaluation(subject.ref, regime, None, None, as_of, NOT_IN_FORCE, [], {}, {}, [], [],
+        return Evaluation(subject.ref, regime, None, None, as_of, Status.NOT_IN_FORCE, [], {}, {}, [], [],
                           [f"no version of {regime} is in force on {as_of.isoformat()}"])
     notes = []
     if not version.in_force_on(as_of):
@@ -267,7 +266,7 @@ def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: s
     readings = version.readings  # the version's own, shared: copied by `to_dict`
     if not tests:
         notes.append(f"{regime} has no test for a {subject.kind}")
-        return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, NOT_COVERED, [],
+        return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, Status.NOT_COVERED, [],
                           {}, {"status_would_differ": False}, readings, list(version.caveats), notes,
                           version.published)
     outcomes = [_outcome(test, subject) for test in tests]

@@ -7,12 +7,12 @@ arithmetic as text, its inputs, and the facts it lacked. Fact paths follow the i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from .defaults import default, price_in_force
+from .formatting import formula_number
 
 SECONDS_PER_HOUR = 3600
 REPORTED = "reported"
@@ -49,21 +49,6 @@ class Quantity:
         }
 
 
-def fmt(number: float | None) -> str:
-    """A number as the reports print it: 3.79e25, 16384, 0.4."""
-    if number is None:
-        return "unknown"
-    if math.isinf(number):
-        return "unbounded"
-    if number == int(number) and abs(number) < 1e6:
-        return str(int(number))
-    text = f"{number:.3g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
-
-
 def banded(value: float, fraction: float | None) -> tuple[float, float]:
     """(low, high) of `value` with a relative uncertainty `fraction` (0.3 = +/-30 %)."""
     if not fraction:
@@ -89,8 +74,8 @@ def reported_quantity(name: str, value: float | None, *, unit: str, path: str,
     if value is None:
         return missing_quantity(name, unit, [path], f"{path} not given")
     low, high = banded(value, uncertainty)
-    band = f" ± {fmt(uncertainty * 100)} % (submitter's uncertainty)" if uncertainty else ""
-    return Quantity(name, value, low, high, unit, REPORTED, f"{fmt(value)} {unit} as reported{band}",
+    band = f" ± {formula_number(uncertainty * 100)} % (submitter's uncertainty)" if uncertainty else ""
+    return Quantity(name, value, low, high, unit, REPORTED, f"{formula_number(value)} {unit} as reported{band}",
                     inputs={path: value})
 
 
@@ -113,7 +98,7 @@ def architecture_estimate(model: dict[str, Any], *, name: str, prefix: str) -> Q
     value = factor * parameters * tokens
     low, high = banded(value, default("estimate_uncertainty"))
     kind = "active parameters (mixture of experts)" if active is not None else "parameters"
-    formula = f"{fmt(factor)} × {fmt(parameters)} {kind} × {fmt(tokens)} tokens = {fmt(value)} ops"
+    formula = f"{formula_number(factor)} × {formula_number(parameters)} {kind} × {formula_number(tokens)} tokens = {formula_number(value)} ops"
     inputs = {"parameters": parameters, "parameters_kind": "active" if active is not None else "total",
               "training_tokens": tokens, "ops_per_parameter_token": factor}
     return Quantity(name, value, low, high, "ops", ARCHITECTURE, formula, inputs=inputs)
@@ -152,8 +137,8 @@ def hardware_estimate(model: dict[str, Any], *, name: str, prefix: str,
         return missing_quantity(name, "ops", missing, "hardware-based estimate incomplete")
     value = count * hours * SECONDS_PER_HOUR * peak * utilization
     low, high = banded(value, default("estimate_uncertainty"))
-    formula = (f"{fmt(count)} {slug or 'accelerators'} × {fmt(hours)} h × {SECONDS_PER_HOUR} s/h × "
-               f"{fmt(peak)} ops/s ({used}) × {fmt(utilization)} utilization = {fmt(value)} ops")
+    formula = (f"{formula_number(count)} {slug or 'accelerators'} × {formula_number(hours)} h × {SECONDS_PER_HOUR} s/h × "
+               f"{formula_number(peak)} ops/s ({used}) × {formula_number(utilization)} utilization = {formula_number(value)} ops")
     inputs = {"accelerator": slug, "accelerator_count": count, "training_hours": hours,
               "peak_ops_per_second": peak, "reading": used, "utilization": utilization}
     return Quantity(name, value, low, high, "ops", HARDWARE, formula, inputs=inputs,
@@ -199,10 +184,10 @@ def lineage_sum(model: dict[str, Any], lineage: list[dict[str, Any]], *, prefix:
     low = sum(run.low for _, run in runs if run.low is not None)
     value = sum(run.value for _, run in runs) if complete else None
     high = sum(run.high for _, run in runs) if complete else None
-    terms = " + ".join(f"{model_ref(member)} {fmt(run.value)} ({run.method})" for member, run in runs)
+    terms = " + ".join(f"{model_ref(member)} {formula_number(run.value)} ({run.method})" for member, run in runs)
     if unknown_base:
         terms += f" + {last['base_model']} unknown (not in the registry)"
-    formula = f"{terms} = {fmt(value) if complete else 'at least ' + fmt(low)} ops"
+    formula = f"{terms} = {formula_number(value) if complete else 'at least ' + formula_number(low)} ops"
     if len(runs) == 1 and not unknown_base:
         formula = runs[0][1].formula
     inputs = {"runs": [{"model": model_ref(member), "value": run.value, "low": run.low, "high": run.high,
@@ -277,9 +262,9 @@ def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
     accelerator_hours = count * hours
     value = accelerator_hours * price.usd_per_accelerator_hour
     low, high = banded(value, default("price_estimate_uncertainty"))
-    formula = (f"{fmt(count)} × {fmt(hours)} h = {fmt(accelerator_hours)} {slug}-hours × "
+    formula = (f"{formula_number(count)} × {formula_number(hours)} h = {formula_number(accelerator_hours)} {slug}-hours × "
                f"${price.usd_per_accelerator_hour:.2f}/h (price from {price.effective_from}, "
-               f"{price.provenance}) = ${fmt(value)}")
+               f"{price.provenance}) = ${formula_number(value)}")
     inputs = {"accelerator": slug, "accelerator_hours": accelerator_hours, "training_started_on": start.isoformat(),
               "start_basis": basis, "usd_per_accelerator_hour": price.usd_per_accelerator_hour,
               "price_source": price.source, "price_caveat": price.caveat}
@@ -313,7 +298,7 @@ def organisation_max_cumulative(entries: list[dict[str, Any]], *, accelerators: 
     high = max(quantity.high for quantity in sums) if not missing else None
     best = max(sums, key=lambda quantity: quantity.low or 0.0)
     best_ref = best.inputs["runs"][0]["model"]
-    formula = f"max over {len(sums)} models: {best_ref} {fmt(best.value)} ops"
+    formula = f"max over {len(sums)} models: {best_ref} {formula_number(best.value)} ops"
     inputs = {"models": [{"model": quantity.inputs["runs"][0]["model"], "value": quantity.value,
                           "low": quantity.low, "high": quantity.high, "method": quantity.method} for quantity in sums]}
     return Quantity(name, value, low, high, "ops", "maximum", formula, inputs=inputs, missing=missing)

@@ -15,6 +15,10 @@ import orjson
 from django.conf import settings
 from django.db import models
 
+from rules.engine.vocabulary import STATUS_CHOICES
+
+from .runs import Trigger
+
 GENESIS_SHA256 = "0" * 64
 
 
@@ -75,7 +79,7 @@ class Determination(models.Model):
     rule_version_label = models.CharField(max_length=64, blank=True)
     rule_hash = models.CharField(max_length=64, blank=True)
     as_of = models.DateField()
-    status = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES)
     deciding_test = models.CharField(max_length=64, blank=True)
     payload = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, readings, caveats.")
     # No index: nothing looks determinations up by their snapshot (a snapshot is read by its hash,
@@ -84,7 +88,7 @@ class Determination(models.Model):
         FactsSnapshot, on_delete=models.PROTECT, db_column="facts_sha256", related_name="determinations",
         db_index=False,
     )
-    trigger = models.CharField(max_length=16)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

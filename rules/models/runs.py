@@ -5,12 +5,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from rules.engine.vocabulary import STATUS_CHOICES
 
-class RunKind(models.TextChoices):
+
+class Trigger(models.TextChoices):
+    """What started an evaluation: a run's kind, and so the trigger of every determination it records."""
+
     SUBMISSION = "submission", "Submission"
     PUBLICATION = "publication", "Rule version published"
     SCHEDULE = "schedule", "Scheduled re-evaluation"
     MANUAL = "manual", "Requested re-evaluation"
+
+
+RunKind = Trigger  # a run's kind is what triggered it
 
 
 class RunStatus(models.TextChoices):
@@ -21,7 +28,7 @@ class RunStatus(models.TextChoices):
 
 
 class EvaluationRun(models.Model):
-    kind = models.CharField(max_length=16, choices=RunKind.choices)
+    kind = models.CharField(max_length=16, choices=Trigger.choices)
     as_of = models.DateField()
     regimes = models.JSONField(default=list, help_text="Regime slugs evaluated; empty means every regime.")
     subjects = models.JSONField(null=True, blank=True, help_text="Subject refs; null means the whole registry.")
@@ -76,8 +83,8 @@ class StatusChange(models.Model):
     subject_ref = models.CharField(max_length=500)
     organisation = models.SlugField(max_length=64)
     regime = models.SlugField(max_length=64)
-    from_status = models.CharField(max_length=16)
-    to_status = models.CharField(max_length=16)
+    from_status = models.CharField(max_length=16, choices=STATUS_CHOICES)
+    to_status = models.CharField(max_length=16, choices=STATUS_CHOICES)
     flipped_tests = models.JSONField(default=list, help_text="[{id, from, to}] for each test whose outcome changed.")
     from_determination = models.ForeignKey(
         "rules.Determination", on_delete=models.PROTECT, related_name="+"
@@ -101,7 +108,7 @@ class PendingEvaluation(models.Model):
     subject_ref = models.CharField(max_length=500)
     subject_kind = models.CharField(max_length=16, blank=True, help_text="model, cluster or organisation.")
     record_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="The record's primary key.")
-    trigger = models.CharField(max_length=16, default="submission")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.SUBMISSION)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

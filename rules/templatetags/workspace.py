@@ -9,16 +9,10 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ..presentation import format_number
+from ..engine.formatting import format_quantity
+from ..engine.vocabulary import STATUS_LABELS
 
 register = template.Library()
-
-STATUS_LABELS = {
-    "covered": "covered",
-    "not_covered": "not covered",
-    "indeterminate": "indeterminate",
-    "not_in_force": "not in force",
-}
 
 
 @register.filter
@@ -39,7 +33,7 @@ def iso_datetime(value: Any) -> str:
 
 @register.filter
 def number(value: Any, unit: str = "") -> str:
-    return format_number(value, unit or None)
+    return format_quantity(value, unit or None)
 
 
 @register.simple_tag

@@ -8,9 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from rules.engine import evaluate_subject
+from rules.engine.formatting import format_quantity
 from rules.engine.subject import Subject
+from rules.engine.vocabulary import DECIDING_OUTCOME
 from rules.library_store import published_library
-from rules.presentation import format_number
 from rules.services import versions_for
 from rules.subjects import SubjectError, snapshots_for
 
@@ -68,14 +69,14 @@ class Command(BaseCommand):
     def _table(self, evaluations: list[Any]) -> None:
         rows = [("SUBJECT", "REGIME", "VERSION", "STATUS", "DECIDING TEST", "VALUE", "OP", "THRESHOLD")]
         for e in evaluations:
-            wanted = {"covered": "met", "indeterminate": "indeterminate"}.get(e.status)
+            wanted = DECIDING_OUTCOME.get(e.status)
             test = next((t for t in e.tests if t.outcome == wanted), e.tests[0] if e.tests else None)
             rows.append((
                 str(e.subject), e.regime, e.rule_version or "—", e.status,
                 test.id if test else "—",
-                format_number(test.value) if test else "—",
+                format_quantity(test.value) if test else "—",
                 test.operator if test else "",
-                format_number(test.threshold) if test else "",
+                format_quantity(test.threshold) if test else "",
             ))
         widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
         for row in rows:

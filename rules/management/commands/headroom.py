@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from rules.engine import headroom, max_dense_parameters
 from rules.engine.defaults import default
+from rules.engine.formatting import UNKNOWN, format_quantity
 from rules.library_store import published_library
-from rules.presentation import format_number
 from rules.services import today, versions_for
 from rules.subjects import SubjectError, accelerator_figures, snapshots_for
 
@@ -66,20 +66,20 @@ class Command(BaseCommand):
             if item.key.kind == "model":
                 hours = row["accelerator_hours"]
                 self.stdout.write(
-                    f"  {row['regime']}/{row['test']}: {format_number(row['value'], 'ops')} {row['operator']} "
-                    f"{format_number(row['threshold'], 'ops')}: "
+                    f"  {row['regime']}/{row['test']}: {format_quantity(row['value'], 'ops')} {row['operator']} "
+                    f"{format_quantity(row['threshold'], 'ops')}: "
                     + ("already above" if row["already_above"] else
-                       f"{format_number(row['remaining_ops'], 'ops')} to go = "
-                       + ", ".join(f"{format_number(v)} {row['reference_accelerator']}-hours at {k}" for k, v in hours.items())
-                       + "; " + ", ".join(f"{format_number(v, 'usd')} ({k})" for k, v in row["usd"].items() if v is not None))
+                       f"{format_quantity(row['remaining_ops'], 'ops')} to go = "
+                       + ", ".join(f"{format_quantity(v)} {row['reference_accelerator']}-hours at {k}" for k, v in hours.items())
+                       + "; " + ", ".join(f"{format_quantity(v, 'usd')} ({k})" for k, v in row["usd"].items() if v is not None))
                     + (f" [{row['note']}]" if row["note"] else "")
                 )
             else:
                 self.stdout.write(
-                    f"  {row['regime']}/{row['test']}: {format_number(row['value'], 'ops_per_second')} {row['operator']} "
-                    f"{format_number(row['threshold'], 'ops_per_second')} ({row['reading']}): "
+                    f"  {row['regime']}/{row['test']}: {format_quantity(row['value'], 'ops_per_second')} {row['operator']} "
+                    f"{format_quantity(row['threshold'], 'ops_per_second')} ({row['reading']}): "
                     + ("already above" if row["already_above"] else
-                       f"{row['more_accelerators']:,} more {row['accelerator']}" if row["more_accelerators"] is not None else "—")
+                       f"{row['more_accelerators']:,} more {row['accelerator']}" if row["more_accelerators"] is not None else UNKNOWN)
                     + (f" [{row['note']}]" if row["note"] else "")
                 )
 
@@ -102,7 +102,7 @@ class Command(BaseCommand):
         if options["format"] == "json":
             self.stdout.write(json.dumps(rows, indent=2))
             return
-        self.stdout.write(f"At {format_number(tokens)} training tokens (6 x parameters x tokens):")
+        self.stdout.write(f"At {format_quantity(tokens)} training tokens (6 x parameters x tokens):")
         for row in rows:
-            self.stdout.write(f"  {row['regime']}/{row['parameter']} ({row['operator']} {format_number(row['threshold'], 'ops')}): "
-                              f"at most {format_number(row['max_dense_parameters'])} dense parameters")
+            self.stdout.write(f"  {row['regime']}/{row['parameter']} ({row['operator']} {format_quantity(row['threshold'], 'ops')}): "
+                              f"at most {format_quantity(row['max_dense_parameters'])} dense parameters")

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from rules.engine import RuleLibraryError, lint, load_library
-from rules.presentation import format_number
+from rules.engine.formatting import format_quantity
 
 
 class Command(BaseCommand):
@@ -60,7 +60,7 @@ class Command(BaseCommand):
         out(f"  sha256 {version.content_hash}")
         out("Parameters:")
         for parameter in version.parameters.values():
-            out(f"  {parameter.id}: {parameter.operator} {format_number(parameter.value, parameter.unit)} "
+            out(f"  {parameter.id}: {parameter.operator} {format_quantity(parameter.value, parameter.unit)} "
                 f"(\"{parameter.text_operator}\", {parameter.citation}, {parameter.provenance})")
         out("Tests:")
         for test in version.tests:

@@ -1,0 +1,101 @@
+"""How numbers are written for people: one formatter, `format_quantity`, for the workspace, the
+reports, the command line and the API, and one word for a value that is not known (`UNKNOWN`).
+
+`3.8e25 ops`, never a bare `3.8e+25`; plain digits between 0.001 and 100,000. Pure Python: the
+engine's own explanations are written with the same helpers.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+UNKNOWN = "—"  # what every page, report and command prints for a value that is not known
+
+UNIT_LABELS = {
+    "ops": "ops",
+    "ops_per_second": "ops/s",
+    "gbit_per_second": "Gbit/s",
+    "usd": "USD",
+    "ratio": "",
+    "parameters": "parameters",
+}
+
+
+def unit_label(unit: str | None) -> str:
+    """`ops/s` for `ops_per_second`; a unit with no label of its own (`tokens`, `h`) as it is."""
+    return UNIT_LABELS.get(unit or "", unit or "")
+
+
+def _scientific(mantissa_and_exponent: str) -> str:
+    """`3.8e25` from `3.8e+25`: no plus sign, no leading zeros in the exponent."""
+    mantissa, exponent = mantissa_and_exponent.split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _with_unit(text: str, unit: str | None) -> str:
+    return f"{text} {unit_label(unit)}".strip()
+
+
+def format_quantity(value: Any, unit: str | None = None) -> str:
+    """A number with its unit, to four significant figures (whole below 100,000): `3.8e25 ops`,
+    `0.4`, `16,384`.
+
+    None is `UNKNOWN`; text is shown as it is (a threshold may be a label rather than a number).
+    """
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if value == 0:
+        text = "0"
+    elif abs(value) >= 1e5 or abs(value) < 1e-3:
+        mantissa, exponent = f"{value:.3e}".split("e")
+        text = _scientific(f"{mantissa.rstrip('0').rstrip('.')}e{exponent}")
+    elif abs(value) >= 1e4:
+        text = f"{value:,.0f}"  # five digits: .4g would write 1.638e+04
+    else:
+        text = f"{value:,.4g}"
+    return _with_unit(text, unit)
+
+
+def format_exact_quantity(value: Any, unit: str | None = None) -> str:
+    """A submitted number written exactly, with its unit: the shortest scientific form that reads
+    back as the same float (`1.5625e13 tokens`), whole numbers below ten million as digits.
+
+    None is `UNKNOWN`; text is shown as it is.
+    """
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return _with_unit(_exact(value), unit)
+
+
+def _exact(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 1e7:
+        return str(int(value))
+    if 1e-3 <= abs(value) < 1e5:
+        return repr(value)
+    for digits in range(17):
+        text = f"{value:.{digits}e}"
+        if float(text) == value:
+            return _scientific(text)
+    return repr(value)
+
+
+def formula_number(number: float | None) -> str:
+    """A number inside an engine explanation (`6 × 4.05e11 parameters × 1.56e13 tokens = 3.79e25 ops`):
+    three significant figures, whole numbers below a million as digits.
+
+    Explanations are part of each determination's recorded payload, whose hash the decision log
+    chains, so their wording is kept as recorded: a missing input reads `unknown` inside the
+    sentence, an unbounded one `unbounded`.
+    """
+    if number is None:
+        return "unknown"
+    if math.isinf(number):
+        return "unbounded"
+    if number == int(number) and abs(number) < 1e6:
+        return str(int(number))
+    text = f"{number:.3g}"
+    return _scientific(text) if "e" in text else text
