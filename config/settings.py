@@ -80,6 +80,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "workspace",  # first, so its admin templates (base_site, index) win over django.contrib.admin's
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -20,8 +20,8 @@ from django.db import connection, connections, transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
 
-from config.memory import collector_paused
 from registry.models import AIModel, Cluster, Organisation
+from rules.memory import collector_paused
 
 from . import decision_log, signals
 from .engine import Library, evaluate_subject

@@ -7,9 +7,9 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet, Sum
 
+from registry.models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
 from rules.presentation import format_number
 
-from ..models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
 from .display import ScientificDisplayMixin
 from .filters import (
     BiologicalFilter,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .presentation import format_number
+from rules.presentation import format_number
 
 
 def comparison_text(test: dict[str, Any], *, quantities: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ..presentation import format_number
+from rules.presentation import format_number
 
 register = template.Library()
 
@@ -49,6 +49,6 @@ def status_badge(status: str) -> str:
 
 @register.inclusion_tag("admin/workspace/dashboard.html", takes_context=True)
 def regulator_dashboard(context: dict[str, Any]) -> dict[str, Any]:
-    from ..admin.dashboard import dashboard_context
+    from workspace.admin.dashboard import dashboard_context
 
     return dashboard_context(request=context["request"])
