@@ -254,6 +254,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# The largest cluster the registry takes (registry/services.py refuses more, naming the field, in the
+# API, the import and the admin): its groups of accelerators and the network links between them.
+CLUSTER_MAX_GROUPS = env_int("CLUSTER_MAX_GROUPS", 500, minimum=1)
+CLUSTER_MAX_LINKS = env_int("CLUSTER_MAX_LINKS", 2000, minimum=0)
+
 # The API (api/): request bodies larger than this are refused with 413; requests per token are
 # throttled at this rate (429 with Retry-After); lists give at most API_MAX_PAGE_SIZE items a page.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
