@@ -140,8 +140,10 @@ restore:
 	@echo "Restored $(FILE); verifying the decision log"
 	$(BIN)/python manage.py verify_log --no-progress
 
+# ruff, then the import contracts of pyproject.toml (the apps' layers, the engine's purity).
 lint: dev-venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 
 ci: lint test test-embedded
 

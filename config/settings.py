@@ -80,6 +80,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "workspace",  # first, so its admin templates (base_site, index) win over django.contrib.admin's
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -252,6 +253,11 @@ SPECTACULAR_SETTINGS = {
         "RunKindEnum": "rules.models.runs.RunKind",
     },
 }
+
+# The largest cluster the registry takes (registry/services.py refuses more, naming the field, in the
+# API, the import and the admin): its groups of accelerators and the network links between them.
+CLUSTER_MAX_GROUPS = env_int("CLUSTER_MAX_GROUPS", 500, minimum=1)
+CLUSTER_MAX_LINKS = env_int("CLUSTER_MAX_LINKS", 2000, minimum=0)
 
 # The API (api/): request bodies larger than this are refused with 413; requests per token are
 # throttled at this rate (429 with Retry-After); lists give at most API_MAX_PAGE_SIZE items a page.

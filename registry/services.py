@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from .facts import (
@@ -171,6 +172,10 @@ def _check_references(
             problems.append(Problem(f"clusters[{index}]", f"{key[0]}/{key[1]} appears twice"))
         seen_clusters.add(key)
         check_org(f"clusters[{index}].organisation", rec["organisation"])
+        for part, limit in (("groups", settings.CLUSTER_MAX_GROUPS), ("links", settings.CLUSTER_MAX_LINKS)):
+            if len(rec[part]) > limit:
+                problems.append(Problem(f"clusters[{index}].{part}",
+                                        f"at most {limit:,} {part} per cluster, got {len(rec[part]):,}"))
         for g, group in enumerate(rec["groups"]):
             check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
     return problems, known

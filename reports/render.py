@@ -8,7 +8,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from config.memory import collector_paused
+from rules.memory import collector_paused
 
 TEMPLATES = {"audit": "reports/audit.html", "registry": "reports/registry.html", "changes": "reports/changes.html"}
 
@@ -36,7 +36,7 @@ def html_to_pdf(html: str) -> bytes:
     logger = logging.getLogger("weasyprint")
     logger.addFilter(_noise)
     try:
-        with collector_paused():  # a quarter of the time, see config.memory
+        with collector_paused():  # a quarter of the time, see rules.memory
             return weasyprint.HTML(string=html, base_url=None).write_pdf()
     finally:
         logger.removeFilter(_noise)

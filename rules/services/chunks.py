@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.memory import collector_paused
+from rules.memory import collector_paused
 
 from .. import decision_log
 from ..engine import Library, evaluate_subject

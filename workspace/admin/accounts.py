@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
-from . import audit, services
-from .models import ApiToken, AuditAction, AuditEvent, Membership
+from accounts import audit, services
+from accounts.models import ApiToken, AuditAction, AuditEvent, Membership
 
 
 @admin.register(Membership)

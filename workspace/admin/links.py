@@ -7,9 +7,8 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Concat
 from django.urls import reverse
 
+from registry.models import AIModel, Cluster, Organisation
 from rules.subjects import SubjectError, parse_subject
-
-from ..models import AIModel, Cluster, Organisation
 
 
 def subject_ref_expression(kind: str) -> Concat:

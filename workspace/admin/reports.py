@@ -7,8 +7,8 @@ from django.contrib import admin, messages
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import services, views
-from .models import ArtifactStatus, ReportArtifact
+from reports import services, views
+from reports.models import ArtifactStatus, ReportArtifact
 
 
 @admin.register(ReportArtifact)

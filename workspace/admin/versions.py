@@ -17,16 +17,16 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from registry.admin.links import subject_admin_urls
-from registry.admin.scoping import scope_of
+from rules.engine import Library, RuleFileErrors, lint
+from rules.engine.formatting import format_quantity
+from rules.library_store import draft_create, draft_update, engine_version, published_library
+from rules.models import RuleVersion
+from rules.models.rule_version import RuleVersionState
+from rules.previews import draft_preview, preview_as_of
 
-from ..engine import Library, RuleFileErrors, lint
-from ..engine.formatting import format_quantity
-from ..library_store import draft_create, draft_update, engine_version, published_library
-from ..models import RuleVersion
-from ..models.rule_version import RuleVersionState
-from ..previews import draft_preview, preview_as_of
 from .forms import DraftForm
+from .links import subject_admin_urls
+from .scoping import scope_of
 
 PUBLISH_PERMISSION = "rules.publish_ruleversion"
 
@@ -155,8 +155,8 @@ class RuleVersionAdmin(admin.ModelAdmin):
 
     def publish_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Publishes the draft as previewed (POST), then shows its re-evaluation run."""
-        from ..services import rule_version_publish
-        from ..tasks import run_start
+        from rules.services import rule_version_publish
+        from rules.tasks import run_start
 
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])

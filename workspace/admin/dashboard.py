@@ -9,11 +9,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from registry.admin.links import subject_admin_urls
-from registry.admin.scoping import scope_of
 from registry.models import AIModel, Cluster, Organisation
-
-from ..selectors import (
+from rules.selectors import (
     STATUSES,
     SUBJECT_KINDS,
     VERIFICATION_STALE_AFTER,
@@ -23,6 +20,9 @@ from ..selectors import (
     stale_rule_versions,
     status_counts,
 )
+
+from .links import subject_admin_urls
+from .scoping import scope_of
 
 
 def _subject_totals(scope: Any) -> dict[str, int]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engine.formatting import UNKNOWN, format_quantity
+from rules.engine.formatting import UNKNOWN, format_quantity
 
 
 def comparison_text(test: dict[str, Any], *, quantities: dict[str, Any]) -> str:

@@ -9,8 +9,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ..engine.formatting import format_quantity
-from ..engine.vocabulary import STATUS_LABELS
+from rules.engine.formatting import format_quantity
+from rules.engine.vocabulary import STATUS_LABELS
 
 register = template.Library()
 
@@ -43,6 +43,6 @@ def status_badge(status: str) -> str:
 
 @register.inclusion_tag("admin/workspace/dashboard.html", takes_context=True)
 def regulator_dashboard(context: dict[str, Any]) -> dict[str, Any]:
-    from ..admin.dashboard import dashboard_context
+    from workspace.admin.dashboard import dashboard_context
 
     return dashboard_context(request=context["request"])

@@ -7,9 +7,9 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet, Sum
 
+from registry.models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
 from rules.engine.formatting import format_quantity
 
-from ..models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
 from .display import ScientificDisplayMixin
 from .filters import (
     BiologicalFilter,
@@ -21,6 +21,7 @@ from .filters import (
 from .history import ClusterRevisionInline, ModelRevisionInline, OrganisationRevisionInline, RevisionedAdmin
 from .scoping import scope_of
 from .subject_page import SubjectPageMixin
+from .topology import CappedTopologyInline, topology_summary
 
 
 @admin.register(Organisation)
@@ -118,8 +119,10 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
         return " → ".join(str(model) for model in chain) or "— (a base model)"
 
 
-class AcceleratorGroupInline(ScientificDisplayMixin, admin.TabularInline):
+class AcceleratorGroupInline(CappedTopologyInline):
     model = AcceleratorGroup
+    limit_setting = "CLUSTER_MAX_GROUPS"
+    related = ("accelerator", "cluster__organisation")
     scientific_fields = {
         "network_gbps": "gbit_per_second", "peak_dense_max_ops_per_second": "ops_per_second",
         "peak_dense_16bit_ops_per_second": "ops_per_second", "peak_sparse_max_ops_per_second": "ops_per_second",
@@ -131,8 +134,10 @@ class AcceleratorGroupInline(ScientificDisplayMixin, admin.TabularInline):
     )
 
 
-class NetworkLinkInline(ScientificDisplayMixin, admin.TabularInline):
+class NetworkLinkInline(CappedTopologyInline):
     model = NetworkLink
+    limit_setting = "CLUSTER_MAX_LINKS"
+    related = ("from_group__cluster__organisation", "to_group__cluster__organisation")
     scientific_fields = {"gbps": "gbit_per_second"}
     extra = 0
     fk_name = "cluster"
@@ -141,7 +146,7 @@ class NetworkLinkInline(ScientificDisplayMixin, admin.TabularInline):
     def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         if db_field.name in ("from_group", "to_group"):
             cluster_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            kwargs["queryset"] = AcceleratorGroup.objects.filter(cluster_id=cluster_id)
+            kwargs["queryset"] = AcceleratorGroup.objects.filter(cluster_id=cluster_id).select_related("cluster__organisation")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -153,8 +158,12 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
                    "used_for_ai_training")
     search_fields = ("name", "organisation__slug", "organisation__name", "groups__datacenter")
     list_select_related = ("organisation",)
-    readonly_fields = ("revision", "created_at", "updated_at")
+    readonly_fields = ("revision", "created_at", "updated_at", "topology")
     inlines = [AcceleratorGroupInline, NetworkLinkInline, ClusterRevisionInline]
+
+    @admin.display(description="Topology")
+    def topology(self, obj: Cluster) -> str:
+        return topology_summary(obj)
 
     def get_queryset(self, request: Any) -> QuerySet:
         return super().get_queryset(request).annotate(

@@ -9,11 +9,11 @@ from django.contrib import admin
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
+from registry.models import ClusterRevision, ModelRevision, OrganisationRevision
+from registry.models.base import SubmissionChannel
+from registry.services import revision_record
 from rules.engine.formatting import UNKNOWN, format_quantity
 
-from ..models import ClusterRevision, ModelRevision, OrganisationRevision
-from ..models.base import SubmissionChannel
-from ..services import revision_record
 from .scoping import OrganisationScopedAdmin
 
 MAX_SHOWN_CHARS = 160

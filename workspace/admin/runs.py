@@ -11,11 +11,11 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from registry.admin.links import subject_admin_urls
-from registry.admin.scoping import is_regulator
+from rules.models import EvaluationRun
 
-from ..models import EvaluationRun
 from .base import ReadOnlyAdmin
+from .links import subject_admin_urls
+from .scoping import is_regulator
 
 CHANGES_PAGE_SIZE = 50
 

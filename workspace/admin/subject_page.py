@@ -17,12 +17,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from rules.display import comparison_text
 from rules.engine.vocabulary import STATUS_LABELS, Status
 from rules.library_store import published_library
 from rules.models import Determination, RuleVersion
 from rules.models.rule_version import RuleVersionState
 from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
+from workspace.display import comparison_text
 
 from .scoping import is_regulator
 

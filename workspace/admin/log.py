@@ -8,11 +8,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
-from registry.admin.scoping import scope_of
+from rules.models import Determination
+from workspace.display import comparison_text
 
-from ..display import comparison_text
-from ..models import Determination
 from .base import ReadOnlyAdmin
+from .scoping import scope_of
 
 
 @admin.register(Determination)
