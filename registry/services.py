@@ -6,6 +6,7 @@ new revision (who, when, what changed) and the current row is updated to match i
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,59 @@ from .models import (
 from .signals import subjects_changed
 
 LINEAGE_LOCK_KEY = 71402611  # any fixed number: the PostgreSQL advisory lock lineage changes take
+# The largest quantity derived from one record's facts (a product like 6 x parameters x tokens, a
+# cluster's summed peak): far beyond anything physical, and low enough that a quantity's uncertainty
+# band and a lineage's sum of them stay finite. A record whose facts make more is refused.
+MAX_DERIVED = 1e300
+SECONDS_PER_HOUR = 3600.0
+
+
+def _too_large(*factors: float | None) -> bool:
+    present = [f for f in factors if f is not None]
+    if len(present) < len(factors):
+        return False
+    product = math.prod(present)
+    return not math.isfinite(product) or product > MAX_DERIVED
+
+
+def _peak_of(accelerator: Accelerator | None, own: dict[str, Any] | None) -> float | None:
+    figures = [v for v in (own or (accelerator.peak_figures() if accelerator else {})).values() if v is not None]
+    return max(figures) if figures else None
+
+
+def _overflow_problems(cleaned: dict[str, list[dict[str, Any]]], accelerators: dict[str, Accelerator]) -> list[Problem]:
+    """Facts each valid alone whose product is no number (1e300 parameters x 1e300 tokens): refused
+    by the field that makes it, never evaluated to a determination with no value."""
+    problems: list[Problem] = []
+    limit = f"{MAX_DERIVED:g}"
+    for index, rec in enumerate(cleaned["models"]):
+        parameters = rec.get("active_parameter_count") or rec.get("parameter_count")
+        if _too_large(6.0, parameters, rec.get("training_tokens")):
+            problems.append(Problem(f"models[{index}].training_tokens",
+                                    f"6 x parameters x training_tokens exceeds {limit} ops: not a training run"))
+        reported = [rec.get("training_compute_ops"), rec.get("fine_tuning_compute_ops")]
+        band = 1.0 + (rec.get("training_compute_uncertainty") or 0.0)
+        if any(_too_large(value, band) for value in reported) or _too_large(sum(v or 0.0 for v in reported)):
+            problems.append(Problem(f"models[{index}].training_compute_ops",
+                                    f"the compute with its uncertainty band exceeds {limit} ops"))
+        hardware = rec.get("training_hardware") or {}
+        peak = _peak_of(accelerators.get(hardware.get("accelerator") or ""), None)
+        if _too_large(hardware.get("accelerator_count"), hardware.get("training_hours"), SECONDS_PER_HOUR, peak,
+                      hardware.get("utilization") or 1.0):
+            problems.append(Problem(f"models[{index}].training_hardware.training_hours",
+                                    f"accelerators x hours x peak exceeds {limit} ops: not a training run"))
+    for index, rec in enumerate(cleaned["clusters"]):
+        total = 0.0
+        for g, group in enumerate(rec["groups"]):
+            peak = _peak_of(accelerators.get(group.get("accelerator") or ""), group.get("peak_ops_per_second"))
+            if _too_large(group["accelerator_count"], peak):
+                problems.append(Problem(f"clusters[{index}].groups[{g}].accelerator_count",
+                                        f"accelerators x peak exceeds {limit} ops/s"))
+            elif peak is not None:
+                total += group["accelerator_count"] * peak
+        if _too_large(total):
+            problems.append(Problem(f"clusters[{index}].groups", f"the cluster's summed peak exceeds {limit} ops/s"))
+    return problems
 
 
 class RegistryValidationError(Exception):
@@ -171,6 +225,7 @@ def _check_references(
         check_org(f"clusters[{index}].organisation", rec["organisation"])
         for g, group in enumerate(rec["groups"]):
             check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
+    problems += _overflow_problems(cleaned, known.accelerators)
     return problems, known
 
 
