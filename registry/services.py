@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from .facts import (
     changed_fields,
@@ -206,7 +207,8 @@ def _check_references(
         if base == ref:
             problems.append(Problem(path, "a model cannot be its own base model"))
             continue
-        if base not in base_of:
+        if base not in base_of or not _base_model_visible(known.models.get(base), organisation_scope):
+            # another lab's unreleased model answers as one that does not exist: nothing about it leaks
             problems.append(Problem(path, f"unknown base model {base!r}"))
             continue
         chain, cursor = [ref], base
@@ -227,6 +229,14 @@ def _check_references(
             check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
     problems += _overflow_problems(cleaned, known.accelerators)
     return problems, known
+
+
+def _base_model_visible(model: AIModel | None, organisation_scope: str | None) -> bool:
+    """A lab may name another organisation's model as a base only once it is released (on or before
+    today); its own models, the document's own, and any model for a regulator, always."""
+    if model is None or organisation_scope is None or model.organisation.slug == organisation_scope:
+        return True
+    return model.released_on is not None and model.released_on <= timezone.localdate()
 
 
 def _stored_models(refs: set[str]) -> dict[str, AIModel]:
@@ -555,123 +565,50 @@ def _lineage_lock(cleaned: dict[str, list[dict[str, Any]]]) -> bool:
     return True
 
 
+SECTIONS = {"organisation": "organisations", "model": "models", "cluster": "clusters"}
+IDENTITY = {"organisation": ("slug",), "model": ("organisation", "name", "version"), "cluster": ("organisation", "name")}
+
+
+def identity_problems(kind: str, record: dict[str, Any], current: dict[str, Any]) -> list[Problem]:
+    """A revision keeps the record's identity (the fields its subject reference is made of): one
+    that changes any of them is refused, whatever channel it came through."""
+    section = SECTIONS[kind]
+    return [
+        Problem(f"{section}[0].{name}", f"cannot be changed by a revision (it is {current[name]!r}); "
+                                        "submit a new record instead")
+        for name in IDENTITY[kind]
+        if name in record and record[name] != current[name]
+    ]
+
+
+def record_save(
+    *,
+    kind: str,
+    record: dict[str, Any],
+    current: dict[str, Any] | None,
+    actor: Any,
+    via: str,
+    organisation_scope: str | None,
+    only_new: bool = False,
+    organisations: Iterable[Organisation] = (),
+) -> tuple[Any, str]:
+    """Stores one record (an admin save, an API request): `current` is the facts of the record it
+    revises (None for a new one), whose identity it must keep. Validation, references, lineage,
+    revisions and the outbox are `registry_submit`'s. Returns (object, "created" | "revised" |
+    "unchanged"); raises RegistryValidationError (paths `models[0].name`), having written nothing."""
+    if current is not None:
+        problems = identity_problems(kind, record, current)
+        if problems:
+            raise RegistryValidationError(problems)
+    document: dict[str, list[Any]] = {"organisations": [], "models": [], "clusters": []}
+    document[SECTIONS[kind]] = [record]
+    result = registry_submit(document, actor=actor, via=via, organisation_scope=organisation_scope,
+                             only_new=only_new, organisations=organisations)
+    _section, obj, outcome = result.objects[0]
+    return obj, outcome
+
+
 def record_count(document: Any) -> int:
     if not isinstance(document, dict):
         return 0
     return sum(len(document.get(key) or []) for key in ("organisations", "models", "clusters") if isinstance(document.get(key), list))
-
-
-FACTS_OF: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "organisation": organisation_facts,
-    "model": model_facts,
-    "cluster": cluster_facts,
-}
-
-
-def iter_latest_facts(revision_model: type, fk: str, objects: Iterable[Any]) -> list[dict[str, Any]]:
-    """Each object's latest revision's facts, in canonical types (jsonb prints 1.5e13 as an integer)."""
-    ids = [obj.pk for obj in objects]
-    latest: dict[int, dict[str, Any]] = {}
-    for revision in revision_model.objects.filter(**{f"{fk}__in": ids}).order_by(fk, "number"):
-        latest[getattr(revision, f"{fk}_id")] = revision.facts
-    normalise = FACTS_OF[fk]
-    return [normalise(latest[pk]) for pk in ids if pk in latest]
-
-
-def registry_export() -> dict[str, Any]:
-    """The whole registry in the interchange format: every record's latest revision, as submitted."""
-    organisations = list(Organisation.objects.order_by("slug"))
-    models = list(AIModel.objects.select_related("organisation").order_by("organisation__slug", "name", "version"))
-    clusters = list(Cluster.objects.select_related("organisation").order_by("organisation__slug", "name"))
-    return {
-        "format": "compute-threshold-registry/v1",
-        "organisations": iter_latest_facts(OrganisationRevision, "organisation", organisations),
-        "models": iter_latest_facts(ModelRevision, "model", models),
-        "clusters": iter_latest_facts(ClusterRevision, "cluster", clusters),
-    }
-
-
-def current_facts(obj: Organisation | AIModel | Cluster) -> dict[str, Any]:
-    """The canonical facts of a record's current row (what an admin edit leaves it as)."""
-    if isinstance(obj, Organisation):
-        return organisation_facts({f: getattr(obj, f) for f in ("slug", "name", "country", "annual_revenue_usd", "revenue_year", "source")})
-    if isinstance(obj, AIModel):
-        record = {f: getattr(obj, f) for f in (
-            "name", "version", "parameter_count", "active_parameter_count", "training_tokens",
-            "training_compute_ops", "training_compute_uncertainty", "general_purpose",
-            "primarily_biological_sequence_data", "modalities", "fine_tuning_compute_ops",
-            "training_compute_cost_usd", "training_completed_on", "released_on", "source", "notes",
-        )}
-        record["organisation"] = obj.organisation.slug
-        record["base_model"] = obj.base_model.ref if obj.base_model else None
-        record["derivation"] = obj.derivation or None
-        if obj.training_accelerator_id or obj.training_accelerator_count or obj.training_hours or obj.training_utilization:
-            record["training_hardware"] = {
-                "accelerator": obj.training_accelerator.slug if obj.training_accelerator else None,
-                "accelerator_count": obj.training_accelerator_count,
-                "training_hours": obj.training_hours,
-                "utilization": obj.training_utilization,
-            }
-        return model_facts(record)
-    groups = list(obj.groups.select_related("accelerator").order_by("id"))
-    names = {group.pk: group.name for group in groups}
-    return cluster_facts({
-        "organisation": obj.organisation.slug,
-        "name": obj.name,
-        "used_for_ai_training": obj.used_for_ai_training,
-        "operational_from": obj.operational_from,
-        "source": obj.source,
-        "notes": obj.notes,
-        "groups": [
-            {
-                "name": group.name,
-                "datacenter": group.datacenter,
-                "accelerator": group.accelerator.slug if group.accelerator else None,
-                "accelerator_count": group.accelerator_count,
-                "accelerators_per_node": group.accelerators_per_node,
-                "network_gbps": group.network_gbps,
-                "peak_ops_per_second": {
-                    "dense_max": group.peak_dense_max_ops_per_second,
-                    "dense_16bit": group.peak_dense_16bit_ops_per_second,
-                    "sparse_max": group.peak_sparse_max_ops_per_second,
-                } if group.peak_dense_max_ops_per_second else None,
-            }
-            for group in groups
-        ],
-        "links": [
-            {"from": names[link.from_group_id], "to": names[link.to_group_id], "gbps": link.gbps}
-            for link in obj.links.order_by("id")
-        ],
-    })
-
-
-REVISION_MODELS: dict[type, tuple[type, str]] = {
-    Organisation: (OrganisationRevision, "organisation"),
-    AIModel: (ModelRevision, "model"),
-    Cluster: (ClusterRevision, "cluster"),
-}
-
-
-def revision_record(obj: Organisation | AIModel | Cluster, *, actor: Any, via: str) -> bool:
-    """After an edit of the current row (the admin's), keep it as a new revision if its facts changed."""
-    revision_model, fk = REVISION_MODELS[type(obj)]
-    facts = current_facts(obj)
-    digest = facts_sha256(facts)
-    latest = revision_model.objects.filter(**{fk: obj}).order_by("-number").first()
-    if latest is not None and latest.facts_sha256 == digest:
-        return False
-    number = (latest.number + 1) if latest else 1
-    revision_model.objects.create(
-        **{fk: obj},
-        number=number,
-        facts=facts,
-        facts_sha256=digest,
-        changed_fields=changed_fields(latest.facts if latest else None, facts),
-        submitted_by=actor,
-        submitted_via=via,
-    )
-    type(obj).objects.filter(pk=obj.pk).update(revision=number)
-    obj.revision = number
-    subjects_changed.send(sender=revision_record, subjects=[obj.subject_ref], actor=actor, via=via,
-                          outcomes={obj.subject_ref: "created" if number == 1 else "revised"})
-    return True

@@ -9,7 +9,9 @@ from django.db.models import Count, QuerySet, Sum
 
 from rules.presentation import format_number
 
+from ..facts import cluster_facts
 from ..models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
+from ..selectors import base_model_choices
 from .display import ScientificDisplayMixin
 from .filters import (
     BiologicalFilter,
@@ -25,6 +27,7 @@ from .subject_page import SubjectPageMixin
 
 @admin.register(Organisation)
 class OrganisationAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
+    record_kind = "organisation"
     organisation_lookup = "slug"
     subject_kind = "organisation"
     scientific_fields = {"annual_revenue_usd": "usd"}
@@ -72,6 +75,7 @@ class AcceleratorAdmin(admin.ModelAdmin):
 
 @admin.register(AIModel)
 class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
+    record_kind = "model"
     subject_kind = "model"
     scientific_fields = {
         "parameter_count": "parameters", "active_parameter_count": "parameters", "training_tokens": "tokens",
@@ -97,6 +101,24 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
         ("Lineage", {"fields": ("base_model", "derivation", "fine_tuning_compute_ops", "lineage_display")}),
         ("History", {"fields": ("revision", "created_at", "updated_at")}),
     )
+
+    def _base_model_choices(self, request: Any) -> QuerySet:
+        scope = scope_of(request.user)
+        if scope.restricted and scope.organisation_slug is None:
+            return AIModel.objects.none()
+        return base_model_choices(scope.organisation_slug)
+
+    def get_queryset(self, request: Any) -> QuerySet:
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "autocomplete" and request.GET.get("field_name") == "base_model":
+            # the base-model field offers a lab's own models and others' released ones, never their unreleased
+            return self._base_model_choices(request)
+        return super().get_queryset(request)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if db_field.name == "base_model":
+            kwargs["queryset"] = self._base_model_choices(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="Parameters", ordering="parameter_count")
     def parameters(self, obj: AIModel) -> str:
@@ -147,6 +169,7 @@ class NetworkLinkInline(ScientificDisplayMixin, admin.TabularInline):
 
 @admin.register(Cluster)
 class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
+    record_kind = "cluster"
     subject_kind = "cluster"
     list_display = ("__str__", "accelerators", "datacenters", "used_for_ai_training", "operational_from", "revision")
     list_filter = (ClusterStatusFilter, ("organisation", admin.RelatedOnlyFieldListFilter), ClusterPeakRangeFilter,
@@ -162,6 +185,38 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
             datacenter_total=Count("groups__datacenter", distinct=True),
         )
 
+    def record_of(self, form: Any, formsets: Any) -> dict[str, Any]:
+        """The cluster as the form and its group and link inlines leave it (a renamed group keeps its links)."""
+        cluster = form.instance
+        by_model = {formset.model: formset for formset in formsets}
+        group_names: dict[int, str] = {}
+        groups = []
+        for group_form in _kept_forms(by_model[AcceleratorGroup]):
+            data = group_form.cleaned_data
+            if group_form.instance.pk:
+                group_names[group_form.instance.pk] = data["name"]
+            groups.append({
+                "name": data["name"], "datacenter": data["datacenter"],
+                "accelerator": data["accelerator"].slug if data.get("accelerator") else None,
+                "accelerator_count": data["accelerator_count"], "accelerators_per_node": data.get("accelerators_per_node"),
+                "network_gbps": data.get("network_gbps"),
+                "peak_ops_per_second": {
+                    "dense_max": data["peak_dense_max_ops_per_second"],
+                    "dense_16bit": data.get("peak_dense_16bit_ops_per_second"),
+                    "sparse_max": data.get("peak_sparse_max_ops_per_second"),
+                } if data.get("peak_dense_max_ops_per_second") else None,
+            })
+        links = [
+            {"from": group_names.get(data["from_group"].pk, data["from_group"].name),
+             "to": group_names.get(data["to_group"].pk, data["to_group"].name), "gbps": data["gbps"]}
+            for data in (link_form.cleaned_data for link_form in _kept_forms(by_model[NetworkLink]))
+        ]
+        return cluster_facts({
+            "organisation": cluster.organisation.slug, "name": cluster.name,
+            "used_for_ai_training": cluster.used_for_ai_training, "operational_from": cluster.operational_from,
+            "source": cluster.source, "notes": cluster.notes, "groups": groups, "links": links,
+        })
+
     @admin.display(description="Accelerators", ordering="accelerator_total")
     def accelerators(self, obj: Cluster) -> str:
         return f"{obj.accelerator_total or 0:,}"
@@ -169,3 +224,9 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
     @admin.display(description="Datacenters", ordering="datacenter_total")
     def datacenters(self, obj: Cluster) -> int:
         return obj.datacenter_total
+
+
+def _kept_forms(formset: Any) -> list[Any]:
+    """The inline forms that describe a row after the save: not blank extras, not marked for deletion."""
+    deleted = set(map(id, formset.deleted_forms)) if formset.can_delete else set()
+    return [form for form in formset.forms if form.cleaned_data and id(form) not in deleted]
