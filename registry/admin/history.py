@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
@@ -124,8 +123,7 @@ class RevisionedAdmin(OrganisationScopedAdmin):
                 via=SubmissionChannel.ADMIN, organisation_scope=scope.organisation_slug,
             )
         except RegistryValidationError as exc:
-            transaction.set_rollback(True)  # the admin's log entry of this save goes with it
-            request._registry_problems = exc.problems
+            request._registry_problems = exc.problems  # nothing was written; the page says why
             return
         for field in stored._meta.concrete_fields:
             setattr(obj, field.attname, getattr(stored, field.attname))
@@ -141,6 +139,12 @@ class RevisionedAdmin(OrganisationScopedAdmin):
             field = problem.path.split("]", 1)[-1].lstrip(".") or "record"
             messages.error(request, f"Not saved: {field}: {problem.message}")
         return HttpResponseRedirect(request.get_full_path())
+
+    def log_addition(self, request: Any, obj: Any, message: Any) -> Any:
+        return None if getattr(request, "_registry_problems", None) else super().log_addition(request, obj, message)
+
+    def log_change(self, request: Any, obj: Any, message: Any) -> Any:
+        return None if getattr(request, "_registry_problems", None) else super().log_change(request, obj, message)
 
     def response_add(self, request: Any, obj: Any, post_url_continue: Any = None) -> HttpResponse:
         return self._refused(request) or super().response_add(request, obj, post_url_continue)
