@@ -21,6 +21,7 @@ from registry.models import (
     OrganisationRevision,
 )
 from registry.models.base import SubmissionChannel
+from registry.names import name_skeleton
 from rules import bulk_write
 
 TABLES = (Organisation, OrganisationRevision, AIModel, ModelRevision, Cluster, ClusterRevision, AcceleratorGroup, NetworkLink)
@@ -59,7 +60,8 @@ class RegistryWriter:
         facts = organisation_facts(organisation)
         org_id = self.org_ids[facts["slug"]] = self._id(Organisation)
         self.pending[Organisation].append(Organisation(
-            id=org_id, slug=facts["slug"], name=facts["name"], country=facts["country"],
+            id=org_id, slug=facts["slug"], name=facts["name"], name_skeleton=name_skeleton(facts["name"]),
+            country=facts["country"],
             annual_revenue_usd=facts["annual_revenue_usd"], revenue_year=facts["revenue_year"], source=facts["source"],
         ))
         self._revision(OrganisationRevision, "organisation", org_id, facts)
@@ -78,7 +80,8 @@ class RegistryWriter:
         self.model_ids[f"{facts['organisation']}/{facts['name']}@{facts['version']}"] = model_id
         hardware = facts["training_hardware"] or {}
         self.pending[AIModel].append(AIModel(
-            id=model_id, organisation_id=org_id, name=facts["name"], version=facts["version"],
+            id=model_id, organisation_id=org_id, name=facts["name"], name_skeleton=name_skeleton(facts["name"]),
+            version=facts["version"],
             parameter_count=facts["parameter_count"], active_parameter_count=facts["active_parameter_count"],
             training_tokens=facts["training_tokens"], training_compute_ops=facts["training_compute_ops"],
             training_compute_uncertainty=facts["training_compute_uncertainty"], general_purpose=facts["general_purpose"],
@@ -96,7 +99,8 @@ class RegistryWriter:
     def _add_cluster(self, org_id: int, facts: dict[str, Any]) -> None:
         cluster_id = self._id(Cluster)
         self.pending[Cluster].append(Cluster(
-            id=cluster_id, organisation_id=org_id, name=facts["name"], used_for_ai_training=facts["used_for_ai_training"],
+            id=cluster_id, organisation_id=org_id, name=facts["name"], name_skeleton=name_skeleton(facts["name"]),
+            used_for_ai_training=facts["used_for_ai_training"],
             operational_from=_date(facts["operational_from"]), source=facts["source"], notes=facts["notes"],
         ))
         group_ids = {}

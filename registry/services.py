@@ -33,6 +33,7 @@ from .models import (
     Organisation,
     OrganisationRevision,
 )
+from .names import name_skeleton
 from .signals import subjects_changed
 
 LINEAGE_LOCK_KEY = 71402611  # any fixed number: the PostgreSQL advisory lock lineage changes take
@@ -228,7 +229,48 @@ def _check_references(
         for g, group in enumerate(rec["groups"]):
             check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
     problems += _overflow_problems(cleaned, known.accelerators)
+    problems += _confusable_names(cleaned)
     return problems, known
+
+
+def _confusable_names(cleaned: dict[str, list[dict[str, Any]]]) -> list[Problem]:
+    """A name that reads like another one (same skeleton, other spelling) of the same organisation's
+    models or clusters, or like another organisation's name, is refused: one query per section."""
+    problems: list[Problem] = []
+    orgs = cleaned["organisations"]
+    if orgs:
+        wanted = {name_skeleton(rec["name"]) for rec in orgs}
+        taken: dict[str, list[tuple[str, str]]] = {}
+        for slug, name, skeleton in Organisation.objects.filter(name_skeleton__in=wanted).values_list(
+                "slug", "name", "name_skeleton"):
+            taken.setdefault(skeleton, []).append((slug, name))
+        for index, rec in enumerate(orgs):
+            skeleton = name_skeleton(rec["name"])
+            clash = [(slug, name) for slug, name in taken.get(skeleton, []) if slug != rec["slug"]]
+            if clash:
+                slug, name = clash[0]
+                how = "is the name" if name == rec["name"] else f"reads like {name!r}, the name"
+                problems.append(Problem(f"organisations[{index}].name", f"{rec['name']!r} {how} of organisation {slug!r}"))
+            taken.setdefault(skeleton, []).append((rec["slug"], rec["name"]))
+    for section, table, noun in (("models", AIModel, "model"), ("clusters", Cluster, "cluster")):
+        records = cleaned[section]
+        if not records:
+            continue
+        wanted = {name_skeleton(rec["name"]) for rec in records}
+        named: dict[tuple[str, str], set[str]] = {}
+        for slug, name, skeleton in table.objects.filter(
+                organisation__slug__in={rec["organisation"] for rec in records}, name_skeleton__in=wanted,
+        ).values_list("organisation__slug", "name", "name_skeleton").order_by():
+            named.setdefault((slug, skeleton), set()).add(name)
+        for index, rec in enumerate(records):
+            key = (rec["organisation"], name_skeleton(rec["name"]))
+            others = sorted(named.get(key, set()) - {rec["name"]})
+            if others:
+                problems.append(Problem(f"{section}[{index}].name", f"{rec['name']!r} reads like {others[0]!r}, a "
+                                        f"{noun} {rec['organisation']!r} already has: choose a name that cannot be "
+                                        "mistaken for it"))
+            named.setdefault(key, set()).add(rec["name"])
+    return problems
 
 
 def _base_model_visible(model: AIModel | None, organisation_scope: str | None) -> bool:
