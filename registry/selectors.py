@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .facts import cluster_facts, model_facts, organisation_facts
+from .mapping import row_facts
 from .models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
 
 FACTS_OF: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -44,57 +45,14 @@ def registry_export() -> dict[str, Any]:
 def current_facts(obj: Organisation | AIModel | Cluster) -> dict[str, Any]:
     """The canonical facts of a record's current row (what an admin edit leaves it as)."""
     if isinstance(obj, Organisation):
-        return organisation_facts({f: getattr(obj, f) for f in ("slug", "name", "country", "annual_revenue_usd", "revenue_year", "source")})
+        return organisation_facts(row_facts("organisation", obj))
     if isinstance(obj, AIModel):
-        record = {f: getattr(obj, f) for f in (
-            "name", "version", "parameter_count", "active_parameter_count", "training_tokens",
-            "training_compute_ops", "training_compute_uncertainty", "general_purpose",
-            "primarily_biological_sequence_data", "modalities", "fine_tuning_compute_ops",
-            "training_compute_cost_usd", "training_completed_on", "released_on", "source", "notes",
-        )}
-        record["organisation"] = obj.organisation.slug
-        record["base_model"] = obj.base_model.ref if obj.base_model else None
-        record["derivation"] = obj.derivation or None
-        if obj.training_accelerator_id or obj.training_accelerator_count or obj.training_hours or obj.training_utilization:
-            record["training_hardware"] = {
-                "accelerator": obj.training_accelerator.slug if obj.training_accelerator else None,
-                "accelerator_count": obj.training_accelerator_count,
-                "training_hours": obj.training_hours,
-                "utilization": obj.training_utilization,
-            }
-        return model_facts(record)
-    groups = list(obj.groups.select_related("accelerator").order_by("id"))
-    names = {group.pk: group.name for group in groups}
+        return model_facts(row_facts("model", obj))
     return cluster_facts({
-        "organisation": obj.organisation.slug,
-        "name": obj.name,
-        "used_for_ai_training": obj.used_for_ai_training,
-        "operational_from": obj.operational_from,
-        "source": obj.source,
-        "notes": obj.notes,
-        "groups": [
-            {
-                "name": group.name,
-                "datacenter": group.datacenter,
-                "accelerator": group.accelerator.slug if group.accelerator else None,
-                "accelerator_count": group.accelerator_count,
-                "accelerators_per_node": group.accelerators_per_node,
-                "network_gbps": group.network_gbps,
-                "peak_ops_per_second": {
-                    "dense_max": group.peak_dense_max_ops_per_second,
-                    "dense_16bit": group.peak_dense_16bit_ops_per_second,
-                    "sparse_max": group.peak_sparse_max_ops_per_second,
-                } if group.peak_dense_max_ops_per_second else None,
-            }
-            for group in groups
-        ],
-        "links": [
-            {"from": names[link.from_group_id], "to": names[link.to_group_id], "gbps": link.gbps}
-            for link in obj.links.order_by("id")
-        ],
+        **row_facts("cluster", obj),
+        "groups": [row_facts("group", group) for group in obj.groups.select_related("accelerator").order_by("id")],
+        "links": [row_facts("link", link) for link in obj.links.select_related("from_group", "to_group").order_by("id")],
     })
-
-
 
 
 def base_model_choices(organisation_slug: str | None) -> QuerySet[AIModel]:

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from . import mapping
 from .facts import (
     changed_fields,
     cluster_facts,
@@ -328,6 +329,10 @@ class _Writer:
             org = self.known.organisations[slug] = Organisation.objects.get(slug=slug)
         return org
 
+    def resolve(self, how: str, value: str) -> Any:
+        """The row a reference of the facts names (`registry.mapping.Resolve`)."""
+        return self.known.accelerators[value] if how == mapping.ACCELERATOR else self.model(value)
+
     def model(self, ref: str) -> AIModel:
         model = self.known.models.get(ref)
         if model is None:
@@ -339,7 +344,7 @@ class _Writer:
 
 
 def _write_organisation(facts: dict[str, Any], writer: _Writer) -> None:
-    values = {k: facts[k] for k in ("name", "country", "annual_revenue_usd", "revenue_year", "source")}
+    values = mapping.row_values("organisation", facts, resolve=writer.resolve)
 
     def update(org: Organisation) -> None:
         for key, value in values.items():
@@ -357,32 +362,6 @@ def _write_organisation(facts: dict[str, Any], writer: _Writer) -> None:
         writer=writer,
     )
     writer.known.organisations[org.slug] = org
-
-
-def _model_values(facts: dict[str, Any], writer: _Writer) -> dict[str, Any]:
-    hardware = facts["training_hardware"] or {}
-    return {
-        "parameter_count": facts["parameter_count"],
-        "active_parameter_count": facts["active_parameter_count"],
-        "training_tokens": facts["training_tokens"],
-        "training_compute_ops": facts["training_compute_ops"],
-        "training_compute_uncertainty": facts["training_compute_uncertainty"],
-        "general_purpose": facts["general_purpose"],
-        "primarily_biological_sequence_data": facts["primarily_biological_sequence_data"],
-        "modalities": facts["modalities"],
-        "base_model": writer.model(facts["base_model"]) if facts["base_model"] else None,
-        "derivation": facts["derivation"] or "",
-        "fine_tuning_compute_ops": facts["fine_tuning_compute_ops"],
-        "training_accelerator": writer.known.accelerators[hardware["accelerator"]] if hardware.get("accelerator") else None,
-        "training_accelerator_count": hardware.get("accelerator_count"),
-        "training_hours": hardware.get("training_hours"),
-        "training_utilization": hardware.get("utilization"),
-        "training_compute_cost_usd": facts["training_compute_cost_usd"],
-        "training_completed_on": facts["training_completed_on"],
-        "released_on": facts["released_on"],
-        "source": facts["source"],
-        "notes": facts["notes"],
-    }
 
 
 def _write_revisioned(
@@ -433,7 +412,8 @@ def _write_revisioned(
 
 def _write_model(facts: dict[str, Any], writer: _Writer) -> None:
     organisation = writer.organisation(facts["organisation"])
-    values = _model_values(facts, writer)
+    values = {key: value for key, value in mapping.row_values("model", facts, resolve=writer.resolve).items()
+              if key not in ("name", "version")}
 
     def update(model: AIModel) -> None:
         for key, value in values.items():
@@ -461,21 +441,10 @@ def _replace_topology(cluster: Cluster, facts: dict[str, Any], accelerators: dic
     if not new:
         cluster.links.all().delete()
         cluster.groups.all().delete()
-    groups = []
-    for group in facts["groups"]:
-        peak = group["peak_ops_per_second"] or {}
-        groups.append(AcceleratorGroup(
-            cluster=cluster,
-            name=group["name"],
-            datacenter=group["datacenter"],
-            accelerator=accelerators[group["accelerator"]] if group["accelerator"] else None,
-            accelerator_count=group["accelerator_count"],
-            accelerators_per_node=group["accelerators_per_node"],
-            network_gbps=group["network_gbps"],
-            peak_dense_max_ops_per_second=peak.get("dense_max"),
-            peak_dense_16bit_ops_per_second=peak.get("dense_16bit"),
-            peak_sparse_max_ops_per_second=peak.get("sparse_max"),
-        ))
+    groups = [
+        AcceleratorGroup(cluster=cluster, **mapping.row_values("group", group, resolve=lambda _how, slug: accelerators[slug]))
+        for group in facts["groups"]
+    ]
     if connection.features.can_return_rows_from_bulk_insert:
         AcceleratorGroup.objects.bulk_create(groups)  # one statement; the ids come back for the links
     else:
@@ -491,7 +460,8 @@ def _replace_topology(cluster: Cluster, facts: dict[str, Any], accelerators: dic
 
 def _write_cluster(facts: dict[str, Any], writer: _Writer) -> None:
     organisation = writer.organisation(facts["organisation"])
-    values = {k: facts[k] for k in ("used_for_ai_training", "operational_from", "source", "notes")}
+    values = {key: value for key, value in mapping.row_values("cluster", facts, resolve=writer.resolve).items()
+              if key != "name"}
     accelerators = writer.known.accelerators
 
     def create() -> Cluster:

@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet, Sum
 from rules.presentation import format_number
 
 from ..facts import cluster_facts
+from ..mapping import row_facts
 from ..models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
 from ..selectors import base_model_choices
 from .display import ScientificDisplayMixin
@@ -189,33 +190,21 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
         """The cluster as the form and its group and link inlines leave it (a renamed group keeps its links)."""
         cluster = form.instance
         by_model = {formset.model: formset for formset in formsets}
-        group_names: dict[int, str] = {}
+        renamed: dict[int, str] = {}
         groups = []
         for group_form in _kept_forms(by_model[AcceleratorGroup]):
-            data = group_form.cleaned_data
+            group = _unsaved(AcceleratorGroup, group_form.cleaned_data)
             if group_form.instance.pk:
-                group_names[group_form.instance.pk] = data["name"]
-            groups.append({
-                "name": data["name"], "datacenter": data["datacenter"],
-                "accelerator": data["accelerator"].slug if data.get("accelerator") else None,
-                "accelerator_count": data["accelerator_count"], "accelerators_per_node": data.get("accelerators_per_node"),
-                "network_gbps": data.get("network_gbps"),
-                "peak_ops_per_second": {
-                    "dense_max": data["peak_dense_max_ops_per_second"],
-                    "dense_16bit": data.get("peak_dense_16bit_ops_per_second"),
-                    "sparse_max": data.get("peak_sparse_max_ops_per_second"),
-                } if data.get("peak_dense_max_ops_per_second") else None,
-            })
-        links = [
-            {"from": group_names.get(data["from_group"].pk, data["from_group"].name),
-             "to": group_names.get(data["to_group"].pk, data["to_group"].name), "gbps": data["gbps"]}
-            for data in (link_form.cleaned_data for link_form in _kept_forms(by_model[NetworkLink]))
-        ]
-        return cluster_facts({
-            "organisation": cluster.organisation.slug, "name": cluster.name,
-            "used_for_ai_training": cluster.used_for_ai_training, "operational_from": cluster.operational_from,
-            "source": cluster.source, "notes": cluster.notes, "groups": groups, "links": links,
-        })
+                renamed[group_form.instance.pk] = group.name
+            groups.append(row_facts("group", group))
+        links = []
+        for link_form in _kept_forms(by_model[NetworkLink]):
+            link = _unsaved(NetworkLink, link_form.cleaned_data)
+            facts = row_facts("link", link)
+            facts["from"] = renamed.get(link.from_group_id, facts["from"])
+            facts["to"] = renamed.get(link.to_group_id, facts["to"])
+            links.append(facts)
+        return cluster_facts({**row_facts("cluster", cluster), "groups": groups, "links": links})
 
     @admin.display(description="Accelerators", ordering="accelerator_total")
     def accelerators(self, obj: Cluster) -> str:
@@ -224,6 +213,12 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
     @admin.display(description="Datacenters", ordering="datacenter_total")
     def datacenters(self, obj: Cluster) -> int:
         return obj.datacenter_total
+
+
+def _unsaved(model: type, cleaned_data: dict[str, Any]) -> Any:
+    """A row as an inline form describes it, not saved: read through the registry's field mapping."""
+    columns = {field.name for field in model._meta.concrete_fields} - {"id", "cluster"}
+    return model(**{name: value for name, value in cleaned_data.items() if name in columns})
 
 
 def _kept_forms(formset: Any) -> list[Any]:
