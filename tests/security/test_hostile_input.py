@@ -195,6 +195,14 @@ API_CATALOGUE = [
     Case("c1-control-in-notes", model(notes="see\x9bhere"), 400, "notes", "control characters"),
     Case("tab-in-group-name", json.dumps({"name": "Hall X", "groups": [{**GROUP, "name": "a\tb"}]}), 400,
          "groups[0].name", "control characters", url=CLUSTERS),
+    Case("confusable-model-name", model(name="\u0410\u0441\u043c\u0435-1"), 400, "name", "reads like 'Acme-1'"),
+    Case("confusable-cluster-name", json.dumps({"name": "HALL A", "groups": [GROUP]}), 400, "name",
+         "reads like 'Hall A'", url=CLUSTERS),
+    Case("organisation-name-of-another", json.dumps({"name": "Rival AI"}), 400, "name",
+         "is the name of organisation 'rival'", url=ORGANISATION, method="PATCH"),
+    # issue 17.7: a revision keeps the record's identity
+    Case("identity-change-by-revision", json.dumps({"slug": "acme-renamed"}), 400, "slug",
+         "cannot be changed by a revision", url=ORGANISATION, method="PATCH"),
     Case("lone-surrogate", '{"name": "\\ud800", "version": "1"}', 400, "name", "Surrogate characters are not allowed"),
     Case("nul-in-subject", json.dumps({"subject": "model:acme/A\x00@1"}), 400, "subject", "Null characters",
          url=EVALUATIONS),
@@ -243,6 +251,25 @@ def test_the_api_refuses_hostile_input_by_name_and_stores_nothing(lab_api, case)
     named = [error["message"] for error in errors if error["field"] == case.field]
     assert named, f"no error names {case.field!r}: {errors}"
     assert any(case.message in message for message in named), f"{case.message!r} not in {named}"
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("base", ["rival/Unreleased@1", "rival/Released-Tomorrow@1", "rival/Nothing@1"])
+def test_another_labs_unreleased_model_as_a_base_is_refused_as_if_it_did_not_exist(lab_api, base):
+    """Issue 17.1: the answer is the same 400 for a model that does not exist, and nothing is stored."""
+    from datetime import date, timedelta
+
+    from registry.services import registry_submit
+    from tests.factories import ModelRecordFactory, document
+
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    registry_submit(document(organisations=[], models=[
+        ModelRecordFactory(organisation="rival", name="Unreleased", released_on=None),
+        ModelRecordFactory(organisation="rival", name="Released-Tomorrow", released_on=tomorrow)]), via="import")
+    before = row_counts()
+    response = lab_api.post(MODELS, model(base_model=base, derivation="fine_tuning"), content_type=JSON)
+    assert response.status_code == 400
+    assert errors_of(response) == [{"field": "base_model", "message": f"unknown base model {base!r}"}]
     assert row_counts() == before
 
 
