@@ -6,12 +6,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from registry.services import RecordExists, RegistryValidationError, registry_submit
+from registry.services import IDENTITY, RecordExists, RegistryValidationError, identity_problems, record_save
 
 from .exceptions import Conflict, FieldErrors
 
-SECTIONS = {"organisation": "organisations", "model": "models", "cluster": "clusters"}
-IDENTITY = {"organisation": ("slug",), "model": ("organisation", "name", "version"), "cluster": ("organisation", "name")}
 _RECORD_PATH = re.compile(r"^(?:organisations|models|clusters)\[0\]\.?")
 
 
@@ -46,27 +44,20 @@ def record_submit(*, kind: str, record: dict[str, Any], actor: Any, organisation
     Raises FieldErrors naming each field and its problem, having written nothing; with `only_new`,
     Conflict when the record is stored already, having written nothing.
     """
-    document: dict[str, list[Any]] = {"organisations": [], "models": [], "clusters": []}
-    document[SECTIONS[kind]] = [record]
     try:
-        result = registry_submit(document, actor=actor, via="api", organisation_scope=organisation_scope,
-                                 only_new=only_new, organisations=organisations)
+        return record_save(kind=kind, record=record, current=None, actor=actor, via="api",
+                           organisation_scope=organisation_scope, only_new=only_new, organisations=organisations)
     except RegistryValidationError as exc:
         raise FieldErrors([{"field": field_of(p.path), "message": p.message} for p in exc.problems]) from None
     except RecordExists as exc:
         raise Conflict(f"{exc.ref} exists already: revise it with PUT or PATCH") from None
-    _section, obj, outcome = result.objects[0]
-    return obj, outcome
 
 
 def identity_keep(*, kind: str, record: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """A revision keeps the record's identity: a field left out is filled in, a changed one refused."""
-    errors = []
+    problems = identity_problems(kind, record, current)
+    if problems:
+        raise FieldErrors([{"field": field_of(p.path), "message": p.message} for p in problems])
     for name in IDENTITY[kind]:
-        if name in record and record[name] != current[name]:
-            errors.append({"field": name, "message": f"cannot be changed by a revision (it is {current[name]!r}); "
-                                                     "submit a new record instead"})
         record[name] = current[name]
-    if errors:
-        raise FieldErrors(errors)
     return record

@@ -9,6 +9,7 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 
 from registry.facts import cluster_facts, facts_sha256, model_facts, organisation_facts
+from registry.mapping import ACCELERATOR, row_values
 from registry.models import (
     Accelerator,
     AcceleratorGroup,
@@ -21,6 +22,7 @@ from registry.models import (
     OrganisationRevision,
 )
 from registry.models.base import SubmissionChannel
+from registry.names import name_skeleton
 from rules import bulk_write
 
 TABLES = (Organisation, OrganisationRevision, AIModel, ModelRevision, Cluster, ClusterRevision, AcceleratorGroup, NetworkLink)
@@ -49,6 +51,10 @@ class RegistryWriter:
         self.next_id[table] += 1
         return value
 
+    def _resolve(self, how: str, value: str) -> int | None:
+        """The id a reference of the facts names (`registry.mapping.Resolve`): rows are written by id."""
+        return self.accelerators.get(value) if how == ACCELERATOR else self.model_ids[value]
+
     def _revision(self, table: type, fk: str, owner: int, facts: dict[str, Any]) -> None:
         self.pending[table].append(table(
             id=self._id(table), **{f"{fk}_id": owner}, number=1, facts=facts, facts_sha256=facts_sha256(facts),
@@ -59,8 +65,8 @@ class RegistryWriter:
         facts = organisation_facts(organisation)
         org_id = self.org_ids[facts["slug"]] = self._id(Organisation)
         self.pending[Organisation].append(Organisation(
-            id=org_id, slug=facts["slug"], name=facts["name"], country=facts["country"],
-            annual_revenue_usd=facts["annual_revenue_usd"], revenue_year=facts["revenue_year"], source=facts["source"],
+            id=org_id, slug=facts["slug"], name_skeleton=name_skeleton(facts["name"]),
+            **row_values("organisation", facts, resolve=self._resolve),
         ))
         self._revision(OrganisationRevision, "organisation", org_id, facts)
         for record in models:
@@ -76,40 +82,23 @@ class RegistryWriter:
     def _add_model(self, org_id: int, facts: dict[str, Any]) -> None:
         model_id = self._id(AIModel)
         self.model_ids[f"{facts['organisation']}/{facts['name']}@{facts['version']}"] = model_id
-        hardware = facts["training_hardware"] or {}
         self.pending[AIModel].append(AIModel(
-            id=model_id, organisation_id=org_id, name=facts["name"], version=facts["version"],
-            parameter_count=facts["parameter_count"], active_parameter_count=facts["active_parameter_count"],
-            training_tokens=facts["training_tokens"], training_compute_ops=facts["training_compute_ops"],
-            training_compute_uncertainty=facts["training_compute_uncertainty"], general_purpose=facts["general_purpose"],
-            primarily_biological_sequence_data=facts["primarily_biological_sequence_data"], modalities=facts["modalities"],
-            base_model_id=self.model_ids[facts["base_model"]] if facts["base_model"] else None,
-            derivation=facts["derivation"] or "", fine_tuning_compute_ops=facts["fine_tuning_compute_ops"],
-            training_accelerator_id=self.accelerators.get(hardware.get("accelerator")),
-            training_accelerator_count=hardware.get("accelerator_count"), training_hours=hardware.get("training_hours"),
-            training_utilization=hardware.get("utilization"), training_compute_cost_usd=facts["training_compute_cost_usd"],
-            training_completed_on=_date(facts["training_completed_on"]), released_on=_date(facts["released_on"]),
-            source=facts["source"], notes=facts["notes"],
+            id=model_id, organisation_id=org_id, name_skeleton=name_skeleton(facts["name"]),
+            **row_values("model", facts, resolve=self._resolve),
         ))
         self._revision(ModelRevision, "model", model_id, facts)
 
     def _add_cluster(self, org_id: int, facts: dict[str, Any]) -> None:
         cluster_id = self._id(Cluster)
         self.pending[Cluster].append(Cluster(
-            id=cluster_id, organisation_id=org_id, name=facts["name"], used_for_ai_training=facts["used_for_ai_training"],
-            operational_from=_date(facts["operational_from"]), source=facts["source"], notes=facts["notes"],
+            id=cluster_id, organisation_id=org_id, name_skeleton=name_skeleton(facts["name"]),
+            **row_values("cluster", facts, resolve=self._resolve),
         ))
         group_ids = {}
         for group in facts["groups"]:
-            peak = group["peak_ops_per_second"] or {}
             group_ids[group["name"]] = group_id = self._id(AcceleratorGroup)
             self.pending[AcceleratorGroup].append(AcceleratorGroup(
-                id=group_id, cluster_id=cluster_id, name=group["name"], datacenter=group["datacenter"],
-                accelerator_id=self.accelerators.get(group["accelerator"]), accelerator_count=group["accelerator_count"],
-                accelerators_per_node=group["accelerators_per_node"], network_gbps=group["network_gbps"],
-                peak_dense_max_ops_per_second=peak.get("dense_max"), peak_dense_16bit_ops_per_second=peak.get("dense_16bit"),
-                peak_sparse_max_ops_per_second=peak.get("sparse_max"),
-            ))
+                id=group_id, cluster_id=cluster_id, **row_values("group", group, resolve=self._resolve)))
         for link in facts["links"]:
             self.pending[NetworkLink].append(NetworkLink(
                 id=self._id(NetworkLink), cluster_id=cluster_id, from_group_id=group_ids[link["from"]],

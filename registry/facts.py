@@ -7,34 +7,16 @@ import json
 from datetime import date
 from typing import Any
 
-ORGANISATION_FIELDS = ("slug", "name", "country", "annual_revenue_usd", "revenue_year", "source")
-MODEL_FIELDS = (
-    "organisation",
-    "name",
-    "version",
-    "parameter_count",
-    "active_parameter_count",
-    "training_tokens",
-    "training_compute_ops",
-    "training_compute_uncertainty",
-    "general_purpose",
-    "primarily_biological_sequence_data",
-    "modalities",
-    "base_model",
-    "derivation",
-    "fine_tuning_compute_ops",
-    "training_hardware",
-    "training_compute_cost_usd",
-    "training_completed_on",
-    "released_on",
-    "source",
-    "notes",
-)
-HARDWARE_FIELDS = ("accelerator", "accelerator_count", "training_hours", "utilization")
-CLUSTER_FIELDS = ("organisation", "name", "used_for_ai_training", "groups", "links", "operational_from", "source", "notes")
-GROUP_FIELDS = ("name", "datacenter", "accelerator", "accelerator_count", "accelerators_per_node", "network_gbps", "peak_ops_per_second")
-PEAK_FIELDS = ("dense_max", "dense_16bit", "sparse_max")
-LINK_FIELDS = ("from", "to", "gbps")
+from . import mapping
+from .mapping import fact_names
+
+ORGANISATION_FIELDS = fact_names(mapping.ORGANISATION)
+MODEL_FIELDS = fact_names(mapping.MODEL)
+HARDWARE_FIELDS = fact_names(mapping.HARDWARE)
+CLUSTER_FIELDS = fact_names(mapping.CLUSTER)
+GROUP_FIELDS = fact_names(mapping.GROUP)
+PEAK_FIELDS = fact_names(mapping.PEAK)
+LINK_FIELDS = fact_names(mapping.LINK)
 
 
 def _plain(value: Any) -> Any:

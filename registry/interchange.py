@@ -3,24 +3,31 @@ and the API's request bodies.
 
 Every problem is reported with the path of the field it concerns (`models[3].training_tokens`)
 and what is wrong with it. Numbers are JSON numbers or scientific-notation strings ("1e26");
-"10^26", NaN, infinities, values too large for a double, and negatives are refused.
+"10^26", NaN, infinities, values too large for a double, digits other than ASCII ones, values so
+small they would be stored as 0 ("1e-400"), negatives and -0 are refused. Booleans are JSON true or
+false only. Names are NFKC-normalised and refused when they hold control or format characters (a
+zero-width space, a bidi override), line breaks, or, for a model's name and version, the `/` and `@`
+a subject reference is parsed by.
 """
 from __future__ import annotations
 
 import math
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-SCIENTIFIC = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+SCIENTIFIC = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")  # ASCII digits only
+NONZERO_MANTISSA = re.compile(r"^[+-]?0*\.?0*[1-9]")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MODEL_REF = re.compile(r"^(?P<organisation>[^/@\s]+)/(?P<name>[^@]+)@(?P<version>[^@]+)$")
 DERIVATIONS = ("fine_tuning", "distillation")
 MAX_TEXT = 200
+MODEL_NAME_RESERVED = "/@"  # `organisation/name@version` is parsed by them
 MAX_COUNT = 2_147_483_647  # the largest whole count the database stores (a 32-bit integer column)
 
 
@@ -40,6 +47,7 @@ class InterchangeNumber(serializers.Field):
 
     default_error_messages = {
         "invalid": 'must be a non-negative number, got {got}',
+        "underflow": "is too small to store (it would be stored as 0), got {got}",
         "positive": "must be greater than 0, got {got}",
         "range": "must be in {range}, got {got}",
     }
@@ -77,8 +85,10 @@ class InterchangeNumber(serializers.Field):
             value = float(data)
         except (OverflowError, ValueError):
             self.fail("invalid", got=got)
-        if not math.isfinite(value) or value < 0:
+        if not math.isfinite(value) or math.copysign(1.0, value) < 0:  # -0 is refused with the negatives
             self.fail("invalid", got=got)
+        if value == 0 and NONZERO_MANTISSA.match(str(data).strip()):
+            self.fail("underflow", got=got)
         if self.positive and value <= 0:
             self.fail("positive", got=got)
         if self.at_most is not None and value > self.at_most:
@@ -98,9 +108,67 @@ class Text(serializers.CharField):
         if not isinstance(data, str):  # a number or true is not silently turned into text
             raise serializers.ValidationError(f"must be a string, got {InterchangeNumber._shown(data)}")
         value = super().to_internal_value(data)
-        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        if any((ord(ch) < 32 and ch not in "\t\n\r") or 0x7F <= ord(ch) <= 0x9F for ch in value):
             raise serializers.ValidationError("must not contain control characters")
         return value
+
+
+# Characters a name may not hold: line breaks and separators, control (C0 and C1), format (zero-width
+# joiners and spaces, bidi overrides), private-use and unassigned code points (a lone surrogate is
+# refused by the field's own validator).
+_REFUSED_IN_NAMES = {"Cc": "control", "Cf": "format", "Co": "private-use", "Cn": "unassigned",
+                     "Zl": "line break", "Zp": "line break"}
+
+
+def name_problem(value: str, *, reserved: str = "") -> str | None:
+    """Why `value` (already NFKC-normalised) cannot be a name, or None."""
+    for ch in value:
+        if ch in "\n\r\v\f\x85":
+            return "must not contain line breaks"
+        category = unicodedata.category(ch)
+        if category in _REFUSED_IN_NAMES:
+            return f"must not contain {_REFUSED_IN_NAMES[category]} characters (U+{ord(ch):04X})"
+        if ch in reserved:
+            return f"must not contain {' or '.join(repr(c) for c in reserved)}: a subject reference is parsed by them"
+    return None
+
+
+class Name(Text):
+    """The name of a record (or a model's version): NFKC-normalised, so that a name written with
+    full-width or compatibility characters is stored as the one it reads as; `reserved` characters
+    are those subject references are parsed by."""
+
+    def __init__(self, *, reserved: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reserved = reserved
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str):
+            data = unicodedata.normalize("NFKC", data)
+        value = super().to_internal_value(data)
+        problem = name_problem(value, reserved=self.reserved)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class Year(serializers.IntegerField):
+    """A calendar year: a JSON whole number or a string of ASCII digits ("２０２６" is refused)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not (isinstance(data, int) or (isinstance(data, str) and re.fullmatch(r"[0-9]{1,4}", data))):
+            raise serializers.ValidationError(f"must be a year written with ASCII digits, got {InterchangeNumber._shown(data)}")
+        return super().to_internal_value(data)
+
+
+class StrictBoolean(serializers.BooleanField):
+    """Only JSON true and false (and null where allowed): 1, "yes" or "t" is refused, not read as true."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(
+                f"must be a valid boolean: true or false, got {InterchangeNumber._shown(data)}")
+        return data
 
 
 class IsoDate(serializers.DateField):
@@ -141,10 +209,10 @@ class TrainingHardware(serializers.Serializer):
 
 class OrganisationRecord(serializers.Serializer):
     slug = Text(max_length=64)
-    name = Text()
+    name = Name()
     country = Text(max_length=8, required=False, allow_blank=True, default="")
     annual_revenue_usd = InterchangeNumber()
-    revenue_year = serializers.IntegerField(required=False, allow_null=True, min_value=1900, max_value=2200)
+    revenue_year = Year(required=False, allow_null=True, min_value=1900, max_value=2200)
     source = Text(max_length=2000, required=False, allow_blank=True, default="")
 
     def validate_slug(self, value: str) -> str:
@@ -155,15 +223,15 @@ class OrganisationRecord(serializers.Serializer):
 
 class ModelRecord(serializers.Serializer):
     organisation = Text(max_length=64)
-    name = Text()
-    version = Text(max_length=64)
+    name = Name(reserved=MODEL_NAME_RESERVED)
+    version = Name(max_length=64, reserved=MODEL_NAME_RESERVED)
     parameter_count = InterchangeNumber(positive=True)
     active_parameter_count = InterchangeNumber(positive=True)
     training_tokens = InterchangeNumber(positive=True)
     training_compute_ops = InterchangeNumber()
     training_compute_uncertainty = InterchangeNumber()
-    general_purpose = serializers.BooleanField(required=False, allow_null=True, default=None)
-    primarily_biological_sequence_data = serializers.BooleanField(required=False, default=False)
+    general_purpose = StrictBoolean(required=False, allow_null=True, default=None)
+    primarily_biological_sequence_data = StrictBoolean(required=False, default=False)
     modalities = serializers.ListField(child=Text(max_length=64), required=False, default=list, max_length=32)
     base_model = Text(max_length=400, required=False, allow_null=True, default=None)
     derivation = serializers.ChoiceField(choices=DERIVATIONS, required=False, allow_null=True, default=None)
@@ -192,7 +260,7 @@ class ModelRecord(serializers.Serializer):
 
 
 class GroupRecord(serializers.Serializer):
-    name = Text(max_length=100)
+    name = Name(max_length=100)
     datacenter = Text(max_length=100)
     accelerator = Text(max_length=64, required=False, allow_null=True, default=None)
     accelerator_count = InterchangeNumber(positive=True, allow_null=False, required=True)
@@ -230,8 +298,8 @@ class LinkRecord(serializers.Serializer):
 
 class ClusterRecord(serializers.Serializer):
     organisation = Text(max_length=64)
-    name = Text()
-    used_for_ai_training = serializers.BooleanField(required=False, allow_null=True, default=None)
+    name = Name()
+    used_for_ai_training = StrictBoolean(required=False, allow_null=True, default=None)
     groups = GroupRecord(many=True, allow_empty=False, max_length=10000)
     links = LinkRecord(many=True, required=False, default=list, max_length=100000)
     operational_from = IsoDate()

@@ -9,17 +9,26 @@ from typing import Any
 
 
 class RawNumber(str):
-    """A JSON number literal that a double cannot hold (1e400): kept as its text, refused later."""
+    """A JSON number literal that a double cannot hold (1e400, 1e-400): kept as its text, refused later."""
+
+
+_NONZERO = re.compile(r"[1-9]")
 
 
 def _parse_float(text: str) -> float | RawNumber:
     value = float(text)
-    return value if math.isfinite(value) else RawNumber(text)
+    if not math.isfinite(value):
+        return RawNumber(text)
+    if value == 0 and _NONZERO.search(text.split("e")[0].split("E")[0]):
+        return RawNumber(text)  # 1e-400: too small for a double, not 0
+    return value
 
 
 def _parse_int(text: str) -> int | float | RawNumber:
     if len(text) > 308:
         return RawNumber(text[:20] + "…")
+    if text.startswith("-") and int(text) == 0:
+        return -0.0  # kept negative, so that it is refused like any other negative
     return int(text)
 
 

@@ -6,13 +6,16 @@ new revision (who, when, what changed) and the current row is updated to match i
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
+from . import mapping
 from .facts import (
     changed_fields,
     cluster_facts,
@@ -32,9 +35,63 @@ from .models import (
     Organisation,
     OrganisationRevision,
 )
+from .names import name_skeleton
 from .signals import subjects_changed
 
 LINEAGE_LOCK_KEY = 71402611  # any fixed number: the PostgreSQL advisory lock lineage changes take
+# The largest quantity derived from one record's facts (a product like 6 x parameters x tokens, a
+# cluster's summed peak): far beyond anything physical, and low enough that a quantity's uncertainty
+# band and a lineage's sum of them stay finite. A record whose facts make more is refused.
+MAX_DERIVED = 1e300
+SECONDS_PER_HOUR = 3600.0
+
+
+def _too_large(*factors: float | None) -> bool:
+    present = [f for f in factors if f is not None]
+    if len(present) < len(factors):
+        return False
+    product = math.prod(present)
+    return not math.isfinite(product) or product > MAX_DERIVED
+
+
+def _peak_of(accelerator: Accelerator | None, own: dict[str, Any] | None) -> float | None:
+    figures = [v for v in (own or (accelerator.peak_figures() if accelerator else {})).values() if v is not None]
+    return max(figures) if figures else None
+
+
+def _overflow_problems(cleaned: dict[str, list[dict[str, Any]]], accelerators: dict[str, Accelerator]) -> list[Problem]:
+    """Facts each valid alone whose product is no number (1e300 parameters x 1e300 tokens): refused
+    by the field that makes it, never evaluated to a determination with no value."""
+    problems: list[Problem] = []
+    limit = f"{MAX_DERIVED:g}"
+    for index, rec in enumerate(cleaned["models"]):
+        parameters = rec.get("active_parameter_count") or rec.get("parameter_count")
+        if _too_large(6.0, parameters, rec.get("training_tokens")):
+            problems.append(Problem(f"models[{index}].training_tokens",
+                                    f"6 x parameters x training_tokens exceeds {limit} ops: not a training run"))
+        reported = [rec.get("training_compute_ops"), rec.get("fine_tuning_compute_ops")]
+        band = 1.0 + (rec.get("training_compute_uncertainty") or 0.0)
+        if any(_too_large(value, band) for value in reported) or _too_large(sum(v or 0.0 for v in reported)):
+            problems.append(Problem(f"models[{index}].training_compute_ops",
+                                    f"the compute with its uncertainty band exceeds {limit} ops"))
+        hardware = rec.get("training_hardware") or {}
+        peak = _peak_of(accelerators.get(hardware.get("accelerator") or ""), None)
+        if _too_large(hardware.get("accelerator_count"), hardware.get("training_hours"), SECONDS_PER_HOUR, peak,
+                      hardware.get("utilization") or 1.0):
+            problems.append(Problem(f"models[{index}].training_hardware.training_hours",
+                                    f"accelerators x hours x peak exceeds {limit} ops: not a training run"))
+    for index, rec in enumerate(cleaned["clusters"]):
+        total = 0.0
+        for g, group in enumerate(rec["groups"]):
+            peak = _peak_of(accelerators.get(group.get("accelerator") or ""), group.get("peak_ops_per_second"))
+            if _too_large(group["accelerator_count"], peak):
+                problems.append(Problem(f"clusters[{index}].groups[{g}].accelerator_count",
+                                        f"accelerators x peak exceeds {limit} ops/s"))
+            elif peak is not None:
+                total += group["accelerator_count"] * peak
+        if _too_large(total):
+            problems.append(Problem(f"clusters[{index}].groups", f"the cluster's summed peak exceeds {limit} ops/s"))
+    return problems
 
 
 class RegistryValidationError(Exception):
@@ -155,7 +212,8 @@ def _check_references(
         if base == ref:
             problems.append(Problem(path, "a model cannot be its own base model"))
             continue
-        if base not in base_of:
+        if base not in base_of or not _base_model_visible(known.models.get(base), organisation_scope):
+            # another lab's unreleased model answers as one that does not exist: nothing about it leaks
             problems.append(Problem(path, f"unknown base model {base!r}"))
             continue
         chain, cursor = [ref], base
@@ -178,7 +236,57 @@ def _check_references(
                                         f"at most {limit:,} {part} per cluster, got {len(rec[part]):,}"))
         for g, group in enumerate(rec["groups"]):
             check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
+    problems += _overflow_problems(cleaned, known.accelerators)
+    problems += _confusable_names(cleaned)
     return problems, known
+
+
+def _confusable_names(cleaned: dict[str, list[dict[str, Any]]]) -> list[Problem]:
+    """A name that reads like another one (same skeleton, other spelling) of the same organisation's
+    models or clusters, or like another organisation's name, is refused: one query per section."""
+    problems: list[Problem] = []
+    orgs = cleaned["organisations"]
+    if orgs:
+        wanted = {name_skeleton(rec["name"]) for rec in orgs}
+        taken: dict[str, list[tuple[str, str]]] = {}
+        for slug, name, skeleton in Organisation.objects.filter(name_skeleton__in=wanted).values_list(
+                "slug", "name", "name_skeleton"):
+            taken.setdefault(skeleton, []).append((slug, name))
+        for index, rec in enumerate(orgs):
+            skeleton = name_skeleton(rec["name"])
+            clash = [(slug, name) for slug, name in taken.get(skeleton, []) if slug != rec["slug"]]
+            if clash:
+                slug, name = clash[0]
+                how = "is the name" if name == rec["name"] else f"reads like {name!r}, the name"
+                problems.append(Problem(f"organisations[{index}].name", f"{rec['name']!r} {how} of organisation {slug!r}"))
+            taken.setdefault(skeleton, []).append((rec["slug"], rec["name"]))
+    for section, table, noun in (("models", AIModel, "model"), ("clusters", Cluster, "cluster")):
+        records = cleaned[section]
+        if not records:
+            continue
+        wanted = {name_skeleton(rec["name"]) for rec in records}
+        named: dict[tuple[str, str], set[str]] = {}
+        for slug, name, skeleton in table.objects.filter(
+                organisation__slug__in={rec["organisation"] for rec in records}, name_skeleton__in=wanted,
+        ).values_list("organisation__slug", "name", "name_skeleton").order_by():
+            named.setdefault((slug, skeleton), set()).add(name)
+        for index, rec in enumerate(records):
+            key = (rec["organisation"], name_skeleton(rec["name"]))
+            others = sorted(named.get(key, set()) - {rec["name"]})
+            if others:
+                problems.append(Problem(f"{section}[{index}].name", f"{rec['name']!r} reads like {others[0]!r}, a "
+                                        f"{noun} {rec['organisation']!r} already has: choose a name that cannot be "
+                                        "mistaken for it"))
+            named.setdefault(key, set()).add(rec["name"])
+    return problems
+
+
+def _base_model_visible(model: AIModel | None, organisation_scope: str | None) -> bool:
+    """A lab may name another organisation's model as a base only once it is released (on or before
+    today); its own models, the document's own, and any model for a regulator, always."""
+    if model is None or organisation_scope is None or model.organisation.slug == organisation_scope:
+        return True
+    return model.released_on is not None and model.released_on <= timezone.localdate()
 
 
 def _stored_models(refs: set[str]) -> dict[str, AIModel]:
@@ -228,6 +336,10 @@ class _Writer:
             org = self.known.organisations[slug] = Organisation.objects.get(slug=slug)
         return org
 
+    def resolve(self, how: str, value: str) -> Any:
+        """The row a reference of the facts names (`registry.mapping.Resolve`)."""
+        return self.known.accelerators[value] if how == mapping.ACCELERATOR else self.model(value)
+
     def model(self, ref: str) -> AIModel:
         model = self.known.models.get(ref)
         if model is None:
@@ -239,7 +351,7 @@ class _Writer:
 
 
 def _write_organisation(facts: dict[str, Any], writer: _Writer) -> None:
-    values = {k: facts[k] for k in ("name", "country", "annual_revenue_usd", "revenue_year", "source")}
+    values = mapping.row_values("organisation", facts, resolve=writer.resolve)
 
     def update(org: Organisation) -> None:
         for key, value in values.items():
@@ -257,32 +369,6 @@ def _write_organisation(facts: dict[str, Any], writer: _Writer) -> None:
         writer=writer,
     )
     writer.known.organisations[org.slug] = org
-
-
-def _model_values(facts: dict[str, Any], writer: _Writer) -> dict[str, Any]:
-    hardware = facts["training_hardware"] or {}
-    return {
-        "parameter_count": facts["parameter_count"],
-        "active_parameter_count": facts["active_parameter_count"],
-        "training_tokens": facts["training_tokens"],
-        "training_compute_ops": facts["training_compute_ops"],
-        "training_compute_uncertainty": facts["training_compute_uncertainty"],
-        "general_purpose": facts["general_purpose"],
-        "primarily_biological_sequence_data": facts["primarily_biological_sequence_data"],
-        "modalities": facts["modalities"],
-        "base_model": writer.model(facts["base_model"]) if facts["base_model"] else None,
-        "derivation": facts["derivation"] or "",
-        "fine_tuning_compute_ops": facts["fine_tuning_compute_ops"],
-        "training_accelerator": writer.known.accelerators[hardware["accelerator"]] if hardware.get("accelerator") else None,
-        "training_accelerator_count": hardware.get("accelerator_count"),
-        "training_hours": hardware.get("training_hours"),
-        "training_utilization": hardware.get("utilization"),
-        "training_compute_cost_usd": facts["training_compute_cost_usd"],
-        "training_completed_on": facts["training_completed_on"],
-        "released_on": facts["released_on"],
-        "source": facts["source"],
-        "notes": facts["notes"],
-    }
 
 
 def _write_revisioned(
@@ -333,7 +419,8 @@ def _write_revisioned(
 
 def _write_model(facts: dict[str, Any], writer: _Writer) -> None:
     organisation = writer.organisation(facts["organisation"])
-    values = _model_values(facts, writer)
+    values = {key: value for key, value in mapping.row_values("model", facts, resolve=writer.resolve).items()
+              if key not in ("name", "version")}
 
     def update(model: AIModel) -> None:
         for key, value in values.items():
@@ -361,21 +448,10 @@ def _replace_topology(cluster: Cluster, facts: dict[str, Any], accelerators: dic
     if not new:
         cluster.links.all().delete()
         cluster.groups.all().delete()
-    groups = []
-    for group in facts["groups"]:
-        peak = group["peak_ops_per_second"] or {}
-        groups.append(AcceleratorGroup(
-            cluster=cluster,
-            name=group["name"],
-            datacenter=group["datacenter"],
-            accelerator=accelerators[group["accelerator"]] if group["accelerator"] else None,
-            accelerator_count=group["accelerator_count"],
-            accelerators_per_node=group["accelerators_per_node"],
-            network_gbps=group["network_gbps"],
-            peak_dense_max_ops_per_second=peak.get("dense_max"),
-            peak_dense_16bit_ops_per_second=peak.get("dense_16bit"),
-            peak_sparse_max_ops_per_second=peak.get("sparse_max"),
-        ))
+    groups = [
+        AcceleratorGroup(cluster=cluster, **mapping.row_values("group", group, resolve=lambda _how, slug: accelerators[slug]))
+        for group in facts["groups"]
+    ]
     if connection.features.can_return_rows_from_bulk_insert:
         AcceleratorGroup.objects.bulk_create(groups)  # one statement; the ids come back for the links
     else:
@@ -391,7 +467,8 @@ def _replace_topology(cluster: Cluster, facts: dict[str, Any], accelerators: dic
 
 def _write_cluster(facts: dict[str, Any], writer: _Writer) -> None:
     organisation = writer.organisation(facts["organisation"])
-    values = {k: facts[k] for k in ("used_for_ai_training", "operational_from", "source", "notes")}
+    values = {key: value for key, value in mapping.row_values("cluster", facts, resolve=writer.resolve).items()
+              if key != "name"}
     accelerators = writer.known.accelerators
 
     def create() -> Cluster:
@@ -508,123 +585,50 @@ def _lineage_lock(cleaned: dict[str, list[dict[str, Any]]]) -> bool:
     return True
 
 
+SECTIONS = {"organisation": "organisations", "model": "models", "cluster": "clusters"}
+IDENTITY = {"organisation": ("slug",), "model": ("organisation", "name", "version"), "cluster": ("organisation", "name")}
+
+
+def identity_problems(kind: str, record: dict[str, Any], current: dict[str, Any]) -> list[Problem]:
+    """A revision keeps the record's identity (the fields its subject reference is made of): one
+    that changes any of them is refused, whatever channel it came through."""
+    section = SECTIONS[kind]
+    return [
+        Problem(f"{section}[0].{name}", f"cannot be changed by a revision (it is {current[name]!r}); "
+                                        "submit a new record instead")
+        for name in IDENTITY[kind]
+        if name in record and record[name] != current[name]
+    ]
+
+
+def record_save(
+    *,
+    kind: str,
+    record: dict[str, Any],
+    current: dict[str, Any] | None,
+    actor: Any,
+    via: str,
+    organisation_scope: str | None,
+    only_new: bool = False,
+    organisations: Iterable[Organisation] = (),
+) -> tuple[Any, str]:
+    """Stores one record (an admin save, an API request): `current` is the facts of the record it
+    revises (None for a new one), whose identity it must keep. Validation, references, lineage,
+    revisions and the outbox are `registry_submit`'s. Returns (object, "created" | "revised" |
+    "unchanged"); raises RegistryValidationError (paths `models[0].name`), having written nothing."""
+    if current is not None:
+        problems = identity_problems(kind, record, current)
+        if problems:
+            raise RegistryValidationError(problems)
+    document: dict[str, list[Any]] = {"organisations": [], "models": [], "clusters": []}
+    document[SECTIONS[kind]] = [record]
+    result = registry_submit(document, actor=actor, via=via, organisation_scope=organisation_scope,
+                             only_new=only_new, organisations=organisations)
+    _section, obj, outcome = result.objects[0]
+    return obj, outcome
+
+
 def record_count(document: Any) -> int:
     if not isinstance(document, dict):
         return 0
     return sum(len(document.get(key) or []) for key in ("organisations", "models", "clusters") if isinstance(document.get(key), list))
-
-
-FACTS_OF: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "organisation": organisation_facts,
-    "model": model_facts,
-    "cluster": cluster_facts,
-}
-
-
-def iter_latest_facts(revision_model: type, fk: str, objects: Iterable[Any]) -> list[dict[str, Any]]:
-    """Each object's latest revision's facts, in canonical types (jsonb prints 1.5e13 as an integer)."""
-    ids = [obj.pk for obj in objects]
-    latest: dict[int, dict[str, Any]] = {}
-    for revision in revision_model.objects.filter(**{f"{fk}__in": ids}).order_by(fk, "number"):
-        latest[getattr(revision, f"{fk}_id")] = revision.facts
-    normalise = FACTS_OF[fk]
-    return [normalise(latest[pk]) for pk in ids if pk in latest]
-
-
-def registry_export() -> dict[str, Any]:
-    """The whole registry in the interchange format: every record's latest revision, as submitted."""
-    organisations = list(Organisation.objects.order_by("slug"))
-    models = list(AIModel.objects.select_related("organisation").order_by("organisation__slug", "name", "version"))
-    clusters = list(Cluster.objects.select_related("organisation").order_by("organisation__slug", "name"))
-    return {
-        "format": "compute-threshold-registry/v1",
-        "organisations": iter_latest_facts(OrganisationRevision, "organisation", organisations),
-        "models": iter_latest_facts(ModelRevision, "model", models),
-        "clusters": iter_latest_facts(ClusterRevision, "cluster", clusters),
-    }
-
-
-def current_facts(obj: Organisation | AIModel | Cluster) -> dict[str, Any]:
-    """The canonical facts of a record's current row (what an admin edit leaves it as)."""
-    if isinstance(obj, Organisation):
-        return organisation_facts({f: getattr(obj, f) for f in ("slug", "name", "country", "annual_revenue_usd", "revenue_year", "source")})
-    if isinstance(obj, AIModel):
-        record = {f: getattr(obj, f) for f in (
-            "name", "version", "parameter_count", "active_parameter_count", "training_tokens",
-            "training_compute_ops", "training_compute_uncertainty", "general_purpose",
-            "primarily_biological_sequence_data", "modalities", "fine_tuning_compute_ops",
-            "training_compute_cost_usd", "training_completed_on", "released_on", "source", "notes",
-        )}
-        record["organisation"] = obj.organisation.slug
-        record["base_model"] = obj.base_model.ref if obj.base_model else None
-        record["derivation"] = obj.derivation or None
-        if obj.training_accelerator_id or obj.training_accelerator_count or obj.training_hours or obj.training_utilization:
-            record["training_hardware"] = {
-                "accelerator": obj.training_accelerator.slug if obj.training_accelerator else None,
-                "accelerator_count": obj.training_accelerator_count,
-                "training_hours": obj.training_hours,
-                "utilization": obj.training_utilization,
-            }
-        return model_facts(record)
-    groups = list(obj.groups.select_related("accelerator").order_by("id"))
-    names = {group.pk: group.name for group in groups}
-    return cluster_facts({
-        "organisation": obj.organisation.slug,
-        "name": obj.name,
-        "used_for_ai_training": obj.used_for_ai_training,
-        "operational_from": obj.operational_from,
-        "source": obj.source,
-        "notes": obj.notes,
-        "groups": [
-            {
-                "name": group.name,
-                "datacenter": group.datacenter,
-                "accelerator": group.accelerator.slug if group.accelerator else None,
-                "accelerator_count": group.accelerator_count,
-                "accelerators_per_node": group.accelerators_per_node,
-                "network_gbps": group.network_gbps,
-                "peak_ops_per_second": {
-                    "dense_max": group.peak_dense_max_ops_per_second,
-                    "dense_16bit": group.peak_dense_16bit_ops_per_second,
-                    "sparse_max": group.peak_sparse_max_ops_per_second,
-                } if group.peak_dense_max_ops_per_second else None,
-            }
-            for group in groups
-        ],
-        "links": [
-            {"from": names[link.from_group_id], "to": names[link.to_group_id], "gbps": link.gbps}
-            for link in obj.links.order_by("id")
-        ],
-    })
-
-
-REVISION_MODELS: dict[type, tuple[type, str]] = {
-    Organisation: (OrganisationRevision, "organisation"),
-    AIModel: (ModelRevision, "model"),
-    Cluster: (ClusterRevision, "cluster"),
-}
-
-
-def revision_record(obj: Organisation | AIModel | Cluster, *, actor: Any, via: str) -> bool:
-    """After an edit of the current row (the admin's), keep it as a new revision if its facts changed."""
-    revision_model, fk = REVISION_MODELS[type(obj)]
-    facts = current_facts(obj)
-    digest = facts_sha256(facts)
-    latest = revision_model.objects.filter(**{fk: obj}).order_by("-number").first()
-    if latest is not None and latest.facts_sha256 == digest:
-        return False
-    number = (latest.number + 1) if latest else 1
-    revision_model.objects.create(
-        **{fk: obj},
-        number=number,
-        facts=facts,
-        facts_sha256=digest,
-        changed_fields=changed_fields(latest.facts if latest else None, facts),
-        submitted_by=actor,
-        submitted_via=via,
-    )
-    type(obj).objects.filter(pk=obj.pk).update(revision=number)
-    obj.revision = number
-    subjects_changed.send(sender=revision_record, subjects=[obj.subject_ref], records=[obj], actor=actor, via=via,
-                          outcomes={obj.subject_ref: "created" if number == 1 else "revised"})
-    return True

@@ -9,7 +9,7 @@ from rest_framework.reverse import reverse
 
 from registry import interchange
 from registry.facts import facts_sha256
-from registry.services import FACTS_OF, current_facts
+from registry.selectors import FACTS_OF, current_facts
 
 from ..etags import etag_of
 

@@ -1,9 +1,12 @@
 """AI models, with their lineage: a fine-tune or distillation names its base model."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import F, Q
 
+from ..names import SKELETON_MAX, name_skeleton
 from .accelerator import Accelerator
 from .base import RevisionBase
 from .organisation import Organisation
@@ -28,6 +31,10 @@ class AIModel(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="models")
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=64)
+    name_skeleton = models.CharField(
+        max_length=SKELETON_MAX, blank=True, editable=False,
+        help_text="The name as it reads (registry.names): a new name with the skeleton of another of its organisation's models is refused.",
+    )
     parameter_count = models.FloatField(null=True, blank=True)
     active_parameter_count = models.FloatField(
         null=True, blank=True, help_text="Parameters active per token (mixture of experts)."
@@ -69,6 +76,7 @@ class AIModel(models.Model):
     class Meta:
         ordering = ["organisation__slug", "name", "version"]
         verbose_name = "AI model"
+        indexes = [models.Index(fields=["organisation", "name_skeleton"], name="model_org_name_skeleton")]
         constraints = [
             models.UniqueConstraint(
                 fields=["organisation", "name", "version"], name="model_org_name_version_unique"
@@ -107,6 +115,10 @@ class AIModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation.slug}/{self.name}@{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_skeleton = name_skeleton(self.name)
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         from django.core.exceptions import ValidationError

@@ -1,9 +1,12 @@
 """Computing clusters: groups of accelerators in datacenters, and the network links between them."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import F, Q
 
+from ..names import SKELETON_MAX, name_skeleton
 from .accelerator import Accelerator
 from .base import RevisionBase
 from .organisation import Organisation
@@ -12,6 +15,10 @@ from .organisation import Organisation
 class Cluster(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="clusters")
     name = models.CharField(max_length=200)
+    name_skeleton = models.CharField(
+        max_length=SKELETON_MAX, blank=True, editable=False,
+        help_text="The name as it reads (registry.names): a new name with the skeleton of another of its organisation's clusters is refused.",
+    )
     used_for_ai_training = models.BooleanField(null=True, blank=True)
     operational_from = models.DateField(null=True, blank=True)
     source = models.TextField(blank=True)
@@ -23,9 +30,14 @@ class Cluster(models.Model):
     class Meta:
         ordering = ["organisation__slug", "name"]
         constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="cluster_org_name_unique")]
+        indexes = [models.Index(fields=["organisation", "name_skeleton"], name="cluster_org_name_skeleton")]
 
     def __str__(self) -> str:
         return f"{self.organisation.slug}/{self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_skeleton = name_skeleton(self.name)
+        super().save(*args, **kwargs)
 
     @property
     def subject_ref(self) -> str:

@@ -1,15 +1,22 @@
 """Organisations: the labs and cluster operators whose models and clusters are registered."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
+from ..names import SKELETON_MAX, name_skeleton
 from .base import RevisionBase
 
 
 class Organisation(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, unique=True)
+    name_skeleton = models.CharField(
+        max_length=SKELETON_MAX, blank=True, editable=False,
+        help_text="The name as it reads (registry.names): a new name with the skeleton of another organisation's is refused.",
+    )
     country = models.CharField(max_length=8, blank=True, help_text="ISO 3166 code, or EU.")
     annual_revenue_usd = models.FloatField(
         null=True, blank=True, help_text="Annual gross revenue with affiliates, in US dollars."
@@ -24,6 +31,7 @@ class Organisation(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        indexes = [models.Index(fields=["name_skeleton"], name="organisation_name_skeleton")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(annual_revenue_usd__isnull=True) | Q(annual_revenue_usd__gte=0),
@@ -33,6 +41,10 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_skeleton = name_skeleton(self.name)
+        super().save(*args, **kwargs)
 
     @property
     def subject_ref(self) -> str:

@@ -8,7 +8,8 @@ import pytest
 from django.db import connection, transaction
 
 from bench.synthetic import document, write_registry
-from registry.services import registry_export, registry_submit
+from registry.selectors import registry_export
+from registry.services import registry_submit
 from rules import decision_log, services
 from rules.decision_log import canonical, payload_of, verify_chain
 from rules.engine import evaluate

@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from registry.models import AIModel, Cluster, ModelRevision, Organisation
-from registry.services import RegistryValidationError, registry_export, registry_submit
+from registry.selectors import registry_export
+from registry.services import RegistryValidationError, registry_submit
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, document
 
 pytestmark = pytest.mark.django_db

@@ -103,6 +103,37 @@ API_CATALOGUE = [
          400, "training_hardware.accelerator_count", "must be a whole number"),
     Case("utilization-above-1", model(training_hardware={"utilization": 2}), 400, "training_hardware.utilization",
          "must be in (0, 1]"),
+    # issue 17.9: numbers are ASCII digits, never silently 0 or -0; booleans are JSON true and false
+    Case("arabic-indic-digits", model(training_compute_ops="١٠٠"), 400, "training_compute_ops",
+         "must be a non-negative number"),
+    Case("full-width-digit", model(training_compute_ops="１e26"), 400, "training_compute_ops",
+         "must be a non-negative number"),
+    Case("underflow-string", model(training_compute_ops="1e-400"), 400, "training_compute_ops",
+         'too small to store (it would be stored as 0), got "1e-400"'),
+    Case("underflow-literal", model_raw("training_tokens", "1e-400"), 400, "training_tokens", "too small to store"),
+    Case("minus-zero-literal", model_raw("training_compute_ops", "-0"), 400, "training_compute_ops",
+         "must be a non-negative number"),
+    Case("minus-zero-float", model_raw("training_compute_ops", "-0.0"), 400, "training_compute_ops",
+         "must be a non-negative number"),
+    Case("minus-zero-string", model(training_compute_ops="-0"), 400, "training_compute_ops", 'got "-0"'),
+    Case("boolean-is-1", model(general_purpose=1), 400, "general_purpose", "true or false, got 1"),
+    Case("boolean-is-yes", model(general_purpose="yes"), 400, "general_purpose", 'true or false, got "yes"'),
+    Case("boolean-is-t", model(primarily_biological_sequence_data="t"), 400, "primarily_biological_sequence_data",
+         "true or false"),
+    Case("cluster-boolean-is-1", json.dumps({"name": "Hall X", "groups": [GROUP], "used_for_ai_training": 1}), 400,
+         "used_for_ai_training", "true or false", url=CLUSTERS),
+    Case("year-in-full-width-digits", json.dumps({"revenue_year": "２０２４"}), 400, "revenue_year", "ASCII digits",
+         url=ORGANISATION, method="PATCH"),
+    Case("overflowing-product", model(parameter_count=1e300, training_tokens=1e300), 400, "training_tokens",
+         "6 x parameters x training_tokens exceeds"),
+    Case("overflowing-hardware-product", model(training_hardware={
+        "accelerator": "nvidia-h100-sxm", "accelerator_count": 1000, "training_hours": 1e300, "utilization": 0.5}),
+         400, "training_hardware.training_hours", "accelerators x hours x peak exceeds"),
+    Case("overflowing-band", model(training_compute_ops=1e300, training_compute_uncertainty=1e300), 400,
+         "training_compute_ops", "uncertainty band exceeds"),
+    Case("overflowing-cluster-peak", json.dumps({"name": "Hall X", "groups": [
+        {**GROUP, "accelerator": None, "peak_ops_per_second": {"dense_max": 1e308}}]}), 400,
+         "groups[0].accelerator_count", "accelerators x peak exceeds", url=CLUSTERS),
     Case("revenue-year-huge", json.dumps({"revenue_year": 10**30}), 400, "revenue_year", "less than or equal to 2200",
          url=ORGANISATION, method="PATCH"),
     # dates
@@ -154,6 +185,31 @@ API_CATALOGUE = [
          url=ORGANISATION, method="PATCH"),
     Case("nul-in-country", json.dumps({"country": "U\x00"}), 400, "country", "control characters",
          url=ORGANISATION, method="PATCH"),
+    # issue 17.2: a name a subject reference cannot be parsed back from
+    Case("slash-in-model-name", model(name="a/b"), 400, "name", "must not contain '/' or '@'"),
+    Case("at-in-model-name", model(name="a@b"), 400, "name", "must not contain '/' or '@'"),
+    Case("at-in-version", model(version="1@2"), 400, "version", "must not contain '/' or '@'"),
+    Case("line-break-in-name", model(name="Acme\n2"), 400, "name", "must not contain line breaks"),
+    Case("line-break-in-cluster-name", json.dumps({"name": "Hall\nX", "groups": [GROUP]}), 400, "name",
+         "line breaks", url=CLUSTERS),
+    Case("line-separator-in-name", model(name="Acme\u20282"), 400, "name", "line break"),
+    Case("line-break-in-organisation-name", json.dumps({"name": "Acme\nAI"}), 400, "name", "line breaks",
+         url=ORGANISATION, method="PATCH"),
+    # issue 17.10: control, format and C1 characters in names
+    Case("zero-width-space-in-name", model(name="Acme\u200b2"), 400, "name", "format characters (U+200B)"),
+    Case("bidi-override-in-name", model(name="Acme\u202e2"), 400, "name", "format characters (U+202E)"),
+    Case("c1-control-in-name", model(name="Acme\x852"), 400, "name", "control characters"),
+    Case("c1-control-in-notes", model(notes="see\x9bhere"), 400, "notes", "control characters"),
+    Case("tab-in-group-name", json.dumps({"name": "Hall X", "groups": [{**GROUP, "name": "a\tb"}]}), 400,
+         "groups[0].name", "control characters", url=CLUSTERS),
+    Case("confusable-model-name", model(name="\u0410\u0441\u043c\u0435-1"), 400, "name", "reads like 'Acme-1'"),
+    Case("confusable-cluster-name", json.dumps({"name": "HALL A", "groups": [GROUP]}), 400, "name",
+         "reads like 'Hall A'", url=CLUSTERS),
+    Case("organisation-name-of-another", json.dumps({"name": "Rival AI"}), 400, "name",
+         "is the name of organisation 'rival'", url=ORGANISATION, method="PATCH"),
+    # issue 17.7: a revision keeps the record's identity
+    Case("identity-change-by-revision", json.dumps({"slug": "acme-renamed"}), 400, "slug",
+         "cannot be changed by a revision", url=ORGANISATION, method="PATCH"),
     Case("lone-surrogate", '{"name": "\\ud800", "version": "1"}', 400, "name", "Surrogate characters are not allowed"),
     Case("nul-in-subject", json.dumps({"subject": "model:acme/A\x00@1"}), 400, "subject", "Null characters",
          url=EVALUATIONS),
@@ -209,6 +265,25 @@ def test_the_api_refuses_hostile_input_by_name_and_stores_nothing(lab_api, case)
     named = [error["message"] for error in errors if error["field"] == case.field]
     assert named, f"no error names {case.field!r}: {errors}"
     assert any(case.message in message for message in named), f"{case.message!r} not in {named}"
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("base", ["rival/Unreleased@1", "rival/Released-Tomorrow@1", "rival/Nothing@1"])
+def test_another_labs_unreleased_model_as_a_base_is_refused_as_if_it_did_not_exist(lab_api, base):
+    """Issue 17.1: the answer is the same 400 for a model that does not exist, and nothing is stored."""
+    from datetime import date, timedelta
+
+    from registry.services import registry_submit
+    from tests.factories import ModelRecordFactory, document
+
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    registry_submit(document(organisations=[], models=[
+        ModelRecordFactory(organisation="rival", name="Unreleased", released_on=None),
+        ModelRecordFactory(organisation="rival", name="Released-Tomorrow", released_on=tomorrow)]), via="import")
+    before = row_counts()
+    response = lab_api.post(MODELS, model(base_model=base, derivation="fine_tuning"), content_type=JSON)
+    assert response.status_code == 400
+    assert errors_of(response) == [{"field": "base_model", "message": f"unknown base model {base!r}"}]
     assert row_counts() == before
 
 

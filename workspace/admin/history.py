@@ -1,20 +1,23 @@
 """Revision history in the admin: each record's revisions with what changed between them, and the
-base admin that keeps an admin edit as a new revision, like any other submission."""
+base admin whose saves go through the registry's one write path (`registry.services.record_save`),
+like an API submission or an import: the same validation, identity rules, revisions and outbox."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from django.contrib import admin
-from django.db import transaction
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
 from registry.models import ClusterRevision, ModelRevision, OrganisationRevision
 from registry.models.base import SubmissionChannel
-from registry.services import revision_record
+from registry.selectors import current_facts
+from registry.services import RegistryValidationError, record_save
 from rules.engine.formatting import UNKNOWN, format_quantity
 
-from .scoping import OrganisationScopedAdmin
+from .scoping import OrganisationScopedAdmin, scope_of
 
 MAX_SHOWN_CHARS = 160
 UNITS = {
@@ -91,12 +94,63 @@ class ClusterRevisionInline(RevisionInline):
 
 
 class RevisionedAdmin(OrganisationScopedAdmin):
-    """Saves keep history: after the row and its inlines are saved, the new state is a revision."""
+    """Saves go through the registry's write path: the form and its inlines become one interchange
+    record, which `record_save` validates and stores as a revision (or refuses, having written
+    nothing: its problems are shown on the page, each naming its field)."""
+
+    record_kind = ""  # "organisation", "model" or "cluster"
+
+    def record_of(self, form: Any, formsets: Any) -> dict[str, Any]:
+        """The record the form (and its inlines) describe, in the interchange format."""
+        return current_facts(form.instance)
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        pass  # written by save_related, with its inlines, through the write path
 
     def save_related(self, request: Any, form: Any, formsets: Any, change: bool) -> None:
-        with transaction.atomic():
-            super().save_related(request, form, formsets, change)
-            revision_record(form.instance, actor=request.user, via=SubmissionChannel.ADMIN)
+        scope = scope_of(request.user)
+        if scope.restricted and scope.organisation_slug is None:
+            raise PermissionDenied("you belong to no organisation")
+        obj = form.instance
+        for formset in formsets:  # the inlines are part of the record written below, not saved on their own
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        current = None
+        if change:
+            current = current_facts(type(obj).objects.select_related(*self._related()).get(pk=obj.pk))
+        try:
+            stored, _outcome = record_save(
+                kind=self.record_kind, record=self.record_of(form, formsets), current=current, actor=request.user,
+                via=SubmissionChannel.ADMIN, organisation_scope=scope.organisation_slug,
+            )
+        except RegistryValidationError as exc:
+            request._registry_problems = exc.problems  # nothing was written; the page says why
+            return
+        for field in stored._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(stored, field.attname))
+
+    def _related(self) -> tuple[str, ...]:
+        return () if self.record_kind == "organisation" else ("organisation",)
+
+    def _refused(self, request: Any) -> HttpResponse | None:
+        problems = getattr(request, "_registry_problems", None)
+        if not problems:
+            return None
+        for problem in problems:
+            field = problem.path.split("]", 1)[-1].lstrip(".") or "record"
+            messages.error(request, f"Not saved: {field}: {problem.message}")
+        return HttpResponseRedirect(request.get_full_path())
+
+    def log_addition(self, request: Any, obj: Any, message: Any) -> Any:
+        return None if getattr(request, "_registry_problems", None) else super().log_addition(request, obj, message)
+
+    def log_change(self, request: Any, obj: Any, message: Any) -> Any:
+        return None if getattr(request, "_registry_problems", None) else super().log_change(request, obj, message)
+
+    def response_add(self, request: Any, obj: Any, post_url_continue: Any = None) -> HttpResponse:
+        return self._refused(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: Any, obj: Any) -> HttpResponse:
+        return self._refused(request) or super().response_change(request, obj)
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False  # the registry keeps every submission; nothing is deleted from it

@@ -7,7 +7,10 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet, Sum
 
+from registry.facts import cluster_facts
+from registry.mapping import row_facts
 from registry.models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
+from registry.selectors import base_model_choices
 from rules.engine.formatting import format_quantity
 
 from .display import ScientificDisplayMixin
@@ -26,6 +29,7 @@ from .topology import CappedTopologyInline, topology_summary
 
 @admin.register(Organisation)
 class OrganisationAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
+    record_kind = "organisation"
     organisation_lookup = "slug"
     subject_kind = "organisation"
     scientific_fields = {"annual_revenue_usd": "usd"}
@@ -73,6 +77,7 @@ class AcceleratorAdmin(admin.ModelAdmin):
 
 @admin.register(AIModel)
 class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
+    record_kind = "model"
     subject_kind = "model"
     scientific_fields = {
         "parameter_count": "parameters", "active_parameter_count": "parameters", "training_tokens": "tokens",
@@ -98,6 +103,24 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
         ("Lineage", {"fields": ("base_model", "derivation", "fine_tuning_compute_ops", "lineage_display")}),
         ("History", {"fields": ("revision", "created_at", "updated_at")}),
     )
+
+    def _base_model_choices(self, request: Any) -> QuerySet:
+        scope = scope_of(request.user)
+        if scope.restricted and scope.organisation_slug is None:
+            return AIModel.objects.none()
+        return base_model_choices(scope.organisation_slug)
+
+    def get_queryset(self, request: Any) -> QuerySet:
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "autocomplete" and request.GET.get("field_name") == "base_model":
+            # the base-model field offers a lab's own models and others' released ones, never their unreleased
+            return self._base_model_choices(request)
+        return super().get_queryset(request)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if db_field.name == "base_model":
+            kwargs["queryset"] = self._base_model_choices(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="Parameters", ordering="parameter_count")
     def parameters(self, obj: AIModel) -> str:
@@ -152,6 +175,7 @@ class NetworkLinkInline(CappedTopologyInline):
 
 @admin.register(Cluster)
 class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
+    record_kind = "cluster"
     subject_kind = "cluster"
     list_display = ("__str__", "accelerators", "datacenters", "used_for_ai_training", "operational_from", "revision")
     list_filter = (ClusterStatusFilter, ("organisation", admin.RelatedOnlyFieldListFilter), ClusterPeakRangeFilter,
@@ -171,6 +195,26 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
             datacenter_total=Count("groups__datacenter", distinct=True),
         )
 
+    def record_of(self, form: Any, formsets: Any) -> dict[str, Any]:
+        """The cluster as the form and its group and link inlines leave it (a renamed group keeps its links)."""
+        cluster = form.instance
+        by_model = {formset.model: formset for formset in formsets}
+        renamed: dict[int, str] = {}
+        groups = []
+        for group_form in _kept_forms(by_model[AcceleratorGroup]):
+            group = _unsaved(AcceleratorGroup, group_form.cleaned_data)
+            if group_form.instance.pk:
+                renamed[group_form.instance.pk] = group.name
+            groups.append(row_facts("group", group))
+        links = []
+        for link_form in _kept_forms(by_model[NetworkLink]):
+            link = _unsaved(NetworkLink, link_form.cleaned_data)
+            facts = row_facts("link", link)
+            facts["from"] = renamed.get(link.from_group_id, facts["from"])
+            facts["to"] = renamed.get(link.to_group_id, facts["to"])
+            links.append(facts)
+        return cluster_facts({**row_facts("cluster", cluster), "groups": groups, "links": links})
+
     @admin.display(description="Accelerators", ordering="accelerator_total")
     def accelerators(self, obj: Cluster) -> str:
         return f"{obj.accelerator_total or 0:,}"
@@ -178,3 +222,15 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
     @admin.display(description="Datacenters", ordering="datacenter_total")
     def datacenters(self, obj: Cluster) -> int:
         return obj.datacenter_total
+
+
+def _unsaved(model: type, cleaned_data: dict[str, Any]) -> Any:
+    """A row as an inline form describes it, not saved: read through the registry's field mapping."""
+    columns = {field.name for field in model._meta.concrete_fields} - {"id", "cluster"}
+    return model(**{name: value for name, value in cleaned_data.items() if name in columns})
+
+
+def _kept_forms(formset: Any) -> list[Any]:
+    """The inline forms that describe a row after the save: not blank extras, not marked for deletion."""
+    deleted = set(map(id, formset.deleted_forms)) if formset.can_delete else set()
+    return [form for form in formset.forms if form.cleaned_data and id(form) not in deleted]

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from registry.services import registry_export
+from registry.selectors import registry_export
 
 
 class Command(BaseCommand):
