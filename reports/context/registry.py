@@ -19,6 +19,7 @@ from django.conf import settings
 from rules.engine import RuleVersion as EngineVersion
 from rules.engine.subject import Subject
 from rules.library_store import published_library
+from rules.snapshots import expand_text
 
 from .. import charts, selectors
 from .common import STATUS_LABELS, STATUSES, iso_datetime, number, quantity_unit
@@ -106,7 +107,7 @@ def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, boo
         value = subject.value
         if value is None and subject.facts is not None and (kind == "model" or fallback is not None):
             # no regime in force recorded the quantity: the engine derives it from the stored snapshot
-            value = Subject(json.loads(subject.facts)).quantity(prefix, None if kind == "model" else fallback).value
+            value = Subject(expand_text(subject.facts)).quantity(prefix, None if kind == "model" else fallback).value
         if value is None or not subject.when or value <= 0:
             charted.leave_out(subject.ref, named)
             continue
