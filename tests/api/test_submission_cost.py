@@ -36,16 +36,17 @@ def tables(sql: list[str], verb: str) -> list[str]:
 
 
 def test_a_new_model_costs_one_read_and_four_inserts(lab, django_capture_on_commit_callbacks):
-    """The token's read (with the lab's membership and organisation), then the model, its first
-    revision, the outbox row of its evaluation and the audit event."""
+    """The token's read (with the lab's membership and organisation), the count of the organisation's
+    models (REGISTRY_MAX_MODELS_PER_ORGANISATION), then the model, its first revision, the outbox row
+    of its evaluation and the audit event."""
     with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as captured:
         response = lab.post("/api/v1/models/", MODEL, format="json")
     assert response.status_code == 201, response.content
     sql = statements(captured)
-    assert tables(sql, "SELECT") == ["accounts_apitoken"], sql
+    assert tables(sql, "SELECT") == ["accounts_apitoken", "registry_aimodel"], sql
     assert sorted(tables(sql, "INSERT")) == ["accounts_auditevent", "registry_aimodel", "registry_modelrevision",
                                             "rules_pendingevaluation"], sql
-    assert len(sql) == 5, sql
+    assert len(sql) == 6, sql
     assert len(callbacks) == 1  # the evaluation, enqueued once the submission is committed
     ref = "model:acme/Cost-1@1"
     assert PendingEvaluation.objects.filter(subject_ref=ref).count() == 1
