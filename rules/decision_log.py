@@ -306,12 +306,22 @@ def _check_snapshots(wanted: Iterable[str], checked: dict[str, bool]) -> None:
                 on_path.discard(stack.pop())
 
 
-def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int) -> Iterator[Determination]:
-    """The rows, each batch's facts snapshots (and the lineage snapshots they refer to) checked against
-    their hashes first."""
-    pending: list[Determination] = []
+class _RowChecked(NamedTuple):
+    """What verification keeps of a row once its content is hashed: its payload is let go at once."""
 
-    def flush() -> Iterator[Determination]:
+    sequence: int
+    previous_sha256: str
+    row_sha256: str
+    content_ok: bool
+    facts_id: str
+
+
+def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int) -> Iterator[_RowChecked]:
+    """The rows, each hashed as it is read, and each batch's facts snapshots (and the lineage snapshots
+    they refer to) checked against their hashes before the batch is handed on."""
+    pending: list[_RowChecked] = []
+
+    def flush() -> Iterator[_RowChecked]:
         if len(checked) > CHECKED_SNAPSHOTS_KEPT:
             checked.clear()
         _check_snapshots({row.facts_id for row in pending}, checked)
@@ -319,14 +329,17 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
         pending.clear()
 
     for row in rows:
-        pending.append(row)
+        pending.append(_RowChecked(row.sequence, row.previous_sha256, row.row_sha256,
+                                   row.compute_row_sha256() == row.row_sha256, row.facts_id))
         if len(pending) >= batch:
             yield from flush()
     yield from flush()
 
 
-def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 2000) -> ChainReport:
-    """Recomputes every row's hash in sequence order; names the first row that breaks the chain."""
+def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 500) -> ChainReport:
+    """Recomputes every row's hash in sequence order; names the first row that breaks the chain.
+    The log is read `batch` rows at a time and each row's text let go once hashed, so the memory it
+    takes does not grow with the log."""
     previous, expected_sequence, checked = GENESIS_SHA256, 1, 0
     facts_checked: dict[str, bool] = {}
     # The head is read first: rows appended while the chain is being read are not yet checked.
@@ -339,7 +352,7 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
             return ChainReport(checked, row.sequence, f"row {expected_sequence} is missing (found {row.sequence} next)")
         if row.previous_sha256 != previous:
             return ChainReport(checked, row.sequence, "previous_sha256 does not match the row before it")
-        if row.compute_row_sha256() != row.row_sha256:
+        if not row.content_ok:
             return ChainReport(checked, row.sequence, "content does not match its row_sha256: the row was altered")
         if not facts_checked[row.facts_id]:
             return ChainReport(checked, row.sequence, "its facts snapshot, or a lineage snapshot it refers to, does not match its hash")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import tracemalloc
 from datetime import date
 
 import pytest
@@ -136,3 +137,31 @@ def test_verify_log_reads_the_log_and_the_snapshots_in_bounded_batches(monkeypat
     assert max(batches) <= 7
     # the checked hashes are forgotten past the limit: at most one batch's snapshots and their nodes beyond it
     assert max(checked_sizes) <= 10 + 7 * 8
+
+
+def _verify_peak_bytes(batch: int) -> int:
+    tracemalloc.start()
+    try:
+        assert verify_chain(batch=batch).ok
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_verify_log_memory_does_not_grow_with_the_log():
+    """The peak memory of verifying a log four times as long stays about the same (a ratio, not a time)."""
+    refs = submit_chain(10)
+
+    def evaluate(days):
+        for day in days:
+            run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2026, 1, day), subjects=refs,
+                                          regimes=["eu-ai-act", "us-ca-sb53"]))
+
+    evaluate(range(1, 4))
+    _verify_peak_bytes(batch=20)  # warms Django's caches, which the first call fills
+    short = _verify_peak_bytes(batch=20)
+    rows = Determination.objects.count()
+    evaluate(range(4, 13))
+    assert Determination.objects.count() == 4 * rows
+    long = _verify_peak_bytes(batch=20)
+    assert long < 1.5 * short, (short, long)
