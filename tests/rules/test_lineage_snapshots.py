@@ -28,11 +28,18 @@ pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 3, 1)
 
 
-def submit_chain(depth: int, *, org: str = "deep") -> list[str]:
-    """A fine-tune chain `depth` models deep in one organisation; returns the model refs, base first."""
+ACCELERATORS = ["nvidia-h100-sxm", "nvidia-a100-sxm4", "nvidia-h200-sxm", "google-tpu-v5p"]
+
+
+def submit_chain(depth: int, *, org: str = "deep", hardware: bool = False) -> list[str]:
+    """A fine-tune chain `depth` models deep in one organisation; returns the model refs, base first.
+    With `hardware`, the models are trained on a few accelerators of the catalog, in turn."""
     records, refs = [], []
     for index in range(depth):
         record = ModelRecordFactory(organisation=org, name=f"Tune-{index}", training_compute_ops=1e22 * (index + 1))
+        if hardware and index % 3:
+            record["training_hardware"] = {"accelerator": ACCELERATORS[index % 4], "accelerator_count": 64,
+                                           "training_hours": 10, "utilization": 0.4}
         if refs:
             record["base_model"] = refs[-1][len("model:"):]
             record["fine_tuning_compute_ops"] = 1e21
@@ -64,8 +71,9 @@ def test_a_30_deep_chain_stores_snapshot_text_linear_in_its_depth():
 
 
 def test_a_stored_snapshot_reads_back_as_the_engine_was_given_it():
-    refs = submit_chain(12)
+    refs = submit_chain(12, hardware=True)
     record([*refs, "organisation:deep"])
+    assert len(snapshots_for([refs[-1]])[0].snapshot["accelerators"]) == 4
     for ref in (refs[-1], refs[5], refs[0], "organisation:deep"):
         (built,) = snapshots_for([ref])
         stored = Determination.objects.get(subject_ref=ref).facts
@@ -165,3 +173,13 @@ def test_verify_log_memory_does_not_grow_with_the_log():
     assert Determination.objects.count() == 4 * rows
     long = _verify_peak_bytes(batch=20)
     assert long < 1.5 * short, (short, long)
+
+
+def test_a_snapshot_stored_whole_before_lineage_was_referenced_still_reads_and_verifies():
+    refs = submit_chain(4)
+    text = canonical(snapshots_for([refs[-1]])[0].snapshot)  # as rows written before stored it
+    stored = FactsSnapshot.objects.create(sha256=decision_log.sha256_text(text), facts=text)
+    assert len(stored.data()["lineage"]) == 3 and stored.data() == json.loads(text)
+    checked: dict[str, bool] = {}
+    decision_log._check_snapshots([stored.sha256], checked)
+    assert checked == {stored.sha256: True}
