@@ -105,8 +105,8 @@ Fetch = Callable[[list[str]], dict[str, str]]
 def expand(data: dict[str, Any], fetch: Fetch) -> dict[str, Any]:
     """The snapshot as the engine was given it: each `base_snapshot` replaced by the lineage it names.
     `fetch` reads stored texts by hash; nodes are read one level of every chain at a time."""
-    if not references(data):
-        return data
+    if not references(data) or data.get("kind") not in ("model", "organisation"):
+        return data  # stored whole, or a lineage snapshot itself
     entries = [data] if data.get("kind") == "model" else [e for e in data["models"] if BASE in e]
     chains: list[list[dict[str, Any]]] = [[] for _ in entries]
     figures: dict[str, Any] = dict(data.get("accelerators") or {})
