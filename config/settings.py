@@ -281,6 +281,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
+# Limits on what one organisation's records may make the registry hold: how many base models a
+# model may have above it (its lineage depth), and how many models an organisation may have.
+REGISTRY_MAX_LINEAGE_DEPTH = env_int("REGISTRY_MAX_LINEAGE_DEPTH", 32, minimum=1)
+REGISTRY_MAX_MODELS_PER_ORGANISATION = env_int("REGISTRY_MAX_MODELS_PER_ORGANISATION", 5000, minimum=1)
+
 REGISTRY_ACCELERATOR_CSV = BASE_DIR / "registry" / "data" / "accelerators.csv"
 REGISTRY_RULE_LIBRARY = BASE_DIR / "rules" / "library"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from . import mapping
@@ -289,6 +290,58 @@ def _base_model_visible(model: AIModel | None, organisation_scope: str | None) -
     return model.released_on is not None and model.released_on <= timezone.localdate()
 
 
+def _check_limits(cleaned: dict[str, list[dict[str, Any]]]) -> list[Problem]:
+    """The registry's limits (settings): REGISTRY_MAX_MODELS_PER_ORGANISATION models in an organisation,
+    REGISTRY_MAX_LINEAGE_DEPTH base models above any model, its stored descendants' included. One
+    count query; the lineages are read only when the document names base models."""
+    max_models, max_depth = settings.REGISTRY_MAX_MODELS_PER_ORGANISATION, settings.REGISTRY_MAX_LINEAGE_DEPTH
+    records = {model_ref(rec): (index, rec) for index, rec in enumerate(cleaned["models"])}
+    if not records:
+        return []
+    problems: list[Problem] = []
+    by_org: dict[str, list[str]] = {}
+    for ref, (_index, rec) in records.items():
+        by_org.setdefault(rec["organisation"], []).append(ref)
+    counts = dict(AIModel.objects.filter(organisation__slug__in=list(by_org)).values_list("organisation__slug")
+                  .annotate(count=Count("pk")).order_by())
+    crowded = [slug for slug, refs in by_org.items() if counts.get(slug, 0) + len(refs) > max_models]
+    with_base = any(rec.get("base_model") for _index, rec in records.values())
+    stored = _stored_models(set(records)) if crowded or with_base else {}
+    for slug in crowded:
+        new = [records[ref][0] for ref in by_org[slug] if ref not in stored]
+        total = counts.get(slug, 0) + len(new)
+        if total > max_models:
+            first_over = new[max(0, max_models - counts.get(slug, 0))]
+            problems.append(Problem(f"models[{first_over}].organisation", f"{slug!r} would have {total} models: an "
+                                    f"organisation may have at most {max_models} (REGISTRY_MAX_MODELS_PER_ORGANISATION)"))
+    if not with_base:
+        return problems
+    base_of: dict[str, str | None] = {ref: rec.get("base_model") for ref, (_index, rec) in records.items()}
+    wanted = {base for base in base_of.values() if base and base not in base_of}
+    while wanted:  # up the lineages the document names, one query a level
+        found = _stored_models(wanted)
+        base_of.update((ref, model.base_model.ref if model.base_model else None) for ref, model in found.items())
+        wanted = {base for base in (base_of[ref] for ref in found) if base and base not in base_of}
+    for ref, (index, rec) in records.items():
+        depth, seen, cursor = 0, {ref}, base_of.get(ref)
+        while cursor is not None and cursor not in seen and depth <= max_depth:  # a cycle is refused elsewhere
+            seen.add(cursor)
+            depth, cursor = depth + 1, base_of.get(cursor)
+        model = stored.get(ref)
+        moved = model is not None and rec.get("base_model") != (model.base_model.ref if model.base_model else None)
+        if moved and depth <= max_depth:
+            # a stored model given a new base moves its descendants down with it
+            level, below = [model.pk], 0
+            while depth + below <= max_depth and (level := list(AIModel.objects.filter(base_model_id__in=level)
+                                                                .values_list("pk", flat=True))):
+                below += 1
+            depth += below
+        if depth > max_depth:
+            problems.append(Problem(f"models[{index}].base_model", f"makes a lineage deeper than {max_depth} base models "
+                                    "(REGISTRY_MAX_LINEAGE_DEPTH)"))
+    return problems
+
+
 def _stored_models(refs: set[str]) -> dict[str, AIModel]:
     """Those of `refs` that are stored, by ref, with their organisation and base model: one query."""
     keys = [match.groupdict() for match in map(MODEL_REF.match, refs) if match]
@@ -535,7 +588,7 @@ def registry_submit(
     known = _Known()
     if cleaned:
         more, known = _check_references(cleaned, organisation_scope=organisation_scope, organisations=organisations)
-        problems += more
+        problems += more or _check_limits(cleaned)
     if problems:
         raise RegistryValidationError(problems)
     tick = progress or (lambda n: None)
@@ -546,7 +599,7 @@ def registry_submit(
                 if _lineage_lock(cleaned) or attempt == 2:  # checked again under the lock, or after a conflict
                     problems, known = _check_references(cleaned, organisation_scope=organisation_scope,
                                                         organisations=organisations)
-                    if problems:
+                    if problems or (problems := _check_limits(cleaned)):
                         raise RegistryValidationError(problems)
                 writer = _Writer(known=known, actor=actor, via=via, result=result, only_new=only_new)
                 for rec in cleaned["organisations"]:

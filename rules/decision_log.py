@@ -17,6 +17,7 @@ from .engine.vocabulary import DECIDING_OUTCOME
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
 from .models import Determination, FactsSnapshot, LogHead
 from .models.decision_log import GENESIS_SHA256, chained_fields, payload_sha256, row_sha256
+from .snapshots import Compactor, may_refer, references
 from .subjects import SubjectSnapshot
 
 LOG_SCHEMA = "determination/1"
@@ -83,22 +84,21 @@ class _Prepared(NamedTuple):
 
 
 def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
-    """Payload text per entry, and facts text per distinct snapshot (each subject's once)."""
+    """Payload text per entry, and facts text per distinct snapshot (each subject's once), with the
+    lineage nodes the snapshots refer to (`rules.snapshots`)."""
     with stage(PAYLOADS_SERIALIZED):
         return _serialized(entries)
 
 
 def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
-    facts: dict[str, str] = {}
+    compactor = Compactor(encode=canonical, digest=sha256_text)
     facts_of: dict[int, str] = {}
     prepared = []
     for entry in entries:
         snapshot, evaluation = entry.subject, entry.evaluation
         facts_sha = facts_of.get(id(snapshot))
         if facts_sha is None:
-            text = canonical(snapshot.snapshot)
-            facts_sha = facts_of[id(snapshot)] = sha256_text(text)
-            facts[facts_sha] = text
+            facts_sha = facts_of[id(snapshot)] = compactor.compact(snapshot.snapshot)
         key, payload = snapshot.key, canonical(payload_of(evaluation))
         prepared.append(_Prepared(
             key.kind, key.ref, key.organisation, key.name or "", key.version or "", snapshot.revision,
@@ -106,7 +106,7 @@ def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
             evaluation.as_of, evaluation.status, deciding_test(evaluation), facts_sha, payload,
             payload_sha256(payload),
         ))
-    return prepared, facts
+    return prepared, compactor.texts
 
 
 def _store_facts(facts: dict[str, str]) -> None:
@@ -278,27 +278,80 @@ class ChainReport:
         return self.broken_at is None
 
 
-def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int) -> Iterator[Determination]:
-    """The rows, each batch's facts snapshots checked against their hashes first (one query a batch)."""
-    pending: list[Determination] = []
+# How many snapshot hashes verification remembers as checked; past it the memory is cleared and a
+# snapshot met again is checked again, so a log of any size is verified in bounded memory.
+CHECKED_SNAPSHOTS_KEPT = 100_000
 
-    def flush() -> Iterator[Determination]:
-        wanted = {row.facts_id for row in pending} - set(checked)
-        found = dict(FactsSnapshot.objects.filter(sha256__any=list(wanted)).values_list("sha256", "facts")) if wanted else {}
-        for sha in wanted:
-            checked[sha] = sha in found and sha256_text(found[sha]) == sha
+
+def _check_snapshots(wanted: Iterable[str], checked: dict[str, bool]) -> None:
+    """Checks these snapshots, and every lineage snapshot they refer to, against their hashes: one
+    streamed query per level of lineage. A snapshot is good when its own text matches its hash and
+    every snapshot it refers to is good (and stored)."""
+    own: dict[str, bool] = {}
+    refs: dict[str, list[str]] = {}
+    level = {sha for sha in wanted if sha not in checked}
+    roots = sorted(level)
+    while level:
+        rows = FactsSnapshot.objects.filter(sha256__any=sorted(level)).values_list("sha256", "facts")
+        for sha, text in rows.iterator(chunk_size=500):
+            own[sha] = sha256_text(text) == sha
+            if may_refer(text):
+                try:
+                    refs[sha] = [str(ref) for ref in references(json.loads(text))]
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    own[sha] = False
+        level = {ref for sha in level for ref in refs.get(sha, ()) if ref not in checked and ref not in own}
+        # a reference that is not stored is never fetched: it is left out of `own`, so it is bad
+        level -= {ref for ref in level if ref in refs}
+    for root in roots:
+        stack, on_path = [root], {root}  # depth first, one reference at a time: the stack is the path
+        while stack:
+            sha = stack[-1]
+            ref = next((ref for ref in refs.get(sha, ()) if ref not in checked), None)
+            if ref is not None and ref in on_path:
+                checked[ref] = False  # only an altered text can refer back up its own chain
+            elif ref is not None:
+                stack.append(ref)
+                on_path.add(ref)
+            else:
+                checked[sha] = own.get(sha, False) and all(checked[ref] for ref in refs.get(sha, ()))
+                on_path.discard(stack.pop())
+
+
+class _RowChecked(NamedTuple):
+    """What verification keeps of a row once its content is hashed: its payload is let go at once."""
+
+    sequence: int
+    previous_sha256: str
+    row_sha256: str
+    content_ok: bool
+    facts_id: str
+
+
+def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int) -> Iterator[_RowChecked]:
+    """The rows, each hashed as it is read, and each batch's facts snapshots (and the lineage snapshots
+    they refer to) checked against their hashes before the batch is handed on."""
+    pending: list[_RowChecked] = []
+
+    def flush() -> Iterator[_RowChecked]:
+        if len(checked) > CHECKED_SNAPSHOTS_KEPT:
+            checked.clear()
+        _check_snapshots({row.facts_id for row in pending}, checked)
         yield from pending
         pending.clear()
 
     for row in rows:
-        pending.append(row)
+        pending.append(_RowChecked(row.sequence, row.previous_sha256, row.row_sha256,
+                                   row.compute_row_sha256() == row.row_sha256, row.facts_id))
         if len(pending) >= batch:
             yield from flush()
     yield from flush()
 
 
-def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 2000) -> ChainReport:
-    """Recomputes every row's hash in sequence order; names the first row that breaks the chain."""
+def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 500) -> ChainReport:
+    """Recomputes every row's hash in sequence order; names the first row that breaks the chain.
+    The log is read `batch` rows at a time and each row's text let go once hashed, so the memory it
+    takes does not grow with the log."""
     previous, expected_sequence, checked = GENESIS_SHA256, 1, 0
     facts_checked: dict[str, bool] = {}
     # The head is read first: rows appended while the chain is being read are not yet checked.
@@ -311,10 +364,10 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
             return ChainReport(checked, row.sequence, f"row {expected_sequence} is missing (found {row.sequence} next)")
         if row.previous_sha256 != previous:
             return ChainReport(checked, row.sequence, "previous_sha256 does not match the row before it")
-        if row.compute_row_sha256() != row.row_sha256:
+        if not row.content_ok:
             return ChainReport(checked, row.sequence, "content does not match its row_sha256: the row was altered")
         if not facts_checked[row.facts_id]:
-            return ChainReport(checked, row.sequence, "its facts snapshot does not match facts_sha256")
+            return ChainReport(checked, row.sequence, "its facts snapshot, or a lineage snapshot it refers to, does not match its hash")
         previous = row.row_sha256
         expected_sequence += 1
         checked += 1

@@ -120,15 +120,40 @@ class AIModel(models.Model):
         self.name_skeleton = name_skeleton(self.name)
         super().save(*args, **kwargs)
 
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> AIModel:
+        instance = super().from_db(db, field_names, values)
+        # the stored base, so that clean() walks the descendants only when it changes
+        instance._loaded_base_model_id = instance.__dict__.get("base_model_id")
+        return instance
+
     def clean(self) -> None:
+        from django.conf import settings
         from django.core.exceptions import ValidationError
 
-        cursor, seen = self.base_model, {self.pk}
+        cursor, seen, depth = self.base_model, {self.pk}, 0
         while cursor is not None:
             if cursor.pk in seen:
                 raise ValidationError({"base_model": "makes a lineage cycle"})
             seen.add(cursor.pk)
+            depth += 1
             cursor = cursor.base_model
+        limit = settings.REGISTRY_MAX_LINEAGE_DEPTH
+        moved = self.pk is not None and self.base_model_id is not None and (
+            self.base_model_id != getattr(self, "_loaded_base_model_id", None))
+        level, below = [self.pk] if moved else [], 0
+        while depth + below <= limit and level:  # a model given a new base moves its descendants down with it
+            level = list(AIModel.objects.filter(base_model_id__in=level).values_list("pk", flat=True))
+            below += bool(level)
+        if depth + below > limit:
+            raise ValidationError({"base_model": f"makes a lineage deeper than {limit} base models "
+                                                 "(REGISTRY_MAX_LINEAGE_DEPTH)"})
+        most = settings.REGISTRY_MAX_MODELS_PER_ORGANISATION
+        if self._state.adding and self.organisation_id is not None and (
+                AIModel.objects.filter(organisation_id=self.organisation_id).count() >= most):
+            # not keyed by field: the organisation is not on every form (a lab's is set for it)
+            raise ValidationError(f"organisation: {self.organisation.slug!r} has {most} models already, the most "
+                                  "an organisation may have (REGISTRY_MAX_MODELS_PER_ORGANISATION)")
 
     def lineage(self) -> list[AIModel]:
         """Base model, its base, and so on: nearest first."""

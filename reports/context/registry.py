@@ -20,6 +20,7 @@ from rules.engine import RuleVersion as EngineVersion
 from rules.engine.subject import Subject
 from rules.engine.vocabulary import STATUS_LABELS, Status
 from rules.library_store import published_library
+from rules.snapshots import expand_text
 
 from .. import charts, selectors
 from .common import STATUSES, iso_datetime, number, quantity_unit
@@ -107,7 +108,7 @@ def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, boo
         value = subject.value
         if value is None and subject.facts is not None and (kind == "model" or fallback is not None):
             # no regime in force recorded the quantity: the engine derives it from the stored snapshot
-            value = Subject(json.loads(subject.facts)).quantity(prefix, None if kind == "model" else fallback).value
+            value = Subject(expand_text(subject.facts)).quantity(prefix, None if kind == "model" else fallback).value
         if value is None or not subject.when or value <= 0:
             charted.leave_out(subject.ref, named)
             continue

@@ -60,7 +60,10 @@ class FactsSnapshot(models.Model):
         raise AppendOnlyError("the decision log is append-only: facts snapshots are never deleted")
 
     def data(self) -> dict[str, Any]:
-        return json.loads(self.facts)
+        """The snapshot as the engine was given it: lineage stored by reference is read back in."""
+        from ..snapshots import expand_text
+
+        return expand_text(self.facts)
 
 
 class Determination(models.Model):

@@ -35,10 +35,11 @@ def tables(sql: list[str], verb: str) -> list[str]:
     return [re.search(r'(?:FROM|INTO) "(\w+)"', s).group(1) for s in sql if s.startswith(verb)]
 
 
-def test_a_new_model_costs_two_reads_and_four_inserts(lab, django_capture_on_commit_callbacks):
-    """The token's read (with the lab's membership and organisation) and the look for a confusable
-    name among the organisation's models (by its indexed skeleton), then the model, its first
-    revision, the outbox row of its evaluation and the audit event."""
+def test_a_new_model_costs_three_reads_and_four_inserts(lab, django_capture_on_commit_callbacks):
+    """The token's read (with the lab's membership and organisation), the look for a confusable name
+    among the organisation's models (by its indexed skeleton) and the count of the organisation's
+    models (REGISTRY_MAX_MODELS_PER_ORGANISATION), then the model, its first revision, the outbox row
+    of its evaluation and the audit event."""
     with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as captured:
         response = lab.post("/api/v1/models/", MODEL, format="json")
     assert response.status_code == 201, response.content

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, transaction
 
 from bench.synthetic import document, write_registry
+from registry.models import AIModel
 from registry.selectors import registry_export
 from registry.services import registry_submit
 from rules import decision_log, services
@@ -92,10 +93,14 @@ def test_a_bulk_run_makes_the_determinations_each_subject_gets_alone(synthetic, 
 
 def test_the_chain_verifies_after_bulk_runs_and_each_facts_snapshot_is_stored_once(synthetic):
     first = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=9))
+    stored = FactsSnapshot.objects.count()
     second = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=9))
     report = verify_chain()
     assert report.ok and report.checked == 2 * len(synthetic) * 6
-    assert FactsSnapshot.objects.count() == len(synthetic)
+    # one snapshot per subject, and one lineage snapshot per model that is another's base
+    assert Determination.objects.values("facts").distinct().count() == len(synthetic)
+    bases = AIModel.objects.filter(derived_models__isnull=False).distinct().count()
+    assert bases and FactsSnapshot.objects.count() == stored == len(synthetic) + bases
     assert (first.changes_count, second.changes_count) == (0, 0)
     assert Determination.objects.filter(run=second).count() == Determination.objects.filter(run=first).count()
 
