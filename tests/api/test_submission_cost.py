@@ -44,10 +44,10 @@ def test_a_new_model_costs_three_reads_and_four_inserts(lab, django_capture_on_c
         response = lab.post("/api/v1/models/", MODEL, format="json")
     assert response.status_code == 201, response.content
     sql = statements(captured)
-    assert tables(sql, "SELECT") == ["accounts_apitoken", "registry_aimodel"], sql
+    assert tables(sql, "SELECT") == ["accounts_apitoken", "registry_aimodel", "registry_aimodel"], sql
     assert sorted(tables(sql, "INSERT")) == ["accounts_auditevent", "registry_aimodel", "registry_modelrevision",
                                             "rules_pendingevaluation"], sql
-    assert len(sql) == 6, sql
+    assert len(sql) == 7, sql
     assert len(callbacks) == 1  # the evaluation, enqueued once the submission is committed
     ref = "model:acme/Cost-1@1"
     assert PendingEvaluation.objects.filter(subject_ref=ref).count() == 1
