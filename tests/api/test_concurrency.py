@@ -27,6 +27,7 @@ pytestmark = [
 @pytest.fixture
 def lab_token(settings) -> str:
     settings.API_THROTTLE_RATE = "100000/min"
+    settings.API_WORK_THROTTLE_RATE = "100000/min"
     registry_submit(document(organisations=[OrganisationRecordFactory(slug="acme")],
                              models=[ModelRecordFactory(organisation="acme", name="Contested")]), via="import")
     return api_user(role="lab", organisation="acme")[1]

@@ -199,6 +199,7 @@ LABS, THREADS_PER_LAB, WRITES_PER_THREAD = 3, 3, 4
 @pytest.fixture
 def labs(live_server, settings, transactional_db, eager_celery) -> list[Lab]:
     settings.API_THROTTLE_RATE = "100000/min"
+    settings.API_WORK_THROTTLE_RATE = "100000/min"
     slugs = [f"lab-{n}" for n in range(LABS)]
     registry_submit(document(organisations=[OrganisationRecordFactory(slug=slug, name=f"Lab {slug}") for slug in slugs],
                              models=[ModelRecordFactory(organisation=slug, name="Shared") for slug in slugs]),

@@ -25,6 +25,8 @@ def row_counts() -> dict[str, int]:
 @pytest.fixture(autouse=True)
 def _generous_api_throttle(settings):
     settings.API_THROTTLE_RATE = "100000/min"
+    settings.API_WORK_THROTTLE_RATE = "100000/min"
+    settings.REPORT_MAX_PENDING = 1000
 
 
 @pytest.fixture
