@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, JSONField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from accounts.selectors import Access, access_of
 from registry.facts import FactsDecoder
@@ -53,13 +54,32 @@ def determinations_visible(access: Access) -> QuerySet:
     return queryset if access.is_regulator else queryset.filter(organisation=access.organisation_slug)
 
 
+def _count(queryset: QuerySet, column: str = "pk", *, distinct: bool = False) -> Any:
+    """A correlated COUNT of `queryset` (already filtered on OuterRef), 0 when it has no rows."""
+    counted = queryset.order_by().annotate(_one=Value(1)).values("_one").annotate(
+        n=Count(column, distinct=distinct)).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def runs_visible(access: Access) -> QuerySet:
-    """A lab sees the runs its members requested and the runs that decided one of its subjects."""
+    """A lab sees the runs its members requested and the runs that decided one of its subjects.
+
+    For a lab each run also carries its own share of the counts (`visible_total`, `visible_done`,
+    `visible_changes`): a run over the whole registry shows the lab its subjects, never the registry's."""
     queryset = EvaluationRun.objects.select_related("requested_by", "requested_by__membership")
     if access.is_regulator:
         return queryset
-    decided = Determination.objects.filter(run=OuterRef("pk"), organisation=access.organisation_slug)
-    return queryset.filter(Q(requested_by__membership__organisation_id=access.organisation_id) | Exists(decided))
+    slug, org = access.organisation_slug, access.organisation_id
+    decided = Determination.objects.filter(run=OuterRef("pk"), organisation=slug)
+    existed = {"organisation_id": org, "created_at__lte": OuterRef("created_at")}
+    return queryset.filter(Q(requested_by__membership__organisation_id=org) | Exists(decided)).annotate(
+        visible_done=_count(decided, "subject_ref", distinct=True),
+        visible_changes=_count(StatusChange.objects.filter(run=OuterRef("pk"), organisation=slug)),
+        visible_registry_total=(
+            _count(AIModel.objects.filter(**existed)) + _count(Cluster.objects.filter(**existed))
+            + _count(Organisation.objects.filter(pk=org, created_at__lte=OuterRef("created_at")))
+        ),
+    )
 
 
 def changes_visible(access: Access, run: EvaluationRun) -> QuerySet:
