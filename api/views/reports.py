@@ -60,11 +60,13 @@ def reports_visible(viewer: Any) -> QuerySet:
     if viewer.is_regulator:
         return queryset
     org = viewer.organisation_slug
-    return queryset.filter(kind="audit").filter(
+    queryset = queryset.filter(kind="audit").filter(
         Q(parameters__subject__startswith=f"model:{org}/")
         | Q(parameters__subject__startswith=f"cluster:{org}/")
         | Q(parameters__subject=f"organisation:{org}")
     )
+    withheld = access.unreleased_elsewhere(viewer).own  # their reports would show another lab's unreleased figures
+    return queryset.exclude(parameters__subject__in=sorted(withheld)) if withheld else queryset
 
 
 def report_representation(artifact: ReportArtifact, request: Request) -> dict[str, Any]:
@@ -127,11 +129,16 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             if kind != "audit":
                 raise FieldErrors([{"field": "kind", "message": "a lab member may request audit reports only"}])
             try:
-                organisation = parse_subject(str(data.get("subject", ""))).organisation
+                key = parse_subject(str(data.get("subject", "")))
             except SubjectError as exc:
                 raise FieldErrors([{"field": "subject", "message": str(exc)}]) from None
-            if organisation != viewer.organisation_slug:
-                raise FieldErrors([{"field": "subject", "message": f"unknown subject {data.get('subject')!r}"}])
+            if key.organisation != viewer.organisation_slug:
+                # the same answer as for a subject that does not exist
+                raise FieldErrors([{"field": "subject", "message": f"unknown subject(s): {key.ref}"}])
+            if key.ref in access.unreleased_elsewhere(viewer).own:
+                raise FieldErrors([{"field": "subject", "message": (
+                    f"{key.ref} rests on a base model another organisation has not released; its audit report "
+                    "is available once that model is released")}])
         try:
             with transaction.atomic():
                 artifact = report_request(kind=kind, format=format, requested_by=request.user, **data)
