@@ -166,7 +166,7 @@ def runs_visible(access: Access) -> QuerySet:
     existed = {"organisation_id": org, "created_at__lte": OuterRef("created_at")}
     return queryset.filter(Q(requested_by__membership__organisation_id=org) | Exists(decided)).annotate(
         visible_done=_count(decided, "subject_ref", distinct=True),
-        visible_changes=_count(StatusChange.objects.filter(run=OuterRef("pk"), organisation=slug)),
+        visible_changes=_count(_changes_shown(access, StatusChange.objects.filter(run=OuterRef("pk"), organisation=slug))),
         visible_registry_total=(
             _count(AIModel.objects.filter(**existed)) + _count(Cluster.objects.filter(**existed))
             + _count(Organisation.objects.filter(pk=org, created_at__lte=OuterRef("created_at")))
@@ -178,12 +178,16 @@ def changes_visible(access: Access, run: EvaluationRun) -> QuerySet:
     queryset = StatusChange.objects.filter(run=run)
     if access.is_regulator:
         return queryset
-    queryset = queryset.filter(organisation=access.organisation_slug)
+    return _changes_shown(access, queryset.filter(organisation=access.organisation_slug))
+
+
+def _changes_shown(access: Access, changes: QuerySet) -> QuerySet:
+    """A lab's status changes less those between determinations withheld from it."""
     withheld = determinations_withheld(access)
     if withheld is None:
-        return queryset
+        return changes
     hidden = Determination.objects.filter(organisation=access.organisation_slug).filter(withheld).values("pk")
-    return queryset.exclude(to_determination__in=hidden).exclude(from_determination__in=hidden)
+    return changes.exclude(to_determination__in=hidden).exclude(from_determination__in=hidden)
 
 
 def rule_versions_visible(access: Access) -> QuerySet:

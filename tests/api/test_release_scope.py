@@ -81,13 +81,19 @@ def test_a_lab_never_reads_an_unreleased_base_models_figures_in_its_determinatio
     assert naming_base <= everything
 
 
-def test_a_run_shows_a_lab_no_change_that_rests_on_an_unreleased_base(world, lineages, lab):
-    run = run_create(kind=RunKind.MANUAL, as_of=date(2024, 1, 1), subjects=SUBJECTS)
-    run_execute_inline(run)
+def test_a_run_shows_a_lab_no_change_that_rests_on_an_unreleased_base(world, lineages, lab, regulator_api):
+    # the base's own revision takes the fine-tune over SB 53's 1e26: a status change that rests on it
+    registry_submit(document(organisations=[], models=[{**SECRET, "released_on": "2099-01-01",
+                                                        "training_compute_ops": 2e26}]), via="import")
     run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=SUBJECTS))
+    everything = regulator_api.get(f"/api/v1/runs/{run.pk}/").json()
+    assert "model:acme/Acme-FT@1" in {c["subject"] for c in everything["changes"]}
     body = lab.get(f"/api/v1/runs/{run.pk}/")
     assert body.status_code == 200 and b"Rival-Secret" not in body.content
     assert {c["subject"] for c in body.json()["changes"]} <= {"model:acme/Acme-Open-FT@1"}
+    assert body.json()["changes_count"] == len(body.json()["changes"])
+    listed = lab.get(f"/api/v1/runs/{run.pk}/changes/").json()["results"]
+    assert "model:acme/Acme-FT@1" not in {c["subject"] for c in listed}
 
 
 def test_once_the_base_is_released_the_lab_sees_its_determinations(world, lineages, lab):
