@@ -107,7 +107,10 @@ def unreleased_elsewhere(access: Access) -> Unreleased:
                 break
             seen.add(base)
             base = rows[base][1]
-    ref = lambda pk: "{}/{}@{}".format(*rows[pk][4:])  # noqa: E731
+
+    def ref(pk: int) -> str:
+        return "{}/{}@{}".format(*rows[pk][4:])
+
     own_refs = {f"model:{ref(pk)}" for pk in tainted}
     if own_refs:
         own_refs.add(f"organisation:{access.organisation_slug}")
