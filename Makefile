@@ -10,7 +10,8 @@ PG_PORT ?= 5432
 TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-embedded venv dev-venv setup-demo services lint ci clean system-packages test-system-packages bench backup restore
+.PHONY: run test test-embedded venv dev-venv setup-demo services lint ci clean system-packages test-system-packages bench backup restore \
+	worker-evaluations worker-reports
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -139,6 +140,14 @@ restore:
 	  --dbname="$$DATABASE_URL" "$(FILE)"
 	@echo "Restored $(FILE); verifying the decision log"
 	$(BIN)/python manage.py verify_log --no-progress
+
+# Celery workers, one pool per queue (with DATABASE_URL, REDIS_URL and SECRET_KEY set): evaluations
+# (submissions, runs, the outbox sweep) and reports, so a slow report never holds up an evaluation.
+WORKER_CONCURRENCY ?= 2
+worker-evaluations: venv
+	$(BIN)/celery -A config worker -Q evaluations --loglevel INFO --concurrency $(WORKER_CONCURRENCY) -n evaluations@%h
+worker-reports: venv
+	$(BIN)/celery -A config worker -Q reports --loglevel INFO --concurrency 1 -n reports@%h
 
 # ruff, then the import contracts of pyproject.toml (the apps' layers, the engine's purity).
 lint: dev-venv

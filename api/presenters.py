@@ -10,6 +10,7 @@ from accounts.selectors import Access
 from rules.engine import RuleFileErrors
 from rules.library_store import engine_version
 from rules.models import Determination, EvaluationRun, RuleVersion
+from rules.models.runs import RunStatus
 from rules.subjects import SubjectError, parse_subject
 
 from .serializers import rules as out
@@ -69,10 +70,22 @@ def _requested_by(run: EvaluationRun, viewer: Access) -> str | None:
     return user.get_username() if membership is not None and membership.organisation_id == viewer.organisation_id else None
 
 
+def _percent(run: EvaluationRun, total: int, done: int) -> float:
+    if run.status == RunStatus.FINISHED and total == 0:
+        return 100.0
+    return round(100.0 * done / total, 1) if total else 0.0
+
+
 def run_representation(run: EvaluationRun, request: Any, viewer: Access, *, changes: list[Any] | None = None) -> dict[str, Any]:
-    subjects = run.subjects
-    if subjects is not None and not viewer.is_regulator:
-        subjects = [ref for ref in subjects if _own(ref, viewer.organisation_slug)]
+    subjects, total, done = run.subjects, run.total, run.done
+    if not viewer.is_regulator:
+        # a lab's share of the run: its own subjects, never the registry's counts
+        if subjects is not None:
+            subjects = [ref for ref in subjects if _own(ref, viewer.organisation_slug)]
+            total = len(subjects)
+        else:
+            total = getattr(run, "visible_registry_total", 0)
+        done = total if run.status == RunStatus.FINISHED else min(total, getattr(run, "visible_done", 0))
     data = {
         "id": run.pk,
         "url": reverse("api:run-detail", kwargs={"pk": run.pk}, request=request),
@@ -81,9 +94,9 @@ def run_representation(run: EvaluationRun, request: Any, viewer: Access, *, chan
         "as_of": run.as_of,
         "regimes": run.regimes or [],
         "subjects": subjects,
-        "total": run.total,
-        "done": run.done,
-        "progress_percent": run.progress_percent,
+        "total": total,
+        "done": done,
+        "progress_percent": _percent(run, total, done),
         "changes_count": getattr(run, "visible_changes", run.changes_count),
         "changes_url": reverse("api:run-changes", kwargs={"pk": run.pk}, request=request),
         "determinations_url": reverse("api:determination-list", request=request) + f"?run={run.pk}",

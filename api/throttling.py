@@ -105,3 +105,18 @@ class TokenRateThrottle(SimpleRateThrottle):
         else:
             ident = f"address:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class WorkRateThrottle(TokenRateThrottle):
+    """The lower rate of the POSTs that queue work (evaluations/, reports/): settings.API_WORK_THROTTLE_RATE
+    per token, counted apart from (and on top of) the overall rate. Reading them is not counted here."""
+
+    scope = "work"
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if request.method != "POST":
+            return True
+        return super().allow_request(request, view)
+
+    def get_rate(self) -> str:
+        return settings.API_WORK_THROTTLE_RATE

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("REGISTRY_VAR_DIR", BASE_DIR / "var"))
@@ -205,6 +206,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "30")),
 }
+# Two queues, so reports never hold up evaluations: `evaluations` (submissions, runs, the outbox
+# sweep, the nightly re-evaluation) and `reports` (rendering stored reports, which can take minutes).
+# A worker started without `-Q` consumes both; a deployment runs one pool per queue (README).
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("evaluations", "reports"))
+CELERY_TASK_DEFAULT_QUEUE = "evaluations"
+CELERY_TASK_ROUTES = {
+    "reports.tasks.*": {"queue": "reports"},
+    "rules.tasks.*": {"queue": "evaluations"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
@@ -264,6 +274,16 @@ CLUSTER_MAX_LINKS = env_int("CLUSTER_MAX_LINKS", 2000, minimum=0)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "600/min")
 API_MAX_PAGE_SIZE = 500
+# POSTs that queue work (an evaluation or a report) are also counted at this lower rate per token.
+API_WORK_THROTTLE_RATE = os.environ.get("API_WORK_THROTTLE_RATE", "30/min")
+# Reports (reports/): a user may have this many requested reports not yet built (more is a 429); a
+# registry report charts at most REPORTS_CHART_MAX_POINTS subjects one by one (past that they are
+# counted per cell), names REPORTS_CHART_LEFT_OUT_NAMED of those it leaves out, and lists at most
+# REPORTS_REGISTRY_LIST_LIMIT determinations in each of its covered and indeterminate lists.
+REPORT_MAX_PENDING = env_int("REPORT_MAX_PENDING", 3, minimum=1)
+REPORTS_CHART_MAX_POINTS = env_int("REPORTS_CHART_MAX_POINTS", 2000, minimum=0)
+REPORTS_CHART_LEFT_OUT_NAMED = env_int("REPORTS_CHART_LEFT_OUT_NAMED", 20, minimum=0)
+REPORTS_REGISTRY_LIST_LIMIT = env_int("REPORTS_REGISTRY_LIST_LIMIT", 500, minimum=0)
 # Throttle counts are shared by every web process through Redis when it is configured.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

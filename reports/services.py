@@ -8,9 +8,10 @@ import logging
 import re
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -244,9 +245,43 @@ def enqueue_build(artifact_id: int) -> bool:
     return True
 
 
+class TooManyPendingReports(Exception):
+    """The requester already has settings.REPORT_MAX_PENDING reports waiting to be built."""
+
+    def __init__(self, pending: int, limit: int) -> None:
+        super().__init__(f"{pending} of your reports are still being built (at most {limit} may wait at once): "
+                         "wait for one to finish, or poll the report you asked for")
+        self.pending, self.limit = pending, limit
+
+
+def _stale_before() -> datetime:
+    """A pending report older than this has outlived any build (its message was lost, or the broker was down)."""
+    return timezone.now() - timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
+
+
 def report_request(*, kind: str, format: str, requested_by: Any = None, **params: Any) -> ReportArtifact:
-    """A pending report whose build is enqueued once the caller's transaction commits."""
-    artifact = artifact_create(kind=kind, format=format, requested_by=requested_by, **params)
+    """A pending report whose build is enqueued once the caller's transaction commits.
+
+    The same report asked for again while one is still pending is that one (its build is sent again
+    if it has waited longer than any build takes); a new report is refused with TooManyPendingReports
+    once the requester has settings.REPORT_MAX_PENDING reports waiting. A requester's requests are
+    taken one at a time (its user row is locked), so neither check can be raced past."""
+    user = requested_by if getattr(requested_by, "pk", None) else None
+    checked = report_parameters(kind=kind, format=format, **params)
+    if user is not None:
+        type(user).objects.select_for_update().filter(pk=user.pk).first()
+    same = (ReportArtifact.objects.filter(kind=kind, format=format, status=ArtifactStatus.PENDING, parameters=checked)
+            .order_by("id").first())
+    if same is not None:
+        if same.created_at < _stale_before():
+            transaction.on_commit(lambda: enqueue_build(same.pk), robust=True)
+        return same
+    if user is not None:
+        pending = ReportArtifact.objects.filter(requested_by=user, status=ArtifactStatus.PENDING,
+                                                created_at__gte=_stale_before()).count()
+        if pending >= settings.REPORT_MAX_PENDING:
+            raise TooManyPendingReports(pending, settings.REPORT_MAX_PENDING)
+    artifact = artifact_create(kind=kind, format=format, requested_by=user, **params)
     transaction.on_commit(lambda: enqueue_build(artifact.pk), robust=True)
     return artifact
 
@@ -263,5 +298,5 @@ def change_reports_for_run(*, run_id: int) -> list[ReportArtifact]:
 __all__ = [
     "FORMATS", "ReportFormat", "ReportInputError", "artifact_build", "artifact_create", "change_reports_for_run",
     "enqueue_build", "record_missing_determinations", "report_content", "report_generate", "report_parameters",
-    "report_request",
+    "report_request", "TooManyPendingReports",
 ]

@@ -36,6 +36,8 @@ def _plain_http_test_client(settings):
 def _generous_api_throttle(settings):
     """Throttling has its own tests, which set their own rate; elsewhere no test should meet the limit."""
     settings.API_THROTTLE_RATE = "100000/min"
+    settings.API_WORK_THROTTLE_RATE = "100000/min"
+    settings.REPORT_MAX_PENDING = 1000
 
 
 @pytest.fixture(scope="session")

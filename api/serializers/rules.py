@@ -105,8 +105,8 @@ class RunOut(serializers.Serializer):
     regimes = serializers.ListField(child=serializers.CharField(), help_text="Empty means every regime.")
     subjects = serializers.ListField(child=serializers.CharField(), allow_null=True,
                                      help_text="Null means the whole registry.")
-    total = serializers.IntegerField(help_text="Subjects to evaluate.")
-    done = serializers.IntegerField(help_text="Subjects evaluated.")
+    total = serializers.IntegerField(help_text="Subjects to evaluate (for a lab: its own).")
+    done = serializers.IntegerField(help_text="Subjects evaluated (for a lab: its own).")
     progress_percent = serializers.FloatField()
     changes_count = serializers.IntegerField(help_text="Status changes found (for a lab: its own).")
     changes_url = serializers.URLField()

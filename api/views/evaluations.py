@@ -22,12 +22,14 @@ from ..exceptions import FieldErrors
 from ..idempotency import idempotent
 from ..schema import IDEMPOTENCY_KEY, LOCATION_HEADER, evaluation_examples
 from ..serializers import rules as out
+from ..throttling import TokenRateThrottle, WorkRateThrottle
 
 
 class EvaluationView(GenericAPIView):
     serializer_class = out.EvaluationRequest
     filter_backends: list[Any] = []
     pagination_class = None
+    throttle_classes = [TokenRateThrottle, WorkRateThrottle]
 
     @extend_schema(
         summary="Evaluate a subject, or the whole registry, now",

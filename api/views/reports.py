@@ -12,12 +12,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reports.models import ArtifactStatus, ReportArtifact
 from reports.selectors import ReportInputError
-from reports.services import FORMATS, report_request
+from reports.services import FORMATS, TooManyPendingReports, report_request
 from reports.views import artifact_response
 from rules.subjects import SubjectError, parse_subject
 
@@ -25,6 +26,7 @@ from .. import access
 from ..exceptions import Conflict, FieldErrors
 from ..idempotency import idempotent
 from ..schema import IDEMPOTENCY_KEY, LOCATION_HEADER
+from ..throttling import TokenRateThrottle, WorkRateThrottle
 
 
 class ReportRequest(serializers.Serializer):
@@ -58,11 +60,13 @@ def reports_visible(viewer: Any) -> QuerySet:
     if viewer.is_regulator:
         return queryset
     org = viewer.organisation_slug
-    return queryset.filter(kind="audit").filter(
+    queryset = queryset.filter(kind="audit").filter(
         Q(parameters__subject__startswith=f"model:{org}/")
         | Q(parameters__subject__startswith=f"cluster:{org}/")
         | Q(parameters__subject=f"organisation:{org}")
     )
+    withheld = access.unreleased_elsewhere(viewer).own  # their reports would show another lab's unreleased figures
+    return queryset.exclude(parameters__subject__in=sorted(withheld)) if withheld else queryset
 
 
 def report_representation(artifact: ReportArtifact, request: Request) -> dict[str, Any]:
@@ -83,6 +87,7 @@ def report_representation(artifact: ReportArtifact, request: Request) -> dict[st
 )
 class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ReportOut
+    throttle_classes = [TokenRateThrottle, WorkRateThrottle]
     filter_backends: list[Any] = []
     lookup_value_regex = r"[0-9]+"
 
@@ -102,7 +107,10 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             "Queues a report and answers 202 with its record; poll its `url` until `status` is `done`, then "
             "fetch `download_url`. Audit: `subject`, `as_of`, format html or pdf. Registry: `as_of`, format "
             "html, pdf, csv or json. Changes: `run`. Export: optional `subject`, `regime`, `status`, `as_of`, "
-            "`run`, format csv or json. A lab member may request audit reports of its own subjects only."
+            "`run`, format csv or json. A lab member may request audit reports of its own subjects only. The "
+            "same report asked for while it is still pending is that report (the same record again). Each user "
+            "may have `REPORT_MAX_PENDING` reports pending (default 3): past that the answer is 429. These POSTs "
+            "are also throttled at `API_WORK_THROTTLE_RATE`."
         ),
         request=ReportRequest,
         responses={202: ReportOut},
@@ -121,17 +129,24 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             if kind != "audit":
                 raise FieldErrors([{"field": "kind", "message": "a lab member may request audit reports only"}])
             try:
-                organisation = parse_subject(str(data.get("subject", ""))).organisation
+                key = parse_subject(str(data.get("subject", "")))
             except SubjectError as exc:
                 raise FieldErrors([{"field": "subject", "message": str(exc)}]) from None
-            if organisation != viewer.organisation_slug:
-                raise FieldErrors([{"field": "subject", "message": f"unknown subject {data.get('subject')!r}"}])
+            if key.organisation != viewer.organisation_slug:
+                # the same answer as for a subject that does not exist
+                raise FieldErrors([{"field": "subject", "message": f"unknown subject(s): {key.ref}"}])
+            if key.ref in access.unreleased_elsewhere(viewer).own:
+                raise FieldErrors([{"field": "subject", "message": (
+                    f"{key.ref} rests on a base model another organisation has not released; its audit report "
+                    "is available once that model is released")}])
         try:
             with transaction.atomic():
                 artifact = report_request(kind=kind, format=format, requested_by=request.user, **data)
         except (ReportInputError, SubjectError) as exc:
             field, _, message = str(exc).partition(": ")
             raise FieldErrors([{"field": field if message else None, "message": message or str(exc)}]) from None
+        except TooManyPendingReports as exc:
+            raise Throttled(detail=str(exc)) from None
         body = report_representation(artifact, request)
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 

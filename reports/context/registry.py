@@ -121,17 +121,17 @@ def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, boo
 
 def chart_limit() -> int:
     """Subjects drawn one by one in a chart; past this they are counted per cell (REPORTS_CHART_MAX_POINTS)."""
-    return int(getattr(settings, "REPORTS_CHART_MAX_POINTS", 2000))
+    return settings.REPORTS_CHART_MAX_POINTS
 
 
 def list_limit() -> int:
     """Determinations listed in each of the covered and indeterminate lists (REPORTS_REGISTRY_LIST_LIMIT)."""
-    return int(getattr(settings, "REPORTS_REGISTRY_LIST_LIMIT", 500))
+    return settings.REPORTS_REGISTRY_LIST_LIMIT
 
 
 def left_out_limit() -> int:
     """Subjects named under a chart as not charted (REPORTS_CHART_LEFT_OUT_NAMED); the rest are counted."""
-    return int(getattr(settings, "REPORTS_CHART_LEFT_OUT_NAMED", 20))
+    return settings.REPORTS_CHART_LEFT_OUT_NAMED
 
 
 LISTED_FIELDS = ("subject_ref", "subject_kind", "regime", "rule_version_label", "deciding_test", "payload", "sequence")

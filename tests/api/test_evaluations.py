@@ -128,3 +128,35 @@ def test_a_bad_filter_is_a_400_naming_it(world, lab, query):
     response = lab.get(f"/api/v1/determinations/?{query}")
     assert response.status_code == 400
     assert query.split("=")[0] in errors_by_field(response)
+
+
+def test_a_lab_sees_its_own_share_of_a_whole_registry_runs_counts(world, lab, rival, regulator_api):
+    from rules.models import RunChunk
+    from rules.services import run_chunk_execute
+
+    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, regimes=["us-ca-sb53"], chunk_size=1)
+    model_chunk = next(c for c in RunChunk.objects.filter(run=run) if c.subjects["model"] == [world.acme_model.pk])
+    run_chunk_execute(chunk_id=model_chunk.pk, task_id="")
+    everything = regulator_api.get(f"/api/v1/runs/{run.pk}/").json()
+    assert (everything["total"], everything["done"]) == (5, 1)  # acme, rival, two models, one cluster
+    mine = lab.get(f"/api/v1/runs/{run.pk}/").json()
+    assert (mine["total"], mine["done"], mine["progress_percent"]) == (3, 1, 33.3)  # acme, Acme-1, Hall A
+    listed = next(r for r in lab.get("/api/v1/runs/").json()["results"] if r["id"] == run.pk)
+    assert (listed["total"], listed["done"]) == (3, 1)
+    assert run.pk not in {r["id"] for r in rival.get("/api/v1/runs/").json()["results"]}  # nothing of rival's yet
+    for chunk in RunChunk.objects.filter(run=run, done=False):
+        run_chunk_execute(chunk_id=chunk.pk, task_id="")
+    from rules.services import run_finish_if_complete
+
+    run_finish_if_complete(run_id=run.pk)
+    assert (regulator_api.get(f"/api/v1/runs/{run.pk}/").json()["total"]) == 5
+    assert [(r["total"], r["done"], r["progress_percent"]) for r in (
+        lab.get(f"/api/v1/runs/{run.pk}/").json(), rival.get(f"/api/v1/runs/{run.pk}/").json())] == [
+        (3, 3, 100.0), (2, 2, 100.0)]
+
+
+def test_a_lab_sees_only_its_subjects_in_a_named_runs_counts(world, lab):
+    run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, regimes=["us-ca-sb53"], subjects=[
+        "model:acme/Acme-1@1", "model:rival/Rival-1@1", "organisation:rival"]))
+    mine = lab.get(f"/api/v1/runs/{run.pk}/").json()
+    assert (mine["subjects"], mine["total"], mine["done"]) == (["model:acme/Acme-1@1"], 1, 1)

@@ -57,7 +57,8 @@ def stack(tmp_path_factory):
         postgres.createdb("registry")
         redis.start()
         registry = Registry(database_url=postgres.url("registry"), redis_url=redis.url, logs=logs,
-                            CELERY_VISIBILITY_TIMEOUT="2", API_THROTTLE_RATE="100000/min")
+                            CELERY_VISIBILITY_TIMEOUT="2", API_THROTTLE_RATE="100000/min",
+                            API_WORK_THROTTLE_RATE="100000/min")
         migrated = registry.manage("migrate", "--noinput", timeout=900)
         assert migrated.returncode == 0, migrated.stderr
         document = tmp_path_factory.mktemp("documents") / "registry.json"

@@ -55,7 +55,7 @@ class Services:
         name = f"test-{uuid.uuid4().hex[:8]}"
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
         worker = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1", "-Q", "celery",
+            [str(BIN / "celery"), "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1", "-Q", "evaluations,reports",
              "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO", "-n", f"{name}@%h"],
             cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

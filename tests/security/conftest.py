@@ -13,7 +13,7 @@ WRITTEN_MODELS = (
     "registry.Organisation", "registry.OrganisationRevision", "registry.AIModel", "registry.ModelRevision",
     "registry.Cluster", "registry.ClusterRevision", "registry.AcceleratorGroup", "registry.NetworkLink",
     "rules.PendingEvaluation", "rules.EvaluationRun", "rules.Determination", "rules.RuleVersion",
-    "accounts.AuditEvent", "api.IdempotencyRecord",
+    "accounts.AuditEvent", "api.IdempotencyRecord", "reports.ReportArtifact",
 )
 
 

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.django_db
 
 MODELS, CLUSTERS, ORGANISATION, EVALUATIONS = "/api/v1/models/", "/api/v1/clusters/", "/api/v1/organisations/acme/", \
     "/api/v1/evaluations/"
+REPORTS = "/api/v1/reports/"
 JSON = "application/json"
 GROUP = {"name": "a", "datacenter": "dc-1", "accelerator": "nvidia-h100-sxm", "accelerator_count": 8}
 
@@ -42,6 +43,10 @@ def model(**fields: Any) -> str:
 def model_raw(field_name: str, literal: str) -> str:
     """A model body whose `field_name` holds `literal` as written (NaN, 1e400, ...: not what json.dumps writes)."""
     return f'{{"name": "Hostile", "version": "1", "{field_name}": {literal}}}'
+
+
+def audit(**fields: Any) -> str:
+    return json.dumps({"kind": "audit", "format": "html", "as_of": "2026-03-01", **fields})
 
 
 def nested(depth: int, opening: str = "[", closing: str = "]", inner: str = "1") -> str:
@@ -246,6 +251,15 @@ API_CATALOGUE = [
          url=ORGANISATION, method="PATCH", headers={"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": ""}),
     Case("chunked-with-length", model(), 411, "Content-Length", "must be sent with a Content-Length header",
          headers={"HTTP_TRANSFER_ENCODING": "chunked"}),
+    # another lab's subjects: asked about, they answer as subjects that do not exist
+    Case("audit-of-another-labs-model", audit(subject="model:rival/Rival-1@1"), 400, "subject",
+         "unknown subject(s): model:rival/Rival-1@1", url=REPORTS),
+    Case("audit-of-another-lab", audit(subject="organisation:rival"), 400, "subject",
+         "unknown subject(s): organisation:rival", url=REPORTS),
+    Case("audit-of-no-such-model", audit(subject="model:acme/Nope@1"), 400, "subject",
+         "unknown subject(s): model:acme/Nope@1", url=REPORTS),
+    Case("evaluation-of-another-labs-model", json.dumps({"subject": "model:rival/Rival-1@1"}), 400, "subject",
+         "unknown subject(s): model:rival/Rival-1@1", url=EVALUATIONS),
 ]
 
 
@@ -300,6 +314,39 @@ def test_a_revision_that_would_close_a_lineage_cycle_is_refused(lab_api):
     (error,) = errors_of(response)
     assert error["field"] == "base_model"
     assert error["message"] == "makes a lineage cycle: acme/Base@1 → acme/Grandchild@1 → acme/Derived@1 → acme/Base@1"
+    assert row_counts() == before
+
+
+# Floods: requests that are each valid but, repeated, would starve other labs' evaluations
+# (tests/api/test_work_queues.py has the queues; tests/api/test_release_scope.py what a lab reads
+# through another lab's unreleased base model; tests/api/test_evaluations.py a lab's share of a run).
+
+def test_a_flood_of_report_requests_stops_at_the_users_pending_cap(lab_api, settings, django_capture_on_commit_callbacks):
+    settings.REPORT_MAX_PENDING = 1
+    with django_capture_on_commit_callbacks(execute=False):
+        assert lab_api.post(REPORTS, audit(subject="model:acme/Acme-1@1"), content_type=JSON).status_code == 202
+        before = row_counts()
+        refused = lab_api.post(REPORTS, audit(subject="model:acme/Acme-1@1", as_of="2026-04-01"), content_type=JSON)
+    assert refused.status_code == 429
+    assert errors_of(refused)[0]["field"] is None and "at most 1" in refused.json()["detail"]
+    assert row_counts() == before
+
+
+def test_the_same_report_asked_for_again_and_again_is_queued_once(lab_api, django_capture_on_commit_callbacks):
+    body = audit(subject="model:acme/Acme-1@1")
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        ids = {lab_api.post(REPORTS, body, content_type=JSON).json()["id"] for _ in range(5)}
+    assert len(ids) == 1 and len(sent) == 1
+
+
+def test_a_flood_of_evaluation_requests_meets_the_lower_rate(lab_api, settings, django_capture_on_commit_callbacks):
+    settings.API_WORK_THROTTLE_RATE = "2/min"
+    body = json.dumps({"subject": "model:acme/Acme-1@1", "as_of": "2026-03-01"})
+    with django_capture_on_commit_callbacks(execute=False):
+        statuses = [lab_api.post(EVALUATIONS, body, content_type=JSON).status_code for _ in range(2)]
+        before = row_counts()
+        refused = lab_api.post(EVALUATIONS, body, content_type=JSON)
+    assert statuses == [202, 202] and refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert row_counts() == before
 
 

@@ -185,7 +185,7 @@ class Registry:
     def start_worker(self, *, concurrency: int = 1) -> subprocess.Popen:
         name = f"worker-{uuid.uuid4().hex[:8]}"
         return self._logged(name, [str(BIN / "celery"), "-A", "config", "worker", "--pool", "prefork",
-                                   "--concurrency", str(concurrency), "-Q", "celery", "--without-heartbeat",
+                                   "--concurrency", str(concurrency), "-Q", "evaluations,reports", "--without-heartbeat",
                                    "--without-gossip", "--without-mingle", "--loglevel", "INFO", "-n", f"{name}@%h"])
 
     def start_web(self, port: int) -> subprocess.Popen:
