@@ -9,7 +9,7 @@ from django import forms
 from registry.models import Accelerator, AIModel, Cluster, Organisation
 from rules.engine.vocabulary import STATUS_CHOICES
 from rules.models import Determination, EvaluationRun, RuleVersion
-from rules.models.runs import RunKind, RunStatus
+from rules.models.runs import RunStatus, Trigger
 
 MAX_ID = 2**63 - 1
 
@@ -68,7 +68,7 @@ class DeterminationFilter(filters.FilterSet):
 
 
 class RunFilter(filters.FilterSet):
-    kind = filters.ChoiceFilter(choices=RunKind.choices)
+    kind = filters.ChoiceFilter(choices=Trigger.choices)
     status = filters.ChoiceFilter(choices=RunStatus.choices)
 
     class Meta:

@@ -72,7 +72,7 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
 
     from rules import instrumentation, services
     from rules.models import Determination
-    from rules.models.runs import RunKind
+    from rules.models.runs import Trigger
 
     from .measure import Stopwatch, peak_rss_mb, process_cpu_seconds, rate, rss_mb
 
@@ -104,7 +104,7 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     connection_created.connect(count_on, weak=False)
     clock = Stopwatch()
     cpu_before = process_cpu_seconds()
-    run = services.run_create(kind=RunKind.MANUAL, as_of=date.fromisoformat(as_of) if as_of else None,
+    run = services.run_create(kind=Trigger.MANUAL, as_of=date.fromisoformat(as_of) if as_of else None,
                               chunk_size=chunk_size)
     chunk_ids = list(run.chunks.order_by("index").values_list("pk", flat=True))
     finished, rss_early, reader_peaks = [0], [None], {}
@@ -241,7 +241,7 @@ def latency(*, samples: int, seed: int = 1) -> dict[str, Any]:
     from registry.models import AIModel, Cluster
     from rules import services
     from rules.library_store import published_library
-    from rules.models.runs import RunKind
+    from rules.models.runs import Trigger
     from rules.subjects import snapshots_for
 
     from .measure import latency_summary
@@ -265,7 +265,7 @@ def latency(*, samples: int, seed: int = 1) -> dict[str, Any]:
         evaluate.append(time.perf_counter() - started)
     for ref in refs[: max(1, samples // 4)]:
         started = time.perf_counter()
-        services.run_execute_inline(services.run_create(kind=RunKind.MANUAL, subjects=[ref], chunk_size=1))
+        services.run_execute_inline(services.run_create(kind=Trigger.MANUAL, subjects=[ref], chunk_size=1))
         record.append(time.perf_counter() - started)
     return {"evaluate": latency_summary(evaluate), "evaluate_of_record": latency_summary(record)}
 
@@ -387,7 +387,7 @@ def scaleout_run(*, workers: int, chunk_size: int, as_of: str, reference_run: in
     from config.celery import app
     from rules import services, tasks
     from rules.models import Determination, EvaluationRun
-    from rules.models.runs import RunKind, RunStatus
+    from rules.models.runs import RunStatus, Trigger
 
     from .measure import Stopwatch, rate
 
@@ -396,7 +396,7 @@ def scaleout_run(*, workers: int, chunk_size: int, as_of: str, reference_run: in
         if time.monotonic() > deadline:
             return {"determinations_per_second": None, "reason": f"{workers} worker(s) did not answer within 120 s"}
     clock = Stopwatch()
-    run = services.run_create(kind=RunKind.MANUAL, as_of=date.fromisoformat(as_of), chunk_size=chunk_size)
+    run = services.run_create(kind=Trigger.MANUAL, as_of=date.fromisoformat(as_of), chunk_size=chunk_size)
     tasks.run_start.delay(run.pk)
     last = -1
     while True:

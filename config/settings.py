@@ -260,7 +260,7 @@ SPECTACULAR_SETTINGS = {
         "DeterminationStatusEnum": "api.serializers.rules.STATUSES",
         "SubjectKindEnum": "api.serializers.rules.SUBJECT_KINDS",
         "RunStatusEnum": "rules.models.runs.RunStatus",
-        "RunKindEnum": "rules.models.runs.RunKind",
+        "RunKindEnum": "rules.models.runs.Trigger",
     },
 }
 

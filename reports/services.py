@@ -19,7 +19,7 @@ from django.utils.text import slugify
 
 from rules.engine.vocabulary import Status
 from rules.library_store import published_library
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 
 from . import exports, render, selectors
 from .context import audit_context, changes_context, registry_context
@@ -35,7 +35,7 @@ FORMATS = {
     ReportKind.EXPORT: ("csv", "json"),
 }
 EXPORT_FILTERS = ("subject", "regime", "status", "as_of", "run", "organisation")
-CHANGE_REPORT_RUN_KINDS = (RunKind.SCHEDULE, RunKind.PUBLICATION)
+CHANGE_REPORT_RUN_KINDS = (Trigger.SCHEDULE, Trigger.PUBLICATION)
 CHANGE_REPORT_FORMATS = ("html", "pdf")
 
 
@@ -134,7 +134,7 @@ def record_missing_determinations(*, kind: str, params: dict[str, Any], requeste
     missing = selectors.subjects_without_determination(as_of=as_of, subject_refs=wanted)
     if not missing:
         return []
-    run = run_create(kind=RunKind.MANUAL, as_of=as_of, subjects=missing, requested_by=requested_by)
+    run = run_create(kind=Trigger.MANUAL, as_of=as_of, subjects=missing, requested_by=requested_by)
     run_execute_inline(run)
     return [f"{len(missing)} subject(s) had no determination as of {as_of.isoformat()}: recorded them first "
             f"in evaluation run {run.pk}"]

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from registry import interchange
 from registry.models import Accelerator
 from rules.engine.vocabulary import OUTCOME_CHOICES, STATUS_CHOICES
-from rules.models.runs import RunKind, RunStatus, Trigger
+from rules.models.runs import RunStatus, Trigger
 from rules.subjects import SubjectError, parse_subject
 
 SUBJECT_KINDS = ("model", "cluster", "organisation")
@@ -99,7 +99,7 @@ class StatusChangeOut(serializers.Serializer):
 class RunOut(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.URLField()
-    kind = serializers.ChoiceField(choices=RunKind.choices)
+    kind = serializers.ChoiceField(choices=Trigger.choices)
     status = serializers.ChoiceField(choices=RunStatus.choices)
     as_of = serializers.DateField()
     regimes = serializers.ListField(child=serializers.CharField(), help_text="Empty means every regime.")

@@ -12,7 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, today
 from rules.subjects import SubjectError, parse_subject
 from rules.tasks import run_start
@@ -55,7 +55,7 @@ class EvaluationView(GenericAPIView):
             if parse_subject(subject).organisation != viewer.organisation_slug:
                 raise FieldErrors([{"field": "subject", "message": f"unknown subject(s): {subject}"}])
         try:
-            run = run_create(kind=RunKind.MANUAL, as_of=as_of or today(), regimes=regimes or None,
+            run = run_create(kind=Trigger.MANUAL, as_of=as_of or today(), regimes=regimes or None,
                              subjects=[subject] if subject else None, requested_by=request.user)
         except SubjectError as exc:
             raise FieldErrors([{"field": "subject", "message": str(exc)}]) from None

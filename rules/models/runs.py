@@ -17,8 +17,6 @@ class Trigger(models.TextChoices):
     MANUAL = "manual", "Requested re-evaluation"
 
 
-RunKind = Trigger  # a run's kind is what triggered it
-
 
 class RunStatus(models.TextChoices):
     PENDING = "pending", "Pending"

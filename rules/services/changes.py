@@ -13,7 +13,7 @@ from .. import decision_log
 from ..current import NEWEST_FIRST_SQL, current_of
 from ..instrumentation import CHANGES_RECORDED, PREVIOUS_DETERMINATIONS, stage
 from ..models import Determination, EvaluationRun, LogHead, StatusChange
-from ..models.runs import RunKind
+from ..models.runs import Trigger
 
 
 class PreviousRow(NamedTuple):
@@ -38,7 +38,7 @@ def _previous_determinations(
     with the previous scheduled run."""
     if not keys:
         return {}
-    only_run = exclude_run.previous_run_id if exclude_run.kind == RunKind.SCHEDULE and exclude_run.previous_run_id else None
+    only_run = exclude_run.previous_run_id if exclude_run.kind == Trigger.SCHEDULE and exclude_run.previous_run_id else None
     if connection.vendor == "postgresql":
         return _previous_by_probe(keys, exclude_run=exclude_run, after_sequence=after_sequence, only_run=only_run)
     return _previous_grouped(keys, exclude_run=exclude_run, after_sequence=after_sequence, only_run=only_run)

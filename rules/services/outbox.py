@@ -10,7 +10,7 @@ from django.utils import timezone
 from registry.models import AIModel, Cluster, Organisation
 
 from ..models import EvaluationRun, PendingEvaluation
-from ..models.runs import RunKind
+from ..models.runs import Trigger
 from ..subjects import resolve_subjects
 from .chunks import KINDS
 from .publication import affected_subjects
@@ -41,7 +41,7 @@ def _evaluated(pending: list[PendingEvaluation], *, task_id: str) -> EvaluationR
     refs = [obj.subject_ref for kind in KINDS
             for obj in RECORDS[kind].objects.filter(pk__in=ids[kind]).select_related(
                 *(["organisation"] if kind != "organisation" else []))]
-    run = run_create(kind=RunKind.SUBMISSION, subjects=refs, subject_ids=ids, requested_by=pending[0].requested_by,
+    run = run_create(kind=Trigger.SUBMISSION, subjects=refs, subject_ids=ids, requested_by=pending[0].requested_by,
                      chunk_size=max(sum(len(v) for v in ids.values()), 1))
     return run_execute_inline(run, task_id=task_id)
 

@@ -14,7 +14,7 @@ from ..engine import Library
 from ..library_store import published_library
 from ..models import EvaluationRun, RuleVersion
 from ..models.rule_version import RuleVersionState
-from ..models.runs import RunKind
+from ..models.runs import Trigger
 from .chunks import KINDS, today
 from .runs import run_create
 
@@ -73,5 +73,5 @@ def rule_version_publish(*, version: RuleVersion, actor: Any) -> EvaluationRun:
         locked.save()
         signals.rule_version_published.send(sender=RuleVersion, version=locked, actor=actor)
         as_of = max(today(), locked.effective_from) if locked.effective_from else today()
-        return run_create(kind=RunKind.PUBLICATION, as_of=as_of, regimes=[locked.regime], rule_version=locked,
+        return run_create(kind=Trigger.PUBLICATION, as_of=as_of, regimes=[locked.regime], rule_version=locked,
                           requested_by=actor)

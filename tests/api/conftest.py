@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from registry.models import AIModel, Cluster
 from rules.models import Determination, EvaluationRun
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.factories import UserFactory, api_user, submit_acme_and_rival, token_client
 
@@ -43,7 +43,7 @@ def no_role_token() -> str:
 @pytest.fixture
 def world(db) -> World:
     submit_acme_and_rival(acme_model={"training_compute_ops": 2e26}, rival_models=("Rival-1",))
-    run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=["model:acme/Acme-1@1"]))
+    run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=["model:acme/Acme-1@1"]))
     tokens = {
         "lab": api_user(role="lab", organisation="acme")[1],
         "rival": api_user(role="lab", organisation="rival")[1],

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from rules.models import Determination, EvaluationRun
-from rules.models.runs import RunKind, RunStatus
+from rules.models.runs import RunStatus, Trigger
 from rules.services import run_create, run_execute_inline
 from tests.api.conftest import AS_OF, errors_by_field
 
@@ -73,9 +73,9 @@ def test_another_labs_subject_reads_as_unknown(world, lab, django_capture_on_com
 
 
 def test_a_run_shows_the_status_changes_it_found(world, lab, rival, regulator_api):
-    before = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2024, 1, 1), subjects=[
+    before = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2024, 1, 1), subjects=[
         "model:acme/Acme-1@1", "model:rival/Rival-1@1"], regimes=["us-eo-14110"]))
-    after = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2025, 6, 1), subjects=[
+    after = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2025, 6, 1), subjects=[
         "model:acme/Acme-1@1", "model:rival/Rival-1@1"], regimes=["us-eo-14110"]))
     assert before.status == after.status == RunStatus.FINISHED
     everything = regulator_api.get(f"/api/v1/runs/{after.pk}/").json()
@@ -92,7 +92,7 @@ def test_a_run_shows_the_status_changes_it_found(world, lab, rival, regulator_ap
 
 
 def test_determinations_are_filtered_by_subject_regime_status_as_of_and_run(world, regulator_api):
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2024, 1, 1), regimes=["us-eo-14110"]))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2024, 1, 1), regimes=["us-eo-14110"]))
 
     def refs(query: str) -> set[tuple[str, str, str, str]]:
         rows = regulator_api.get(f"/api/v1/determinations/?page_size=500&{query}").json()["results"]
@@ -132,11 +132,11 @@ def test_a_bad_filter_is_a_400_naming_it(world, lab, query):
 
 def test_a_lab_sees_its_own_share_of_a_whole_registry_runs_counts(world, lab, rival, regulator_api):
     from rules.models import RunChunk
-    from rules.services import run_chunk_execute
+    from rules.services import chunk_execute
 
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, regimes=["us-ca-sb53"], chunk_size=1)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, regimes=["us-ca-sb53"], chunk_size=1)
     model_chunk = next(c for c in RunChunk.objects.filter(run=run) if c.subjects["model"] == [world.acme_model.pk])
-    run_chunk_execute(chunk_id=model_chunk.pk, task_id="")
+    chunk_execute(chunk_id=model_chunk.pk, task_id="")
     everything = regulator_api.get(f"/api/v1/runs/{run.pk}/").json()
     assert (everything["total"], everything["done"]) == (5, 1)  # acme, rival, two models, one cluster
     mine = lab.get(f"/api/v1/runs/{run.pk}/").json()
@@ -145,7 +145,7 @@ def test_a_lab_sees_its_own_share_of_a_whole_registry_runs_counts(world, lab, ri
     assert (listed["total"], listed["done"]) == (3, 1)
     assert run.pk not in {r["id"] for r in rival.get("/api/v1/runs/").json()["results"]}  # nothing of rival's yet
     for chunk in RunChunk.objects.filter(run=run, done=False):
-        run_chunk_execute(chunk_id=chunk.pk, task_id="")
+        chunk_execute(chunk_id=chunk.pk, task_id="")
     from rules.services import run_finish_if_complete
 
     run_finish_if_complete(run_id=run.pk)
@@ -156,7 +156,7 @@ def test_a_lab_sees_its_own_share_of_a_whole_registry_runs_counts(world, lab, ri
 
 
 def test_a_lab_sees_only_its_subjects_in_a_named_runs_counts(world, lab):
-    run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, regimes=["us-ca-sb53"], subjects=[
+    run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, regimes=["us-ca-sb53"], subjects=[
         "model:acme/Acme-1@1", "model:rival/Rival-1@1", "organisation:rival"]))
     mine = lab.get(f"/api/v1/runs/{run.pk}/").json()
     assert (mine["subjects"], mine["total"], mine["done"]) == (["model:acme/Acme-1@1"], 1, 1)

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from registry.services import registry_submit
 from rules.library_store import draft_create
 from rules.models import EvaluationRun
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.factories import (
     ClusterRecordFactory,
@@ -60,8 +60,8 @@ RUNS_WITH_CHANGES = [
 def add_runs_with_changes(step: int) -> EvaluationRun:
     """Two runs over the registry under one regime: the second finds every big model's status changed."""
     regime, before, after = RUNS_WITH_CHANGES[step]
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=before, regimes=[regime]))
-    return run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=after, regimes=[regime]))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=before, regimes=[regime]))
+    return run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=after, regimes=[regime]))
 
 
 def add_drafts(count: int) -> None:
@@ -83,7 +83,7 @@ def grow(step: int, n: int) -> EvaluationRun:
     add_revisions(n)
     add_drafts(n)
     for _ in range(n):
-        run_create(kind=RunKind.MANUAL, as_of=date(2026, 1, 1), subjects=["model:acme/Acme-1@1"])
+        run_create(kind=Trigger.MANUAL, as_of=date(2026, 1, 1), subjects=["model:acme/Acme-1@1"])
     return add_runs_with_changes(step)
 
 

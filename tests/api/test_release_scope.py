@@ -13,7 +13,7 @@ from registry.services import registry_submit
 from reports.models import ReportArtifact
 from reports.services import report_generate
 from rules.models import Determination
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
 
@@ -35,7 +35,7 @@ def _rival_secret_released_on(day: str) -> None:
 
 
 def _evaluate() -> None:
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=SUBJECTS))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=SUBJECTS))
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_a_run_shows_a_lab_no_change_that_rests_on_an_unreleased_base(world, lin
     # the base's own revision takes the fine-tune over SB 53's 1e26: a status change that rests on it
     registry_submit(document(organisations=[], models=[{**SECRET, "released_on": "2099-01-01",
                                                         "training_compute_ops": 2e26}]), via="import")
-    run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=SUBJECTS))
+    run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=SUBJECTS))
     everything = regulator_api.get(f"/api/v1/runs/{run.pk}/").json()
     assert "model:acme/Acme-FT@1" in {c["subject"] for c in everything["changes"]}
     body = lab.get(f"/api/v1/runs/{run.pk}/")

@@ -16,7 +16,7 @@ from rules.decision_log import canonical, payload_of, verify_chain
 from rules.engine import evaluate
 from rules.library_store import published_library
 from rules.models import Determination, FactsSnapshot, RuleVersion, StatusChange
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from rules.subjects import snapshots_for, snapshots_for_ids
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory
@@ -69,7 +69,7 @@ def test_the_bulk_writer_stores_what_a_submission_of_the_same_document_stores():
 
 @pytest.mark.parametrize("as_of", AS_OFS)
 def test_a_bulk_run_makes_the_determinations_each_subject_gets_alone(synthetic, as_of):
-    run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=as_of, chunk_size=7))
+    run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=as_of, chunk_size=7))
     assert run.chunks_total > 3
     library = published_library()
     versions = services.versions_for(library, as_of=as_of, regimes=None)
@@ -92,9 +92,9 @@ def test_a_bulk_run_makes_the_determinations_each_subject_gets_alone(synthetic, 
 
 
 def test_the_chain_verifies_after_bulk_runs_and_each_facts_snapshot_is_stored_once(synthetic):
-    first = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=9))
+    first = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=9))
     stored = FactsSnapshot.objects.count()
-    second = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=9))
+    second = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=9))
     report = verify_chain()
     assert report.ok and report.checked == 2 * len(synthetic) * 6
     # one snapshot per subject, and one lineage snapshot per model that is another's base
@@ -106,7 +106,7 @@ def test_the_chain_verifies_after_bulk_runs_and_each_facts_snapshot_is_stored_on
 
 
 def test_a_payload_cites_each_test_and_leaves_the_quoted_text_to_the_rule_version(synthetic):
-    run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], subjects=synthetic[:3]))
+    run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], subjects=synthetic[:3]))
     row = Determination.objects.filter(run=run, regime="eu-ai-act", subject_kind="model").first()
     version = published_library().in_force("eu-ai-act", AS_OFS[1])
     assert version.content_hash == row.rule_hash == RuleVersion.objects.get(pk=row.rule_version_id).content_sha256
@@ -133,12 +133,12 @@ def test_a_determination_appended_after_the_early_read_is_still_the_one_compared
         ), via="import")
 
     submit(1e20)
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], subjects=[ref]))
-    later = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], subjects=[ref])
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], subjects=[ref]))
+    later = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], subjects=[ref])
     early = services.previous_determinations({(ref, "eu-ai-act")}, run=later)
     assert early.rows[ref, "eu-ai-act"].status == "not_covered"
     submit(5e25)
-    between = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], subjects=[ref]))
+    between = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], subjects=[ref]))
     assert Determination.objects.get(run=between, regime="eu-ai-act").status == "covered"
     chunk = later.chunks.get()
     with transaction.atomic():
@@ -156,20 +156,20 @@ def test_change_detection_by_index_probe_finds_what_the_grouped_queries_find(syn
     before the run's, the last row of that date, another run's only, after a given sequence."""
     if connection.vendor != "postgresql":
         pytest.skip("the per-key probe is PostgreSQL's")
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=20))
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[0], chunk_size=20))  # an earlier date, later
-    scheduled = run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=AS_OFS[1], chunk_size=20))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=20))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[0], chunk_size=20))  # an earlier date, later
+    scheduled = run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OFS[1], chunk_size=20))
     middle = Determination.objects.filter(run=scheduled).order_by("sequence").values_list("sequence", flat=True)[50]
     keys = {(ref, regime) for ref in synthetic for regime in published_library().regimes()}
     runs = [
-        run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1]),
-        run_create(kind=RunKind.MANUAL, as_of=AS_OFS[0]),
-        run_create(kind=RunKind.MANUAL, as_of=date(2020, 1, 1)),  # nothing before it
-        run_create(kind=RunKind.SCHEDULE, as_of=AS_OFS[1]),  # compares with the previous scheduled run only
+        run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1]),
+        run_create(kind=Trigger.MANUAL, as_of=AS_OFS[0]),
+        run_create(kind=Trigger.MANUAL, as_of=date(2020, 1, 1)),  # nothing before it
+        run_create(kind=Trigger.SCHEDULE, as_of=AS_OFS[1]),  # compares with the previous scheduled run only
     ]
     seen = set()
     for run in runs:
-        only_run = run.previous_run_id if run.kind == RunKind.SCHEDULE else None
+        only_run = run.previous_run_id if run.kind == Trigger.SCHEDULE else None
         for after in (0, middle):
             probed = services.changes._previous_by_probe(keys, exclude_run=run, after_sequence=after, only_run=only_run)
             grouped = services.changes._previous_grouped(keys, exclude_run=run, after_sequence=after, only_run=only_run)
@@ -199,7 +199,7 @@ def test_pipelined_chunks_write_what_chunk_after_chunk_writes(readers):
     if connection.vendor != "postgresql":
         pytest.skip("pipelining needs a second PostgreSQL connection")
     subjects = registry_submit(document(models=40, clusters=6, seed=11), via="import").changed_subjects
-    baseline = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[0], chunk_size=5))
+    baseline = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[0], chunk_size=5))
     assert not services.can_pipeline() or baseline.chunks_total > 1
 
     def written(run):
@@ -209,12 +209,12 @@ def test_pipelined_chunks_write_what_chunk_after_chunk_writes(readers):
     def changes(run):
         return sorted((c.subject_ref, c.regime, c.from_status, c.to_status) for c in StatusChange.objects.filter(run=run))
 
-    sequential = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    sequential = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5)
     for chunk_id in sequential.chunks.order_by("index").values_list("pk", flat=True):
         services.chunk_execute(chunk_id=chunk_id)
     services.run_finish_if_complete(run_id=sequential.pk)
     committed = []
-    pipelined = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    pipelined = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5)
     first = pipelined.chunks.get(index=0).pk
     assert services.chunk_execute(chunk_id=first)  # done before: skipped, not written twice
     assert services.chunks_execute_pipelined(pipelined.chunks.order_by("index").values_list("pk", flat=True),
@@ -233,7 +233,7 @@ def test_a_pipelined_writer_that_fails_stops_the_run_with_its_error_and_writes_n
     if connection.vendor != "postgresql":
         pytest.skip("pipelining needs a second PostgreSQL connection")
     registry_submit(document(models=20, clusters=2, seed=12), via="import")
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5)
     append, calls = decision_log.append, []
 
     def failing_second(*args, **kwargs):
@@ -257,7 +257,7 @@ def test_a_pipelined_reader_that_fails_stops_the_run_with_its_error_after_the_ch
     if connection.vendor != "postgresql":
         pytest.skip("pipelining needs a second PostgreSQL connection")
     registry_submit(document(models=20, clusters=2, seed=12), via="import")
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5)
     broken = run.chunks.get(index=2).pk
     read = services.chunks.chunk_read
 
@@ -328,11 +328,11 @@ def test_a_chunk_is_evaluated_with_the_cyclic_collector_held_off_and_resumed_aft
 
     monkeypatch.setattr(services.chunks, "evaluate_snapshots", watched)
     assert gc.isenabled()
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[1], subjects=synthetic[:3]))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], subjects=synthetic[:3]))
     assert seen == [False] and gc.isenabled()
     gc.disable()
     try:  # a caller that paused it keeps it paused
-        run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OFS[0], subjects=synthetic[:3]))
+        run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[0], subjects=synthetic[:3]))
         assert seen == [False, False] and not gc.isenabled()
     finally:
         gc.enable()

@@ -21,7 +21,7 @@ from accounts.services import token_issue
 from config.celery import app as celery_app
 from registry.services import registry_submit
 from rules.models import Determination, LogHead
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, UserFactory, document
 
@@ -75,7 +75,7 @@ def evaluated_registry(transactional_db):
     finally:
         celery_app.conf.task_always_eager = saved
     for as_of in (date(2024, 6, 1), date(2026, 3, 1)):
-        run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=as_of))
+        run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=as_of))
     token_issue(user=UserFactory(username="lab-member"))
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from unittest import mock
 
 from registry.services import registry_submit
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory
 
@@ -51,5 +51,5 @@ def build_registry(*, as_of: date = AS_OF, frozen: bool = True) -> Any:
     clock = mock.patch("django.utils.timezone.now", return_value=RECORDED_AT) if frozen else mock.MagicMock()
     with clock, mock.patch("rules.receivers.enqueue_pending", return_value=False):
         registry_submit(registry_document(), actor=None, via="import")
-        run = run_create(kind=RunKind.MANUAL, as_of=as_of)
+        run = run_create(kind=Trigger.MANUAL, as_of=as_of)
         return run_execute_inline(run)

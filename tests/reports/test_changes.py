@@ -9,7 +9,7 @@ import pytest
 from registry.services import registry_submit
 from reports.models import ArtifactStatus, ReportArtifact
 from reports.services import artifact_build, report_content, report_parameters
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 
 from .builders import AS_OF, GENERATED_AT, SMALL, registry_document
@@ -30,7 +30,7 @@ def scheduled_run(django_capture_on_commit_callbacks) -> tuple:
     enqueued: list[int] = []
     with mock.patch("reports.services.enqueue_build", side_effect=lambda pk: enqueued.append(pk) or True), \
             django_capture_on_commit_callbacks(execute=True):
-        run = run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=AS_OF))
+        run = run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OF))
     return run, enqueued
 
 
@@ -63,12 +63,12 @@ def test_change_report_json_names_the_rule_versions_on_both_sides(registry, djan
 
 def test_manual_and_submission_runs_produce_no_change_report(registry, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF))
+        run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF))
     assert not ReportArtifact.objects.filter(run=run).exists()
 
 
 def test_a_run_without_changes_says_so(registry):
-    run = run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=AS_OF))
+    run = run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OF))
     params = report_parameters(kind="changes", format="html", run=run.pk, generated_at=GENERATED_AT)
     page = b"".join(report_content(kind="changes", format="html", params=params)).decode()
     assert "No status changed in this run." in page

@@ -97,10 +97,10 @@ def _straight_of_record() -> list[Determination]:
 
 def _record_again() -> None:
     """A second run as of the same date: the log then holds two rows per pair, one of them of record."""
-    from rules.models.runs import RunKind
+    from rules.models.runs import Trigger
     from rules.services import run_create, run_execute_inline
 
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=[FRONTIER, HALL]))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=[FRONTIER, HALL]))
 
 
 def test_aggregated_counts_equal_a_count_over_the_rows(registry):
@@ -179,13 +179,13 @@ def test_queries_do_not_grow_with_the_subjects(registry, django_assert_max_num_q
 
     before = queries()
     from registry.services import registry_submit
-    from rules.models.runs import RunKind
+    from rules.models.runs import Trigger
     from rules.services import run_create, run_execute_inline
     from tests.factories import ModelRecordFactory
 
     document = {"models": [ModelRecordFactory(organisation="acme", name=f"Extra-{i}", training_compute_ops=1e24 * i,
                                               released_on="2024-05-01") for i in range(1, 21)]}
     registry_submit(document, actor=None, via="import")
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF))
     with django_assert_max_num_queries(before):
         registry_context(as_of=AS_OF, generated_at=datetime(2024, 12, 2, tzinfo=UTC))

@@ -12,7 +12,7 @@ from registry.services import registry_submit
 from rules import decision_log, services
 from rules.library_store import published_library
 from rules.models import Determination, StatusChange
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.selectors import status_counts, subject_statuses
 from rules.services import run_create, run_execute_inline
 from rules.subjects import snapshots_for_ids
@@ -32,7 +32,7 @@ def submit(training_compute_ops: float) -> None:
 
 
 def evaluated(as_of: date) -> Determination:
-    run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=as_of, subjects=[REF]))
+    run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=as_of, subjects=[REF]))
     return Determination.objects.get(run=run, regime=REGIME)
 
 
@@ -57,7 +57,7 @@ def test_the_current_determination_is_the_newest_as_of_date_not_the_last_appende
 
 def test_change_detection_compares_with_the_same_current_determination_the_workspace_shows(past_dated):
     later, _earlier = past_dated
-    run = run_create(kind=RunKind.MANUAL, as_of=LATER, subjects=[REF])
+    run = run_create(kind=Trigger.MANUAL, as_of=LATER, subjects=[REF])
     previous = services.previous_determinations({(REF, REGIME)}, run=run)
     assert previous.rows[REF, REGIME].pk == later.pk == subject_statuses(subject_ref=REF, as_of=LATER)[REGIME].pk
     run = run_execute_inline(run)
@@ -70,7 +70,7 @@ def test_a_past_dated_row_appended_after_the_early_read_does_not_replace_the_new
     submit(5e25)
     later = evaluated(LATER)
     submit(1e20)
-    run = run_create(kind=RunKind.MANUAL, as_of=LATER, subjects=[REF])
+    run = run_create(kind=Trigger.MANUAL, as_of=LATER, subjects=[REF])
     early = services.previous_determinations({(REF, REGIME)}, run=run)
     evaluated(EARLIER)  # another worker's past-dated row, appended after the early read
     chunk = run.chunks.get()

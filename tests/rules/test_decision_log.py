@@ -15,7 +15,7 @@ from django.urls import reverse
 from rules.decision_log import verify_chain
 from rules.models import AppendOnlyError, Determination, FactsSnapshot, LogHead, RuleVersion
 from rules.models.decision_log import GENESIS_SHA256
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.rules.conftest import submit_registry, tamper
 
@@ -27,7 +27,7 @@ postgresql_only = pytest.mark.skipif("connection.vendor != 'postgresql'", reason
 AS_OF = date(2026, 3, 1)
 
 
-def evaluate(subjects=None, *, regimes=None, as_of=AS_OF, kind=RunKind.MANUAL):
+def evaluate(subjects=None, *, regimes=None, as_of=AS_OF, kind=Trigger.MANUAL):
     run = run_create(kind=kind, as_of=as_of, subjects=subjects, regimes=regimes)
     return run_execute_inline(run)
 
@@ -73,7 +73,7 @@ def test_a_row_records_subject_rule_version_facts_and_trigger(logged):
     assert row.subject_ref == "model:org-0/Model-0@1" and row.organisation == "org-0"
     assert (row.rule_version, row.rule_version_label, row.rule_hash) == (version, version.version_id, version.content_sha256)
     assert (row.status, row.deciding_test) == ("covered", "gpai-indicative")
-    assert row.trigger == RunKind.MANUAL and row.run is not None
+    assert row.trigger == Trigger.MANUAL and row.run is not None
     assert row.facts_revision == 1 and row.created_at is not None
     payload = row.data()
     outcomes = {test["id"]: test["outcome"] for test in payload["tests"]}

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from rules import instrumentation
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.rules.conftest import submit_registry
 
@@ -18,7 +18,7 @@ AS_OF = date(2026, 3, 1)
 
 def observed_run(**run_execute: object) -> tuple[list[instrumentation.Span], list[int]]:
     submit_registry(models=6, clusters=2)
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=4)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, chunk_size=4)
     spans: list[instrumentation.Span] = []
     with instrumentation.observing(spans.append):
         run_execute_inline(run, **run_execute)

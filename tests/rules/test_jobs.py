@@ -17,7 +17,7 @@ from config.celery import app as celery_app
 from registry.models import Organisation
 from rules import services, tasks
 from rules.models import Determination, EvaluationRun, PendingEvaluation
-from rules.models.runs import RunKind, RunStatus
+from rules.models.runs import RunStatus, Trigger
 from tests.rules.conftest import submit_registry
 
 RULES_TASKS = [tasks.evaluate_pending, tasks.run_chunk, tasks.run_start, tasks.reevaluate_registry, tasks.pending_sweep]
@@ -83,7 +83,7 @@ def test_a_submission_is_evaluated_only_after_it_commits(django_capture_on_commi
     assert not Determination.objects.exists()
     callbacks[0]()
     assert not PendingEvaluation.objects.exists()
-    run = EvaluationRun.objects.get(kind=RunKind.SUBMISSION)
+    run = EvaluationRun.objects.get(kind=Trigger.SUBMISSION)
     assert run.status == RunStatus.FINISHED and run.total == 3
     assert Determination.objects.filter(run=run, trigger="submission").count() == 3 * 6
 
@@ -179,7 +179,7 @@ def test_a_chunk_that_gives_up_marks_its_run_failed_and_the_run_can_be_started_a
     monkeypatch.setattr(services.chunks, "evaluate_snapshots", engine_bug)
     with pytest.raises(CommandError, match="failed: rules.tasks.run_chunk.*ValueError: the engine could not"):
         call_command("reevaluate", "--wait", "--chunk-size", "2", "--as-of", "2026-03-01")
-    run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
+    run = EvaluationRun.objects.get(kind=Trigger.MANUAL)
     assert (run.status, run.done, run.chunks_done) == (RunStatus.FAILED, 0, 0)
     assert not Determination.objects.filter(run=run).exists()
 
@@ -193,8 +193,8 @@ def test_a_chunk_that_gives_up_marks_its_run_failed_and_the_run_can_be_started_a
 @pytest.mark.django_db
 def test_the_sweep_starts_a_run_whose_start_was_never_sent(eager_celery):
     submit_registry(models=2)
-    forgotten = services.run_create(kind=RunKind.PUBLICATION, as_of=timezone.now().date())
-    recent = services.run_create(kind=RunKind.MANUAL, as_of=timezone.now().date())
+    forgotten = services.run_create(kind=Trigger.PUBLICATION, as_of=timezone.now().date())
+    recent = services.run_create(kind=Trigger.MANUAL, as_of=timezone.now().date())
     EvaluationRun.objects.filter(pk=forgotten.pk).update(created_at=timezone.now() - timedelta(minutes=10))
     tasks.pending_sweep(min_age_seconds=0)
     forgotten.refresh_from_db()
@@ -211,5 +211,5 @@ def test_reevaluate_with_the_broker_down_says_so_and_keeps_the_run(broker_down):
     submit_registry(models=2)
     with pytest.raises(CommandError, match=r"broker cannot be reached .*run \d+ is recorded"):
         call_command("reevaluate", "--as-of", "2026-03-01")
-    run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
+    run = EvaluationRun.objects.get(kind=Trigger.MANUAL)
     assert (run.status, run.total) == (RunStatus.PENDING, 3)

@@ -17,7 +17,7 @@ from registry.services import registry_submit
 from rules import decision_log
 from rules.decision_log import canonical, verify_chain
 from rules.models import Determination, FactsSnapshot
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from rules.snapshots import BASE, LINEAGE
 from rules.subjects import snapshots_for
@@ -51,7 +51,7 @@ def submit_chain(depth: int, *, org: str = "deep", hardware: bool = False) -> li
 
 
 def record(refs: list[str], *, regimes=("eu-ai-act",)) -> None:
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=refs, regimes=list(regimes)))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=refs, regimes=list(regimes)))
 
 
 def stored_bytes() -> int:
@@ -124,7 +124,7 @@ def test_verify_log_reads_the_log_and_the_snapshots_in_bounded_batches(monkeypat
     each batch needs are fetched for that batch only, whatever the log's length."""
     refs = submit_chain(8)
     for day in range(1, 6):
-        run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2026, 3, day), subjects=refs,
+        run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2026, 3, day), subjects=refs,
                                       regimes=["eu-ai-act"]))
     total = Determination.objects.count()
     batches: list[int] = []
@@ -162,7 +162,7 @@ def test_verify_log_memory_does_not_grow_with_the_log():
 
     def evaluate(days):
         for day in days:
-            run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2026, 1, day), subjects=refs,
+            run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2026, 1, day), subjects=refs,
                                           regimes=["eu-ai-act", "us-ca-sb53"]))
 
     evaluate(range(1, 4))

@@ -18,7 +18,7 @@ from rules import services
 from rules.decision_log import verify_chain
 from rules.library_store import draft_create
 from rules.models import Determination, EvaluationRun, LogHead, PendingEvaluation, RunChunk, StatusChange
-from rules.models.runs import RunKind, RunStatus
+from rules.models.runs import RunStatus, Trigger
 from rules.services import (
     chunk_execute,
     pending_evaluate,
@@ -56,7 +56,7 @@ def registry():
 
 
 def test_a_run_writes_one_determination_per_subject_and_regime(registry):
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=5)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, chunk_size=5)
     # 8 models and 2 clusters in two chunks of 5; each organisation weighs 1 + its 4 models: a chunk each
     assert (run.total, run.chunks_total, run.status) == (12, 4, RunStatus.PENDING)
     assert [sum(len(ids) for ids in c.subjects.values()) for c in run.chunks.order_by("index")] == [5, 5, 1, 1]
@@ -70,10 +70,10 @@ def test_a_run_writes_one_determination_per_subject_and_regime(registry):
 
 def test_an_organisation_weighs_one_plus_its_models_in_a_chunk(registry):
     """An organisation's snapshot holds all its models: a chunk is bounded in the facts it holds."""
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=10)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, chunk_size=10)
     organisations = [c.subjects.get("organisation", []) for c in run.chunks.order_by("index")]
     assert [len(ids) for ids in organisations] == [0, 2]  # 10 models and clusters, then 5 + 5
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=500)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, chunk_size=500)
     assert run.chunks_total == 1  # small registries stay in one chunk
 
 
@@ -82,7 +82,7 @@ def counts_regimes(counts):
 
 
 def test_progress_counts_the_chunks_done(registry):
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=5)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, chunk_size=5)
     first, second, third, fourth = chunk_ids(run)
     chunk_execute(chunk_id=first)
     assert not run_finish_if_complete(run_id=run.pk)
@@ -99,7 +99,7 @@ def test_progress_counts_the_chunks_done(registry):
 
 
 def test_a_chunk_run_twice_writes_once(registry):
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=5)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, chunk_size=5)
     first = chunk_ids(run)[0]
     assert chunk_execute(chunk_id=first, task_id="task-1")
     head = LogHead.objects.get()
@@ -114,7 +114,7 @@ def test_a_chunk_run_twice_writes_once(registry):
 
 def test_a_chunk_whose_transaction_was_lost_is_simply_redone(registry, monkeypatch):
     """A worker dying mid-chunk leaves nothing of it: the redelivered task does all of it once."""
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, chunk_size=5)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, chunk_size=5)
     first = chunk_ids(run)[0]
 
     def crash(*args, **kwargs):
@@ -155,12 +155,12 @@ def test_publishing_a_lower_threshold_records_who_changed_and_which_test_flipped
         models=[ModelRecordFactory(organisation="org-0", name="Small", training_compute_ops=5e23,
                                    modalities=["protein-structure"])],
     ), via="import")
-    run_execute_inline(run_create(kind=RunKind.MANUAL, regimes=["eu-ai-act"]))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, regimes=["eu-ai-act"]))
     assert set(Determination.objects.filter(subject_kind="model").values_list("status", flat=True)) == {"not_covered"}
 
     draft = lowered_eu_draft()
     run = rule_version_publish(version=draft, actor=regulator)
-    assert (run.kind, run.rule_version, run.regimes, run.requested_by) == (RunKind.PUBLICATION, draft, ["eu-ai-act"], regulator)
+    assert (run.kind, run.rule_version, run.regimes, run.requested_by) == (Trigger.PUBLICATION, draft, ["eu-ai-act"], regulator)
     assert run.as_of >= date(2026, 12, 1)
     run = run_execute_inline(run)
 
@@ -181,7 +181,7 @@ def test_publishing_a_lower_threshold_records_who_changed_and_which_test_flipped
 def test_the_nightly_run_reports_changes_since_the_previous_nightly_run(eager_celery):
     submit_registry(models=3)
     reevaluate_registry.delay()
-    first = EvaluationRun.objects.get(kind=RunKind.SCHEDULE)
+    first = EvaluationRun.objects.get(kind=Trigger.SCHEDULE)
     assert (first.status, first.changes_count, first.done) == (RunStatus.FINISHED, 0, first.total)
 
     # a model revised during the day to 2e26: its submission is evaluated, then the next nightly run
@@ -192,11 +192,11 @@ def test_the_nightly_run_reports_changes_since_the_previous_nightly_run(eager_ce
     ), via="import")
     pending_evaluate(pending_ids=list(PendingEvaluation.objects.values_list("pk", flat=True)))
     assert not PendingEvaluation.objects.exists()
-    submission = EvaluationRun.objects.get(kind=RunKind.SUBMISSION)
+    submission = EvaluationRun.objects.get(kind=Trigger.SUBMISSION)
     assert submission.changes_count > 0
 
     reevaluate_registry.delay()
-    second = EvaluationRun.objects.filter(kind=RunKind.SCHEDULE).latest("id")
+    second = EvaluationRun.objects.filter(kind=Trigger.SCHEDULE).latest("id")
     assert second.previous_run == first and second.status == RunStatus.FINISHED
     changes = {(c.subject_ref, c.regime): c for c in StatusChange.objects.filter(run=second)}
     sb53 = changes["model:org-0/Model-1@1", "us-ca-sb53"]
@@ -207,7 +207,7 @@ def test_the_nightly_run_reports_changes_since_the_previous_nightly_run(eager_ce
     assert second.changes_count == len(changes)
 
     reevaluate_registry.delay()
-    third = EvaluationRun.objects.filter(kind=RunKind.SCHEDULE).latest("id")
+    third = EvaluationRun.objects.filter(kind=Trigger.SCHEDULE).latest("id")
     assert third.previous_run == second and third.changes_count == 0
 
 
@@ -228,7 +228,7 @@ def test_the_nightly_schedule_exists_once_after_migrate():
 def test_reevaluate_wait_shows_progress_and_the_final_counts(registry, eager_celery):
     out, err = io.StringIO(), io.StringIO()
     call_command("reevaluate", "--wait", "--chunk-size", "4", "--as-of", "2026-03-01", stdout=out, stderr=err)
-    run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
+    run = EvaluationRun.objects.get(kind=Trigger.MANUAL)
     assert f"Run {run.pk}: 12 subject(s) in 4 chunk(s), as of 2026-03-01" in out.getvalue()
     assert f"Run {run.pk} finished: 12/12 subject(s), 0 status change(s)" in out.getvalue()
     assert "12/12" in err.getvalue() and "100%" in err.getvalue()
@@ -242,7 +242,7 @@ def test_reevaluate_in_process_writes_the_run_here_with_a_progress_bar(registry)
     out, err = io.StringIO(), io.StringIO()
     call_command("reevaluate", "--in-process", "--readers", "2", "--chunk-size", "4", "--as-of", "2026-03-01",
                  stdout=out, stderr=err)
-    run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
+    run = EvaluationRun.objects.get(kind=Trigger.MANUAL)
     assert (run.status, run.done, run.chunks_done) == (RunStatus.FINISHED, 12, run.chunks_total)
     assert f"Run {run.pk} finished: 12/12 subject(s), 0 status change(s)" in out.getvalue()
     assert "12/12" in err.getvalue() and "100%" in err.getvalue()
@@ -265,7 +265,7 @@ def test_reevaluate_in_process_that_fails_says_so_and_marks_the_run_failed(regis
     with pytest.raises(CommandError, match=r"run \d+ failed after 4/12 subject\(s\): facts unreadable"):
         call_command("reevaluate", "--in-process", "--readers", "0", "--chunk-size", "4", "--as-of", "2026-03-01",
                      stdout=io.StringIO(), stderr=io.StringIO())
-    run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
+    run = EvaluationRun.objects.get(kind=Trigger.MANUAL)
     assert run.status == RunStatus.FAILED and "facts unreadable" in run.error
     assert run.chunks.filter(done=True).count() == 1 and verify_chain().ok
 
@@ -287,7 +287,7 @@ def test_reevaluate_refuses_bad_arguments_naming_them(registry):
 
 
 def only_chunk(refs: list[str]) -> int:
-    run = run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=refs, chunk_size=10_000)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=refs, chunk_size=10_000)
     (chunk,) = run.chunks.all()
     assert sum(len(ids) for ids in chunk.subjects.values()) == len(refs)
     return chunk.pk
@@ -313,7 +313,7 @@ def test_a_chunk_makes_the_same_number_of_queries_for_10_or_40_subjects(django_a
         models=[ModelRecordFactory(organisation=f"org-{i % 4}", name=f"Tuned-{i}", base_model=f"org-{i % 4}/Base-{i}@1",
                                    fine_tuning_compute_ops=1e24) for i in range(4)],
     ), via="import")
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF))  # every subject has a determination before
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF))  # every subject has a determination before
     models = [ref for ref in plain if ref.startswith("model:")]
     clusters = [ref for ref in plain if ref.startswith("cluster:")]
     tuned = [f"model:org-{i}/Tuned-{i}@1" for i in range(4)]
@@ -351,14 +351,14 @@ def test_an_evaluation_as_of_a_past_date_is_not_mistaken_for_a_change_today():
         organisations=[OrganisationRecordFactory(slug="acme")],
         models=[ModelRecordFactory(organisation="acme", name="Big", training_compute_ops=2e26)],
     ), via="import")
-    today_run = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2026, 6, 1)))
+    today_run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2026, 6, 1)))
     # someone asks how the law stood in 2024 (EO 14110 in force: covered) ...
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2024, 6, 1)))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2024, 6, 1)))
     # ... the next run of today's law compares with the state as of 2026-06-01, not with 2024's
-    again = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2026, 6, 2)))
+    again = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2026, 6, 2)))
     assert again.changes_count == 0, list(StatusChange.objects.filter(run=again).values("regime", "from_status", "to_status"))
     assert today_run.status == RunStatus.FINISHED
     # a run after the law changed still records it: EO 14110 lapsed between 2024 and 2025
-    lapsed = run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=date(2025, 6, 1), regimes=["us-eo-14110"]))
+    lapsed = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2025, 6, 1), regimes=["us-eo-14110"]))
     change = StatusChange.objects.get(run=lapsed, subject_ref="model:acme/Big@1")
     assert (change.from_status, change.to_status) == ("covered", "not_in_force")

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from rules.models import Determination, EvaluationRun, PendingEvaluation
-from rules.models.runs import RunKind, RunStatus
+from rules.models.runs import RunStatus, Trigger
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
 from tests.rules.conftest import submit_registry, tamper
 from tests.support.processes import PrivateRedis, free_port, wait_for
@@ -135,7 +135,7 @@ def test_an_import_through_the_broker_becomes_determinations(services, tmp_path)
     refs = {"model:acme/Frontier@1", "model:acme/Small@1", "cluster:acme/Hall A", "organisation:acme"}
     wait_for(lambda: Determination.objects.filter(subject_ref__in=refs).count() == len(refs) * REGIMES
              and not PendingEvaluation.objects.exists(), what="the submission's determinations")
-    run = EvaluationRun.objects.get(kind=RunKind.SUBMISSION)
+    run = EvaluationRun.objects.get(kind=Trigger.SUBMISSION)
     assert run.status == RunStatus.FINISHED and set(subject_regime_counts(run).values()) == {1}
     frontier = Determination.objects.get(subject_ref="model:acme/Frontier@1", regime="us-ca-sb53")
     assert (frontier.status, frontier.trigger, frontier.deciding_test) == ("covered", "submission", "frontier-model")
@@ -146,7 +146,7 @@ def test_an_import_through_the_broker_becomes_determinations(services, tmp_path)
 def start_bulk_run(services, *, subjects: int, chunks: int) -> tuple[subprocess.Popen, EvaluationRun]:
     """`reevaluate --wait` over the whole registry in chunks of 5, as a regulator would run it."""
     waiting = services.manage_in_background("reevaluate", "--chunk-size", "5", "--as-of", "2026-03-01", "--wait")
-    run = wait_for(lambda: EvaluationRun.objects.filter(kind=RunKind.MANUAL).first(), what="the run record")
+    run = wait_for(lambda: EvaluationRun.objects.filter(kind=Trigger.MANUAL).first(), what="the run record")
     assert (run.total, run.chunks_total) == (subjects, chunks)
     return waiting, run
 

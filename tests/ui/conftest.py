@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.services import membership_set
 from registry.models import Organisation
 from registry.services import registry_submit
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, UserFactory, document
 
@@ -68,7 +68,7 @@ def submit_workspace_registry() -> None:
 
 
 def evaluate_registry(*, as_of: date | None = None) -> None:
-    run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=as_of))
+    run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=as_of))
 
 
 def sb53_draft_text(*, effective_from: date, frontier_compute: str = "1.0e+25") -> str:

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from rules.library_store import draft_create
 from rules.models import RuleVersion
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.selectors import regimes_in_force, status_counts
 from rules.services import rule_version_publish, run_create, run_execute_inline
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
@@ -73,7 +73,7 @@ def registry_submit_more() -> None:
 def test_dashboard_shows_runs_with_progress_and_recent_changes(agency_client, workspace_registry, agency):
     draft = draft_create(content=sb53_draft_text(effective_from=today()), actor=agency)
     run = run_execute_inline(rule_version_publish(version=draft, actor=agency))
-    pending = run_create(kind=RunKind.MANUAL, subjects=["model:acme/Mid@1"])
+    pending = run_create(kind=Trigger.MANUAL, subjects=["model:acme/Mid@1"])
     page = agency_client.get(reverse("admin:index")).content.decode()
     assert reverse("admin:rules_evaluationrun_change", args=[run.pk]) in page
     assert f"{run.total} of {run.total} subjects (100.0 %)" in page
@@ -105,7 +105,7 @@ def test_dashboard_query_count_does_not_grow_with_the_registry(agency_client, wo
         organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI", annual_revenue_usd=6e8)],
         models=[ModelRecordFactory(organisation="acme", name=f"Extra-{i}", training_compute_ops="2e24") for i in range(12)],
     ), via="import")
-    run_execute_inline(run_create(kind=RunKind.MANUAL))
+    run_execute_inline(run_create(kind=Trigger.MANUAL))
     with CaptureQueriesContext(connection) as large:
         page = agency_client.get(reverse("admin:index")).content.decode()
     assert counts_row(page, "eu-ai-act")[0] == "15"

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from rules.models import EvaluationRun, RuleVersion, StatusChange
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_execute_inline
 from tests.ui.conftest import sb53_draft_text, today
 
@@ -78,7 +78,7 @@ def test_publishing_starts_the_reevaluation_and_shows_its_run(agency_client, wor
     url = reverse("admin:rules_ruleversion_publish", args=[draft.pk])
     assert agency_client.get(url).status_code == 405
     response = agency_client.post(url, {"content_sha256": draft.content_sha256})
-    run = EvaluationRun.objects.get(kind=RunKind.PUBLICATION)
+    run = EvaluationRun.objects.get(kind=Trigger.PUBLICATION)
     assert response.status_code == 302 and response["Location"] == reverse("admin:rules_evaluationrun_change", args=[run.pk])
     draft.refresh_from_db()
     assert draft.is_published and draft.published_by == agency and run.rule_version == draft

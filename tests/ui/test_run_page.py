@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from registry.models import AIModel
 from rules.library_store import draft_create
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import chunk_execute, rule_version_publish, run_create, run_execute_inline
 from tests.ui.conftest import sb53_draft_text, today
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_progress_endpoint_follows_the_run_chunk_by_chunk(agency_client, workspace_registry):
-    run = run_create(kind=RunKind.MANUAL, chunk_size=4)
+    run = run_create(kind=Trigger.MANUAL, chunk_size=4)
     url = reverse("admin:rules_evaluationrun_progress", args=[run.pk])
     first = agency_client.get(url)
     assert "no-store" in first["Cache-Control"]
@@ -48,5 +48,5 @@ def test_run_page_polls_while_running_and_lists_changes_when_finished(agency_cli
 
 
 def test_progress_is_not_shown_to_a_lab_member(acme_client):
-    run = run_create(kind=RunKind.MANUAL, subjects=["model:acme/Mid@1"])
+    run = run_create(kind=Trigger.MANUAL, subjects=["model:acme/Mid@1"])
     assert acme_client.get(reverse("admin:rules_evaluationrun_progress", args=[run.pk])).status_code == 404

@@ -12,7 +12,7 @@ from django.urls import reverse
 from registry.models import AIModel, Cluster, Organisation
 from registry.services import registry_submit
 from rules.models import Determination, EvaluationRun
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
 from tests.ui.conftest import evaluate_registry
 
@@ -118,7 +118,7 @@ def test_evaluate_now_records_a_run_of_the_subject_and_shows_it(agency_client, w
     with django_capture_on_commit_callbacks(execute=settings.CELERY_TASK_ALWAYS_EAGER) as enqueued:
         response = agency_client.post(url, {"as_of": "2024-06-01"})
     assert len(enqueued) == 1  # the run is started once the request's transaction has committed
-    run = EvaluationRun.objects.get(kind=RunKind.MANUAL)
+    run = EvaluationRun.objects.get(kind=Trigger.MANUAL)
     assert response.status_code == 302 and response["Location"] == reverse("admin:rules_evaluationrun_change", args=[run.pk])
     assert (run.subjects, run.as_of, run.requested_by.username, run.total) == (["model:acme/Mid@1"], date(2024, 6, 1), "agency", 1)
     if settings.CELERY_TASK_ALWAYS_EAGER:  # embedded: the run has already been carried out in the request
@@ -129,7 +129,7 @@ def test_evaluate_now_records_a_run_of_the_subject_and_shows_it(agency_client, w
 def test_evaluate_now_refuses_a_lab_member(acme_client):
     url = reverse("admin:registry_aimodel_evaluate", args=[model("Mid").pk])
     assert acme_client.post(url).status_code == 403
-    assert not EvaluationRun.objects.filter(kind=RunKind.MANUAL).exists()
+    assert not EvaluationRun.objects.filter(kind=Trigger.MANUAL).exists()
 
 
 def test_audit_report_downloads_the_subjects_report(admin_client_logged_in, workspace_registry, settings, tmp_path):

@@ -199,7 +199,7 @@ class SubjectPageMixin(admin.ModelAdmin):
 
     def evaluate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Evaluates the subject now under every regime (POST); the run page shows it finish."""
-        from rules.models.runs import RunKind
+        from rules.models.runs import Trigger
         from rules.services import run_create
         from rules.tasks import run_start
 
@@ -212,7 +212,7 @@ class SubjectPageMixin(admin.ModelAdmin):
         if error:
             messages.error(request, error)
             return HttpResponseRedirect(self._change_url(obj))
-        run = run_create(kind=RunKind.MANUAL, as_of=as_of, subjects=[obj.subject_ref], requested_by=request.user)
+        run = run_create(kind=Trigger.MANUAL, as_of=as_of, subjects=[obj.subject_ref], requested_by=request.user)
         transaction.on_commit(lambda: run_start.apply_async(args=[run.pk]))
         messages.success(request, f"Evaluation of {obj.subject_ref} as of {as_of.isoformat()} started (run {run.pk}).")
         return HttpResponseRedirect(reverse("admin:rules_evaluationrun_change", args=[run.pk]))

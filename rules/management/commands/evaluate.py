@@ -49,10 +49,10 @@ class Command(BaseCommand):
         except (SubjectError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if options["record"]:
-            from rules.models.runs import RunKind
+            from rules.models.runs import Trigger
             from rules.services import run_create, run_execute_inline
 
-            run = run_create(kind=RunKind.MANUAL, as_of=as_of, regimes=options["regime"] or None,
+            run = run_create(kind=Trigger.MANUAL, as_of=as_of, regimes=options["regime"] or None,
                              subjects=options["subject"] or None)
             run_execute_inline(run)
             self.stderr.write(f"Recorded run {run.pk}: {run.done} subject(s), {run.changes_count} status change(s).")

@@ -11,7 +11,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from tqdm import tqdm
 
 from rules.models import EvaluationRun
-from rules.models.runs import RunKind, RunStatus
+from rules.models.runs import RunStatus, Trigger
 from rules.services import run_create
 from rules.subjects import SubjectError
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         if options["readers"] is not None and (options["readers"] < 0 or not options["in_process"]):
             raise CommandError("--readers: a number of processes, 0 or more, with --in-process")
         try:
-            run = run_create(kind=RunKind.MANUAL, as_of=as_of, regimes=options["regime"] or None,
+            run = run_create(kind=Trigger.MANUAL, as_of=as_of, regimes=options["regime"] or None,
                              subjects=options["subject"] or None, chunk_size=options["chunk_size"])
         except (SubjectError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
