@@ -147,3 +147,26 @@ def test_a_worker_taking_the_task_at_once_is_not_kept_from_the_rows_by_the_mark_
     assert results and results[0] is not None, "the worker found no outbox row to evaluate"
     assert not PendingEvaluation.objects.filter(pk__in=ids).exists()
     assert "model:org-0/Model-0@1" in evaluated_refs(results[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_waiting_rows_their_record_and_marks_a_row_naming_none_failed():
+    from django.db.migrations.executor import MigrationExecutor
+
+    submit_registry(models=1)
+    model = AIModel.objects.get()
+    PendingEvaluation.objects.all().delete()
+    before, after = [("rules", "0006_decision_log_no_facts_index")], [("rules", "0007_outbox_record_ids")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("rules", "PendingEvaluation")
+    old.objects.create(subject_ref=model.subject_ref)
+    old.objects.create(subject_ref="model:org-0/Model/1@x@1")
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    rows = {row.subject_ref: row for row in PendingEvaluation.objects.all()}
+    assert (rows[model.subject_ref].subject_kind, rows[model.subject_ref].record_id) == ("model", model.pk)
+    assert rows[model.subject_ref].failed_at is None
+    unreadable = rows["model:org-0/Model/1@x@1"]
+    assert unreadable.record_id is None and unreadable.failed_at is not None and "names no record" in unreadable.error
