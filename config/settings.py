@@ -257,10 +257,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",  # operations are grouped by resource (models, runs...)
     "ENUM_NAME_OVERRIDES": {
-        "DeterminationStatusEnum": "api.serializers.rules.STATUSES",
+        "DeterminationStatusEnum": "rules.engine.vocabulary.STATUS_CHOICES",
         "SubjectKindEnum": "api.serializers.rules.SUBJECT_KINDS",
         "RunStatusEnum": "rules.models.runs.RunStatus",
-        "RunKindEnum": "rules.models.runs.Trigger",
+        "RunKindEnum": "rules.models.runs.Trigger",  # a run's kind, a determination's trigger
     },
 }
 
