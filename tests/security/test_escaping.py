@@ -26,7 +26,8 @@ pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 3, 1)
 SCRIPT = '<script>alert("x")</script>'
 IMG = '"><img src=x onerror=alert(1)>'
-FORMULA = '=HYPERLINK("http://evil.example","click")'
+FORMULA = '=HYPERLINK("https:evil.example","click")'  # no "/": a model's name may not hold it
+MODEL_SCRIPT = SCRIPT.replace("/", "")  # a model's name may not hold "/": still markup
 MARKUP = (SCRIPT, IMG, "<img src=x")  # none of these may appear unescaped in any page
 
 
@@ -35,7 +36,7 @@ def hostile_registry(db):
     registry_submit(document(
         organisations=[{"slug": "acme", "name": f"Acme {SCRIPT}", "country": "US", "annual_revenue_usd": 6e8,
                         "source": IMG}],
-        models=[{"organisation": "acme", "name": f"Frontier {SCRIPT}", "version": f"1{IMG}"[:64],
+        models=[{"organisation": "acme", "name": f"Frontier {MODEL_SCRIPT}", "version": f"1{IMG}"[:64],
                  "training_compute_ops": 2e26, "modalities": [SCRIPT], "source": IMG, "notes": f"{SCRIPT} {FORMULA}",
                  "released_on": "2024-07-01"}],
         clusters=[{"organisation": "acme", "name": f"Hall {SCRIPT}", "source": IMG, "notes": SCRIPT,
@@ -45,7 +46,7 @@ def hostile_registry(db):
                                "accelerator_count": 10, "network_gbps": 400}],
                    "links": [{"from": f"g{SCRIPT}", "to": "b", "gbps": 800}]}],
     ), via="import")
-    registry_submit(document(organisations=[], models=[{"organisation": "acme", "name": f"Frontier {SCRIPT}",
+    registry_submit(document(organisations=[], models=[{"organisation": "acme", "name": f"Frontier {MODEL_SCRIPT}",
                                                         "version": f"1{IMG}"[:64], "training_compute_ops": 3e26,
                                                         "notes": SCRIPT}]), via="import")
     run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF))
@@ -92,7 +93,7 @@ def test_every_admin_page_escapes_submitted_text(admin_client_logged_in, hostile
 def test_api_lists_return_text_as_json_data(admin_client_logged_in, hostile_registry):
     response = admin_client_logged_in.get("/api/v1/models/")
     assert response["Content-Type"].startswith("application/json")
-    assert response.json()["results"][0]["name"] == f"Frontier {SCRIPT}"  # data, never rendered as a page
+    assert response.json()["results"][0]["name"] == f"Frontier {MODEL_SCRIPT}"  # data, never rendered as a page
 
 
 def report(*args: str, out) -> str:

@@ -49,9 +49,11 @@ def test_filters_and_choices_offer_no_other_organisation(acme_client):
     assert acme_client.get(reverse("admin:registry_organisation_add")).status_code == 403
 
 
-def test_autocomplete_offers_only_its_organisations_models(acme_client, agency_client):
+def test_autocomplete_offers_another_organisations_model_only_once_released(acme_client, agency_client):
     url = reverse("admin:autocomplete")
     params = {"app_label": "registry", "model_name": "aimodel", "field_name": "base_model", "term": "Secret"}
+    assert [r["text"] for r in acme_client.get(url, params).json()["results"]] == ["beta/Secret@1"]  # released
+    AIModel.objects.filter(name="Secret").update(released_on=None)
     assert acme_client.get(url, params).json()["results"] == []
     assert [r["text"] for r in agency_client.get(url, params).json()["results"]] == ["beta/Secret@1"]
 
