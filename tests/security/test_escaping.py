@@ -17,7 +17,7 @@ from django.urls import reverse
 from registry.models import AIModel, Cluster
 from registry.services import registry_submit
 from rules.models import EvaluationRun
-from rules.models.runs import Trigger
+from rules.models.runs import RunKind
 from rules.services import run_create, run_execute_inline
 from tests.factories import document
 
@@ -26,9 +26,9 @@ pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 3, 1)
 SCRIPT = '<script>alert("x")</script>'
 IMG = '"><img src=x onerror=alert(1)>'
-FORMULA = '=HYPERLINK("evil.example","click")'  # no '/': a model name may not hold one
-OPEN_SCRIPT = '<script>alert("x")'  # a model name may not hold '/', so no closing tag there
-MARKUP = (SCRIPT, IMG, "<img src=x", "<script>alert(")  # none of these may appear unescaped in any page
+FORMULA = '=HYPERLINK("https:evil.example","click")'  # no "/": a model's name may not hold it
+MODEL_SCRIPT = SCRIPT.replace("/", "")  # a model's name may not hold "/": still markup
+MARKUP = (SCRIPT, IMG, "<img src=x")  # none of these may appear unescaped in any page
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def hostile_registry(db):
     registry_submit(document(
         organisations=[{"slug": "acme", "name": f"Acme {SCRIPT}", "country": "US", "annual_revenue_usd": 6e8,
                         "source": IMG}],
-        models=[{"organisation": "acme", "name": f"Frontier {OPEN_SCRIPT}", "version": f"1{IMG}"[:64],
+        models=[{"organisation": "acme", "name": f"Frontier {MODEL_SCRIPT}", "version": f"1{IMG}"[:64],
                  "training_compute_ops": 2e26, "modalities": [SCRIPT], "source": IMG, "notes": f"{SCRIPT} {FORMULA}",
                  "released_on": "2024-07-01"}],
         clusters=[{"organisation": "acme", "name": f"Hall {SCRIPT}", "source": IMG, "notes": SCRIPT,
@@ -46,11 +46,11 @@ def hostile_registry(db):
                                "accelerator_count": 10, "network_gbps": 400}],
                    "links": [{"from": f"g{SCRIPT}", "to": "b", "gbps": 800}]}],
     ), via="import")
-    registry_submit(document(organisations=[], models=[{"organisation": "acme", "name": f"Frontier {OPEN_SCRIPT}",
+    registry_submit(document(organisations=[], models=[{"organisation": "acme", "name": f"Frontier {MODEL_SCRIPT}",
                                                         "version": f"1{IMG}"[:64], "training_compute_ops": 3e26,
                                                         "notes": SCRIPT}]), via="import")
-    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF))
-    run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OF))
+    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF))
+    run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=AS_OF))
 
 
 def assert_escaped(where: str, page: str, *, must_show: bool = True) -> None:
@@ -93,7 +93,7 @@ def test_every_admin_page_escapes_submitted_text(admin_client_logged_in, hostile
 def test_api_lists_return_text_as_json_data(admin_client_logged_in, hostile_registry):
     response = admin_client_logged_in.get("/api/v1/models/")
     assert response["Content-Type"].startswith("application/json")
-    assert response.json()["results"][0]["name"] == f"Frontier {OPEN_SCRIPT}"  # data, never rendered as a page
+    assert response.json()["results"][0]["name"] == f"Frontier {MODEL_SCRIPT}"  # data, never rendered as a page
 
 
 def report(*args: str, out) -> str:
@@ -109,7 +109,7 @@ def test_every_html_report_escapes_submitted_text(hostile_registry, tmp_path):
         assert_escaped(f"audit report of {subject}", page)
     assert_escaped("registry report", report("registry", "--as-of", AS_OF.isoformat(), "--format", "html",
                                              out=tmp_path / "registry.html"))
-    run = EvaluationRun.objects.filter(kind=Trigger.SCHEDULE).get()
+    run = EvaluationRun.objects.filter(kind=RunKind.SCHEDULE).get()
     changes = report("changes", "--run", str(run.pk), "--format", "html", out=tmp_path / "changes.html")
     assert_escaped("change report", changes, must_show=False)
 
@@ -117,7 +117,7 @@ def test_every_html_report_escapes_submitted_text(hostile_registry, tmp_path):
 def test_a_csv_report_defuses_formulas_in_submitted_text(hostile_registry, tmp_path):
     registry_submit(document(organisations=[], models=[{"organisation": "acme", "name": FORMULA, "version": "1"}]),
                     via="import")
-    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=[f"model:acme/{FORMULA}@1"]))
+    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=[f"model:acme/{FORMULA}@1"]))
     for kind in (["export", "--organisation", "acme"], ["registry", "--as-of", AS_OF.isoformat()]):
         rows = list(csv.DictReader(io.StringIO(report(*kind, "--format", "csv", out=tmp_path / "report.csv"))))
         names = {row["subject_name"] for row in rows if "HYPERLINK" in row["subject_name"]}
