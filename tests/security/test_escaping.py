@@ -17,7 +17,7 @@ from django.urls import reverse
 from registry.models import AIModel, Cluster
 from registry.services import registry_submit
 from rules.models import EvaluationRun
-from rules.models.runs import RunKind
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.factories import document
 
@@ -49,8 +49,8 @@ def hostile_registry(db):
     registry_submit(document(organisations=[], models=[{"organisation": "acme", "name": f"Frontier {MODEL_SCRIPT}",
                                                         "version": f"1{IMG}"[:64], "training_compute_ops": 3e26,
                                                         "notes": SCRIPT}]), via="import")
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF))
-    run_execute_inline(run_create(kind=RunKind.SCHEDULE, as_of=AS_OF))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF))
+    run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OF))
 
 
 def assert_escaped(where: str, page: str, *, must_show: bool = True) -> None:
@@ -109,7 +109,7 @@ def test_every_html_report_escapes_submitted_text(hostile_registry, tmp_path):
         assert_escaped(f"audit report of {subject}", page)
     assert_escaped("registry report", report("registry", "--as-of", AS_OF.isoformat(), "--format", "html",
                                              out=tmp_path / "registry.html"))
-    run = EvaluationRun.objects.filter(kind=RunKind.SCHEDULE).get()
+    run = EvaluationRun.objects.filter(kind=Trigger.SCHEDULE).get()
     changes = report("changes", "--run", str(run.pk), "--format", "html", out=tmp_path / "changes.html")
     assert_escaped("change report", changes, must_show=False)
 
@@ -117,7 +117,7 @@ def test_every_html_report_escapes_submitted_text(hostile_registry, tmp_path):
 def test_a_csv_report_defuses_formulas_in_submitted_text(hostile_registry, tmp_path):
     registry_submit(document(organisations=[], models=[{"organisation": "acme", "name": FORMULA, "version": "1"}]),
                     via="import")
-    run_execute_inline(run_create(kind=RunKind.MANUAL, as_of=AS_OF, subjects=[f"model:acme/{FORMULA}@1"]))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=[f"model:acme/{FORMULA}@1"]))
     for kind in (["export", "--organisation", "acme"], ["registry", "--as-of", AS_OF.isoformat()]):
         rows = list(csv.DictReader(io.StringIO(report(*kind, "--format", "csv", out=tmp_path / "report.csv"))))
         names = {row["subject_name"] for row in rows if "HYPERLINK" in row["subject_name"]}
