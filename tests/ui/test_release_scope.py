@@ -1,0 +1,134 @@
+"""The workspace applies the API's release rule (`rules.visibility`): a lab member never reads in the
+admin a determination or status change resting on another organisation's model not yet released (its
+figures would show), nor that model's own lineage; a regulator reads them all; once the model is
+released, the lab reads them too."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+
+from registry.models import AIModel
+from registry.services import registry_submit
+from rules.models import Determination, StatusChange
+from tests.factories import ModelRecordFactory, document
+from tests.ui.conftest import evaluate_registry
+
+pytestmark = pytest.mark.django_db
+
+# beta's Secret (factory: released 2024) with a base of its own, which acme fine-tuned while it was released
+BETA_BASE = ModelRecordFactory(organisation="beta", name="Beta-Base", training_compute_ops="1.5e24")
+SECRET = ModelRecordFactory(organisation="beta", name="Secret", training_compute_ops="2e24",
+                            base_model="beta/Beta-Base@1", derivation="fine_tuning")
+FINE_TUNE = ModelRecordFactory(organisation="acme", name="Acme-FT", training_compute_ops="1e24",
+                               base_model="beta/Secret@1", derivation="fine_tuning")
+NAMING_SECRET = "beta/Secret@1"
+
+
+def _secret_released_on(day: str) -> None:
+    registry_submit(document(organisations=[], models=[{**SECRET, "released_on": day}]), via="import")
+
+
+@pytest.fixture
+def lineage(workspace_registry):
+    """acme's Acme-FT fine-tunes beta's Secret, evaluated (twice, its status changing) while Secret was released; then Secret's release
+    date moved to one to come (data stored before bases had to be released) and the registry evaluated again."""
+    registry_submit(document(organisations=[], models=[BETA_BASE, SECRET]), via="import")
+    registry_submit(document(organisations=[], models=[FINE_TUNE]), via="import")
+    evaluate_registry()
+    # more compute of its own puts the lineage's sum (9.7e25 + 2e24 + 1.5e24) over SB 53's 1e26: a status change
+    registry_submit(document(organisations=[], models=[{**FINE_TUNE, "training_compute_ops": "9.7e25"}]), via="import")
+    evaluate_registry()
+    _secret_released_on("2099-01-01")
+    evaluate_registry()
+    withheld = set(Determination.objects.filter(organisation="acme", payload__contains=NAMING_SECRET)
+                   .values_list("pk", flat=True))
+    assert withheld  # the log holds acme's determinations resting on beta's Secret
+    return withheld
+
+
+@pytest.fixture
+def acme_log_client(acme_staff):
+    """acme's member, should it be given the decision log's view permission."""
+    acme_staff.user_permissions.add(Permission.objects.get(codename="view_determination"))
+    lab_client = Client()
+    lab_client.force_login(acme_staff)
+    return lab_client
+
+
+def _fine_tune_page(client: Client):
+    response = client.get(reverse("admin:registry_aimodel_change", args=[AIModel.objects.get(name="Acme-FT").pk]))
+    assert response.status_code == 200
+    return response
+
+
+def _history(response) -> set[int]:
+    return {d.pk for d in response.context["history_page"].paginator.object_list}
+
+
+def _status_rows(response) -> dict[str, object]:
+    return {row.regime: row for row in response.context["status_rows"]}
+
+
+def _listed_determinations(client: Client) -> set[int]:
+    response = client.get(reverse("admin:rules_determination_changelist"), {"organisation": "acme"})
+    assert response.status_code == 200
+    return {d.pk for d in response.context["cl"].queryset}
+
+
+def _dashboard_changes(client: Client) -> set[int]:
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    return {change.pk for change, _ in response.context["changes"]}
+
+
+def test_a_lab_member_never_reads_determinations_resting_on_an_unreleased_base(lineage, acme_client):
+    page = _fine_tune_page(acme_client)
+    assert _history(page).isdisjoint(lineage)
+    shown = [row.determination.pk for row in _status_rows(page).values() if row.determination is not None]
+    assert lineage.isdisjoint(shown)
+    assert any("withheld" in row.note for row in _status_rows(page).values())
+    text = page.content.decode()
+    assert "Beta-Base" not in text  # the unreleased base's own lineage
+    assert "beta/Secret@1 (another organisation&#x27;s model, not yet released)" in text
+    for figure in ("1.005e26", "2e24", "1.5e24"):  # the base's figures and the sums with them
+        assert figure not in text
+    organisation = acme_client.get(reverse("admin:registry_organisation_change",
+                                           args=[AIModel.objects.get(name="Acme-FT").organisation_id]))
+    assert _history(organisation).isdisjoint(lineage)
+
+
+def test_a_lab_member_never_lists_them_in_the_log_or_its_status_changes(lineage, acme_log_client):
+    listed = _listed_determinations(acme_log_client)
+    assert listed and listed.isdisjoint(lineage)
+    hidden_changes = set(StatusChange.objects.filter(to_determination__in=lineage).values_list("pk", flat=True))
+    assert hidden_changes  # evaluating acme's fine-tune changed statuses...
+    assert _dashboard_changes(acme_log_client).isdisjoint(hidden_changes)  # ...that acme does not read
+    missing = acme_log_client.get(reverse("admin:rules_determination_change", args=[min(lineage)]))
+    assert missing.status_code in (302, 404)  # as if it did not exist
+
+
+def test_a_regulator_reads_them_all(lineage, agency_client):
+    page = _fine_tune_page(agency_client)
+    assert lineage <= _history(page) | set(Determination.objects.filter(organisation="acme", subject_kind="organisation")
+                                           .values_list("pk", flat=True))
+    assert "Beta-Base" in page.content.decode()
+    assert "1.005e26 ops &gt; 1e26 ops" in page.content.decode()  # the sum with the unreleased base's runs
+    assert lineage <= _listed_determinations(agency_client)
+    changes = set(StatusChange.objects.filter(to_determination__in=lineage).order_by("-id")
+                  .values_list("pk", flat=True)[:1])
+    assert changes <= _dashboard_changes(agency_client)
+
+
+def test_once_released_the_lab_reads_them(lineage, acme_log_client):
+    _secret_released_on("2025-01-01")
+    page = _fine_tune_page(acme_log_client)
+    model_rows = set(Determination.objects.filter(pk__in=lineage, subject_kind="model").values_list("pk", flat=True))
+    assert model_rows and model_rows <= _history(page)
+    assert not any("withheld" in row.note for row in _status_rows(page).values())
+    assert "Beta-Base" in page.content.decode()
+    assert "1.005e26 ops &gt; 1e26 ops" in page.content.decode()
+    assert lineage <= _listed_determinations(acme_log_client)
+    hidden_before = set(StatusChange.objects.filter(to_determination__in=lineage).values_list("pk", flat=True))
+    assert hidden_before <= _dashboard_changes(acme_log_client)
