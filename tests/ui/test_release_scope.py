@@ -11,9 +11,11 @@ from django.urls import reverse
 
 from registry.models import AIModel
 from registry.services import registry_submit
+from reports.models import ReportArtifact
+from reports.services import report_generate
 from rules.models import Determination, StatusChange
 from tests.factories import ModelRecordFactory, document
-from tests.ui.conftest import evaluate_registry
+from tests.ui.conftest import evaluate_registry, today
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +134,29 @@ def test_once_released_the_lab_reads_them(lineage, acme_log_client):
     assert lineage <= _listed_determinations(acme_log_client)
     hidden_before = set(StatusChange.objects.filter(to_determination__in=lineage).values_list("pk", flat=True))
     assert hidden_before <= _dashboard_changes(acme_log_client)
+
+
+def test_a_lab_member_never_gets_an_audit_report_resting_on_an_unreleased_base(lineage, acme_staff, agency):
+    acme_staff.user_permissions.add(Permission.objects.get(codename="view_reportartifact"))
+    lab_client = Client()
+    lab_client.force_login(acme_staff)
+    fine_tune = AIModel.objects.get(name="Acme-FT")
+    before = ReportArtifact.objects.count()
+    response = lab_client.post(reverse("admin:registry_aimodel_audit_report", args=[fine_tune.pk]),
+                               {"format": "html"}, follow=True)
+    assert response.status_code == 200
+    assert any("rests on a base model another organisation has not released" in str(m)
+               for m in response.context["messages"])
+    assert ReportArtifact.objects.count() == before  # nothing written
+    # reports the regulator wrote: the lab lists and downloads its own, never one resting on beta's Secret
+    withheld = report_generate(kind="audit", format="html", requested_by=agency, subject=fine_tune.subject_ref,
+                               as_of=today())
+    own = report_generate(kind="audit", format="html", requested_by=agency, subject="model:acme/Mid@1", as_of=today())
+    listed = lab_client.get(reverse("admin:reports_reportartifact_changelist"))
+    assert listed.status_code == 200
+    assert {a.pk for a in listed.context["cl"].queryset} == {own.pk}
+    assert lab_client.get(reverse("admin:reports_reportartifact_download", args=[withheld.pk])).status_code == 404
+    assert lab_client.get(reverse("admin:reports_reportartifact_download", args=[own.pk])).status_code == 200
+    _secret_released_on("2025-01-01")
+    listed = lab_client.get(reverse("admin:reports_reportartifact_changelist"))
+    assert {a.pk for a in listed.context["cl"].queryset} == {own.pk, withheld.pk}
