@@ -4,6 +4,8 @@ figures would show), nor that model's own lineage; a regulator reads them all; o
 released, the lab reads them too."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -160,3 +162,29 @@ def test_a_lab_member_never_gets_an_audit_report_resting_on_an_unreleased_base(l
     _secret_released_on("2025-01-01")
     listed = lab_client.get(reverse("admin:reports_reportartifact_changelist"))
     assert {a.pk for a in listed.context["cl"].queryset} == {own.pk, withheld.pk}
+
+
+def _sb53_covered(client: Client) -> tuple[set[str], int, str]:
+    """The models a status filter lists as covered by SB 53, the dashboard's count of such models, and the
+    fine-tune's status in the model list."""
+    url = reverse("admin:registry_aimodel_changelist")
+    filtered = client.get(url, {"status": "us-ca-sb53:covered"})
+    assert filtered.status_code == 200
+    listed = {str(obj) for obj in filtered.context["cl"].result_list}
+    rows = client.get(reverse("admin:index")).context["regime_rows"]
+    counts = next(row["counts"] for row in rows if row["counts"].regime.regime == "us-ca-sb53")
+    count = counts.by_kind.get("covered", {}).get("model", 0)
+    page = client.get(url, {"q": "Acme-FT"}).content.decode()
+    return listed, count, re.search(r'<td class="field-status_today">(.*?)</td>', page, re.S).group(1)
+
+
+def test_lists_filters_and_dashboard_counts_leave_out_the_withheld_status(lineage, acme_client, agency_client):
+    listed, count, status = _sb53_covered(agency_client)
+    assert "acme/Acme-FT@1" in listed and "us-ca-sb53" in status
+    lab_listed, lab_count, lab_status = _sb53_covered(acme_client)
+    assert "acme/Acme-FT@1" not in lab_listed and "us-ca-sb53" not in lab_status
+    assert lab_listed == {ref for ref in listed if ref.startswith("acme/") and ref != "acme/Acme-FT@1"}
+    assert lab_count == len(lab_listed)
+    _secret_released_on("2025-01-01")
+    lab_listed, lab_count, lab_status = _sb53_covered(acme_client)
+    assert "acme/Acme-FT@1" in lab_listed and "us-ca-sb53" in lab_status and lab_count == len(lab_listed)
