@@ -36,7 +36,7 @@ class ReportArtifactAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: Any) -> QuerySet:
         scope = scope_of(request.user)
-        if not scope.restricted:
+        if scope.organisation_id is None:  # a regulator; anyone else goes by the permission, as before
             return super().get_queryset(request)
         return reports_of_organisation(scope.organisation_slug, withheld_subjects=unreleased_of(request.user).own)
 
