@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Count, Max, QuerySet, Subquery
+from django.db.models import Count, Max, Q, QuerySet, Subquery
 from django.db.models.functions import Collate
 
 from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
@@ -304,6 +304,21 @@ def determinations_filtered(
 def iter_determinations(rows: QuerySet[Determination], *, batch: int = 2000) -> Iterator[Determination]:
     """A large result read in batches, never held in memory whole."""
     return rows.select_related("rule_version").iterator(chunk_size=batch)
+
+
+def reports_of_organisation(organisation_slug: str | None, *, withheld_subjects: Iterable[str] = ()) -> QuerySet:
+    """What a lab member may read of the stored reports: the audit reports of its organisation's subjects,
+    less those of `withheld_subjects` (subjects resting on another organisation's unreleased model,
+    `rules.visibility`), whose reports would show that model's figures. No organisation: none."""
+    if organisation_slug is None:
+        return ReportArtifact.objects.none()
+    queryset = ReportArtifact.objects.filter(kind="audit").filter(
+        Q(parameters__subject__startswith=f"model:{organisation_slug}/")
+        | Q(parameters__subject__startswith=f"cluster:{organisation_slug}/")
+        | Q(parameters__subject=f"organisation:{organisation_slug}")
+    )
+    withheld = sorted(withheld_subjects)
+    return queryset.exclude(parameters__subject__in=withheld) if withheld else queryset
 
 
 def artifact_for_download(*, artifact_id: int, user: Any) -> ReportArtifact:

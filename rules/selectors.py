@@ -18,6 +18,7 @@ from .engine.vocabulary import DECIDED_STATUSES
 from .library_store import published_library
 from .models import Determination, EvaluationRun, RuleVersion, StatusChange
 from .models.rule_version import RuleVersionState
+from .visibility import changes_shown, determinations_shown
 
 STATUSES = DECIDED_STATUSES  # the statuses a list filters on
 SUBJECT_KINDS = ("model", "cluster", "organisation")
@@ -90,28 +91,31 @@ def current_determinations(
     regimes: Iterable[RegimeInForce] | None = None,
     organisation: str | None = None,
     subject_refs: Iterable[str] | None = None,
+    withheld: Q | None = None,
 ) -> QuerySet[Determination]:
-    """The current determination per (subject, regime) as one query (`rules.current.current_of`)."""
+    """The current determination per (subject, regime) as one query (`rules.current.current_of`), less
+    those `withheld` from the reader (`rules.visibility`): a withheld current one is not replaced by an older one."""
     regimes = list(regimes) if regimes is not None else regimes_in_force(as_of=as_of)
     rows = Determination.objects.filter(rule_version_id__in=[r.version.pk for r in regimes])
     if organisation is not None:
         rows = rows.filter(organisation=organisation)
     if subject_refs is not None:
         rows = rows.filter(subject_ref__in=list(subject_refs))
-    return current_of(rows, as_of=as_of)
+    return determinations_shown(current_of(rows, as_of=as_of), withheld)
 
 
 def status_counts(*, as_of: date, organisation: str | None = None,
-                  subject_totals: dict[str, int] | None = None) -> list[RegimeCounts]:
+                  subject_totals: dict[str, int] | None = None, withheld: Q | None = None) -> list[RegimeCounts]:
     """Per regime in force: subjects covered, not covered and indeterminate, counting only the
     subject kinds its tests apply to. `subject_totals` (kind → subjects in the registry) lets the
-    caller show how many have no current determination yet."""
+    caller show how many have no current determination yet. A determination `withheld` from the reader
+    (`rules.visibility`) is not counted."""
     regimes = regimes_in_force(as_of=as_of)
     applicable = Q(pk__in=[])
     for regime in regimes:
         applicable |= Q(regime=regime.regime, subject_kind__in=regime.applies_to)
     rows = (
-        current_determinations(as_of=as_of, regimes=regimes, organisation=organisation)
+        current_determinations(as_of=as_of, regimes=regimes, organisation=organisation, withheld=withheld)
         .filter(applicable)
         .values("regime", "status", "subject_kind")
         .annotate(n=Count("id"))
@@ -133,10 +137,10 @@ def subject_statuses(*, subject_ref: str, as_of: date) -> dict[str, Determinatio
     return {row.regime: row for row in rows}
 
 
-def subject_history(*, subject_ref: str) -> QuerySet[Determination]:
-    """Every determination of a subject, newest first (paginate it)."""
+def subject_history(*, subject_ref: str, withheld: Q | None = None) -> QuerySet[Determination]:
+    """Every determination of a subject, newest first (paginate it), less those `withheld` from the reader."""
     return (
-        Determination.objects.filter(subject_ref=subject_ref)
+        determinations_shown(Determination.objects.filter(subject_ref=subject_ref), withheld)
         .select_related("rule_version", "run", "requested_by")
         .order_by("-sequence")
     )
@@ -146,10 +150,14 @@ def recent_runs(*, limit: int = 5) -> list[EvaluationRun]:
     return list(EvaluationRun.objects.select_related("rule_version", "requested_by").order_by("-created_at", "-id")[:limit])
 
 
-def recent_status_changes(*, organisation: str | None = None, limit: int = 10) -> list[StatusChange]:
+def recent_status_changes(*, organisation: str | None = None, limit: int = 10,
+                          withheld: Q | None = None) -> list[StatusChange]:
+    """The latest status changes (of `organisation`'s subjects), less those between determinations
+    `withheld` from the reader (`rules.visibility`; a lab's, so with its `organisation`)."""
     rows = StatusChange.objects.select_related("run").order_by("-id")
     if organisation is not None:
         rows = rows.filter(organisation=organisation)
+    rows = changes_shown(rows, organisation_slug=organisation, withheld=withheld)
     return list(rows[:limit])
 
 

@@ -318,8 +318,9 @@ def test_a_revision_that_would_close_a_lineage_cycle_is_refused(lab_api):
 
 
 # Floods: requests that are each valid but, repeated, would starve other labs' evaluations
-# (tests/api/test_work_queues.py has the queues; tests/api/test_release_scope.py what a lab reads
-# through another lab's unreleased base model; tests/api/test_evaluations.py a lab's share of a run).
+# (tests/api/test_work_queues.py has the queues; tests/api/test_release_scope.py and, in the workspace,
+# tests/ui/test_release_scope.py what a lab reads through another lab's unreleased base model;
+# tests/api/test_evaluations.py a lab's share of a run).
 
 def test_a_flood_of_report_requests_stops_at_the_users_pending_cap(lab_api, settings, django_capture_on_commit_callbacks):
     settings.REPORT_MAX_PENDING = 1

@@ -1,6 +1,7 @@
 """The admin index as the regulator's dashboard: status counts per regime in force today, the
 latest re-evaluation runs, recent status changes and rule files due for re-verification. A lab
-member sees its own organisation's counts and changes only. A bounded number of queries."""
+member sees its own organisation's counts and changes only, less those resting on another
+organisation's model not yet released. A bounded number of queries."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,7 @@ from rules.selectors import (
 )
 
 from .links import subject_admin_urls
-from .scoping import scope_of
+from .scoping import scope_of, withheld_of
 
 
 def _subject_totals(scope: Any) -> dict[str, int]:
@@ -60,11 +61,13 @@ def dashboard_context(*, request: HttpRequest) -> dict[str, Any]:
     if scope.restricted and organisation is None:
         context["no_organisation"] = True
         return context
+    withheld = withheld_of(user)
     context["regime_rows"] = [
         {"counts": counts, "cells": _cells(counts)}
-        for counts in status_counts(as_of=today, organisation=organisation, subject_totals=_subject_totals(scope))
+        for counts in status_counts(as_of=today, organisation=organisation, subject_totals=_subject_totals(scope),
+                                    withheld=withheld)
     ]
-    changes = recent_status_changes(organisation=organisation)
+    changes = recent_status_changes(organisation=organisation, withheld=withheld)
     links = subject_admin_urls(change.subject_ref for change in changes)
     context["changes"] = [(change, links.get(change.subject_ref)) for change in changes]
     if not scope.restricted and user.has_perm("rules.view_evaluationrun"):

@@ -13,6 +13,7 @@ from rules.engine.vocabulary import STATUS_LABELS
 from rules.selectors import STATUSES, current_determinations, published_thresholds, regimes_in_force
 
 from .links import subject_ref_expression
+from .scoping import withheld_of
 
 
 class RegimeStatusFilter(admin.SimpleListFilter):
@@ -40,7 +41,7 @@ class RegimeStatusFilter(admin.SimpleListFilter):
         if not regimes or status not in STATUSES:
             return queryset.none()
         refs = (
-            current_determinations(as_of=today, regimes=regimes)
+            current_determinations(as_of=today, regimes=regimes, withheld=withheld_of(request.user))
             .filter(subject_kind=self.subject_kind, status=status)
             .values("subject_ref")
         )

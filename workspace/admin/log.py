@@ -12,7 +12,7 @@ from rules.models import Determination
 from workspace.display import comparison_text
 
 from .base import ReadOnlyAdmin
-from .scoping import scope_of
+from .scoping import determinations_for
 
 
 @admin.register(Determination)
@@ -29,7 +29,7 @@ class DeterminationAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: Any) -> QuerySet:
-        return scope_of(request.user).filter(super().get_queryset(request), "organisation")
+        return determinations_for(request.user, super().get_queryset(request))
 
     @admin.display(description="Tests")
     def tests_display(self, obj: Determination) -> str:

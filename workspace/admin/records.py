@@ -22,7 +22,7 @@ from .filters import (
     ModelStatusFilter,
 )
 from .history import ClusterRevisionInline, ModelRevisionInline, OrganisationRevisionInline, RevisionedAdmin
-from .scoping import scope_of
+from .scoping import scope_of, unreleased_of
 from .subject_page import SubjectPageMixin
 from .topology import CappedTopologyInline, topology_summary
 
@@ -136,10 +136,25 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
     def reported_compute(self, obj: AIModel) -> str:
         return format_quantity(obj.training_compute_ops, "ops")
 
+    def get_object(self, request: Any, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.unreleased_bases = unreleased_of(request.user).foreign
+        return obj
+
     @admin.display(description="Lineage (nearest base first)")
     def lineage_display(self, obj: AIModel) -> str:
+        """The chain of bases; for a lab member it stops at another organisation's model not yet
+        released: what lies beyond it (its own bases) is that organisation's to release."""
         chain = obj.lineage() if obj.pk else []
-        return " → ".join(str(model) for model in chain) or "— (a base model)"
+        unreleased = getattr(obj, "unreleased_bases", frozenset())
+        shown = []
+        for model in chain:
+            if model.ref in unreleased:
+                shown.append(f"{model} (another organisation's model, not yet released)")
+                break
+            shown.append(str(model))
+        return " → ".join(shown) or "— (a base model)"
 
 
 class AcceleratorGroupInline(CappedTopologyInline):

@@ -1,14 +1,21 @@
-"""Reports in the admin: the stored files with their SHA-256, a download link, and a build action."""
+"""Reports in the admin: the stored files with their SHA-256, a download link, and a build action.
+A lab member (should it hold the permission to view reports) sees its own subjects' audit reports
+only, less those of subjects resting on another organisation's unreleased model; another report is a 404."""
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from reports import services, views
 from reports.models import ArtifactStatus, ReportArtifact
+from reports.selectors import reports_of_organisation
+
+from .scoping import scope_of, unreleased_of
 
 
 @admin.register(ReportArtifact)
@@ -27,8 +34,19 @@ class ReportArtifactAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
+    def get_queryset(self, request: Any) -> QuerySet:
+        scope = scope_of(request.user)
+        if scope.organisation_id is None:  # a regulator; anyone else goes by the permission, as before
+            return super().get_queryset(request)
+        return reports_of_organisation(scope.organisation_slug, withheld_subjects=unreleased_of(request.user).own)
+
+    def download_view(self, request: HttpRequest, artifact_id: int) -> HttpResponse:
+        if not self.get_queryset(request).filter(pk=artifact_id).exists():
+            raise Http404(f"no report {artifact_id}")
+        return views.download(request, artifact_id)
+
     def get_urls(self) -> list:
-        download = self.admin_site.admin_view(views.download)
+        download = self.admin_site.admin_view(self.download_view)
         return [path("<int:artifact_id>/download/", download, name="reports_reportartifact_download"),
                 *super().get_urls()]
 

@@ -1,15 +1,18 @@
 """Who sees what in the admin: a regulator every record, a lab member only its organisation's,
-anyone else none. The same role as the API's (`accounts.selectors.access_of`)."""
+anyone else none. The same role as the API's (`accounts.selectors.access_of`), and the same release
+rule (`rules.visibility`): a lab member never sees a determination or status change that rests on
+another organisation's model not yet released."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.selectors import access_of
+from rules.visibility import NOTHING_WITHHELD, Unreleased, changes_shown, unreleased_elsewhere, withheld_condition
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,41 @@ def scope_of(user: Any) -> Scope:
     if user is not None:
         user._workspace_scope = scope
     return scope
+
+
+def unreleased_of(user: Any) -> Unreleased:
+    """Other organisations' unreleased models a lab member's lineages reach, and its subjects resting on
+    them (worked out once per request); nothing for a regulator."""
+    cached = getattr(user, "_workspace_unreleased", None)
+    if cached is not None:
+        return cached
+    scope = scope_of(user)
+    if not scope.restricted or scope.organisation_id is None:
+        unreleased = NOTHING_WITHHELD
+    else:
+        unreleased = unreleased_elsewhere(organisation_id=scope.organisation_id, organisation_slug=scope.organisation_slug)
+    if user is not None:
+        user._workspace_unreleased = unreleased
+    return unreleased
+
+
+def withheld_of(user: Any) -> Q | None:
+    """The determinations withheld from the user (None: none are)."""
+    return withheld_condition(unreleased_of(user))
+
+
+def determinations_for(user: Any, queryset: QuerySet) -> QuerySet:
+    """The user's organisation's determinations among `queryset`, less those withheld from them."""
+    withheld = withheld_of(user)
+    queryset = scope_of(user).filter(queryset, "organisation")
+    return queryset if withheld is None else queryset.exclude(withheld)
+
+
+def changes_for(user: Any, queryset: QuerySet) -> QuerySet:
+    """The user's organisation's status changes among `queryset`, less those between withheld determinations."""
+    scope = scope_of(user)
+    return changes_shown(scope.filter(queryset, "organisation"), organisation_slug=scope.organisation_slug,
+                         withheld=withheld_of(user))
 
 
 def is_regulator(user: Any) -> bool:

@@ -12,6 +12,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -24,7 +25,7 @@ from rules.models.rule_version import RuleVersionState
 from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
 from workspace.display import comparison_text
 
-from .scoping import is_regulator
+from .scoping import is_regulator, unreleased_of, withheld_of
 
 HISTORY_PAGE_SIZE = 10
 REPORT_FORMATS = ("pdf", "html")
@@ -80,10 +81,18 @@ def _as_of(value: str | None, *, today: date) -> tuple[date, str]:
         return today, f"as_of: {value!r} is not a date written YYYY-MM-DD; showing today"
 
 
-def status_rows(*, subject_ref: str, as_of: date) -> list[StatusRow]:
-    """Every regime of the library, in force on `as_of` or not, for one subject (a bounded number of queries)."""
+WITHHELD_NOTE = "withheld: it rests on another organisation's model not yet released"
+
+
+def status_rows(*, subject_ref: str, as_of: date, withheld: Q | None = None) -> list[StatusRow]:
+    """Every regime of the library, in force on `as_of` or not, for one subject (a bounded number of queries).
+    A current determination `withheld` from the reader (`rules.visibility`) is shown as withheld, never its figures."""
     in_force = {regime.regime: regime for regime in regimes_in_force(as_of=as_of)}
     current = subject_statuses(subject_ref=subject_ref, as_of=as_of)
+    hidden: set[int] = set()
+    if withheld is not None and current:
+        hidden = set(Determination.objects.filter(pk__in=[d.pk for d in current.values()]).filter(withheld)
+                     .values_list("pk", flat=True))
     legal_status = dict(
         RuleVersion.objects.filter(state=RuleVersionState.PUBLISHED).order_by("effective_from")
         .values_list("regime", "legal_status")
@@ -99,6 +108,9 @@ def status_rows(*, subject_ref: str, as_of: date) -> list[StatusRow]:
         determination = current.get(slug)
         if determination is None:
             rows.append(StatusRow(slug, "", label, note="not evaluated under this version yet"))
+            continue
+        if determination.pk in hidden:
+            rows.append(StatusRow(slug, "", label, note=WITHHELD_NOTE))
             continue
         row = StatusRow(slug, determination.status, label, determination=determination)
         if determination.subject_kind not in regime.applies_to:
@@ -133,7 +145,8 @@ class SubjectPageMixin(admin.ModelAdmin):
         records = {obj.subject_ref: obj for obj in changelist.result_list}
         found: dict[str, list[tuple[str, str]]] = {ref: [] for ref in records}
         if regimes and records:
-            rows = current_determinations(as_of=today, regimes=regimes, subject_refs=records).order_by("regime")
+            rows = current_determinations(as_of=today, regimes=regimes, subject_refs=records,
+                                          withheld=withheld_of(request.user)).order_by("regime")
             for ref, regime, status in rows.values_list("subject_ref", "regime", "status"):
                 found[ref].append((regime, status))
         for ref, obj in records.items():
@@ -160,7 +173,8 @@ class SubjectPageMixin(admin.ModelAdmin):
     def subject_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
         today = timezone.now().date()
         as_of, as_of_error = _as_of(request.GET.get("as_of"), today=today)
-        history = Paginator(subject_history(subject_ref=obj.subject_ref), HISTORY_PAGE_SIZE)
+        withheld = withheld_of(request.user)
+        history = Paginator(subject_history(subject_ref=obj.subject_ref, withheld=withheld), HISTORY_PAGE_SIZE)
         page = history.get_page(request.GET.get("history"))
         info = self.opts.app_label, self.opts.model_name
         return {
@@ -168,7 +182,7 @@ class SubjectPageMixin(admin.ModelAdmin):
             "status_as_of": as_of,
             "status_is_today": as_of == today,
             "status_as_of_error": as_of_error,
-            "status_rows": status_rows(subject_ref=obj.subject_ref, as_of=as_of),
+            "status_rows": status_rows(subject_ref=obj.subject_ref, as_of=as_of, withheld=withheld),
             "history_page": page,
             "can_evaluate": is_regulator(request.user),
             "can_view_determinations": request.user.has_perm("rules.view_determination"),
@@ -231,6 +245,10 @@ class SubjectPageMixin(admin.ModelAdmin):
             raise PermissionDenied("downloading reports needs the reports.view_reportartifact permission")
         report_format = request.POST.get("format", "pdf")
         back = HttpResponseRedirect(self._change_url(obj))
+        if obj.subject_ref in unreleased_of(request.user).own:
+            messages.error(request, f"subject: {obj.subject_ref} rests on a base model another organisation has not "
+                                    "released; its audit report is available once that model is released")
+            return back
         as_of, error = _as_of(request.POST.get("as_of"), today=timezone.now().date())
         if error:
             messages.error(request, error)
