@@ -98,6 +98,7 @@ def fact_output(name: str, kind: str, *, base: type[serializers.Serializer] = se
                 nested: dict[str, type[serializers.Serializer]] | None = None) -> type[serializers.Serializer]:
     """The response serializer of a record kind: `leading` fields, then one field per fact of the kind's
     table in `registry.mapping`, in its order, typed after the kind's validator in `registry.interchange`."""
+    interchange.check_record_fields(interchange.RECORDS[kind], mapping.TABLES[kind])
     validators = interchange.RECORDS[kind]().fields
     attrs: dict[str, Any] = dict(leading or {})
     for field in mapping.TABLES[kind]:
