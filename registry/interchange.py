@@ -326,9 +326,7 @@ class LinkRecord(MappedRecord):
     gbps = InterchangeNumber(positive=True, allow_null=False, required=True)
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["from"] = fields.pop("from_")
-        return fields
+        return {name.removesuffix("_"): field for name, field in super().get_fields().items()}
 
 
 class ClusterRecord(MappedRecord):
