@@ -146,3 +146,38 @@ def test_the_synthetic_records_have_exactly_the_mapped_fields_and_are_valid():
     assert problems == []
     kinds_drawn = {(m["training_hardware"] is not None, m["base_model"] is not None) for m in doc["models"]}
     assert {(True, False), (False, True)} <= kinds_drawn  # nested hardware and derived models were both drawn
+
+
+ADMIN_FORMS = [("organisation", "Organisation", None), ("model", "AIModel", None), ("cluster", "Cluster", None),
+               ("group", "Cluster", "AcceleratorGroup"), ("link", "Cluster", "NetworkLink")]
+
+
+def _columns(kind):
+    """The row attributes the kind's facts are stored in (a nested record's own columns included)."""
+    columns = []
+    for field in mapping.TABLES[kind]:
+        nested = mapping.NESTED.get((kind, field.fact))
+        if nested is not None:
+            columns += [sub.column for sub in nested]
+        elif field.column is not None:
+            columns.append(field.column)
+    return columns
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kind", "model_name", "inline_model"), ADMIN_FORMS)
+def test_the_admin_form_edits_every_mapped_column(kind, model_name, inline_model, rf, regulator):
+    from django.apps import apps
+    from django.contrib import admin
+    from django.contrib.admin.utils import flatten_fieldsets
+
+    request = rf.get("/")
+    request.user = regulator
+    model_admin = admin.site._registry[apps.get_model("registry", model_name)]
+    if inline_model is None:
+        editable = flatten_fieldsets(model_admin.get_fieldsets(request))
+    else:
+        inline = next(i for i in model_admin.get_inline_instances(request) if i.model.__name__ == inline_model)
+        editable = flatten_fieldsets(inline.get_fieldsets(request))
+    editable = set(editable) - set(model_admin.get_readonly_fields(request))
+    assert [column for column in _columns(kind) if column not in editable] == []
