@@ -1,5 +1,7 @@
 """Registry records in and out. Bodies use the interchange field names of DESIGN.md; responses
-are the record's latest revision as submitted, with its id, URLs, revision number and ETag."""
+are the record's latest revision as submitted, with its id, URLs, revision number and ETag. A
+response's facts are built from the record kind's table in `registry.mapping`, typed after its
+interchange validator."""
 from __future__ import annotations
 
 from typing import Any
