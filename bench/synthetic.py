@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from registry import mapping
+
 MODELS_PER_ORGANISATION = 100
 ACCELERATORS = (
     "nvidia-a100-sxm4", "nvidia-h100-sxm", "nvidia-h100-pcie", "nvidia-h200-sxm", "nvidia-b200",
@@ -41,32 +43,39 @@ class _Organisation:
     last_derived: str | None = None
 
 
+def _record(table: tuple[mapping.Field, ...], **values: Any) -> dict[str, Any]:
+    """A record with the fields of its table in `registry.mapping`, in order: those not given are null."""
+    names = mapping.fact_names(table)
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"not fields of the record: {', '.join(unknown)}")
+    return {name: values.get(name) for name in names}
+
+
 def organisation_count(models: int, clusters: int) -> int:
     return max(1, math.ceil(max(models, clusters) / MODELS_PER_ORGANISATION))
 
 
 def _organisation_record(rng: random.Random, index: int) -> dict[str, Any]:
     revenue = _log_uniform(rng, 1e6, 2e11) if rng.random() < 0.8 else None
-    return {
-        "slug": f"org-{index:05d}", "name": f"Synthetic Organisation {index}", "country": rng.choice(["US", "EU", "GB", "CN", "JP"]),
-        "annual_revenue_usd": revenue, "revenue_year": 2025 if revenue is not None else None, "source": "synthetic",
-    }
+    return _record(
+        mapping.ORGANISATION, slug=f"org-{index:05d}", name=f"Synthetic Organisation {index}",
+        country=rng.choice(["US", "EU", "GB", "CN", "JP"]), annual_revenue_usd=revenue,
+        revenue_year=2025 if revenue is not None else None, source="synthetic",
+    )
 
 
 def _base_model_record(rng: random.Random, org: str, name: str) -> dict[str, Any]:
     """A model trained from scratch: reported, architecture-based, mixture-of-experts, hardware-based or biological."""
     kind = rng.random()
     parameters = _log_uniform(rng, 1e8, 2e12)
-    record: dict[str, Any] = {
-        "organisation": org, "name": name, "version": str(rng.randint(1, 3)),
-        "parameter_count": parameters, "active_parameter_count": None, "training_tokens": None,
-        "training_compute_ops": None, "training_compute_uncertainty": None,
-        "general_purpose": rng.choice([True, True, True, False, None]), "primarily_biological_sequence_data": False,
-        "modalities": list(rng.choice(MODALITIES)), "base_model": None, "derivation": None,
-        "fine_tuning_compute_ops": None, "training_hardware": None,
-        "training_compute_cost_usd": _log_uniform(rng, 1e5, 5e8) if rng.random() < 0.4 else None,
-        "training_completed_on": None, "released_on": _day(rng), "source": "synthetic", "notes": "",
-    }
+    record = _record(
+        mapping.MODEL, organisation=org, name=name, version=str(rng.randint(1, 3)), parameter_count=parameters,
+        general_purpose=rng.choice([True, True, True, False, None]), primarily_biological_sequence_data=False,
+        modalities=list(rng.choice(MODALITIES)),
+        training_compute_cost_usd=_log_uniform(rng, 1e5, 5e8) if rng.random() < 0.4 else None,
+        released_on=_day(rng), source="synthetic", notes="",
+    )
     if kind < 0.25:  # reported figure, sometimes with the submitter's own band
         record["training_compute_ops"] = _log_uniform(rng, 1e21, 5e27)
         record["training_compute_uncertainty"] = rng.choice([None, None, 0.1, 0.3, 0.5])
@@ -77,10 +86,10 @@ def _base_model_record(rng: random.Random, org: str, name: str) -> dict[str, Any
         record["active_parameter_count"] = float(f"{parameters * rng.uniform(0.03, 0.3):.4g}")
         record["training_tokens"] = _log_uniform(rng, 1e11, 4e13)
     elif kind < 0.85:  # hardware-based: accelerators x hours x peak x utilization
-        record["training_hardware"] = {
-            "accelerator": rng.choice(ACCELERATORS), "accelerator_count": rng.choice([64, 512, 2048, 8192, 16384, 50000]),
-            "training_hours": float(rng.randint(24, 3000)), "utilization": rng.choice([None, 0.3, 0.4, 0.5]),
-        }
+        record["training_hardware"] = _record(
+            mapping.HARDWARE, accelerator=rng.choice(ACCELERATORS), accelerator_count=rng.choice([64, 512, 2048, 8192, 16384, 50000]),
+            training_hours=float(rng.randint(24, 3000)), utilization=rng.choice([None, 0.3, 0.4, 0.5]),
+        )
     elif kind < 0.93:  # trained primarily on biological sequence data
         record.update(primarily_biological_sequence_data=True, modalities=["protein"], general_purpose=False,
                       training_tokens=_log_uniform(rng, 1e9, 1e13))
@@ -120,23 +129,25 @@ def _cluster_record(rng: random.Random, org: str, index: int) -> dict[str, Any]:
     datacenters = [f"dc-{n}" for n in range(1, rng.randint(1, 3) + 1)]
     groups = []
     for g in range(rng.randint(1, 4)):
-        group: dict[str, Any] = {
-            "name": f"g{g}", "datacenter": rng.choice(datacenters), "accelerator": rng.choice(ACCELERATORS),
-            "accelerator_count": int(_log_uniform(rng, 64, 150000)), "accelerators_per_node": 8,
-            "network_gbps": rng.choice([None, 100.0, 200.0, 400.0, 800.0]), "peak_ops_per_second": None,
-        }
+        group = _record(
+            mapping.GROUP, name=f"g{g}", datacenter=rng.choice(datacenters), accelerator=rng.choice(ACCELERATORS),
+            accelerator_count=int(_log_uniform(rng, 64, 150000)), accelerators_per_node=8,
+            network_gbps=rng.choice([None, 100.0, 200.0, 400.0, 800.0]),
+        )
         if rng.random() < 0.1:  # the operator's own figures instead of the catalog's
             dense = _log_uniform(rng, 1e14, 5e15)
-            group.update(accelerator=None, peak_ops_per_second={"dense_max": dense, "dense_16bit": dense / 2, "sparse_max": dense * 2})
+            group.update(accelerator=None, peak_ops_per_second=_record(
+                mapping.PEAK, dense_max=dense, dense_16bit=dense / 2, sparse_max=dense * 2))
         groups.append(group)
     links = [
-        {"from": groups[g - 1]["name"], "to": groups[g]["name"], "gbps": rng.choice([50.0, 100.0, 200.0, 400.0, 800.0, 3200.0])}
+        _record(mapping.LINK, **{"from": groups[g - 1]["name"], "to": groups[g]["name"],
+                                 "gbps": rng.choice([50.0, 100.0, 200.0, 400.0, 800.0, 3200.0])})
         for g in range(1, len(groups)) if rng.random() < 0.7
     ]
-    return {
-        "organisation": org, "name": f"cluster-{index:06d}", "used_for_ai_training": rng.choice([True, True, True, False, None]),
-        "groups": groups, "links": links, "operational_from": _day(rng), "source": "synthetic", "notes": "",
-    }
+    return _record(
+        mapping.CLUSTER, organisation=org, name=f"cluster-{index:06d}", used_for_ai_training=rng.choice([True, True, True, False, None]),
+        groups=groups, links=links, operational_from=_day(rng), source="synthetic", notes="",
+    )
 
 
 def generate(*, models: int, clusters: int, seed: int = 1) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]:

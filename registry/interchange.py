@@ -16,10 +16,13 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 from rest_framework.settings import api_settings
+
+from . import mapping
 
 SCIENTIFIC = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")  # ASCII digits only
 NONZERO_MANTISSA = re.compile(r"^[+-]?0*\.?0*[1-9]")
@@ -52,12 +55,13 @@ class InterchangeNumber(serializers.Field):
         "range": "must be in {range}, got {got}",
     }
 
-    def __init__(self, *, positive: bool = False, at_most: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, positive: bool = False, at_most: float | None = None, whole: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
         self.positive = positive
         self.at_most = at_most
+        self.whole = whole  # a count the database stores as an integer (`whole_count`)
 
     @staticmethod
     def _shown(data: Any) -> str:
@@ -93,6 +97,8 @@ class InterchangeNumber(serializers.Field):
             self.fail("positive", got=got)
         if self.at_most is not None and value > self.at_most:
             self.fail("range", range=f"(0, {self.at_most:g}]", got=got)
+        if self.whole:
+            return whole_count(value)  # type: ignore[return-value]
         return value
 
     def to_representation(self, value: Any) -> Any:
@@ -191,23 +197,58 @@ class IsoDate(serializers.DateField):
             raise serializers.ValidationError(f"is not a date that exists: {value}") from None
 
 
-class PeakFigures(serializers.Serializer):
+def record_field_names(serializer_class: type[serializers.Serializer]) -> tuple[str, ...]:
+    """The interchange names of the fields a record serializer declares, in order (a name that is a
+    Python keyword is declared with a trailing `_`: `from_` validates `from`)."""
+    return tuple(name.removesuffix("_") for name in serializer_class._declared_fields)  # type: ignore[attr-defined]
+
+
+def check_record_fields(serializer_class: type[serializers.Serializer], table: tuple[mapping.Field, ...], *,
+                        ordered: bool = True) -> None:
+    """Raises ImproperlyConfigured unless the serializer validates exactly the fields of its table of
+    `registry.mapping` (and, when `ordered`, in the table's order)."""
+    declared, mapped = record_field_names(serializer_class), mapping.fact_names(table)
+    if declared == mapped or (not ordered and set(declared) == set(mapped)):
+        return
+    missing = [name for name in mapped if name not in declared]
+    extra = [name for name in declared if name not in mapped]
+    detail = " and ".join([f"lacks {missing}"] * bool(missing) + [f"adds {extra}"] * bool(extra))
+    raise ImproperlyConfigured(
+        f"{serializer_class.__name__} must validate the fields registry.mapping declares, {list(mapped)}, "
+        f"in that order; it {detail or 'orders them differently'}"
+    )
+
+
+# A record of the interchange format. Its `table` of `registry.mapping` says which fields it has and in
+# what order; the serializer says how each one is validated. A class whose fields differ from its table is
+# refused when it is defined (a subclass that redeclares some fields, such as an API request body, keeps
+# the same set of fields). A comment, not a docstring: the API schema would show it on every request body.
+class MappedRecord(serializers.Serializer):
+
+    table: ClassVar[tuple[mapping.Field, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_record_fields(cls, cls.table, ordered="table" in cls.__dict__)
+
+
+class PeakFigures(MappedRecord):
+    table = mapping.PEAK
     dense_max = InterchangeNumber(positive=True, allow_null=False, required=True)
     dense_16bit = InterchangeNumber(positive=True)
     sparse_max = InterchangeNumber(positive=True)
 
 
-class TrainingHardware(serializers.Serializer):
+class TrainingHardware(MappedRecord):
+    table = mapping.HARDWARE
     accelerator = Text(max_length=64)
-    accelerator_count = InterchangeNumber(positive=True)
+    accelerator_count = InterchangeNumber(positive=True, whole=True)
     training_hours = InterchangeNumber(positive=True)
     utilization = InterchangeNumber(positive=True, at_most=1.0)
 
-    def validate_accelerator_count(self, value: float | None) -> int | None:
-        return whole_count(value)
 
-
-class OrganisationRecord(serializers.Serializer):
+class OrganisationRecord(MappedRecord):
+    table = mapping.ORGANISATION
     slug = Text(max_length=64)
     name = Name()
     country = Text(max_length=8, required=False, allow_blank=True, default="")
@@ -221,7 +262,8 @@ class OrganisationRecord(serializers.Serializer):
         return value
 
 
-class ModelRecord(serializers.Serializer):
+class ModelRecord(MappedRecord):
+    table = mapping.MODEL
     organisation = Text(max_length=64)
     name = Name(reserved=MODEL_NAME_RESERVED)
     version = Name(max_length=64, reserved=MODEL_NAME_RESERVED)
@@ -259,23 +301,15 @@ class ModelRecord(serializers.Serializer):
         return attrs
 
 
-class GroupRecord(serializers.Serializer):
+class GroupRecord(MappedRecord):
+    table = mapping.GROUP
     name = Name(max_length=100)
     datacenter = Text(max_length=100)
     accelerator = Text(max_length=64, required=False, allow_null=True, default=None)
-    accelerator_count = InterchangeNumber(positive=True, allow_null=False, required=True)
-    accelerators_per_node = InterchangeNumber(positive=True)
+    accelerator_count = InterchangeNumber(positive=True, whole=True, allow_null=False, required=True)
+    accelerators_per_node = InterchangeNumber(positive=True, whole=True)
     network_gbps = InterchangeNumber()
     peak_ops_per_second = PeakFigures(required=False, allow_null=True, default=None)
-
-    def _whole(self, value: float | None) -> int | None:
-        return whole_count(value)
-
-    def validate_accelerator_count(self, value: float) -> int | None:
-        return self._whole(value)
-
-    def validate_accelerators_per_node(self, value: float | None) -> int | None:
-        return self._whole(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("accelerator") and not attrs.get("peak_ops_per_second"):
@@ -285,18 +319,18 @@ class GroupRecord(serializers.Serializer):
         return attrs
 
 
-class LinkRecord(serializers.Serializer):
-    from_ = Text(max_length=100)
+class LinkRecord(MappedRecord):
+    table = mapping.LINK
+    from_ = Text(max_length=100)  # `from`, a Python keyword
     to = Text(max_length=100)
     gbps = InterchangeNumber(positive=True, allow_null=False, required=True)
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["from"] = fields.pop("from_")
-        return fields
+        return {name.removesuffix("_"): field for name, field in super().get_fields().items()}
 
 
-class ClusterRecord(serializers.Serializer):
+class ClusterRecord(MappedRecord):
+    table = mapping.CLUSTER
     organisation = Text(max_length=64)
     name = Name()
     used_for_ai_training = StrictBoolean(required=False, allow_null=True, default=None)
@@ -329,6 +363,11 @@ RECORD_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
     "organisations": OrganisationRecord,
     "models": ModelRecord,
     "clusters": ClusterRecord,
+}
+# The validator of each record kind of `registry.mapping.TABLES`.
+RECORDS: dict[str, type[MappedRecord]] = {
+    "organisation": OrganisationRecord, "model": ModelRecord, "hardware": TrainingHardware,
+    "cluster": ClusterRecord, "group": GroupRecord, "peak": PeakFigures, "link": LinkRecord,
 }
 
 

@@ -1,10 +1,13 @@
 """The one mapping between interchange facts and database rows, declared as a table of fields per
 record kind: the interchange name, the row's attribute, and how a value crosses between them.
 
-Everything that turns facts into rows or rows into facts reads these tables: the write path
-(`registry.services`), the current facts of a row (`registry.selectors`), the canonical facts and
-their field order (`registry.facts`) and the benchmark's bulk writer (`bench.writer`). A new field
-of a record is one more row here (and its validator in `registry.interchange`).
+The tables are the one declaration of which fields each record kind has and in what order. The write
+path (`registry.services`), the current facts of a row (`registry.selectors`), the canonical facts that
+revisions store and export writes (`registry.facts`), the admin's saves, the benchmark's synthetic
+records and bulk writer (`bench.synthetic`, `bench.writer`) read them; the interchange validators
+(`registry.interchange`) are checked against them when defined, and the API's responses
+(`api.serializers.registry`) are built from them. A new field of a record is one more row here plus
+its validator in `registry.interchange`.
 """
 from __future__ import annotations
 

@@ -1,13 +1,16 @@
 """Registry records in and out. Bodies use the interchange field names of DESIGN.md; responses
-are the record's latest revision as submitted, with its id, URLs, revision number and ETag."""
+are the record's latest revision as submitted, with its id, URLs, revision number and ETag. A
+response's facts are built from the record kind's table in `registry.mapping`, typed after its
+interchange validator."""
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from registry import interchange
+from registry import interchange, mapping
 from registry.facts import facts_sha256
 from registry.selectors import FACTS_OF, current_facts
 
@@ -22,7 +25,7 @@ class OrganisationCreate(interchange.OrganisationRecord):
 
 class OrganisationRevise(interchange.OrganisationRecord):
     slug = interchange.Text(max_length=64, required=False, help_text="The organisation's identity: cannot change.")
-    name = interchange.Text(required=False)
+    name = interchange.Name(required=False)
 
 
 class ModelCreate(interchange.ModelRecord):
@@ -33,8 +36,9 @@ class ModelCreate(interchange.ModelRecord):
 
 class ModelRevise(interchange.ModelRecord):
     organisation = interchange.Text(max_length=64, required=False, help_text="Identity: cannot change.")
-    name = interchange.Text(required=False, help_text="Identity: cannot change.")
-    version = interchange.Text(max_length=64, required=False, help_text="Identity: cannot change.")
+    name = interchange.Name(reserved=interchange.MODEL_NAME_RESERVED, required=False, help_text="Identity: cannot change.")
+    version = interchange.Name(max_length=64, reserved=interchange.MODEL_NAME_RESERVED, required=False,
+                               help_text="Identity: cannot change.")
 
 
 class ClusterCreate(interchange.ClusterRecord):
@@ -45,14 +49,10 @@ class ClusterCreate(interchange.ClusterRecord):
 
 class ClusterRevise(interchange.ClusterRecord):
     organisation = interchange.Text(max_length=64, required=False, help_text="Identity: cannot change.")
-    name = interchange.Text(required=False, help_text="Identity: cannot change.")
+    name = interchange.Name(required=False, help_text="Identity: cannot change.")
 
 
 # --- Responses -------------------------------------------------------------------------------------
-
-
-def _number(**kwargs: Any) -> serializers.FloatField:
-    return serializers.FloatField(allow_null=True, **kwargs)
 
 
 class RecordMeta(serializers.Serializer):
@@ -65,83 +65,62 @@ class RecordMeta(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class OrganisationOut(RecordMeta):
-    slug = serializers.CharField()
-    name = serializers.CharField()
-    country = serializers.CharField(allow_blank=True)
-    annual_revenue_usd = _number()
-    revenue_year = serializers.IntegerField(allow_null=True)
-    source = serializers.CharField(allow_blank=True)
+def fact_output_field(validator: serializers.Field, *, nullable: bool = False,
+                      nested: dict[str, type[serializers.Serializer]] | None = None) -> serializers.Field:
+    """How a response shows a fact its interchange validator accepts: the same type and nullability,
+    without the input's limits. `nullable`: null even where a submission may not send it."""
+    allow_null = validator.allow_null or nullable
+    if isinstance(validator, (serializers.ListSerializer, serializers.Serializer)):
+        many = isinstance(validator, serializers.ListSerializer)
+        record = type(validator.child if many else validator)
+        try:
+            output = (nested or {})[validator.field_name]
+        except KeyError:
+            raise ImproperlyConfigured(f"no output serializer for the nested record {validator.field_name!r} ({record.__name__})") from None
+        return output(many=True) if many else output(allow_null=allow_null)
+    if isinstance(validator, interchange.InterchangeNumber):
+        return serializers.IntegerField(allow_null=allow_null) if validator.whole else serializers.FloatField(allow_null=allow_null)
+    if isinstance(validator, serializers.BooleanField):
+        return serializers.BooleanField(allow_null=allow_null)
+    if isinstance(validator, serializers.ChoiceField):
+        return serializers.ChoiceField(choices=list(validator.choices), allow_null=allow_null)
+    if isinstance(validator, serializers.DateField):
+        return serializers.DateField(allow_null=allow_null)
+    if isinstance(validator, serializers.IntegerField):
+        return serializers.IntegerField(allow_null=allow_null)
+    if isinstance(validator, serializers.ListField):
+        return serializers.ListField(child=fact_output_field(validator.child))
+    if isinstance(validator, serializers.CharField):
+        return serializers.CharField(allow_null=allow_null, allow_blank=validator.allow_blank)
+    raise ImproperlyConfigured(f"no output field for {type(validator).__name__} ({validator.field_name!r})")
 
 
-class HardwareOut(serializers.Serializer):
-    accelerator = serializers.CharField(allow_null=True)
-    accelerator_count = serializers.IntegerField(allow_null=True)
-    training_hours = _number()
-    utilization = _number()
+def fact_output(name: str, kind: str, *, base: type[serializers.Serializer] = serializers.Serializer,
+                leading: dict[str, serializers.Field] | None = None, every_nullable: bool = False,
+                nested: dict[str, type[serializers.Serializer]] | None = None) -> type[serializers.Serializer]:
+    """The response serializer of a record kind: `leading` fields, then one field per fact of the kind's
+    table in `registry.mapping`, in its order, typed after the kind's validator in `registry.interchange`."""
+    interchange.check_record_fields(interchange.RECORDS[kind], mapping.TABLES[kind])
+    validators = interchange.RECORDS[kind]().fields
+    attrs: dict[str, Any] = dict(leading or {})
+    for field in mapping.TABLES[kind]:
+        attrs[field.fact] = fact_output_field(validators[field.fact], nullable=every_nullable, nested=nested)
+    return type(base)(name, (base,), {**attrs, "__module__": __name__, "__qualname__": name})
 
 
-class ModelOut(RecordMeta):
-    id = serializers.IntegerField()
-    ref = serializers.CharField(help_text="`organisation/name@version`, as `base_model` names it.")
-    organisation = serializers.CharField()
-    name = serializers.CharField()
-    version = serializers.CharField()
-    parameter_count = _number()
-    active_parameter_count = _number()
-    training_tokens = _number()
-    training_compute_ops = _number()
-    training_compute_uncertainty = _number()
-    general_purpose = serializers.BooleanField(allow_null=True)
-    primarily_biological_sequence_data = serializers.BooleanField()
-    modalities = serializers.ListField(child=serializers.CharField())
-    base_model = serializers.CharField(allow_null=True)
-    derivation = serializers.ChoiceField(choices=interchange.DERIVATIONS, allow_null=True)
-    fine_tuning_compute_ops = _number()
-    training_hardware = HardwareOut(allow_null=True)
-    training_compute_cost_usd = _number()
-    training_completed_on = serializers.DateField(allow_null=True)
-    released_on = serializers.DateField(allow_null=True)
-    source = serializers.CharField(allow_blank=True)
-    notes = serializers.CharField(allow_blank=True)
-
-
-class PeakOut(serializers.Serializer):
-    dense_max = _number()
-    dense_16bit = _number()
-    sparse_max = _number()
-
-
-class GroupOut(serializers.Serializer):
-    name = serializers.CharField()
-    datacenter = serializers.CharField()
-    accelerator = serializers.CharField(allow_null=True)
-    accelerator_count = serializers.IntegerField()
-    accelerators_per_node = serializers.IntegerField(allow_null=True)
-    network_gbps = _number()
-    peak_ops_per_second = PeakOut(allow_null=True)
-
-
-class LinkOut(serializers.Serializer):
-    to = serializers.CharField()
-    gbps = serializers.FloatField()
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = {"from": serializers.CharField()}
-        fields.update(super().get_fields())
-        return fields
-
-
-class ClusterOut(RecordMeta):
-    id = serializers.IntegerField()
-    organisation = serializers.CharField()
-    name = serializers.CharField()
-    used_for_ai_training = serializers.BooleanField(allow_null=True)
-    groups = GroupOut(many=True)
-    links = LinkOut(many=True)
-    operational_from = serializers.DateField(allow_null=True)
-    source = serializers.CharField(allow_blank=True)
-    notes = serializers.CharField(allow_blank=True)
+# A nested record stored on its parent's row (training hardware, a group's own peak figures) is read
+# back from columns any of which may be empty: every field of it may be null in a response.
+HardwareOut = fact_output("HardwareOut", "hardware", every_nullable=True)
+PeakOut = fact_output("PeakOut", "peak", every_nullable=True)
+OrganisationOut = fact_output("OrganisationOut", "organisation", base=RecordMeta)
+ModelOut = fact_output("ModelOut", "model", base=RecordMeta, nested={"training_hardware": HardwareOut}, leading={
+    "id": serializers.IntegerField(),
+    "ref": serializers.CharField(help_text="`organisation/name@version`, as `base_model` names it."),
+})
+GroupOut = fact_output("GroupOut", "group", nested={"peak_ops_per_second": PeakOut})
+LinkOut = fact_output("LinkOut", "link")
+ClusterOut = fact_output("ClusterOut", "cluster", base=RecordMeta, nested={"groups": GroupOut, "links": LinkOut},
+                         leading={"id": serializers.IntegerField()})
 
 
 class RevisionOut(serializers.Serializer):
