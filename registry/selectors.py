@@ -55,10 +55,12 @@ def current_facts(obj: Organisation | AIModel | Cluster) -> dict[str, Any]:
     })
 
 
-def base_model_choices(organisation_slug: str | None) -> QuerySet[AIModel]:
+def base_model_choices(organisation_slug: str | None, *, keep: int | None = None) -> QuerySet[AIModel]:
     """The models a submitter may name as a base model: for a lab (`organisation_slug`), its own and
-    other organisations' released ones (released on or before today); for a regulator (None), all."""
+    other organisations' released ones (released on or before today); for a regulator (None), all.
+    `keep` (a model's current base) stays a choice, so that a form shows it and saving keeps it."""
     models = AIModel.objects.select_related("organisation")
     if organisation_slug is None:
         return models
-    return models.filter(Q(organisation__slug=organisation_slug) | Q(released_on__lte=timezone.localdate()))
+    return models.filter(Q(organisation__slug=organisation_slug) | Q(released_on__lte=timezone.localdate())
+                         | Q(pk=keep or 0))

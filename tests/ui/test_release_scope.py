@@ -5,6 +5,7 @@ released, the lab reads them too."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -188,3 +189,17 @@ def test_lists_filters_and_dashboard_counts_leave_out_the_withheld_status(lineag
     _secret_released_on("2025-01-01")
     lab_listed, lab_count, lab_status = _sb53_covered(acme_client)
     assert "acme/Acme-FT@1" in lab_listed and "us-ca-sb53" in lab_status and lab_count == len(lab_listed)
+
+
+def test_a_lab_members_form_keeps_a_base_whose_release_was_withdrawn(lineage, acme_client):
+    """The base-model field offers a lab only released models of others, but never drops the model's
+    current base: the form still holds it (a save keeps it), while no other unreleased model is offered."""
+    fine_tune = AIModel.objects.get(name="Acme-FT")
+    form = _fine_tune_page(acme_client).context_data["adminform"].form
+    choices = form.fields["base_model"].queryset
+    assert form.initial["base_model"] == fine_tune.base_model_id
+    assert list(choices.filter(organisation__slug="beta", released_on__gt=today()).values_list("name", flat=True)) \
+        == ["Secret"]
+    AIModel.objects.filter(name="Beta-Base").update(released_on=date(2099, 1, 1))  # another unreleased model
+    choices = _fine_tune_page(acme_client).context_data["adminform"].form.fields["base_model"].queryset
+    assert not choices.filter(name="Beta-Base").exists() and choices.filter(name="Secret").exists()

@@ -104,11 +104,11 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
         ("History", {"fields": ("revision", "created_at", "updated_at")}),
     )
 
-    def _base_model_choices(self, request: Any) -> QuerySet:
+    def _base_model_choices(self, request: Any, *, keep: int | None = None) -> QuerySet:
         scope = scope_of(request.user)
         if scope.restricted and scope.organisation_slug is None:
             return AIModel.objects.none()
-        return base_model_choices(scope.organisation_slug)
+        return base_model_choices(scope.organisation_slug, keep=keep)
 
     def get_queryset(self, request: Any) -> QuerySet:
         match = getattr(request, "resolver_match", None)
@@ -119,7 +119,12 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         if db_field.name == "base_model":
-            kwargs["queryset"] = self._base_model_choices(request)
+            # a model's current base stays offered, even once its organisation has withdrawn its release:
+            # the form shows it and a save keeps it, never silently clears it
+            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            keep = (AIModel.objects.filter(pk=object_id).values_list("base_model_id", flat=True).first()
+                    if object_id and str(object_id).isdigit() else None)
+            kwargs["queryset"] = self._base_model_choices(request, keep=keep)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="Parameters", ordering="parameter_count")
