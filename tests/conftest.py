@@ -66,3 +66,11 @@ def eager_celery():
     celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
     yield celery_app
     celery_app.conf.update(saved)
+
+
+@pytest.fixture
+def limits(settings):
+    """The registry's limits made small: lineages at most 3 base models deep, 5 models an organisation."""
+    settings.REGISTRY_MAX_LINEAGE_DEPTH = 3
+    settings.REGISTRY_MAX_MODELS_PER_ORGANISATION = 5
+    return settings

@@ -10,13 +10,6 @@ from tests.api.conftest import errors_by_field
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def limits(settings):
-    settings.REGISTRY_MAX_LINEAGE_DEPTH = 3
-    settings.REGISTRY_MAX_MODELS_PER_ORGANISATION = 5
-    return settings
-
-
 def test_the_api_answers_400_naming_the_field(limits, lab):
     for index in range(3):
         body = {"name": f"Api-{index}", "version": "1", "parameter_count": 7e10, "training_tokens": 1.5e13}

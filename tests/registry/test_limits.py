@@ -18,13 +18,6 @@ from tests.factories import ModelRecordFactory, document
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def limits(settings):
-    settings.REGISTRY_MAX_LINEAGE_DEPTH = 3
-    settings.REGISTRY_MAX_MODELS_PER_ORGANISATION = 5
-    return settings
-
-
 def chain(length: int, *, start: int = 0, base: str | None = None) -> list[dict]:
     """`length` models of acme, each the base of the next."""
     records = []
