@@ -68,7 +68,7 @@ def test_a_small_clusters_topology_is_edited_on_its_page(admin_client_logged_in)
     page, _ = _change_page(admin_client_logged_in, cluster)
     text = page.content.decode()
     assert 'name="links-0-from_group"' in text and 'name="groups-0-name"' in text
-    assert "2 accelerator groups, 1 network links" in text and "read-only" not in text
+    assert "2 accelerator groups, 1 network link" in text and "read-only" not in text
 
 
 def _post_data(response: Any) -> dict[str, str]:

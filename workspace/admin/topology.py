@@ -87,7 +87,8 @@ def topology_summary(cluster: Cluster) -> str:
     if cluster.pk is None:
         return "—"
     counts = topology_counts(cluster)
-    size = f"{counts['groups']:,} accelerator groups, {counts['links']:,} network links"
+    size = (f"{counts['groups']:,} accelerator group{'' if counts['groups'] == 1 else 's'}, "
+            f"{counts['links']:,} network link{'' if counts['links'] == 1 else 's'}")
     if not topology_is_large(cluster):
         return size
     return (f"{size}: the first {TOPOLOGY_EDITABLE_ROWS} of each are shown below, read-only; a cluster this "
