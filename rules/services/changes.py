@@ -11,6 +11,7 @@ from django.db import connection
 
 from .. import decision_log
 from ..current import NEWEST_FIRST_SQL, current_of
+from ..engine.vocabulary import NO_OUTCOME
 from ..instrumentation import CHANGES_RECORDED, PREVIOUS_DETERMINATIONS, stage
 from ..models import Determination, EvaluationRun, LogHead, StatusChange
 from ..models.runs import Trigger
@@ -94,7 +95,7 @@ def _outcomes(payload: str) -> dict[str, str]:
 
 def _flipped_tests(before: dict[str, str], after: dict[str, str]) -> list[dict[str, str]]:
     return [
-        {"id": test_id, "from": before.get(test_id, "absent"), "to": after.get(test_id, "absent")}
+        {"id": test_id, "from": before.get(test_id, NO_OUTCOME), "to": after.get(test_id, NO_OUTCOME)}
         for test_id in sorted(set(before) | set(after))
         if before.get(test_id) != after.get(test_id)
     ]
