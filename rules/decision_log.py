@@ -77,6 +77,7 @@ class _Prepared(NamedTuple):
     rule_hash: str
     as_of: Any
     status: str
+    tier: str
     deciding_test: str
     facts_sha256: str
     payload: str
@@ -103,7 +104,7 @@ def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
         prepared.append(_Prepared(
             key.kind, key.ref, key.organisation, key.name or "", key.version or "", snapshot.revision,
             evaluation.regime, entry.rule_version_id, evaluation.rule_version or "", evaluation.rule_hash or "",
-            evaluation.as_of, evaluation.status, deciding_test(evaluation), facts_sha, payload,
+            evaluation.as_of, evaluation.status, evaluation.tier or "", deciding_test(evaluation), facts_sha, payload,
             payload_sha256(payload),
         ))
     return prepared, compactor.texts
@@ -155,6 +156,7 @@ class AppendedRow(NamedTuple):
     rule_version_label: str
     rule_hash: str
     payload: str
+    tier: str = ""
 
 
 @dataclass
@@ -212,7 +214,7 @@ def append(
                         sequence, item.kind, item.ref, item.organisation, item.name, item.version, item.revision,
                         item.regime, item.rule_version_id, item.rule_version_label, item.rule_hash, item.as_of,
                         item.status, item.deciding_test, item.facts_sha256, trigger, requested_by_id, run_id,
-                        task_id, now,
+                        task_id, now, item.tier,
                     ),
                     payload_digest=item.payload_sha256,
                 )
@@ -231,6 +233,7 @@ def append(
                     "rule_hash": item.rule_hash,
                     "as_of": item.as_of,
                     "status": item.status,
+                    "tier": item.tier,
                     "deciding_test": item.deciding_test,
                     "payload": item.payload,
                     "facts_id": item.facts_sha256,
@@ -245,7 +248,7 @@ def append(
                 previous = row_sha
                 appended.append(AppendedRow(
                     None, sequence, item.ref, item.organisation, item.regime, item.status,
-                    item.rule_version_label, item.rule_hash, item.payload))
+                    item.rule_version_label, item.rule_hash, item.payload, item.tier))
                 yield [values[name] for name in names]
 
         if copy:

@@ -83,6 +83,7 @@ class Determination(models.Model):
     rule_hash = models.CharField(max_length=64, blank=True)
     as_of = models.DateField()
     status = models.CharField(max_length=16, choices=STATUS_CHOICES)
+    tier = models.CharField(max_length=64, blank=True, help_text="The highest tier of the rule version reached, if any.")
     deciding_test = models.CharField(max_length=64, blank=True)
     payload = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, readings, caveats.")
     # No index: nothing looks determinations up by their snapshot (a snapshot is read by its hash,
@@ -148,7 +149,7 @@ class Determination(models.Model):
             self.sequence, self.subject_kind, self.subject_ref, self.organisation, self.subject_name,
             self.subject_version, self.facts_revision, self.regime, self.rule_version_id, self.rule_version_label,
             self.rule_hash, self.as_of, self.status, self.deciding_test, self.facts_id, self.trigger,
-            self.requested_by_id, self.run_id, self.task_id, self.created_at,
+            self.requested_by_id, self.run_id, self.task_id, self.created_at, self.tier,
         )
 
 
@@ -156,15 +157,20 @@ def chained_fields(
     sequence: int, subject_kind: str, subject_ref: str, organisation: str, subject_name: str, subject_version: str,
     facts_revision: int | None, regime: str, rule_version_id: int | None, rule_version_label: str, rule_hash: str,
     as_of: Any, status: str, deciding_test: str, facts_id: str, trigger: str, requested_by_id: int | None,
-    run_id: int | None, task_id: str, created_at: Any,
+    run_id: int | None, task_id: str, created_at: Any, tier: str = "",
 ) -> list[Any]:
     """The columns a row's hash covers besides its payload, in the chain's order (the bulk writer
-    calls this with the values it is about to write, before any model instance exists)."""
-    return [
+    calls this with the values it is about to write, before any model instance exists). The tier comes
+    last and only when there is one, so a row without a tier (every row written before tiers existed)
+    hashes as it always did, and giving or clearing a row's tier still breaks its hash."""
+    fields = [
         sequence, subject_kind, subject_ref, organisation, subject_name, subject_version, facts_revision, regime,
         rule_version_id, rule_version_label, rule_hash, as_of.isoformat(), status, deciding_test, facts_id, trigger,
         requested_by_id, run_id, task_id, created_at.isoformat(timespec="microseconds"),
     ]
+    if tier:
+        fields.append(tier)
+    return fields
 
 
 def fields_json(fields: list[Any]) -> bytes:

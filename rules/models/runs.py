@@ -83,6 +83,8 @@ class StatusChange(models.Model):
     regime = models.SlugField(max_length=64)
     from_status = models.CharField(max_length=16, choices=STATUS_CHOICES)
     to_status = models.CharField(max_length=16, choices=STATUS_CHOICES)
+    from_tier = models.CharField(max_length=64, blank=True, help_text="The tier reached before, if any.")
+    to_tier = models.CharField(max_length=64, blank=True, help_text="The tier reached now, if any.")
     flipped_tests = models.JSONField(default=list, help_text="[{id, from, to}] for each test whose outcome changed.")
     from_determination = models.ForeignKey(
         "rules.Determination", on_delete=models.PROTECT, related_name="+"

@@ -28,6 +28,7 @@ class PreviousRow(NamedTuple):
     rule_version_label: str
     rule_hash: str
     as_of: date
+    tier: str
 
 
 def _previous_determinations(
@@ -71,10 +72,10 @@ def _previous_by_probe(
     ordered = sorted(keys)
     table = connection.ops.quote_name(Determination._meta.db_table)
     sql = f"""
-        SELECT d.id, d.sequence, d.subject_ref, d.regime, d.status, d.rule_version_label, d.rule_hash, d.as_of
+        SELECT d.id, d.sequence, d.subject_ref, d.regime, d.status, d.rule_version_label, d.rule_hash, d.as_of, d.tier
         FROM unnest(%s::varchar[], %s::varchar[]) AS k(subject_ref, regime)
         CROSS JOIN LATERAL (
-            SELECT id, sequence, subject_ref, regime, status, rule_version_label, rule_hash, as_of
+            SELECT id, sequence, subject_ref, regime, status, rule_version_label, rule_hash, as_of, tier
             FROM {table} AS e
             WHERE e.subject_ref = k.subject_ref AND e.regime = k.regime
               AND e.as_of <= %s AND e.sequence > %s AND e.run_id IS DISTINCT FROM %s
@@ -122,14 +123,20 @@ def previous_determinations(keys: set[tuple[str, str]], *, run: EvaluationRun) -
         return PreviousDeterminations(_previous_determinations(keys, exclude_run=run), since)
 
 
+def _differs(before: PreviousRow, after: decision_log.AppendedRow) -> bool:
+    """A change is a new status, or the same status with another tier reached (a GPAI model that
+    becomes one with systemic risk stays `covered`)."""
+    return before.status != after.status or before.tier != after.tier
+
+
 def _newer(row: PreviousRow, than: PreviousRow) -> bool:
     """Whether `row` comes before `than` in `rules.current`'s order (newest as-of date, then last appended)."""
     return (row.as_of, row.sequence) > (than.as_of, than.sequence)
 
 
 def record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], previous: PreviousDeterminations) -> int:
-    """Status changes against the current determination before this run; with the lock held, so
-    only the rows appended since `previous` was read are read again."""
+    """Status changes (a change of status or of the tier reached) against the current determination
+    before this run; with the lock held, so only the rows appended since `previous` was read are read again."""
     with stage(CHANGES_RECORDED):
         return _record_changes(run, rows, previous)
 
@@ -141,7 +148,7 @@ def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], pr
         if key not in latest or _newer(row, latest[key]):
             latest[key] = row
     changed = [(latest[(r.subject_ref, r.regime)], r) for r in rows
-               if (r.subject_ref, r.regime) in latest and latest[(r.subject_ref, r.regime)].status != r.status]
+               if (r.subject_ref, r.regime) in latest and _differs(latest[(r.subject_ref, r.regime)], r)]
     if not changed:
         return 0
     payloads = dict(Determination.objects.filter(pk__in=[before.pk for before, _ in changed]).values_list("pk", "payload"))
@@ -149,7 +156,7 @@ def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], pr
     StatusChange.objects.bulk_create(
         StatusChange(
             run=run, subject_ref=row.subject_ref, organisation=row.organisation, regime=row.regime,
-            from_status=before.status, to_status=row.status,
+            from_status=before.status, to_status=row.status, from_tier=before.tier, to_tier=row.tier,
             flipped_tests=_flipped_tests(_outcomes(payloads[before.pk]), _outcomes(row.payload)),
             from_determination_id=before.pk, to_determination_id=pks[row.sequence],
             from_rule_version=_label(before), to_rule_version=_label(row),
