@@ -262,6 +262,10 @@ def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests:
     return _unique(caveats)
 
 
+# Quantities whose notes are a reading the determination must state, not only show in its quantities.
+_NOTED = frozenset({"preceding_year_revenue_usd"})
+
+
 def highest_tier(tiers: Iterable[Tier], outcomes: Iterable[TestOutcome]) -> Tier | None:
     """The highest tier whose tests include one that is met (tiers are declared lowest first)."""
     met = {outcome.id for outcome in outcomes if outcome.outcome == Outcome.MET}
@@ -287,6 +291,19 @@ def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: s
         return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of,
                           Status.NOT_APPLICABLE, [], {}, {"status_would_differ": False}, readings,
                           list(version.caveats), notes, version.published, reason=reason)
+    born = subject.born_after_as_of()
+    if born is not None:
+        reason = (f"{subject.ref} did not exist yet on {as_of.isoformat()}: its {born[1]} is "
+                  f"{born[0].isoformat()}")
+        return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of,
+                          Status.NOT_APPLICABLE, [], {}, {"status_would_differ": False}, readings,
+                          list(version.caveats), notes, version.published, reason=reason)
+    if subject.hypothetical:
+        notes.append(f"hypothetical: the law of {as_of.isoformat()} applied to the subject as it stands today "
+                     "(a preview, never a determination of record)")
+    left_out = subject.models_left_out()
+    if left_out:
+        notes.append(f"left out, as they did not exist yet on {as_of.isoformat()}: " + ", ".join(left_out))
     outcomes = [_outcome(test, subject) for test in tests]
     status = status_of(outcome.outcome for outcome in outcomes)
     scenarios = _unique(key for outcome in outcomes for key in outcome.sensitivity if key != "actual")
@@ -299,6 +316,7 @@ def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: s
             key = name if name not in quantities or quantities[name] is subject.quantity(name, arguments) else (
                 f"{name}[{arguments.network_operator}{arguments.network_threshold_gbps:g} Gbit/s]")
             quantities.setdefault(key, subject.quantity(name, arguments))
+    notes.extend(_unique(note for quantity in quantities.values() if quantity.name in _NOTED for note in quantity.notes))
     tier = highest_tier(version.tiers_for(subject.kind), outcomes)
     return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, status, outcomes,
                       quantities, sensitivity, readings, _engine_caveats(quantities.values(), version, tests),

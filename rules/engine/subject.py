@@ -36,6 +36,7 @@ QUANTITIES: dict[str, NameSpec] = {
     "active_parameter_count": NameSpec(_M, "number", "parameters"),
     "cluster_peak_ops_per_second": NameSpec(_C, "number", "ops_per_second", needs_network=True),
     "annual_revenue_usd": NameSpec(_O, "number", "usd"),
+    "preceding_year_revenue_usd": NameSpec(_O, "number", "usd"),
     "organisation_max_cumulative_training_compute_ops": NameSpec(_O, "number", "ops"),
 }
 FACTS: dict[str, NameSpec] = {
@@ -81,6 +82,18 @@ class SubjectRef(NamedTuple):
         if self.kind == CLUSTER:
             return f"cluster:{self.organisation}/{self.name}"
         return f"organisation:{self.organisation}"
+
+
+def existence(kind: str, record: dict[str, Any]) -> tuple[date, str] | None:
+    """The date a subject came into existence and the fact it is read from: a model's
+    training_completed_on, else its released_on; a cluster's operational_from (None when not given,
+    and for an organisation)."""
+    fields = {MODEL: ("training_completed_on", "released_on"), CLUSTER: ("operational_from",)}.get(kind, ())
+    for name in fields:
+        value = record.get(name)
+        if value:
+            return (value if isinstance(value, date) else date.fromisoformat(str(value))), name
+    return None
 
 
 def subject_ref(snapshot: dict[str, Any]) -> SubjectRef:
@@ -142,11 +155,37 @@ class Subject:
                 self._base = (self._model_subject(lineage[0], lineage[1:]), ())
         return self._base
 
+    def born_after_as_of(self) -> tuple[date, str] | None:
+        """(date, field) when this subject came into existence after the as-of date; None when it
+        existed then, its date is not known, or the question is hypothetical (the subject as it
+        stands today)."""
+        if self.as_of is None or self.hypothetical:
+            return None
+        record = self.snapshot.get("model") if self.kind == MODEL else self.snapshot.get("cluster")
+        born = existence(self.kind, record or {})
+        return born if born is not None and born[0] > self.as_of else None
+
+    def model_entries(self) -> list[dict[str, Any]]:
+        """An organisation's models that existed on the as-of date (all of them when hypothetical,
+        without an as-of date, or for a model whose dates are not given)."""
+        entries = (self.snapshot.get("models") or []) if self.kind == ORGANISATION else []
+        if self.as_of is None or self.hypothetical:
+            return list(entries)
+        return [entry for entry in entries
+                if (born := existence(MODEL, entry.get("model") or {})) is None or born[0] <= self.as_of]
+
+    def models_left_out(self) -> list[str]:
+        """The organisation's models left out because they did not exist yet on the as-of date."""
+        kept = {id(entry) for entry in self.model_entries()}
+        return [q.model_ref(entry["model"]) for entry in (self.snapshot.get("models") or [])
+                if self.kind == ORGANISATION and id(entry) not in kept]
+
     def model_subjects(self) -> list[Subject]:
-        """An organisation's models, each a subject of its own (empty for a model or cluster)."""
+        """An organisation's models that existed on the as-of date, each a subject of its own (empty
+        for a model or cluster)."""
         if self._models is None:
-            entries = (self.snapshot.get("models") or []) if self.kind == ORGANISATION else []
-            self._models = [self._model_subject(entry["model"], entry.get("lineage") or []) for entry in entries]
+            self._models = [self._model_subject(entry["model"], entry.get("lineage") or [])
+                            for entry in self.model_entries()]
         return self._models
 
     def quantity(self, name: str, arguments: Arguments | None = None) -> q.Quantity:
@@ -193,8 +232,10 @@ class Subject:
                 organisation = snapshot.get("organisation") or {}
                 return q.reported_quantity(name, organisation.get(name), unit="usd",
                                            path="organisations.annual_revenue_usd")
+            if name == "preceding_year_revenue_usd":
+                return q.preceding_year_revenue(snapshot.get("organisation") or {}, as_of=self.as_of)
             if name == "organisation_max_cumulative_training_compute_ops":
-                return q.organisation_max_cumulative(snapshot.get("models") or [], accelerators=accelerators)
+                return q.organisation_max_cumulative(self.model_entries(), accelerators=accelerators)
         return q.not_applicable(name, QUANTITIES[name].unit or "", f"{name} does not apply to a {self.kind}")
 
     def flag(self, name: str) -> tuple[bool | None, tuple[str, ...]]:

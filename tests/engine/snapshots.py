@@ -14,7 +14,7 @@ ACCELERATORS: dict[str, dict[str, float]] = {
 }
 
 ORGANISATION: dict[str, Any] = {"slug": "acme", "name": "Acme AI", "country": "US",
-                                "annual_revenue_usd": 6.0e8, "revenue_year": 2024}
+                                "annual_revenue_usd": 6.0e8, "revenue_year": None}
 
 MODEL_FIELDS = (
     "parameter_count", "active_parameter_count", "training_tokens", "training_compute_ops",
@@ -64,7 +64,7 @@ def cluster_snapshot(facts: dict[str, Any] | None = None, *, organisation: dict[
                      ) -> dict[str, Any]:
     facts = dict(facts or {})
     groups = [group(**{"name": chr(ord("a") + i), **g}) for i, g in enumerate(facts.pop("groups", [{}]))]
-    record = {"name": "Hall A", "used_for_ai_training": True, "operational_from": "2024-09-02",
+    record = {"name": "Hall A", "used_for_ai_training": True, "operational_from": "2023-06-01",
               "groups": groups, "links": facts.pop("links", [])}
     record.update(facts)
     return {"kind": "cluster", "organisation": {**ORGANISATION, **(organisation or {})}, "cluster": record,

@@ -1,7 +1,9 @@
 """Runs the lawyer-readable cases in tests/engine/cases/<regime>.yaml against the real library.
 
 Each case gives an as-of date, the facts, and the expected status and test outcomes. A case may
-name a `version` to preview a version that was never in force (a proposal, a vetoed bill).
+name a `version` to preview a version that was never in force (a proposal, a vetoed bill), and
+`hypothetical: true` to apply the law of the as-of date to the subject as it stands today. `expect`
+may name the `tier` reached, words the `reason` (not_applicable) must contain, and words a note must.
 """
 
 from __future__ import annotations
@@ -41,10 +43,17 @@ def test_case(real_library, regime: str, case: dict) -> None:
     # a case naming a version previews it; otherwise the published version in force on as_of
     preview = case.get("version")
     version = real_library.get(regime, preview) if preview else real_library.in_force(regime, as_of)
-    evaluation = evaluate(snapshot_from_facts(case["facts"]), version=version, regime=regime, as_of=as_of)
+    evaluation = evaluate(snapshot_from_facts(case["facts"]), version=version, regime=regime, as_of=as_of,
+                          hypothetical=case.get("hypothetical", False))
     expect = case["expect"]
     why = _explain(evaluation)
     assert evaluation.status == expect["status"], why
+    if "tier" in expect:
+        assert evaluation.tier == expect["tier"], f"tier {evaluation.tier}: {why}"
+    for words in expect.get("reason") or ():
+        assert words in (evaluation.reason or ""), f"reason {evaluation.reason!r} lacks {words!r}"
+    for words in expect.get("notes") or ():
+        assert any(words in note for note in evaluation.notes), f"no note with {words!r}: {evaluation.notes}"
     tests = {test.id: test for test in evaluation.tests}
     for test_id, outcome in (expect.get("tests") or {}).items():
         assert test_id in tests, f"{test_id} not run: {sorted(tests)}"
