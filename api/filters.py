@@ -57,6 +57,7 @@ class AcceleratorFilter(filters.FilterSet):
 class DeterminationFilter(filters.FilterSet):
     subject = filters.CharFilter(field_name="subject_ref", help_text="A subject reference, e.g. model:acme/Acme-1@1.")
     status = filters.ChoiceFilter(choices=STATUS_CHOICES)
+    tier = filters.CharFilter(field_name="tier", help_text="A tier id of the rule version, e.g. gpai-systemic-risk.")
     as_of = filters.DateFilter(field_name="as_of")
     as_of_after = filters.DateFilter(field_name="as_of", lookup_expr="gte")
     as_of_before = filters.DateFilter(field_name="as_of", lookup_expr="lte")
@@ -64,7 +65,7 @@ class DeterminationFilter(filters.FilterSet):
 
     class Meta:
         model = Determination
-        fields = ["subject", "regime", "status", "as_of", "run", "organisation", "trigger"]
+        fields = ["subject", "regime", "status", "tier", "as_of", "run", "organisation", "trigger"]
 
 
 class RunFilter(filters.FilterSet):

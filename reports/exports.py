@@ -16,12 +16,13 @@ from rules.models import Determination, StatusChange
 
 FIELDS = (
     "sequence", "subject", "subject_kind", "organisation", "subject_name", "subject_version", "regime",
-    "rule_version", "rule_version_id", "rule_hash", "as_of", "status", "deciding_test", "facts_revision",
+    "rule_version", "rule_version_id", "rule_hash", "as_of", "status", "tier", "deciding_test", "facts_revision",
     "facts_sha256", "trigger", "run", "created_at", "row_sha256", "previous_sha256",
 )
 TEST_FIELDS = ("id", "outcome", "quantity", "value", "operator", "threshold", "margin", "citation", "missing")
 CHANGE_FIELDS = (
-    "run", "subject", "regime", "from_status", "to_status", "flipped_tests", "from_rule_version", "to_rule_version",
+    "run", "subject", "regime", "from_status", "to_status", "from_tier", "to_tier", "flipped_tests", "from_rule_version",
+    "to_rule_version",
     "from_sequence", "to_sequence",
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -41,6 +42,7 @@ def determination_record(row: Determination, *, with_tests: bool = False) -> dic
         "rule_hash": row.rule_hash or None,
         "as_of": row.as_of.isoformat(),
         "status": row.status,
+        "tier": row.tier or None,
         "deciding_test": row.deciding_test or None,
         "facts_revision": row.facts_revision,
         "facts_sha256": row.facts_id,
@@ -62,6 +64,8 @@ def change_record(change: StatusChange) -> dict[str, Any]:
         "regime": change.regime,
         "from_status": change.from_status,
         "to_status": change.to_status,
+        "from_tier": change.from_tier or None,
+        "to_tier": change.to_tier or None,
         "flipped_tests": change.flipped_tests,
         "from_rule_version": change.from_rule_version,
         "to_rule_version": change.to_rule_version,

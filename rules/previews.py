@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .engine import what_if
+from .engine import Evaluation, evaluate_subject, what_if
+from .engine.subject import Subject
 from .library_store import engine_version, published_library
 from .models import RuleVersion
+from .services import versions_for
 from .subjects import SnapshotBuilder, snapshots_for
 
 
@@ -48,3 +50,17 @@ def draft_preview(*, draft: RuleVersion, as_of: date) -> DraftPreview:
         rows.append(row)
     label = f"{current.regime_slug}@{current.version_id}" if current else "no version in force"
     return DraftPreview(draft, as_of, label, len(items), rows)
+
+
+def hypothetical_evaluations(*, subjects: list[str], as_of: date, regimes: list[str] | None = None) -> list[Evaluation]:
+    """The law of `as_of` applied to each subject as it stands today ("would it have been covered?"):
+    models and clusters that did not exist yet on that date are evaluated, not `not_applicable`.
+    A preview: the evaluations are returned, never recorded. Raises `SubjectError` for an unknown
+    subject and `ValueError` for an unknown regime."""
+    versions = versions_for(published_library(), as_of=as_of, regimes=regimes or None)
+    evaluations = []
+    for item in snapshots_for(subjects):
+        subject = Subject(item.snapshot, as_of=as_of, hypothetical=True)
+        evaluations.extend(evaluate_subject(subject, version=version, regime=slug, as_of=as_of)
+                           for slug, version in versions.items())
+    return evaluations

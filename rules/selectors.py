@@ -14,13 +14,15 @@ from datetime import date, timedelta
 from django.db.models import Count, Q, QuerySet
 
 from .current import current_of
-from .engine.vocabulary import DECIDED_STATUSES
+from .engine.vocabulary import DECIDED_STATUSES, Status
 from .library_store import published_library
 from .models import Determination, EvaluationRun, RuleVersion, StatusChange
 from .models.rule_version import RuleVersionState
 from .visibility import changes_shown, determinations_shown
 
-STATUSES = DECIDED_STATUSES  # the statuses a list filters on
+# the statuses a list filters on and the dashboard counts: those a test decides, then a subject the
+# version in force has no test for or that did not exist yet
+STATUSES = (*DECIDED_STATUSES, Status.NOT_APPLICABLE)
 SUBJECT_KINDS = ("model", "cluster", "organisation")
 # A rule file whose quotes were last checked against the sources more than a quarter ago is flagged.
 VERIFICATION_STALE_AFTER = timedelta(days=90)
@@ -106,7 +108,7 @@ def current_determinations(
 
 def status_counts(*, as_of: date, organisation: str | None = None,
                   subject_totals: dict[str, int] | None = None, withheld: Q | None = None) -> list[RegimeCounts]:
-    """Per regime in force: subjects covered, not covered and indeterminate, counting only the
+    """Per regime in force: subjects covered, not covered, indeterminate and not applicable, counting only the
     subject kinds its tests apply to. `subject_totals` (kind → subjects in the registry) lets the
     caller show how many have no current determination yet. A determination `withheld` from the reader
     (`rules.visibility`) is not counted."""

@@ -58,6 +58,9 @@ class DeterminationOut(serializers.Serializer):
     rule_hash = serializers.CharField(allow_null=True)
     as_of = serializers.DateField()
     status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    tier = serializers.CharField(allow_null=True, help_text="The highest tier of the rule version reached, or null.")
+    tier_title = serializers.CharField(allow_null=True, help_text="That tier's title, e.g. 'GPAI model with systemic risk'.")
+    reason = serializers.CharField(allow_null=True, help_text="Why the status is not_applicable; null otherwise.")
     deciding_test = serializers.CharField(allow_blank=True)
     tests = TestOutcomeOut(many=True)
     quantities = serializers.DictField()
@@ -89,6 +92,8 @@ class StatusChangeOut(serializers.Serializer):
     regime = serializers.CharField()
     from_status = serializers.ChoiceField(choices=STATUS_CHOICES)
     to_status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    from_tier = serializers.CharField(allow_null=True, help_text="The tier reached before, or null.")
+    to_tier = serializers.CharField(allow_null=True, help_text="The tier reached now, or null.")
     flipped_tests = FlippedTestOut(many=True)
     from_determination = serializers.IntegerField()
     to_determination = serializers.IntegerField()
@@ -120,6 +125,17 @@ class RunOut(serializers.Serializer):
 
 class RunDetailOut(RunOut):
     changes = StatusChangeOut(many=True, help_text="The status changes the run found (for a lab: its own).")
+
+
+class HypotheticalOut(serializers.Serializer):
+    """A hypothetical evaluation: a preview, never a determination of record."""
+
+    hypothetical = serializers.BooleanField(help_text="Always true: the subject as it stands today.")
+    as_of = serializers.DateField(help_text="The date whose law was applied.")
+    recorded = serializers.BooleanField(help_text="Always false: a preview is never recorded.")
+    evaluations = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="One `evaluate` JSON object (DESIGN.md) per regime, with `tier`, `tier_title` and `reason`.")
 
 
 class ParameterOut(serializers.Serializer):
@@ -199,6 +215,12 @@ class EvaluationRequest(serializers.Serializer):
     regimes = serializers.ListField(
         child=serializers.SlugField(max_length=64), required=False, default=list, max_length=50,
         help_text="Regime slugs; empty: every regime.",
+    )
+    hypothetical = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Apply the law of `as_of` to the subject as it stands today ('would it have been covered?'), "
+                  "counting a model or cluster that did not exist yet on that date. A preview: answered at once "
+                  "(200), never recorded in the decision log; needs a `subject`.",
     )
 
     def validate_subject(self, value: str | None) -> str | None:

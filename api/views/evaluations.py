@@ -1,5 +1,7 @@
 """`evaluations/`: evaluate a subject (or, for a regulator, the whole registry) now. The answer is
-the run to poll at `runs/{id}/`; the work is queued once the run is committed."""
+the run to poll at `runs/{id}/`; the work is queued once the run is committed. A `hypothetical`
+evaluation (the law of `as_of` applied to the subject as it stands today) is a preview, answered at
+once and never recorded."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from rules.models.runs import Trigger
+from rules.previews import hypothetical_evaluations
 from rules.services import run_create, today
 from rules.subjects import SubjectError, parse_subject
 from rules.tasks import run_start
@@ -36,10 +39,12 @@ class EvaluationView(GenericAPIView):
         description=(
             "Creates an evaluation run and queues it. Answers 202 with the run; poll its `url` for progress and "
             "the status changes it found. A lab evaluates its own subjects only (another lab's subject reads "
-            "as unknown) and never the whole registry (403)."
+            "as unknown) and never the whole registry (403). With `hypothetical: true` the law of `as_of` is "
+            "applied to the subject as it stands today (a model or cluster that did not exist yet on that date "
+            "is evaluated rather than `not_applicable`): answered at once with 200, a preview never recorded."
         ),
         request=out.EvaluationRequest,
-        responses={202: out.RunOut},
+        responses={202: out.RunOut, 200: out.HypotheticalOut},
         parameters=[IDEMPOTENCY_KEY, LOCATION_HEADER],
         examples=evaluation_examples(),
     )
@@ -54,6 +59,8 @@ class EvaluationView(GenericAPIView):
                 raise PermissionDenied("a lab evaluates its own subjects: name one in `subject`")
             if parse_subject(subject).organisation != viewer.organisation_slug:
                 raise FieldErrors([{"field": "subject", "message": f"unknown subject(s): {subject}"}])
+        if serializer.validated_data["hypothetical"]:
+            return self._hypothetical(subject, as_of or today(), regimes)
         try:
             run = run_create(kind=Trigger.MANUAL, as_of=as_of or today(), regimes=regimes or None,
                              subjects=[subject] if subject else None, requested_by=request.user)
@@ -65,3 +72,16 @@ class EvaluationView(GenericAPIView):
         run = access.runs_visible(viewer).get(pk=run.pk)
         data = presenters.run_representation(run, request, viewer)
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+    def _hypothetical(self, subject: str | None, as_of: Any, regimes: list[str]) -> Response:
+        if subject is None:
+            raise FieldErrors([{"field": "subject", "message": "a hypothetical evaluation names one subject"}])
+        try:
+            evaluations = hypothetical_evaluations(subjects=[subject], as_of=as_of, regimes=regimes or None)
+        except SubjectError as exc:
+            raise FieldErrors([{"field": "subject", "message": str(exc)}]) from None
+        except ValueError as exc:
+            raise FieldErrors([{"field": "regimes", "message": str(exc)}]) from None
+        data = {"hypothetical": True, "as_of": as_of, "recorded": False,
+                "evaluations": [evaluation.to_dict() for evaluation in evaluations]}
+        return Response(out.HypotheticalOut(data).data, status=status.HTTP_200_OK)

@@ -22,7 +22,7 @@ from rules.engine import RuleVersion as EngineVersion
 from rules.engine import headroom
 from rules.engine.defaults import default
 from rules.engine.formatting import UNKNOWN
-from rules.engine.vocabulary import OUTCOME_LABELS, STATUS_LABELS
+from rules.engine.vocabulary import OUTCOME_LABELS, STATUS_LABELS, status_line
 from rules.library_store import engine_version
 from rules.models import Determination, RuleVersion
 from rules.subjects import accelerator_figures
@@ -258,7 +258,10 @@ def _regime_context(determination: Determination, versions: dict[int, EngineVers
         "title": row.regime_title if row else _regime_title(determination.regime),
         "other_versions": [] if row else _versions_on_record(determination.regime),
         "status": determination.status,
-        "status_label": STATUS_LABELS.get(determination.status, determination.status),
+        "status_label": status_line(determination.status, payload.get("tier_title")),
+        "tier": determination.tier,
+        "tier_title": payload.get("tier_title") or "",
+        "reason": payload.get("reason") or "",
         "deciding_test": determination.deciding_test,
         "notes": list(payload.get("notes") or []),
         "caveats": list(payload.get("caveats") or []),
@@ -343,7 +346,7 @@ def audit_context(*, subject_ref: str, as_of: date, generated_at: datetime) -> d
         "quantities": ordered,
         "regimes": regimes,
         "summary": [{"regime": r["regime"], "anchor": r["anchor"], "status": r["status"],
-                     "status_label": r["status_label"], "deciding_test": r["deciding_test"],
+                     "status_label": r["status_label"], "reason": r["reason"], "deciding_test": r["deciding_test"],
                      "version": r["version"]["label"] if r["version"] else "—",
                      "sequence": r["determination"]["sequence"]} for r in regimes],
         "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},

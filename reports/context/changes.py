@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rules.engine.vocabulary import OUTCOME_LABELS, STATUS_LABELS
+from rules.engine.vocabulary import OUTCOME_LABELS, status_line
 from rules.models import Determination, EvaluationRun
 
 from .. import selectors
@@ -30,9 +30,9 @@ def changes_context(*, run: EvaluationRun, generated_at: datetime) -> dict[str, 
             "subject": change.subject_ref,
             "regime": change.regime,
             "from_status": change.from_status,
-            "from_label": STATUS_LABELS.get(change.from_status, change.from_status),
+            "from_label": status_line(change.from_status, before.data().get("tier_title")),
             "to_status": change.to_status,
-            "to_label": STATUS_LABELS.get(change.to_status, change.to_status),
+            "to_label": status_line(change.to_status, after.data().get("tier_title")),
             "from_rule_version": change.from_rule_version or "—",
             "to_rule_version": change.to_rule_version or "—",
             "from_sequence": before.sequence,

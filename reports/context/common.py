@@ -11,7 +11,7 @@ from rules.engine.subject import QUANTITIES
 from rules.engine.vocabulary import Status
 
 # The columns of the registry report's counts table, in its order.
-STATUSES = (Status.COVERED, Status.INDETERMINATE, Status.NOT_COVERED, Status.NOT_IN_FORCE)
+STATUSES = (Status.COVERED, Status.INDETERMINATE, Status.NOT_COVERED, Status.NOT_APPLICABLE, Status.NOT_IN_FORCE)
 SCENARIO_LABELS = {
     "band_low": "low end of the estimate's uncertainty band",
     "band_high": "high end of the estimate's uncertainty band",

@@ -71,3 +71,10 @@ def outcome_label(outcome: str) -> str:
         return OUTCOME_LABELS[Outcome(outcome)]
     except ValueError:
         return outcome
+
+
+def status_line(status: str, tier_title: str | None = None) -> str:
+    """A status as reports and the workspace print it, with the tier reached: `covered: GPAI model
+    with systemic risk`; without a tier, the status's label alone."""
+    label = status_label(status)
+    return f"{label}: {tier_title}" if tier_title else label

@@ -40,7 +40,8 @@ KIND_LISTS = {"model": ("model", "models", "admin:registry_aimodel_changelist"),
 
 
 def _cells(counts: RegimeCounts) -> list[dict[str, Any]]:
-    """Covered, not covered, indeterminate: each a total and its subjects by kind, a list filtered to them."""
+    """Covered, not covered, indeterminate, not applicable: each a total and its subjects by kind, a list
+    filtered to them."""
     cells = []
     for status in STATUSES:
         parts = []

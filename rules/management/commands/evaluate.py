@@ -27,7 +27,9 @@ class Command(BaseCommand):
     help = (
         "Evaluate registry subjects under each regime's rule version in force on --as-of. "
         "Prints one object per subject and regime (--format json, the DESIGN.md contract) or a table. "
-        "Nothing is written unless --record is given (then the evaluations join the decision log)."
+        "Nothing is written unless --record is given (then the evaluations join the decision log). "
+        "A subject that did not exist yet on --as-of (a model completed or released later, a cluster "
+        "operational later) is not_applicable, unless --hypothetical."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -39,9 +41,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--format", choices=["table", "json"], default="table")
         parser.add_argument("--record", action="store_true", help="Record the evaluations in the decision log.")
+        parser.add_argument(
+            "--hypothetical", action="store_true",
+            help="Apply the law of --as-of to each subject as it stands today ('would it have been covered?'), "
+                 "counting models and clusters that did not exist yet on that date. A preview: refused with --record.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = iso_date(options["as_of"])
+        hypothetical = options["hypothetical"]
+        if hypothetical and options["record"]:
+            raise CommandError("--hypothetical: a hypothetical answer is a preview, never a determination of record; "
+                               "drop --record")
         library = published_library()
         try:
             versions = versions_for(library, as_of=as_of, regimes=options["regime"] or None)
@@ -58,7 +69,7 @@ class Command(BaseCommand):
             self.stderr.write(f"Recorded run {run.pk}: {run.done} subject(s), {run.changes_count} status change(s).")
         evaluations = []
         for item in snapshots:
-            subject = Subject(item.snapshot, as_of=as_of)
+            subject = Subject(item.snapshot, as_of=as_of, hypothetical=hypothetical)
             for slug, version in versions.items():
                 evaluations.append(evaluate_subject(subject, version=version, regime=slug, as_of=as_of))
         if options["format"] == "json":
@@ -67,13 +78,13 @@ class Command(BaseCommand):
         self._table(evaluations)
 
     def _table(self, evaluations: list[Any]) -> None:
-        rows = [("SUBJECT", "REGIME", "VERSION", "STATUS", "DECIDING TEST", "VALUE", "OP", "THRESHOLD")]
+        rows = [("SUBJECT", "REGIME", "VERSION", "STATUS", "TIER", "DECIDING TEST", "VALUE", "OP", "THRESHOLD")]
         for e in evaluations:
             wanted = DECIDING_OUTCOME.get(e.status)
             test = next((t for t in e.tests if t.outcome == wanted), e.tests[0] if e.tests else None)
             rows.append((
-                str(e.subject), e.regime, e.rule_version or "—", e.status,
-                test.id if test else "—",
+                str(e.subject), e.regime, e.rule_version or "—", e.status, e.tier or "—",
+                test.id if test else (e.reason or "—"),
                 format_quantity(test.value) if test else "—",
                 test.operator if test else "",
                 format_quantity(test.threshold) if test else "",
