@@ -60,7 +60,7 @@ class EvaluationView(GenericAPIView):
             if parse_subject(subject).organisation != viewer.organisation_slug:
                 raise FieldErrors([{"field": "subject", "message": f"unknown subject(s): {subject}"}])
         if serializer.validated_data["hypothetical"]:
-            return self._hypothetical(subject, as_of or today(), regimes)
+            return self._hypothetical(viewer, subject, as_of or today(), regimes)
         try:
             run = run_create(kind=Trigger.MANUAL, as_of=as_of or today(), regimes=regimes or None,
                              subjects=[subject] if subject else None, requested_by=request.user)
@@ -73,9 +73,12 @@ class EvaluationView(GenericAPIView):
         data = presenters.run_representation(run, request, viewer)
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
 
-    def _hypothetical(self, subject: str | None, as_of: Any, regimes: list[str]) -> Response:
+    def _hypothetical(self, viewer: Any, subject: str | None, as_of: Any, regimes: list[str]) -> Response:
         if subject is None:
             raise FieldErrors([{"field": "subject", "message": "a hypothetical evaluation names one subject"}])
+        if subject in access.unreleased_elsewhere(viewer).own:
+            raise PermissionDenied(f"{subject} rests on another organisation's model not yet released: "
+                                   "its figures are withheld")
         try:
             evaluations = hypothetical_evaluations(subjects=[subject], as_of=as_of, regimes=regimes or None)
         except SubjectError as exc:

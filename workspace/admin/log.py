@@ -17,19 +17,24 @@ from .scoping import determinations_for
 
 @admin.register(Determination)
 class DeterminationAdmin(ReadOnlyAdmin):
-    list_display = ("sequence", "subject_ref", "regime", "rule_version_label", "as_of", "status", "deciding_test", "trigger",
-                    "created_at")
-    list_filter = ("regime", "status", "trigger", "subject_kind")
+    list_display = ("sequence", "subject_ref", "regime", "rule_version_label", "as_of", "status", "tier", "deciding_test",
+                    "trigger", "created_at")
+    list_filter = ("regime", "status", "tier", "trigger", "subject_kind")
     search_fields = ("subject_ref", "organisation")
     list_select_related = ("rule_version",)
     show_full_result_count = False
-    fields = ("sequence", "subject_ref", "regime", "rule_version", "rule_hash", "as_of", "status", "deciding_test",
-              "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts", "previous_sha256",
+    fields = ("sequence", "subject_ref", "regime", "rule_version", "rule_hash", "as_of", "status", "tier", "reason_display",
+              "deciding_test", "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts", "previous_sha256",
               "row_sha256", "tests_display")
     readonly_fields = fields
 
     def get_queryset(self, request: Any) -> QuerySet:
         return determinations_for(request.user, super().get_queryset(request))
+
+    @admin.display(description="Reason")
+    def reason_display(self, obj: Determination) -> str:
+        """Why the status is not_applicable (the version has no test for the kind, or the subject did not exist yet)."""
+        return obj.data().get("reason") or "—"
 
     @admin.display(description="Tests")
     def tests_display(self, obj: Determination) -> str:

@@ -1,6 +1,8 @@
 """A subject's page: the change view of a model, cluster or organisation with its current status
-under every regime (deciding test, value against threshold, citation), its determination history,
-and the buttons to evaluate it now and to download its audit report."""
+under every regime (tier reached, deciding test, value against threshold, citation), its
+determination history, and the buttons to evaluate it now and to download its audit report. The
+as-of form may ask a hypothetical question (the law of that date applied to the subject as it stands
+today): a preview computed for the page, never recorded."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,10 +20,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from rules.engine.vocabulary import STATUS_LABELS, Status
+from rules.engine.vocabulary import DECIDING_OUTCOME, STATUS_LABELS, Status
 from rules.library_store import published_library
 from rules.models import Determination, RuleVersion
 from rules.models.rule_version import RuleVersionState
+from rules.previews import hypothetical_evaluations
 from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
 from workspace.display import comparison_text
 
@@ -47,13 +50,14 @@ class StatusRow:
     comparison: str = ""
     citation: str = ""
     missing: str = ""
+    tier_title: str = ""
 
 
-def _shown_test(determination: Determination, payload: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+def _shown_test(deciding_test: str, payload: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """The deciding test, or for a status no test decided, the one nearest its threshold."""
     tests = payload.get("tests", [])
-    if determination.deciding_test:
-        return next((t for t in tests if t["id"] == determination.deciding_test), None), "deciding"
+    if deciding_test:
+        return next((t for t in tests if t["id"] == deciding_test), None), "deciding"
     tests = [t for t in tests if t.get("value") is not None]
     if not tests:
         return None, ""
@@ -115,13 +119,42 @@ def status_rows(*, subject_ref: str, as_of: date, withheld: Q | None = None) -> 
         row = StatusRow(slug, determination.status, label, determination=determination)
         if determination.subject_kind not in regime.applies_to:
             row.note = f"no test of this version applies to a {determination.subject_kind}"
-        payload = determination.data()
-        test, role = _shown_test(determination, payload)
-        if test is not None:
-            row.test_id, row.test_title, row.test_role = test["id"], test.get("title") or "", role
-            row.comparison = comparison_text(test, quantities=payload.get("quantities", {}))
-            row.citation = test.get("citation") or ""
-            row.missing = ", ".join(test.get("missing") or [])
+        _fill(row, determination.data(), determination.deciding_test)
+        rows.append(row)
+    return rows
+
+
+def _fill(row: StatusRow, payload: dict[str, Any], deciding_test: str) -> None:
+    """The tier, the reason for not_applicable and the test shown, from an `evaluate` JSON object."""
+    row.tier_title = payload.get("tier_title") or ""
+    if payload.get("reason"):
+        row.note = payload["reason"]
+    test, role = _shown_test(deciding_test, payload)
+    if test is not None:
+        row.test_id, row.test_title, row.test_role = test["id"], test.get("title") or "", role
+        row.comparison = comparison_text(test, quantities=payload.get("quantities", {}))
+        row.citation = test.get("citation") or ""
+        row.missing = ", ".join(test.get("missing") or [])
+
+
+HYPOTHETICAL_NOTE = "hypothetical: a preview, not a determination of record"
+
+
+def hypothetical_status_rows(*, subject_ref: str, as_of: date) -> list[StatusRow]:
+    """Every regime of the library for one subject, the law of `as_of` applied to it as it stands today;
+    computed for the page and never recorded."""
+    rows = []
+    for evaluation in hypothetical_evaluations(subjects=[subject_ref], as_of=as_of):
+        if evaluation.rule_version is None:
+            rows.append(StatusRow(evaluation.regime, Status.NOT_IN_FORCE, "no version in force",
+                                  note=f"no version in force on {as_of.isoformat()}"))
+            continue
+        payload = evaluation.to_dict(version_text=False)
+        wanted = DECIDING_OUTCOME.get(evaluation.status)
+        deciding = next((t.id for t in evaluation.tests if t.outcome == wanted), "") if wanted else ""
+        row = StatusRow(evaluation.regime, evaluation.status, f"{evaluation.regime}@{evaluation.rule_version}",
+                        note=HYPOTHETICAL_NOTE)
+        _fill(row, payload, deciding)
         rows.append(row)
     return rows
 
@@ -143,12 +176,12 @@ class SubjectPageMixin(admin.ModelAdmin):
         today = timezone.now().date()
         regimes = [r for r in regimes_in_force(as_of=today) if self.subject_kind in r.applies_to]
         records = {obj.subject_ref: obj for obj in changelist.result_list}
-        found: dict[str, list[tuple[str, str]]] = {ref: [] for ref in records}
+        found: dict[str, list[tuple[str, str, str]]] = {ref: [] for ref in records}
         if regimes and records:
             rows = current_determinations(as_of=today, regimes=regimes, subject_refs=records,
                                           withheld=withheld_of(request.user)).order_by("regime")
-            for ref, regime, status in rows.values_list("subject_ref", "regime", "status"):
-                found[ref].append((regime, status))
+            for ref, regime, status, tier in rows.values_list("subject_ref", "regime", "status", "tier"):
+                found[ref].append((regime, status, tier))
         for ref, obj in records.items():
             obj.current_statuses = found[ref]
         return changelist
@@ -160,8 +193,8 @@ class SubjectPageMixin(admin.ModelAdmin):
             return "—"
         return format_html_join(
             " ", '<span class="status status-{}" title="{}: {}">{}: {}</span>',
-            ((status, regime, label, regime, label) for regime, status in statuses
-             for label in [STATUS_LABELS.get(status, status)]),
+            ((status, regime, label, regime, label) for regime, status, tier in statuses
+             for label in [f"{STATUS_LABELS.get(status, status)} ({tier})" if tier else STATUS_LABELS.get(status, status)]),
         )
 
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
@@ -174,6 +207,11 @@ class SubjectPageMixin(admin.ModelAdmin):
         today = timezone.now().date()
         as_of, as_of_error = _as_of(request.GET.get("as_of"), today=today)
         withheld = withheld_of(request.user)
+        hypothetical = request.GET.get("hypothetical") == "1"
+        if hypothetical and obj.subject_ref in unreleased_of(request.user).own:
+            hypothetical, as_of_error = False, f"hypothetical: {WITHHELD_NOTE}; showing the determinations of record"
+        rows = (hypothetical_status_rows(subject_ref=obj.subject_ref, as_of=as_of) if hypothetical
+                else status_rows(subject_ref=obj.subject_ref, as_of=as_of, withheld=withheld))
         history = Paginator(subject_history(subject_ref=obj.subject_ref, withheld=withheld), HISTORY_PAGE_SIZE)
         page = history.get_page(request.GET.get("history"))
         info = self.opts.app_label, self.opts.model_name
@@ -182,7 +220,8 @@ class SubjectPageMixin(admin.ModelAdmin):
             "status_as_of": as_of,
             "status_is_today": as_of == today,
             "status_as_of_error": as_of_error,
-            "status_rows": status_rows(subject_ref=obj.subject_ref, as_of=as_of, withheld=withheld),
+            "status_hypothetical": hypothetical,
+            "status_rows": rows,
             "history_page": page,
             "can_evaluate": is_regulator(request.user),
             "can_view_determinations": request.user.has_perm("rules.view_determination"),

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from rules.engine.formatting import format_quantity
-from rules.engine.vocabulary import STATUS_LABELS
+from rules.engine.vocabulary import status_line
 
 register = template.Library()
 
@@ -37,8 +37,9 @@ def number(value: Any, unit: str = "") -> str:
 
 
 @register.simple_tag
-def status_badge(status: str) -> str:
-    return format_html('<span class="status status-{}">{}</span>', status, STATUS_LABELS.get(status, status))
+def status_badge(status: str, tier_title: str | None = None) -> str:
+    """A status with the tier reached, when there is one: `covered: GPAI model with systemic risk`."""
+    return format_html('<span class="status status-{}">{}</span>', status, status_line(status, tier_title))
 
 
 @register.inclusion_tag("admin/workspace/dashboard.html", takes_context=True)
