@@ -83,7 +83,9 @@ class ModelRecordFactory(factory.DictFactory):
     training_tokens = 1.56e13
     general_purpose = True
     modalities = factory.LazyFunction(lambda: ["text"])
-    released_on = "2024-07-23"
+    # before the earliest regime in the library (EO 14110, 2023-10-30), so a record exists on any as-of date a
+    # test evaluates it on unless the test gives it later dates (existence in time: DESIGN.md)
+    released_on = "2023-07-18"
 
 
 class ClusterRecordFactory(factory.DictFactory):
@@ -97,7 +99,7 @@ class ClusterRecordFactory(factory.DictFactory):
          "accelerators_per_node": 8, "network_gbps": 400},
     ])
     links = factory.LazyFunction(lambda: [{"from": "a", "to": "b", "gbps": 800}])
-    operational_from = "2024-09-02"
+    operational_from = "2023-09-04"  # before EO 14110, as released_on above
 
 
 def document(*, organisations: list[dict[str, Any]] | None = None, models: list[dict[str, Any]] | None = None,

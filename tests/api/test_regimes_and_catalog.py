@@ -36,7 +36,7 @@ def test_a_rule_version_shows_parameters_tests_quotes_citations_and_hash(world, 
     assert parameters["frontier_compute"]["value"] == 1e26
     assert parameters["frontier_compute"]["operator"] == ">"
     tests = {t["id"]: t for t in body["tests"]}
-    assert set(tests) == {"frontier-model", "large-frontier-developer"}
+    assert set(tests) == {"frontier-model", "frontier-developer", "large-frontier-developer"}
     assert tests["frontier-model"]["citation"]
     assert tests["frontier-model"]["quote"]["text"]
     assert body["content"] == row.content

@@ -38,7 +38,7 @@ def registry_document() -> dict[str, Any]:
             ModelRecordFactory(name=SCRIPT_NAME, **model, training_compute_ops=3.0e23, released_on="2023-05-01",
                                notes='<img src=x onerror="alert(1)"> & friends'),
         ],
-        "clusters": [ClusterRecordFactory(name="Hall A")],
+        "clusters": [ClusterRecordFactory(name="Hall A", operational_from="2024-09-02")],
     }
 
 
