@@ -67,3 +67,12 @@ def test_csv_keeps_a_formula_like_name_as_text(registry):
 def test_bad_filters_are_refused_naming_the_field(registry, filters, field):
     with pytest.raises(ReportInputError, match=rf"^{field}: "):
         report_parameters(kind="export", format="csv", **filters)
+
+
+def test_csv_has_a_tier_column_and_the_status_filter_knows_not_applicable(registry):
+    """Frontier-1 (2e26) reaches EO 14110's model tier; the organisation has no EO 14110 test."""
+    (frontier,) = rows(subject=FRONTIER, regime="us-eo-14110")
+    assert FIELDS.index("tier") == FIELDS.index("status") + 1
+    assert (frontier["status"], frontier["tier"]) == ("covered", "dual-use-foundation-model")
+    (organisation,) = rows(regime="us-eo-14110", status="not_applicable")
+    assert (organisation["subject"], organisation["tier"]) == ("organisation:acme", "")
