@@ -38,7 +38,7 @@ def what_if(snapshots: Iterable[dict[str, Any]], *, current: RuleVersion | None,
     regime = draft.regime_slug
     changes = []
     for snapshot in snapshots:
-        subject = Subject(snapshot)
+        subject = Subject(snapshot, as_of=as_of)
         before = evaluate_subject(subject, version=current, regime=regime, as_of=as_of)
         after = evaluate_subject(subject, version=draft, regime=regime, as_of=as_of)
         old = {test.id: test.outcome for test in before.tests}

@@ -53,3 +53,13 @@ def test_what_if_writes_nothing_to_the_snapshots() -> None:
     before = copy.deepcopy(snapshots)
     what_if(snapshots, current=current, draft=draft, as_of=AS_OF)
     assert snapshots == before
+
+
+def test_a_model_that_did_not_exist_yet_on_the_preview_date_is_not_applicable_on_both_sides() -> None:
+    """What-if answers as the world stood on its date, as determinations of record do."""
+    current, draft = _versions()
+    later = model_snapshot({"name": "Later", "training_compute_ops": 5e25, "training_completed_on": "2024-06-02"})
+    assert what_if([later], current=current, draft=draft, as_of=AS_OF) == []
+    on_the_day = model_snapshot({"name": "Later", "training_compute_ops": 5e25, "training_completed_on": "2024-06-01"})
+    (change,) = what_if([on_the_day], current=current, draft=draft, as_of=AS_OF)
+    assert (change.from_status, change.to_status) == ("not_covered", "covered")
