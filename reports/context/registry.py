@@ -105,6 +105,8 @@ def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, boo
     for subject in selectors.iter_subjects_of_record(
             as_of=as_of, kind=kind, quantity_prefix=prefix, same_under_every_regime=kind == "model",
             date_fields=("training_completed_on", "released_on") if kind == "model" else ("operational_from",)):
+        if subject.when and subject.when > as_of.isoformat():
+            continue  # it did not exist yet on the as-of date (its determinations are not_applicable)
         value = subject.value
         if value is None and subject.facts is not None and (kind == "model" or fallback is not None):
             # no regime in force recorded the quantity: the engine derives it from the stored snapshot

@@ -116,7 +116,8 @@ def test_pdf_has_the_quote_the_numbers_and_page_numbers(registry, tmp_path):
     assert "2e26 ops" in flat and "1e26 ops" in flat
     pages = re.findall(r"Page (\d+) of (\d+)", text)
     assert pages and pages[0] == ("1", pages[0][1]) and int(pages[-1][0]) == int(pages[-1][1]) > 1
-    assert re.search(r"us-eo-14110: covered \.+ \d+", flat)  # the contents with page numbers
+    # the contents with page numbers, each status with the tier reached
+    assert re.search(r"us-eo-14110: covered: Dual-use foundation model subject to reporting \.+ \d+", flat)
 
 
 @needs("pdftotext")

@@ -28,7 +28,8 @@ def test_audit_html_is_written_and_its_hash_printed(registry, tmp_path):
     said = report("audit", "--subject", FRONTIER, "--as-of", AS_OF.isoformat(), "--format", "html",
                   "--out", str(out), "--generated-at", GENERATED_AT)
     content = out.read_bytes()
-    assert b"us-eo-14110: <span class=\"status status-covered\">covered</span>" in content
+    assert (b"us-eo-14110: <span class=\"status status-covered\">covered: Dual-use foundation model subject to "
+            b"reporting</span>") in content
     assert hashlib.sha256(content).hexdigest() in said
 
 

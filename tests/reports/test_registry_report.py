@@ -34,9 +34,10 @@ def test_counts_by_regime_and_status(registry):
     eo = re.search(r"<tr><td>us-eo-14110</td><td>2023-10-30</td>(.*?)</tr>", page).group(1)
     counts = [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', eo)]
     expected = [Determination.objects.filter(regime="us-eo-14110", as_of=AS_OF, status=s).count()
-                for s in ("covered", "indeterminate", "not_covered", "not_in_force")]
+                for s in ("covered", "indeterminate", "not_covered", "not_applicable", "not_in_force")]
     assert counts == [*expected, sum(expected)]
     assert expected[0] == 3  # Frontier-1, Bio-1 and Hall A
+    assert expected[3] == 1  # the organisation: EO 14110 has no test for one
 
 
 def test_charts_are_inline_svg_with_each_threshold_line(registry):
