@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from registry.services import registry_submit
 from rules.library_store import draft_create
 from rules.models import RuleVersion
 from rules.models.runs import Trigger
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 def counts_row(page: str, regime: str) -> list[str]:
-    """The numbers in the dashboard's row for a regime: covered, not covered, indeterminate, not yet evaluated."""
+    """The numbers in the dashboard's row for a regime: covered, not covered, indeterminate, not applicable,
+    not yet evaluated."""
     row = re.search(rf'<tr data-regime="{re.escape(regime)}">(.*?)</tr>', page, re.S)
     assert row, f"no row for {regime}"
     return re.findall(r'<span class="total[^"]*">(\d+)</span>', row.group(1))
@@ -33,7 +35,7 @@ def test_dashboard_counts_each_regime_in_force_by_status(agency_client, workspac
     assert f"Status today, {today().isoformat()}" in page
     # eu-ai-act's tests apply to models only: Frontier, Mid and Secret are above 1e23 ops, Small is
     # below, Unknown has no figures.
-    assert counts_row(page, "eu-ai-act") == ["3", "1", "1", "0"]
+    assert counts_row(page, "eu-ai-act") == ["3", "1", "1", "0", "0"]
     in_force = {regime.regime for regime in regimes_in_force(as_of=today())}
     for slug in in_force:
         assert f'<tr data-regime="{slug}">' in page
@@ -44,7 +46,7 @@ def test_dashboard_counts_only_the_version_in_force_and_the_latest_determination
     registry_submit_more()
     evaluate_registry()  # the new model is evaluated; the others are evaluated a second time
     page = agency_client.get(reverse("admin:index")).content.decode()
-    assert counts_row(page, "eu-ai-act") == ["4", "1", "1", "0"]
+    assert counts_row(page, "eu-ai-act") == ["4", "1", "1", "0", "0"]
 
     draft = draft_create(content=sb53_draft_text(effective_from=today()), actor=agency)
     run_execute_inline(rule_version_publish(version=draft, actor=agency))
@@ -115,7 +117,7 @@ def test_dashboard_query_count_does_not_grow_with_the_registry(agency_client, wo
 def test_lab_member_sees_its_own_counts_and_changes_only(acme_client):
     page = acme_client.get(reverse("admin:index")).content.decode()
     assert "Status today" in page and ": acme</h2>" in page
-    assert counts_row(page, "eu-ai-act") == ["2", "1", "1", "0"]  # beta's Secret is not counted
+    assert counts_row(page, "eu-ai-act") == ["2", "1", "1", "0", "0"]  # beta's Secret is not counted
     assert "Latest re-evaluation runs" not in page
     assert "Rule files due for re-verification" not in page
 
@@ -131,4 +133,16 @@ def test_a_staff_user_without_a_role_sees_no_counts(client, workspace_registry, 
 def test_a_fresh_registry_shows_subjects_not_yet_evaluated(agency_client):
     submit_workspace_registry()  # submitted, never evaluated (the outbox waits for the broker)
     page = agency_client.get(reverse("admin:index")).content.decode()
-    assert counts_row(page, "eu-ai-act") == ["0", "0", "0", "5"]
+    assert counts_row(page, "eu-ai-act") == ["0", "0", "0", "0", "5"]
+
+
+def test_a_model_that_does_not_exist_yet_is_counted_not_applicable(agency_client):
+    """A model whose training completes after today is not_applicable today, under every regime in force."""
+    registry_submit(document(
+        organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI", annual_revenue_usd=6e8)],
+        models=[ModelRecordFactory(organisation="acme", name="Next", training_compute_ops="3e26",
+                                   training_completed_on=(today() + timedelta(days=30)).isoformat())],
+    ), via="import")
+    evaluate_registry()
+    page = agency_client.get(reverse("admin:index")).content.decode()
+    assert counts_row(page, "eu-ai-act") == ["0", "0", "0", "1", "0"]
