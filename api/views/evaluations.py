@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -28,6 +28,17 @@ from ..serializers import rules as out
 from ..throttling import TokenRateThrottle, WorkRateThrottle
 
 
+def _query_flag(request: Request, name: str) -> bool:
+    """A boolean query parameter (`?hypothetical=true`); a value that is not one is a 400 naming it."""
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    try:
+        return serializers.BooleanField().to_internal_value(value)
+    except serializers.ValidationError as exc:
+        raise FieldErrors([{"field": name, "message": str(exc.detail[0])}]) from None
+
+
 class EvaluationView(GenericAPIView):
     serializer_class = out.EvaluationRequest
     filter_backends: list[Any] = []
@@ -45,7 +56,9 @@ class EvaluationView(GenericAPIView):
         ),
         request=out.EvaluationRequest,
         responses={202: out.RunOut, 200: out.HypotheticalOut},
-        parameters=[IDEMPOTENCY_KEY, LOCATION_HEADER],
+        parameters=[IDEMPOTENCY_KEY, LOCATION_HEADER, OpenApiParameter(
+            "hypothetical", bool, OpenApiParameter.QUERY, required=False,
+            description="The same as the body's `hypothetical`: a preview answered at once, never recorded.")],
         examples=evaluation_examples(),
     )
     @idempotent
@@ -59,7 +72,7 @@ class EvaluationView(GenericAPIView):
                 raise PermissionDenied("a lab evaluates its own subjects: name one in `subject`")
             if parse_subject(subject).organisation != viewer.organisation_slug:
                 raise FieldErrors([{"field": "subject", "message": f"unknown subject(s): {subject}"}])
-        if serializer.validated_data["hypothetical"]:
+        if serializer.validated_data["hypothetical"] or _query_flag(request, "hypothetical"):
             return self._hypothetical(viewer, subject, as_of or today(), regimes)
         try:
             run = run_create(kind=Trigger.MANUAL, as_of=as_of or today(), regimes=regimes or None,

@@ -84,3 +84,13 @@ def test_a_lab_asks_hypothetical_questions_about_its_own_subjects_only(world, la
                         format="json")
     assert response.status_code == 400
     assert "unknown subject" in errors_by_field(response)["subject"]
+
+
+def test_hypothetical_may_be_asked_in_the_query_string(world, lab):
+    _later_model(world)
+    response = lab.post("/api/v1/evaluations/?hypothetical=true",
+                        {"subject": ACME, "as_of": "2026-01-31", "regimes": ["us-ca-sb53"]}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["evaluations"][0]["status"] == "covered"
+    bad = lab.post("/api/v1/evaluations/?hypothetical=perhaps", {"subject": ACME}, format="json")
+    assert bad.status_code == 400 and "valid boolean" in errors_by_field(bad)["hypothetical"]

@@ -72,3 +72,16 @@ def test_a_run_without_changes_says_so(registry):
     params = report_parameters(kind="changes", format="html", run=run.pk, generated_at=GENERATED_AT)
     page = b"".join(report_content(kind="changes", format="html", params=params)).decode()
     assert "No status changed in this run." in page
+
+
+def test_change_report_shows_the_tier_on_both_sides(registry, django_capture_on_commit_callbacks):
+    revise_small_to_reported_2e26()
+    run, _ = scheduled_run(django_capture_on_commit_callbacks)
+    params = report_parameters(kind="changes", format="json", run=run.pk, generated_at=GENERATED_AT)
+    data = json.loads(b"".join(report_content(kind="changes", format="json", params=params)))
+    (eo,) = [c for c in data["changes"] if c["regime"] == "us-eo-14110"]
+    assert (eo["from_tier"], eo["to_tier"]) == (None, "dual-use-foundation-model")
+    params = report_parameters(kind="changes", format="html", run=run.pk, generated_at=GENERATED_AT)
+    page = b"".join(report_content(kind="changes", format="html", params=params)).decode()
+    assert ('not covered</span> → <span class="status status-covered">covered: Dual-use foundation model subject '
+            'to reporting</span>') in page
