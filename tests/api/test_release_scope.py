@@ -138,3 +138,15 @@ def test_an_audit_report_of_a_subject_the_lab_may_not_see_is_answered_as_one_tha
     assert refused.json()["errors"][0]["message"].replace(subject, "REF") == \
         missing.json()["errors"][0]["message"].replace(missing_ref, "REF")
     assert refused.json()["detail"] == missing.json()["detail"]
+
+
+def test_a_hypothetical_evaluation_never_shows_a_lab_figures_resting_on_an_unreleased_base(
+        world, lineages, lab, regulator_api):
+    body = {"subject": "model:acme/Acme-FT@1", "as_of": "2026-06-01", "hypothetical": True}
+    refused = lab.post("/api/v1/evaluations/", body, format="json")
+    assert refused.status_code == 403
+    for leaked in (b"9.87e+25", b"9.97e+25"):
+        assert leaked not in refused.content
+    seen = lab.post("/api/v1/evaluations/", {**body, "subject": "model:acme/Acme-Open-FT@1"}, format="json")
+    assert seen.status_code == 200
+    assert regulator_api.post("/api/v1/evaluations/", body, format="json").status_code == 200
