@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from . import mapping
+from .jsonload import DecimalLiteral
 
 SCIENTIFIC = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")  # ASCII digits only
 NONZERO_MANTISSA = re.compile(r"^[+-]?0*\.?0*[1-9]")
@@ -34,7 +36,7 @@ MODEL_NAME_RESERVED = "/@"  # `organisation/name@version` is parsed by them
 MAX_COUNT = 2_147_483_647  # the largest whole count the database stores (a 32-bit integer column)
 
 
-def whole_count(value: float | None) -> int | None:
+def whole_count(value: int | float | None) -> int | None:
     """A count of accelerators: a whole number the database can hold."""
     if value is None:
         return None
@@ -45,28 +47,47 @@ def whole_count(value: float | None) -> int | None:
     return int(value)
 
 
+def exact_figure(number: Decimal) -> int | float:
+    """A figure as it was written: a whole number as an int of any size, anything else as the float
+    whose shortest form is the same decimal; ValueError when no float is (more digits than a double
+    holds), since rounding it would change the figure that is compared with the law."""
+    if number == number.to_integral_value():
+        return int(number)
+    value = float(number)
+    if Decimal(repr(value)) != number:
+        raise ValueError(number)
+    return value
+
+
 class InterchangeNumber(serializers.Field):
-    """A finite, non-negative number: a JSON number or a scientific-notation string."""
+    """A finite, non-negative number: a JSON number or a scientific-notation string, kept exactly as
+    written (`exact_figure`): `100000000000000000000000000001` and `"1.0000000000001e26"` are not 1e26."""
 
     default_error_messages = {
         "invalid": 'must be a non-negative number, got {got}',
         "underflow": "is too small to store (it would be stored as 0), got {got}",
         "positive": "must be greater than 0, got {got}",
         "range": "must be in {range}, got {got}",
+        "precision": "must be a whole number or have at most 15 significant digits (it cannot be kept "
+                     "exactly otherwise), got {got}",
     }
 
-    def __init__(self, *, positive: bool = False, at_most: float | None = None, whole: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, positive: bool = False, at_most: float | None = None, whole: bool = False,
+                 at_most_means: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
         self.positive = positive
         self.at_most = at_most
+        self.at_most_means = at_most_means  # what the upper bound is, for the message ("1 is 100 %")
         self.whole = whole  # a count the database stores as an integer (`whole_count`)
 
     @staticmethod
     def _shown(data: Any) -> str:
         import json
 
+        if isinstance(data, DecimalLiteral):
+            return data.text if len(data.text) <= 60 else data.text[:57] + "..."
         try:
             text = json.dumps(data)
         except (TypeError, ValueError):
@@ -75,7 +96,16 @@ class InterchangeNumber(serializers.Field):
             text = f"a nested {type(data).__name__}"
         return text if len(text) <= 60 else text[:57] + "..."
 
-    def to_internal_value(self, data: Any) -> float:
+    @staticmethod
+    def _decimal(data: Any) -> Decimal:
+        """The decimal a value writes: a literal's text, a string, an int; a float by its shortest form."""
+        if isinstance(data, DecimalLiteral):
+            return Decimal(data.text)
+        if isinstance(data, float):
+            return Decimal(repr(data))
+        return Decimal(data)
+
+    def to_internal_value(self, data: Any) -> int | float:
         got = self._shown(data)
         if isinstance(data, bool):
             self.fail("invalid", got=got)
@@ -86,20 +116,26 @@ class InterchangeNumber(serializers.Field):
         if not isinstance(data, (int, float, str)):
             self.fail("invalid", got=got)
         try:
-            value = float(data)
-        except (OverflowError, ValueError):
+            number = self._decimal(data)
+            as_float = float(number)
+        except (ArithmeticError, OverflowError, ValueError):
             self.fail("invalid", got=got)
-        if not math.isfinite(value) or math.copysign(1.0, value) < 0:  # -0 is refused with the negatives
-            self.fail("invalid", got=got)
-        if value == 0 and NONZERO_MANTISSA.match(str(data).strip()):
+        if not number.is_finite() or not math.isfinite(as_float) or number.is_signed():
+            self.fail("invalid", got=got)  # -0 is refused with the negatives; so is what a double cannot hold
+        if as_float == 0 and number != 0:
             self.fail("underflow", got=got)
-        if self.positive and value <= 0:
+        if self.positive and number <= 0:
             self.fail("positive", got=got)
-        if self.at_most is not None and value > self.at_most:
-            self.fail("range", range=f"(0, {self.at_most:g}]", got=got)
+        if self.at_most is not None and number > Decimal(repr(self.at_most)):
+            means = f" ({self.at_most_means})" if self.at_most_means else ""
+            self.fail("range", range=f"[0, {self.at_most:g}]{means}" if not self.positive else f"(0, {self.at_most:g}]",
+                      got=got)
         if self.whole:
-            return whole_count(value)  # type: ignore[return-value]
-        return value
+            return whole_count(int(number) if number == number.to_integral_value() else as_float)  # type: ignore[return-value]
+        try:
+            return exact_figure(number)
+        except ValueError:
+            self.fail("precision", got=got)
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -271,7 +307,7 @@ class ModelRecord(MappedRecord):
     active_parameter_count = InterchangeNumber(positive=True)
     training_tokens = InterchangeNumber(positive=True)
     training_compute_ops = InterchangeNumber()
-    training_compute_uncertainty = InterchangeNumber()
+    training_compute_uncertainty = InterchangeNumber(at_most=1.0, at_most_means="1 is ±100 %")
     general_purpose = StrictBoolean(required=False, allow_null=True, default=None)
     primarily_biological_sequence_data = StrictBoolean(required=False, default=False)
     modalities = serializers.ListField(child=Text(max_length=64), required=False, default=list, max_length=32)

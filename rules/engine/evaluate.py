@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from .conditions import ComparisonSpec
 from .defaults import default, defaults
+from .exact import Number, plain
 from .library import RuleTest, RuleVersion
 from .quantities import ARCHITECTURE, HARDWARE, PRICE, Quantity
 from .subject import Operand, Subject, SubjectRef
@@ -134,9 +136,9 @@ class TestOutcome:
             row = {"quantity": spec.quantity, "operator": spec.operator, "threshold_label": spec.threshold_label,
                    "parameter": spec.parameter, "outcome": OUTCOME[truth], "missing": list(missing)}
             if spec.numeric:
-                row.update(value=left.value, low=left.low, high=left.high, threshold=right.value,
-                           threshold_low=right.low, threshold_high=right.high,
-                           margin=_margin(left.value, right.value),
+                row.update(value=plain(left.value), low=plain(left.low), high=plain(left.high),
+                           threshold=plain(right.value), threshold_low=plain(right.low),
+                           threshold_high=plain(right.high), margin=_margin(left.value, right.value),
                            method=quantity.method if quantity else None,
                            applicable=left.applicable and right.applicable)
                 if truth is None:
@@ -150,8 +152,8 @@ class TestOutcome:
             quote = {key: value for key, value in quote.items() if key != "text"}
         data = {
             "id": self.id, "title": self.title, "outcome": self.outcome, "quantity": self.quantity,
-            "value": self.value, "low": self.low, "high": self.high, "operator": self.operator,
-            "threshold": self.threshold, "parameter": self.parameter, "margin": self.margin,
+            "value": plain(self.value), "low": plain(self.low), "high": plain(self.high), "operator": self.operator,
+            "threshold": plain(self.threshold), "parameter": self.parameter, "margin": self.margin,
             "citation": self.citation, "quote": dict(quote) if quote else None,
             **({"reading": self.reading} if version_text else {}), "throughput_reading": self.throughput_reading, "method": self.method, "formula": self.formula,
             "missing": list(self.missing), "comparisons": self.comparisons(),
@@ -160,10 +162,11 @@ class TestOutcome:
         return data
 
 
-def _margin(value: float | None, threshold: Any) -> float | None:
-    if value is None or not isinstance(threshold, float) or not threshold:
+def _margin(value: Number | None, threshold: Any) -> float | None:
+    """value / threshold, as a float (a ratio to show, never compared)."""
+    if value is None or isinstance(threshold, bool) or not isinstance(threshold, (int, float, Fraction)) or not threshold:
         return None
-    return value / threshold
+    return float(Fraction(value) / Fraction(threshold))
 
 
 def _outcome(test: RuleTest, subject: Subject) -> TestOutcome:

@@ -97,5 +97,5 @@ def formula_number(number: float | None) -> str:
         return "unbounded"
     if number == int(number) and abs(number) < 1e6:
         return str(int(number))
-    text = f"{number:.3g}"
+    text = f"{float(number):.3g}"  # an exact Fraction has no `g` format
     return _scientific(text) if "e" in text else text

@@ -16,6 +16,7 @@ from typing import Any
 
 from .conditions import Compiled, ConditionError, compile_condition
 from .defaults import default
+from .exact import exact
 from .schema import RuleFileError, RuleFileErrors, RuleLibraryError, validate_document
 from .subject import Arguments
 from .yamlsafe import YamlRefused, compose_strict, node_line
@@ -28,7 +29,7 @@ class Parameter:
     """A number the law gives, with its unit, operator and citation."""
 
     id: str
-    value: float
+    value: float  # to show; conditions compare the exact value the file writes (`exact`: "1/3" is a third)
     unit: str | None
     operator: str
     text_operator: str | None
@@ -130,7 +131,7 @@ def _tests(document: dict[str, Any], node: Any, parameters: dict[str, Any], *, o
                 errors.append(RuleFileError(origin, f"{path}.arguments.network_threshold",
                                             f"{network!r} is not a parameter of this version"))
                 continue
-            cluster_arguments = Arguments(float(parameters[network]["value"]), parameters[network]["operator"],
+            cluster_arguments = Arguments(float(exact(parameters[network]["value"])), parameters[network]["operator"],
                                           arguments.get("reading") or default("cluster_reading"))
         try:
             compiled = compile_condition(
@@ -170,7 +171,7 @@ def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
         published_on=dates["published_on"], last_verified_on=dates["last_verified_on"],
         provenance=version["provenance"], caveats=tuple(version.get("caveats") or ()),
         instrument=document["instrument"],
-        parameters={pid: Parameter(pid, float(p["value"]), p.get("unit"), p["operator"], p.get("text_operator"),
+        parameters={pid: Parameter(pid, float(exact(p["value"])), p.get("unit"), p["operator"], p.get("text_operator"),
                                    p.get("citation"), p.get("provenance"), p.get("reading"))
                     for pid, p in parameters.items()},
         readings=tuple(document.get("readings") or ()), tests=tuple(tests),

@@ -1,7 +1,8 @@
 """Quantities the law asks about, derived from a subject's facts by a named method, with a band.
 
 Each function returns a `Quantity`: value, uncertainty band [low, high], unit, method, the worked
-arithmetic as text, its inputs, and the facts it lacked. Fact paths follow the interchange:
+arithmetic as text, its inputs, and the facts it lacked. Arithmetic is exact (`exact`: ints and
+Fractions, a float taken as the decimal it writes); a band's low end is never below zero. Fact paths follow the interchange:
 `models.training_tokens` for the subject model, `models[org/name@version].x` for another model.
 """
 
@@ -12,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from .defaults import default, price_in_force
+from .exact import at_least_zero, exact, plain, plain_tree
 from .formatting import formula_number
 
 SECONDS_PER_HOUR = 3600
@@ -42,18 +44,21 @@ class Quantity:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "value": self.value, "low": self.low, "high": self.high,
+            "name": self.name, "value": plain(self.value), "low": plain(self.low), "high": plain(self.high),
             "unit": self.unit, "method": self.method, "formula": self.formula,
-            "inputs": self.inputs, "missing": list(self.missing),
+            "inputs": plain_tree(self.inputs), "missing": list(self.missing),
             "applicable": self.applicable, "notes": list(self.notes),
         }
 
 
 def banded(value: float, fraction: float | None) -> tuple[float, float]:
-    """(low, high) of `value` with a relative uncertainty `fraction` (0.3 = +/-30 %)."""
+    """(low, high) of `value` with a relative uncertainty `fraction` (0.3 = +/-30 %), exactly; the low
+    end is never below zero (an uncertainty above 1 is refused as input, and clamped here)."""
+    value = exact(value)
     if not fraction:
         return value, value
-    return value * (1 - fraction), value * (1 + fraction)
+    fraction = exact(fraction)
+    return at_least_zero(exact(value * (1 - fraction))), exact(value * (1 + fraction))
 
 
 def model_ref(model: dict[str, Any]) -> str:
@@ -73,6 +78,7 @@ def reported_quantity(name: str, value: float | None, *, unit: str, path: str,
     """A figure as submitted, with the submitter's own band if any."""
     if value is None:
         return missing_quantity(name, unit, [path], f"{path} not given")
+    value = exact(value)
     low, high = banded(value, uncertainty)
     band = f" ± {formula_number(uncertainty * 100)} % (submitter's uncertainty)" if uncertainty else ""
     return Quantity(name, value, low, high, unit, REPORTED, f"{formula_number(value)} {unit} as reported{band}",
@@ -94,7 +100,7 @@ def architecture_estimate(model: dict[str, Any], *, name: str, prefix: str) -> Q
         [] if tokens is not None else [prefix + "training_tokens"])
     if missing:
         return missing_quantity(name, "ops", missing, "architecture-based estimate needs parameters and tokens")
-    factor = default("architecture_ops_per_parameter_token")
+    factor, parameters, tokens = exact(default("architecture_ops_per_parameter_token")), exact(parameters), exact(tokens)
     value = factor * parameters * tokens
     low, high = banded(value, default("estimate_uncertainty"))
     kind = "active parameters (mixture of experts)" if active is not None else "parameters"
@@ -135,7 +141,8 @@ def hardware_estimate(model: dict[str, Any], *, name: str, prefix: str,
         missing.append(f"{path}.accelerator" if not slug else f"accelerators.{slug}.{reading}")
     if missing:
         return missing_quantity(name, "ops", missing, "hardware-based estimate incomplete")
-    value = count * hours * SECONDS_PER_HOUR * peak * utilization
+    count, hours, peak, utilization = exact(count), exact(hours), exact(peak), exact(utilization)
+    value = exact(count * hours * SECONDS_PER_HOUR * peak * utilization)
     low, high = banded(value, default("estimate_uncertainty"))
     formula = (f"{formula_number(count)} {slug or 'accelerators'} × {formula_number(hours)} h × {SECONDS_PER_HOUR} s/h × "
                f"{formula_number(peak)} ops/s ({used}) × {formula_number(utilization)} utilization = {formula_number(value)} ops")
@@ -181,9 +188,9 @@ def lineage_sum(model: dict[str, Any], lineage: list[dict[str, Any]], *, prefix:
     if unknown_base:
         missing.append(f"models[{last['base_model']}]")
     complete = not missing
-    low = sum(run.low for _, run in runs if run.low is not None)
-    value = sum(run.value for _, run in runs) if complete else None
-    high = sum(run.high for _, run in runs) if complete else None
+    low = exact(sum(run.low for _, run in runs if run.low is not None))
+    value = exact(sum(run.value for _, run in runs)) if complete else None
+    high = exact(sum(run.high for _, run in runs)) if complete else None
     terms = " + ".join(f"{model_ref(member)} {formula_number(run.value)} ({run.method})" for member, run in runs)
     if unknown_base:
         terms += f" + {last['base_model']} unknown (not in the registry)"
@@ -248,7 +255,7 @@ def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
                                 "no reported cost and no accelerator-hours to price")
     completed, released = _date(model.get("training_completed_on")), _date(model.get("released_on"))
     if completed is not None:
-        start = (datetime.combine(completed, datetime.min.time()) - timedelta(hours=hours)).date()
+        start = (datetime.combine(completed, datetime.min.time()) - timedelta(hours=float(hours))).date()
         basis = "training_completed_on minus training_hours"
     elif released is not None:
         start, basis = released, "released_on (no training_completed_on)"
@@ -259,8 +266,8 @@ def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
     if price is None:
         return missing_quantity(name, unit, [prefix + "training_compute_cost_usd", f"prices.{slug}@{start}"],
                                 f"no price for {slug} on {start} in rules/engine/prices.yaml")
-    accelerator_hours = count * hours
-    value = accelerator_hours * price.usd_per_accelerator_hour
+    accelerator_hours = exact(exact(count) * exact(hours))
+    value = exact(accelerator_hours * exact(price.usd_per_accelerator_hour))
     low, high = banded(value, default("price_estimate_uncertainty"))
     formula = (f"{formula_number(count)} × {formula_number(hours)} h = {formula_number(accelerator_hours)} {slug}-hours × "
                f"${price.usd_per_accelerator_hour:.2f}/h (price from {price.effective_from}, "

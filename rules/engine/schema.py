@@ -9,6 +9,9 @@ from jsonschema import Draft202012Validator
 
 DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 NULLABLE_DATE = {"anyOf": [DATE, {"type": "null"}]}
+# A parameter's value: a number, or an exact ratio the text gives in words ("a third": "1/3"), which
+# no decimal writes exactly.
+RATIO_PATTERN = r"^[1-9][0-9]*/[1-9][0-9]*$"
 PROVENANCE = {"enum": ["V-OFFICIAL", "V-COPY", "V-QUOTED", "SECONDARY", "UNVERIFIED"]}
 TEXT = {"type": "string", "minLength": 1}
 NULLABLE_TEXT = {"type": ["string", "null"]}
@@ -74,7 +77,7 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["value", "operator", "citation"],
                 "properties": {
-                    "value": {"type": "number"},
+                    "value": {"type": ["number", "string"], "pattern": RATIO_PATTERN},
                     "unit": {"enum": ["ops", "ops_per_second", "gbit_per_second", "usd", "ratio",
                                       "parameters"]},
                     "operator": {"enum": [">", ">=", "<", "<="]},
@@ -185,6 +188,8 @@ def _describe(error: Any) -> tuple[list, str]:
     if kind == "pattern":
         if error.validator_value == DATE["pattern"]:
             return path, f"{error.instance!r} is not a date (YYYY-MM-DD)"
+        if error.validator_value == RATIO_PATTERN:
+            return path, f"{error.instance!r} is not a number or a ratio written as whole numbers (\"1/3\")"
         return path, f"{error.instance!r} does not match {error.validator_value}"
     if kind == "anyOf" and error.schema is NULLABLE_DATE:
         return path, f"{error.instance!r} is not a date (YYYY-MM-DD) or null"

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from . import quantities as q
 from .cluster import cluster_peak_ops_per_second
+from .exact import exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,8 @@ class Arguments(NamedTuple):
 
 
 class Operand(NamedTuple):
-    """A number as a condition sees it: value, band, facts it lacked, whether it exists at all."""
+    """A number as a condition sees it: value, band, facts it lacked, whether it exists at all.
+    Numbers are exact (ints and Fractions, `rules.engine.exact`)."""
 
     value: float | None
     low: float | None
@@ -153,8 +155,8 @@ class Subject:
         operand = self._operands.get(key)
         if operand is None:
             found = self.quantity(name, arguments)
-            operand = self._operands[key] = Operand(found.value, found.low, found.high, tuple(found.missing),
-                                                    found.applicable)
+            operand = self._operands[key] = Operand(exact(found.value), exact(found.low), exact(found.high),
+                                                    tuple(found.missing), found.applicable)
         return operand
 
     def _compute(self, name: str, arguments: Arguments | None) -> q.Quantity:

@@ -25,8 +25,8 @@ def test_to_dict_is_the_design_json_shape(real_library) -> None:
     test = document["tests"][0]
     assert {key: test[key] for key in ("id", "outcome", "quantity", "operator", "threshold", "citation", "missing")} == {
         "id": "model-general", "outcome": "not_met", "quantity": "cumulative_training_compute_ops", "operator": ">",
-        "threshold": 1e26, "citation": "EO 14110 §4.2(b)(i)", "missing": []}
-    assert test["value"] == 6 * 4.05e11 * 1.56e13
+        "threshold": 10**26, "citation": "EO 14110 §4.2(b)(i)", "missing": []}
+    assert test["value"] == 6 * 405_000_000_000 * 15_600_000_000_000  # exact: 3.7908e25
     assert test["method"] == "architecture-based"
     assert test["quote"]["source"] == "SOURCES.md §1.3"
     assert "cumulative_training_compute_ops" in document["quantities"]
@@ -62,7 +62,7 @@ def test_the_headline_is_the_first_comparison(real_library) -> None:
     snapshot = model_snapshot({"training_compute_ops": 2e26, "training_compute_cost_usd": 5e7})
     test = evaluate(snapshot, version=version, regime="us-ny-raise", as_of=date(2027, 6, 1)).tests[0]
     assert (test.quantity, test.value, test.threshold, test.outcome) == (
-        "cumulative_training_compute_ops", 2e26, 1e26, "not_met")
+        "cumulative_training_compute_ops", 2 * 10**26, 10**26, "not_met")
     comparisons = test.to_dict()["comparisons"]
     assert [(row["quantity"], row["outcome"]) for row in comparisons] == [
         ("cumulative_training_compute_ops", "met"), ("compute_cost_usd", "not_met")]

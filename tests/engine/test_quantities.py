@@ -35,7 +35,7 @@ def test_mixture_of_experts_uses_active_parameters() -> None:
 def test_reported_figure_wins_and_has_no_band_unless_given() -> None:
     facts = {"training_compute_ops": 5e25, "parameter_count": 1e12, "training_tokens": 1e13}
     found = quantity(model_snapshot(facts), "training_compute_ops")
-    assert (found.method, found.value, found.low, found.high) == ("reported", 5e25, 5e25, 5e25)
+    assert (found.method, found.value, found.low, found.high) == ("reported", 5 * 10**25, 5 * 10**25, 5 * 10**25)
     banded = quantity(model_snapshot({**facts, "training_compute_uncertainty": 0.3}), "training_compute_ops")
     assert (banded.low, banded.high) == pytest.approx((3.5e25, 6.5e25))
 
@@ -72,15 +72,15 @@ def test_fine_tuning_quantities_do_not_apply_to_a_base_model() -> None:
 def test_a_fine_tune_without_its_own_figure_uses_reported_training_compute() -> None:
     snapshot = model_snapshot({"name": "FT", "training_compute_ops": 2e24}, lineage=[{"training_compute_ops": 1e25}])
     found = quantity(snapshot, "fine_tuning_compute_ops")
-    assert found.value == 2e24
+    assert found.value == 2 * 10**24
     assert "taken as the modification run" in found.notes[0]
 
 
 def test_a_distilled_model_does_not_count_its_teacher() -> None:
     snapshot = model_snapshot({"name": "Student", "derivation": "distillation", "fine_tuning_compute_ops": 3e24},
                               lineage=[{"name": "Teacher", "training_compute_ops": 2e26}])
-    assert quantity(snapshot, "cumulative_training_compute_ops").value == 3e24
-    assert quantity(snapshot, "base_model_cumulative_training_compute_ops").value == 2e26
+    assert quantity(snapshot, "cumulative_training_compute_ops").value == 3 * 10**24
+    assert quantity(snapshot, "base_model_cumulative_training_compute_ops").value == 2 * 10**26
 
 
 def test_cost_from_the_price_table_at_the_start_of_training() -> None:
