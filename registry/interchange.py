@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal
 import threading
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured

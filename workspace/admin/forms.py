@@ -31,6 +31,17 @@ class DraftForm(forms.Form):
         return data
 
 
+def exact_text(number: int) -> str:
+    """A whole number written exactly and as briefly as it can be: `2e+24`, `3.8e+25` (as a float's
+    repr writes them), `100000000000000000000000001` in full when every digit counts."""
+    digits = str(number)
+    significant = digits.rstrip("0")
+    if number < 10**16 or significant == digits:  # plain digits where a float's repr writes them too
+        return digits
+    mantissa = significant[0] + (f".{significant[1:]}" if len(significant) > 1 else "")
+    return f"{mantissa}e+{len(digits) - 1}"
+
+
 class ExactNumberField(forms.FloatField):
     """A figure of a registry record, read and shown exactly as written: a whole number of any size
     stays an int (100000000000000000000000000001 is not rounded to 1e26), anything else is a float
@@ -64,8 +75,8 @@ class ExactNumberField(forms.FloatField):
         if isinstance(value, float) and value.is_integer():
             from registry.facts import whole_or_float
 
-            return str(whole_or_float(value))
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            value = whole_or_float(value)
+        return exact_text(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     def widget_attrs(self, widget: Any) -> dict[str, Any]:
         attrs = super().widget_attrs(widget)

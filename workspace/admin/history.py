@@ -8,13 +8,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
-from registry.models import ClusterRevision, ModelRevision, OrganisationRevision
 from registry.mapping import keep_exact_figures
+from registry.models import ClusterRevision, ModelRevision, OrganisationRevision
 from registry.models.base import SubmissionChannel
 from registry.selectors import current_facts
 from registry.services import RegistryValidationError, record_save
