@@ -7,6 +7,7 @@ engine's own explanations are written with the same helpers.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 UNKNOWN = "—"  # what every page, report and command prints for a value that is not known
@@ -44,6 +45,8 @@ def format_quantity(value: Any, unit: str | None = None) -> str:
     """
     if value is None:
         return UNKNOWN
+    if isinstance(value, Fraction):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if value == 0:
@@ -59,19 +62,36 @@ def format_quantity(value: Any, unit: str | None = None) -> str:
 
 
 def format_exact_quantity(value: Any, unit: str | None = None) -> str:
-    """A submitted number written exactly, with its unit: the shortest scientific form that reads
-    back as the same float (`1.5625e13 tokens`), whole numbers below ten million as digits.
+    """A submitted or compared number written exactly, with its unit: a whole number in every
+    significant digit (`1.07e24 ops`, `1.00000000000000000000000001e26 ops` for 10**26 + 1, which
+    four significant figures would show as 1e26), any other number in the shortest scientific
+    form that reads back as the same float (`1.5625e13 tokens`), whole numbers below ten million
+    as digits.
 
     None is `UNKNOWN`; text is shown as it is.
     """
     if value is None:
         return UNKNOWN
+    if isinstance(value, Fraction):
+        value = value.numerator if value.denominator == 1 else float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     return _with_unit(_exact(value), unit)
 
 
+def _whole(value: int) -> str:
+    """Every significant digit of a whole number, in scientific form from ten million."""
+    if abs(value) < 10**7:
+        return str(value)
+    digits = str(abs(value))
+    significant = digits.rstrip("0")
+    mantissa = significant[0] + (f".{significant[1:]}" if len(significant) > 1 else "")
+    return f"{'-' if value < 0 else ''}{mantissa}e{len(digits) - 1}"
+
+
 def _exact(value: float) -> str:
+    if isinstance(value, int):
+        return _whole(value)
     if float(value).is_integer() and abs(value) < 1e7:
         return str(int(value))
     if 1e-3 <= abs(value) < 1e5:
