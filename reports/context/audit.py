@@ -31,6 +31,7 @@ from .. import selectors
 from .common import (
     OPERATOR_WORDS,
     SCENARIO_LABELS,
+    compared,
     fact_value,
     iso_date,
     iso_datetime,
@@ -123,8 +124,8 @@ def _comparison_context(row: dict[str, Any], version: EngineVersion) -> dict[str
     parameter = version.parameters.get(row.get("parameter") or "")
     numeric = "value" in row
     if numeric:
-        threshold = number(row.get("threshold"), parameter.unit if parameter else unit)
-        value = number(row.get("value"), unit)
+        value, threshold = compared(row.get("value"), row.get("threshold"), unit,
+                                    parameter.unit if parameter else unit)
         text = f"{row.get('quantity')} = {value} {row.get('operator')} {threshold}"
     else:
         threshold, value = row.get("threshold_label", ""), ""
@@ -169,12 +170,13 @@ def _test_context(test: dict[str, Any], version: EngineVersion) -> dict[str, Any
         "outcome": test.get("outcome", ""),
         "outcome_label": OUTCOME_LABELS.get(test.get("outcome", ""), test.get("outcome", "")),
         "quantity": test.get("quantity", ""),
-        "value": number(test.get("value"), unit),
+        "value": compared(test.get("value"), test.get("threshold"), unit, parameter.unit if parameter else unit)[0],
         "band": f"{number(test.get('low'), unit)} to {number(test.get('high'), unit)}" if banded else "",
         "operator": test.get("operator", ""),
         "operator_words": (parameter.text_operator if parameter and parameter.text_operator
                            else OPERATOR_WORDS.get(test.get("operator", ""), "")),
-        "threshold": number(test.get("threshold"), parameter.unit if parameter else unit),
+        "threshold": compared(test.get("value"), test.get("threshold"), unit,
+                              parameter.unit if parameter else unit)[1],
         "margin": margin_text(test.get("margin")),
         "method": test.get("method") or "—",
         "formula": test.get("formula") or "—",

@@ -49,6 +49,17 @@ def number(value: Any, unit: str | None = None) -> str:
     return format_quantity(value, unit)
 
 
+def compared(value: Any, threshold: Any, unit: str | None, threshold_unit: str | None = None) -> tuple[str, str]:
+    """(value, threshold) as a comparison shows them: four significant figures, or every digit of
+    both where those would hide the difference the engine decided on (10**26 + 1 against 1e26)."""
+    threshold_unit = threshold_unit if threshold_unit is not None else unit
+    shown = number(value, unit), number(threshold, threshold_unit)
+    figures = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (value, threshold))
+    if figures and value != threshold and shown[0].split(" ")[0] == shown[1].split(" ")[0]:
+        return format_exact_quantity(value, unit), format_exact_quantity(threshold, threshold_unit)
+    return shown
+
+
 def fact_value(name: str, value: Any) -> str:
     """One submitted fact as the facts table shows it: exact numbers with the unit the field has."""
     if value is None:
