@@ -131,6 +131,9 @@ class RevisionedAdmin(OrganisationScopedAdmin):
         if scope.restricted and scope.organisation_slug is None:
             raise PermissionDenied("you belong to no organisation")
         obj = form.instance
+        for name, field in form.fields.items():  # the model's full_clean made them floats again
+            if isinstance(field, ExactNumberField) and name in form.cleaned_data:
+                setattr(obj, name, form.cleaned_data[name])
         for formset in formsets:  # the inlines are part of the record written below, not saved on their own
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         current = None
