@@ -40,6 +40,27 @@ def test_reported_figure_wins_and_has_no_band_unless_given() -> None:
     assert (banded.low, banded.high) == pytest.approx((3.5e25, 6.5e25))
 
 
+def test_bands_are_exact_and_never_go_below_zero() -> None:
+    facts = {"training_compute_ops": 5e25}
+    banded = quantity(model_snapshot({**facts, "training_compute_uncertainty": 0.3}), "training_compute_ops")
+    assert (banded.low, banded.high) == (35 * 10**24, 65 * 10**24)  # exactly, not 3.4999999999999996e25
+    full = quantity(model_snapshot({**facts, "training_compute_uncertainty": 1.0}), "training_compute_ops")
+    assert (full.low, full.high) == (0, 10**26)
+    # refused on input (interchange, admin, database); a snapshot that carries one still gives no negative band
+    beyond = quantity(model_snapshot({**facts, "training_compute_uncertainty": 1.5}), "training_compute_ops")
+    assert (beyond.low, beyond.high) == (0, 125 * 10**24)
+    assert beyond.to_dict()["low"] == 0
+
+
+def test_estimates_are_exact_products_of_the_figures_as_written() -> None:
+    found = quantity(model_snapshot({"parameter_count": 4.05e11, "training_tokens": 1.56e13}), "training_compute_ops")
+    assert found.value == 6 * 405_000_000_000 * 15_600_000_000_000
+    hardware = quantity(model_snapshot({"training_hardware": HARDWARE}), "training_compute_ops")
+    peak = ACCELERATORS["nvidia-h100-sxm"]["dense_16bit"]
+    assert hardware.value * 10 == 16384 * 1300 * 3600 * int(peak) * 4  # utilization 0.4 is 4/10 exactly
+    assert isinstance(hardware.to_dict()["value"], int)
+
+
 def test_hardware_estimate_uses_the_16bit_dense_peak_that_utilization_is_measured_against() -> None:
     found = quantity(model_snapshot({"training_hardware": HARDWARE}), "training_compute_ops")
     assert found.method == "hardware-based"
