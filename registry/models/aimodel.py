@@ -96,6 +96,7 @@ class AIModel(models.Model):
                 condition=Q(training_compute_uncertainty__isnull=True)
                 | (Q(training_compute_uncertainty__gte=0) & Q(training_compute_uncertainty__lte=1)),
                 name="model_uncertainty_at_most_one",
+                violation_error_message="training_compute_uncertainty must be in [0, 1] (1 is ±100 %%)",
             ),
             models.CheckConstraint(
                 condition=_null_or_positive("training_accelerator_count"), name="model_accelerator_count_positive"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from rules.engine.formatting import UNKNOWN, format_exact_quantity, format_quantity
+from rules.engine.formatting import UNKNOWN, format_compared, format_exact_quantity, format_quantity
 from rules.engine.subject import QUANTITIES
 from rules.engine.vocabulary import Status
 
@@ -50,14 +50,10 @@ def number(value: Any, unit: str | None = None) -> str:
 
 
 def compared(value: Any, threshold: Any, unit: str | None, threshold_unit: str | None = None) -> tuple[str, str]:
-    """(value, threshold) as a comparison shows them: four significant figures, or every digit of
-    both where those would hide the difference the engine decided on (10**26 + 1 against 1e26)."""
-    threshold_unit = threshold_unit if threshold_unit is not None else unit
-    shown = number(value, unit), number(threshold, threshold_unit)
-    figures = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (value, threshold))
-    if figures and value != threshold and shown[0].split(" ")[0] == shown[1].split(" ")[0]:
-        return format_exact_quantity(value, unit), format_exact_quantity(threshold, threshold_unit)
-    return shown
+    """(value, threshold) as a comparison shows them (`format_compared`); text and booleans as they are."""
+    if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in (value, threshold)):
+        return number(value, unit), number(threshold, threshold_unit if threshold_unit is not None else unit)
+    return format_compared(value, threshold, unit, threshold_unit)
 
 
 def fact_value(name: str, value: Any) -> str:

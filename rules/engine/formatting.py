@@ -61,6 +61,19 @@ def format_quantity(value: Any, unit: str | None = None) -> str:
     return _with_unit(text, unit)
 
 
+def format_compared(value: Any, threshold: Any, unit: str | None = None,
+                    threshold_unit: str | None = None) -> tuple[str, str]:
+    """(value, threshold) as a comparison shows them: four significant figures (`format_quantity`),
+    or every digit of both (`format_exact_quantity`) where four would hide the difference the
+    engine decided on: `1.00000000000000000000000001e26 ops` against `1e26 ops`, not `1e26` twice."""
+    threshold_unit = unit if threshold_unit is None else threshold_unit
+    shown = format_quantity(value, unit), format_quantity(threshold, threshold_unit)
+    figures = all(isinstance(x, (int, float, Fraction)) and not isinstance(x, bool) for x in (value, threshold))
+    if figures and value != threshold and shown[0].split(" ")[0] == shown[1].split(" ")[0]:
+        return format_exact_quantity(value, unit), format_exact_quantity(threshold, threshold_unit)
+    return shown
+
+
 def format_exact_quantity(value: Any, unit: str | None = None) -> str:
     """A submitted or compared number written exactly, with its unit: a whole number in every
     significant digit (`1.07e24 ops`, `1.00000000000000000000000001e26 ops` for 10**26 + 1, which

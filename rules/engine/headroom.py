@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from .cluster import OPERATORS
 from .defaults import default, price_in_force
 from .evaluate import evaluate_subject
+from .exact import exact, plain_tree
 from .library import RuleVersion
 from .quantities import SECONDS_PER_HOUR
 from .subject import QUANTITIES, Subject
@@ -45,7 +47,7 @@ class ModelHeadroom:
     note: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain_tree(asdict(self))  # exact figures as JSON numbers
 
 
 @dataclass(slots=True)
@@ -66,7 +68,7 @@ class ClusterHeadroom:
     note: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain_tree(asdict(self))  # exact figures as JSON numbers
 
 
 def _model_items(subject: Subject, regime: str, version: RuleVersion, as_of: date,
@@ -120,7 +122,8 @@ def _cluster_items(subject: Subject, regime: str, version: RuleVersion, as_of: d
             if above:
                 more, note = 0, "already above the threshold"
             elif remaining is not None and peak:
-                more = math.floor(remaining / peak) + 1 if spec.operator == ">" else math.ceil(remaining / peak)
+                ratio = Fraction(exact(remaining)) / exact(peak)  # exact: a whole multiple is not rounded off
+                more = math.floor(ratio) + 1 if spec.operator == ">" else math.ceil(ratio)
                 note = f"{kind} at {reading}, added to the largest component, on its network"
             elif remaining is not None:
                 note = f"no {reading} figure for {kind}"
