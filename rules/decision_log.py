@@ -26,7 +26,8 @@ LOG_SCHEMA = "determination/1"
 def canonical(value: Any) -> str:
     """A payload's or a facts snapshot's text: JSON with sorted keys, no whitespace, UTF-8, floats in
     their shortest round-trip form (`1e+26` is written `1e26`). orjson writes it about five times faster
-    than `json.dumps`; integers beyond 64 bits, which it refuses, fall back to `json.dumps`. A row's
+    than `json.dumps`; integers beyond 64 bits, which it refuses (exact compute figures such as
+    10**26 + 1, so most payloads), fall back to `json.dumps`. A row's
     hash covers the text as stored, so verification never re-encodes it. Not `registry.facts.canonical_json`:
     revisions compare a recomputed digest with the one they stored, so that encoding must not change."""
     try:
