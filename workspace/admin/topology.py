@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from registry.models import Cluster
 
 from .display import ScientificDisplayMixin
+from .forms import ExactNumberField
 
 # Rows of one inline (groups, or links) the page edits; a cluster with more shows this many, read-only.
 TOPOLOGY_EDITABLE_ROWS = 50
@@ -60,6 +63,12 @@ class CappedTopologyInline(ScientificDisplayMixin, admin.TabularInline):
     formset = CappedTopologyFormSet
     limit_setting = ""
     related: tuple[str, ...] = ()
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if isinstance(db_field, models.FloatField):  # a figure: read exactly, not through float()
+            return db_field.formfield(form_class=ExactNumberField, widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+                                      **kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_max_num(self, request: Any, obj: Any = None, **kwargs: Any) -> int:
         return getattr(settings, self.limit_setting)
