@@ -47,8 +47,16 @@ MAX_DERIVED = 1e300
 SECONDS_PER_HOUR = 3600.0
 
 
+def _as_float(value: float) -> float:
+    """A figure (an exact int of any size) as a double for this bound check; beyond a double, infinite."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
 def _too_large(*factors: float | None) -> bool:
-    present = [f for f in factors if f is not None]
+    present = [_as_float(f) for f in factors if f is not None]
     if len(present) < len(factors):
         return False
     product = math.prod(present)
@@ -89,7 +97,7 @@ def _overflow_problems(cleaned: dict[str, list[dict[str, Any]]], accelerators: d
                 problems.append(Problem(f"clusters[{index}].groups[{g}].accelerator_count",
                                         f"accelerators x peak exceeds {limit} ops/s"))
             elif peak is not None:
-                total += group["accelerator_count"] * peak
+                total += group["accelerator_count"] * _as_float(peak)
         if _too_large(total):
             problems.append(Problem(f"clusters[{index}].groups", f"the cluster's summed peak exceeds {limit} ops/s"))
     return problems
