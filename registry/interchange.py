@@ -184,7 +184,8 @@ class IsoDate(serializers.DateField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
-        kwargs.setdefault("default", None)
+        if not kwargs["required"]:
+            kwargs.setdefault("default", None)
         super().__init__(**kwargs)
 
     def to_internal_value(self, value: Any) -> Any:
