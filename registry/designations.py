@@ -93,7 +93,7 @@ def write_designations(records: list[dict[str, Any]], *, actor: Any, via: str) -
     return written
 
 
-class AlreadyWithdrawn(Exception):
+class AlreadyWithdrawn(ValueError):
     pass
 
 
