@@ -164,3 +164,22 @@ def test_snapshots_carry_designations_sorted_with_one_query_per_chunk_whatever_i
     assert len(six) == len(one)
     assert [d["decided_on"] for d in built[0].snapshot["designations"]] == ["2026-02-01", "2026-05-01"]
     assert all(len(s.snapshot["designations"]) == 2 for s in built)
+
+
+def test_the_demo_data_carries_a_designation_that_decides_the_eu_tier():
+    from pathlib import Path
+
+    from rules.models import Determination
+    from rules.models.runs import Trigger
+    from rules.services import run_create, run_execute_inline
+
+    demo = Path(__file__).resolve().parents[2] / "registry" / "demo" / "registry.json"
+    call_command("import_registry", str(demo), "--no-progress", "--via", "demo", stdout=io.StringIO())
+    ref = "model:example-lab/Example-1@1"
+    assert [d["subject"] for d in registry_export()["designations"]] == [ref]
+    for as_of, tier, outcome in ((date(2026, 3, 1), "gpai", "not_met"), (date(2026, 3, 2), "gpai-systemic-risk", "met")):
+        run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=as_of, subjects=[ref], regimes=["eu-ai-act"]))
+        payload = json.loads(Determination.objects.get(run=run, subject_ref=ref).payload)
+        tests = {test["id"]: test["outcome"] for test in payload["tests"]}
+        assert (payload["tier"], tests["systemic-risk-designation"], tests["systemic-risk-presumption"]) == (
+            tier, outcome, "not_met")
