@@ -2,6 +2,7 @@
 kind, date decided, reference, and whether in effect on the as-of date."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -44,3 +45,21 @@ def test_a_subject_without_designations_says_none_was_recorded(designated):
                                   regimes=["eu-ai-act"]))
     text = text_of(audit("model:acme/Plain-1@1", as_of=date(2026, 2, 1)).decode())
     assert "None recorded for this subject when the determination was made." in text
+
+
+def test_the_export_carries_the_designations_a_determination_read(designated):
+    from .test_exports import export, rows
+
+    by_as_of = {r["as_of"]: r for r in rows(subject=REF, regime="eu-ai-act")}
+    held = [{"kind": "systemic-risk-designation", "decided_on": "2026-02-01", "reference": "C(2026) 1234"}]
+    assert json.loads(by_as_of["2026-02-01"]["designations"]) == held
+    assert json.loads(by_as_of["2026-01-15"]["designations"]) == held  # held, though not yet in effect
+    records = json.loads(export("json", subject=REF, regime="eu-ai-act"))
+    assert all(record["designations"] == held for record in records)
+
+
+def test_the_export_leaves_designations_empty_where_no_test_reads_one(designated):
+    from .test_exports import rows
+
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2026, 2, 1), subjects=[REF], regimes=["us-ca-sb53"]))
+    assert [r["designations"] for r in rows(subject=REF, regime="us-ca-sb53")] == [""]
