@@ -12,13 +12,13 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from registry.facts import FactsDecoder, canonical_json, facts_sha256, model_facts
-from registry.models import AIModel, ModelRevision
+from registry.models import AIModel, Cluster, ModelRevision
 from registry.services import registry_submit
 from rules.models import Determination
 from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.api.conftest import errors_by_field
-from tests.factories import ModelRecordFactory, api_user, document, token_client
+from tests.factories import ClusterRecordFactory, ModelRecordFactory, api_user, document, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +217,22 @@ def test_the_audit_report_shows_every_digit_where_rounding_would_hide_the_differ
     page = b"".join(report_content(kind="audit", format="html", params=params)).decode()
     assert "1.00000000000000000000000001e26 ops" in page  # the compared value, against 1e26
     assert "cumulative_training_compute_ops = 1.00000000000000000000000001e26 ops &gt; (greater than) 1e26 ops" in page
+
+
+def test_an_admin_save_of_a_cluster_keeps_its_groups_exact_figures(admin_client_logged_in):
+    peak = 1979000000000000001  # nineteen digits: a double would make it 1979000000000000000
+    record = ClusterRecordFactory(name="Hall X")
+    record["groups"][1] = {**record["groups"][1], "accelerator": None,
+                           "peak_ops_per_second": {"dense_max": str(peak)}}
+    registry_submit(document(clusters=[record]), via="import")
+    cluster = Cluster.objects.get(name="Hall X")
+    url = reverse("admin:registry_cluster_change", args=[cluster.pk])
+    page = admin_client_logged_in.get(url)
+    assert str(peak) in page.content.decode()
+    data = _admin_form_data(page)
+    data["notes"] = "edited in the admin"
+    response = admin_client_logged_in.post(url, data)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    facts = cluster.revisions.order_by("-number").first().facts
+    assert facts["notes"] == "edited in the admin" and cluster.revisions.count() == 2
+    assert facts["groups"][1]["peak_ops_per_second"]["dense_max"] == peak

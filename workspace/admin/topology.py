@@ -13,7 +13,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 
-from registry.models import Cluster
+from registry.mapping import keep_exact_figures
+from registry.models import AcceleratorGroup, Cluster, NetworkLink
 
 from .display import ScientificDisplayMixin
 from .forms import ExactNumberField
@@ -47,7 +48,25 @@ class CappedTopologyFormSet(BaseInlineFormSet):
         if not hasattr(self, "_queryset"):
             queryset = super().get_queryset().select_related(*self.related)
             self._queryset = queryset if self.shown_rows is None else queryset[: self.shown_rows]
+            self._keep_exact_figures(self._queryset)
         return self._queryset
+
+    def _keep_exact_figures(self, rows: QuerySet) -> None:
+        """The rows (read once, and kept by the queryset) with their figures as the cluster's latest
+        revision holds them: a float column rounds a whole number of more than 15 digits, which the
+        form would show and a save would store."""
+        cluster = self.instance
+        if cluster is None or cluster.pk is None:
+            return
+        facts = cluster.revisions.order_by("-number").values_list("facts", flat=True).first() or {}
+        if self.model is AcceleratorGroup:
+            groups = {group.get("name"): group for group in facts.get("groups") or []}
+            for row in rows:
+                keep_exact_figures("group", row, groups.get(row.name))
+        elif self.model is NetworkLink:
+            links = {(link.get("from"), link.get("to")): link for link in facts.get("links") or []}
+            for row in rows:
+                keep_exact_figures("link", row, links.get((row.from_group.name, row.to_group.name)))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
