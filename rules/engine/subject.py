@@ -42,6 +42,8 @@ FACTS: dict[str, NameSpec] = {
     "primarily_biological_sequence_data": NameSpec(_M, "bool"),
     "is_fine_tune": NameSpec(_M, "bool"),
     "is_distillation": NameSpec(_M, "bool"),
+    "base_model_provider_is_another_organisation": NameSpec(_M, "bool"),
+    "weights_published": NameSpec(_M, "bool"),
     "used_for_ai_training": NameSpec(_C, "bool"),
     "modalities": NameSpec(_M, "list"),
 }
@@ -200,6 +202,12 @@ class Subject:
             return bool(model.get("base_model")) and model.get("derivation") != "distillation", ()
         if name == "is_distillation":
             return model.get("derivation") == "distillation", ()
+        if name == "base_model_provider_is_another_organisation":
+            # false without a base model; undecided when the base is not in the registry
+            base, missing = self.base_subject()
+            if base is None:
+                return (None, missing) if missing else (False, ())
+            return (base.snapshot["model"].get("organisation") != model.get("organisation")), ()
         value = model.get(name)
         return (None, (f"{self.prefix}{name}",)) if value is None else (bool(value), ())
 
