@@ -9,6 +9,8 @@ both branches (so `x > (if c then 3e24 else 3e22)` is decided wherever both bran
 `known(name)` says whether a quantity or fact has a value. `base_model_meets("test-id")` applies
 another test of the same version to the model's base model (down the lineage), and
 `any_model_meets("test-id")` applies a model test to each of an organisation's models.
+`designated("kind")` is met when a regulator's designation of that kind under this regime, decided
+on or before the as-of date, is recorded for the subject; it is never indeterminate.
 """
 
 from __future__ import annotations
@@ -206,8 +208,10 @@ def _kleene_or(results: list) -> tuple[bool | None, tuple[str, ...]]:
 class _Compiler:
     def __init__(self, *, origin: str, path: str, test_id: str, applies_to: str,
                  parameters: dict[str, dict[str, Any]], arguments: Arguments | None,
-                 file_line: int | None, tests: dict[str, str] | None, links: dict[str, Compiled] | None) -> None:
+                 file_line: int | None, tests: dict[str, str] | None, links: dict[str, Compiled] | None,
+                 regime: str | None = None) -> None:
         self.origin, self.path, self.test_id, self.applies_to = origin, path, test_id, applies_to
+        self.regime = regime
         self.parameters, self.arguments, self.file_line = parameters, arguments, file_line
         self.tests, self.links = tests or {}, links if links is not None else {}
         self.references: list[str] = []
@@ -418,6 +422,20 @@ class _Compiler:
             return _kleene_or([apply(model) for model in s.model_subjects()])
         return self._recorded(function, "any_model", "meets", target, decide_any)
 
+    def on_designated(self, function: Token, argument_trees: list) -> _Node:
+        """designated("kind"): a regulator's designation of this kind under this regime, in effect
+        on the as-of date (decided on or before it), is recorded for the subject."""
+        if len(argument_trees) != 1 or not (isinstance(argument_trees[0], Tree)
+                                            and argument_trees[0].data == "string"):
+            raise self.error(function, 'designated takes one argument: a designation kind in quotes, '
+                                       'e.g. designated("systemic-risk-designation")')
+        kind = str(argument_trees[0].children[0])[1:-1]
+        regime = self.regime
+
+        def decide(s: Any, r: list) -> tuple[bool, tuple[str, ...]]:
+            return s.designated(regime, kind), ()
+        return self._recorded(function, "designation", "in effect", kind, decide)
+
     def on_conditional(self, tree: Tree) -> _Node:
         condition_tree, then_tree, else_tree = tree.children
         condition = self.as_truth(self.boolean(condition_tree), getattr(condition_tree, "meta", condition_tree))
@@ -451,9 +469,12 @@ class _Compiler:
             return self.on_known(function, argument_trees)
         if str(function) in MEETS:
             return self.on_meets(function, argument_trees)
+        if str(function) == "designated":
+            return self.on_designated(function, argument_trees)
         if str(function) != "has_any":
             raise self.error(function, f"unknown function {function}(): has_any(list, [\"...\"]), known(name), "
-                                       "base_model_meets(\"test-id\") or any_model_meets(\"test-id\")")
+                                       "base_model_meets(\"test-id\"), any_model_meets(\"test-id\") "
+                                       "or designated(\"kind\")")
         if len(argument_trees) != 2:
             raise self.error(function, "has_any takes two arguments: a list fact and a list of strings")
         facts, options = (self.compile(child) for child in argument_trees)
@@ -500,14 +521,15 @@ class _Compiler:
 def compile_condition(source: str, *, origin: str, path: str, test_id: str, applies_to: str,
                       parameters: dict[str, dict[str, Any]], arguments: Arguments | None = None,
                       file_line: int | None = None, tests: dict[str, str] | None = None,
-                      links: dict[str, Compiled] | None = None) -> Compiled:
+                      links: dict[str, Compiled] | None = None, regime: str | None = None) -> Compiled:
     """Parse and compile one test's condition; raise ConditionError naming file, test, position.
 
     `tests` maps the version's test ids to what each applies to, for base_model_meets and
     any_model_meets; `links` is filled by the caller with every test's Compiled once all compile.
     """
     compiler = _Compiler(origin=origin, path=path, test_id=test_id, applies_to=applies_to,
-                         parameters=parameters, arguments=arguments, file_line=file_line, tests=tests, links=links)
+                         parameters=parameters, arguments=arguments, file_line=file_line, tests=tests, links=links,
+                         regime=regime)
     try:
         tree = parser().parse(source)
     except UnexpectedInput as exc:

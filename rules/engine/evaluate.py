@@ -12,7 +12,7 @@ from typing import Any
 
 from .conditions import ComparisonSpec
 from .defaults import default, defaults
-from .library import RuleTest, RuleVersion
+from .library import RuleTest, RuleVersion, Tier
 from .quantities import ARCHITECTURE, HARDWARE, PRICE, Quantity
 from .subject import Operand, Subject, SubjectRef
 from .vocabulary import Outcome, Status
@@ -69,6 +69,9 @@ class _BandEnd(_View):
     def items(self, name: str) -> tuple:
         return self.subject.items(name)
 
+    def designated(self, regime: str | None, kind: str) -> bool:
+        return self.subject.designated(regime, kind)
+
 
 class _Reading(_View):
     """The subject with cluster quantities read at another reading (dense_16bit, sparse_max)."""
@@ -91,6 +94,9 @@ class _Reading(_View):
 
     def items(self, name: str) -> tuple:
         return self.subject.items(name)
+
+    def designated(self, regime: str | None, kind: str) -> bool:
+        return self.subject.designated(regime, kind)
 
 
 def _run(test: RuleTest, view: Any) -> tuple[bool | None, tuple[str, ...], list]:
@@ -214,6 +220,9 @@ class Evaluation:
     caveats: list[str]
     notes: list[str]
     published: bool | None = None
+    tier: str | None = None
+    tier_title: str | None = None
+    reason: str | None = None
 
     def to_dict(self, *, version_text: bool = True) -> dict[str, Any]:
         """The DESIGN.md `evaluate` JSON object (plus explanation keys). Without `version_text`, the
@@ -222,6 +231,7 @@ class Evaluation:
         data = {
             "subject": self.subject.to_dict(), "regime": self.regime, "rule_version": self.rule_version,
             "rule_hash": self.rule_hash, "as_of": self.as_of.isoformat(), "status": self.status,
+            "tier": self.tier, "tier_title": self.tier_title, "reason": self.reason,
             "tests": [test.to_dict(version_text=version_text) for test in self.tests],
             "quantities": {key: quantity.to_dict() for key, quantity in self.quantities.items()},
             "sensitivity": self.sensitivity,
@@ -252,6 +262,13 @@ def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests:
     return _unique(caveats)
 
 
+def highest_tier(tiers: Iterable[Tier], outcomes: Iterable[TestOutcome]) -> Tier | None:
+    """The highest tier whose tests include one that is met (tiers are declared lowest first)."""
+    met = {outcome.id for outcome in outcomes if outcome.outcome == Outcome.MET}
+    reached = [tier for tier in tiers if met.intersection(tier.reached_when)]
+    return max(reached, key=lambda tier: tier.rank) if reached else None
+
+
 def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: str, as_of: date) -> Evaluation:
     """`evaluate` for a Subject already built (its quantities are shared across regimes)."""
     if version is None:
@@ -265,10 +282,11 @@ def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: s
     tests = list(version.tests_for(subject.kind))
     readings = version.readings  # the version's own, shared: copied by `to_dict`
     if not tests:
-        notes.append(f"{regime} has no test for a {subject.kind}")
-        return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, Status.NOT_COVERED, [],
-                          {}, {"status_would_differ": False}, readings, list(version.caveats), notes,
-                          version.published)
+        article = "an" if subject.kind[:1] in "aeiou" else "a"
+        reason = f"{regime} version {version.version_id} has no test for {article} {subject.kind}"
+        return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of,
+                          Status.NOT_APPLICABLE, [], {}, {"status_would_differ": False}, readings,
+                          list(version.caveats), notes, version.published, reason=reason)
     outcomes = [_outcome(test, subject) for test in tests]
     status = status_of(outcome.outcome for outcome in outcomes)
     scenarios = _unique(key for outcome in outcomes for key in outcome.sensitivity if key != "actual")
@@ -281,20 +299,24 @@ def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: s
             key = name if name not in quantities or quantities[name] is subject.quantity(name, arguments) else (
                 f"{name}[{arguments.network_operator}{arguments.network_threshold_gbps:g} Gbit/s]")
             quantities.setdefault(key, subject.quantity(name, arguments))
+    tier = highest_tier(version.tiers_for(subject.kind), outcomes)
     return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, status, outcomes,
                       quantities, sensitivity, readings, _engine_caveats(quantities.values(), version, tests),
-                      notes, version.published)
+                      notes, version.published, tier=tier.id if tier else None,
+                      tier_title=tier.title if tier else None)
 
 
-def evaluate(snapshot: dict[str, Any], *, version: RuleVersion | None, regime: str, as_of: date) -> Evaluation:
+def evaluate(snapshot: dict[str, Any], *, version: RuleVersion | None, regime: str, as_of: date,
+             hypothetical: bool = False) -> Evaluation:
     """Apply `version` of `regime` to one subject snapshot (version None: not in force)."""
-    return evaluate_subject(Subject(snapshot), version=version, regime=regime, as_of=as_of)
+    return evaluate_subject(Subject(snapshot, as_of=as_of, hypothetical=hypothetical), version=version,
+                            regime=regime, as_of=as_of)
 
 
 def evaluate_many(snapshots: Iterable[dict[str, Any]], *, versions: dict[str, RuleVersion | None],
-                  as_of: date) -> Iterator[Evaluation]:
+                  as_of: date, hypothetical: bool = False) -> Iterator[Evaluation]:
     """Every subject under every regime; each subject's quantities are computed once."""
     for snapshot in snapshots:
-        subject = Subject(snapshot)
+        subject = Subject(snapshot, as_of=as_of, hypothetical=hypothetical)
         for regime, version in versions.items():
             yield evaluate_subject(subject, version=version, regime=regime, as_of=as_of)

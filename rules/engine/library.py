@@ -54,6 +54,17 @@ class RuleTest:
     index: int
 
 
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One tier of a regime version: reached when any of its tests is met (lowest tier first)."""
+
+    id: str
+    title: str
+    applies_to: str
+    reached_when: tuple[str, ...]
+    rank: int
+
+
 @dataclass(slots=True)
 class RuleVersion:
     """A regime's tests as in force from one date (inclusive) to another (exclusive)."""
@@ -78,6 +89,7 @@ class RuleVersion:
     origin: str
     document: dict[str, Any] = field(repr=False)
     published: bool = False
+    tiers: tuple[Tier, ...] = ()
     _by_kind: dict[str, tuple[RuleTest, ...]] = field(default_factory=dict, repr=False)
 
     def tests_for(self, kind: str) -> tuple[RuleTest, ...]:
@@ -86,6 +98,10 @@ class RuleVersion:
         if found is None:
             found = self._by_kind[kind] = tuple(test for test in self.tests if test.applies_to == kind)
         return found
+
+    def tiers_for(self, kind: str) -> tuple[Tier, ...]:
+        """The tiers a subject of `kind` can reach, lowest first."""
+        return tuple(tier for tier in self.tiers if tier.applies_to == kind)
 
     def in_force_on(self, as_of: date) -> bool:
         return (self.effective_from is not None and self.effective_from <= as_of
@@ -136,7 +152,8 @@ def _tests(document: dict[str, Any], node: Any, parameters: dict[str, Any], *, o
             compiled = compile_condition(
                 raw["condition"], origin=origin, path=f"{path}.condition", test_id=raw["id"],
                 applies_to=raw["applies_to"], parameters=parameters, arguments=cluster_arguments,
-                file_line=node_line(node, ("tests", i, "condition")), tests=kinds, links=links)
+                file_line=node_line(node, ("tests", i, "condition")), tests=kinds, links=links,
+                regime=document["regime"]["slug"])
         except ConditionError as exc:
             errors.append(exc)
             continue
@@ -144,6 +161,31 @@ def _tests(document: dict[str, Any], node: Any, parameters: dict[str, Any], *, o
         tests.append(RuleTest(raw["id"], raw["title"], raw["applies_to"], raw["condition"], compiled, arguments,
                               cluster_arguments, raw.get("citation"), raw.get("quote"), raw.get("reading"), i))
     return tests
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+
+
+def _tiers(document: dict[str, Any], tests: list[RuleTest], *, origin: str,
+           errors: list[RuleFileError]) -> list[Tier]:
+    kinds = {test.id: test.applies_to for test in tests}
+    tiers, seen = [], set()
+    for i, raw in enumerate(document.get("tiers") or ()):
+        path = f"tiers[{i}]"
+        if raw["id"] in seen:
+            errors.append(RuleFileError(origin, f"{path}.id", f"duplicate tier id {raw['id']!r}"))
+        seen.add(raw["id"])
+        for j, test_id in enumerate(raw["reached_when"]):
+            kind = kinds.get(test_id)
+            if kind is None:
+                errors.append(RuleFileError(origin, f"{path}.reached_when[{j}]",
+                                            f"no test {test_id!r} in this version ({', '.join(sorted(kinds))})"))
+            elif kind != raw["applies_to"]:
+                errors.append(RuleFileError(origin, f"{path}.reached_when[{j}]",
+                                            f"test {test_id} applies to {_a(kind)}, the tier to {_a(raw['applies_to'])}"))
+        tiers.append(Tier(raw["id"], raw["title"], raw["applies_to"], tuple(raw["reached_when"]), i))
+    return tiers
 
 
 def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
@@ -160,6 +202,7 @@ def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
              for key in ("effective_from", "effective_to", "published_on", "last_verified_on")}
     parameters = document["parameters"]
     tests = _tests(document, node, parameters, origin=origin, errors=errors)
+    tiers = _tiers(document, tests, origin=origin, errors=errors)
     if errors:
         raise RuleFileErrors(errors)
     regime = document["regime"]
@@ -174,7 +217,7 @@ def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
                                    p.get("citation"), p.get("provenance"), p.get("reading"))
                     for pid, p in parameters.items()},
         readings=tuple(document.get("readings") or ()), tests=tuple(tests),
-        content_hash=content_hash(document), origin=origin, document=document,
+        content_hash=content_hash(document), origin=origin, document=document, tiers=tuple(tiers),
     )
 
 

@@ -94,6 +94,20 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                 "properties": {"id": TEXT, "text": TEXT},
             },
         },
+        "tiers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "title", "applies_to", "reached_when"],
+                "properties": {
+                    "id": {"type": "string", "pattern": r"^[a-z0-9]+(-[a-z0-9]+)*$"},
+                    "title": TEXT,
+                    "applies_to": {"enum": ["model", "cluster", "organisation"]},
+                    "reached_when": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                },
+            },
+        },
         "tests": {
             "type": "array",
             "items": {

@@ -5,6 +5,7 @@ each computed once and shared by every regime evaluated on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, NamedTuple
 
 from . import quantities as q
@@ -101,12 +102,18 @@ class Subject:
 
     `prefix` starts the fact paths it names as missing: `models.` for the subject itself,
     `models[org/name@version].` for a base model or an organisation's model seen from another subject.
+    `as_of` is the date the law is applied on (None: no date); `hypothetical` asks about the subject
+    as it stands today rather than as the world stood on `as_of`.
     """
 
-    __slots__ = ("snapshot", "kind", "ref", "accelerators", "prefix", "_cache", "_operands", "_base", "_models")
+    __slots__ = ("snapshot", "kind", "ref", "accelerators", "prefix", "as_of", "hypothetical",
+                 "_cache", "_operands", "_base", "_models")
 
-    def __init__(self, snapshot: dict[str, Any], *, prefix: str = "models.") -> None:
+    def __init__(self, snapshot: dict[str, Any], *, prefix: str = "models.", as_of: date | None = None,
+                 hypothetical: bool = False) -> None:
         self.snapshot = snapshot
+        self.as_of = as_of
+        self.hypothetical = hypothetical
         self.kind = snapshot["kind"]
         self.ref = subject_ref(snapshot)
         self.accelerators = snapshot.get("accelerators") or {}
@@ -119,7 +126,8 @@ class Subject:
     def _model_subject(self, model: dict[str, Any], lineage: list[dict[str, Any]]) -> Subject:
         snapshot = {"kind": MODEL, "organisation": None, "model": model, "lineage": lineage,
                     "accelerators": self.accelerators}
-        return Subject(snapshot, prefix=f"models[{q.model_ref(model)}].")
+        return Subject(snapshot, prefix=f"models[{q.model_ref(model)}].", as_of=self.as_of,
+                       hypothetical=self.hypothetical)
 
     def base_subject(self) -> tuple[Subject | None, tuple[str, ...]]:
         """A model's base model as a subject of its own (a fine-tune's original, a distillation's
@@ -210,6 +218,16 @@ class Subject:
             return (base.snapshot["model"].get("organisation") != model.get("organisation")), ()
         value = model.get(name)
         return (None, (f"{self.prefix}{name}",)) if value is None else (bool(value), ())
+
+    def designated(self, regime: str | None, kind: str) -> bool:
+        """Whether a designation of `kind` under `regime` is in effect on the as-of date: recorded
+        for this subject and decided on or before it (with no as-of date, any recorded one)."""
+        as_of = self.as_of.isoformat() if self.as_of is not None else None
+        return any(
+            entry.get("kind") == kind and (regime is None or entry.get("regime") == regime)
+            and (as_of is None or str(entry.get("decided_on") or "9999-12-31") <= as_of)
+            for entry in self.snapshot.get("designations") or ()
+        )
 
     def items(self, name: str) -> tuple[list[str] | None, tuple[str, ...]]:
         """A list fact (modalities), or (None, (fact path,)) when it was not given."""

@@ -56,7 +56,7 @@ def evaluate_snapshots(
     entries = []
     with stage(ENGINE):
         for item in snapshots:
-            subject = Subject(item.snapshot)
+            subject = Subject(item.snapshot, as_of=as_of)
             for slug, version in versions.items():
                 evaluation = evaluate_subject(subject, version=version, regime=slug, as_of=as_of)
                 entries.append(decision_log.Entry(item, evaluation, version_ids[slug]))

@@ -41,11 +41,21 @@ def test_no_version_is_not_in_force() -> None:
     assert evaluation.to_dict()["tests"] == [] and evaluation.rule_hash is None
 
 
-def test_a_regime_without_tests_for_the_kind_is_not_covered_with_a_note(real_library) -> None:
+def test_a_regime_without_tests_for_the_kind_is_not_applicable_with_a_reason(real_library) -> None:
     version = real_library.get("us-eo-14110", "2023-10-30")
     evaluation = evaluate(organisation_snapshot(), version=version, regime="us-eo-14110", as_of=AS_OF)
-    assert (evaluation.status, evaluation.tests) == ("not_covered", [])
-    assert "no test for a organisation" in evaluation.notes[-1]
+    assert (evaluation.status, evaluation.tests, evaluation.tier) == ("not_applicable", [], None)
+    assert evaluation.reason == "us-eo-14110 version 2023-10-30 has no test for an organisation"
+    document = evaluation.to_dict()
+    assert (document["status"], document["reason"], document["tier"]) == (
+        "not_applicable", "us-eo-14110 version 2023-10-30 has no test for an organisation", None)
+
+
+def test_a_subject_with_tests_has_no_reason(real_library) -> None:
+    version = real_library.get("us-eo-14110", "2023-10-30")
+    document = evaluate(model_snapshot({"training_compute_ops": 2e26}), version=version, regime="us-eo-14110",
+                        as_of=AS_OF).to_dict()
+    assert (document["status"], document["reason"]) == ("covered", None)
 
 
 def test_only_tests_for_the_subject_kind_run(real_library) -> None:

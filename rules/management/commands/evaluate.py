@@ -58,7 +58,7 @@ class Command(BaseCommand):
             self.stderr.write(f"Recorded run {run.pk}: {run.done} subject(s), {run.changes_count} status change(s).")
         evaluations = []
         for item in snapshots:
-            subject = Subject(item.snapshot)
+            subject = Subject(item.snapshot, as_of=as_of)
             for slug, version in versions.items():
                 evaluations.append(evaluate_subject(subject, version=version, regime=slug, as_of=as_of))
         if options["format"] == "json":
