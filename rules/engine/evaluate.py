@@ -123,6 +123,8 @@ class TestOutcome:
     citation: str | None
     quote: dict[str, Any] | None
     reading: str | None
+    paraphrase: dict[str, Any] | None
+    caveat: str | None
     throughput_reading: str | None
     method: str | None
     formula: str | None
@@ -159,6 +161,7 @@ class TestOutcome:
             "value": self.value, "low": self.low, "high": self.high, "operator": self.operator,
             "threshold": self.threshold, "parameter": self.parameter, "margin": self.margin,
             "citation": self.citation, "quote": dict(quote) if quote else None,
+            "paraphrase": dict(self.paraphrase) if self.paraphrase else None, "caveat": self.caveat,
             **({"reading": self.reading} if version_text else {}), "throughput_reading": self.throughput_reading, "method": self.method, "formula": self.formula,
             "missing": list(self.missing), "comparisons": self.comparisons(),
             "sensitivity": dict(self.sensitivity),
@@ -195,7 +198,7 @@ def _outcome(test: RuleTest, subject: Subject) -> TestOutcome:
         high=left.high if spec.numeric else None, operator=spec.operator,
         threshold=right.value if spec.numeric else spec.threshold_label, parameter=spec.parameter,
         margin=_margin(left.value, right.value) if spec.numeric else None, citation=test.citation,
-        quote=quote, reading=test.reading,
+        quote=quote, reading=test.reading, paraphrase=test.paraphrase, caveat=test.caveat,
         throughput_reading=test.cluster_arguments.reading if test.cluster_arguments else None,
         method=quantity.method if quantity else None, formula=quantity.formula if quantity else None,
         missing=_unique(missing) if truth is None else [], sensitivity=sensitivity,
@@ -259,6 +262,8 @@ def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests:
         caveats.append(table["price_estimate_uncertainty"].caveat)
     if any(test.cluster_arguments and "reading" not in test.arguments for test in tests):
         caveats.append(table["cluster_reading"].caveat)
+    # a determination that rests on a test with unverified wording says so
+    caveats.extend(f"test {test.id}: {test.caveat}" for test in tests if test.caveat)
     return _unique(caveats)
 
 

@@ -10,6 +10,11 @@ from jsonschema import Draft202012Validator
 DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 NULLABLE_DATE = {"anyOf": [DATE, {"type": "null"}]}
 PROVENANCE = {"enum": ["V-OFFICIAL", "V-COPY", "V-QUOTED", "SECONDARY", "UNVERIFIED"]}
+# a paraphrase stands where SOURCES.md has no verbatim text: only these labels may carry one
+PARAPHRASE_PROVENANCE = {"enum": ["SECONDARY", "UNVERIFIED"]}
+# `superseded`: replaced before it ever took effect; `not-enforced`: on the books, its rescission
+# announced, not enforced
+LEGAL_STATUSES = ["enacted", "proposed", "vetoed", "revoked", "guidance", "superseded", "not-enforced"]
 TEXT = {"type": "string", "minLength": 1}
 NULLABLE_TEXT = {"type": ["string", "null"]}
 READINGS = ["dense_max", "dense_16bit", "sparse_max"]
@@ -39,7 +44,7 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
                 "title": TEXT,
-                "legal_status": {"enum": ["enacted", "proposed", "vetoed", "revoked", "guidance"]},
+                "legal_status": {"enum": LEGAL_STATUSES},
                 "effective_from": NULLABLE_DATE,
                 "effective_to": NULLABLE_DATE,
                 "published_on": NULLABLE_DATE,
@@ -81,6 +86,13 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                     "text_operator": NULLABLE_TEXT,
                     "citation": NULLABLE_TEXT,
                     "provenance": PROVENANCE,
+                    "paraphrase": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["text", "source", "provenance"],
+                        "properties": {"text": TEXT, "source": TEXT, "provenance": PARAPHRASE_PROVENANCE},
+                    },
+                    "caveat": TEXT,
                     "reading": NULLABLE_TEXT,
                 },
             },
