@@ -36,6 +36,7 @@ QUANTITIES: dict[str, NameSpec] = {
     "active_parameter_count": NameSpec(_M, "number", "parameters"),
     "cluster_peak_ops_per_second": NameSpec(_C, "number", "ops_per_second", needs_network=True),
     "annual_revenue_usd": NameSpec(_O, "number", "usd"),
+    "preceding_year_revenue_usd": NameSpec(_O, "number", "usd"),
     "organisation_max_cumulative_training_compute_ops": NameSpec(_O, "number", "ops"),
 }
 FACTS: dict[str, NameSpec] = {
@@ -195,6 +196,8 @@ class Subject:
                 organisation = snapshot.get("organisation") or {}
                 return q.reported_quantity(name, organisation.get(name), unit="usd",
                                            path="organisations.annual_revenue_usd")
+            if name == "preceding_year_revenue_usd":
+                return q.preceding_year_revenue(snapshot.get("organisation") or {}, as_of=self.as_of)
             if name == "organisation_max_cumulative_training_compute_ops":
                 return q.organisation_max_cumulative(snapshot.get("models") or [], accelerators=accelerators)
         return q.not_applicable(name, QUANTITIES[name].unit or "", f"{name} does not apply to a {self.kind}")
