@@ -12,9 +12,9 @@ NULLABLE_DATE = {"anyOf": [DATE, {"type": "null"}]}
 PROVENANCE = {"enum": ["V-OFFICIAL", "V-COPY", "V-QUOTED", "SECONDARY", "UNVERIFIED"]}
 # a paraphrase stands where SOURCES.md has no verbatim text: only these labels may carry one
 PARAPHRASE_PROVENANCE = {"enum": ["SECONDARY", "UNVERIFIED"]}
-# `superseded`: replaced before it ever took effect; `not-enforced`: on the books, its rescission
-# announced, not enforced
-LEGAL_STATUSES = ["enacted", "proposed", "vetoed", "revoked", "guidance", "superseded", "not-enforced"]
+# `passed`: passed by the legislature, its enactment not verified; `superseded`: replaced before it
+# ever took effect; `not-enforced`: on the books, its rescission announced, not enforced
+LEGAL_STATUSES = ["enacted", "proposed", "passed", "vetoed", "revoked", "guidance", "superseded", "not-enforced"]
 TEXT = {"type": "string", "minLength": 1}
 NULLABLE_TEXT = {"type": ["string", "null"]}
 READINGS = ["dense_max", "dense_16bit", "sparse_max"]
