@@ -76,7 +76,7 @@ def _change_form_data(response) -> dict[str, str]:
     """The POST body the admin's change form would send as shown."""
     data = {}
     form = response.context["adminform"].form
-    for name, field in form.fields.items():
+    for name in form.fields:
         value = form[name].value()
         if name in ("general_purpose", *DECLARATIONS):
             data[name] = {None: "unknown", True: "true", False: "false"}[value]
