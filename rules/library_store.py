@@ -63,11 +63,7 @@ def sync_library_files() -> tuple[int, int]:
     with transaction.atomic():
         for version in library:
             if not version.published:
-                if _library_draft_sync(version, texts[version.content_hash]):
-                    added += 1
-                else:
-                    present += 1
-                continue
+                continue  # drafts after every published version
             stored = RuleVersion.objects.filter(
                 regime=version.regime_slug, version_id=version.version_id, state=RuleVersionState.PUBLISHED
             ).first()
@@ -84,6 +80,13 @@ def sync_library_files() -> tuple[int, int]:
                 state=RuleVersionState.PUBLISHED, origin=version.origin, published_at=timezone.now(),
             )
             added += 1
+        for version in library:
+            if version.published:
+                continue
+            if _library_draft_sync(version, texts[version.content_hash]):
+                added += 1
+            else:
+                present += 1
     return added, present
 
 

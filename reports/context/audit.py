@@ -214,7 +214,8 @@ def _headroom_rows(snapshot: dict[str, Any], *, regime: str, version: EngineVers
         if snapshot["kind"] == "model":
             hours = [f"{number(v)} {data['reference_accelerator']}-hours at {k}" for k, v in data["accelerator_hours"].items()
                      if v is not None]
-            usd = [f"{number(v, 'usd')} ({k})" for k, v in data["usd"].items() if v is not None]
+            usd = [f"{number(low, 'usd')} to {number(data['usd_high'][k], 'usd')} ({k})"
+                   for k, low in data["usd_low"].items() if low is not None]
             to_go = "already above" if data["already_above"] else (
                 f"{number(data['remaining_ops'], 'ops')} to go" if data["remaining_ops"] is not None else UNKNOWN)
             detail = "; ".join([*hours, *usd])

@@ -246,6 +246,7 @@ class Evaluation:
 
 def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests: list[RuleTest]) -> list[str]:
     table = defaults()
+    quantities = list(quantities)
     methods = set()
     for quantity in quantities:
         methods.add(quantity.method)
@@ -259,7 +260,8 @@ def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests:
     if HARDWARE in methods:
         caveats.append(table["hardware_estimate_reading"].caveat)
     if PRICE in methods:
-        caveats.append(table["price_estimate_uncertainty"].caveat)
+        caveats.append(table["price_range_value"].caveat)
+        caveats.extend(quantity.inputs["price_caveat"] for quantity in quantities if quantity.method == PRICE)
     if any(test.cluster_arguments and "reading" not in test.arguments for test in tests):
         caveats.append(table["cluster_reading"].caveat)
     # a determination that rests on a test with unverified wording says so

@@ -235,8 +235,17 @@ def base_model_cumulative(model: dict[str, Any], lineage: list[dict[str, Any]], 
                        name=name)
 
 
+PRICE_RANGE_VALUE = {"midpoint": lambda low, high: (low + high) / 2}
+
+
+def price_figure(usd: float) -> str:
+    """A price per accelerator-hour as the table gives it: `2.00`, `12.29`, `1.844`."""
+    return f"{usd:.2f}" if round(usd, 2) == usd else f"{usd:g}"
+
+
 def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
-    """Own run's cost: reported, else accelerator-hours x the price in force at the start of training."""
+    """Own run's cost: reported, else accelerator-hours x the range of published cloud prices for the
+    period in which training started (band low to high, value per default("price_range_value"))."""
     name, unit = "compute_cost_usd", "usd"
     if model.get("training_compute_cost_usd") is not None:
         return reported_quantity(name, model["training_compute_cost_usd"], unit=unit,
@@ -258,17 +267,26 @@ def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
     price = price_in_force(slug, start)
     if price is None:
         return missing_quantity(name, unit, [prefix + "training_compute_cost_usd", f"prices.{slug}@{start}"],
-                                f"no price for {slug} on {start} in rules/engine/prices.yaml")
+                                f"no published price for {slug} on {start} in rules/engine/prices.yaml")
+    # The law's "average market price" lies somewhere in the range of published prices: the band is
+    # that range; the value is its midpoint, for reading only (the tests are decided on the band).
     accelerator_hours = count * hours
-    value = accelerator_hours * price.usd_per_accelerator_hour
-    low, high = banded(value, default("price_estimate_uncertainty"))
+    low, high = accelerator_hours * price.low, accelerator_hours * price.high
+    value = PRICE_RANGE_VALUE[default("price_range_value")](low, high)
     formula = (f"{formula_number(count)} × {formula_number(hours)} h = {formula_number(accelerator_hours)} {slug}-hours × "
-               f"${price.usd_per_accelerator_hour:.2f}/h (price from {price.effective_from}, "
-               f"{price.provenance}) = ${formula_number(value)}")
+               f"${price_figure(price.low)}–${price_figure(price.high)}/h (published prices {price.period}, "
+               f"{price.provenance}) = ${formula_number(low)}–${formula_number(high)}; "
+               f"midpoint ${formula_number(value)}")
+    caveat = f"Price range for {slug}, {price.period}, is {price.provenance}: {price.caveat}"
     inputs = {"accelerator": slug, "accelerator_hours": accelerator_hours, "training_started_on": start.isoformat(),
-              "start_basis": basis, "usd_per_accelerator_hour": price.usd_per_accelerator_hour,
-              "price_source": price.source, "price_caveat": price.caveat}
-    return Quantity(name, value, low, high, unit, PRICE, formula, inputs=inputs, notes=[price.caveat])
+              "start_basis": basis,
+              "usd_per_accelerator_hour": {"low": price.low, "high": price.high},
+              "price_period": {"effective_from": price.effective_from.isoformat(),
+                               "effective_to": price.effective_to.isoformat() if price.effective_to else None},
+              "price_sources": [{"url": source.url, "title": source.title, "figure": source.figure,
+                                 "refers_to": source.refers_to, "kind": source.kind} for source in price.sources],
+              "price_provenance": price.provenance, "price_caveat": caveat}
+    return Quantity(name, value, low, high, unit, PRICE, formula, inputs=inputs, notes=[caveat])
 
 
 def base_model_cost(model: dict[str, Any], lineage: list[dict[str, Any]]) -> Quantity:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from rules.engine.cluster import cluster_peak_ops_per_second
+from rules.engine.defaults import price_in_force
 from rules.engine.subject import Arguments, Subject
 
 from .snapshots import ACCELERATORS, cluster_snapshot, model_snapshot, organisation_snapshot
@@ -83,14 +86,41 @@ def test_a_distilled_model_does_not_count_its_teacher() -> None:
     assert quantity(snapshot, "base_model_cumulative_training_compute_ops").value == 2e26
 
 
-def test_cost_from_the_price_table_at_the_start_of_training() -> None:
+def test_cost_band_is_the_published_price_range_in_force_at_the_start_of_training() -> None:
     snapshot = model_snapshot({"training_hardware": HARDWARE, "training_completed_on": "2024-07-01"})
     found = quantity(snapshot, "compute_cost_usd")
+    price = price_in_force("nvidia-h100-sxm", date(2024, 5, 7))
     assert found.method == "price-table"
-    assert found.value == pytest.approx(16384 * 1300 * 1.79)
     assert found.inputs["training_started_on"] == "2024-05-07"
-    assert (found.low, found.high) == pytest.approx((0.7 * found.value, 1.3 * found.value))
-    assert "UNVERIFIED" in found.notes[0]
+    assert (found.low, found.high) == pytest.approx((16384 * 1300 * price.low, 16384 * 1300 * price.high))
+    assert found.value == pytest.approx((found.low + found.high) / 2)
+    assert found.inputs["usd_per_accelerator_hour"] == {"low": price.low, "high": price.high}
+    assert found.inputs["price_period"] == {"effective_from": "2024-01-01", "effective_to": "2025-01-01"}
+    assert found.inputs["price_sources"] and all(s["url"] and s["kind"] for s in found.inputs["price_sources"])
+    assert found.notes[0].startswith(f"Price range for nvidia-h100-sxm, 2024-01-01 to 2025-01-01, is {price.provenance}:")
+    assert "midpoint" in found.formula and "published prices 2024-01-01 to 2025-01-01" in found.formula
+
+
+def test_cost_follows_the_period_training_started_in() -> None:
+    def cost(completed: str):
+        return quantity(model_snapshot({"training_hardware": HARDWARE, "training_completed_on": completed}),
+                        "compute_cost_usd")
+    # 1300 h before 2024-02-24 is 2023-12-31; before 2024-02-25, 2024-01-01
+    before, after = cost("2024-02-24"), cost("2024-02-25")
+    assert before.inputs["price_period"]["effective_to"] == "2024-01-01"
+    assert after.inputs["price_period"]["effective_from"] == "2024-01-01"
+    hours = 16384 * 1300
+    assert before.low == pytest.approx(hours * price_in_force("nvidia-h100-sxm", date(2023, 12, 31)).low)
+    assert after.low == pytest.approx(hours * price_in_force("nvidia-h100-sxm", date(2024, 1, 1)).low)
+
+
+def test_cost_without_a_published_price_for_the_period_names_the_missing_price() -> None:
+    snapshot = model_snapshot({"training_hardware": {**HARDWARE, "accelerator": "nvidia-a100-sxm4"},
+                               "training_completed_on": "2023-06-01"})
+    found = quantity(snapshot, "compute_cost_usd")
+    assert (found.value, found.low, found.high) == (None, None, None)
+    assert found.missing == ["models.training_compute_cost_usd", "prices.nvidia-a100-sxm4@2023-04-07"]
+    assert "no published price" in found.formula
 
 
 def test_cost_falls_back_to_the_release_date() -> None:
