@@ -153,15 +153,17 @@ class TestOutcome:
         return rows
 
     def to_dict(self, *, version_text: bool = True) -> dict[str, Any]:
-        quote = self.quote
-        if quote and not version_text:
-            quote = {key: value for key, value in quote.items() if key != "text"}
+        quote, paraphrase = self.quote, self.paraphrase
+        if not version_text:  # the version's own words are kept once, with the version
+            quote = {key: value for key, value in quote.items() if key != "text"} if quote else quote
+            paraphrase = ({key: value for key, value in paraphrase.items() if key != "text"}
+                          if paraphrase else paraphrase)
         data = {
             "id": self.id, "title": self.title, "outcome": self.outcome, "quantity": self.quantity,
             "value": self.value, "low": self.low, "high": self.high, "operator": self.operator,
             "threshold": self.threshold, "parameter": self.parameter, "margin": self.margin,
             "citation": self.citation, "quote": dict(quote) if quote else None,
-            "paraphrase": dict(self.paraphrase) if self.paraphrase else None, "caveat": self.caveat,
+            "paraphrase": dict(paraphrase) if paraphrase else None, "caveat": self.caveat,
             **({"reading": self.reading} if version_text else {}), "throughput_reading": self.throughput_reading, "method": self.method, "formula": self.formula,
             "missing": list(self.missing), "comparisons": self.comparisons(),
             "sensitivity": dict(self.sensitivity),

@@ -121,3 +121,13 @@ def test_a_test_with_verbatim_text_carries_no_test_caveat(real_library) -> None:
                         as_of=AS_OF).to_dict()
     assert all(test["caveat"] is None and test["paraphrase"] is None for test in document["tests"])
     assert not any(caveat.startswith("test ") for caveat in document["caveats"])
+
+
+def test_the_decision_log_form_leaves_the_paraphrase_text_to_the_version(real_library) -> None:
+    version = real_library.get("us-ny-raise", "2027-01-01")
+    evaluation = evaluate(model_snapshot({"training_compute_ops": 2e26}), version=version, regime="us-ny-raise",
+                          as_of=date(2027, 6, 1))
+    (test,) = evaluation.to_dict(version_text=False)["tests"]
+    assert test["paraphrase"] == {"source": "SOURCES.md §6.1 (amended_2026, frontier_model_compute) and §6.4",
+                                  "provenance": "SECONDARY"}
+    assert test["caveat"] == version.test("frontier-model").caveat
