@@ -23,6 +23,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from . import mapping
+from .designation_kinds import REGIME_OF_KIND, SUBJECT_KINDS_OF_KIND, DesignationKind
 
 SCIENTIFIC = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")  # ASCII digits only
 NONZERO_MANTISSA = re.compile(r"^[+-]?0*\.?0*[1-9]")
@@ -183,7 +184,8 @@ class IsoDate(serializers.DateField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
-        kwargs.setdefault("default", None)
+        if not kwargs["required"]:
+            kwargs.setdefault("default", None)
         super().__init__(**kwargs)
 
     def to_internal_value(self, value: Any) -> Any:
@@ -360,10 +362,64 @@ class ClusterRecord(MappedRecord):
         return attrs
 
 
+SUBJECT_REF = re.compile(
+    r"^(?:model:(?P<m_org>[^/@\s]+)/(?P<m_name>[^@]+)@(?P<m_version>[^@]+)"
+    r"|cluster:(?P<c_org>[^/\s]+)/(?P<c_name>.+)"
+    r"|organisation:(?P<o_org>[^/\s]+))$"
+)
+
+
+def subject_parts(ref: str) -> tuple[str, str, str | None, str | None] | None:
+    """(kind, organisation, name, version) of a subject reference, or None if it is not one."""
+    match = SUBJECT_REF.match(ref)
+    if not match:
+        return None
+    if match["m_org"]:
+        return "model", match["m_org"], match["m_name"], match["m_version"]
+    if match["c_org"]:
+        return "cluster", match["c_org"], match["c_name"], None
+    return "organisation", match["o_org"], None, None
+
+
+class DesignationRecord(serializers.Serializer):
+    """A regulator's decision of record (DESIGN.md "Designations"): the subject it is about, the regime
+    and kind of decision, its date and its reference."""
+
+    subject = Text(max_length=400)
+    regime = Text(max_length=64)
+    kind = serializers.ChoiceField(choices=[k.value for k in DesignationKind])
+    decided_on = IsoDate(required=True, allow_null=False)
+    reference = Text(max_length=200)
+
+    def validate_subject(self, value: str) -> str:
+        if subject_parts(value) is None:
+            raise serializers.ValidationError(
+                f"must be a subject reference (model:ORG/NAME@VERSION, cluster:ORG/NAME or organisation:ORG), got {value!r}")
+        return value
+
+    def validate_reference(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("must name the decision (its reference), not be blank")
+        return value.strip()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind, regime = attrs["kind"], attrs["regime"]
+        if REGIME_OF_KIND[kind] != regime:
+            raise serializers.ValidationError(
+                {"regime": f"a {kind!r} decision is taken under {REGIME_OF_KIND[kind]!r}, not {regime!r}"})
+        subject_kind = subject_parts(attrs["subject"])[0]  # type: ignore[index]
+        if subject_kind not in SUBJECT_KINDS_OF_KIND[kind]:
+            raise serializers.ValidationError(
+                {"subject": f"a {kind!r} decision is about a {' or '.join(SUBJECT_KINDS_OF_KIND[kind])}, "
+                            f"not a {subject_kind}"})
+        return attrs
+
+
 RECORD_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
     "organisations": OrganisationRecord,
     "models": ModelRecord,
     "clusters": ClusterRecord,
+    "designations": DesignationRecord,
 }
 # The validator of each record kind of `registry.mapping.TABLES`.
 RECORDS: dict[str, type[MappedRecord]] = {

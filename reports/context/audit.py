@@ -6,6 +6,7 @@ version's own text). Headroom is worked out on the stored facts snapshot with th
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -198,6 +199,25 @@ def _test_context(test: dict[str, Any], version: EngineVersion) -> dict[str, Any
     }
 
 
+DESIGNATION_CALL = re.compile(r'designated\(\s*"([^"]+)"\s*\)')
+
+
+def _designations_read(test_context: dict[str, Any], version: EngineVersion, snapshot: dict[str, Any], *,
+                       regime: str, as_of: date) -> list[dict[str, Any]]:
+    """The designations a test reads (`designated("kind")` in its condition), as the stored snapshot
+    holds them for this regime: kind, date decided, reference, and whether in effect on the as-of date."""
+    rule_test = next((t for t in version.tests if t.id == test_context["id"]), None)
+    kinds = DESIGNATION_CALL.findall(rule_test.condition) if rule_test else []
+    if not kinds:
+        return []
+    return [
+        {"kind": entry.get("kind", ""), "decided_on": entry.get("decided_on", ""), "reference": entry.get("reference", ""),
+         "in_effect": str(entry.get("decided_on") or "9999-12-31") <= as_of.isoformat()}
+        for entry in snapshot.get("designations") or ()
+        if entry.get("regime") == regime and entry.get("kind") in kinds
+    ]
+
+
 def _headroom_rows(snapshot: dict[str, Any], *, regime: str, version: EngineVersion, as_of: date) -> list[dict[str, Any]]:
     if snapshot.get("kind") not in ("model", "cluster"):
         return []
@@ -297,10 +317,17 @@ def _regime_context(determination: Determination, versions: dict[int, EngineVers
             "instrument_url": version.instrument.get("url", ""),
         }
         context["tests"] = [_test_context(test, version) for test in payload.get("tests", [])]
+        snapshot = determination.facts.data()
+        for test in context["tests"]:
+            # a test that reads a regulator's designation shows the designations it read, with their dates
+            test["reads_designations"] = bool(DESIGNATION_CALL.search(
+                next((t.condition for t in version.tests if t.id == test["id"]), "")))
+            test["designations"] = _designations_read(test, version, snapshot, regime=determination.regime,
+                                                      as_of=determination.as_of)
         # the version's readings say how its tests are read: shown where one of them applied to the subject
         context["readings"] = [{"id": r.get("id", ""), "text": r.get("text", "")} for r in version.readings
                                if context["tests"]]
-        context["headroom"] = _headroom_rows(determination.facts.data(), regime=determination.regime,
+        context["headroom"] = _headroom_rows(snapshot, regime=determination.regime,
                                              version=version, as_of=determination.as_of)
     return context
 

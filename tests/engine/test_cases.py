@@ -2,6 +2,7 @@
 
 Each case gives an as-of date, the facts, and the expected status and test outcomes. A case may
 name a `version` to preview a version that was never in force (a proposal, a vetoed bill).
+`facts` may carry the subject's `designations` (as a snapshot does); `expect` may name the `tier`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def test_case(real_library, regime: str, case: dict) -> None:
     expect = case["expect"]
     why = _explain(evaluation)
     assert evaluation.status == expect["status"], why
+    if "tier" in expect:
+        assert evaluation.tier == expect["tier"], f"tier {evaluation.tier}: {why}"
     tests = {test.id: test for test in evaluation.tests}
     for test_id, outcome in (expect.get("tests") or {}).items():
         assert test_id in tests, f"{test_id} not run: {sorted(tests)}"

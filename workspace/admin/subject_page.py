@@ -1,6 +1,6 @@
 """A subject's page: the change view of a model, cluster or organisation with its current status
-under every regime (deciding test, value against threshold, citation), its determination history,
-and the buttons to evaluate it now and to download its audit report."""
+under every regime (deciding test, value against threshold, citation), its designations, its
+determination history, and the buttons to evaluate it now and to download its audit report."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ from rules.models.rule_version import RuleVersionState
 from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
 from workspace.display import comparison_text
 
+from .designations import subject_designations
 from .scoping import is_regulator, unreleased_of, withheld_of
 
 HISTORY_PAGE_SIZE = 10
@@ -190,6 +191,10 @@ class SubjectPageMixin(admin.ModelAdmin):
             "report_formats": REPORT_FORMATS,
             "evaluate_url": reverse("admin:{}_{}_evaluate".format(*info), args=[obj.pk]),
             "report_url": reverse("admin:{}_{}_audit_report".format(*info), args=[obj.pk]),
+            "designations": subject_designations(obj),
+            "designation_add_url": (reverse("admin:registry_designation_add") + f"?model={obj.pk}"
+                                    if is_regulator(request.user) and request.user.has_perm("registry.add_designation")
+                                    and self.subject_kind == "model" else ""),
         }
 
     def get_urls(self) -> list:
