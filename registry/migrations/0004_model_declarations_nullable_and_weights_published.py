@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0002_names_checked_and_skeletons'),
+        ('registry', '0003_designations'),
     ]
 
     operations = [
