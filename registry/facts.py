@@ -66,7 +66,6 @@ def model_facts(record: dict[str, Any]) -> dict[str, Any]:
     if facts["training_hardware"] and facts["training_hardware"]["accelerator_count"] is not None:
         facts["training_hardware"]["accelerator_count"] = int(facts["training_hardware"]["accelerator_count"])
     facts["modalities"] = list(record.get("modalities") or [])
-    facts["primarily_biological_sequence_data"] = bool(record.get("primarily_biological_sequence_data"))
     facts["derivation"] = record.get("derivation") or None
     facts["source"] = facts["source"] or ""
     facts["notes"] = facts["notes"] or ""

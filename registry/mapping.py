@@ -54,6 +54,7 @@ MODEL = (
     Field("general_purpose", "general_purpose"),
     Field("primarily_biological_sequence_data", "primarily_biological_sequence_data"),
     Field("modalities", "modalities"),
+    Field("weights_published", "weights_published"),
     Field("base_model", "base_model", BASE_MODEL),
     Field("derivation", "derivation", CHOICE),
     Field("fine_tuning_compute_ops", "fine_tuning_compute_ops"),

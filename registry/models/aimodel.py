@@ -49,7 +49,14 @@ class AIModel(models.Model):
     general_purpose = models.BooleanField(
         null=True, blank=True, help_text="Declared trained on broad data and designed for generality."
     )
-    primarily_biological_sequence_data = models.BooleanField(default=False)
+    primarily_biological_sequence_data = models.BooleanField(
+        null=True, blank=True, default=None,
+        help_text="Declared trained primarily on biological sequence data; empty when not declared.",
+    )
+    weights_published = models.BooleanField(
+        null=True, blank=True, default=None,
+        help_text="Declared that the model's weights are published (open weights); empty when not declared.",
+    )
     modalities = models.JSONField(default=list, blank=True)
     base_model = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived_models"

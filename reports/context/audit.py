@@ -187,6 +187,8 @@ def _test_context(test: dict[str, Any], version: EngineVersion) -> dict[str, Any
         "quote_text": (quote.get("text") or "").strip(),
         "quote_source": quote.get("source") or "—",
         "quote_provenance": quote.get("provenance") or "—",
+        "paraphrase": dict((rule_test.paraphrase if rule_test else None) or test.get("paraphrase") or {}),
+        "caveat": (rule_test.caveat if rule_test else None) or test.get("caveat") or "",
         "instrument_url": version.instrument.get("url", ""),
         "reading": (rule_test.reading if rule_test else None) or test.get("reading") or "",
         "throughput_reading": test.get("throughput_reading") or "",

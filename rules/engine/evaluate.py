@@ -125,6 +125,8 @@ class TestOutcome:
     citation: str | None
     quote: dict[str, Any] | None
     reading: str | None
+    paraphrase: dict[str, Any] | None
+    caveat: str | None
     throughput_reading: str | None
     method: str | None
     formula: str | None
@@ -153,14 +155,17 @@ class TestOutcome:
         return rows
 
     def to_dict(self, *, version_text: bool = True) -> dict[str, Any]:
-        quote = self.quote
-        if quote and not version_text:
-            quote = {key: value for key, value in quote.items() if key != "text"}
+        quote, paraphrase = self.quote, self.paraphrase
+        if not version_text:  # the version's own words are kept once, with the version
+            quote = {key: value for key, value in quote.items() if key != "text"} if quote else quote
+            paraphrase = ({key: value for key, value in paraphrase.items() if key != "text"}
+                          if paraphrase else paraphrase)
         data = {
             "id": self.id, "title": self.title, "outcome": self.outcome, "quantity": self.quantity,
             "value": plain(self.value), "low": plain(self.low), "high": plain(self.high), "operator": self.operator,
             "threshold": plain(self.threshold), "parameter": self.parameter, "margin": self.margin,
             "citation": self.citation, "quote": dict(quote) if quote else None,
+            "paraphrase": dict(paraphrase) if paraphrase else None, "caveat": self.caveat,
             **({"reading": self.reading} if version_text else {}), "throughput_reading": self.throughput_reading, "method": self.method, "formula": self.formula,
             "missing": list(self.missing), "comparisons": self.comparisons(),
             "sensitivity": dict(self.sensitivity),
@@ -199,7 +204,7 @@ def _outcome(test: RuleTest, subject: Subject) -> TestOutcome:
         high=plain(left.high) if spec.numeric else None, operator=spec.operator,
         threshold=plain(right.value) if spec.numeric else spec.threshold_label, parameter=spec.parameter,
         margin=_margin(left.value, right.value) if spec.numeric else None, citation=test.citation,
-        quote=quote, reading=test.reading,
+        quote=quote, reading=test.reading, paraphrase=test.paraphrase, caveat=test.caveat,
         throughput_reading=test.cluster_arguments.reading if test.cluster_arguments else None,
         method=quantity.method if quantity else None, formula=quantity.formula if quantity else None,
         missing=_unique(missing) if truth is None else [], sensitivity=sensitivity,
@@ -265,6 +270,8 @@ def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests:
         caveats.extend(quantity.inputs["price_caveat"] for quantity in quantities if quantity.method == PRICE)
     if any(test.cluster_arguments and "reading" not in test.arguments for test in tests):
         caveats.append(table["cluster_reading"].caveat)
+    # a determination that rests on a test with unverified wording says so
+    caveats.extend(f"test {test.id}: {test.caveat}" for test in tests if test.caveat)
     return _unique(caveats)
 
 

@@ -53,6 +53,8 @@ class RuleTest:
     quote: dict[str, Any] | None
     reading: str | None
     index: int
+    paraphrase: dict[str, Any] | None = None  # where SOURCES.md has no verbatim text (SECONDARY/UNVERIFIED)
+    caveat: str | None = None  # the unverified point every determination under this test rests on
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,8 @@ def _tests(document: dict[str, Any], node: Any, parameters: dict[str, Any], *, o
             continue
         links.setdefault(raw["id"], compiled)
         tests.append(RuleTest(raw["id"], raw["title"], raw["applies_to"], raw["condition"], compiled, arguments,
-                              cluster_arguments, raw.get("citation"), raw.get("quote"), raw.get("reading"), i))
+                              cluster_arguments, raw.get("citation"), raw.get("quote"), raw.get("reading"), i,
+                              raw.get("paraphrase"), raw.get("caveat")))
     return tests
 
 

@@ -328,3 +328,31 @@ def organisation_max_cumulative(entries: list[dict[str, Any]], *, accelerators: 
     inputs = {"models": [{"model": quantity.inputs["runs"][0]["model"], "value": quantity.value,
                           "low": quantity.low, "high": quantity.high, "method": quantity.method} for quantity in sums]}
     return Quantity(name, value, low, high, "ops", "maximum", formula, inputs=inputs, missing=missing)
+
+
+def preceding_year_revenue(organisation: dict[str, Any], *, as_of: date | None) -> Quantity:
+    """The organisation's annual gross revenue for the calendar year before `as_of` (SB 53's "in the
+    preceding calendar year"): `annual_revenue_usd` when its `revenue_year` is that year; the figure
+    as given, with a note saying it is taken as that year's, when no year is declared; otherwise
+    missing, naming the fact for that year and the year that was given."""
+    name, path = "preceding_year_revenue_usd", "organisations.annual_revenue_usd"
+    if as_of is None:
+        return not_applicable(name, "usd", "no as-of date: the preceding calendar year is not known")
+    wanted = as_of.year - 1
+    value, year = organisation.get("annual_revenue_usd"), organisation.get("revenue_year")
+    if year is not None and int(year) != wanted:
+        return missing_quantity(
+            name, "usd", [f"{path} for {wanted}"],
+            f"{path} is given for {int(year)}, not for {wanted}, the calendar year preceding "
+            f"{as_of.isoformat()}")
+    if value is None:
+        return missing_quantity(name, "usd", [f"{path} for {wanted}"], f"{path} for {wanted} not given")
+    if year is None:
+        note = (f"organisations.revenue_year is not declared: the revenue as given is taken as "
+                f"{wanted}'s, the calendar year preceding {as_of.isoformat()} (today's reading)")
+        return Quantity(name, value, value, value, "usd", REPORTED,
+                        f"{formula_number(value)} usd as reported, year not declared: taken as {wanted}'s",
+                        inputs={path: value, "organisations.revenue_year": None}, notes=[note])
+    return Quantity(name, value, value, value, "usd", REPORTED,
+                    f"{formula_number(value)} usd as reported for {wanted}",
+                    inputs={path: value, "organisations.revenue_year": int(year)})

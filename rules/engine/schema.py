@@ -13,6 +13,11 @@ NULLABLE_DATE = {"anyOf": [DATE, {"type": "null"}]}
 # no decimal writes exactly.
 RATIO_PATTERN = r"^[1-9][0-9]*/[1-9][0-9]*$"
 PROVENANCE = {"enum": ["V-OFFICIAL", "V-COPY", "V-QUOTED", "SECONDARY", "UNVERIFIED"]}
+# a paraphrase stands where SOURCES.md has no verbatim text: only these labels may carry one
+PARAPHRASE_PROVENANCE = {"enum": ["SECONDARY", "UNVERIFIED"]}
+# `passed`: passed by the legislature, its enactment not verified; `superseded`: replaced before it
+# ever took effect; `not-enforced`: on the books, its rescission announced, not enforced
+LEGAL_STATUSES = ["enacted", "proposed", "passed", "vetoed", "revoked", "guidance", "superseded", "not-enforced"]
 TEXT = {"type": "string", "minLength": 1}
 NULLABLE_TEXT = {"type": ["string", "null"]}
 READINGS = ["dense_max", "dense_16bit", "sparse_max"]
@@ -42,7 +47,7 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
                 "title": TEXT,
-                "legal_status": {"enum": ["enacted", "proposed", "vetoed", "revoked", "guidance"]},
+                "legal_status": {"enum": LEGAL_STATUSES},
                 "effective_from": NULLABLE_DATE,
                 "effective_to": NULLABLE_DATE,
                 "published_on": NULLABLE_DATE,
@@ -141,6 +146,13 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                             "provenance": PROVENANCE,
                         },
                     },
+                    "paraphrase": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["text", "source", "provenance"],
+                        "properties": {"text": TEXT, "source": TEXT, "provenance": PARAPHRASE_PROVENANCE},
+                    },
+                    "caveat": TEXT,
                     "reading": NULLABLE_TEXT,
                 },
             },

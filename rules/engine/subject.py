@@ -37,6 +37,7 @@ QUANTITIES: dict[str, NameSpec] = {
     "active_parameter_count": NameSpec(_M, "number", "parameters"),
     "cluster_peak_ops_per_second": NameSpec(_C, "number", "ops_per_second", needs_network=True),
     "annual_revenue_usd": NameSpec(_O, "number", "usd"),
+    "preceding_year_revenue_usd": NameSpec(_O, "number", "usd"),
     "organisation_max_cumulative_training_compute_ops": NameSpec(_O, "number", "ops"),
 }
 FACTS: dict[str, NameSpec] = {
@@ -44,6 +45,8 @@ FACTS: dict[str, NameSpec] = {
     "primarily_biological_sequence_data": NameSpec(_M, "bool"),
     "is_fine_tune": NameSpec(_M, "bool"),
     "is_distillation": NameSpec(_M, "bool"),
+    "base_model_provider_is_another_organisation": NameSpec(_M, "bool"),
+    "weights_published": NameSpec(_M, "bool"),
     "used_for_ai_training": NameSpec(_C, "bool"),
     "modalities": NameSpec(_M, "list"),
 }
@@ -195,6 +198,8 @@ class Subject:
                 organisation = snapshot.get("organisation") or {}
                 return q.reported_quantity(name, organisation.get(name), unit="usd",
                                            path="organisations.annual_revenue_usd")
+            if name == "preceding_year_revenue_usd":
+                return q.preceding_year_revenue(snapshot.get("organisation") or {}, as_of=self.as_of)
             if name == "organisation_max_cumulative_training_compute_ops":
                 return q.organisation_max_cumulative(snapshot.get("models") or [], accelerators=accelerators)
         return q.not_applicable(name, QUANTITIES[name].unit or "", f"{name} does not apply to a {self.kind}")
@@ -210,6 +215,12 @@ class Subject:
             return bool(model.get("base_model")) and model.get("derivation") != "distillation", ()
         if name == "is_distillation":
             return model.get("derivation") == "distillation", ()
+        if name == "base_model_provider_is_another_organisation":
+            # false without a base model; undecided when the base is not in the registry
+            base, missing = self.base_subject()
+            if base is None:
+                return (None, missing) if missing else (False, ())
+            return (base.snapshot["model"].get("organisation") != model.get("organisation")), ()
         value = model.get(name)
         return (None, (f"{self.prefix}{name}",)) if value is None else (bool(value), ())
 

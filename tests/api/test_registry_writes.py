@@ -237,3 +237,15 @@ def test_an_organisation_is_revised_by_its_lab(world, lab):
     assert response.status_code == 200
     assert response.json()["annual_revenue_usd"] == 7.5e8
     assert json.loads(json.dumps(response.json()))["revision"] == 2
+
+
+def test_the_api_keeps_an_undeclared_declaration_null_and_refuses_a_non_boolean(lab):
+    response = lab.post("/api/v1/models/", {"name": "Bio-1", "version": "1", "training_compute_ops": "5e23"},
+                        format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["primarily_biological_sequence_data"] is None and body["weights_published"] is None
+    assert AIModel.objects.get(name="Bio-1").primarily_biological_sequence_data is None
+    refused = lab.post("/api/v1/models/", {"name": "Bio-2", "version": "1", "weights_published": "yes"}, format="json")
+    assert refused.status_code == 400 and "weights_published" in refused.content.decode()
+    assert not AIModel.objects.filter(name="Bio-2").exists()

@@ -19,7 +19,7 @@ ORGANISATION: dict[str, Any] = {"slug": "acme", "name": "Acme AI", "country": "U
 MODEL_FIELDS = (
     "parameter_count", "active_parameter_count", "training_tokens", "training_compute_ops",
     "training_compute_uncertainty", "base_model", "fine_tuning_compute_ops", "training_hardware",
-    "training_compute_cost_usd", "training_completed_on", "released_on", "derivation",
+    "training_compute_cost_usd", "training_completed_on", "released_on", "derivation", "weights_published",
 )
 
 

@@ -36,7 +36,7 @@ def test_every_problem_is_collected() -> None:
                  .replace("unit: ops_per_second", "unit: flops")
                  .replace("applies_to: model\n", "applies_to: model\n    colour: red\n"))
     errors = _errors(text)
-    assert f"{ORIGIN}: version.legal_status: 'repealed' is not one of enacted, proposed, vetoed, revoked, guidance" in errors
+    assert f"{ORIGIN}: version.legal_status: 'repealed' is not one of enacted, proposed, passed, vetoed, revoked, guidance, superseded, not-enforced" in errors
     assert any(error.startswith(f"{ORIGIN}: parameters.cluster_compute_capacity.unit: 'flops'") for error in errors)
     assert f"{ORIGIN}: tests[0].colour: unknown key (not in schema 1)" in errors
     assert len(errors) == 3
