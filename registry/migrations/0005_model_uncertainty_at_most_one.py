@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0003_designations'),
+        ('registry', '0004_model_declarations_nullable_and_weights_published'),
     ]
 
     operations = [
