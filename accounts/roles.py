@@ -1,7 +1,8 @@
 """The two staff roles as auth groups with their permissions.
 
-Regulators view everything (reports included) and draft and publish rule versions; lab staff view,
-add and change registry records (scoping keeps each lab to its own organisation). Created by a
+Regulators view everything (reports included), draft and publish rule versions, and record (and
+withdraw) designations; lab staff view, add and change registry records and view the designations
+of their own subjects (scoping keeps each lab to its own organisation). Created by a
 migration and made whole again after every `migrate` (and after a test database flush), so the
 groups never go missing. Re-running changes nothing.
 """
@@ -13,8 +14,12 @@ REGULATORS = "Regulators"
 LAB_STAFF = "Lab staff"
 VIEW_EVERYTHING_IN = ("registry", "rules", "accounts", "api", "reports")
 REGULATOR_EXTRA = [("rules", "ruleversion", "add"), ("rules", "ruleversion", "change")]
+# Designations came later than the migration that first creates the groups: their permissions are
+# given once they exist (every later `migrate` makes the groups whole again).
+REGULATOR_DESIGNATIONS = [("registry", "designation", "add"), ("registry", "designationwithdrawal", "add")]
 LAB_RECORDS = ("organisation", "aimodel", "cluster", "acceleratorgroup", "networklink")
 LAB_VIEW_ONLY = ("accelerator", "organisationrevision", "modelrevision", "clusterrevision")
+LAB_DESIGNATIONS = [("registry", "designation", "view")]
 
 
 def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_model: Any) -> None:
@@ -23,6 +28,10 @@ def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_
     def perm(app_label: str, model: str, action: str) -> Any:
         return permission_model.objects.get(content_type__app_label=app_label, content_type__model=model,
                                             codename=f"{action}_{model}")
+
+    def later(specs: list[tuple[str, str, str]]) -> list[Any]:
+        return [p for app_label, model, action in specs for p in permission_model.objects.filter(
+            content_type__app_label=app_label, content_type__model=model, codename=f"{action}_{model}")]
 
     rule_version_type, _ = content_type_model.objects.get_or_create(app_label="rules", model="ruleversion")
     publish, _ = permission_model.objects.get_or_create(
@@ -33,12 +42,14 @@ def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_
     regulators.permissions.add(
         *permission_model.objects.filter(content_type__app_label__in=VIEW_EVERYTHING_IN, codename__startswith="view_"),
         *(perm(*spec) for spec in REGULATOR_EXTRA),
+        *later(REGULATOR_DESIGNATIONS),
         publish,
     )
     lab_staff, _ = group_model.objects.get_or_create(name=LAB_STAFF)
     lab_staff.permissions.add(
         *(perm("registry", model, action) for model in LAB_RECORDS for action in ("view", "add", "change")),
         *(perm("registry", model, "view") for model in LAB_VIEW_ONLY),
+        *later(LAB_DESIGNATIONS),
     )
 
 

@@ -11,7 +11,15 @@ from django.db.models.functions import Coalesce
 
 from accounts.selectors import Access, access_of
 from registry.facts import FactsDecoder
-from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
+from registry.models import (
+    AIModel,
+    Cluster,
+    ClusterRevision,
+    Designation,
+    ModelRevision,
+    Organisation,
+    OrganisationRevision,
+)
 from rules import visibility
 from rules.models import Determination, EvaluationRun, RuleVersion, StatusChange
 from rules.models.rule_version import RuleVersionState
@@ -48,6 +56,14 @@ def models_visible(access: Access) -> QuerySet:
 
 def clusters_visible(access: Access) -> QuerySet:
     queryset = _with_latest(Cluster.objects.select_related("organisation"), ClusterRevision, "cluster")
+    return queryset if access.is_regulator else queryset.filter(organisation_id=access.organisation_id)
+
+
+def designations_visible(access: Access) -> QuerySet:
+    """A regulator sees every designation; a lab those on its own subjects (its organisation, its
+    models and clusters), never another organisation's."""
+    queryset = Designation.objects.select_related(
+        "organisation", "model__organisation", "cluster__organisation", "withdrawal")
     return queryset if access.is_regulator else queryset.filter(organisation_id=access.organisation_id)
 
 

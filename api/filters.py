@@ -6,7 +6,7 @@ from typing import Any
 import django_filters as filters
 from django import forms
 
-from registry.models import Accelerator, AIModel, Cluster, Organisation
+from registry.models import Accelerator, AIModel, Cluster, Designation, Organisation
 from rules.engine.vocabulary import STATUS_CHOICES
 from rules.models import Determination, EvaluationRun, RuleVersion
 from rules.models.runs import RunStatus, Trigger
@@ -46,6 +46,15 @@ class ClusterFilter(filters.FilterSet):
     class Meta:
         model = Cluster
         fields = {"name": ["exact"], "used_for_ai_training": ["exact"]}
+
+
+class DesignationFilter(filters.FilterSet):
+    organisation = filters.CharFilter(field_name="organisation__slug", help_text="The subject's organisation.")
+    model = IdFilter(field_name="model_id", help_text="The designated model's id.")
+
+    class Meta:
+        model = Designation
+        fields = {"regime": ["exact"], "kind": ["exact"]}
 
 
 class AcceleratorFilter(filters.FilterSet):

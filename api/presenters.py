@@ -183,6 +183,7 @@ def version_representation(row: RuleVersion, request: Any) -> dict[str, Any]:
         "tests": [
             {"id": t.id, "title": t.title, "applies_to": t.applies_to, "condition": t.condition,
              "arguments": dict(t.arguments), "citation": t.citation, "quote": dict(t.quote) if t.quote else None,
+             "paraphrase": dict(t.paraphrase) if t.paraphrase else None, "caveat": t.caveat,
              "reading": t.reading}
             for t in (version.tests if version else [])
         ],

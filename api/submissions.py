@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from registry.designations import NOT_A_REGULATOR
 from registry.services import IDENTITY, RecordExists, RegistryValidationError, identity_problems, record_save
 
 from .exceptions import Conflict, FieldErrors
@@ -34,6 +35,15 @@ def body_record(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FieldErrors([{"field": None, "message": "the body must be a JSON object: one record of the interchange format"}])
     return dict(data)
+
+
+def lab_body_record(data: Any) -> dict[str, Any]:
+    """A lab's record: one carrying `designations` is refused, naming the field (a regulator records
+    designations, at /api/v1/designations/)."""
+    record = body_record(data)
+    if "designations" in record:
+        raise FieldErrors([{"field": "designations", "message": NOT_A_REGULATOR}])
+    return record
 
 
 def record_submit(*, kind: str, record: dict[str, Any], actor: Any, organisation_scope: str | None,

@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from .exceptions import error_body
+from .views.designations import DesignationViewSet
 from .views.evaluations import EvaluationView
 from .views.registry import ClusterViewSet, ModelViewSet, OrganisationViewSet
 from .views.reports import ReportViewSet
@@ -28,6 +29,7 @@ router.register("regimes", RegimeViewSet, basename="regime")
 router.register("determinations", DeterminationViewSet, basename="determination")
 router.register("runs", RunViewSet, basename="run")
 router.register("reports", ReportViewSet, basename="report")
+router.register("designations", DesignationViewSet, basename="designation")
 
 
 @csrf_exempt

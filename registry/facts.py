@@ -1,10 +1,13 @@
-"""Canonical facts: a record in the interchange format with every field present, numbers as floats
+"""Canonical facts: a record in the interchange format with every field present, whole numbers as
+ints of any size (kept exactly: 100000000000000000000000000001 is not 1e26), other numbers as floats,
 and dates in ISO form. Revisions store it, export writes it, the rules engine reads it."""
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from . import mapping
@@ -19,15 +22,23 @@ PEAK_FIELDS = fact_names(mapping.PEAK)
 LINK_FIELDS = fact_names(mapping.LINK)
 
 
+def whole_or_float(value: float) -> int | float:
+    """A whole float as the int its shortest form writes (1.5e25 -> 15000000000000000000000000, as
+    PostgreSQL's jsonb prints it), so the same facts hash the same on every database; else the float."""
+    if math.isfinite(value) and value.is_integer():
+        return int(Decimal(repr(float(value))))
+    return float(value)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
-        return float(value)
+        return int(value)
     if isinstance(value, float):
-        return value
+        return whole_or_float(value)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -55,7 +66,6 @@ def model_facts(record: dict[str, Any]) -> dict[str, Any]:
     if facts["training_hardware"] and facts["training_hardware"]["accelerator_count"] is not None:
         facts["training_hardware"]["accelerator_count"] = int(facts["training_hardware"]["accelerator_count"])
     facts["modalities"] = list(record.get("modalities") or [])
-    facts["primarily_biological_sequence_data"] = bool(record.get("primarily_biological_sequence_data"))
     facts["derivation"] = record.get("derivation") or None
     facts["source"] = facts["source"] or ""
     facts["notes"] = facts["notes"] or ""
@@ -82,11 +92,12 @@ def cluster_facts(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class FactsDecoder(json.JSONDecoder):
-    """Reads facts back as they were written: PostgreSQL's jsonb prints 3.8e25 as a 26-digit
-    integer, which is a float in the interchange format (counts never reach 2**53)."""
+    """Reads facts back as they were written: whole numbers as ints of any size (never rounded to a
+    float), other numbers as floats. A whole number written as a float (`3.8e+25`, in facts stored
+    before figures were kept exactly) reads as the int its shortest form writes, as jsonb prints it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["parse_int"] = lambda text: int(text) if len(text) < 16 else float(text)
+        kwargs["parse_float"] = lambda text: whole_or_float(float(text))
         super().__init__(*args, **kwargs)
 
 

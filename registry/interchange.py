@@ -16,6 +16,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -23,6 +24,8 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from . import mapping
+from .designation_kinds import REGIME_OF_KIND, SUBJECT_KINDS_OF_KIND, DesignationKind
+from .jsonload import DecimalLiteral
 
 SCIENTIFIC = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")  # ASCII digits only
 NONZERO_MANTISSA = re.compile(r"^[+-]?0*\.?0*[1-9]")
@@ -34,7 +37,7 @@ MODEL_NAME_RESERVED = "/@"  # `organisation/name@version` is parsed by them
 MAX_COUNT = 2_147_483_647  # the largest whole count the database stores (a 32-bit integer column)
 
 
-def whole_count(value: float | None) -> int | None:
+def whole_count(value: int | float | None) -> int | None:
     """A count of accelerators: a whole number the database can hold."""
     if value is None:
         return None
@@ -45,28 +48,47 @@ def whole_count(value: float | None) -> int | None:
     return int(value)
 
 
+def exact_figure(number: Decimal) -> int | float:
+    """A figure as it was written: a whole number as an int of any size, anything else as the float
+    whose shortest form is the same decimal; ValueError when no float is (more digits than a double
+    holds), since rounding it would change the figure that is compared with the law."""
+    if number == number.to_integral_value():
+        return int(number)
+    value = float(number)
+    if Decimal(repr(value)) != number:
+        raise ValueError(number)
+    return value
+
+
 class InterchangeNumber(serializers.Field):
-    """A finite, non-negative number: a JSON number or a scientific-notation string."""
+    """A finite, non-negative number: a JSON number or a scientific-notation string, kept exactly as
+    written (`exact_figure`): `100000000000000000000000000001` and `"1.0000000000001e26"` are not 1e26."""
 
     default_error_messages = {
         "invalid": 'must be a non-negative number, got {got}',
         "underflow": "is too small to store (it would be stored as 0), got {got}",
         "positive": "must be greater than 0, got {got}",
         "range": "must be in {range}, got {got}",
+        "precision": "must be a whole number or have at most 15 significant digits (it cannot be kept "
+                     "exactly otherwise), got {got}",
     }
 
-    def __init__(self, *, positive: bool = False, at_most: float | None = None, whole: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, positive: bool = False, at_most: float | None = None, whole: bool = False,
+                 at_most_means: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
         self.positive = positive
         self.at_most = at_most
+        self.at_most_means = at_most_means  # what the upper bound is, for the message ("1 is 100 %")
         self.whole = whole  # a count the database stores as an integer (`whole_count`)
 
     @staticmethod
     def _shown(data: Any) -> str:
         import json
 
+        if isinstance(data, DecimalLiteral):
+            return data.text if len(data.text) <= 60 else data.text[:57] + "..."
         try:
             text = json.dumps(data)
         except (TypeError, ValueError):
@@ -75,7 +97,16 @@ class InterchangeNumber(serializers.Field):
             text = f"a nested {type(data).__name__}"
         return text if len(text) <= 60 else text[:57] + "..."
 
-    def to_internal_value(self, data: Any) -> float:
+    @staticmethod
+    def _decimal(data: Any) -> Decimal:
+        """The decimal a value writes: a literal's text, a string, an int; a float by its shortest form."""
+        if isinstance(data, DecimalLiteral):
+            return Decimal(data.text)
+        if isinstance(data, float):
+            return Decimal(repr(data))
+        return Decimal(data)
+
+    def to_internal_value(self, data: Any) -> int | float:
         got = self._shown(data)
         if isinstance(data, bool):
             self.fail("invalid", got=got)
@@ -86,20 +117,26 @@ class InterchangeNumber(serializers.Field):
         if not isinstance(data, (int, float, str)):
             self.fail("invalid", got=got)
         try:
-            value = float(data)
-        except (OverflowError, ValueError):
+            number = self._decimal(data)
+            as_float = float(number)
+        except (ArithmeticError, OverflowError, ValueError):
             self.fail("invalid", got=got)
-        if not math.isfinite(value) or math.copysign(1.0, value) < 0:  # -0 is refused with the negatives
-            self.fail("invalid", got=got)
-        if value == 0 and NONZERO_MANTISSA.match(str(data).strip()):
+        if not number.is_finite() or not math.isfinite(as_float) or number.is_signed():
+            self.fail("invalid", got=got)  # -0 is refused with the negatives; so is what a double cannot hold
+        if as_float == 0 and number != 0:
             self.fail("underflow", got=got)
-        if self.positive and value <= 0:
+        if self.positive and number <= 0:
             self.fail("positive", got=got)
-        if self.at_most is not None and value > self.at_most:
-            self.fail("range", range=f"(0, {self.at_most:g}]", got=got)
+        if self.at_most is not None and number > Decimal(repr(self.at_most)):
+            means = f" ({self.at_most_means})" if self.at_most_means else ""
+            self.fail("range", range=f"[0, {self.at_most:g}]{means}" if not self.positive else f"(0, {self.at_most:g}]",
+                      got=got)
         if self.whole:
-            return whole_count(value)  # type: ignore[return-value]
-        return value
+            return whole_count(int(number) if number == number.to_integral_value() else as_float)  # type: ignore[return-value]
+        try:
+            return exact_figure(number)
+        except ValueError:
+            self.fail("precision", got=got)
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -183,7 +220,8 @@ class IsoDate(serializers.DateField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
-        kwargs.setdefault("default", None)
+        if not kwargs["required"]:
+            kwargs.setdefault("default", None)
         super().__init__(**kwargs)
 
     def to_internal_value(self, value: Any) -> Any:
@@ -271,10 +309,11 @@ class ModelRecord(MappedRecord):
     active_parameter_count = InterchangeNumber(positive=True)
     training_tokens = InterchangeNumber(positive=True)
     training_compute_ops = InterchangeNumber()
-    training_compute_uncertainty = InterchangeNumber()
+    training_compute_uncertainty = InterchangeNumber(at_most=1.0, at_most_means="1 is ±100 %")
     general_purpose = StrictBoolean(required=False, allow_null=True, default=None)
-    primarily_biological_sequence_data = StrictBoolean(required=False, default=False)
+    primarily_biological_sequence_data = StrictBoolean(required=False, allow_null=True, default=None)
     modalities = serializers.ListField(child=Text(max_length=64), required=False, default=list, max_length=32)
+    weights_published = StrictBoolean(required=False, allow_null=True, default=None)
     base_model = Text(max_length=400, required=False, allow_null=True, default=None)
     derivation = serializers.ChoiceField(choices=DERIVATIONS, required=False, allow_null=True, default=None)
     fine_tuning_compute_ops = InterchangeNumber()
@@ -359,10 +398,64 @@ class ClusterRecord(MappedRecord):
         return attrs
 
 
+SUBJECT_REF = re.compile(
+    r"^(?:model:(?P<m_org>[^/@\s]+)/(?P<m_name>[^@]+)@(?P<m_version>[^@]+)"
+    r"|cluster:(?P<c_org>[^/\s]+)/(?P<c_name>.+)"
+    r"|organisation:(?P<o_org>[^/\s]+))$"
+)
+
+
+def subject_parts(ref: str) -> tuple[str, str, str | None, str | None] | None:
+    """(kind, organisation, name, version) of a subject reference, or None if it is not one."""
+    match = SUBJECT_REF.match(ref)
+    if not match:
+        return None
+    if match["m_org"]:
+        return "model", match["m_org"], match["m_name"], match["m_version"]
+    if match["c_org"]:
+        return "cluster", match["c_org"], match["c_name"], None
+    return "organisation", match["o_org"], None, None
+
+
+class DesignationRecord(serializers.Serializer):
+    """A regulator's decision of record (DESIGN.md "Designations"): the subject it is about, the regime
+    and kind of decision, its date and its reference."""
+
+    subject = Text(max_length=400)
+    regime = Text(max_length=64)
+    kind = serializers.ChoiceField(choices=[k.value for k in DesignationKind])
+    decided_on = IsoDate(required=True, allow_null=False)
+    reference = Text(max_length=200)
+
+    def validate_subject(self, value: str) -> str:
+        if subject_parts(value) is None:
+            raise serializers.ValidationError(
+                f"must be a subject reference (model:ORG/NAME@VERSION, cluster:ORG/NAME or organisation:ORG), got {value!r}")
+        return value
+
+    def validate_reference(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("must name the decision (its reference), not be blank")
+        return value.strip()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind, regime = attrs["kind"], attrs["regime"]
+        if REGIME_OF_KIND[kind] != regime:
+            raise serializers.ValidationError(
+                {"regime": f"a {kind!r} decision is taken under {REGIME_OF_KIND[kind]!r}, not {regime!r}"})
+        subject_kind = subject_parts(attrs["subject"])[0]  # type: ignore[index]
+        if subject_kind not in SUBJECT_KINDS_OF_KIND[kind]:
+            raise serializers.ValidationError(
+                {"subject": f"a {kind!r} decision is about a {' or '.join(SUBJECT_KINDS_OF_KIND[kind])}, "
+                            f"not a {subject_kind}"})
+        return attrs
+
+
 RECORD_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
     "organisations": OrganisationRecord,
     "models": ModelRecord,
     "clusters": ClusterRecord,
+    "designations": DesignationRecord,
 }
 # The validator of each record kind of `registry.mapping.TABLES`.
 RECORDS: dict[str, type[MappedRecord]] = {

@@ -12,11 +12,24 @@ class RawNumber(str):
     """A JSON number literal that a double cannot hold (1e400, 1e-400): kept as its text, refused later."""
 
 
+class DecimalLiteral(float):
+    """A JSON number literal with a fraction or exponent (`1.0000000000001e26`): a float everywhere a
+    float is expected, and its `text` as written, so that a field that keeps exact figures reads it
+    exactly (`registry.interchange.InterchangeNumber`)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> DecimalLiteral:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
 _NONZERO = re.compile(r"[1-9]")
 
 
-def _parse_float(text: str) -> float | RawNumber:
-    value = float(text)
+def _parse_float(text: str) -> DecimalLiteral | RawNumber:
+    value = DecimalLiteral(text)
     if not math.isfinite(value):
         return RawNumber(text)
     if value == 0 and _NONZERO.search(text.split("e")[0].split("E")[0]):

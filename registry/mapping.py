@@ -54,6 +54,7 @@ MODEL = (
     Field("general_purpose", "general_purpose"),
     Field("primarily_biological_sequence_data", "primarily_biological_sequence_data"),
     Field("modalities", "modalities"),
+    Field("weights_published", "weights_published"),
     Field("base_model", "base_model", BASE_MODEL),
     Field("derivation", "derivation", CHOICE),
     Field("fine_tuning_compute_ops", "fine_tuning_compute_ops"),
@@ -189,3 +190,28 @@ def _get(row: Any, field: Field) -> Any:
     if field.how == CHOICE:
         return value or None
     return value
+
+
+def keep_exact_figures(kind: str, row: Any, facts: dict[str, Any] | None) -> Any:
+    """Sets each number column of `row` to the exact figure its facts hold (a revision's), where the
+    column holds that figure's float: a row's float columns round 100000000000000000000000000001 to
+    1e26, and a record rebuilt from the row (an admin save) must not. Returns `row`."""
+    if not facts:
+        return row
+    for field in TABLES[kind]:
+        nested = NESTED.get((kind, field.fact))
+        if nested is not None:
+            inner = facts.get(field.fact) or {}
+            for sub in nested:
+                _keep_exact(row, sub, inner.get(sub.fact))
+        elif field.column is not None and field.how == VALUE:
+            _keep_exact(row, field, facts.get(field.fact))
+    return row
+
+
+def _keep_exact(row: Any, field: Field, figure: Any) -> None:
+    assert field.column is not None
+    stored = getattr(row, field.column, None)
+    if (isinstance(figure, int) and not isinstance(figure, bool) and isinstance(stored, float)
+            and float(figure) == stored):
+        setattr(row, field.column, figure)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .facts import cluster_facts, model_facts, organisation_facts
 from .mapping import row_facts
-from .models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
+from .models import AIModel, Cluster, ClusterRevision, Designation, ModelRevision, Organisation, OrganisationRevision
 
 FACTS_OF: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "organisation": organisation_facts,
@@ -39,7 +39,16 @@ def registry_export() -> dict[str, Any]:
         "organisations": iter_latest_facts(OrganisationRevision, "organisation", organisations),
         "models": iter_latest_facts(ModelRevision, "model", models),
         "clusters": iter_latest_facts(ClusterRevision, "cluster", clusters),
+        "designations": designations_export(),
     }
+
+
+def designations_export() -> list[dict[str, Any]]:
+    """The designations held (not withdrawn), in the interchange format, by subject, regime, date."""
+    rows = Designation.objects.filter(withdrawal__isnull=True).select_related(
+        "organisation", "model__organisation", "cluster__organisation")
+    return sorted((row.facts() for row in rows),
+                  key=lambda d: (d["subject"], d["regime"], d["decided_on"], d["kind"], d["reference"]))
 
 
 def current_facts(obj: Organisation | AIModel | Cluster) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from . import mapping
+from .designations import NOT_A_REGULATOR, designation_problems, write_designations
 from .facts import (
     changed_fields,
     cluster_facts,
@@ -47,8 +48,16 @@ MAX_DERIVED = 1e300
 SECONDS_PER_HOUR = 3600.0
 
 
+def _as_float(value: float) -> float:
+    """A figure (an exact int of any size) as a double for this bound check; beyond a double, infinite."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
 def _too_large(*factors: float | None) -> bool:
-    present = [f for f in factors if f is not None]
+    present = [_as_float(f) for f in factors if f is not None]
     if len(present) < len(factors):
         return False
     product = math.prod(present)
@@ -89,7 +98,7 @@ def _overflow_problems(cleaned: dict[str, list[dict[str, Any]]], accelerators: d
                 problems.append(Problem(f"clusters[{index}].groups[{g}].accelerator_count",
                                         f"accelerators x peak exceeds {limit} ops/s"))
             elif peak is not None:
-                total += group["accelerator_count"] * peak
+                total += group["accelerator_count"] * _as_float(peak)
         if _too_large(total):
             problems.append(Problem(f"clusters[{index}].groups", f"the cluster's summed peak exceeds {limit} ops/s"))
     return problems
@@ -109,6 +118,7 @@ class SubmissionResult:
     objects: list[tuple[str, Any, str]] = field(default_factory=list)  # (section, object, outcome)
     changed_subjects: list[str] = field(default_factory=list)
     changed_records: list[Any] = field(default_factory=list)  # the records behind changed_subjects, in order
+    designations: list[tuple[Any, str]] = field(default_factory=list)  # (Designation, "recorded" | "unchanged")
 
     def record(self, section: str, obj: Any, outcome: str) -> None:
         getattr(self, outcome)[section] += 1
@@ -117,6 +127,14 @@ class SubmissionResult:
             self.changed_subjects.append(obj.subject_ref)
             self.changed_records.append(obj)
 
+    def record_designation(self, designation: Any, outcome: str) -> None:
+        """A designation recorded re-evaluates its subject, as a revision of the subject would."""
+        self.designations.append((designation, outcome))
+        subject = designation.subject
+        if outcome == "recorded" and subject.subject_ref not in self.changed_subjects:
+            self.changed_subjects.append(subject.subject_ref)
+            self.changed_records.append(subject)
+
     def summary(self) -> str:
         parts = []
         for section in ("organisations", "models", "clusters"):
@@ -124,6 +142,9 @@ class SubmissionResult:
                 f"{section}: {self.created[section]} created, {self.revised[section]} revised, "
                 f"{self.unchanged[section]} unchanged"
             )
+        if self.designations:
+            recorded = sum(1 for _d, outcome in self.designations if outcome == "recorded")
+            parts.append(f"designations: {recorded} recorded, {len(self.designations) - recorded} unchanged")
         return "; ".join(parts)
 
 
@@ -570,6 +591,7 @@ def registry_submit(
     only_new: bool = False,
     organisations: Iterable[Organisation] = (),
     progress: Callable[[int], None] | None = None,
+    may_designate: bool = False,
 ) -> SubmissionResult:
     """Validates the whole interchange document, then stores it in one transaction.
 
@@ -578,17 +600,22 @@ def registry_submit(
     `only_new`, every record must be new: one that is stored already raises RecordExists, having
     written nothing. Each record's row is locked while it is revised, so concurrent revisions are
     numbered in order. `organisations` are rows the caller has read already (a lab's own, with its
-    token), so that the checks need not read them again.
+    token), so that the checks need not read them again. Only with `may_designate` (a regulator: the
+    import command, the admin, the API with a regulator token) may the document carry `designations`;
+    otherwise it is refused, naming the field.
 
     The statements, for one new record: the checks read the organisations, accelerators and
     lineages the document names (none when it names none); then the record's row, its first
     revision and what the `subjects_changed` receivers write, in one transaction.
     """
+    if isinstance(document, dict) and document.get("designations") not in (None, []) and (
+            not may_designate or organisation_scope is not None):
+        raise RegistryValidationError([Problem("designations", NOT_A_REGULATOR)])
     cleaned, problems = validate_records(document)
     known = _Known()
     if cleaned:
         more, known = _check_references(cleaned, organisation_scope=organisation_scope, organisations=organisations)
-        problems += more or _check_limits(cleaned)
+        problems += (more or _check_limits(cleaned)) + designation_problems(cleaned)
     if problems:
         raise RegistryValidationError(problems)
     tick = progress or (lambda n: None)
@@ -610,6 +637,9 @@ def registry_submit(
                     tick(1)
                 for rec in cleaned["clusters"]:
                     _write_cluster(cluster_facts(rec), writer)
+                    tick(1)
+                for designation, outcome in write_designations(cleaned["designations"], actor=actor, via=via):
+                    result.record_designation(designation, outcome)
                     tick(1)
                 if result.changed_subjects:
                     subjects_changed.send(sender=registry_submit, subjects=list(result.changed_subjects),
@@ -684,4 +714,13 @@ def record_save(
 def record_count(document: Any) -> int:
     if not isinstance(document, dict):
         return 0
-    return sum(len(document.get(key) or []) for key in ("organisations", "models", "clusters") if isinstance(document.get(key), list))
+    return sum(len(document.get(key) or []) for key in ("organisations", "models", "clusters", "designations")
+               if isinstance(document.get(key), list))
+
+
+def designation_record(*, record: dict[str, Any], actor: Any, via: str) -> tuple[Any, str]:
+    """Records one designation (the admin, the API with a regulator token): validated and written as a
+    submission's are. Returns (Designation, "recorded" | "unchanged"); raises RegistryValidationError
+    (paths `designations[0].kind`), having written nothing."""
+    result = registry_submit({"designations": [record]}, actor=actor, via=via, may_designate=True)
+    return result.designations[0]

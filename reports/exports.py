@@ -1,23 +1,27 @@
 """Determinations as CSV and JSON, streamed row by row so a large export is never held in memory.
 
 The CSV has one row per determination; the JSON has one object per determination with the same
-fields plus its tests (the DESIGN.md `evaluate` fields). Text that a spreadsheet would run as a
-formula (=, +, -, @ first) is written with a leading apostrophe.
+fields plus its tests (the DESIGN.md `evaluate` fields). `designations` holds, for a determination
+with a test that reads a regulator's designation, the designations under its regime that its facts
+held (kind, date decided, reference; `[]` for none), and is empty otherwise. Text that a
+spreadsheet would run as a formula (=, +, -, @ first) is written with a leading apostrophe.
 """
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from rules.models import Determination, StatusChange
+from rules.models import Determination, FactsSnapshot, StatusChange
 
 FIELDS = (
     "sequence", "subject", "subject_kind", "organisation", "subject_name", "subject_version", "regime",
     "rule_version", "rule_version_id", "rule_hash", "as_of", "status", "tier", "deciding_test", "facts_revision",
-    "facts_sha256", "trigger", "run", "created_at", "row_sha256", "previous_sha256",
+    "facts_sha256", "trigger", "run", "created_at", "row_sha256", "previous_sha256", "designations",
 )
 TEST_FIELDS = ("id", "outcome", "quantity", "value", "operator", "threshold", "margin", "citation", "missing")
 CHANGE_FIELDS = (
@@ -28,7 +32,27 @@ CHANGE_FIELDS = (
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def determination_record(row: Determination, *, with_tests: bool = False) -> dict[str, Any]:
+READS_DESIGNATION = re.compile(r'"quantity":\s*"designation"')  # a test of the payload read designated()
+
+
+def _designations_read(rows: list[Determination]) -> dict[int, list[dict[str, str]]]:
+    """Row pk → the designations under its regime that its facts snapshot held, for the rows with a
+    test that read one (one query for the batch): kind, date decided, reference."""
+    reading = [row for row in rows if READS_DESIGNATION.search(row.payload)]
+    if not reading:
+        return {}
+    texts = dict(FactsSnapshot.objects.filter(sha256__in={row.facts_id for row in reading}).values_list("sha256", "facts"))
+    held: dict[int, list[dict[str, str]]] = {}
+    for row in reading:
+        snapshot = json.loads(texts.get(row.facts_id) or "{}")  # designations are a top-level key, never compacted
+        held[row.pk] = [{"kind": d.get("kind"), "decided_on": d.get("decided_on"), "reference": d.get("reference")}
+                        for d in snapshot.get("designations") or () if d.get("regime") == row.regime]
+    return held
+
+
+def determination_record(row: Determination, *, with_tests: bool = False,
+                         designations: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """`designations`: those a test of the row read (None when no test reads one)."""
     record = {
         "sequence": row.sequence,
         "subject": row.subject_ref,
@@ -51,6 +75,7 @@ def determination_record(row: Determination, *, with_tests: bool = False) -> dic
         "created_at": row.created_at.isoformat(timespec="microseconds"),
         "row_sha256": row.row_sha256,
         "previous_sha256": row.previous_sha256,
+        "designations": designations,
     }
     if with_tests:
         record["tests"] = [{key: test.get(key) for key in TEST_FIELDS} for test in row.data().get("tests", [])]
@@ -110,7 +135,15 @@ def json_chunks(records: Iterable[dict[str, Any]], *, head: dict[str, Any] | Non
     yield "\n]\n" if head is None else "\n]}\n"
 
 
+def _records(rows: Iterable[Determination], *, with_tests: bool, batch: int = 500) -> Iterator[dict[str, Any]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, batch)):
+        held = _designations_read(chunk)
+        for row in chunk:
+            yield determination_record(row, with_tests=with_tests, designations=held.get(row.pk))
+
+
 def determination_chunks(rows: Iterable[Determination], *, format: str) -> Iterator[str]:
     if format == "csv":
-        return csv_chunks((determination_record(row) for row in rows), FIELDS)
-    return json_chunks(determination_record(row, with_tests=True) for row in rows)
+        return csv_chunks(_records(rows, with_tests=False), FIELDS)
+    return json_chunks(_records(rows, with_tests=True))

@@ -26,13 +26,28 @@ LOG_SCHEMA = "determination/1"
 def canonical(value: Any) -> str:
     """A payload's or a facts snapshot's text: JSON with sorted keys, no whitespace, UTF-8, floats in
     their shortest round-trip form (`1e+26` is written `1e26`). orjson writes it about five times faster
-    than `json.dumps`; integers beyond 64 bits, which it refuses, fall back to `json.dumps`. A row's
+    than `json.dumps`; integers beyond 64 bits, which it refuses (exact compute figures such as
+    10**26 + 1, so most payloads), are handed to it as fragments of their digits. A row's
     hash covers the text as stored, so verification never re-encodes it. Not `registry.facts.canonical_json`:
     revisions compare a recomputed digest with the one they stored, so that encoding must not change."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        return orjson.dumps(_big_ints_as_text(value), option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_INT64 = 2**63
+
+
+def _big_ints_as_text(value: Any) -> Any:
+    """`value` with each integer beyond 64 bits as a pre-written JSON fragment of its digits."""
+    if type(value) is int and not -_INT64 <= value < _INT64:
+        return orjson.Fragment(str(value))
+    if type(value) is dict:
+        return {key: _big_ints_as_text(item) for key, item in value.items()}
+    if type(value) is list or type(value) is tuple:
+        return [_big_ints_as_text(item) for item in value]
+    return value
 
 
 def sha256_text(text: str) -> str:

@@ -1,8 +1,10 @@
 """The rule versions of record in the database, and the engine library built from them.
 
 `migrate` copies each published file of `rules/library` (listed in PUBLISHED.lock) into the
-database; drafts uploaded by regulators live only in the database until published. Evaluations
-of record use published versions only.
+database, and each library file not in PUBLISHED.lock as a draft (a text whose enactment or wording
+is not yet verified), which a regulator previews and publishes from the workspace like an
+uploaded draft. Drafts uploaded by regulators live only in the database until published.
+Evaluations of record use published versions only.
 """
 from __future__ import annotations
 
@@ -48,7 +50,9 @@ def _fields(version: EngineVersion) -> dict[str, Any]:
 
 
 def sync_library_files() -> tuple[int, int]:
-    """Copies published library files into the database; returns (added, already there)."""
+    """Copies published library files into the database, and library drafts as drafts unless the
+    regime already holds that version id (as a draft, or published from the workspace); returns
+    (added, already there)."""
     root = settings.REGISTRY_RULE_LIBRARY
     library = load_library(root)  # refuses an edited published file
     texts = {}
@@ -59,7 +63,7 @@ def sync_library_files() -> tuple[int, int]:
     with transaction.atomic():
         for version in library:
             if not version.published:
-                continue
+                continue  # drafts after every published version
             stored = RuleVersion.objects.filter(
                 regime=version.regime_slug, version_id=version.version_id, state=RuleVersionState.PUBLISHED
             ).first()
@@ -76,7 +80,23 @@ def sync_library_files() -> tuple[int, int]:
                 state=RuleVersionState.PUBLISHED, origin=version.origin, published_at=timezone.now(),
             )
             added += 1
+        for version in library:
+            if version.published:
+                continue
+            if _library_draft_sync(version, texts[version.content_hash]):
+                added += 1
+            else:
+                present += 1
     return added, present
+
+
+def _library_draft_sync(version: EngineVersion, text: str) -> bool:
+    """A library draft becomes a workspace draft once: never over a row of the same version id."""
+    if RuleVersion.objects.filter(regime=version.regime_slug, version_id=version.version_id).exists():
+        return False
+    RuleVersion.objects.create(**_fields(version), content=text, content_sha256=version.content_hash,
+                               state=RuleVersionState.DRAFT, origin=version.origin)
+    return True
 
 
 def sync_library_after_migrate(sender: Any, **kwargs: Any) -> None:

@@ -2,7 +2,8 @@
 
 A snapshot is built from each record's latest revision (the facts as submitted), never from the
 current row, so a determination can be replayed from the snapshot it stores. Building works in
-chunks with a bounded number of queries per chunk, whatever the chunk's size.
+chunks with a bounded number of queries per chunk, whatever the chunk's size. A subject's
+designations not withdrawn (`registry.models.Designation`) are its snapshot's `designations`.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from registry.models import (
     AIModel,
     Cluster,
     ClusterRevision,
+    Designation,
     ModelRevision,
     Organisation,
     OrganisationRevision,
@@ -87,6 +89,33 @@ def _latest(revision_model: type, fk: str, ids: Iterable[int]) -> dict[int, tupl
     return {pk: (number, facts) for pk, number, facts in rows}
 
 
+def designations_of(subject_kind: str, ids: Iterable[int]) -> dict[int, list[dict[str, str]]]:
+    """Subject id → its designations not withdrawn, as a snapshot carries them (sorted by regime, date,
+    kind and reference): one query for any number of subjects of one kind."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    column = {"model": "model_id", "cluster": "cluster_id", "organisation": "organisation_id"}[subject_kind]
+    rows = Designation.objects.filter(**{"subject_kind": subject_kind, f"{column}__any": ids,
+                                         "withdrawal__isnull": True}).values_list(
+        column, "regime", "kind", "decided_on", "reference").order_by()
+    held: dict[int, list[dict[str, str]]] = {}
+    for pk, regime, kind, decided_on, reference in rows:
+        held.setdefault(pk, []).append({"regime": regime, "kind": kind, "decided_on": decided_on.isoformat(),
+                                        "reference": reference})
+    for designations in held.values():
+        designations.sort(key=lambda d: (d["regime"], d["decided_on"], d["kind"], d["reference"]))
+    return held
+
+
+def _with_designations(snapshot: dict[str, Any], designations: list[dict[str, str]] | None) -> dict[str, Any]:
+    """A subject with designations carries them as `designations`; one without has no such key, so
+    its snapshot (and its hash) is what it was before designations were recorded."""
+    if designations:
+        snapshot["designations"] = designations
+    return snapshot
+
+
 class SnapshotBuilder:
     """Builds snapshots for a chunk of subjects; caches organisations, lineage and the catalog."""
 
@@ -140,15 +169,18 @@ class SnapshotBuilder:
     def models(self, models: list[AIModel]) -> Iterator[SubjectSnapshot]:
         self._models(m.pk for m in models)
         self._organisations(self._model_facts[m.pk]["organisation"] for m in models if m.pk in self._model_facts)
+        designations = designations_of("model", (m.pk for m in models))
         for model in models:
             if model.pk not in self._model_facts:
                 continue
             key = SubjectKey("model", model.organisation.slug, model.name, model.version)
-            yield SubjectSnapshot(key, model.pk, model.revision, self._model_snapshot(model.pk))
+            snapshot = _with_designations(self._model_snapshot(model.pk), designations.get(model.pk))
+            yield SubjectSnapshot(key, model.pk, model.revision, snapshot)
 
     def clusters(self, clusters: list[Cluster]) -> Iterator[SubjectSnapshot]:
         latest = _latest(ClusterRevision, "cluster", [c.pk for c in clusters])
         self._organisations(c.organisation.slug for c in clusters)
+        designations = designations_of("cluster", (c.pk for c in clusters))
         for cluster in clusters:
             if cluster.pk not in latest:
                 continue
@@ -167,6 +199,7 @@ class SnapshotBuilder:
                 "cluster": facts,
                 "accelerators": self._used_accelerators(g["accelerator"] for g in groups),
             }
+            _with_designations(snapshot, designations.get(cluster.pk))
             yield SubjectSnapshot(SubjectKey("cluster", cluster.organisation.slug, cluster.name), cluster.pk, number, snapshot)
 
     def organisations(self, organisations: list[Organisation]) -> Iterator[SubjectSnapshot]:
@@ -175,6 +208,7 @@ class SnapshotBuilder:
         for pk, org_id in AIModel.objects.filter(organisation__in=organisations).values_list("pk", "organisation_id"):
             model_ids.setdefault(org_id, []).append(pk)
         self._models(pk for ids in model_ids.values() for pk in ids)
+        designations = designations_of("organisation", (o.pk for o in organisations))
         for org in organisations:
             if org.slug not in self._org_facts:
                 continue
@@ -189,6 +223,7 @@ class SnapshotBuilder:
                 "models": models,
                 "accelerators": self._used_accelerators(slugs),
             }
+            _with_designations(snapshot, designations.get(org.pk))
             yield SubjectSnapshot(SubjectKey("organisation", org.slug), org.pk, org.revision, snapshot)
 
 

@@ -32,6 +32,7 @@ class AIModelFactory(factory.django.DjangoModelFactory):
     parameter_count = 7e10
     training_tokens = 1.5e13
     general_purpose = True
+    primarily_biological_sequence_data = False
     modalities = factory.LazyFunction(lambda: ["text"])
 
 
@@ -82,6 +83,7 @@ class ModelRecordFactory(factory.DictFactory):
     parameter_count = 4.05e11
     training_tokens = 1.56e13
     general_purpose = True
+    primarily_biological_sequence_data = False
     modalities = factory.LazyFunction(lambda: ["text"])
     # before the earliest regime in the library (EO 14110, 2023-10-30), so a record exists on any as-of date a
     # test evaluates it on unless the test gives it later dates (existence in time: DESIGN.md)

@@ -65,6 +65,14 @@ class RecordMeta(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class ExactNumberOut(serializers.FloatField):
+    """A figure as submitted: a whole number as a JSON integer of every digit (never rounded to a
+    double: 100000000000000000000000001 is not 1e26), any other number as a JSON number."""
+
+    def to_representation(self, value: Any) -> int | float:
+        return value if isinstance(value, int) and not isinstance(value, bool) else float(value)
+
+
 def fact_output_field(validator: serializers.Field, *, nullable: bool = False,
                       nested: dict[str, type[serializers.Serializer]] | None = None) -> serializers.Field:
     """How a response shows a fact its interchange validator accepts: the same type and nullability,
@@ -79,7 +87,7 @@ def fact_output_field(validator: serializers.Field, *, nullable: bool = False,
             raise ImproperlyConfigured(f"no output serializer for the nested record {validator.field_name!r} ({record.__name__})") from None
         return output(many=True) if many else output(allow_null=allow_null)
     if isinstance(validator, interchange.InterchangeNumber):
-        return serializers.IntegerField(allow_null=allow_null) if validator.whole else serializers.FloatField(allow_null=allow_null)
+        return serializers.IntegerField(allow_null=allow_null) if validator.whole else ExactNumberOut(allow_null=allow_null)
     if isinstance(validator, serializers.BooleanField):
         return serializers.BooleanField(allow_null=allow_null)
     if isinstance(validator, serializers.ChoiceField):

@@ -21,7 +21,7 @@ from ..idempotency import idempotent
 from ..permissions import HasApiRole, LabWritesOwnRecords
 from ..schema import ETAG_HEADER, IDEMPOTENCY_KEY, IF_MATCH, examples_for
 from ..serializers import registry as out
-from ..submissions import body_record, identity_keep, record_submit, storable_text
+from ..submissions import identity_keep, lab_body_record, record_submit, storable_text
 
 
 class RegistryRecordViewSet(viewsets.GenericViewSet):
@@ -72,7 +72,7 @@ class RegistryRecordViewSet(viewsets.GenericViewSet):
 
     @idempotent
     def create(self, request: Request) -> Response:
-        record = body_record(request.data)
+        record = lab_body_record(request.data)
         if self.kind != "organisation":
             record.setdefault("organisation", self._scope())
         try:
@@ -98,7 +98,7 @@ class RegistryRecordViewSet(viewsets.GenericViewSet):
             obj = self.get_queryset().get(pk=found.pk)
             facts, _digest = out.facts_of(self.kind, obj)
             if_match_check(request, out.record_etag(self.kind, obj))
-            body = body_record(request.data)
+            body = lab_body_record(request.data)
             record = {**facts, **body} if partial else body
             record = identity_keep(kind=self.kind, record=record, current=facts)
             revised, _outcome = record_submit(kind=self.kind, record=record, actor=request.user,

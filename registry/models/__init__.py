@@ -2,6 +2,7 @@
 from .accelerator import Accelerator
 from .aimodel import AIModel, ModelRevision
 from .cluster import AcceleratorGroup, Cluster, ClusterRevision, NetworkLink
+from .designation import Designation, DesignationWithdrawal
 from .organisation import Organisation, OrganisationRevision
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "Cluster",
     "ClusterRevision",
     "NetworkLink",
+    "Designation",
+    "DesignationWithdrawal",
     "Organisation",
     "OrganisationRevision",
 ]

@@ -44,12 +44,19 @@ class AIModel(models.Model):
         null=True, blank=True, help_text="Reported integer or floating-point operations of training."
     )
     training_compute_uncertainty = models.FloatField(
-        null=True, blank=True, help_text="Relative uncertainty of the reported figure (0.3 = ±30 %)."
+        null=True, blank=True, help_text="Relative uncertainty of the reported figure (0.3 = ±30 %; at most 1, ±100 %)."
     )
     general_purpose = models.BooleanField(
         null=True, blank=True, help_text="Declared trained on broad data and designed for generality."
     )
-    primarily_biological_sequence_data = models.BooleanField(default=False)
+    primarily_biological_sequence_data = models.BooleanField(
+        null=True, blank=True, default=None,
+        help_text="Declared trained primarily on biological sequence data; empty when not declared.",
+    )
+    weights_published = models.BooleanField(
+        null=True, blank=True, default=None,
+        help_text="Declared that the model's weights are published (open weights); empty when not declared.",
+    )
     modalities = models.JSONField(default=list, blank=True)
     base_model = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived_models"
@@ -92,9 +99,11 @@ class AIModel(models.Model):
             models.CheckConstraint(
                 condition=_null_or_non_negative("fine_tuning_compute_ops"), name="model_fine_tuning_compute_non_negative"
             ),
-            models.CheckConstraint(
-                condition=_null_or_non_negative("training_compute_uncertainty"),
-                name="model_uncertainty_non_negative",
+            models.CheckConstraint(  # 1 is ±100 %: a band that reaches zero, never below it
+                condition=Q(training_compute_uncertainty__isnull=True)
+                | (Q(training_compute_uncertainty__gte=0) & Q(training_compute_uncertainty__lte=1)),
+                name="model_uncertainty_at_most_one",
+                violation_error_message="training_compute_uncertainty must be in [0, 1] (1 is ±100 %%)",
             ),
             models.CheckConstraint(
                 condition=_null_or_positive("training_accelerator_count"), name="model_accelerator_count_positive"

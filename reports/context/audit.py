@@ -6,6 +6,7 @@ version's own text). Headroom is worked out on the stored facts snapshot with th
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from .. import selectors
 from .common import (
     OPERATOR_WORDS,
     SCENARIO_LABELS,
+    compared,
     fact_value,
     iso_date,
     iso_datetime,
@@ -123,8 +125,8 @@ def _comparison_context(row: dict[str, Any], version: EngineVersion) -> dict[str
     parameter = version.parameters.get(row.get("parameter") or "")
     numeric = "value" in row
     if numeric:
-        threshold = number(row.get("threshold"), parameter.unit if parameter else unit)
-        value = number(row.get("value"), unit)
+        value, threshold = compared(row.get("value"), row.get("threshold"), unit,
+                                    parameter.unit if parameter else unit)
         text = f"{row.get('quantity')} = {value} {row.get('operator')} {threshold}"
     else:
         threshold, value = row.get("threshold_label", ""), ""
@@ -169,12 +171,13 @@ def _test_context(test: dict[str, Any], version: EngineVersion) -> dict[str, Any
         "outcome": test.get("outcome", ""),
         "outcome_label": OUTCOME_LABELS.get(test.get("outcome", ""), test.get("outcome", "")),
         "quantity": test.get("quantity", ""),
-        "value": number(test.get("value"), unit),
+        "value": compared(test.get("value"), test.get("threshold"), unit, parameter.unit if parameter else unit)[0],
         "band": f"{number(test.get('low'), unit)} to {number(test.get('high'), unit)}" if banded else "",
         "operator": test.get("operator", ""),
         "operator_words": (parameter.text_operator if parameter and parameter.text_operator
                            else OPERATOR_WORDS.get(test.get("operator", ""), "")),
-        "threshold": number(test.get("threshold"), parameter.unit if parameter else unit),
+        "threshold": compared(test.get("value"), test.get("threshold"), unit,
+                              parameter.unit if parameter else unit)[1],
         "margin": margin_text(test.get("margin")),
         "method": test.get("method") or "—",
         "formula": test.get("formula") or "—",
@@ -184,6 +187,8 @@ def _test_context(test: dict[str, Any], version: EngineVersion) -> dict[str, Any
         "quote_text": (quote.get("text") or "").strip(),
         "quote_source": quote.get("source") or "—",
         "quote_provenance": quote.get("provenance") or "—",
+        "paraphrase": dict((rule_test.paraphrase if rule_test else None) or test.get("paraphrase") or {}),
+        "caveat": (rule_test.caveat if rule_test else None) or test.get("caveat") or "",
         "instrument_url": version.instrument.get("url", ""),
         "reading": (rule_test.reading if rule_test else None) or test.get("reading") or "",
         "throughput_reading": test.get("throughput_reading") or "",
@@ -194,6 +199,25 @@ def _test_context(test: dict[str, Any], version: EngineVersion) -> dict[str, Any
             for key, value in (test.get("sensitivity") or {}).items() if key != "actual"
         ],
     }
+
+
+DESIGNATION_CALL = re.compile(r'designated\(\s*"([^"]+)"\s*\)')
+
+
+def _designations_read(test_context: dict[str, Any], version: EngineVersion, snapshot: dict[str, Any], *,
+                       regime: str, as_of: date) -> list[dict[str, Any]]:
+    """The designations a test reads (`designated("kind")` in its condition), as the stored snapshot
+    holds them for this regime: kind, date decided, reference, and whether in effect on the as-of date."""
+    rule_test = next((t for t in version.tests if t.id == test_context["id"]), None)
+    kinds = DESIGNATION_CALL.findall(rule_test.condition) if rule_test else []
+    if not kinds:
+        return []
+    return [
+        {"kind": entry.get("kind", ""), "decided_on": entry.get("decided_on", ""), "reference": entry.get("reference", ""),
+         "in_effect": str(entry.get("decided_on") or "9999-12-31") <= as_of.isoformat()}
+        for entry in snapshot.get("designations") or ()
+        if entry.get("regime") == regime and entry.get("kind") in kinds
+    ]
 
 
 def _headroom_rows(snapshot: dict[str, Any], *, regime: str, version: EngineVersion, as_of: date) -> list[dict[str, Any]]:
@@ -212,7 +236,8 @@ def _headroom_rows(snapshot: dict[str, Any], *, regime: str, version: EngineVers
         if snapshot["kind"] == "model":
             hours = [f"{number(v)} {data['reference_accelerator']}-hours at {k}" for k, v in data["accelerator_hours"].items()
                      if v is not None]
-            usd = [f"{number(v, 'usd')} ({k})" for k, v in data["usd"].items() if v is not None]
+            usd = [f"{number(low, 'usd')} to {number(data['usd_high'][k], 'usd')} ({k})"
+                   for k, low in data["usd_low"].items() if low is not None]
             to_go = "already above" if data["already_above"] else (
                 f"{number(data['remaining_ops'], 'ops')} to go" if data["remaining_ops"] is not None else UNKNOWN)
             detail = "; ".join([*hours, *usd])
@@ -297,10 +322,17 @@ def _regime_context(determination: Determination, versions: dict[int, EngineVers
             "instrument_url": version.instrument.get("url", ""),
         }
         context["tests"] = [_test_context(test, version) for test in payload.get("tests", [])]
+        snapshot = determination.facts.data()
+        for test in context["tests"]:
+            # a test that reads a regulator's designation shows the designations it read, with their dates
+            test["reads_designations"] = bool(DESIGNATION_CALL.search(
+                next((t.condition for t in version.tests if t.id == test["id"]), "")))
+            test["designations"] = _designations_read(test, version, snapshot, regime=determination.regime,
+                                                      as_of=determination.as_of)
         # the version's readings say how its tests are read: shown where one of them applied to the subject
         context["readings"] = [{"id": r.get("id", ""), "text": r.get("text", "")} for r in version.readings
                                if context["tests"]]
-        context["headroom"] = _headroom_rows(determination.facts.data(), regime=determination.regime,
+        context["headroom"] = _headroom_rows(snapshot, regime=determination.regime,
                                              version=version, as_of=determination.as_of)
     return context
 

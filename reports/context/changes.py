@@ -9,7 +9,7 @@ from rules.engine.vocabulary import OUTCOME_LABELS, status_line
 from rules.models import Determination, EvaluationRun
 
 from .. import selectors
-from .common import iso_date, iso_datetime, number, quantity_unit, username
+from .common import compared, iso_date, iso_datetime, quantity_unit, username
 
 
 def _test_values(determination: Determination, test_id: str) -> str:
@@ -19,7 +19,8 @@ def _test_values(determination: Determination, test_id: str) -> str:
     unit = quantity_unit(test.get("quantity"))
     if test.get("value") is None and test.get("missing"):
         return "missing: " + ", ".join(test["missing"])
-    return f"{number(test.get('value'), unit)} {test.get('operator', '')} {number(test.get('threshold'), unit)}"
+    value, threshold = compared(test.get("value"), test.get("threshold"), unit)
+    return f"{value} {test.get('operator', '')} {threshold}"
 
 
 def changes_context(*, run: EvaluationRun, generated_at: datetime) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from rules.engine.formatting import UNKNOWN, format_exact_quantity, format_quantity
+from rules.engine.formatting import UNKNOWN, format_compared, format_exact_quantity, format_quantity
 from rules.engine.subject import QUANTITIES
 from rules.engine.vocabulary import Status
 
@@ -47,6 +47,13 @@ def number(value: Any, unit: str | None = None) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return format_quantity(value, unit)
+
+
+def compared(value: Any, threshold: Any, unit: str | None, threshold_unit: str | None = None) -> tuple[str, str]:
+    """(value, threshold) as a comparison shows them (`format_compared`); text and booleans as they are."""
+    if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in (value, threshold)):
+        return number(value, unit), number(threshold, threshold_unit if threshold_unit is not None else unit)
+    return format_compared(value, threshold, unit, threshold_unit)
 
 
 def fact_value(name: str, value: Any) -> str:

@@ -23,7 +23,7 @@ from rules.library_store import published_library
 from rules.snapshots import expand_text
 
 from .. import charts, selectors
-from .common import STATUSES, iso_datetime, number, quantity_unit
+from .common import STATUSES, compared, iso_datetime, number, quantity_unit
 
 MODEL_COMPUTE = "cumulative_training_compute_ops"
 CLUSTER_PEAK = "cluster_peak_ops_per_second"
@@ -148,8 +148,7 @@ def _listed(subject_ref: str, subject_kind: str, regime: str, rule_version_label
         "subject": subject_ref, "kind": subject_kind, "regime": regime,
         "version": rule_version_label or "—", "deciding_test": deciding_test or "—",
         "test_title": test.get("title", ""),
-        "comparison": (f"{number(test.get('value'), unit)} {test.get('operator', '')} "
-                       f"{number(test.get('threshold'), unit)}") if test else "—",
+        "comparison": _comparison(test, unit),
         "missing": ", ".join(test.get("missing") or []), "sequence": sequence,
     }
 
@@ -231,3 +230,10 @@ def _registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
             {"anchor": "decision-log-head", "title": "Decision log"},
         ],
     }
+
+
+def _comparison(test: dict[str, Any] | None, unit: str | None) -> str:
+    if not test:
+        return "—"
+    value, threshold = compared(test.get("value"), test.get("threshold"), unit)
+    return f"{value} {test.get('operator', '')} {threshold}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .exact import exact, plain
 from .formatting import formula_number
 from .quantities import Quantity, accelerator_peak
 
@@ -24,7 +25,7 @@ OPERATORS = {
 def _satisfies(value: float | None, operator: str, threshold: float, *, optimistic: bool) -> bool:
     if value is None:
         return optimistic
-    return OPERATORS[operator](value, threshold)
+    return OPERATORS[operator](exact(value), exact(threshold))
 
 
 def _find(parent: list[int], index: int) -> int:
@@ -75,7 +76,7 @@ def cluster_peak_ops_per_second(cluster: dict[str, Any], *, network_threshold_gb
             missing.append(f"{path}.accelerator_count")
         if group.get("network_gbps") is None:
             missing.append(f"{path}.network_gbps")
-        peaks.append(peak)
+        peaks.append(exact(peak))
     named = {group.get("name") for group in groups}
     linked = set()
     for j, link in enumerate(links):
@@ -95,7 +96,7 @@ def cluster_peak_ops_per_second(cluster: dict[str, Any], *, network_threshold_gb
         internal = _satisfies(group.get("network_gbps"), network_operator, network_threshold_gbps,
                               optimistic=optimistic)
         if count is None:
-            return (math.inf if optimistic else 0.0), "count unknown"
+            return (math.inf if optimistic else 0), "count unknown"
         if not internal:
             per_node = group.get("accelerators_per_node") or 1
             count, why = min(per_node, count), f"one node: network {formula_number(group.get('network_gbps'))} Gbit/s"
@@ -103,11 +104,11 @@ def cluster_peak_ops_per_second(cluster: dict[str, Any], *, network_threshold_gb
             why = ""
         peak = peaks[i]
         if peak is None:
-            return (math.inf if optimistic else 0.0), "peak unknown"
-        return count * peak, f"{group.get('name')}: {formula_number(count)} × {formula_number(peak)}" + (f" ({why})" if why else "")
+            return (math.inf if optimistic else 0), "peak unknown"
+        return exact(count) * peak, f"{group.get('name')}: {formula_number(count)} × {formula_number(peak)}" + (f" ({why})" if why else "")
 
     def best(optimistic: bool) -> tuple[float, list[int], list[str]]:
-        top: tuple[float, list[int], list[str]] = (0.0, [], [])
+        top: tuple[float, list[int], list[str]] = (0, [], [])
         for component in _components(groups, links, operator=network_operator,
                                      threshold=network_threshold_gbps, optimistic=optimistic):
             parts = [contribution(i, optimistic) for i in component]
@@ -125,11 +126,12 @@ def cluster_peak_ops_per_second(cluster: dict[str, Any], *, network_threshold_gb
     kinds: dict[str, float] = {}
     for i in component:
         slug = groups[i].get("accelerator") or f"group:{groups[i].get('name')}"
-        kinds[slug] = kinds.get(slug, 0) + (groups[i].get("accelerator_count") or 0)
+        kinds[slug] = kinds.get(slug, 0) + (groups[i].get("accelerator_count") or 0)  # only to name the main kind
     inputs = {
-        "reading": reading, "network_threshold_gbps": network_threshold_gbps, "network_operator": network_operator,
+        "reading": reading, "network_threshold_gbps": plain(exact(network_threshold_gbps)), "network_operator": network_operator,
         "component": [groups[i].get("name") for i in component],
         "component_accelerator": max(kinds, key=kinds.get) if kinds else None,
     }
+    low, high = exact(low), exact(high)
     return Quantity(name, low, low, None if math.isinf(high) else high, unit, "cluster-graph", formula,
                     inputs=inputs, missing=missing, notes=notes)

@@ -2,7 +2,9 @@
 
 Three-valued (Kleene) logic: a comparison is met (True), not met (False) or indeterminate (None).
 Numbers carry a band [low, high]; `a > b` is met when a.low > b.high, not met when
-a.high <= b.low, indeterminate otherwise. Never `eval`: names resolve at compile time.
+a.high <= b.low, indeterminate otherwise. Numbers are exact (ints and Fractions, `exact`): a
+literal or parameter is the decimal it writes, and no tolerance blurs a threshold. Never `eval`:
+names resolve at compile time.
 
 `if c then a else b` picks a branch; when `c` is indeterminate a number is the band spanning
 both branches (so `x > (if c then 3e24 else 3e22)` is decided wherever both branches agree).
@@ -17,14 +19,17 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from .schema import RuleFileError
+from .exact import Number, exact
+from .schema import RATIO_PATTERN, RuleFileError
 from .subject import FACTS, QUANTITIES, Arguments, NameSpec, Operand
 
 GRAMMAR = r"""
@@ -136,39 +141,35 @@ def _hi(x: float | None) -> float:
     return INF if x is None else x
 
 
-# Two figures this close are the same figure: a product such as 0.3333333333333333 x 3e25 lands a
-# unit in the last place off an exact third, and no legal threshold has twelve significant digits.
-RELATIVE_TOLERANCE = 1e-12
-
-
-def _same(x: float, y: float) -> bool:
-    return x == y or (-INF < x < INF and -INF < y < INF and abs(x - y) <= RELATIVE_TOLERANCE * max(abs(x), abs(y)))
-
-
 def _decide(operator: str, a: Operand, b: Operand) -> bool | None:
-    alo, ahi, blo, bhi = _lo(a.low), _hi(a.high), _lo(b.low), _hi(b.high)
+    """Exact: the values are ints and Fractions (`exact`), so `>` at a threshold is `>` as written,
+    with no tolerance: 100000000000000000000000000001 > 1e26 is met, 1e26 > 1e26 is not."""
+    alo, ahi, blo, bhi = exact(_lo(a.low)), exact(_hi(a.high)), exact(_lo(b.low)), exact(_hi(b.high))
     if operator == ">":
-        return True if alo > bhi and not _same(alo, bhi) else (False if ahi <= blo or _same(ahi, blo) else None)
+        return True if alo > bhi else (False if ahi <= blo else None)
     if operator == ">=":
-        return True if alo >= bhi or _same(alo, bhi) else (False if ahi < blo and not _same(ahi, blo) else None)
+        return True if alo >= bhi else (False if ahi < blo else None)
     if operator == "<":
-        return True if ahi < blo and not _same(ahi, blo) else (False if alo >= bhi or _same(alo, bhi) else None)
-    return True if ahi <= blo or _same(ahi, blo) else (False if alo > bhi and not _same(alo, bhi) else None)
+        return True if ahi < blo else (False if alo >= bhi else None)
+    return True if ahi <= blo else (False if alo > bhi else None)
+
+
+def _mul(x: Number, y: Number) -> Number:
+    return exact(exact(x) * exact(y))
+
+
+def _div(x: Number, y: Number) -> Number | None:
+    return exact(Fraction(exact(x)) / exact(y)) if y else None
 
 
 def _combine(op: str, a: Operand, b: Operand) -> Operand:
-    def both(x: float | None, y: float | None, fn: Callable) -> float | None:
+    def both(x: Number | None, y: Number | None, fn: Callable) -> Number | None:
         return None if x is None or y is None else fn(x, y)
 
     if op == "*":
-        mul = float.__mul__
-        return Operand(both(a.value, b.value, mul), both(a.low, b.low, mul), both(a.high, b.high, mul),
+        return Operand(both(a.value, b.value, _mul), both(a.low, b.low, _mul), both(a.high, b.high, _mul),
                        a.missing + b.missing, a.applicable and b.applicable)
-
-    def div(x: float, y: float) -> float | None:
-        return x / y if y else None
-
-    return Operand(both(a.value, b.value, div), both(a.low, b.high, div), both(a.high, b.low, div),
+    return Operand(both(a.value, b.value, _div), both(a.low, b.high, _div), both(a.high, b.low, _div),
                    a.missing + b.missing, a.applicable and b.applicable)
 
 
@@ -236,7 +237,7 @@ class _Compiler:
 
     def on_number(self, tree: Tree) -> _Node:
         token = tree.children[0]
-        value = float(token)
+        value = exact(str(token))  # the decimal as written: 1e26 is 10**26
         self.literals.append((str(token), token.line, token.column))
         operand = Operand(value, value, value)
         return _Node("number", lambda s, r: operand, str(token))
@@ -261,9 +262,12 @@ class _Compiler:
         if name in self.parameters:
             spec = self.parameters[name]
             value = spec.get("value")
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if isinstance(value, str):  # an exact ratio, "1/3" (the schema admits no other text)
+                value = exact(value) if re.fullmatch(RATIO_PATTERN, value) else None
+            if not isinstance(value, (int, float, Fraction)) or isinstance(value, bool):
                 raise self.error(token, f"parameter {name} has no numeric value")
-            operand = Operand(float(value), float(value), float(value))
+            value = exact(value)
+            operand = Operand(value, value, value)
             self.used_parameters.append(name)
             return _Node("number", lambda s, r: operand, name, parameters=(name,))
         spec: NameSpec | None = QUANTITIES.get(name) or FACTS.get(name)

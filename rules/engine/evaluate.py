@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from .conditions import ComparisonSpec
 from .defaults import default, defaults
+from .exact import Number, plain
 from .library import RuleTest, RuleVersion, Tier
 from .quantities import ARCHITECTURE, HARDWARE, PRICE, Quantity
 from .subject import Operand, Subject, SubjectRef
@@ -123,6 +125,8 @@ class TestOutcome:
     citation: str | None
     quote: dict[str, Any] | None
     reading: str | None
+    paraphrase: dict[str, Any] | None
+    caveat: str | None
     throughput_reading: str | None
     method: str | None
     formula: str | None
@@ -140,9 +144,9 @@ class TestOutcome:
             row = {"quantity": spec.quantity, "operator": spec.operator, "threshold_label": spec.threshold_label,
                    "parameter": spec.parameter, "outcome": OUTCOME[truth], "missing": list(missing)}
             if spec.numeric:
-                row.update(value=left.value, low=left.low, high=left.high, threshold=right.value,
-                           threshold_low=right.low, threshold_high=right.high,
-                           margin=_margin(left.value, right.value),
+                row.update(value=plain(left.value), low=plain(left.low), high=plain(left.high),
+                           threshold=plain(right.value), threshold_low=plain(right.low),
+                           threshold_high=plain(right.high), margin=_margin(left.value, right.value),
                            method=quantity.method if quantity else None,
                            applicable=left.applicable and right.applicable)
                 if truth is None:
@@ -151,14 +155,17 @@ class TestOutcome:
         return rows
 
     def to_dict(self, *, version_text: bool = True) -> dict[str, Any]:
-        quote = self.quote
-        if quote and not version_text:
-            quote = {key: value for key, value in quote.items() if key != "text"}
+        quote, paraphrase = self.quote, self.paraphrase
+        if not version_text:  # the version's own words are kept once, with the version
+            quote = {key: value for key, value in quote.items() if key != "text"} if quote else quote
+            paraphrase = ({key: value for key, value in paraphrase.items() if key != "text"}
+                          if paraphrase else paraphrase)
         data = {
             "id": self.id, "title": self.title, "outcome": self.outcome, "quantity": self.quantity,
-            "value": self.value, "low": self.low, "high": self.high, "operator": self.operator,
-            "threshold": self.threshold, "parameter": self.parameter, "margin": self.margin,
+            "value": plain(self.value), "low": plain(self.low), "high": plain(self.high), "operator": self.operator,
+            "threshold": plain(self.threshold), "parameter": self.parameter, "margin": self.margin,
             "citation": self.citation, "quote": dict(quote) if quote else None,
+            "paraphrase": dict(paraphrase) if paraphrase else None, "caveat": self.caveat,
             **({"reading": self.reading} if version_text else {}), "throughput_reading": self.throughput_reading, "method": self.method, "formula": self.formula,
             "missing": list(self.missing), "comparisons": self.comparisons(),
             "sensitivity": dict(self.sensitivity),
@@ -166,10 +173,11 @@ class TestOutcome:
         return data
 
 
-def _margin(value: float | None, threshold: Any) -> float | None:
-    if value is None or not isinstance(threshold, float) or not threshold:
+def _margin(value: Number | None, threshold: Any) -> float | None:
+    """value / threshold, as a float (a ratio to show, never compared)."""
+    if value is None or isinstance(threshold, bool) or not isinstance(threshold, (int, float, Fraction)) or not threshold:
         return None
-    return value / threshold
+    return float(Fraction(value) / Fraction(threshold))
 
 
 def _outcome(test: RuleTest, subject: Subject) -> TestOutcome:
@@ -191,11 +199,12 @@ def _outcome(test: RuleTest, subject: Subject) -> TestOutcome:
     quote = test.quote
     return TestOutcome(
         id=test.id, title=test.title, outcome=outcome, quantity=spec.quantity,
-        value=left.value if spec.numeric else None, low=left.low if spec.numeric else None,
-        high=left.high if spec.numeric else None, operator=spec.operator,
-        threshold=right.value if spec.numeric else spec.threshold_label, parameter=spec.parameter,
+        # as the JSON gives them: compared exactly, shown as int (whole) or float
+        value=plain(left.value) if spec.numeric else None, low=plain(left.low) if spec.numeric else None,
+        high=plain(left.high) if spec.numeric else None, operator=spec.operator,
+        threshold=plain(right.value) if spec.numeric else spec.threshold_label, parameter=spec.parameter,
         margin=_margin(left.value, right.value) if spec.numeric else None, citation=test.citation,
-        quote=quote, reading=test.reading,
+        quote=quote, reading=test.reading, paraphrase=test.paraphrase, caveat=test.caveat,
         throughput_reading=test.cluster_arguments.reading if test.cluster_arguments else None,
         method=quantity.method if quantity else None, formula=quantity.formula if quantity else None,
         missing=_unique(missing) if truth is None else [], sensitivity=sensitivity,
@@ -243,6 +252,7 @@ class Evaluation:
 
 def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests: list[RuleTest]) -> list[str]:
     table = defaults()
+    quantities = list(quantities)
     methods = set()
     for quantity in quantities:
         methods.add(quantity.method)
@@ -256,9 +266,12 @@ def _engine_caveats(quantities: Iterable[Quantity], version: RuleVersion, tests:
     if HARDWARE in methods:
         caveats.append(table["hardware_estimate_reading"].caveat)
     if PRICE in methods:
-        caveats.append(table["price_estimate_uncertainty"].caveat)
+        caveats.append(table["price_range_value"].caveat)
+        caveats.extend(quantity.inputs["price_caveat"] for quantity in quantities if quantity.method == PRICE)
     if any(test.cluster_arguments and "reading" not in test.arguments for test in tests):
         caveats.append(table["cluster_reading"].caveat)
+    # a determination that rests on a test with unverified wording says so
+    caveats.extend(f"test {test.id}: {test.caveat}" for test in tests if test.caveat)
     return _unique(caveats)
 
 

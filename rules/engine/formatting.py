@@ -7,6 +7,7 @@ engine's own explanations are written with the same helpers.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 UNKNOWN = "—"  # what every page, report and command prints for a value that is not known
@@ -44,6 +45,8 @@ def format_quantity(value: Any, unit: str | None = None) -> str:
     """
     if value is None:
         return UNKNOWN
+    if isinstance(value, Fraction):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if value == 0:
@@ -58,20 +61,50 @@ def format_quantity(value: Any, unit: str | None = None) -> str:
     return _with_unit(text, unit)
 
 
+def format_compared(value: Any, threshold: Any, unit: str | None = None,
+                    threshold_unit: str | None = None) -> tuple[str, str]:
+    """(value, threshold) as a comparison shows them: four significant figures (`format_quantity`),
+    or every digit of both (`format_exact_quantity`) where four would hide the difference the
+    engine decided on: `1.00000000000000000000000001e26 ops` against `1e26 ops`, not `1e26` twice."""
+    threshold_unit = unit if threshold_unit is None else threshold_unit
+    shown = format_quantity(value, unit), format_quantity(threshold, threshold_unit)
+    figures = all(isinstance(x, (int, float, Fraction)) and not isinstance(x, bool) for x in (value, threshold))
+    if figures and value != threshold and shown[0].split(" ")[0] == shown[1].split(" ")[0]:
+        return format_exact_quantity(value, unit), format_exact_quantity(threshold, threshold_unit)
+    return shown
+
+
 def format_exact_quantity(value: Any, unit: str | None = None) -> str:
-    """A submitted number written exactly, with its unit: the shortest scientific form that reads
-    back as the same float (`1.5625e13 tokens`), whole numbers below ten million as digits.
+    """A submitted or compared number written exactly, with its unit: a whole number in every
+    significant digit (`1.07e24 ops`, `1.00000000000000000000000001e26 ops` for 10**26 + 1, which
+    four significant figures would show as 1e26), any other number in the shortest scientific
+    form that reads back as the same float (`1.5625e13 tokens`), whole numbers below ten million
+    as digits.
 
     None is `UNKNOWN`; text is shown as it is.
     """
     if value is None:
         return UNKNOWN
+    if isinstance(value, Fraction):
+        value = value.numerator if value.denominator == 1 else float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     return _with_unit(_exact(value), unit)
 
 
+def _whole(value: int) -> str:
+    """Every significant digit of a whole number, in scientific form from ten million."""
+    if abs(value) < 10**7:
+        return str(value)
+    digits = str(abs(value))
+    significant = digits.rstrip("0")
+    mantissa = significant[0] + (f".{significant[1:]}" if len(significant) > 1 else "")
+    return f"{'-' if value < 0 else ''}{mantissa}e{len(digits) - 1}"
+
+
 def _exact(value: float) -> str:
+    if isinstance(value, int):
+        return _whole(value)
     if float(value).is_integer() and abs(value) < 1e7:
         return str(int(value))
     if 1e-3 <= abs(value) < 1e5:
@@ -97,5 +130,5 @@ def formula_number(number: float | None) -> str:
         return "unbounded"
     if number == int(number) and abs(number) < 1e6:
         return str(int(number))
-    text = f"{number:.3g}"
+    text = f"{float(number):.3g}"  # an exact Fraction has no `g` format
     return _scientific(text) if "e" in text else text

@@ -8,13 +8,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from .cluster import OPERATORS
 from .defaults import default, price_in_force
 from .evaluate import evaluate_subject
+from .exact import exact, plain_tree
 from .library import RuleVersion
-from .quantities import SECONDS_PER_HOUR
+from .quantities import PRICE_RANGE_VALUE, SECONDS_PER_HOUR, price_figure
 from .subject import QUANTITIES, Subject
 
 READINGS = ("dense_max", "dense_16bit")
@@ -41,11 +43,13 @@ class ModelHeadroom:
     reference_accelerator: str
     accelerator_hours: dict[str, float | None]
     usd: dict[str, float | None]
+    usd_low: dict[str, float | None]
+    usd_high: dict[str, float | None]
     max_dense_parameters: float | None
     note: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain_tree(asdict(self))  # exact figures as JSON numbers
 
 
 @dataclass(slots=True)
@@ -66,7 +70,7 @@ class ClusterHeadroom:
     note: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain_tree(asdict(self))  # exact figures as JSON numbers
 
 
 def _model_items(subject: Subject, regime: str, version: RuleVersion, as_of: date,
@@ -86,17 +90,23 @@ def _model_items(subject: Subject, regime: str, version: RuleVersion, as_of: dat
             remaining = None if above is None or above else threshold - value
             hours = {reading: (remaining / (peaks[reading] * SECONDS_PER_HOUR)
                                if remaining is not None and peaks.get(reading) else None) for reading in READINGS}
-            usd = {reading: (hours[reading] * price.usd_per_accelerator_hour
-                             if hours[reading] is not None and price else None) for reading in READINGS}
+            usd_low = {reading: (hours[reading] * price.low if hours[reading] is not None and price else None)
+                       for reading in READINGS}
+            usd_high = {reading: (hours[reading] * price.high if hours[reading] is not None and price else None)
+                        for reading in READINGS}
+            usd = {reading: (PRICE_RANGE_VALUE[default("price_range_value")](usd_low[reading], usd_high[reading])
+                             if usd_low[reading] is not None else None) for reading in READINGS}
             note = (f"{reference}-hours at 100 % utilization; USD at "
-                    + (f"${price.usd_per_accelerator_hour:.2f}/h ({price.provenance})" if price else "no price"))
+                    + (f"${price_figure(price.low)}–${price_figure(price.high)}/h "
+                       f"(published prices {price.period}, {price.provenance})"
+                       if price else f"no published price for {reference} on {as_of}"))
             if above:
                 note = "already above the threshold"
             elif value is None:
                 note = "value unknown: " + ", ".join(left.missing or ("not applicable",))
             items.append(ModelHeadroom(
                 regime, outcome.id, spec.quantity, value, spec.operator, threshold, spec.parameter, above,
-                remaining, reference, hours, usd,
+                remaining, reference, hours, usd, usd_low, usd_high,
                 max_dense_parameters(training_tokens=tokens, threshold_ops=threshold)
                 if tokens and threshold is not None else None, note))
     return items
@@ -120,7 +130,8 @@ def _cluster_items(subject: Subject, regime: str, version: RuleVersion, as_of: d
             if above:
                 more, note = 0, "already above the threshold"
             elif remaining is not None and peak:
-                more = math.floor(remaining / peak) + 1 if spec.operator == ">" else math.ceil(remaining / peak)
+                ratio = Fraction(exact(remaining)) / exact(peak)  # exact: a whole multiple is not rounded off
+                more = math.floor(ratio) + 1 if spec.operator == ">" else math.ceil(ratio)
                 note = f"{kind} at {reading}, added to the largest component, on its network"
             elif remaining is not None:
                 note = f"no {reading} figure for {kind}"

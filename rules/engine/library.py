@@ -16,6 +16,7 @@ from typing import Any
 
 from .conditions import Compiled, ConditionError, compile_condition
 from .defaults import default
+from .exact import exact
 from .schema import RuleFileError, RuleFileErrors, RuleLibraryError, validate_document
 from .subject import Arguments
 from .yamlsafe import YamlRefused, compose_strict, node_line
@@ -28,7 +29,7 @@ class Parameter:
     """A number the law gives, with its unit, operator and citation."""
 
     id: str
-    value: float
+    value: float  # to show; conditions compare the exact value the file writes (`exact`: "1/3" is a third)
     unit: str | None
     operator: str
     text_operator: str | None
@@ -52,6 +53,8 @@ class RuleTest:
     quote: dict[str, Any] | None
     reading: str | None
     index: int
+    paraphrase: dict[str, Any] | None = None  # where SOURCES.md has no verbatim text (SECONDARY/UNVERIFIED)
+    caveat: str | None = None  # the unverified point every determination under this test rests on
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +149,7 @@ def _tests(document: dict[str, Any], node: Any, parameters: dict[str, Any], *, o
                 errors.append(RuleFileError(origin, f"{path}.arguments.network_threshold",
                                             f"{network!r} is not a parameter of this version"))
                 continue
-            cluster_arguments = Arguments(float(parameters[network]["value"]), parameters[network]["operator"],
+            cluster_arguments = Arguments(float(exact(parameters[network]["value"])), parameters[network]["operator"],
                                           arguments.get("reading") or default("cluster_reading"))
         try:
             compiled = compile_condition(
@@ -159,7 +162,8 @@ def _tests(document: dict[str, Any], node: Any, parameters: dict[str, Any], *, o
             continue
         links.setdefault(raw["id"], compiled)
         tests.append(RuleTest(raw["id"], raw["title"], raw["applies_to"], raw["condition"], compiled, arguments,
-                              cluster_arguments, raw.get("citation"), raw.get("quote"), raw.get("reading"), i))
+                              cluster_arguments, raw.get("citation"), raw.get("quote"), raw.get("reading"), i,
+                              raw.get("paraphrase"), raw.get("caveat")))
     return tests
 
 
@@ -213,7 +217,7 @@ def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
         published_on=dates["published_on"], last_verified_on=dates["last_verified_on"],
         provenance=version["provenance"], caveats=tuple(version.get("caveats") or ()),
         instrument=document["instrument"],
-        parameters={pid: Parameter(pid, float(p["value"]), p.get("unit"), p["operator"], p.get("text_operator"),
+        parameters={pid: Parameter(pid, float(exact(p["value"])), p.get("unit"), p["operator"], p.get("text_operator"),
                                    p.get("citation"), p.get("provenance"), p.get("reading"))
                     for pid, p in parameters.items()},
         readings=tuple(document.get("readings") or ()), tests=tuple(tests),

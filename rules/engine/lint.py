@@ -16,8 +16,9 @@ from .library import Library, RuleVersion
 from .subject import QUANTITIES
 
 ERROR, WARNING = "error", "warning"
-NEVER_IN_FORCE = ("proposed", "vetoed")
+NEVER_IN_FORCE = ("proposed", "vetoed", "superseded")
 WEAK_PROVENANCE = ("V-QUOTED", "SECONDARY", "UNVERIFIED")
+UNQUOTABLE = ("SECONDARY", "UNVERIFIED")  # SOURCES.md gives these as paraphrase, never as quotation
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +109,20 @@ def _test_problems(version: RuleVersion, test, expected_ids: list[str] | None) -
                           f"{test.applies_to!r} is not one of {', '.join(contract()['applies_to'])}")
     if not (test.citation or "").strip():
         yield LintProblem(origin, f"{path}.citation", "missing-citation", f"test {test.id} has no citation")
-    if not test.quote or not (test.quote.get("text") or "").strip():
-        yield LintProblem(origin, f"{path}.quote", "missing-quote", f"test {test.id} quotes no passage")
-    elif not (test.quote.get("source") or "").strip():
+    quoted = bool(test.quote and (test.quote.get("text") or "").strip())
+    if not quoted and not test.paraphrase:
+        yield LintProblem(origin, f"{path}.quote", "missing-quote",
+                          f"test {test.id} quotes no passage (and gives no paraphrase marked SECONDARY or UNVERIFIED)")
+    elif quoted and not (test.quote.get("source") or "").strip():
         yield LintProblem(origin, f"{path}.quote.source", "missing-quote-source", f"test {test.id}: quote has no source")
+    if quoted and test.quote.get("provenance") in UNQUOTABLE:
+        yield LintProblem(origin, f"{path}.quote.provenance", "quote-not-verbatim",
+                          f"test {test.id}: a {test.quote['provenance']} passage is no verbatim text; "
+                          "give it as a paraphrase")
+    if test.paraphrase and not test.caveat:
+        yield LintProblem(origin, f"{path}.caveat", "missing-caveat",
+                          f"test {test.id} rests on a {test.paraphrase['provenance']} paraphrase but no caveat "
+                          "says so to the determinations it makes")
     names_cluster = any(name == "cluster_peak_ops_per_second" for name, _ in test.compiled.quantities)
     network = test.arguments.get("network_threshold")
     if (test.applies_to == "cluster" or names_cluster) and not network:

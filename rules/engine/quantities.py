@@ -1,7 +1,8 @@
 """Quantities the law asks about, derived from a subject's facts by a named method, with a band.
 
 Each function returns a `Quantity`: value, uncertainty band [low, high], unit, method, the worked
-arithmetic as text, its inputs, and the facts it lacked. Fact paths follow the interchange:
+arithmetic as text, its inputs, and the facts it lacked. Arithmetic is exact (`exact`: ints and
+Fractions, a float taken as the decimal it writes); a band's low end is never below zero. Fact paths follow the interchange:
 `models.training_tokens` for the subject model, `models[org/name@version].x` for another model.
 """
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from .defaults import default, price_in_force
+from .exact import at_least_zero, exact, plain, plain_tree
 from .formatting import formula_number
 
 SECONDS_PER_HOUR = 3600
@@ -42,18 +45,21 @@ class Quantity:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "value": self.value, "low": self.low, "high": self.high,
+            "name": self.name, "value": plain(self.value), "low": plain(self.low), "high": plain(self.high),
             "unit": self.unit, "method": self.method, "formula": self.formula,
-            "inputs": self.inputs, "missing": list(self.missing),
+            "inputs": plain_tree(self.inputs), "missing": list(self.missing),
             "applicable": self.applicable, "notes": list(self.notes),
         }
 
 
 def banded(value: float, fraction: float | None) -> tuple[float, float]:
-    """(low, high) of `value` with a relative uncertainty `fraction` (0.3 = +/-30 %)."""
+    """(low, high) of `value` with a relative uncertainty `fraction` (0.3 = +/-30 %), exactly; the low
+    end is never below zero (an uncertainty above 1 is refused as input, and clamped here)."""
+    value = exact(value)
     if not fraction:
         return value, value
-    return value * (1 - fraction), value * (1 + fraction)
+    fraction = exact(fraction)
+    return at_least_zero(exact(value * (1 - fraction))), exact(value * (1 + fraction))
 
 
 def model_ref(model: dict[str, Any]) -> str:
@@ -73,6 +79,7 @@ def reported_quantity(name: str, value: float | None, *, unit: str, path: str,
     """A figure as submitted, with the submitter's own band if any."""
     if value is None:
         return missing_quantity(name, unit, [path], f"{path} not given")
+    value = exact(value)
     low, high = banded(value, uncertainty)
     band = f" ± {formula_number(uncertainty * 100)} % (submitter's uncertainty)" if uncertainty else ""
     return Quantity(name, value, low, high, unit, REPORTED, f"{formula_number(value)} {unit} as reported{band}",
@@ -94,7 +101,7 @@ def architecture_estimate(model: dict[str, Any], *, name: str, prefix: str) -> Q
         [] if tokens is not None else [prefix + "training_tokens"])
     if missing:
         return missing_quantity(name, "ops", missing, "architecture-based estimate needs parameters and tokens")
-    factor = default("architecture_ops_per_parameter_token")
+    factor, parameters, tokens = exact(default("architecture_ops_per_parameter_token")), exact(parameters), exact(tokens)
     value = factor * parameters * tokens
     low, high = banded(value, default("estimate_uncertainty"))
     kind = "active parameters (mixture of experts)" if active is not None else "parameters"
@@ -135,7 +142,8 @@ def hardware_estimate(model: dict[str, Any], *, name: str, prefix: str,
         missing.append(f"{path}.accelerator" if not slug else f"accelerators.{slug}.{reading}")
     if missing:
         return missing_quantity(name, "ops", missing, "hardware-based estimate incomplete")
-    value = count * hours * SECONDS_PER_HOUR * peak * utilization
+    count, hours, peak, utilization = exact(count), exact(hours), exact(peak), exact(utilization)
+    value = exact(count * hours * SECONDS_PER_HOUR * peak * utilization)
     low, high = banded(value, default("estimate_uncertainty"))
     formula = (f"{formula_number(count)} {slug or 'accelerators'} × {formula_number(hours)} h × {SECONDS_PER_HOUR} s/h × "
                f"{formula_number(peak)} ops/s ({used}) × {formula_number(utilization)} utilization = {formula_number(value)} ops")
@@ -181,9 +189,9 @@ def lineage_sum(model: dict[str, Any], lineage: list[dict[str, Any]], *, prefix:
     if unknown_base:
         missing.append(f"models[{last['base_model']}]")
     complete = not missing
-    low = sum(run.low for _, run in runs if run.low is not None)
-    value = sum(run.value for _, run in runs) if complete else None
-    high = sum(run.high for _, run in runs) if complete else None
+    low = exact(sum(run.low for _, run in runs if run.low is not None))
+    value = exact(sum(run.value for _, run in runs)) if complete else None
+    high = exact(sum(run.high for _, run in runs)) if complete else None
     terms = " + ".join(f"{model_ref(member)} {formula_number(run.value)} ({run.method})" for member, run in runs)
     if unknown_base:
         terms += f" + {last['base_model']} unknown (not in the registry)"
@@ -235,8 +243,17 @@ def base_model_cumulative(model: dict[str, Any], lineage: list[dict[str, Any]], 
                        name=name)
 
 
+PRICE_RANGE_VALUE = {"midpoint": lambda low, high: Fraction(low + high) / 2}  # exact
+
+
+def price_figure(usd: float) -> str:
+    """A price per accelerator-hour as the table gives it: `2.00`, `12.29`, `1.844`."""
+    return f"{usd:.2f}" if round(usd, 2) == usd else f"{usd:g}"
+
+
 def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
-    """Own run's cost: reported, else accelerator-hours x the price in force at the start of training."""
+    """Own run's cost: reported, else accelerator-hours x the range of published cloud prices for the
+    period in which training started (band low to high, value per default("price_range_value"))."""
     name, unit = "compute_cost_usd", "usd"
     if model.get("training_compute_cost_usd") is not None:
         return reported_quantity(name, model["training_compute_cost_usd"], unit=unit,
@@ -248,7 +265,7 @@ def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
                                 "no reported cost and no accelerator-hours to price")
     completed, released = _date(model.get("training_completed_on")), _date(model.get("released_on"))
     if completed is not None:
-        start = (datetime.combine(completed, datetime.min.time()) - timedelta(hours=hours)).date()
+        start = (datetime.combine(completed, datetime.min.time()) - timedelta(hours=float(hours))).date()
         basis = "training_completed_on minus training_hours"
     elif released is not None:
         start, basis = released, "released_on (no training_completed_on)"
@@ -258,17 +275,26 @@ def compute_cost(model: dict[str, Any], *, prefix: str) -> Quantity:
     price = price_in_force(slug, start)
     if price is None:
         return missing_quantity(name, unit, [prefix + "training_compute_cost_usd", f"prices.{slug}@{start}"],
-                                f"no price for {slug} on {start} in rules/engine/prices.yaml")
-    accelerator_hours = count * hours
-    value = accelerator_hours * price.usd_per_accelerator_hour
-    low, high = banded(value, default("price_estimate_uncertainty"))
+                                f"no published price for {slug} on {start} in rules/engine/prices.yaml")
+    # The law's "average market price" lies somewhere in the range of published prices: the band is
+    # that range; the value is its midpoint, for reading only (the tests are decided on the band).
+    accelerator_hours = exact(exact(count) * exact(hours))
+    low, high = exact(accelerator_hours * exact(price.low)), exact(accelerator_hours * exact(price.high))
+    value = exact(PRICE_RANGE_VALUE[default("price_range_value")](low, high))
     formula = (f"{formula_number(count)} × {formula_number(hours)} h = {formula_number(accelerator_hours)} {slug}-hours × "
-               f"${price.usd_per_accelerator_hour:.2f}/h (price from {price.effective_from}, "
-               f"{price.provenance}) = ${formula_number(value)}")
+               f"${price_figure(price.low)}–${price_figure(price.high)}/h (published prices {price.period}, "
+               f"{price.provenance}) = ${formula_number(low)}–${formula_number(high)}; "
+               f"midpoint ${formula_number(value)}")
+    caveat = f"Price range for {slug}, {price.period}, is {price.provenance}: {price.caveat}"
     inputs = {"accelerator": slug, "accelerator_hours": accelerator_hours, "training_started_on": start.isoformat(),
-              "start_basis": basis, "usd_per_accelerator_hour": price.usd_per_accelerator_hour,
-              "price_source": price.source, "price_caveat": price.caveat}
-    return Quantity(name, value, low, high, unit, PRICE, formula, inputs=inputs, notes=[price.caveat])
+              "start_basis": basis,
+              "usd_per_accelerator_hour": {"low": price.low, "high": price.high},
+              "price_period": {"effective_from": price.effective_from.isoformat(),
+                               "effective_to": price.effective_to.isoformat() if price.effective_to else None},
+              "price_sources": [{"url": source.url, "title": source.title, "figure": source.figure,
+                                 "refers_to": source.refers_to, "kind": source.kind} for source in price.sources],
+              "price_provenance": price.provenance, "price_caveat": caveat}
+    return Quantity(name, value, low, high, unit, PRICE, formula, inputs=inputs, notes=[caveat])
 
 
 def base_model_cost(model: dict[str, Any], lineage: list[dict[str, Any]]) -> Quantity:

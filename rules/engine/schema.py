@@ -9,7 +9,15 @@ from jsonschema import Draft202012Validator
 
 DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 NULLABLE_DATE = {"anyOf": [DATE, {"type": "null"}]}
+# A parameter's value: a number, or an exact ratio the text gives in words ("a third": "1/3"), which
+# no decimal writes exactly.
+RATIO_PATTERN = r"^[1-9][0-9]*/[1-9][0-9]*$"
 PROVENANCE = {"enum": ["V-OFFICIAL", "V-COPY", "V-QUOTED", "SECONDARY", "UNVERIFIED"]}
+# a paraphrase stands where SOURCES.md has no verbatim text: only these labels may carry one
+PARAPHRASE_PROVENANCE = {"enum": ["SECONDARY", "UNVERIFIED"]}
+# `passed`: passed by the legislature, its enactment not verified; `superseded`: replaced before it
+# ever took effect; `not-enforced`: on the books, its rescission announced, not enforced
+LEGAL_STATUSES = ["enacted", "proposed", "passed", "vetoed", "revoked", "guidance", "superseded", "not-enforced"]
 TEXT = {"type": "string", "minLength": 1}
 NULLABLE_TEXT = {"type": ["string", "null"]}
 READINGS = ["dense_max", "dense_16bit", "sparse_max"]
@@ -39,7 +47,7 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
                 "title": TEXT,
-                "legal_status": {"enum": ["enacted", "proposed", "vetoed", "revoked", "guidance"]},
+                "legal_status": {"enum": LEGAL_STATUSES},
                 "effective_from": NULLABLE_DATE,
                 "effective_to": NULLABLE_DATE,
                 "published_on": NULLABLE_DATE,
@@ -74,7 +82,7 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["value", "operator", "citation"],
                 "properties": {
-                    "value": {"type": "number"},
+                    "value": {"type": ["number", "string"], "pattern": RATIO_PATTERN},
                     "unit": {"enum": ["ops", "ops_per_second", "gbit_per_second", "usd", "ratio",
                                       "parameters"]},
                     "operator": {"enum": [">", ">=", "<", "<="]},
@@ -138,6 +146,13 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                             "provenance": PROVENANCE,
                         },
                     },
+                    "paraphrase": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["text", "source", "provenance"],
+                        "properties": {"text": TEXT, "source": TEXT, "provenance": PARAPHRASE_PROVENANCE},
+                    },
+                    "caveat": TEXT,
                     "reading": NULLABLE_TEXT,
                 },
             },
@@ -199,6 +214,8 @@ def _describe(error: Any) -> tuple[list, str]:
     if kind == "pattern":
         if error.validator_value == DATE["pattern"]:
             return path, f"{error.instance!r} is not a date (YYYY-MM-DD)"
+        if error.validator_value == RATIO_PATTERN:
+            return path, f"{error.instance!r} is not a number or a ratio written as whole numbers (\"1/3\")"
         return path, f"{error.instance!r} does not match {error.validator_value}"
     if kind == "anyOf" and error.schema is NULLABLE_DATE:
         return path, f"{error.instance!r} is not a date (YYYY-MM-DD) or null"

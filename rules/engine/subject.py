@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from . import quantities as q
 from .cluster import cluster_peak_ops_per_second
+from .exact import exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ FACTS: dict[str, NameSpec] = {
     "primarily_biological_sequence_data": NameSpec(_M, "bool"),
     "is_fine_tune": NameSpec(_M, "bool"),
     "is_distillation": NameSpec(_M, "bool"),
+    "base_model_provider_is_another_organisation": NameSpec(_M, "bool"),
+    "weights_published": NameSpec(_M, "bool"),
     "used_for_ai_training": NameSpec(_C, "bool"),
     "modalities": NameSpec(_M, "list"),
 }
@@ -58,7 +61,8 @@ class Arguments(NamedTuple):
 
 
 class Operand(NamedTuple):
-    """A number as a condition sees it: value, band, facts it lacked, whether it exists at all."""
+    """A number as a condition sees it: value, band, facts it lacked, whether it exists at all.
+    Numbers are exact (ints and Fractions, `rules.engine.exact`)."""
 
     value: float | None
     low: float | None
@@ -200,8 +204,8 @@ class Subject:
         operand = self._operands.get(key)
         if operand is None:
             found = self.quantity(name, arguments)
-            operand = self._operands[key] = Operand(found.value, found.low, found.high, tuple(found.missing),
-                                                    found.applicable)
+            operand = self._operands[key] = Operand(exact(found.value), exact(found.low), exact(found.high),
+                                                    tuple(found.missing), found.applicable)
         return operand
 
     def _compute(self, name: str, arguments: Arguments | None) -> q.Quantity:
@@ -249,6 +253,12 @@ class Subject:
             return bool(model.get("base_model")) and model.get("derivation") != "distillation", ()
         if name == "is_distillation":
             return model.get("derivation") == "distillation", ()
+        if name == "base_model_provider_is_another_organisation":
+            # false without a base model; undecided when the base is not in the registry
+            base, missing = self.base_subject()
+            if base is None:
+                return (None, missing) if missing else (False, ())
+            return (base.snapshot["model"].get("organisation") != model.get("organisation")), ()
         value = model.get(name)
         return (None, (f"{self.prefix}{name}",)) if value is None else (bool(value), ())
 

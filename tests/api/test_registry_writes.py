@@ -28,7 +28,7 @@ def test_a_lab_submits_a_model_for_its_own_organisation(lab):
                         format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["organisation"] == "acme" and body["training_compute_ops"] == 1.5e25
+    assert body["organisation"] == "acme" and body["training_compute_ops"] == 15 * 10**24  # exactly as written, "1.5E+25"
     assert body["revision"] == 1 and response["ETag"] == body["etag"]
     assert response["Location"] == body["url"]
     stored = AIModel.objects.get(organisation__slug="acme", name="Acme-2")
@@ -183,7 +183,7 @@ def test_patch_merges_into_the_latest_revision_and_keeps_every_revision(world, l
     assert response.status_code == 200
     body = response.json()
     assert body["training_tokens"] == 2e13
-    assert body["training_compute_ops"] == 2e26  # kept from the earlier revision
+    assert body["training_compute_ops"] == 2 * 10**26  # kept from the earlier revision
     assert body["revision"] == 2
     revisions = lab.get(url + "revisions/").json()["results"]
     assert [r["number"] for r in revisions] == [2, 1]
@@ -197,7 +197,7 @@ def test_put_replaces_the_facts_and_keeps_the_identity(world, lab):
     assert response.status_code == 200
     body = response.json()
     assert (body["name"], body["version"], body["organisation"]) == ("Acme-1", "1", "acme")
-    assert body["training_compute_ops"] == 5e25
+    assert body["training_compute_ops"] == 5 * 10**25
     assert body["parameter_count"] is None  # a replacement: fields left out are no longer declared
 
 
@@ -237,3 +237,15 @@ def test_an_organisation_is_revised_by_its_lab(world, lab):
     assert response.status_code == 200
     assert response.json()["annual_revenue_usd"] == 7.5e8
     assert json.loads(json.dumps(response.json()))["revision"] == 2
+
+
+def test_the_api_keeps_an_undeclared_declaration_null_and_refuses_a_non_boolean(lab):
+    response = lab.post("/api/v1/models/", {"name": "Bio-1", "version": "1", "training_compute_ops": "5e23"},
+                        format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["primarily_biological_sequence_data"] is None and body["weights_published"] is None
+    assert AIModel.objects.get(name="Bio-1").primarily_biological_sequence_data is None
+    refused = lab.post("/api/v1/models/", {"name": "Bio-2", "version": "1", "weights_published": "yes"}, format="json")
+    assert refused.status_code == 400 and "weights_published" in refused.content.decode()
+    assert not AIModel.objects.filter(name="Bio-2").exists()

@@ -56,7 +56,7 @@ def test_evaluate_json_has_the_design_contract_fields(registry):
     for test in row["tests"]:
         assert set(test) >= CONTRACT_TEST_KEYS
     general = next(t for t in row["tests"] if t["id"] == "model-general")
-    assert (general["outcome"], general["operator"], general["threshold"]) == ("met", ">", 1e26)
+    assert (general["outcome"], general["operator"], general["threshold"]) == ("met", ">", 10**26)
     assert general["citation"].startswith("EO 14110")
 
 

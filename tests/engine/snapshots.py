@@ -19,7 +19,7 @@ ORGANISATION: dict[str, Any] = {"slug": "acme", "name": "Acme AI", "country": "U
 MODEL_FIELDS = (
     "parameter_count", "active_parameter_count", "training_tokens", "training_compute_ops",
     "training_compute_uncertainty", "base_model", "fine_tuning_compute_ops", "training_hardware",
-    "training_compute_cost_usd", "training_completed_on", "released_on", "derivation",
+    "training_compute_cost_usd", "training_completed_on", "released_on", "derivation", "weights_published",
 )
 
 
@@ -83,9 +83,14 @@ def organisation_snapshot(organisation: dict[str, Any] | None = None, *,
 
 
 def snapshot_from_facts(facts: dict[str, Any]) -> dict[str, Any]:
-    """A case's `facts` block -> a snapshot: `cluster:` makes a cluster, `models:` an organisation."""
+    """A case's `facts` block -> a snapshot: `cluster:` makes a cluster, `models:` an organisation;
+    `designations:` are the subject's, as the snapshot builder writes them."""
     if "cluster" in facts:
-        return cluster_snapshot(facts["cluster"], organisation=facts.get("organisation"))
-    if "models" in facts or facts.get("kind") == "organisation":
-        return organisation_snapshot(facts.get("organisation"), models=facts.get("models"))
-    return model_snapshot(facts.get("model"), lineage=facts.get("lineage"), organisation=facts.get("organisation"))
+        snapshot = cluster_snapshot(facts["cluster"], organisation=facts.get("organisation"))
+    elif "models" in facts or facts.get("kind") == "organisation":
+        snapshot = organisation_snapshot(facts.get("organisation"), models=facts.get("models"))
+    else:
+        snapshot = model_snapshot(facts.get("model"), lineage=facts.get("lineage"), organisation=facts.get("organisation"))
+    if facts.get("designations"):
+        snapshot["designations"] = [{key: str(value) for key, value in d.items()} for d in facts["designations"]]
+    return snapshot

@@ -2,8 +2,9 @@
 
 Each case gives an as-of date, the facts, and the expected status and test outcomes. A case may
 name a `version` to preview a version that was never in force (a proposal, a vetoed bill), and
-`hypothetical: true` to apply the law of the as-of date to the subject as it stands today. `expect`
-may name the `tier` reached, words the `reason` (not_applicable) must contain, and words a note must.
+`hypothetical: true` to apply the law of the as-of date to the subject as it stands today. `facts`
+may carry the subject's `designations` (as a snapshot does); `expect` may name the `tier` reached,
+words the `reason` (not_applicable) must contain, and words a note must.
 """
 
 from __future__ import annotations

@@ -171,14 +171,51 @@ def test_number_literals_are_recorded_for_the_lint() -> None:
     assert compiled("training_compute_ops > 1e26").literals == [("1e26", 1, 24)]
 
 
-def test_a_product_a_unit_in_the_last_place_off_an_exact_third_is_equal() -> None:
+@pytest.mark.parametrize(("modification", "expected"), [
+    (10**25, False),  # exactly a third of 3e25: not "greater than a third"
+    (10**25 + 1, True),  # one operation more
+    (10**25 - 1, False),
+])
+def test_a_third_written_as_a_ratio_is_exactly_a_third(modification: int, expected: bool) -> None:
+    third = {"third": {"value": "1/3", "operator": ">"}}
+    condition = compile_condition("fine_tuning_compute_ops > third * base_model_cumulative_training_compute_ops",
+                                  origin="x", path="p", test_id="t", applies_to="model", parameters=third)
+    subject = FakeSubject({"fine_tuning_compute_ops": modification, "base_model_cumulative_training_compute_ops": 3e25})
+    records = [None]
+    assert condition.run(subject, records)[0] is expected
+    assert records[0][1].value == 10**25  # 1/3 x 3e25, exactly
+
+
+def test_a_third_written_as_a_decimal_is_the_decimal_it_writes() -> None:
+    """0.3333333333333333 is not a third: a file that means a third writes "1/3"."""
     third = {"third": {"value": 0.3333333333333333, "operator": ">"}}
     condition = compile_condition("fine_tuning_compute_ops > third * base_model_cumulative_training_compute_ops",
                                   origin="x", path="p", test_id="t", applies_to="model", parameters=third)
     subject = FakeSubject({"fine_tuning_compute_ops": 1e25, "base_model_cumulative_training_compute_ops": 3e25})
     records = [None]
-    assert 0.3333333333333333 * 3e25 < 1e25  # the float product is a hair below a third
-    assert condition.run(subject, records)[0] is False  # "greater than a third": exactly a third is not
+    assert condition.run(subject, records)[0] is True
+    assert records[0][1].value == 9999999999999999 * 10**9
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (100000000000000000000000001, True),  # one operation above 1e26 (10**26 + 1), kept exactly
+    (100000000000000000000000000, False),  # exactly 1e26 is not greater than 1e26
+    (99999999999999999999999999, False),
+    (100000000000000000000000000001, True),  # 10**29 + 1
+    (1e26, False),  # the double nearest 1e26 is read as the decimal it writes, 1e26
+    (1.0000000000001e26, True),
+])
+def test_a_figure_is_compared_exactly_with_no_tolerance(value: int | float, expected: bool) -> None:
+    truth, _, records = run("training_compute_ops > threshold", FakeSubject({"training_compute_ops": value}))
+    assert truth is expected
+    assert records[0][1].value == 10**26  # the parameter 1.0e+26 is 10**26, not the double nearest it
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (100000000000000000000000001, True), (100000000000000000000000000, False)])
+def test_a_number_literal_is_the_decimal_it_writes(value: int, expected: bool) -> None:
+    truth, _, _ = run("training_compute_ops > 1e26", FakeSubject({"training_compute_ops": value}))
+    assert truth is expected
 
 
 # --- if / then / else, known(), and tests applied to related models ---
@@ -196,7 +233,7 @@ def run_fallback(modification: float | tuple, general_purpose: bool | None):
     return truth, missing, records
 
 
-@pytest.mark.parametrize(("general_purpose", "threshold"), [(True, 3e24), (False, 3e22)])
+@pytest.mark.parametrize(("general_purpose", "threshold"), [(True, 3 * 10**24), (False, 3 * 10**22)])
 def test_if_takes_the_branch_its_condition_decides(general_purpose: bool, threshold: float) -> None:
     _, _, records = run_fallback(1e24, general_purpose)
     assert records[0][1].value == threshold
@@ -213,7 +250,7 @@ def test_an_indeterminate_condition_spans_both_branches(modification: float, exp
     truth, missing, records = run_fallback(modification, None)
     assert truth is expected
     threshold = records[0][1]
-    assert (threshold.value, threshold.low, threshold.high) == (None, 3e22, 3e24)
+    assert (threshold.value, threshold.low, threshold.high) == (None, 3 * 10**22, 3 * 10**24)
     assert missing == (("models.general_purpose",) if expected is None else ())
 
 

@@ -25,8 +25,8 @@ def test_to_dict_is_the_design_json_shape(real_library) -> None:
     test = document["tests"][0]
     assert {key: test[key] for key in ("id", "outcome", "quantity", "operator", "threshold", "citation", "missing")} == {
         "id": "model-general", "outcome": "not_met", "quantity": "cumulative_training_compute_ops", "operator": ">",
-        "threshold": 1e26, "citation": "EO 14110 §4.2(b)(i)", "missing": []}
-    assert test["value"] == 6 * 4.05e11 * 1.56e13
+        "threshold": 10**26, "citation": "EO 14110 §4.2(b)(i)", "missing": []}
+    assert test["value"] == 6 * 405_000_000_000 * 15_600_000_000_000  # exact: 3.7908e25
     assert test["method"] == "architecture-based"
     assert test["quote"]["source"] == "SOURCES.md §1.3"
     assert "cumulative_training_compute_ops" in document["quantities"]
@@ -68,11 +68,11 @@ def test_only_tests_for_the_subject_kind_run(real_library) -> None:
 
 
 def test_the_headline_is_the_first_comparison(real_library) -> None:
-    version = real_library.get("us-ny-raise", "2027-01-01")
+    version = real_library.get("us-ny-raise", "2025-12-19")
     snapshot = model_snapshot({"training_compute_ops": 2e26, "training_compute_cost_usd": 5e7})
     test = evaluate(snapshot, version=version, regime="us-ny-raise", as_of=date(2027, 6, 1)).tests[0]
     assert (test.quantity, test.value, test.threshold, test.outcome) == (
-        "cumulative_training_compute_ops", 2e26, 1e26, "not_met")
+        "cumulative_training_compute_ops", 2 * 10**26, 10**26, "not_met")
     comparisons = test.to_dict()["comparisons"]
     assert [(row["quantity"], row["outcome"]) for row in comparisons] == [
         ("cumulative_training_compute_ops", "met"), ("compute_cost_usd", "not_met")]
@@ -101,3 +101,33 @@ def test_evaluate_many_computes_each_quantity_once_per_subject(real_library, mon
     evaluations = list(evaluate_many(snapshots, versions=versions, as_of=as_of))
     assert len(evaluations) == 3 * len(versions)
     assert calls == ["M0", "M1", "M2"]
+
+
+def test_a_test_resting_on_a_paraphrase_says_so_in_the_determination(real_library) -> None:
+    version = real_library.get("us-ny-raise", "2027-01-01")
+    evaluation = evaluate(model_snapshot({"training_compute_ops": 2e26}), version=version, regime="us-ny-raise",
+                          as_of=date(2027, 6, 1))
+    document = evaluation.to_dict()
+    (test,) = document["tests"]
+    assert test["quote"] is None
+    assert test["paraphrase"]["provenance"] == "SECONDARY"
+    assert test["caveat"].startswith("Rests on a SECONDARY description")
+    assert f"test frontier-model: {test['caveat']}" in document["caveats"]
+
+
+def test_a_test_with_verbatim_text_carries_no_test_caveat(real_library) -> None:
+    version = real_library.get("us-eo-14110", "2023-10-30")
+    document = evaluate(model_snapshot({"training_compute_ops": 2e26}), version=version, regime="us-eo-14110",
+                        as_of=AS_OF).to_dict()
+    assert all(test["caveat"] is None and test["paraphrase"] is None for test in document["tests"])
+    assert not any(caveat.startswith("test ") for caveat in document["caveats"])
+
+
+def test_the_decision_log_form_leaves_the_paraphrase_text_to_the_version(real_library) -> None:
+    version = real_library.get("us-ny-raise", "2027-01-01")
+    evaluation = evaluate(model_snapshot({"training_compute_ops": 2e26}), version=version, regime="us-ny-raise",
+                          as_of=date(2027, 6, 1))
+    (test,) = evaluation.to_dict(version_text=False)["tests"]
+    assert test["paraphrase"] == {"source": "SOURCES.md §6.1 (amended_2026, frontier_model_compute) and §6.4",
+                                  "provenance": "SECONDARY"}
+    assert test["caveat"] == version.test("frontier-model").caveat

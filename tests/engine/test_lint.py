@@ -155,3 +155,33 @@ def test_two_versions_starting_the_same_day_overlap(fixture_library_root: Path) 
     same_day = _successor(text, start="2023-10-30").replace('id: "2023-10-30"', 'id: "amended"')
     problems = _problems(fixture_library_root, extra={"us-eo-14110/amended.yaml": same_day})
     assert "overlapping-versions" in _codes(problems)
+
+
+PARAPHRASE = ('    quote: null\n    paraphrase:\n      text: "reported to cover any model above 10^26 operations"\n'
+              '      source: "SOURCES.md §1.3"\n      provenance: SECONDARY\n')
+FIRST_QUOTE = ('    quote:\n      text: "any model that was trained using a quantity of computing power greater than '
+               '10^26 integer or floating-point operations"\n      source: "SOURCES.md §1.3"\n      provenance: V-COPY\n')
+
+
+def test_a_paraphrase_without_a_caveat_is_caught(fixture_library_root: Path) -> None:
+    problems = _problems(fixture_library_root, lambda text: text.replace(FIRST_QUOTE, PARAPHRASE))
+    assert {(problem.code, problem.path) for problem in problems if problem.severity == ERROR} == {
+        ("missing-caveat", "tests[0].caveat")}
+
+
+def test_a_paraphrase_with_its_caveat_stands_in_for_a_quote(fixture_library_root: Path) -> None:
+    caveat = '    caveat: "Rests on a SECONDARY description; the words were not seen."\n'
+    assert _codes(_problems(fixture_library_root, lambda text: text.replace(FIRST_QUOTE, PARAPHRASE + caveat))) == set()
+
+
+def test_a_quote_marked_secondary_is_no_verbatim_text(fixture_library_root: Path) -> None:
+    problems = _problems(fixture_library_root, lambda text: text.replace(
+        FIRST_QUOTE, FIRST_QUOTE.replace("provenance: V-COPY", "provenance: SECONDARY")))
+    assert [(problem.code, problem.path) for problem in problems if problem.severity == ERROR] == [
+        ("quote-not-verbatim", "tests[0].quote.provenance")]
+
+
+def test_a_superseded_text_with_an_effective_date_is_caught(fixture_library_root: Path) -> None:
+    problems = _problems(fixture_library_root, lambda text: text.replace("legal_status: revoked",
+                                                                         "legal_status: superseded"))
+    assert ("never-in-force", "version.effective_from") in {(p.code, p.path) for p in problems}

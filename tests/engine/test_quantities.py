@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from rules.engine.cluster import cluster_peak_ops_per_second
+from rules.engine.defaults import price_in_force
 from rules.engine.subject import Arguments, Subject
 
 from .snapshots import ACCELERATORS, cluster_snapshot, model_snapshot, organisation_snapshot
@@ -35,9 +38,30 @@ def test_mixture_of_experts_uses_active_parameters() -> None:
 def test_reported_figure_wins_and_has_no_band_unless_given() -> None:
     facts = {"training_compute_ops": 5e25, "parameter_count": 1e12, "training_tokens": 1e13}
     found = quantity(model_snapshot(facts), "training_compute_ops")
-    assert (found.method, found.value, found.low, found.high) == ("reported", 5e25, 5e25, 5e25)
+    assert (found.method, found.value, found.low, found.high) == ("reported", 5 * 10**25, 5 * 10**25, 5 * 10**25)
     banded = quantity(model_snapshot({**facts, "training_compute_uncertainty": 0.3}), "training_compute_ops")
     assert (banded.low, banded.high) == pytest.approx((3.5e25, 6.5e25))
+
+
+def test_bands_are_exact_and_never_go_below_zero() -> None:
+    facts = {"training_compute_ops": 5e25}
+    banded = quantity(model_snapshot({**facts, "training_compute_uncertainty": 0.3}), "training_compute_ops")
+    assert (banded.low, banded.high) == (35 * 10**24, 65 * 10**24)  # exactly, not 3.4999999999999996e25
+    full = quantity(model_snapshot({**facts, "training_compute_uncertainty": 1.0}), "training_compute_ops")
+    assert (full.low, full.high) == (0, 10**26)
+    # refused on input (interchange, admin, database); a snapshot that carries one still gives no negative band
+    beyond = quantity(model_snapshot({**facts, "training_compute_uncertainty": 1.5}), "training_compute_ops")
+    assert (beyond.low, beyond.high) == (0, 125 * 10**24)
+    assert beyond.to_dict()["low"] == 0
+
+
+def test_estimates_are_exact_products_of_the_figures_as_written() -> None:
+    found = quantity(model_snapshot({"parameter_count": 4.05e11, "training_tokens": 1.56e13}), "training_compute_ops")
+    assert found.value == 6 * 405_000_000_000 * 15_600_000_000_000
+    hardware = quantity(model_snapshot({"training_hardware": HARDWARE}), "training_compute_ops")
+    peak = ACCELERATORS["nvidia-h100-sxm"]["dense_16bit"]
+    assert hardware.value * 10 == 16384 * 1300 * 3600 * int(peak) * 4  # utilization 0.4 is 4/10 exactly
+    assert isinstance(hardware.to_dict()["value"], int)
 
 
 def test_hardware_estimate_uses_the_16bit_dense_peak_that_utilization_is_measured_against() -> None:
@@ -72,25 +96,52 @@ def test_fine_tuning_quantities_do_not_apply_to_a_base_model() -> None:
 def test_a_fine_tune_without_its_own_figure_uses_reported_training_compute() -> None:
     snapshot = model_snapshot({"name": "FT", "training_compute_ops": 2e24}, lineage=[{"training_compute_ops": 1e25}])
     found = quantity(snapshot, "fine_tuning_compute_ops")
-    assert found.value == 2e24
+    assert found.value == 2 * 10**24
     assert "taken as the modification run" in found.notes[0]
 
 
 def test_a_distilled_model_does_not_count_its_teacher() -> None:
     snapshot = model_snapshot({"name": "Student", "derivation": "distillation", "fine_tuning_compute_ops": 3e24},
                               lineage=[{"name": "Teacher", "training_compute_ops": 2e26}])
-    assert quantity(snapshot, "cumulative_training_compute_ops").value == 3e24
-    assert quantity(snapshot, "base_model_cumulative_training_compute_ops").value == 2e26
+    assert quantity(snapshot, "cumulative_training_compute_ops").value == 3 * 10**24
+    assert quantity(snapshot, "base_model_cumulative_training_compute_ops").value == 2 * 10**26
 
 
-def test_cost_from_the_price_table_at_the_start_of_training() -> None:
+def test_cost_band_is_the_published_price_range_in_force_at_the_start_of_training() -> None:
     snapshot = model_snapshot({"training_hardware": HARDWARE, "training_completed_on": "2024-07-01"})
     found = quantity(snapshot, "compute_cost_usd")
+    price = price_in_force("nvidia-h100-sxm", date(2024, 5, 7))
     assert found.method == "price-table"
-    assert found.value == pytest.approx(16384 * 1300 * 1.79)
     assert found.inputs["training_started_on"] == "2024-05-07"
-    assert (found.low, found.high) == pytest.approx((0.7 * found.value, 1.3 * found.value))
-    assert "UNVERIFIED" in found.notes[0]
+    assert (found.low, found.high) == pytest.approx((16384 * 1300 * price.low, 16384 * 1300 * price.high))
+    assert found.value == pytest.approx((found.low + found.high) / 2)
+    assert found.inputs["usd_per_accelerator_hour"] == {"low": price.low, "high": price.high}
+    assert found.inputs["price_period"] == {"effective_from": "2024-01-01", "effective_to": "2025-01-01"}
+    assert found.inputs["price_sources"] and all(s["url"] and s["kind"] for s in found.inputs["price_sources"])
+    assert found.notes[0].startswith(f"Price range for nvidia-h100-sxm, 2024-01-01 to 2025-01-01, is {price.provenance}:")
+    assert "midpoint" in found.formula and "published prices 2024-01-01 to 2025-01-01" in found.formula
+
+
+def test_cost_follows_the_period_training_started_in() -> None:
+    def cost(completed: str):
+        return quantity(model_snapshot({"training_hardware": HARDWARE, "training_completed_on": completed}),
+                        "compute_cost_usd")
+    # 1300 h before 2024-02-24 is 2023-12-31; before 2024-02-25, 2024-01-01
+    before, after = cost("2024-02-24"), cost("2024-02-25")
+    assert before.inputs["price_period"]["effective_to"] == "2024-01-01"
+    assert after.inputs["price_period"]["effective_from"] == "2024-01-01"
+    hours = 16384 * 1300
+    assert before.low == pytest.approx(hours * price_in_force("nvidia-h100-sxm", date(2023, 12, 31)).low)
+    assert after.low == pytest.approx(hours * price_in_force("nvidia-h100-sxm", date(2024, 1, 1)).low)
+
+
+def test_cost_without_a_published_price_for_the_period_names_the_missing_price() -> None:
+    snapshot = model_snapshot({"training_hardware": {**HARDWARE, "accelerator": "nvidia-a100-sxm4"},
+                               "training_completed_on": "2023-06-01"})
+    found = quantity(snapshot, "compute_cost_usd")
+    assert (found.value, found.low, found.high) == (None, None, None)
+    assert found.missing == ["models.training_compute_cost_usd", "prices.nvidia-a100-sxm4@2023-04-07"]
+    assert "no published price" in found.formula
 
 
 def test_cost_falls_back_to_the_release_date() -> None:

@@ -36,7 +36,7 @@ def test_every_problem_is_collected() -> None:
                  .replace("unit: ops_per_second", "unit: flops")
                  .replace("applies_to: model\n", "applies_to: model\n    colour: red\n"))
     errors = _errors(text)
-    assert f"{ORIGIN}: version.legal_status: 'repealed' is not one of enacted, proposed, vetoed, revoked, guidance" in errors
+    assert f"{ORIGIN}: version.legal_status: 'repealed' is not one of enacted, proposed, passed, vetoed, revoked, guidance, superseded, not-enforced" in errors
     assert any(error.startswith(f"{ORIGIN}: parameters.cluster_compute_capacity.unit: 'flops'") for error in errors)
     assert f"{ORIGIN}: tests[0].colour: unknown key (not in schema 1)" in errors
     assert len(errors) == 3
@@ -44,7 +44,16 @@ def test_every_problem_is_collected() -> None:
 
 def test_a_number_written_as_text_is_refused() -> None:
     errors = _errors(VALID.replace("value: 1e26", 'value: "ten to the 26"'))
-    assert errors == [f"{ORIGIN}: parameters.model_compute_general.value: must be number, not str 'ten to the 26'"]
+    assert errors == [f"{ORIGIN}: parameters.model_compute_general.value: 'ten to the 26' is not a number or a ratio "
+                      'written as whole numbers ("1/3")']
+
+
+def test_a_ratio_the_text_gives_in_words_may_be_written_exactly() -> None:
+    version = parse_rule_version(VALID.replace("value: 1e26", 'value: "1/3"'), origin=ORIGIN)
+    assert version.parameters["model_compute_general"].value == pytest.approx(1 / 3)
+    assert _errors(VALID.replace("value: 1e26", 'value: "0/3"')) == [
+        f"{ORIGIN}: parameters.model_compute_general.value: '0/3' is not a number or a ratio written as whole numbers "
+        '("1/3")']
 
 
 def test_a_date_that_is_not_a_calendar_date_is_refused() -> None:

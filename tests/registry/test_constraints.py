@@ -21,6 +21,17 @@ def test_utilization_inside_unit_interval_is_stored(utilization):
     assert AIModelFactory(training_utilization=utilization).training_utilization == utilization
 
 
+@pytest.mark.parametrize("uncertainty", [1.01, 2.0, -0.1])
+def test_an_uncertainty_above_100_percent_or_negative_is_refused_by_the_database(uncertainty):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AIModelFactory(training_compute_uncertainty=uncertainty)
+
+
+@pytest.mark.parametrize("uncertainty", [0.0, 0.3, 1.0])
+def test_an_uncertainty_up_to_100_percent_is_stored(uncertainty):
+    assert AIModelFactory(training_compute_uncertainty=uncertainty).training_compute_uncertainty == uncertainty
+
+
 @pytest.mark.parametrize("field", ["parameter_count", "active_parameter_count", "training_tokens", "training_hours"])
 def test_zero_or_negative_counts_are_refused(field):
     for value in (0, -1):

@@ -126,3 +126,16 @@ def test_pdf_shows_a_script_name_as_text(registry, tmp_path):
     path.write_bytes(audit(SCRIPT, format="pdf"))
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert SCRIPT_NAME in " ".join(text.split())  # shown as the name it is, not taken as markup
+
+
+def test_a_test_resting_on_a_paraphrase_is_shown_as_one_with_its_caveat(db):
+    from .builders import build_registry
+
+    build_registry(as_of=date(2027, 6, 1))
+    text = text_of(audit(FRONTIER, as_of=date(2027, 6, 1)).decode())
+    caveat = " ".join(engine_version(RuleVersion.objects.get(regime="us-ny-raise", version_id="2027-01-01"))
+                      .test("frontier-model").caveat.split())
+    assert "us-ny-raise: covered" in text
+    assert "Paraphrase, not the text (SECONDARY: SOURCES.md has no verbatim text):" in text
+    assert f"Caveat: {caveat}" in text
+    assert f"test frontier-model: {caveat}" in text  # among the determination's caveats

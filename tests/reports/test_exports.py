@@ -48,7 +48,7 @@ def test_json_carries_each_tests_values(registry):
     (record,) = data
     assert record["status"] == "covered" and record["deciding_test"] == "model-general"
     test = next(t for t in record["tests"] if t["id"] == "model-general")
-    assert (test["value"], test["operator"], test["threshold"], test["outcome"]) == (2e26, ">", 1e26, "met")
+    assert (test["value"], test["operator"], test["threshold"], test["outcome"]) == (2 * 10**26, ">", 10**26, "met")
     assert test["citation"] == "EO 14110 §4.2(b)(i)"
 
 

@@ -138,7 +138,7 @@ def test_subjects_of_record_reduce_each_subject_as_its_rows_do(registry):
             assert subject.status == next((s for s in ("covered", "indeterminate") if s in statuses), "not_covered")
             values = [q["value"] for row in own for name, q in row.data()["quantities"].items()
                       if name.startswith(prefix) and q.get("value") is not None]
-            assert subject.value == (max(values) if values else None)
+            assert subject.value == (float(max(values)) if values else None)  # a float to chart
             assert (subject.facts is None) == bool(values)
             if kind == "model":  # computed from the facts alone: the latest row in force records the same value
                 assert one_row[ref] == subject.value

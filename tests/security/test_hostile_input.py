@@ -134,8 +134,12 @@ API_CATALOGUE = [
     Case("overflowing-hardware-product", model(training_hardware={
         "accelerator": "nvidia-h100-sxm", "accelerator_count": 1000, "training_hours": 1e300, "utilization": 0.5}),
          400, "training_hardware.training_hours", "accelerators x hours x peak exceeds"),
-    Case("overflowing-band", model(training_compute_ops=1e300, training_compute_uncertainty=1e300), 400,
+    Case("overflowing-band", model(training_compute_ops=1e300, training_compute_uncertainty=1.0), 400,
          "training_compute_ops", "uncertainty band exceeds"),
+    Case("uncertainty-above-100-percent", model(training_compute_uncertainty=1.01), 400,
+         "training_compute_uncertainty", "must be in [0, 1]"),
+    Case("more-digits-than-a-double-holds", model(training_compute_uncertainty="0.12345678901234567891"), 400,
+         "training_compute_uncertainty", "at most 15 significant digits"),
     Case("overflowing-cluster-peak", json.dumps({"name": "Hall X", "groups": [
         {**GROUP, "accelerator": None, "peak_ops_per_second": {"dense_max": 1e308}}]}), 400,
          "groups[0].accelerator_count", "accelerators x peak exceeds", url=CLUSTERS),

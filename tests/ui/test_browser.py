@@ -218,7 +218,7 @@ def test_regulator_reads_the_registry_and_publishes_a_lower_threshold(page, site
 
     # Draft SB 53 with its frontier-model threshold lowered to 1e25 ops, from today.
     page.goto(f"{site}{reverse('admin:rules_ruleversion_changelist')}")
-    follow(page, "a.addlink")
+    follow(page, ".object-tools a.addlink")
     draft_file = tmp_path / "us-ca-sb53-lowered.yaml"
     draft_file.write_text(sb53_draft_text(effective_from=today()), encoding="utf-8")
     page.set_input_files("#id_file", str(draft_file))

@@ -63,13 +63,15 @@ class BiologicalFilter(admin.SimpleListFilter):
     parameter_name = "biological"
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Trained primarily on it"), ("no", "Not")]
+        return [("yes", "Trained primarily on it"), ("no", "Not"), ("undeclared", "Not declared")]
 
     def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
             return queryset.filter(primarily_biological_sequence_data=True)
         if self.value() == "no":
             return queryset.filter(primarily_biological_sequence_data=False)
+        if self.value() == "undeclared":
+            return queryset.filter(primarily_biological_sequence_data__isnull=True)
         return queryset
 
 

@@ -6,17 +6,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
+from registry.mapping import keep_exact_figures
 from registry.models import ClusterRevision, ModelRevision, OrganisationRevision
 from registry.models.base import SubmissionChannel
 from registry.selectors import current_facts
 from registry.services import RegistryValidationError, record_save
 from rules.engine.formatting import UNKNOWN, format_quantity
 
+from .forms import ExactNumberField
 from .scoping import OrganisationScopedAdmin, scope_of
 
 MAX_SHOWN_CHARS = 160
@@ -104,6 +108,21 @@ class RevisionedAdmin(OrganisationScopedAdmin):
         """The record the form (and its inlines) describe, in the interchange format."""
         return current_facts(form.instance)
 
+    def get_object(self, request: Any, object_id: str, from_field: str | None = None) -> Any:
+        """The record with its figures as submitted: the row's float columns round a whole number of
+        more than 15 digits, which the form would then show and a save would store."""
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            latest = obj.revisions.order_by("-number").values_list("facts", flat=True).first()
+            keep_exact_figures(self.record_kind, obj, latest)
+        return obj
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if isinstance(db_field, models.FloatField):  # a figure: read exactly, not through float()
+            return db_field.formfield(form_class=ExactNumberField, widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+                                      **kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
         pass  # written by save_related, with its inlines, through the write path
 
@@ -112,6 +131,9 @@ class RevisionedAdmin(OrganisationScopedAdmin):
         if scope.restricted and scope.organisation_slug is None:
             raise PermissionDenied("you belong to no organisation")
         obj = form.instance
+        for name, field in form.fields.items():  # the model's full_clean made them floats again
+            if isinstance(field, ExactNumberField) and name in form.cleaned_data:
+                setattr(obj, name, form.cleaned_data[name])
         for formset in formsets:  # the inlines are part of the record written below, not saved on their own
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         current = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, QuerySet, Sum
 
@@ -75,6 +76,17 @@ class AcceleratorAdmin(admin.ModelAdmin):
         return format_quantity(obj.sparse_max_ops_per_second, "ops_per_second")
 
 
+# A declaration the submitter may leave unmade: "not declared" is stored as null, never as "no"
+# (a test that needs the declaration is then indeterminate, not decided on a guess).
+DECLARATIONS = ("general_purpose", "primarily_biological_sequence_data", "weights_published")
+
+
+class DeclarationSelect(forms.NullBooleanSelect):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.choices = [("unknown", "Not declared"), ("true", "Yes"), ("false", "No")]
+
+
 @admin.register(AIModel)
 class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
     record_kind = "model"
@@ -93,7 +105,8 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
     readonly_fields = ("revision", "created_at", "updated_at", "lineage_display")
     inlines = [ModelRevisionInline]
     fieldsets = (
-        (None, {"fields": ("organisation", "name", "version", "general_purpose", "modalities", "released_on", "source", "notes")}),
+        (None, {"fields": ("organisation", "name", "version", "general_purpose", "modalities", "weights_published",
+                           "released_on", "source", "notes")}),
         ("Training compute", {"fields": (
             "parameter_count", "active_parameter_count", "training_tokens", "training_compute_ops",
             "training_compute_uncertainty", "primarily_biological_sequence_data", "training_completed_on",
@@ -116,6 +129,11 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
             # the base-model field offers a lab's own models and others' released ones, never their unreleased
             return self._base_model_choices(request)
         return super().get_queryset(request)
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if db_field.name in DECLARATIONS:
+            kwargs["widget"] = DeclarationSelect()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         if db_field.name == "base_model":

@@ -1,8 +1,8 @@
 """A subject's page: the change view of a model, cluster or organisation with its current status
 under every regime (tier reached, deciding test, value against threshold, citation), its
-determination history, and the buttons to evaluate it now and to download its audit report. The
-as-of form may ask a hypothetical question (the law of that date applied to the subject as it stands
-today): a preview computed for the page, never recorded."""
+designations, its determination history, and the buttons to evaluate it now and to download its
+audit report. The as-of form may ask a hypothetical question (the law of that date applied to the
+subject as it stands today): a preview computed for the page, never recorded."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from rules.previews import hypothetical_evaluations
 from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
 from workspace.display import comparison_text
 
+from .designations import subject_designations
 from .scoping import is_regulator, unreleased_of, withheld_of
 
 HISTORY_PAGE_SIZE = 10
@@ -229,6 +230,10 @@ class SubjectPageMixin(admin.ModelAdmin):
             "report_formats": REPORT_FORMATS,
             "evaluate_url": reverse("admin:{}_{}_evaluate".format(*info), args=[obj.pk]),
             "report_url": reverse("admin:{}_{}_audit_report".format(*info), args=[obj.pk]),
+            "designations": subject_designations(obj),
+            "designation_add_url": (reverse("admin:registry_designation_add") + f"?model={obj.pk}"
+                                    if is_regulator(request.user) and request.user.has_perm("registry.add_designation")
+                                    and self.subject_kind == "model" else ""),
         }
 
     def get_urls(self) -> list:

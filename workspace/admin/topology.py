@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 
-from registry.models import Cluster
+from registry.mapping import keep_exact_figures
+from registry.models import AcceleratorGroup, Cluster, NetworkLink
 
 from .display import ScientificDisplayMixin
+from .forms import ExactNumberField
 
 # Rows of one inline (groups, or links) the page edits; a cluster with more shows this many, read-only.
 TOPOLOGY_EDITABLE_ROWS = 50
@@ -44,7 +48,25 @@ class CappedTopologyFormSet(BaseInlineFormSet):
         if not hasattr(self, "_queryset"):
             queryset = super().get_queryset().select_related(*self.related)
             self._queryset = queryset if self.shown_rows is None else queryset[: self.shown_rows]
+            self._keep_exact_figures(self._queryset)
         return self._queryset
+
+    def _keep_exact_figures(self, rows: QuerySet) -> None:
+        """The rows (read once, and kept by the queryset) with their figures as the cluster's latest
+        revision holds them: a float column rounds a whole number of more than 15 digits, which the
+        form would show and a save would store."""
+        cluster = self.instance
+        if cluster is None or cluster.pk is None:
+            return
+        facts = cluster.revisions.order_by("-number").values_list("facts", flat=True).first() or {}
+        if self.model is AcceleratorGroup:
+            groups = {group.get("name"): group for group in facts.get("groups") or []}
+            for row in rows:
+                keep_exact_figures("group", row, groups.get(row.name))
+        elif self.model is NetworkLink:
+            links = {(link.get("from"), link.get("to")): link for link in facts.get("links") or []}
+            for row in rows:
+                keep_exact_figures("link", row, links.get((row.from_group.name, row.to_group.name)))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,6 +82,12 @@ class CappedTopologyInline(ScientificDisplayMixin, admin.TabularInline):
     formset = CappedTopologyFormSet
     limit_setting = ""
     related: tuple[str, ...] = ()
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if isinstance(db_field, models.FloatField):  # a figure: read exactly, not through float()
+            return db_field.formfield(form_class=ExactNumberField, widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+                                      **kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_max_num(self, request: Any, obj: Any = None, **kwargs: Any) -> int:
         return getattr(settings, self.limit_setting)

@@ -11,7 +11,8 @@ from registry.selectors import registry_export
 
 
 class Command(BaseCommand):
-    help = "Export the registry (each record's latest revision) as interchange JSON, to --out or standard output."
+    help = ("Export the registry (each record's latest revision, and the designations not withdrawn) as "
+            "interchange JSON, to --out or standard output.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--out", help="File to write; standard output when omitted.")

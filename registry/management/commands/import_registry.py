@@ -17,7 +17,8 @@ PROGRESS_FROM = 50  # records: shorter files finish before a bar would be read
 
 class Command(BaseCommand):
     help = (
-        "Import an interchange JSON document (organisations, models, clusters). Every record is "
+        "Import an interchange JSON document (organisations, models, clusters, and the regulator's "
+        "designations). Every record is "
         "validated first; if any is invalid nothing is written, every problem is printed as "
         "'path: problem' and the command exits 1. Unchanged records are left alone; a changed "
         "record becomes a new revision."
@@ -42,7 +43,8 @@ class Command(BaseCommand):
         show = not options["no_progress"] and total >= PROGRESS_FROM
         with tqdm(total=total, desc="Importing", unit="record", disable=not show, file=self.stderr._out) as bar:
             try:
-                result = registry_submit(document, via=options["via"], progress=bar.update)
+                # the operator running manage.py is a regulator: the document may carry designations
+                result = registry_submit(document, via=options["via"], progress=bar.update, may_designate=True)
             except RegistryValidationError as exc:
                 bar.close()
                 for problem in exc.problems:

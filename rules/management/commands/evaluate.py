@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from rules.engine import evaluate_subject
-from rules.engine.formatting import format_quantity
+from rules.engine.formatting import format_compared, format_quantity
 from rules.engine.subject import Subject
 from rules.engine.vocabulary import DECIDING_OUTCOME
 from rules.library_store import published_library
@@ -85,10 +85,17 @@ class Command(BaseCommand):
             rows.append((
                 str(e.subject), e.regime, e.rule_version or "—", e.status, e.tier or "—",
                 test.id if test else (e.reason or "—"),
-                format_quantity(test.value) if test else "—",
+                _compared(test)[0] if test else "—",
                 test.operator if test else "",
-                format_quantity(test.threshold) if test else "",
+                _compared(test)[1] if test else "",
             ))
         widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _compared(test: Any) -> tuple[str, str]:
+    """The deciding test's value and threshold, in every digit where four figures would hide the difference."""
+    if isinstance(test.threshold, (int, float)) and not isinstance(test.threshold, bool) and test.value is not None:
+        return format_compared(test.value, test.threshold)
+    return format_quantity(test.value), format_quantity(test.threshold)

@@ -71,7 +71,8 @@ class Command(BaseCommand):
                     + ("already above" if row["already_above"] else
                        f"{format_quantity(row['remaining_ops'], 'ops')} to go = "
                        + ", ".join(f"{format_quantity(v)} {row['reference_accelerator']}-hours at {k}" for k, v in hours.items())
-                       + "; " + ", ".join(f"{format_quantity(v, 'usd')} ({k})" for k, v in row["usd"].items() if v is not None))
+                       + "; " + ", ".join(f"{format_quantity(v, 'usd')} to {format_quantity(row['usd_high'][k], 'usd')} ({k})"
+                                          for k, v in row["usd_low"].items() if v is not None))
                     + (f" [{row['note']}]" if row["note"] else "")
                 )
             else:

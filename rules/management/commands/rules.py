@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="List regimes and their versions.")
-        show = sub.add_parser("show", help="Show a regime's version (the latest when VERSION is omitted).")
+        show = sub.add_parser("show", help="Show a regime's version (the latest to take effect when VERSION is omitted).")
         show.add_argument("slug")
         show.add_argument("version", nargs="?")
         sub.add_parser("lint", help="Lint the library: overlaps, citations, units, operators, contract ids.")
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             period = f"{version.effective_from or 'never'} to {version.effective_to or 'open'}"
             state = "published" if version.published else "draft"
             self.stdout.write(
-                f"{version.regime_slug:18} {version.version_id:12} {version.legal_status:10} {period:26} "
+                f"{version.regime_slug:18} {version.version_id:17} {version.legal_status:12} {period:26} "
                 f"{state:9} {version.content_hash[:16]}  {version.provenance}"
             )
 
@@ -49,8 +49,9 @@ class Command(BaseCommand):
                 version = library.get(options["slug"], options["version"])
             except KeyError:
                 raise CommandError(f"{options['slug']} has no version {options['version']!r}") from None
-        else:
-            version = versions[-1]
+        else:  # the latest to take effect; a text never in force only when the regime has no other
+            dated = [v for v in versions if v.effective_from is not None]
+            version = (dated or list(versions))[-1]
         out = self.stdout.write
         out(f"{version.regime_title} [{version.regime_slug}@{version.version_id}]")
         out(f"  {version.instrument.get('citation', '')}")
@@ -60,15 +61,20 @@ class Command(BaseCommand):
         out(f"  sha256 {version.content_hash}")
         out("Parameters:")
         for parameter in version.parameters.values():
+            words = f'"{parameter.text_operator}"' if parameter.text_operator else "words not seen"
             out(f"  {parameter.id}: {parameter.operator} {format_quantity(parameter.value, parameter.unit)} "
-                f"(\"{parameter.text_operator}\", {parameter.citation}, {parameter.provenance})")
+                f"({words}, {parameter.citation}, {parameter.provenance})")
         out("Tests:")
         for test in version.tests:
             out(f"  {test.id} [{test.applies_to}]: {test.title}")
             out(f"    condition: {test.condition}")
             out(f"    {test.citation}:")
-            for line in (test.quote or {}).get("text", "").strip().splitlines():
+            for line in ((test.quote or {}).get("text") or "").strip().splitlines():
                 out(f"      > {line}")
+            if test.paraphrase:
+                out(f"    paraphrase ({test.paraphrase['provenance']}, not the text): {test.paraphrase['text']}")
+            if test.caveat:
+                out(f"    caveat: {test.caveat}")
             if test.reading:
                 out(f"    reading: {test.reading}")
         if version.caveats:
