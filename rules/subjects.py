@@ -26,6 +26,8 @@ from registry.models import (
     OrganisationRevision,
 )
 
+from .engine.quantities import model_ref
+
 SUBJECT_REF = re.compile(
     r"^(?:model:(?P<m_org>[^/@\s]+)/(?P<m_name>[^@]+)@(?P<m_version>[^@]+)"
     r"|cluster:(?P<c_org>[^/\s]+)/(?P<c_name>.+)"
@@ -116,6 +118,14 @@ def _with_designations(snapshot: dict[str, Any], designations: list[dict[str, st
     return snapshot
 
 
+def _with_related_designations(snapshot: dict[str, Any], related: dict[str, list[dict[str, str]]]) -> None:
+    """The designations of the other models a snapshot holds (base models along the lineage, an
+    organisation's models), by model reference, as `related_designations`: a test applied to a base
+    model (base_model_meets) reads that model's own designations. Absent when there are none."""
+    if related:
+        snapshot["related_designations"] = dict(sorted(related.items()))
+
+
 class SnapshotBuilder:
     """Builds snapshots for a chunk of subjects; caches organisations, lineage and the catalog."""
 
@@ -142,6 +152,20 @@ class SnapshotBuilder:
                 self._model_facts[pk] = model_facts(facts)
             self._model_base.update(bases)
             wanted = {base for base in bases.values() if base is not None} - set(self._model_facts)
+
+    def _lineage_ids(self, pk: int) -> list[int]:
+        chain, seen, cursor = [], {pk}, self._model_base.get(pk)
+        while cursor is not None and cursor not in seen:
+            seen.add(cursor)
+            chain.append(cursor)
+            cursor = self._model_base.get(cursor)
+        return chain
+
+    def _related_designations(self, ids: dict[Any, list[int]]) -> dict[Any, dict[str, list[dict[str, str]]]]:
+        """For each key, the designations of the models listed for it, by model reference: one query."""
+        held = designations_of("model", {pk for pks in ids.values() for pk in pks})
+        return {key: {model_ref(self._model_facts[pk]): held[pk] for pk in pks if pk in held and pk in self._model_facts}
+                for key, pks in ids.items()}
 
     def _lineage(self, pk: int) -> list[dict[str, Any]]:
         chain, seen, cursor = [], {pk}, self._model_base.get(pk)
@@ -170,11 +194,13 @@ class SnapshotBuilder:
         self._models(m.pk for m in models)
         self._organisations(self._model_facts[m.pk]["organisation"] for m in models if m.pk in self._model_facts)
         designations = designations_of("model", (m.pk for m in models))
+        related = self._related_designations({m.pk: self._lineage_ids(m.pk) for m in models if m.pk in self._model_facts})
         for model in models:
             if model.pk not in self._model_facts:
                 continue
             key = SubjectKey("model", model.organisation.slug, model.name, model.version)
             snapshot = _with_designations(self._model_snapshot(model.pk), designations.get(model.pk))
+            _with_related_designations(snapshot, related.get(model.pk) or {})
             yield SubjectSnapshot(key, model.pk, model.revision, snapshot)
 
     def clusters(self, clusters: list[Cluster]) -> Iterator[SubjectSnapshot]:
@@ -209,6 +235,9 @@ class SnapshotBuilder:
             model_ids.setdefault(org_id, []).append(pk)
         self._models(pk for ids in model_ids.values() for pk in ids)
         designations = designations_of("organisation", (o.pk for o in organisations))
+        related = self._related_designations({
+            org_id: [member for pk in pks if pk in self._model_facts for member in (pk, *self._lineage_ids(pk))]
+            for org_id, pks in model_ids.items()})
         for org in organisations:
             if org.slug not in self._org_facts:
                 continue
@@ -224,6 +253,7 @@ class SnapshotBuilder:
                 "accelerators": self._used_accelerators(slugs),
             }
             _with_designations(snapshot, designations.get(org.pk))
+            _with_related_designations(snapshot, related.get(org.pk) or {})
             yield SubjectSnapshot(SubjectKey("organisation", org.slug), org.pk, org.revision, snapshot)
 
 

@@ -141,6 +141,13 @@ class Subject:
     def _model_subject(self, model: dict[str, Any], lineage: list[dict[str, Any]]) -> Subject:
         snapshot = {"kind": MODEL, "organisation": None, "model": model, "lineage": lineage,
                     "accelerators": self.accelerators}
+        related = self.snapshot.get("related_designations")
+        if related:
+            # a base model or an organisation's model keeps the designations recorded for it, and
+            # passes the map on down its own lineage
+            snapshot["related_designations"] = related
+            if related.get(q.model_ref(model)):
+                snapshot["designations"] = related[q.model_ref(model)]
         return Subject(snapshot, prefix=f"models[{q.model_ref(model)}].", as_of=self.as_of,
                        hypothetical=self.hypothetical)
 

@@ -84,7 +84,8 @@ def organisation_snapshot(organisation: dict[str, Any] | None = None, *,
 
 def snapshot_from_facts(facts: dict[str, Any]) -> dict[str, Any]:
     """A case's `facts` block -> a snapshot: `cluster:` makes a cluster, `models:` an organisation;
-    `designations:` are the subject's, as the snapshot builder writes them."""
+    `designations:` are the subject's, as the snapshot builder writes them; `related_designations:`
+    those of its base models (or an organisation's models), by model reference."""
     if "cluster" in facts:
         snapshot = cluster_snapshot(facts["cluster"], organisation=facts.get("organisation"))
     elif "models" in facts or facts.get("kind") == "organisation":
@@ -93,4 +94,8 @@ def snapshot_from_facts(facts: dict[str, Any]) -> dict[str, Any]:
         snapshot = model_snapshot(facts.get("model"), lineage=facts.get("lineage"), organisation=facts.get("organisation"))
     if facts.get("designations"):
         snapshot["designations"] = [{key: str(value) for key, value in d.items()} for d in facts["designations"]]
+    if facts.get("related_designations"):
+        snapshot["related_designations"] = {
+            ref: [{key: str(value) for key, value in d.items()} for d in held]
+            for ref, held in facts["related_designations"].items()}
     return snapshot

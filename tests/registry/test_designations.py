@@ -183,3 +183,36 @@ def test_the_demo_data_carries_a_designation_that_decides_the_eu_tier():
         tests = {test["id"]: test["outcome"] for test in payload["tests"]}
         assert (payload["tier"], tests["systemic-risk-designation"], tests["systemic-risk-presumption"]) == (
             tier, outcome, "not_met")
+
+
+def test_a_base_models_designations_reach_the_fine_tunes_evaluation_of_record():
+    """A fine-tune's snapshot carries its base model's designations (and so does its base's
+    organisation's), so the EU downstream-modifier fallback reads the original's classification."""
+    from rules.models import Determination
+    from rules.services import run_create, run_execute_inline
+    from tests.factories import OrganisationRecordFactory
+
+    base = ModelRecordFactory(organisation="upstream", name="Base", parameter_count=None, training_tokens=None)
+    tune = ModelRecordFactory(organisation="acme", name="FT", base_model="upstream/Base@1", parameter_count=None,
+                              training_tokens=None, fine_tuning_compute_ops="1e24")
+    doc = document(organisations=[OrganisationRecordFactory(slug="acme"), OrganisationRecordFactory(slug="upstream")],
+                   models=[base, tune])
+    registry_submit(doc, via="import")
+
+    def downstream_modifier(as_of: date) -> str:
+        run = run_create(kind="manual", as_of=as_of, regimes=["eu-ai-act"], subjects=["model:acme/FT@1"])
+        run_execute_inline(run)
+        row = Determination.objects.filter(run=run).get()
+        return next(test["outcome"] for test in row.data()["tests"] if test["id"] == "downstream-modifier")
+
+    # the original's compute is unknown: between the para 61 fallbacks, its classification decides
+    assert downstream_modifier(date(2026, 3, 1)) == "indeterminate"
+    registry_submit({"designations": [designation(subject="model:upstream/Base@1", reference="C(2026) 77")]},
+                    via="import", may_designate=True)
+    held = [{"regime": "eu-ai-act", "kind": "systemic-risk-designation", "decided_on": "2026-02-01",
+             "reference": "C(2026) 77"}]
+    snapshot = snapshots_for(["model:acme/FT@1"])[0].snapshot
+    assert "designations" not in snapshot and snapshot["related_designations"] == {"upstream/Base@1": held}
+    assert snapshots_for(["organisation:upstream"])[0].snapshot["related_designations"] == {"upstream/Base@1": held}
+    assert downstream_modifier(date(2026, 3, 1)) == "not_met"  # a third of 10^25: 1e24 is below it
+    assert downstream_modifier(date(2026, 1, 31)) == "indeterminate"  # not yet decided on that date
