@@ -48,6 +48,10 @@ class ChartPoint:
     status: str  # covered, indeterminate or not_covered: the subject's most severe status
     label: str
 
+    def __post_init__(self) -> None:
+        # a chart draws on a log scale: an exact figure (an int beyond 64 bits) is plotted as a float
+        object.__setattr__(self, "value", float(self.value))
+
 
 @dataclass(frozen=True)
 class ThresholdLine:
@@ -57,6 +61,9 @@ class ThresholdLine:
     gid: str
     in_force_regimes: tuple[str, ...] = ()
     other_regimes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", float(self.value))
 
 
 MONTH_STEPS = (1, 3, 6, 12, 24, 60, 120)  # months per cell, coarsened until the columns fit

@@ -169,6 +169,17 @@ def test_binned_points_keep_every_count():
     assert collector.binned.by_status == Counter(point.status for point in points)
 
 
+def test_a_chart_draws_exact_figures_beyond_64_bits():
+    """Exact compute figures (10^26 + 1 as an int) and thresholds (10^26) are drawn, on a log scale."""
+    points = [charts.ChartPoint(date(2026, 3, 1), 10**26 + 1, "covered", "Big-1"),
+              charts.ChartPoint(date(2026, 4, 1), 3 * 10**25, "not_covered", "Small-1")]
+    lines = [charts.ThresholdLine(10**26, "EO 14110", True, "t-1")]
+    svg = charts.threshold_chart(points=points, thresholds=lines, title="Models", ylabel="ops", prefix="m",
+                                 as_of=date(2026, 12, 1))
+    assert "<svg" in svg and "Big-1" in svg
+    assert points[0].value == 1e26 and isinstance(lines[0].value, float)
+
+
 def test_queries_do_not_grow_with_the_subjects(registry, django_assert_max_num_queries):
     def queries() -> int:
         from django.db import connection
