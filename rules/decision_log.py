@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from . import bulk_write
 from .engine import Evaluation
-from .engine.vocabulary import DECIDING_OUTCOME
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
 from .models import Determination, FactsSnapshot, LogHead
 from .models.decision_log import GENESIS_SHA256, chained_fields, payload_sha256, row_sha256
@@ -55,9 +54,10 @@ def sha256_text(text: str) -> str:
 
 
 def deciding_test(evaluation: Evaluation) -> str:
-    """The test a status rests on: the first met (covered) or undecided (indeterminate) test."""
-    wanted = DECIDING_OUTCOME.get(evaluation.status)
-    return next((test.id for test in evaluation.tests if test.outcome == wanted), "") if wanted else ""
+    """The test a status rests on (`Evaluation.deciding_test`): a met test of the highest tier reached,
+    else the first met (covered) or undecided (indeterminate) test."""
+    test = evaluation.deciding_test()
+    return test.id if test else ""
 
 
 def payload_of(evaluation: Evaluation) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from .exact import Number, plain
 from .library import RuleTest, RuleVersion, Tier
 from .quantities import ARCHITECTURE, HARDWARE, PRICE, Quantity
 from .subject import Operand, Subject, SubjectRef
-from .vocabulary import Outcome, Status
+from .vocabulary import DECIDING_OUTCOME, Outcome, Status
 
 OUTCOME = {True: Outcome.MET, False: Outcome.NOT_MET, None: Outcome.INDETERMINATE}
 
@@ -232,6 +232,16 @@ class Evaluation:
     tier: str | None = None
     tier_title: str | None = None
     reason: str | None = None
+    tier_tests: tuple[str, ...] = ()  # the tests that reach the tier recorded
+
+    def deciding_test(self) -> TestOutcome | None:
+        """The test the status rests on: for a covered status, a met test of the highest tier reached
+        (else the first met test); for an indeterminate one, the first undecided test."""
+        wanted = DECIDING_OUTCOME.get(self.status)
+        if wanted is None:
+            return None
+        candidates = [test for test in self.tests if test.outcome == wanted]
+        return next((test for test in candidates if test.id in self.tier_tests), candidates[0] if candidates else None)
 
     def to_dict(self, *, version_text: bool = True) -> dict[str, Any]:
         """The DESIGN.md `evaluate` JSON object (plus explanation keys). Without `version_text`, the
@@ -334,7 +344,7 @@ def evaluate_subject(subject: Subject, *, version: RuleVersion | None, regime: s
     return Evaluation(subject.ref, regime, version.version_id, version.content_hash, as_of, status, outcomes,
                       quantities, sensitivity, readings, _engine_caveats(quantities.values(), version, tests),
                       notes, version.published, tier=tier.id if tier else None,
-                      tier_title=tier.title if tier else None)
+                      tier_title=tier.title if tier else None, tier_tests=tier.reached_when if tier else ())
 
 
 def evaluate(snapshot: dict[str, Any], *, version: RuleVersion | None, regime: str, as_of: date,

@@ -111,3 +111,12 @@ def test_designated_takes_a_kind_in_quotes() -> None:
     bad = VERSION.replace('designated("systemic-risk-designation")', "designated(systemic)")
     with pytest.raises(RuleFileErrors, match='designated takes one argument: a designation kind in quotes'):
         parse_rule_version(bad, origin="xx-tiered/2025-01-01.yaml")
+
+
+def test_the_deciding_test_is_one_that_reaches_the_highest_tier(version) -> None:
+    """A model meeting the lower tier's test and designated into the upper tier rests on the designation."""
+    designated = _evaluate(version, 2e23, [_designation("systemic-risk-designation", "2026-01-01")])
+    assert [t.id for t in designated.tests if t.outcome == "met"] == ["lower", "designation"]
+    assert (designated.tier, designated.deciding_test().id) == ("systemic", "designation")
+    assert _evaluate(version, 2e23).deciding_test().id == "lower"
+    assert _evaluate(version, 1e22).deciding_test() is None  # not covered: nothing decides it

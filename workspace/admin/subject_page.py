@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from rules.engine.vocabulary import DECIDING_OUTCOME, STATUS_LABELS, Status
+from rules.engine.vocabulary import STATUS_LABELS, Status
 from rules.library_store import published_library
 from rules.models import Determination, RuleVersion
 from rules.models.rule_version import RuleVersionState
@@ -151,8 +151,8 @@ def hypothetical_status_rows(*, subject_ref: str, as_of: date) -> list[StatusRow
                                   note=f"no version in force on {as_of.isoformat()}"))
             continue
         payload = evaluation.to_dict(version_text=False)
-        wanted = DECIDING_OUTCOME.get(evaluation.status)
-        deciding = next((t.id for t in evaluation.tests if t.outcome == wanted), "") if wanted else ""
+        deciding_test = evaluation.deciding_test()
+        deciding = deciding_test.id if deciding_test else ""
         row = StatusRow(evaluation.regime, evaluation.status, f"{evaluation.regime}@{evaluation.rule_version}",
                         note=HYPOTHETICAL_NOTE)
         _fill(row, payload, deciding)

@@ -10,7 +10,6 @@ from django.core.management.base import BaseCommand, CommandError
 from rules.engine import evaluate_subject
 from rules.engine.formatting import format_compared, format_quantity
 from rules.engine.subject import Subject
-from rules.engine.vocabulary import DECIDING_OUTCOME
 from rules.library_store import published_library
 from rules.services import versions_for
 from rules.subjects import SubjectError, snapshots_for
@@ -80,8 +79,7 @@ class Command(BaseCommand):
     def _table(self, evaluations: list[Any]) -> None:
         rows = [("SUBJECT", "REGIME", "VERSION", "STATUS", "TIER", "DECIDING TEST", "VALUE", "OP", "THRESHOLD")]
         for e in evaluations:
-            wanted = DECIDING_OUTCOME.get(e.status)
-            test = next((t for t in e.tests if t.outcome == wanted), e.tests[0] if e.tests else None)
+            test = e.deciding_test() or (e.tests[0] if e.tests else None)
             rows.append((
                 str(e.subject), e.regime, e.rule_version or "—", e.status, e.tier or "—",
                 test.id if test else (e.reason or "—"),
