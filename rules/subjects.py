@@ -7,7 +7,6 @@ designations not withdrawn (`registry.models.Designation`) are its snapshot's `d
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from django.db.models import F
 
 from registry.facts import cluster_facts, model_facts, organisation_facts
+from registry.interchange import subject_parts
 from registry.models import (
     Accelerator,
     AIModel,
@@ -27,12 +27,6 @@ from registry.models import (
 )
 
 from .engine.quantities import model_ref
-
-SUBJECT_REF = re.compile(
-    r"^(?:model:(?P<m_org>[^/@\s]+)/(?P<m_name>[^@]+)@(?P<m_version>[^@]+)"
-    r"|cluster:(?P<c_org>[^/\s]+)/(?P<c_name>.+)"
-    r"|organisation:(?P<o_org>[^/\s]+))$"
-)
 
 
 class SubjectError(ValueError):
@@ -56,16 +50,12 @@ class SubjectKey:
 
 
 def parse_subject(ref: str) -> SubjectKey:
-    match = SUBJECT_REF.match(ref.strip())
-    if not match:
+    parts = subject_parts(ref.strip())
+    if parts is None:
         raise SubjectError(
             f"{ref!r} is not a subject: write model:ORG/NAME@VERSION, cluster:ORG/NAME or organisation:ORG"
         )
-    if match["m_org"]:
-        return SubjectKey("model", match["m_org"], match["m_name"], match["m_version"])
-    if match["c_org"]:
-        return SubjectKey("cluster", match["c_org"], match["c_name"])
-    return SubjectKey("organisation", match["o_org"])
+    return SubjectKey(*parts)
 
 
 @dataclass
