@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .schema import PROVENANCE
 from .yamlsafe import load_strict
 
 HERE = Path(__file__).resolve().parent
@@ -23,7 +24,7 @@ class Default:
     caveat: str
 
 
-PROVENANCE_LABELS = ("V-OFFICIAL", "V-COPY", "V-QUOTED", "SECONDARY", "UNVERIFIED")
+PROVENANCE_LABELS: tuple[str, ...] = tuple(PROVENANCE["enum"])  # the labels of SOURCES.md, as rule files use them
 SOURCE_KINDS = ("provider-list-price", "secondary")
 
 
