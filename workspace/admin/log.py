@@ -9,17 +9,19 @@ from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
 from rules.models import Determination
+from rules.selectors import tier_titles
 from workspace.display import comparison_text
 
 from .base import ReadOnlyAdmin
+from .filters import DeterminationTierFilter
 from .scoping import determinations_for
 
 
 @admin.register(Determination)
 class DeterminationAdmin(ReadOnlyAdmin):
-    list_display = ("sequence", "subject_ref", "regime", "rule_version_label", "as_of", "status", "tier", "deciding_test",
-                    "trigger", "created_at")
-    list_filter = ("regime", "status", "tier", "trigger", "subject_kind")
+    list_display = ("sequence", "subject_ref", "regime", "rule_version_label", "as_of", "status", "tier_reached",
+                    "deciding_test", "trigger", "created_at")
+    list_filter = ("regime", "status", DeterminationTierFilter, "trigger", "subject_kind")
     search_fields = ("subject_ref", "organisation")
     list_select_related = ("rule_version",)
     show_full_result_count = False
@@ -30,6 +32,19 @@ class DeterminationAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: Any) -> QuerySet:
         return determinations_for(request.user, super().get_queryset(request))
+
+    def get_changelist_instance(self, request: Any) -> Any:
+        changelist = super().get_changelist_instance(request)
+        titles = tier_titles()  # one read of the published library for the page, no query per row
+        for obj in changelist.result_list:
+            obj.tier_title = titles.get((obj.regime, obj.tier), obj.tier)
+        return changelist
+
+    @admin.display(description="Tier reached", ordering="tier")
+    def tier_reached(self, obj: Determination) -> str:
+        if not obj.tier:
+            return "—"
+        return format_html('{} <code class="quiet">{}</code>', getattr(obj, "tier_title", obj.tier), obj.tier)
 
     @admin.display(description="Reason")
     def reason_display(self, obj: Determination) -> str:
