@@ -91,6 +91,8 @@ def _condition_words(row: dict[str, Any], *, units: dict[str, str | None]) -> st
         return f"{quantity} include one of {label}" if outcome == MET else f"{quantity} include none of {label}"
     if operator == "in effect":
         return f"a designation ({label}) is in effect" if outcome == MET else f"no designation ({label}) is in effect"
+    if operator == "meets" and quantity == "any_model":
+        return f"a model of the organisation meets {label}" if outcome == MET else f"no model of the organisation meets {label}"
     return ""
 
 
@@ -99,7 +101,7 @@ def _failed_conditions(test: dict[str, Any], head: dict[str, Any] | None, *, uni
     declared fact that is not as the test requires, another comparison that fails, a designation."""
     words = []
     for row in test.get("comparisons") or []:
-        if row is head or row.get("operator") in ("is", "meets"):
+        if row is head or row.get("operator") == "is" or (row.get("operator") == "meets" and row.get("quantity") != "any_model"):
             continue  # `known(x)` and `base_model_meets` only steer an `if`: not a condition of their own
         if row.get("operator") == "in effect":
             # with a numeric comparison beside it, a designation matters when it is in effect

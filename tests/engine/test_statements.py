@@ -97,3 +97,16 @@ def test_the_ratio_uses_exact_figures() -> None:
     assert threshold_ratio(10**26 - 1, 10**26, "ops") == "1 × the threshold, below it by 1 ops"
     assert threshold_ratio(38 * 10**24, 10**26) == "0.38 × the threshold"
     assert threshold_ratio(None, 10**26) == "" and threshold_ratio(5, 0) == ""
+
+
+def test_an_organisation_without_a_frontier_model_says_so(real_library) -> None:
+    from .snapshots import organisation_snapshot
+
+    document = evaluate(organisation_snapshot(), version=real_library.get("us-ca-sb53", "2026-01-01"),
+                        regime="us-ca-sb53", as_of=date(2026, 6, 1)).to_dict(version_text=False)
+    tests = {t["id"]: t for t in document["tests"]}
+    units = {name: q["unit"] for name, q in document["quantities"].items()}
+    assert outcome_statement(tests["frontier-developer"], units=units) == (
+        "not met: no model of the organisation meets frontier-model")
+    assert outcome_statement(tests["large-frontier-developer"], units=units) == (
+        "not met: no model of the organisation meets frontier-model (6e8 USD > 5e8 USD, 1.2 × the threshold)")
