@@ -155,3 +155,11 @@ def test_list_pages_make_the_same_number_of_queries_for_more_rows(agency_client,
     with CaptureQueriesContext(connection) as many:
         assert agency_client.get(url).status_code == 200
     assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
+
+
+def test_the_determination_page_reads_each_test_as_what_it_is(agency_client, workspace_registry):
+    determination = Determination.objects.filter(subject_ref="model:acme/Mid@1", regime="us-ca-sb53").last()
+    page = agency_client.get(reverse("admin:rules_determination_change", args=[determination.pk])).content.decode()
+    table = re.sub(r"\s+", " ", re.search(r'<table class="determination-tests">(.*?)</table>', page, re.S).group(1))
+    assert "3.8e25 ops ≤ 1e26 ops: not met (0.38 × the threshold)" in table
+    assert "3.8e25 ops &gt; 1e26 ops" not in table

@@ -57,12 +57,13 @@ class DeterminationAdmin(ReadOnlyAdmin):
         rows = format_html_join(
             "",
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((test["id"], test["outcome"], test.get("quantity") or "", comparison_text(test, quantities=payload.get("quantities", {})),
+            ((test["id"], test["outcome"], test.get("quantity") or "",
+              comparison_text(test, quantities=payload.get("quantities", {})),
               test.get("citation") or "") for test in payload.get("tests", [])),
         )
         if not rows:
             return "—"
         return format_html(
             '<table class="determination-tests"><thead><tr><th>Test</th><th>Outcome</th><th>Quantity</th>'
-            "<th>Value against threshold</th><th>Citation</th></tr></thead><tbody>{}</tbody></table>", rows,
+            "<th>What was compared, and the outcome</th><th>Citation</th></tr></thead><tbody>{}</tbody></table>", rows,
         )

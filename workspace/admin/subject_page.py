@@ -1,5 +1,6 @@
-"""A subject's page: the change view of a model, cluster or organisation with its current status
-under every regime (tier reached, deciding test, value against threshold, citation), its
+"""A subject's page: the change view of a model, cluster or organisation with its status on one date
+under every regime (tier reached, every test of the version with its outcome in words, citations),
+from the determinations made as of that date (recorded first when the log has none), its
 designations, its determination history, and the buttons to evaluate it now and to download its
 audit report. The as-of form may ask a hypothetical question (the law of that date applied to the
 subject as it stands today): a preview computed for the page, never recorded."""
