@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "registry",
     "rules",
+    "obligations",
     "reports",
     "accounts",
     "api",
