@@ -15,6 +15,7 @@ from typing import Any
 
 from .exact import exact
 from .formatting import UNKNOWN, format_compared, format_exact_quantity, format_quantity
+from .vocabulary import Outcome, outcome_label
 
 # How an operator reads when the comparison holds, and when it does not.
 OPERATOR_SIGNS = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "==": "=", "!=": "≠"}
@@ -35,7 +36,9 @@ FACT_WORDS = {
     "used_for_ai_training": ("used for AI training", "not used for AI training"),
 }
 
-MET, NOT_MET, INDETERMINATE = "met", "not_met", "indeterminate"
+MET, NOT_MET, INDETERMINATE = Outcome.MET, Outcome.NOT_MET, Outcome.INDETERMINATE
+# the words each outcome is written in (`rules.engine.vocabulary`)
+MET_WORDS, NOT_MET_WORDS, UNDECIDED_WORDS = outcome_label(MET), outcome_label(NOT_MET), outcome_label(INDETERMINATE)
 
 
 def _is_number(value: Any) -> bool:
@@ -145,23 +148,23 @@ def outcome_statement(test: dict[str, Any], *, units: dict[str, str | None] | No
         return f"{shown_value} {sign} {shown_threshold}".strip()
 
     if outcome == MET:
-        return f"{comparison(MET)}: met{ratio_part}" if head is not None else "met"
+        return f"{comparison(MET)}: {MET_WORDS}{ratio_part}" if head is not None else MET_WORDS
     if outcome == INDETERMINATE:
         missing = test.get("missing") or []
         why = f"missing: {', '.join(missing)}" if missing else "the uncertainty band straddles the threshold"
         if head is not None and head_outcome in (MET, NOT_MET) and value is not None:
             undecided = _undecided_conditions(test, head)
             but = f", but {', '.join(undecided)}" if undecided else ""
-            return f"{comparison(head_outcome)}{ratio_part}{but}: indeterminate ({why})"
+            return f"{comparison(head_outcome)}{ratio_part}{but}: {UNDECIDED_WORDS} ({why})"
         if head is None:
-            return f"indeterminate ({why})"
-        return f"{shown_value} against {OPERATOR_SIGNS.get(operator, operator)} {shown_threshold}: indeterminate ({why})"
+            return f"{UNDECIDED_WORDS} ({why})"
+        return f"{shown_value} against {OPERATOR_SIGNS.get(operator, operator)} {shown_threshold}: {UNDECIDED_WORDS} ({why})"
     # not met
     failed = _failed_conditions(test, head, units=units)
     if head is not None and value is not None and head_outcome == NOT_MET:
         also = f"; {'; '.join(failed)}" if failed else ""
-        return f"{comparison(NOT_MET)}: not met{ratio_part}{also}"
+        return f"{comparison(NOT_MET)}: {NOT_MET_WORDS}{ratio_part}{also}"
     if head is not None and value is not None and head_outcome == MET:
         reason = "; ".join(failed) or "another condition of the test is not met"
-        return f"not met: {reason} ({comparison(MET)}{', ' + ratio if ratio else ''})"
-    return f"not met: {'; '.join(failed)}" if failed else "not met"
+        return f"{NOT_MET_WORDS}: {reason} ({comparison(MET)}{', ' + ratio if ratio else ''})"
+    return f"{NOT_MET_WORDS}: {'; '.join(failed)}" if failed else NOT_MET_WORDS
