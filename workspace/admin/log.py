@@ -8,10 +8,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
+from reports import exports
 from rules.models import Determination
 from workspace.display import comparison_text
-
-from reports import exports
 
 from .base import ReadOnlyAdmin
 from .exports import CsvExportMixin
