@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -116,11 +116,13 @@ def _export_filters(raw: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def record_missing_determinations(*, kind: str, params: dict[str, Any], requested_by: Any = None) -> list[str]:
+def record_missing_determinations(*, kind: str, params: dict[str, Any], requested_by: Any = None,
+                                  on_run: Callable[[Any], None] | None = None) -> list[str]:
     """Records (through the rules services) determinations the report needs and the log lacks.
 
     An audit or registry report as of D reads determinations whose as-of date is D; subjects with
-    none are evaluated first in a manual run. Returns what was done, in words, for the report's notes.
+    none are evaluated first in a manual run (handed to `on_run` before it is carried out, so that its
+    progress can be followed). Returns what was done, in words, for the report's notes.
     """
     from rules.services import run_create, run_execute_inline
 
@@ -135,6 +137,8 @@ def record_missing_determinations(*, kind: str, params: dict[str, Any], requeste
     if not missing:
         return []
     run = run_create(kind=Trigger.MANUAL, as_of=as_of, subjects=missing, requested_by=requested_by)
+    if on_run is not None:
+        on_run(run)
     run_execute_inline(run)
     return [f"{len(missing)} subject(s) had no determination as of {as_of.isoformat()}: recorded them first "
             f"in evaluation run {run.pk}"]
@@ -204,7 +208,8 @@ def artifact_build(*, artifact_id: int) -> ReportArtifact:
         params = dict(artifact.parameters)
         if not params.get("generated_at"):
             params["generated_at"] = timezone.now().isoformat()
-        notes = record_missing_determinations(kind=artifact.kind, params=params, requested_by=artifact.requested_by)
+        notes = record_missing_determinations(kind=artifact.kind, params=params, requested_by=artifact.requested_by,
+                                              on_run=lambda run: _link_run(artifact, run))
         digest, size = hashlib.sha256(), 0
         with tempfile.TemporaryFile() as handle:
             for chunk in report_content(kind=artifact.kind, format=artifact.format, params=params):
@@ -225,6 +230,13 @@ def artifact_build(*, artifact_id: int) -> ReportArtifact:
     artifact.status, artifact.error, artifact.finished_at = ArtifactStatus.DONE, "", timezone.now()
     artifact.save()
     return artifact
+
+
+def _link_run(artifact: ReportArtifact, run: Any) -> None:
+    """The report rests on the run recording its missing determinations: linked at once (committed), so
+    the report's progress is that run's while it runs."""
+    artifact.run = run
+    ReportArtifact.objects.filter(pk=artifact.pk).update(run=run)
 
 
 def report_generate(*, kind: str, format: str, requested_by: Any = None, **params: Any) -> ReportArtifact:
