@@ -281,7 +281,7 @@ def report_request(*, kind: str, format: str, requested_by: Any = None, **params
     user = requested_by if getattr(requested_by, "pk", None) else None
     checked = report_parameters(kind=kind, format=format, **params)
     if user is not None:
-        type(user).objects.select_for_update().filter(pk=user.pk).first()
+        user._meta.model.objects.select_for_update().filter(pk=user.pk).first()  # also through a lazy request.user
     same = (ReportArtifact.objects.filter(kind=kind, format=format, status=ArtifactStatus.PENDING, parameters=checked)
             .order_by("id").first())
     if same is not None:
