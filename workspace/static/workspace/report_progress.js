@@ -8,7 +8,7 @@
   function update(row, data) {
     var bar = row.querySelector("progress");
     if (bar) { bar.value = data.percent; }
-    row.querySelector(".report-percent").textContent = data.percent + " %";
+    row.querySelector(".report-percent").textContent = Number(data.percent).toFixed(1) + " %";
     row.querySelector(".report-stage").textContent = data.stage;
     if (data.download_url) {
       var link = document.createElement("a");
