@@ -81,6 +81,8 @@ def report_parameters(*, kind: str, format: str, **raw: Any) -> dict[str, Any]:
         params["as_of"] = _date("as_of", raw.get("as_of"), required=True)
     elif kind == ReportKind.REGISTRY:
         params["as_of"] = _date("as_of", raw.get("as_of"), required=True)
+        if raw.get("organisation"):  # one organisation's view of the registry
+            params["organisation"] = _organisation(raw["organisation"])
     elif kind == ReportKind.CHANGES:
         if raw.get("run") in (None, ""):
             raise ReportInputError("run: required (an evaluation run id)")
@@ -91,6 +93,28 @@ def report_parameters(*, kind: str, format: str, **raw: Any) -> dict[str, Any]:
     if generated_at:
         params["generated_at"] = generated_at
     return params
+
+
+def _organisation(slug: Any) -> str:
+    from registry.models import Organisation
+
+    if not Organisation.objects.filter(slug=str(slug)).exists():
+        raise ReportInputError(f"organisation: no organisation {str(slug)!r}")
+    return str(slug)
+
+
+def record_scope(params: dict[str, Any]) -> selectors.RecordScope | None:
+    """The view a registry report with an `organisation` takes: that organisation's subjects, less those
+    resting on another organisation's model not yet released (as the organisation's members see it)."""
+    from registry.models import Organisation
+    from rules.visibility import unreleased_elsewhere
+
+    slug = params.get("organisation")
+    if not slug:
+        return None
+    organisation_id = Organisation.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    withheld = unreleased_elsewhere(organisation_id=organisation_id, organisation_slug=slug).own
+    return selectors.RecordScope(organisation=slug, withheld=frozenset(withheld))
 
 
 def _export_filters(raw: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +153,10 @@ def record_missing_determinations(*, kind: str, params: dict[str, Any], requeste
     if kind == ReportKind.AUDIT:
         wanted = [params["subject"]]
     elif kind == ReportKind.REGISTRY:
-        wanted = selectors.registry_subject_refs()
+        scope = record_scope(params)
+        wanted = selectors.registry_subject_refs(organisation=scope.organisation if scope else None)
+        if scope is not None:
+            wanted = [ref for ref in wanted if ref not in scope.withheld]
     else:
         return []
     as_of = date.fromisoformat(params["as_of"])
@@ -160,7 +187,8 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
         context = audit_context(subject_ref=params["subject"], as_of=date.fromisoformat(params["as_of"]),
                                 generated_at=generated_at)
     elif kind == ReportKind.REGISTRY:
-        context = registry_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at)
+        context = registry_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at,
+                                   scope=record_scope(params))
     else:
         context = changes_context(run=selectors.run_by_id(params["run"]), generated_at=generated_at)
     html = render.render_html(kind, context)
@@ -169,7 +197,7 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
 
 def _determination_rows(kind: str, format: str, params: dict[str, Any]) -> Iterator[str]:
     if kind == ReportKind.REGISTRY:
-        rows = selectors.iter_of_record(as_of=date.fromisoformat(params["as_of"]))
+        rows = selectors.iter_of_record(as_of=date.fromisoformat(params["as_of"]), scope=record_scope(params))
     else:
         filters = {k: params[k] for k in EXPORT_FILTERS if k in params}
         if "as_of" in filters:
@@ -183,7 +211,8 @@ def _file_name(artifact: ReportArtifact) -> str:
     if artifact.kind == ReportKind.AUDIT:
         stem = f"audit-{slugify(re.sub(r'[:/@]', '-', params['subject']))}-{params['as_of']}"
     elif artifact.kind == ReportKind.REGISTRY:
-        stem = f"registry-{params['as_of']}"
+        stem = f"registry-{params['organisation']}-{params['as_of']}" if params.get("organisation") else \
+            f"registry-{params['as_of']}"
     elif artifact.kind == ReportKind.CHANGES:
         stem = f"changes-run-{params['run']}"
     else:

@@ -31,9 +31,9 @@ from tests.ui.test_browser import (  # noqa: F401  (fixtures: the browser, the l
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def downloaded_csv(page, selector: str, tmp_path) -> list[dict[str, str]]:
-    with page.expect_download() as download:
-        page.click(selector)
+def downloaded_csv(browser_page, selector: str, tmp_path) -> list[dict[str, str]]:
+    with browser_page.expect_download() as download:
+        browser_page.click(selector)
     path = tmp_path / download.value.suggested_filename
     download.value.save_as(path)
     assert path.suffix == ".csv"
@@ -107,13 +107,16 @@ def test_lab_member_generates_its_own_audit_report_only(page, site, worker, tmp_
         "model:acme/Frontier@1", "model:acme/Mid@1", "model:acme/Small@1", "model:acme/Unknown@1"]
 
     page.goto(f"{site}{reverse('admin:reports_reportartifact_generate')}")
-    assert page.locator("#id_kind option").all_inner_texts() == ["Audit report (one per subject)"]
+    assert page.locator("#id_kind option").all_inner_texts() == [
+        "Registry report (your organisation's subjects)", "Audit report (one per subject)"]
+    page.select_option("#id_kind", "audit")
     page.fill("#id_subjects", "model:beta/Secret@1")
     follow(page, ".report-generate-form input[type=submit]")
     assert "unknown subject(s): model:beta/Secret@1" in row_text(page, ".report-generate-form")
     assert not ReportArtifact.objects.filter(kind="audit").exists()
     shots.take(page, "lab-refused-another-organisations-subject")
 
+    page.select_option("#id_kind", "audit")
     page.fill("#id_subjects", "model:acme/Mid@1")
     page.select_option("#id_format", "html")
     follow(page, ".report-generate-form input[type=submit]")

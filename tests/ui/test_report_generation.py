@@ -1,8 +1,11 @@
 """Generating the registry and audit reports from the workspace: the form queues them through the
 reports service (as the API does), the page follows each build's progress to its download link, and a
-lab member generates audit reports of its own subjects only."""
+lab member generates audit reports of its own subjects and registry reports of its organisation's
+view only."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
 import pytest
@@ -14,6 +17,7 @@ from rules.models import Determination
 from rules.models.runs import Trigger
 from rules.services import chunk_execute, run_create
 from tests.ui.conftest import today
+from tests.ui.test_release_scope import lineage  # noqa: F401  (a fixture: acme's model resting on beta's unreleased one)
 from workspace.admin.reports import report_progress
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +96,7 @@ def test_a_lab_member_queues_an_audit_report_of_its_own_subject_and_downloads_it
         acme_client, acme_staff, django_capture_on_commit_callbacks, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     form = acme_client.get(reverse(GENERATE)).content.decode()
-    assert "Registry report" not in form and "Audit report" in form
+    assert "every subject" not in form and "Audit report" in form
     with django_capture_on_commit_callbacks() as queued:
         response = acme_client.post(reverse(GENERATE), {"kind": "audit", "as_of": today().isoformat(), "format": "html",
                                                         "subjects": "model:acme/Mid@1\ncluster:acme/Hall A\n"})
@@ -116,13 +120,51 @@ def test_a_lab_member_is_refused_another_organisations_subject_and_nothing_is_qu
     assert ReportArtifact.objects.count() == 0 and queued == []
 
 
-def test_a_lab_member_cannot_queue_a_registry_report(acme_client, django_capture_on_commit_callbacks):
+def csv_subjects(artifact: ReportArtifact) -> dict[str, set[str]]:
+    """organisation -> the subjects of a built CSV report."""
+    rows = csv.DictReader(io.StringIO(artifact.file.open("rb").read().decode("utf-8")))
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row["organisation"], set()).add(row["subject"])
+    return found
+
+
+def test_a_lab_members_registry_report_is_its_organisations_view(
+        acme_client, acme_staff, lineage, django_capture_on_commit_callbacks, settings, tmp_path):  # noqa: F811
+    settings.MEDIA_ROOT = tmp_path
+    form = acme_client.get(reverse(GENERATE)).content.decode()
+    assert "Registry report (your organisation&#x27;s subjects)" in form and "every subject" not in form
     with django_capture_on_commit_callbacks() as queued:
         response = acme_client.post(reverse(GENERATE), {"kind": "registry", "as_of": today().isoformat(),
-                                                        "format": "pdf", "subjects": ""})
-    assert response.status_code == 200
-    assert "Select a valid choice. registry is not one of the available choices." in response.content.decode()
-    assert ReportArtifact.objects.count() == 0 and queued == []
+                                                        "format": "csv", "subjects": ""})
+    assert response.status_code == 302 and len(queued) == 1
+    (artifact,) = ReportArtifact.objects.filter(kind="registry")
+    assert artifact.parameters == {"as_of": today().isoformat(), "organisation": "acme"}
+    built = artifact_build(artifact_id=artifact.pk)
+    subjects = csv_subjects(built)
+    assert set(subjects) == {"acme"}
+    assert "model:acme/Mid@1" in subjects["acme"]
+    assert "model:acme/Acme-FT@1" not in subjects["acme"]  # it rests on beta's model not yet released
+    assert acme_client.get(progress(acme_client, artifact)["download_url"]).status_code == 200
+
+    whole = artifact_build(artifact_id=ReportArtifact.objects.create(
+        kind="registry", format="csv", parameters={"as_of": today().isoformat()}).pk)
+    everything = csv_subjects(whole)
+    assert set(everything) == {"acme", "beta"} and "model:acme/Acme-FT@1" in everything["acme"]
+    # the whole registry's report is not the lab's to follow
+    response = acme_client.get(reverse("admin:reports_reportartifact_progress", args=[whole.pk]))
+    assert response.status_code == 404
+
+
+def test_an_organisations_registry_report_says_whose_subjects_it_holds(workspace_registry, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    built = artifact_build(artifact_id=ReportArtifact.objects.create(
+        kind="registry", format="html", parameters={"as_of": today().isoformat(), "organisation": "beta"}).pk)
+    html = built.file.open("rb").read().decode("utf-8")
+    assert f"Registry report as of {today().isoformat()}: the subjects of beta" in html
+    assert "The subjects of beta only" in html
+    assert "model:beta/Secret@1" in html
+    assert "model:acme/" not in html
 
 
 def test_a_lab_member_cannot_follow_another_organisations_report(acme_client):

@@ -1,8 +1,9 @@
 """Reports in the admin: the stored files with their SHA-256, a download link, a build action, and a
 form that queues a registry or audit report (the same `reports.services.report_request` as the API's),
 then follows its progress until its download link shows. A lab member sees, and generates, its own
-subjects' audit reports only, less those of subjects resting on another organisation's unreleased
-model; another report is a 404, another organisation's subject is refused on the form."""
+subjects' audit reports and registry reports of its organisation's view (its own subjects), less
+subjects resting on another organisation's unreleased model; another report is a 404, another
+organisation's subject is refused on the form."""
 from __future__ import annotations
 
 from typing import Any
@@ -26,6 +27,7 @@ from .scoping import Scope, scope_of, unreleased_of
 
 GENERATED_KINDS = {ReportKind.REGISTRY: "Registry report (every subject's determinations of record)",
                    ReportKind.AUDIT: "Audit report (one per subject)"}
+LAB_REGISTRY_KIND = "Registry report (your organisation's subjects)"
 
 
 class ReportRequestForm(forms.Form):
@@ -44,14 +46,14 @@ class ReportRequestForm(forms.Form):
     def __init__(self, *args: Any, scope: Scope, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.scope = scope
-        if scope.restricted:  # a lab member: audit reports of its own subjects
-            self.fields["kind"].choices = [(ReportKind.AUDIT, GENERATED_KINDS[ReportKind.AUDIT])]
-            self.fields["format"].choices = [("pdf", "PDF"), ("html", "HTML")]
+        if scope.restricted:  # a lab member: its organisation's view of the registry, its own subjects' audits
+            self.fields["kind"].choices = [(ReportKind.REGISTRY, LAB_REGISTRY_KIND),
+                                           (ReportKind.AUDIT, GENERATED_KINDS[ReportKind.AUDIT])]
 
     def clean_kind(self) -> str:
         kind = self.cleaned_data["kind"]
-        if self.scope.restricted and kind != ReportKind.AUDIT:
-            raise forms.ValidationError("a lab member generates audit reports of its own subjects only")
+        if self.scope.restricted and self.scope.organisation_slug is None:
+            raise forms.ValidationError("you belong to no organisation, so there is no report you may generate")
         return kind
 
     def clean(self) -> dict[str, Any]:
@@ -163,7 +165,8 @@ class ReportArtifactAdmin(admin.ModelAdmin):
         with transaction.atomic():
             if data["kind"] == ReportKind.AUDIT:
                 return [services.report_request(**common, subject=ref) for ref in data["subject_refs"]]
-            return [services.report_request(**common)]
+            scope = scope_of(request.user)  # a lab member: its organisation's view, never the whole registry
+            return [services.report_request(**common, organisation=scope.organisation_slug if scope.restricted else None)]
 
     def progress_view(self, request: HttpRequest, artifact_id: int) -> JsonResponse:
         """`{"status", "stage", "percent", "finished", "download_url", ...}` for the generate page's poller."""
