@@ -8,13 +8,16 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry.models import AIModel, Cluster, Organisation
 from registry.services import registry_submit
 from reports import exports
 from rules.models import Determination
-from tests.factories import ModelRecordFactory, document
+from tests.factories import ClusterRecordFactory, ModelRecordFactory, document
+from tests.ui.conftest import evaluate_registry
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +155,24 @@ def test_an_invalid_filter_is_refused_naming_the_query(agency_client, workspace_
 def test_the_export_needs_a_login(client, workspace_registry):
     response = client.get(reverse(MODELS_CSV))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def _queries_of_export(client, name: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse(name))
+        b"".join(response.streaming_content)
+    return len(queries)
+
+
+def test_the_export_reads_a_fixed_number_of_queries_whatever_the_number_of_rows(agency_client, workspace_registry):
+    before = (_queries_of_export(agency_client, MODELS_CSV), _queries_of_export(agency_client, CLUSTERS_CSV),
+              _queries_of_export(agency_client, LOG_CSV))
+    hardware = {"accelerator": "nvidia-h100-sxm", "accelerator_count": 1024, "training_hours": 100, "utilization": 0.4}
+    registry_submit(document(models=[ModelRecordFactory(training_compute_ops="1e24", training_hardware=hardware)
+                                     for _ in range(12)],
+                             clusters=[ClusterRecordFactory() for _ in range(3)]), via="import")
+    evaluate_registry()
+    assert AIModel.objects.count() == 17 and Determination.objects.count() > 100
+    after = (_queries_of_export(agency_client, MODELS_CSV), _queries_of_export(agency_client, CLUSTERS_CSV),
+             _queries_of_export(agency_client, LOG_CSV))
+    assert after == before
