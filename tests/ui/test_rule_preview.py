@@ -223,3 +223,40 @@ def test_a_versions_publication_run_is_as_of_today_while_it_is_in_force(workspac
     draft = draft_create(content=sb53_draft_text(effective_from=today()), actor=agency)
     run = rule_version_publish(version=draft, actor=agency)
     assert run.as_of == today() and EvaluationRun.objects.get(kind=Trigger.PUBLICATION) == run
+
+
+def test_the_command_previews_a_draft_as_of_a_day_of_its_period(workspace_registry, past_draft):
+    out = StringIO()
+    call_command("rules", "preview", "us-eo-14110", "2024-03-01", "--format", "json", stdout=out)
+    shown = json.loads(out.getvalue())
+    assert (shown["as_of"], shown["replaces"]["version"], shown["corrects"], shown["blockers"]) == (
+        "2025-01-19", "2023-10-30", "2023-10-30", [])
+    assert shown["parameters"] == [{"parameter": "model_compute_general", "current": "> 1e26 ops",
+                                    "draft": "> 1e25 ops", "citation": "EO 14110 §4.2(b)(i)"}]
+    assert [(c["subject_ref"], c["from_status"], c["to_status"]) for c in shown["changes"] if c["status_changed"]] == [
+        (MID, "not_covered", "covered")]
+    out = StringIO()
+    call_command("rules", "preview", "us-eo-14110", "2024-03-01", "--as-of", "2024-06-01", stdout=out)
+    text = out.getvalue()
+    assert text.startswith(f"us-eo-14110@2024-03-01 (draft) against {ORIGINAL}, as of 2024-06-01\n")
+    assert "parameter model_compute_general: > 1e26 ops -> > 1e25 ops" in text
+    assert f"{MID}: not_covered -> covered (model-general: not_met -> met)" in text
+    assert Determination.objects.filter(trigger="manual").count() == 0  # a preview records nothing
+
+
+@pytest.mark.parametrize(("arguments", "words"), [
+    (["--as-of", "garbage"], "--as-of: 'garbage' is not a calendar date written YYYY-MM-DD"),
+    (["--as-of", "2026-01-01"], "--as-of: 2026-01-01 is outside the draft's period"),
+])
+def test_the_command_refuses_an_as_of_it_cannot_use(workspace_registry, past_draft, arguments, words):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=re.escape(words)):
+        call_command("rules", "preview", "us-eo-14110", "2024-03-01", *arguments, stdout=StringIO())
+
+
+def test_the_command_names_a_draft_it_cannot_find(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no draft us-eo-14110@nothing"):
+        call_command("rules", "preview", "us-eo-14110", "nothing", stdout=StringIO())
