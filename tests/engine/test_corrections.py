@@ -132,3 +132,4 @@ def test_corrects_must_be_a_version_id():
     with pytest.raises(Exception, match="version.corrects"):
         parse_rule_version(EO.replace("effective_to: 2025-01-20", "effective_to: 2025-01-20\n  corrects: 12", 1),
                            origin="x.yaml")
+

@@ -260,3 +260,36 @@ def test_the_command_names_a_draft_it_cannot_find(db):
 
     with pytest.raises(CommandError, match="no draft us-eo-14110@nothing"):
         call_command("rules", "preview", "us-eo-14110", "nothing", stdout=StringIO())
+
+
+def test_a_published_correction_says_what_it_corrects_in_the_workspace(agency_client, workspace_registry, agency):
+    correction = draft_create(content=eo_draft_text(version_id="2024-06-01-correction", start="2024-06-01",
+                                                    end="2024-10-01"), actor=agency)
+    rule_version_publish(version=correction, actor=agency)
+    page = agency_client.get(reverse("admin:rules_ruleversion_change", args=[correction.pk])).content.decode()
+    assert f"{ORIGINAL}, for the period above" in page
+    original = RuleVersion.objects.get(regime="us-eo-14110", version_id="2023-10-30")
+    page = agency_client.get(reverse("admin:rules_ruleversion_change", args=[original.pk])).content.decode()
+    assert f"{ORIGINAL}, for the period above" not in page
+
+
+def test_rules_show_and_list_name_what_a_correction_corrects(tmp_path, settings):
+    """The command reads the library files: a correction is listed with what it corrects."""
+    from shutil import copytree
+
+    root = tmp_path / "library"
+    copytree(settings.REGISTRY_RULE_LIBRARY, root)
+    (root / "us-eo-14110" / "fix.yaml").write_text(
+        eo_draft_text(version_id="fix", start="2024-06-01", end="2024-10-01"), encoding="utf-8")
+    settings.REGISTRY_RULE_LIBRARY = root
+    out = StringIO()
+    call_command("rules", "list", stdout=out)
+    correcting = [line for line in out.getvalue().splitlines() if "corrects" in line]
+    assert len(correcting) == 1 and correcting[0].startswith("us-eo-14110        fix ")
+    assert correcting[0].endswith("corrects 2023-10-30")
+    out = StringIO()
+    call_command("rules", "show", "us-eo-14110", stdout=out)  # the latest to take effect is not the correction
+    assert f"[{ORIGINAL}]" in out.getvalue()
+    out = StringIO()
+    call_command("rules", "show", "us-eo-14110", "fix", stdout=out)
+    assert f"corrects {ORIGINAL} for that period" in out.getvalue()

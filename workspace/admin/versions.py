@@ -39,7 +39,7 @@ class RuleVersionAdmin(admin.ModelAdmin):
     list_filter = ("state", "regime", "legal_status")
     search_fields = ("regime", "version_id", "title")
     readonly_fields = ("regime", "regime_title", "version_id", "title", "legal_status", "effective_from", "effective_to",
-                       "last_verified_on", "provenance", "content_sha256", "state", "origin", "created_by", "created_at",
+                       "corrects", "last_verified_on", "provenance", "content_sha256", "state", "origin", "created_by", "created_at",
                        "published_at", "published_by", "content_display")
     fields = readonly_fields
     change_form_template = "admin/workspace/ruleversion_change_form.html"
@@ -67,6 +67,12 @@ class RuleVersionAdmin(admin.ModelAdmin):
     @admin.display(description="SHA-256")
     def short_hash(self, obj: RuleVersion) -> str:
         return obj.content_sha256[:16] + "…"
+
+    @admin.display(description="Corrects")
+    def corrects(self, obj: RuleVersion) -> str:
+        """The version whose period this one corrects in part: in force instead of it on the days of its own."""
+        corrected = engine_version(obj).corrects
+        return f"{obj.regime}@{corrected}, for the period above" if corrected else "—"
 
     @admin.display(description="Rule file")
     def content_display(self, obj: RuleVersion) -> str:

@@ -56,6 +56,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{version.regime_slug:18} {version.version_id:17} {version.legal_status:12} {period:26} "
                 f"{state:9} {version.content_hash[:16]}  {version.provenance}"
+                + (f"  corrects {version.corrects}" if version.corrects else "")
             )
 
     def _show(self, library: Any, options: dict[str, Any]) -> None:
@@ -67,15 +68,18 @@ class Command(BaseCommand):
                 version = library.get(options["slug"], options["version"])
             except KeyError:
                 raise CommandError(f"{options['slug']} has no version {options['version']!r}") from None
-        else:  # the latest to take effect; a text never in force only when the regime has no other
+        else:  # the latest to take effect, a correction of part of a period only when the regime has
+            # no other; a text never in force only when the regime has no dated one
             dated = [v for v in versions if v.effective_from is not None]
-            version = (dated or list(versions))[-1]
+            version = ([v for v in dated if not v.corrects] or dated or list(versions))[-1]
         out = self.stdout.write
         out(f"{version.regime_title} [{version.regime_slug}@{version.version_id}]")
         out(f"  {version.instrument.get('citation', '')}")
         out(f"  {version.instrument.get('url', '')}")
         out(f"  status {version.legal_status}; in force {version.effective_from or 'never'} to "
             f"{version.effective_to or 'open'}; last verified {version.last_verified_on}; provenance {version.provenance}")
+        if version.corrects:
+            out(f"  corrects {version.regime_slug}@{version.corrects} for that period")
         out(f"  sha256 {version.content_hash}")
         out("Parameters:")
         for parameter in version.parameters.values():
