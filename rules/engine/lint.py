@@ -1,7 +1,8 @@
 """Checks a rule library must pass before a version is published: `python -m rules.engine lint [ROOT]`.
 
-Overlapping versions (other than a correction inside the period it corrects), tests without citation or quote, parameters without unit, a comparison
-whose operator is not the parameter's, test ids outside the DESIGN.md contract, and the like.
+Overlapping versions (other than a correction inside the period it corrects), corrections that
+cannot be placed, tests without citation or quote, parameters without unit, a comparison whose
+operator is not the parameter's, test ids outside the DESIGN.md contract, and the like.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def _within(inner: RuleVersion, outer: RuleVersion) -> bool:
 
 def _correction_problems(versions: tuple[RuleVersion, ...], slug: str) -> Iterable[LintProblem]:
     by_id = {version.version_id: version for version in versions}
+    chains = _corrections(versions)
     for version in versions:
         if not version.corrects:
             continue
@@ -77,7 +79,7 @@ def _correction_problems(versions: tuple[RuleVersion, ...], slug: str) -> Iterab
         if version.corrects == version.version_id:
             yield LintProblem(version.origin, path, "unknown-corrected-version",
                               f"{slug} version {version.version_id} names itself as the version it corrects")
-        elif version.version_id in _corrections(versions)[version.version_id]:
+        elif version.version_id in chains[version.version_id]:
             yield LintProblem(version.origin, path, "unknown-corrected-version",
                               f"{slug} version {version.version_id} corrects itself through {version.corrects}: "
                               "corrections may not form a cycle")
