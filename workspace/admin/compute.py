@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, CharField, F, FloatField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Cast, Coalesce
 
+from registry.models import AcceleratorGroup
 from rules.engine.defaults import default
 from rules.engine.quantities import ARCHITECTURE, HARDWARE, REPORTED, SECONDS_PER_HOUR
 
@@ -59,14 +60,16 @@ PEAK = "peak_capacity_ops_per_second"
 
 
 def summed_peak() -> Any:
-    """Σ accelerators × dense peak (fastest format) per cluster, the group's own figure where it gives one."""
-    return Sum(
-        _float("groups__accelerator_count") * Coalesce(
-            "groups__peak_dense_max_ops_per_second", "groups__accelerator__dense_max_ops_per_second",
-            output_field=FloatField(),
+    """Σ accelerators × dense peak (fastest format) per cluster, the group's own figure where it gives one:
+    a subquery, not a join, so a search through the groups does not count a group twice."""
+    groups = AcceleratorGroup.objects.filter(cluster=OuterRef("pk")).order_by().values("cluster")
+    peak = Sum(
+        _float("accelerator_count") * Coalesce(
+            "peak_dense_max_ops_per_second", "accelerator__dense_max_ops_per_second", output_field=FloatField(),
         ),
         output_field=FloatField(),
     )
+    return Subquery(groups.annotate(n=peak).values("n"), output_field=FloatField())
 
 
 def no_derived_figure() -> Q:
