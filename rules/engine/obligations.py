@@ -5,7 +5,8 @@ A rule file's `obligations` name, for each one, the tier or test it attaches to 
 - `{after: FACT, period: "14 days"}`: a period after a dated fact of the subject;
 - `{after: incident_discovered, period: "15 days", severity: {imminent_risk: "24 hours"}}`: one
   occurrence per incident, each due a period after its discovery (a shorter one for a severity);
-- `{before: deployed}`: due when the model is deployed (placed on the market);
+- `{before: deployed}`: due when the model is deployed (placed on the market); with `new_only: true`
+  only for a model deployed once the version is in force;
 - `{on_or_before: DATE, when: {placed_on_market_before: DATE}}`: a fixed date for a class of subjects;
 - `{every: quarter, within: "15 days"}`: one occurrence per calendar quarter from when it arises,
   each due a period after the quarter ends.
@@ -101,9 +102,11 @@ class AfterFact:
 
 @dataclass(frozen=True, slots=True)
 class BeforeFact:
-    """Before, or when, a dated fact happens: due on its date."""
+    """Before, or when, a dated fact happens: due on its date. With `new_only`, a subject whose fact
+    came before the version took effect owes nothing under it (a "new" model's duty)."""
 
     fact: str
+    new_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +236,14 @@ def parse_due_rule(raw: Any, *, path: str) -> DueRule:
                       for i, name in enumerate(incidents))
         return DueRule(AfterFact(fact, period, periods, kinds), placed_before)
     if "before" in raw:
-        if keys != {"before"}:
-            raise DueRuleError(f"{path}.{sorted(keys - {'before'})[0]}", "a `before` rule has no other key but when")
+        if keys - {"before", "new_only"}:
+            raise DueRuleError(f"{path}.{sorted(keys - {'before', 'new_only'})[0]}",
+                               "a `before` rule has no other key but new_only and when")
+        new_only = raw.get("new_only", False)
+        if not isinstance(new_only, bool):
+            raise DueRuleError(f"{path}.new_only", f"true or false, not {new_only!r}")
         return DueRule(BeforeFact(_known(raw["before"], BEFORE_FACTS, path=f"{path}.before", what="a dated fact "
-                                         "a rule may precede")), placed_before)
+                                         "a rule may precede"), new_only), placed_before)
     if "on_or_before" in raw:
         if keys != {"on_or_before"}:
             raise DueRuleError(f"{path}.{sorted(keys - {'on_or_before'})[0]}",
@@ -320,7 +327,7 @@ class Occurrence:
     occurrence: str  # "" for a one-off, "2027-Q1" for a period, "incident-<id>"
     due_on: date | None
     due_reason: str
-    status: str  # not_yet_due, due or overdue
+    status: str  # not_yet_due, due or overdue (not_applicable: a `new_only` rule's fact came before the version)
     incident: int | None = None
 
 
@@ -384,6 +391,10 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
         if found is None:
             return [Occurrence("", None, f"before or when {event}: not yet as of {as_of}", ObligationStatus.NOT_YET_DUE)]
         fact_on, source = found
+        if kind.new_only and fact_on < in_force_from:
+            return [Occurrence("", None, f"{verb} {fact_on} ({source}), before the version took effect on "
+                                         f"{in_force_from}: the obligation falls on what is {verb.removesuffix(' on')} "
+                                         "from then on", ObligationStatus.NOT_APPLICABLE)]
         due_on = _start(fact_on, in_force_from)
         reason = _clamped(f"before or when {event}: {verb} {fact_on} ({source})", fact_on, in_force_from)
         return [Occurrence("", due_on, reason, _status(as_of, due_on, due_on))]

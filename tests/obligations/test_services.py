@@ -253,3 +253,20 @@ def test_the_obligations_command_refuses_bad_options_naming_them(arguments, name
     frontier()
     with pytest.raises(CommandError, match=named):
         call_command("obligations", *arguments)
+
+
+def test_the_obligations_of_many_subjects_take_the_same_few_queries(django_assert_max_num_queries):
+    submit(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI")],
+           models=[ModelRecordFactory(organisation="acme", name=f"Frontier-{i}", training_compute_ops=2e26,
+                                      training_completed_on="2026-03-01", released_on="2026-04-01") for i in range(6)])
+    evaluate(date(2026, 3, 1))
+    Incident.objects.create(**record("model:acme/Frontier-0@1", discovered_on=date(2026, 5, 1), severity="critical",
+                                     summary="it happened"))
+    fulfil_model = Fulfilment.objects.create(**record("model:acme/Frontier-1@1", regime="eu-ai-act",
+                                                      obligation="art-52-1-notification", fulfilled_on=date(2026, 3, 2),
+                                                      reference="N-1"))
+    FulfilmentReview.objects.create(fulfilment=fulfil_model, decision="accepted", reason="ok", reviewed_via="import")
+    with django_assert_max_num_queries(10):
+        views = obligations_as_of(as_of=date(2026, 6, 1))
+    assert len({v.subject for v in views}) == 7
+    assert {v.status for v in views if v.obligation == "art-52-1-notification"} == {"overdue", "fulfilled"}
