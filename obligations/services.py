@@ -195,6 +195,20 @@ def _text(obligation: Obligation) -> tuple[str, str]:
     return (text.get("text") or "").strip(), text.get("provenance") or ""
 
 
+def _reads_designation_only(version: EngineVersion, test_id: str) -> bool:
+    test = next((t for t in version.tests if t.id == test_id), None)
+    return test is not None and not test.compiled.quantities and "designated(" in test.condition
+
+
+def _by_designation(obligation: Obligation, version: EngineVersion, met: set[str]) -> bool:
+    """Whether the subject reaches the obligation's tier by a regulator's designation alone (every met
+    test that reaches it reads a designation and no quantity): it came under the obligation on the day
+    the designation was decided."""
+    tier = version.tier(obligation.attaches_to[1]) if obligation.attaches_to[0] == "tier" else None
+    reached_by = [test_id for test_id in (tier.reached_when if tier else ()) if test_id in met]
+    return bool(reached_by) and all(_reads_designation_only(version, test_id) for test_id in reached_by)
+
+
 def _not_reached(determination: Determination, obligation: Obligation) -> str:
     what, target = obligation.attaches_to
     reached = f"tier {determination.tier}" if determination.tier else "no tier"
@@ -210,7 +224,7 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     determinations = current_determinations(as_of=as_of, organisation=organisation, subject_refs=subject_refs)
     if regimes is not None:
         determinations = determinations.filter(regime__in=list(regimes))
-    determinations = list(determinations.defer("payload").order_by("subject_ref", "regime"))
+    determinations = list(determinations.order_by("subject_ref", "regime"))
     library = published_library()
     versions = {version.content_hash: version for version in library}
     wanted = [(d, versions.get(d.rule_hash)) for d in determinations]
@@ -220,20 +234,19 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     organisations = {d.organisation for d, _ in wanted}
     incidents = _incidents(organisations, as_of)
     fulfilments = _fulfilments(organisations, {d.regime for d, _ in wanted})
-    reached: list[tuple[Determination, EngineVersion, Obligation, bool]] = []
+    reached: list[tuple[Determination, EngineVersion, Obligation, bool, bool]] = []
     for determination, version in wanted:
         tier = version.tier(determination.tier) if determination.tier else None
-        met = {t["id"] for t in determination.data().get("tests") or () if t.get("outcome") == "met"} \
-            if any(o.attaches_to[0] == "test" for o in version.obligations) else set()
+        met = {t["id"] for t in determination.data().get("tests") or () if t.get("outcome") == "met"}
         for obligation in version.obligations_for(determination.subject_kind):
             attached = version.tier(obligation.attaches_to[1]) if obligation.attaches_to[0] == "tier" else None
-            reached.append((determination, version, obligation, reaches(
-                obligation, tier_rank=tier.rank if tier else None, attached_rank=attached.rank if attached else None,
-                met_tests=met)))
-    snapshots = _snapshots({d.facts_id for d, _, _, reach in reached if reach and d.facts_id})
+            reach = reaches(obligation, tier_rank=tier.rank if tier else None,
+                            attached_rank=attached.rank if attached else None, met_tests=met)
+            reached.append((determination, version, obligation, reach, reach and _by_designation(obligation, version, met)))
+    snapshots = _snapshots({d.facts_id for d, _, _, reach, _ in reached if reach and d.facts_id})
     facts: dict[int, DatedFacts] = {}
     views: list[ObligationView] = []
-    for determination, version, obligation, reach in reached:
+    for determination, version, obligation, reach, by_designation in reached:
         quote, provenance = _text(obligation)
         common = dict(subject=determination.subject_ref, subject_kind=determination.subject_kind,
                       organisation=determination.organisation, regime=determination.regime,
@@ -247,9 +260,13 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
         if determination.pk not in facts:
             facts[determination.pk] = dated_facts(snapshots.get(determination.facts_id) or {},
                                                   regime=determination.regime, as_of=as_of)
-        for occurrence in occurrences(obligation, as_of=as_of, facts=facts[determination.pk],
+        subject_facts = facts[determination.pk]
+        designated = subject_facts.designated_on if by_designation else None
+        for occurrence in occurrences(obligation, as_of=as_of, facts=subject_facts,
                                       in_force_from=version.effective_from,
-                                      incidents=tuple(incidents.get(determination.subject_ref, ()))):
+                                      incidents=tuple(incidents.get(determination.subject_ref, ())),
+                                      not_before=(designated, f"the designation was decided on {designated}")
+                                      if designated else None):
             found = tuple(fulfilments.get((determination.subject_ref, determination.regime, obligation.id,
                                            occurrence.occurrence), ()))
             status = with_fulfilments(occurrence, tuple(FulfilmentFact(f.fulfilled_on, f.accepted) for f in found),

@@ -344,10 +344,6 @@ def _status(as_of: date, arises_on: date | None, due_on: date | None) -> str:
     return ObligationStatus.DUE if as_of <= due_on else ObligationStatus.OVERDUE
 
 
-def _start(fact_on: date, in_force_from: date) -> date:
-    return max(fact_on, in_force_from)
-
-
 def _quarter(day: date) -> tuple[int, int]:
     return day.year, (day.month - 1) // 3 + 1
 
@@ -357,15 +353,13 @@ def _quarter_end(year: int, quarter: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _clamped(text: str, fact_on: date, in_force_from: date) -> str:
-    return text if fact_on >= in_force_from else f"{text}; the version took effect on {in_force_from}"
-
-
 def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_force_from: date | None,
-                incidents: tuple[IncidentFact, ...] = ()) -> list[Occurrence]:
+                incidents: tuple[IncidentFact, ...] = (), not_before: tuple[date, str] | None = None) -> list[Occurrence]:
     """The obligation's occurrences on `as_of` for a subject its tier or test reaches, each with its due
     date, how that was worked out, and its status before any fulfilment is read. Facts dated after
-    `as_of` are not known yet on that date."""
+    `as_of` are not known yet on that date. No period runs before the version is in force, nor before
+    `not_before` (the date the subject came under the obligation otherwise than by the dated fact, such
+    as a designation, with its words)."""
     rule = next((rule for rule in obligation.due if rule.holds_for(facts)), None)
     if rule is None:
         return [Occurrence("", None, "no due rule applies to this subject", ObligationStatus.NOT_YET_DUE)]
@@ -373,6 +367,15 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
         return [Occurrence("", None, "the version is not in force (it never took effect)",
                            ObligationStatus.NOT_YET_DUE)]
     kind = rule.kind
+    floor, floor_words = in_force_from, f"the version took effect on {in_force_from}"
+    if not_before is not None and not_before[0] > floor:
+        floor, floor_words = not_before
+
+    def _start(fact_on: date, _: date) -> date:
+        return max(fact_on, floor)
+
+    def _clamped(text: str, fact_on: date, _: date) -> str:
+        return text if fact_on >= floor else f"{text}; {floor_words}"
 
     def known(name: str) -> tuple[date, str] | None:
         found = facts.fact(name)
@@ -384,7 +387,7 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
         if rule.placed_on_market_before is not None:
             reason += (f" for a model placed on the market before {rule.placed_on_market_before} "
                        f"(placed on the market on {placed})")
-        return [Occurrence("", kind.on_or_before, reason, _status(as_of, in_force_from, kind.on_or_before))]
+        return [Occurrence("", kind.on_or_before, reason, _status(as_of, floor, kind.on_or_before))]
     if isinstance(kind, BeforeFact):
         found = known(kind.fact)
         event, verb = BEFORE_WORDS[kind.fact]
@@ -427,7 +430,7 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
         return [Occurrence("", due_on, reason, _status(as_of, start, due_on))]
     assert isinstance(kind, Recurring)
     found = facts.fact("threshold_met")
-    start = _start(found[0], in_force_from) if found is not None else in_force_from
+    start = _start(found[0], in_force_from) if found is not None else floor
     if as_of < start:
         return [Occurrence("", None, f"every {kind.every} from {start}", ObligationStatus.NOT_YET_DUE)]
     result = []
