@@ -407,7 +407,7 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
             due_on = period.after(start)
             severity = incident.severity.replace("_", " ")
             reason = clamped(f"{period} after the incident ({severity}) was discovered on {incident.discovered_on}",
-                              incident.discovered_on)
+                             incident.discovered_on)
             result.append(Occurrence(f"incident-{incident.id}", due_on, reason, _status(as_of, start, due_on),
                                      incident=incident.id))
         return result
