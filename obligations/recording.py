@@ -1,0 +1,298 @@
+"""Recording what labs and regulators say about obligations: a fulfilment (with its document), an
+incident, a regulator's review of a fulfilment.
+
+Every write is validated first, naming each field and its problem (ObligationRecordError, nothing
+written); then the row and its audit event (`obligation_record_created`) are written in one
+transaction; then the subject's obligation states are brought up to date. The API, the admin and
+the `fulfil` / `record_incident` commands all come through here.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from registry.interchange import Problem, subject_parts
+from registry.models import AIModel, Cluster, Organisation
+
+from .models import Fulfilment, FulfilmentReview, Incident, IncidentSeverity, ReviewDecision
+from .signals import obligation_record_created
+
+PERIOD = re.compile(r"^(?P<year>\d{4})-Q(?P<quarter>[1-4])$")
+INCIDENT_OCCURRENCE = re.compile(r"^incident-(?P<pk>[0-9]+)$")
+SUBJECT_FORMAT = "model:ORG/NAME@VERSION, cluster:ORG/NAME or organisation:ORG"
+
+
+class ObligationRecordError(Exception):
+    """A refused record: each problem names its field (`subject`, `fulfilled_on`, ...)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Document:
+    """An uploaded file as the recording needs it: its own name and its bytes, read once."""
+
+    name: str
+    stream: IO[bytes]
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _as_date(value: Any, field: str, problems: list[Problem]) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        problems.append(Problem(field, f"must be a date as YYYY-MM-DD, got {value!r}"))
+        return None
+    problems.append(Problem(field, "is required: a date as YYYY-MM-DD"))
+    return None
+
+
+def _not_future(value: date | None, field: str, today: date, problems: list[Problem]) -> None:
+    if value is not None and value > today:
+        problems.append(Problem(field, f"must not be in the future: {value.isoformat()} is after today ({today.isoformat()})"))
+
+
+def _text(value: Any, field: str, *, max_length: int, required: bool, what: str, problems: list[Problem]) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str) or "\x00" in value:
+        problems.append(Problem(field, f"must be text ({what})"))
+        return ""
+    value = value.strip()
+    if required and not value:
+        problems.append(Problem(field, f"is required: {what}"))
+    elif len(value) > max_length:
+        problems.append(Problem(field, f"must be at most {max_length} characters, got {len(value)}"))
+    return value
+
+
+def subject_find(ref: Any, *, organisation_scope: str | None, problems: list[Problem]) -> AIModel | Cluster | Organisation | None:
+    """The stored subject `ref` names; with `organisation_scope` (a lab), only one of that
+    organisation's (another's is "unknown", as the API never shows a lab another lab's records)."""
+    if not isinstance(ref, str) or not ref.strip():
+        problems.append(Problem("subject", f"is required: a subject reference ({SUBJECT_FORMAT})"))
+        return None
+    parts = subject_parts(ref.strip())
+    if parts is None:
+        problems.append(Problem("subject", f"must be a subject reference ({SUBJECT_FORMAT}), got {ref!r}"))
+        return None
+    kind, org, name, version = parts
+    found: AIModel | Cluster | Organisation | None
+    if kind == "model":
+        found = AIModel.objects.select_related("organisation").filter(
+            organisation__slug=org, name=name, version=version).first()
+    elif kind == "cluster":
+        found = Cluster.objects.select_related("organisation").filter(organisation__slug=org, name=name).first()
+    else:
+        found = Organisation.objects.filter(slug=org).first()
+    if found is None or (organisation_scope is not None and org != organisation_scope):
+        scope = f" of {organisation_scope!r}" if organisation_scope is not None else ""
+        problems.append(Problem("subject", f"unknown subject {ref!r}: no such model, cluster or organisation{scope} in the registry"))
+        return None
+    return found
+
+
+def subject_fields(subject: AIModel | Cluster | Organisation) -> dict[str, Any]:
+    if isinstance(subject, AIModel):
+        return {"subject_kind": "model", "model": subject, "organisation": subject.organisation}
+    if isinstance(subject, Cluster):
+        return {"subject_kind": "cluster", "cluster": subject, "organisation": subject.organisation}
+    return {"subject_kind": "organisation", "organisation": subject}
+
+
+def _declared(regime: str) -> dict[str, dict[str, Any]]:
+    from .services import declared_obligations
+
+    return declared_obligations(regime)
+
+
+def _obligation_problems(regime: Any, obligation: Any, problems: list[Problem]) -> dict[str, Any] | None:
+    """The declaration of `obligation` in `regime`'s published versions, or None with the problem."""
+    if not isinstance(regime, str) or not regime.strip():
+        problems.append(Problem("regime", "is required: the regime's slug, e.g. eu-ai-act"))
+        return None
+    declared = _declared(regime.strip())
+    if not declared:
+        problems.append(Problem("regime", f"unknown regime {regime!r}: no published version of it declares obligations"))
+        return None
+    if not isinstance(obligation, str) or not obligation.strip():
+        problems.append(Problem("obligation", f"is required: one of {', '.join(sorted(declared))}"))
+        return None
+    found = declared.get(obligation.strip())
+    if found is None:
+        problems.append(Problem("obligation", f"unknown obligation {obligation!r}: {regime} declares "
+                                              f"{', '.join(sorted(declared))}"))
+    return found
+
+
+def _kind(declaration: dict[str, Any]) -> str:
+    """"incident", "recurring" or "one-off": which occurrences the obligation has."""
+    if declaration.get("incident_driven"):
+        return "incident"
+    return "recurring" if declaration.get("recurring") else "one-off"
+
+
+def _occurrence(value: Any, declaration: dict[str, Any], obligation: str, subject: Any,
+                problems: list[Problem]) -> tuple[str, Incident | None]:
+    """The occurrence the fulfilment is of, checked against the obligation's kind; for an
+    incident-driven one, the subject's incident it reports."""
+    occurrence = value.strip() if isinstance(value, str) else ""
+    if value not in (None, "") and not isinstance(value, str):
+        problems.append(Problem("occurrence", "must be text"))
+        return "", None
+    kind = _kind(declaration)
+    if kind == "one-off":
+        if occurrence:
+            problems.append(Problem("occurrence", f"{obligation} is owed once: it has no occurrences, got {occurrence!r}"))
+        return "", None
+    if kind == "recurring":
+        if not PERIOD.match(occurrence):
+            problems.append(Problem("occurrence", f"{obligation} recurs each quarter: name the period as YYYY-Qn "
+                                                  f"(e.g. 2027-Q1), got {occurrence!r}"))
+        return occurrence, None
+    match = INCIDENT_OCCURRENCE.match(occurrence)
+    if not match:
+        problems.append(Problem("occurrence", f"{obligation} is owed for each incident: name it as incident-<id>, "
+                                              f"got {occurrence!r}"))
+        return occurrence, None
+    incident = Incident.objects.filter(pk=int(match["pk"])).first() if subject is not None else None
+    if subject is not None and (incident is None or incident.subject_ref != subject.subject_ref):
+        problems.append(Problem("occurrence", f"no incident {match['pk']} of {subject.subject_ref} is on record"))
+        return occurrence, None
+    return occurrence, incident
+
+
+def _document_read(document: Document, problems: list[Problem]) -> tuple[str, str, int] | None:
+    """(sanitised name, SHA-256, size) of the document, reading it once; None with the problem."""
+    limit = settings.FULFILMENT_DOCUMENT_MAX_BYTES
+    name = get_valid_filename(os.path.basename((document.name or "").replace("\\", "/")))[:200] if document.name else ""
+    if not name or name in {".", ".."}:
+        name = "document"
+    digest, size = hashlib.sha256(), 0
+    document.stream.seek(0)
+    for chunk in iter(lambda: document.stream.read(64 * 1024), b""):
+        size += len(chunk)
+        if size > limit:
+            problems.append(Problem("document", f"must be at most {limit} bytes"))
+            return None
+        digest.update(chunk)
+    if size == 0:
+        problems.append(Problem("document", "is empty"))
+        return None
+    return name, digest.hexdigest(), size
+
+
+def _refresh(subject_ref: str) -> None:
+    """Brings the subject's obligations up to date now that something about them was recorded."""
+    from . import services
+
+    refresh = getattr(services, "refresh_states", None)
+    if refresh is not None:
+        refresh(as_of=_today(), subject_refs=[subject_ref])
+
+
+def fulfilment_record(*, subject: Any, regime: Any, obligation: Any, fulfilled_on: Any, reference: Any,
+                      occurrence: Any = "", document: Document | None = None, actor: Any = None, via: str,
+                      organisation_scope: str | None = None) -> Fulfilment:
+    """Records that `subject` met one obligation (one occurrence of it) on `fulfilled_on`.
+
+    The obligation must be declared by the regime's published versions; an incident-driven one names
+    the subject's incident (`incident-<id>`), a recurring one its period (`2027-Q1`), a one-off none.
+    `fulfilled_on` is never after today. The document, if any, is kept under MEDIA_ROOT with its
+    SHA-256 and size. Raises ObligationRecordError naming each field, having written nothing.
+    """
+    problems: list[Problem] = []
+    found = subject_find(subject, organisation_scope=organisation_scope, problems=problems)
+    declaration = _obligation_problems(regime, obligation, problems)
+    occurrence_text, incident = ("", None)
+    if declaration is not None:
+        occurrence_text, incident = _occurrence(occurrence, declaration, obligation.strip(), found, problems)
+    on = _as_date(fulfilled_on, "fulfilled_on", problems)
+    _not_future(on, "fulfilled_on", _today(), problems)
+    reference_text = _text(reference, "reference", max_length=200, required=True,
+                           what="the filing's reference, e.g. a submission number", problems=problems)
+    read = _document_read(document, problems) if document is not None else None
+    if problems:
+        raise ObligationRecordError(problems)
+    row = Fulfilment(**subject_fields(found), regime=regime.strip(), obligation=obligation.strip(),
+                     occurrence=occurrence_text, incident=incident, fulfilled_on=on, reference=reference_text,
+                     recorded_by=actor if getattr(actor, "pk", None) else None, recorded_via=via)
+    if document is not None and read is not None:
+        row.document_name, row.document_sha256, row.document_size = read
+        document.stream.seek(0)
+        row.document.save(read[0], File(document.stream, name=read[0]), save=False)
+    try:
+        with transaction.atomic():
+            row.save()
+            obligation_record_created.send(sender=fulfilment_record, record=row, actor=actor, via=via)
+    except BaseException:
+        if row.document:
+            row.document.storage.delete(row.document.name)
+        raise
+    _refresh(row.subject_ref)
+    return row
+
+
+def incident_record(*, subject: Any, discovered_on: Any, severity: Any, summary: Any, reference: Any = "",
+                    actor: Any = None, via: str, organisation_scope: str | None = None) -> Incident:
+    """Records an incident a lab discovered (never dated after today): the dated fact its incident
+    reports fall due from. Raises ObligationRecordError naming each field, having written nothing."""
+    problems: list[Problem] = []
+    found = subject_find(subject, organisation_scope=organisation_scope, problems=problems)
+    on = _as_date(discovered_on, "discovered_on", problems)
+    _not_future(on, "discovered_on", _today(), problems)
+    if severity not in IncidentSeverity.values:
+        problems.append(Problem("severity", f"must be one of {', '.join(IncidentSeverity.values)}, got {severity!r}"))
+    summary_text = _text(summary, "summary", max_length=400, required=True, what="what happened, in a sentence or two",
+                         problems=problems)
+    reference_text = _text(reference, "reference", max_length=200, required=False, what="the lab's own reference",
+                           problems=problems)
+    if problems:
+        raise ObligationRecordError(problems)
+    with transaction.atomic():
+        row = Incident.objects.create(**subject_fields(found), discovered_on=on, severity=severity,
+                                      summary=summary_text, reference=reference_text,
+                                      recorded_by=actor if getattr(actor, "pk", None) else None, recorded_via=via)
+        obligation_record_created.send(sender=incident_record, record=row, actor=actor, via=via)
+    _refresh(row.subject_ref)
+    return row
+
+
+def fulfilment_review(*, fulfilment: Fulfilment, decision: Any, reason: Any, actor: Any = None,
+                      via: str) -> FulfilmentReview:
+    """A regulator's acceptance or rejection of a fulfilment, with the reason: a new review (the
+    latest counts), nothing overwritten. Who may review is the caller's check (a regulator only).
+    Raises ObligationRecordError naming each field, having written nothing."""
+    problems: list[Problem] = []
+    if decision not in ReviewDecision.values:
+        problems.append(Problem("decision", f"must be one of {', '.join(ReviewDecision.values)}, got {decision!r}"))
+    reason_text = _text(reason, "reason", max_length=400, required=True,
+                        what="why the fulfilment is accepted or rejected", problems=problems)
+    if problems:
+        raise ObligationRecordError(problems)
+    with transaction.atomic():
+        row = FulfilmentReview.objects.create(fulfilment=fulfilment, decision=decision, reason=reason_text,
+                                              reviewed_by=actor if getattr(actor, "pk", None) else None,
+                                              reviewed_via=via)
+        obligation_record_created.send(sender=fulfilment_review, record=row, actor=actor, via=via)
+    _refresh(fulfilment.subject_ref)
+    return row
