@@ -210,16 +210,19 @@ def _refresh(subject_ref: str) -> None:
         refresh(as_of=_today(), subject_refs=[subject_ref])
 
 
-def fulfilment_record(*, subject: Any, regime: Any, obligation: Any, fulfilled_on: Any, reference: Any,
-                      occurrence: Any = "", document: Document | None = None, actor: Any = None, via: str,
-                      organisation_scope: str | None = None) -> Fulfilment:
-    """Records that `subject` met one obligation (one occurrence of it) on `fulfilled_on`.
+@dataclass(frozen=True)
+class CheckedFulfilment:
+    """A fulfilment that passed every check, ready to be written."""
 
-    The obligation must be declared by the regime's published versions; an incident-driven one names
-    the subject's incident (`incident-<id>`), a recurring one its period (`2027-Q1`), a one-off none.
-    `fulfilled_on` is never after today. The document, if any, is kept under MEDIA_ROOT with its
-    SHA-256 and size. Raises ObligationRecordError naming each field, having written nothing.
-    """
+    fields: dict[str, Any]
+    document: Document | None
+    document_read: tuple[str, str, int] | None
+
+
+def fulfilment_check(*, subject: Any, regime: Any, obligation: Any, fulfilled_on: Any, reference: Any,
+                     occurrence: Any = "", document: Document | None = None,
+                     organisation_scope: str | None = None) -> CheckedFulfilment:
+    """Every check of `fulfilment_record`, writing nothing: raises ObligationRecordError naming each field."""
     problems: list[Problem] = []
     found = subject_find(subject, organisation_scope=organisation_scope, problems=problems)
     declaration = _obligation_problems(regime, obligation, problems)
@@ -233,13 +236,30 @@ def fulfilment_record(*, subject: Any, regime: Any, obligation: Any, fulfilled_o
     read = _document_read(document, problems) if document is not None else None
     if problems:
         raise ObligationRecordError(problems)
-    row = Fulfilment(**subject_fields(found), regime=regime.strip(), obligation=obligation.strip(),
-                     occurrence=occurrence_text, incident=incident, fulfilled_on=on, reference=reference_text,
-                     recorded_by=actor if getattr(actor, "pk", None) else None, recorded_via=via)
-    if document is not None and read is not None:
-        row.document_name, row.document_sha256, row.document_size = read
-        document.stream.seek(0)
-        row.document.save(read[0], File(document.stream, name=read[0]), save=False)
+    fields = {**subject_fields(found), "regime": regime.strip(), "obligation": obligation.strip(),
+              "occurrence": occurrence_text, "incident": incident, "fulfilled_on": on, "reference": reference_text}
+    return CheckedFulfilment(fields=fields, document=document, document_read=read)
+
+
+def fulfilment_record(*, subject: Any, regime: Any, obligation: Any, fulfilled_on: Any, reference: Any,
+                      occurrence: Any = "", document: Document | None = None, actor: Any = None, via: str,
+                      organisation_scope: str | None = None) -> Fulfilment:
+    """Records that `subject` met one obligation (one occurrence of it) on `fulfilled_on`.
+
+    The obligation must be declared by the regime's published versions; an incident-driven one names
+    the subject's incident (`incident-<id>`), a recurring one its period (`2027-Q1`), a one-off none.
+    `fulfilled_on` is never after today. The document, if any, is kept under MEDIA_ROOT with its
+    SHA-256 and size. Raises ObligationRecordError naming each field, having written nothing.
+    """
+    checked = fulfilment_check(subject=subject, regime=regime, obligation=obligation, fulfilled_on=fulfilled_on,
+                               reference=reference, occurrence=occurrence, document=document,
+                               organisation_scope=organisation_scope)
+    row = Fulfilment(**checked.fields, recorded_by=actor if getattr(actor, "pk", None) else None, recorded_via=via)
+    if checked.document is not None and checked.document_read is not None:
+        name = checked.document_read[0]
+        row.document_name, row.document_sha256, row.document_size = checked.document_read
+        checked.document.stream.seek(0)
+        row.document.save(name, File(checked.document.stream, name=name), save=False)
     try:
         with transaction.atomic():
             row.save()
@@ -252,10 +272,9 @@ def fulfilment_record(*, subject: Any, regime: Any, obligation: Any, fulfilled_o
     return row
 
 
-def incident_record(*, subject: Any, discovered_on: Any, severity: Any, summary: Any, reference: Any = "",
-                    actor: Any = None, via: str, organisation_scope: str | None = None) -> Incident:
-    """Records an incident a lab discovered (never dated after today): the dated fact its incident
-    reports fall due from. Raises ObligationRecordError naming each field, having written nothing."""
+def incident_check(*, subject: Any, discovered_on: Any, severity: Any, summary: Any, reference: Any = "",
+                   organisation_scope: str | None = None) -> dict[str, Any]:
+    """Every check of `incident_record`, writing nothing: the incident's fields, or ObligationRecordError."""
     problems: list[Problem] = []
     found = subject_find(subject, organisation_scope=organisation_scope, problems=problems)
     on = _as_date(discovered_on, "discovered_on", problems)
@@ -268,10 +287,19 @@ def incident_record(*, subject: Any, discovered_on: Any, severity: Any, summary:
                            problems=problems)
     if problems:
         raise ObligationRecordError(problems)
+    return {**subject_fields(found), "discovered_on": on, "severity": severity, "summary": summary_text,
+            "reference": reference_text}
+
+
+def incident_record(*, subject: Any, discovered_on: Any, severity: Any, summary: Any, reference: Any = "",
+                    actor: Any = None, via: str, organisation_scope: str | None = None) -> Incident:
+    """Records an incident a lab discovered (never dated after today): the dated fact its incident
+    reports fall due from. Raises ObligationRecordError naming each field, having written nothing."""
+    fields = incident_check(subject=subject, discovered_on=discovered_on, severity=severity, summary=summary,
+                            reference=reference, organisation_scope=organisation_scope)
     with transaction.atomic():
-        row = Incident.objects.create(**subject_fields(found), discovered_on=on, severity=severity,
-                                      summary=summary_text, reference=reference_text,
-                                      recorded_by=actor if getattr(actor, "pk", None) else None, recorded_via=via)
+        row = Incident.objects.create(**fields, recorded_by=actor if getattr(actor, "pk", None) else None,
+                                      recorded_via=via)
         obligation_record_created.send(sender=incident_record, record=row, actor=actor, via=via)
     _refresh(row.subject_ref)
     return row
