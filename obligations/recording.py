@@ -23,8 +23,11 @@ from django.utils.text import get_valid_filename
 
 from registry.interchange import Problem, subject_parts
 from registry.models import AIModel, Cluster, Organisation
+from rules.engine.obligations import INCIDENT_DISCOVERED, AfterFact
+from rules.library_store import published_library
 
 from .models import Fulfilment, FulfilmentReview, Incident, IncidentSeverity, ReviewDecision
+from .services import declared_obligations, refresh_states
 from .signals import obligation_record_created
 
 PERIOD = re.compile(r"^(?P<year>\d{4})-Q(?P<quarter>[1-4])$")
@@ -119,10 +122,20 @@ def subject_fields(subject: AIModel | Cluster | Organisation) -> dict[str, Any]:
     return {"subject_kind": "organisation", "organisation": subject}
 
 
-def _declared(regime: str) -> dict[str, dict[str, Any]]:
-    from .services import declared_obligations
-
-    return declared_obligations(regime)
+def _incident_severities(regime: str, obligation: str) -> set[str] | None:
+    """The severities of incident an incident-driven obligation runs from, over the regime's published
+    versions; None when it runs from every incident."""
+    severities: set[str] = set()
+    for version in published_library().versions(regime):
+        for declared in version.obligations:
+            if declared.id != obligation:
+                continue
+            for rule in declared.due:
+                if isinstance(rule.kind, AfterFact) and rule.kind.fact == INCIDENT_DISCOVERED:
+                    if not rule.kind.incidents:
+                        return None
+                    severities |= set(rule.kind.incidents)
+    return severities
 
 
 def _obligation_problems(regime: Any, obligation: Any, problems: list[Problem]) -> dict[str, Any] | None:
@@ -130,7 +143,7 @@ def _obligation_problems(regime: Any, obligation: Any, problems: list[Problem]) 
     if not isinstance(regime, str) or not regime.strip():
         problems.append(Problem("regime", "is required: the regime's slug, e.g. eu-ai-act"))
         return None
-    declared = _declared(regime.strip())
+    declared = declared_obligations(regime.strip())
     if not declared:
         problems.append(Problem("regime", f"unknown regime {regime!r}: no published version of it declares obligations"))
         return None
@@ -144,6 +157,10 @@ def _obligation_problems(regime: Any, obligation: Any, problems: list[Problem]) 
     return found
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def _kind(declaration: dict[str, Any]) -> str:
     """"incident", "recurring" or "one-off": which occurrences the obligation has."""
     if declaration.get("incident_driven"):
@@ -151,7 +168,7 @@ def _kind(declaration: dict[str, Any]) -> str:
     return "recurring" if declaration.get("recurring") else "one-off"
 
 
-def _occurrence(value: Any, declaration: dict[str, Any], obligation: str, subject: Any,
+def _occurrence(value: Any, declaration: dict[str, Any], regime: str, obligation: str, subject: Any,
                 problems: list[Problem]) -> tuple[str, Incident | None]:
     """The occurrence the fulfilment is of, checked against the obligation's kind; for an
     incident-driven one, the subject's incident it reports."""
@@ -178,6 +195,11 @@ def _occurrence(value: Any, declaration: dict[str, Any], obligation: str, subjec
     if subject is not None and (incident is None or incident.subject_ref != subject.subject_ref):
         problems.append(Problem("occurrence", f"no incident {match['pk']} of {subject.subject_ref} is on record"))
         return occurrence, None
+    severities = _incident_severities(regime, obligation)
+    if incident is not None and severities is not None and incident.severity not in severities:
+        problems.append(Problem("occurrence", f"{obligation} is owed for a {' or '.join(sorted(severities))} incident; "
+                                              f"incident {incident.pk} is {incident.get_severity_display().lower()}"))
+        return occurrence, None
     return occurrence, incident
 
 
@@ -203,11 +225,7 @@ def _document_read(document: Document, problems: list[Problem]) -> tuple[str, st
 
 def _refresh(subject_ref: str) -> None:
     """Brings the subject's obligations up to date now that something about them was recorded."""
-    from . import services
-
-    refresh = getattr(services, "refresh_states", None)
-    if refresh is not None:
-        refresh(as_of=_today(), subject_refs=[subject_ref])
+    refresh_states(as_of=_today(), subject_refs=[subject_ref])
 
 
 @dataclass(frozen=True)
@@ -228,9 +246,17 @@ def fulfilment_check(*, subject: Any, regime: Any, obligation: Any, fulfilled_on
     declaration = _obligation_problems(regime, obligation, problems)
     occurrence_text, incident = ("", None)
     if declaration is not None:
-        occurrence_text, incident = _occurrence(occurrence, declaration, obligation.strip(), found, problems)
+        occurrence_text, incident = _occurrence(occurrence, declaration, regime.strip(), obligation.strip(), found,
+                                                problems)
+        applies_to = declaration.get("applies_to")
+        if found is not None and applies_to and subject_fields(found)["subject_kind"] != applies_to:
+            problems.append(Problem("subject", f"{obligation.strip()} is owed by {_a(applies_to)}, "
+                                               f"not by {_a(subject_fields(found)['subject_kind'])}"))
     on = _as_date(fulfilled_on, "fulfilled_on", problems)
     _not_future(on, "fulfilled_on", _today(), problems)
+    if on is not None and incident is not None and on < incident.discovered_on:
+        problems.append(Problem("fulfilled_on", f"{on.isoformat()} is before incident {incident.pk} was discovered "
+                                                f"({incident.discovered_on.isoformat()})"))
     reference_text = _text(reference, "reference", max_length=200, required=True,
                            what="the filing's reference, e.g. a submission number", problems=problems)
     read = _document_read(document, problems) if document is not None else None

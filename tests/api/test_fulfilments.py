@@ -212,3 +212,42 @@ def test_a_retried_fulfilment_with_the_same_idempotency_key_is_recorded_once(lab
     assert first.status_code == again.status_code == 201
     assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
     assert Fulfilment.objects.count() == 1
+
+
+def test_a_recorded_fulfilment_brings_the_obligations_state_up_to_date(lab, regulator_api):
+    from obligations.models import ObligationState, ObligationStatusChange
+
+    key = {"subject_ref": ACME, "regime": "eu-ai-act", "obligation": "art-52-1-notification", "occurrence": ""}
+    made = lab.post("/api/v1/fulfilments/", fulfilment(), format="json").json()
+    state = ObligationState.objects.get(**key)
+    assert state.status in ("fulfilled", "fulfilled_late") and state.as_of == timezone.localdate()
+    assert ObligationStatusChange.objects.filter(**key, to_status=state.status).exists()
+    regulator_api.post(f"/api/v1/fulfilments/{made['id']}/review/", {"decision": "rejected", "reason": "Not filed"},
+                       format="json")
+    state.refresh_from_db()
+    assert state.status not in ("fulfilled", "fulfilled_late")  # a rejected fulfilment does not stand
+
+
+def test_an_obligation_of_another_kind_of_subject_is_refused(lab):
+    before = counts()
+    response = lab.post("/api/v1/fulfilments/", fulfilment(subject="organisation:acme"), format="json")
+    assert response.status_code == 400
+    assert "owed by a model, not by an organisation" in errors_by_field(response)["subject"]
+    assert counts() == before
+
+
+def test_an_incident_report_is_owed_for_its_severities_and_after_the_discovery(lab):
+    today = timezone.localdate()
+    serious = lab.post("/api/v1/incidents/", {"subject": ACME, "discovered_on": today.isoformat(),
+                                              "severity": "serious", "summary": "An outage"}, format="json").json()
+    critical = lab.post("/api/v1/incidents/", {"subject": ACME, "discovered_on": today.isoformat(),
+                                               "severity": "critical", "summary": "Safeguards bypassed"},
+                        format="json").json()
+    report = fulfilment(regime="us-ca-sb53", obligation="critical-safety-incident-report")
+    before = counts()
+    response = lab.post("/api/v1/fulfilments/", {**report, "occurrence": serious["occurrence"]}, format="json")
+    assert "serious incident" in errors_by_field(response)["occurrence"]
+    early = lab.post("/api/v1/fulfilments/", {**report, "occurrence": critical["occurrence"],
+                                              "fulfilled_on": (today - timedelta(days=1)).isoformat()}, format="json")
+    assert "before incident" in errors_by_field(early)["fulfilled_on"]
+    assert counts() == before
