@@ -234,6 +234,7 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.*": {"queue": "reports"},
     "rules.tasks.*": {"queue": "evaluations"},
     "api.tasks.*": {"queue": "evaluations"},
+    "accounts.tasks.*": {"queue": "evaluations"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
