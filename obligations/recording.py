@@ -9,6 +9,7 @@ the `fulfil` / `record_incident` commands all come through here.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from rules.library_store import published_library
 from .models import Fulfilment, FulfilmentReview, Incident, IncidentSeverity, ReviewDecision
 from .services import declared_obligations, refresh_states
 from .signals import obligation_record_created
+
+log = logging.getLogger(__name__)
 
 PERIOD = re.compile(r"^(?P<year>\d{4})-Q(?P<quarter>[1-4])$")
 INCIDENT_OCCURRENCE = re.compile(r"^incident-(?P<pk>[0-9]+)$")
@@ -224,8 +227,12 @@ def _document_read(document: Document, problems: list[Problem]) -> tuple[str, st
 
 
 def _refresh(subject_ref: str) -> None:
-    """Brings the subject's obligations up to date now that something about them was recorded."""
-    refresh_states(as_of=_today(), subject_refs=[subject_ref])
+    """Brings the subject's obligations up to date now that something about them was recorded. The
+    record stands whatever happens here: the next run, or the nightly one, brings them up to date."""
+    try:
+        refresh_states(as_of=_today(), subject_refs=[subject_ref])
+    except Exception:
+        log.exception("obligation states of %s not refreshed after a record", subject_ref)
 
 
 @dataclass(frozen=True)
