@@ -122,6 +122,28 @@ def test_a_model_never_deployed_owes_its_transparency_report_on_no_date(real_lib
     assert (found.due_on, found.status) == (None, "not_yet_due")
 
 
+def test_a_model_deployed_before_sb_53_took_effect_owes_no_transparency_report(real_library):
+    version, ob = obligation(real_library, "us-ca-sb53", "transparency-report")
+    facts = DatedFacts(training_completed_on=date(2025, 6, 1), released_on=date(2025, 12, 31))
+    [found] = occurrences(ob, as_of=date(2026, 3, 1), facts=facts, in_force_from=version.effective_from)
+    assert (found.status, found.due_on) == ("not_applicable", None)
+    assert "2025-12-31 (released), before the version took effect on 2026-01-01" in found.due_reason
+    on_the_day = DatedFacts(training_completed_on=date(2025, 6, 1), released_on=date(2026, 1, 1))
+    [found] = occurrences(ob, as_of=date(2026, 1, 1), facts=on_the_day, in_force_from=version.effective_from)
+    assert (found.status, found.due_on) == ("due", date(2026, 1, 1))
+
+
+def test_a_framework_of_a_developer_whose_threshold_was_met_earlier_is_due_when_sb_53_took_effect(real_library):
+    version, ob = obligation(real_library, "us-ca-sb53", "frontier-ai-framework")
+    facts = DatedFacts(training_completed_on=date(2024, 6, 1), of=", its model acme/A@1")
+    days = [date(2025, 12, 31), date(2026, 1, 1), date(2026, 1, 2)]
+    assert statuses(ob, facts, days, in_force_from=version.effective_from) == [
+        [("", date(2026, 1, 1), "not_yet_due")], [("", date(2026, 1, 1), "due")], [("", date(2026, 1, 1), "overdue")]]
+    [found] = occurrences(ob, as_of=date(2026, 1, 2), facts=facts, in_force_from=version.effective_from)
+    assert found.due_reason == ("before or when the threshold is met: met on 2024-06-01 (training completed, its "
+                                "model acme/A@1); the version took effect on 2026-01-01")
+
+
 @pytest.mark.parametrize(("severity", "days", "due_on"), [
     ("critical", [date(2026, 6, 15), date(2026, 6, 16), date(2026, 6, 17)], date(2026, 6, 16)),
     ("imminent_risk", [date(2026, 6, 1), date(2026, 6, 2), date(2026, 6, 3)], date(2026, 6, 2)),
