@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -22,9 +25,10 @@ from obligations.recording import (
     fulfilment_review,
     incident_record,
 )
+from obligations.views import document_response
 
 from .. import access
-from ..exceptions import FieldErrors
+from ..exceptions import Conflict, FieldErrors
 from ..filters import FulfilmentFilter, IncidentFilter
 from ..idempotency import idempotent
 from ..parsers import InterchangeJSONParser
@@ -110,6 +114,22 @@ class FulfilmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             raise _refused(exc) from None
         stored = self.get_queryset().get(pk=row.pk)
         return Response(out.FulfilmentOut(stored).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Download a fulfilment's document",
+        description="The file as uploaded, under its own name, with `X-Document-SHA256`; 404 when the fulfilment has "
+                    "none, 409 if the stored file no longer matches its SHA-256.",
+        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY), 404: ERROR, 409: ERROR},
+    )
+    @action(detail=True, methods=["get"])
+    def document(self, request: Request, pk: str | None = None) -> HttpResponse:
+        fulfilment = self.get_object()
+        response = document_response(fulfilment)
+        if response.status_code == 409:
+            raise Conflict(response.content.decode())
+        if response.status_code == 404:
+            raise NotFound(response.content.decode())
+        return response
 
     @extend_schema(
         summary="Accept or reject a fulfilment (regulators only)",

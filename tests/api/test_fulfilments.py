@@ -251,3 +251,30 @@ def test_an_incident_report_is_owed_for_its_severities_and_after_the_discovery(l
                                               "fulfilled_on": (today - timedelta(days=1)).isoformat()}, format="json")
     assert "before incident" in errors_by_field(early)["fulfilled_on"]
     assert counts() == before
+
+
+def test_the_document_is_read_back_as_uploaded_by_its_lab_and_regulators_only(lab, rival, regulator_api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    content = b"%PDF-1.4 the filing\n"
+    made = lab.post("/api/v1/fulfilments/", {**fulfilment(), "document": SimpleUploadedFile("filing.pdf", content)},
+                    format="multipart").json()
+    url = f"/api/v1/fulfilments/{made['id']}/document/"
+    for client in (lab, regulator_api):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert b"".join(response.streaming_content) == content
+        assert response["X-Document-SHA256"] == hashlib.sha256(content).hexdigest()
+        assert 'filename="filing.pdf"' in response["Content-Disposition"]
+    assert rival.get(url).status_code == 404
+    without = lab.post("/api/v1/fulfilments/", fulfilment(reference="no-doc"), format="json").json()
+    assert lab.get(f"/api/v1/fulfilments/{without['id']}/document/").status_code == 404
+
+
+def test_a_document_changed_on_disk_is_refused(lab, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    made = lab.post("/api/v1/fulfilments/", {**fulfilment(), "document": SimpleUploadedFile("f.pdf", b"original")},
+                    format="multipart").json()
+    stored = Fulfilment.objects.get(pk=made["id"])
+    (tmp_path / stored.document.name).write_bytes(b"tampered")
+    response = lab.get(f"/api/v1/fulfilments/{made['id']}/document/")
+    assert response.status_code == 409 and "does not match its SHA-256" in response.json()["detail"]

@@ -64,6 +64,9 @@ def test_a_lab_member_records_a_fulfilment_with_a_document(acme_client, settings
     assert AuditEvent.objects.get(action=AuditAction.FULFILMENT_RECORDED).detail["via"] == "admin"
     change = acme_client.get(f"/admin/obligations/fulfilment/{row.pk}/change/")
     assert change.status_code == 200 and b"AIO-1" in change.content
+    document = acme_client.get(f"/admin/obligations/fulfilment/{row.pk}/document/")
+    assert b"".join(document.streaming_content) == b"%PDF notice"
+    assert f"/admin/obligations/fulfilment/{row.pk}/document/".encode() in change.content
     assert b'name="reference"' not in change.content  # read-only once written
     assert acme_client.post(f"/admin/obligations/fulfilment/{row.pk}/delete/").status_code == 403
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from obligations.models import Fulfilment, Incident, IncidentSeverity, ReviewDecision
 from obligations.recording import (
@@ -24,6 +25,7 @@ from obligations.recording import (
     incident_check,
     incident_record,
 )
+from obligations.views import document_response
 from registry.models import AIModel, Cluster, Organisation
 from registry.models.base import SubmissionChannel
 
@@ -194,7 +196,7 @@ class FulfilmentAdmin(RecordAdmin):
     search_fields = ("reference", "obligation", "model__name", "cluster__name", "organisation__slug")
     date_hierarchy = "fulfilled_on"
     readonly_fields = ("subject_ref", "regime", "obligation", "occurrence", "fulfilled_on", "reference",
-                       "document_name", "document_sha256", "document_size", "recorded_by", "recorded_via",
+                       "document_link", "document_sha256", "recorded_by", "recorded_via",
                        "recorded_at", "reviews_display")
 
     def get_queryset(self, request: HttpRequest) -> Any:
@@ -219,7 +221,21 @@ class FulfilmentAdmin(RecordAdmin):
     def get_urls(self) -> list:
         info = self.opts.app_label, self.opts.model_name
         return [path("<int:object_id>/review/", self.admin_site.admin_view(self.review_view),
-                     name="{}_{}_review".format(*info)), *super().get_urls()]
+                     name="{}_{}_review".format(*info)),
+                path("<int:object_id>/document/", self.admin_site.admin_view(self.document_view),
+                     name="{}_{}_document".format(*info)), *super().get_urls()]
+
+    def document_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return document_response(get_object_or_404(self.get_queryset(request), pk=object_id))
+
+    @admin.display(description="Document")
+    def document_link(self, obj: Fulfilment) -> str:
+        if not obj.document:
+            return "none"
+        url = reverse("admin:obligations_fulfilment_document", args=[obj.pk])
+        return format_html('<a href="{}">{}</a> ({} bytes)', url, obj.document_name, obj.document_size)
 
     def may_review(self, request: HttpRequest) -> bool:
         return is_regulator(request.user) and request.user.has_perm("obligations.add_fulfilmentreview")
