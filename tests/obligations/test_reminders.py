@@ -132,3 +132,18 @@ def test_an_email_that_cannot_be_sent_is_not_recorded_as_sent(registry, settings
 def test_the_reminders_are_on_the_beat_schedule():
     task = PeriodicTask.objects.get(task="accounts.tasks.send_obligation_reminders")
     assert task.enabled and task.crontab is not None and (task.crontab.hour, task.crontab.minute) == ("6", "0")
+
+
+def test_the_command_sends_once_and_names_a_bad_date(registry):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("send_obligation_reminders", f"--as-of={registry.isoformat()}", stdout=out)
+    assert out.getvalue().startswith("3 email(s) sent") and len(mail.outbox) == 3
+    call_command("send_obligation_reminders", stdout=StringIO())
+    assert len(mail.outbox) == 3
+    with pytest.raises(CommandError, match="--as-of: must be a date"):
+        call_command("send_obligation_reminders", "--as-of=2026-02-30")
