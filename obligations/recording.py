@@ -61,14 +61,15 @@ def _today() -> date:
 def _as_date(value: Any, field: str, problems: list[Problem]) -> date | None:
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and value.strip():
+    if value is None or (isinstance(value, str) and not value.strip()):
+        problems.append(Problem(field, "is required: a date as YYYY-MM-DD"))
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-        problems.append(Problem(field, f"must be a date as YYYY-MM-DD, got {value!r}"))
-        return None
-    problems.append(Problem(field, "is required: a date as YYYY-MM-DD"))
+    problems.append(Problem(field, f"must be a date as YYYY-MM-DD, got {value!r}"))
     return None
 
 

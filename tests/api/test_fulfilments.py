@@ -75,6 +75,8 @@ def test_a_document_over_the_limit_is_refused_and_not_kept(lab, settings, tmp_pa
 @pytest.mark.parametrize(("overrides", "field", "words"), [
     ({"fulfilled_on": (timezone.localdate() + timedelta(days=1)).isoformat()}, "fulfilled_on", "future"),
     ({"fulfilled_on": "2026-13-01"}, "fulfilled_on", "YYYY-MM-DD"),
+    ({"fulfilled_on": 20260301}, "fulfilled_on", "must be a date"),
+    ({"fulfilled_on": "20260301"}, "fulfilled_on", "must be a date"),
     ({"obligation": "art-99-nothing"}, "obligation", "unknown obligation"),
     ({"regime": "no-such-regime"}, "regime", "unknown regime"),
     ({"subject": RIVAL}, "subject", "unknown subject"),
