@@ -13,7 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from obligations.models import Fulfilment, Incident, IncidentSeverity, ReviewDecision
 from obligations.recording import (
@@ -67,7 +68,7 @@ class FulfilmentForm(RecordForm):
     obligation = forms.SlugField(max_length=64, help_text="The obligation's id, e.g. art-52-1-notification.")
     occurrence = forms.CharField(required=False, max_length=64,
                                  help_text="A recurring obligation's period (2027-Q1), or an incident report's "
-                                           "incident (incident-<id>); empty for a one-off obligation.")
+                                           "incident (incident-12 for incident 12); empty for a one-off obligation.")
     fulfilled_on = forms.DateField(help_text="The date it was met (YYYY-MM-DD); never after today.",
                                    widget=forms.DateInput(attrs={"placeholder": "YYYY-MM-DD"}))
     reference = forms.CharField(max_length=200, help_text="The filing's reference, e.g. a submission number.")
@@ -195,7 +196,7 @@ class FulfilmentAdmin(RecordAdmin):
     list_filter = ("regime", "obligation", "recorded_via")
     search_fields = ("reference", "obligation", "model__name", "cluster__name", "organisation__slug")
     date_hierarchy = "fulfilled_on"
-    readonly_fields = ("subject_ref", "regime", "obligation", "occurrence", "fulfilled_on", "reference",
+    readonly_fields = ("subject_ref", "regime", "obligation", "occurrence_shown", "fulfilled_on", "reference",
                        "document_link", "document_sha256", "recorded_by", "recorded_via",
                        "recorded_at", "reviews_display")
 
@@ -204,6 +205,11 @@ class FulfilmentAdmin(RecordAdmin):
 
     def record(self, request: HttpRequest, form: Any) -> Any:
         return fulfilment_record(**form.arguments(), actor=request.user, via=ADMIN)
+
+    @admin.display(description="Occurrence")
+    def occurrence_shown(self, obj: Fulfilment) -> str:
+        # the model's help text names incident-<id>, which the admin would render as markup
+        return obj.occurrence or "— (a one-off obligation)"
 
     @admin.display(description="Review")
     def review_state(self, obj: Fulfilment) -> str:
@@ -215,8 +221,9 @@ class FulfilmentAdmin(RecordAdmin):
         reviews = list(obj.reviews.all())
         if not reviews:
             return "not reviewed"
-        return "; ".join(f"{r.get_decision_display()} {r.reviewed_at:%Y-%m-%d %H:%M} UTC by "
-                         f"{r.reviewed_by or 'the system'}: {r.reason}" for r in reviews)
+        return format_html_join(mark_safe("<br>"), "{} {} UTC by {}: {}", (
+            (r.get_decision_display(), f"{r.reviewed_at:%Y-%m-%d %H:%M}", r.reviewed_by or "the system", r.reason)
+            for r in reviews))
 
     def get_urls(self) -> list:
         info = self.opts.app_label, self.opts.model_name
