@@ -2,8 +2,8 @@
 
 Overlapping versions (other than a correction inside the period it corrects), corrections that
 cannot be placed, tests and obligations without citation or quote, obligations without a due rule,
-parameters without unit, a comparison whose operator is not the parameter's, test ids outside the
-DESIGN.md contract, and the like.
+parameters without unit, a comparison whose operator is not the parameter's, test and obligation
+ids outside the DESIGN.md contract, and the like.
 """
 
 from __future__ import annotations
