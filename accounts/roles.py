@@ -3,8 +3,9 @@
 Regulators view everything (reports included), draft and publish rule versions, record (and
 withdraw) designations and review fulfilments of obligations; lab staff view, add and change
 registry records, view the designations of their own subjects and record their fulfilments and
-incidents (scoping keeps each lab to its own organisation). Created by a migration and made whole again after every `migrate` (and after a test database flush), so the
-groups never go missing. Re-running changes nothing.
+incidents (scoping keeps each lab to its own organisation). Created by a migration and made whole
+again after every `migrate` (and after a test database flush), so the groups never go missing.
+Re-running changes nothing.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ LAB_OBLIGATIONS = [("obligations", "fulfilment", "view"), ("obligations", "fulfi
                    ("obligations", "incident", "view"), ("obligations", "incident", "add"),
                    ("obligations", "fulfilmentreview", "view"), ("obligations", "obligationstate", "view"),
                    ("obligations", "obligationstatuschange", "view")]
+# Reports: a lab member sees (and generates, in the workspace) audit reports of its own subjects only.
+LAB_REPORTS = [("reports", "reportartifact", "view")]
 
 
 def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_model: Any) -> None:
@@ -61,6 +64,7 @@ def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_
         *(perm("registry", model, "view") for model in LAB_VIEW_ONLY),
         *later(LAB_DESIGNATIONS),
         *later(LAB_OBLIGATIONS),
+        *later(LAB_REPORTS),
     )
 
 

@@ -4,7 +4,8 @@ regulator's designations; labs' fulfilments of obligations and incidents, and th
 reviews of fulfilments; an edit is kept as a new
 revision, like any submission; a lab member sees only its organisation's records), rule versions
 and the draft → preview → publish workflow, the decision log (read-only), evaluation runs with
-live progress, the dashboard, reports, and API users."""
+live progress, the dashboard, reports generated from a form with their progress, the models,
+clusters and decision log lists exported as CSV, and API users."""
 from django.contrib import admin
 
 from . import accounts, designations, fulfilments, log, records, reports, runs, versions  # noqa: F401  (registers the model admins)
