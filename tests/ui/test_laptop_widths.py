@@ -12,16 +12,14 @@ from registry.models import AIModel, Cluster
 from reports.services import report_generate
 from rules.library_store import draft_create
 from rules.models import Determination, EvaluationRun
+from tests.ui import test_browser
 from tests.ui.conftest import sb53_draft_text, today
-from tests.ui.test_browser import (  # noqa: F401  (fixtures: the browser, the live site, a page)
-    chromium,
-    log_in,
-    page,
-    site,
-    staff_user,
-)
+from tests.ui.test_browser import log_in, staff_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# the browser, the live site over plain HTTP and a page with its screenshots, as the regulator's day uses them
+chromium, site, page = test_browser.chromium, test_browser.site, test_browser.page
 
 WIDTHS = {1280: 800, 1024: 768}
 
@@ -102,7 +100,7 @@ def test_no_workspace_page_scrolls_sideways_at_a_laptops_width(page, site, width
         boxes = page.evaluate(SCROLLING_BOXES)
         if boxes:
             overflowing.append(f"{name} ({path}): scrolls inside {', '.join(boxes)}")
-    assert not overflowing, "scrolls sideways at %dpx:\n" % width + "\n".join(overflowing)
+    assert not overflowing, f"scrolls sideways at {width}px:\n" + "\n".join(overflowing)
     assert len(pages) > 25
 
 
