@@ -11,6 +11,7 @@ from django.utils import timezone
 from rules.engine.formatting import format_quantity
 from rules.engine.vocabulary import STATUS_LABELS
 from rules.selectors import STATUSES, current_determinations, published_thresholds, regimes_in_force
+from workspace.regimes import regime_label
 
 from .links import subject_ref_expression
 from .scoping import withheld_of
@@ -27,7 +28,7 @@ class RegimeStatusFilter(admin.SimpleListFilter):
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
         regimes = regimes_in_force(as_of=timezone.now().date())
         return [
-            (f"{regime.regime}:{status}", f"{regime.regime}: {STATUS_LABELS[status]}")
+            (f"{regime.regime}:{status}", f"{regime_label(regime.regime)}: {STATUS_LABELS[status]}")
             for regime in regimes if self.subject_kind in regime.applies_to
             for status in STATUSES
         ]

@@ -27,6 +27,7 @@ from rules.models.rule_version import RuleVersionState
 from rules.previews import hypothetical_evaluations
 from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
 from workspace.display import comparison_text
+from workspace.regimes import regime_label, regime_short_title
 
 from .designations import subject_designations
 from .scoping import is_regulator, unreleased_of, withheld_of
@@ -194,7 +195,7 @@ class SubjectPageMixin(admin.ModelAdmin):
             return "—"
         return format_html_join(
             " ", '<span class="status status-{}" title="{}: {}">{}: {}</span>',
-            ((status, regime, label, regime, label) for regime, status, tier in statuses
+            ((status, regime_label(regime), label, regime_short_title(regime), label) for regime, status, tier in statuses
              for label in [f"{STATUS_LABELS.get(status, status)} ({tier})" if tier else STATUS_LABELS.get(status, status)]),
         )
 
