@@ -11,6 +11,7 @@ class AccountsConfig(AppConfig):
         from .roles import ensure_role_groups_after_migrate
 
         post_migrate.connect(ensure_role_groups_after_migrate, sender=self, dispatch_uid="accounts.role_groups")
+        from obligations.signals import obligation_record_created
         from registry.signals import subjects_changed
         from rules.signals import rule_version_published
 
@@ -19,4 +20,7 @@ class AccountsConfig(AppConfig):
         subjects_changed.connect(receivers.audit_subjects_changed, dispatch_uid="accounts.audit_subjects_changed")
         rule_version_published.connect(
             receivers.audit_rule_version_published, dispatch_uid="accounts.audit_rule_version_published"
+        )
+        obligation_record_created.connect(
+            receivers.audit_obligation_record, dispatch_uid="accounts.audit_obligation_record"
         )

@@ -23,6 +23,9 @@ class AuditAction(models.TextChoices):
     # a user's groups, permissions, staff or superuser status
     PRIVILEGES_CHANGED = "user.privileges_changed", "User privileges changed"
     GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", "Group permissions changed"
+    FULFILMENT_RECORDED = "fulfilment.recorded", "Fulfilment of an obligation recorded"
+    FULFILMENT_REVIEWED = "fulfilment.reviewed", "Fulfilment accepted or rejected"
+    INCIDENT_RECORDED = "incident.recorded", "Incident recorded"
 
 
 class Membership(models.Model):

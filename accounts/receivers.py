@@ -35,3 +35,24 @@ def audit_rule_version_published(sender: Any, *, version: Any, actor: Any = None
         subject=f"rule_version:{version.regime}@{version.version_id}",
         detail={"sha256": version.content_sha256, "id": version.pk},
     )
+
+
+def audit_obligation_record(sender: Any, *, record: Any, actor: Any = None, via: str = "", **kwargs: Any) -> None:
+    """One event per fulfilment, review of a fulfilment or incident recorded, in its transaction."""
+    from obligations.models import Fulfilment, FulfilmentReview
+
+    if isinstance(record, FulfilmentReview):
+        action, subject = AuditAction.FULFILMENT_REVIEWED, record.fulfilment.subject_ref
+        detail = {"fulfilment": record.fulfilment_id, "decision": record.decision, "reason": record.reason}
+    elif isinstance(record, Fulfilment):
+        action, subject = AuditAction.FULFILMENT_RECORDED, record.subject_ref
+        detail = {"fulfilment": record.pk, "regime": record.regime, "obligation": record.obligation,
+                  "occurrence": record.occurrence, "fulfilled_on": record.fulfilled_on.isoformat(),
+                  "reference": record.reference, "document_sha256": record.document_sha256}
+    else:
+        action, subject = AuditAction.INCIDENT_RECORDED, record.subject_ref
+        detail = {"incident": record.pk, "discovered_on": record.discovered_on.isoformat(),
+                  "severity": record.severity}
+    detail["via"] = via
+    AuditEvent.objects.create(actor=actor if getattr(actor, "pk", None) else None, action=action,
+                              subject=subject, detail=detail)

@@ -53,8 +53,31 @@ DECIDING_OUTCOME: Mapping[Status, Outcome] = {
     Status.INDETERMINATE: Outcome.INDETERMINATE,
 }
 
+class ObligationStatus(StrEnum):
+    """An obligation's status for one subject on one date (DESIGN.md "Obligations (v1)")."""
+
+    NOT_YET_DUE = "not_yet_due"  # it has not arisen yet: the dated fact it runs from is still to come
+    DUE = "due"  # it has arisen and its due date has not passed
+    OVERDUE = "overdue"  # its due date has passed and no fulfilment stands
+    FULFILLED = "fulfilled"  # a fulfilment on or before the due date stands
+    FULFILLED_LATE = "fulfilled_late"  # a fulfilment stands, dated after the due date
+    NOT_APPLICABLE = "not_applicable"  # the determination does not reach the tier or test it attaches to
+
+
+OBLIGATION_STATUS_LABELS: Mapping[ObligationStatus, str] = {
+    ObligationStatus.NOT_YET_DUE: "not yet due",
+    ObligationStatus.DUE: "due",
+    ObligationStatus.OVERDUE: "overdue",
+    ObligationStatus.FULFILLED: "fulfilled",
+    ObligationStatus.FULFILLED_LATE: "fulfilled late",
+    ObligationStatus.NOT_APPLICABLE: "not applicable",
+}
+
 STATUS_CHOICES: list[tuple[str, str]] = [(status.value, label) for status, label in STATUS_LABELS.items()]
 OUTCOME_CHOICES: list[tuple[str, str]] = [(outcome.value, label) for outcome, label in OUTCOME_LABELS.items()]
+OBLIGATION_STATUS_CHOICES: list[tuple[str, str]] = [
+    (status.value, label) for status, label in OBLIGATION_STATUS_LABELS.items()
+]
 
 
 def status_label(status: str) -> str:
@@ -78,3 +101,11 @@ def status_line(status: str, tier_title: str | None = None) -> str:
     with systemic risk`; without a tier, the status's label alone."""
     label = status_label(status)
     return f"{label}: {tier_title}" if tier_title else label
+
+
+def obligation_status_label(status: str) -> str:
+    """`fulfilled late` for `fulfilled_late`; an unknown word is shown as it is."""
+    try:
+        return OBLIGATION_STATUS_LABELS[ObligationStatus(status)]
+    except ValueError:
+        return status
