@@ -20,7 +20,10 @@ PEAK_KEYS = {"dense_max", "dense_16bit", "sparse_max"}
 
 
 def fact_label(name: str) -> str:
-    """`Training compute (ops)` reads better than `training_compute_ops`; the name stays in the tooltip."""
+    """`Training compute ops` reads better than `training_compute_ops` (the name stays in the
+    tooltip); a slug (`nvidia-h100-sxm`) is shown as it is."""
+    if "-" in name and "_" not in name:
+        return name
     return name.replace("_", " ").capitalize()
 
 
@@ -60,22 +63,29 @@ def _table(rows: list[dict[str, Any]]) -> SafeString:
 
 
 def facts_fields(facts: dict[str, Any]) -> SafeString:
-    """Every fact as a row: label, then value; a nested record (the subject's organisation, a
-    model's bases) as its own rows under a heading."""
+    """Every fact as a row: label, then value. A record within the facts (the cluster, its
+    organisation, the accelerators' figures) is a heading with its own rows under it; within each,
+    single facts come first, then records, then tables (a cluster's groups and links)."""
+    return format_html('<table class="facts-fields"><tbody>{}</tbody></table>', _rows(facts))
+
+
+def _is_record(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and (len(value) > 3 or any(isinstance(v, (dict, list)) for v in value.values()))
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+def _rows(facts: dict[str, Any]) -> SafeString:
+    order = sorted(facts, key=lambda name: (_is_record(facts[name]), _is_table(facts[name])))
     rows = []
-    for name, value in facts.items():
-        if isinstance(value, dict) and value and any(isinstance(v, (dict, list)) for v in value.values()):
+    for name in order:
+        value = facts[name]
+        if _is_record(value):
             rows.append(format_html('<tr><th scope="rowgroup" colspan="2" class="facts-group">{}</th></tr>{}',
-                                    fact_label(name), _field_rows(value)))
+                                    fact_label(name), _rows(value)))
         else:
-            rows.append(_field_row(name, value))
-    return format_html('<table class="facts-fields"><tbody>{}</tbody></table>', format_html_join("", "{}", ((r,) for r in rows)))
-
-
-def _field_row(name: str, value: Any) -> SafeString:
-    return format_html('<tr data-fact="{}"><th scope="row" title="{}">{}</th><td>{}</td></tr>',
-                       name, name, fact_label(name), fact_value(name, value))
-
-
-def _field_rows(facts: dict[str, Any]) -> SafeString:
-    return format_html_join("", "{}", ((_field_row(name, value),) for name, value in facts.items()))
+            rows.append(format_html('<tr data-fact="{}"><th scope="row" title="{}">{}</th><td>{}</td></tr>',
+                                    name, name, fact_label(name), fact_value(name, value)))
+    return format_html_join("", "{}", ((row,) for row in rows))
