@@ -3,8 +3,9 @@ topology inlines, each record's revision history and status page with its design
 regulator's designations; an edit is kept as a new
 revision, like any submission; a lab member sees only its organisation's records), rule versions
 and the draft → preview → publish workflow, the decision log (read-only), evaluation runs with
-live progress, the dashboard, reports, and API users. The login throttle and the periodic task
-schedule are shown to superusers only; "View site" leads to this workspace."""
+live progress, the dashboard, reports generated from a form with their progress, the models,
+clusters and decision log lists exported as CSV, and API users. The login throttle and the periodic
+task schedule are shown to superusers only; "View site" leads to this workspace."""
 from django.contrib import admin
 from django.urls import reverse_lazy
 

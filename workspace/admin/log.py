@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
+from reports import exports
 from rules.engine.vocabulary import outcome_label
 from rules.models import Determination
 from workspace.display import comparison_text
@@ -16,12 +17,13 @@ from workspace.facts_display import facts_fields
 from workspace.regimes import regime_html
 
 from .base import ReadOnlyAdmin
+from .exports import CsvExportMixin
 from .regime_columns import RegimeListFilter, regime_column
 from .scoping import determinations_for
 
 
 @admin.register(Determination)
-class DeterminationAdmin(ReadOnlyAdmin):
+class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = ("sequence", "subject_ref", regime_column, "rule_version_label", "as_of", "status", "tier", "deciding_test",
                     "trigger", "created_at")
     list_filter = (RegimeListFilter, "status", "tier", "trigger", "subject_kind")
@@ -32,6 +34,12 @@ class DeterminationAdmin(ReadOnlyAdmin):
               "deciding_test", "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts_display", "facts_sha256", "previous_sha256",
               "row_sha256", "tests_display")
     readonly_fields = fields
+
+    csv_fields = exports.FIELDS
+
+    def csv_chunks(self, rows: Any) -> Any:
+        """The decision log's own CSV columns (`reports.exports`), as the API's and the export report's."""
+        return exports.determination_chunks(rows, format="csv")
 
     def get_queryset(self, request: Any) -> QuerySet:
         return determinations_for(request.user, super().get_queryset(request))
