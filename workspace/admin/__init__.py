@@ -1,6 +1,7 @@
 """The regulator's workspace in the admin: the registry's records (lists with filters and search,
 topology inlines, each record's revision history and status page with its designations; the
-regulator's designations; an edit is kept as a new
+regulator's designations; labs' fulfilments of obligations and incidents, and the regulator's
+reviews of fulfilments; an edit is kept as a new
 revision, like any submission; a lab member sees only its organisation's records), rule versions
 and the draft → preview → publish workflow, the decision log (read-only), evaluation runs with
 live progress, the dashboard, reports generated from a form with their progress, the models,
@@ -9,7 +10,7 @@ task schedule are shown to superusers only; "View site" leads to this workspace.
 from django.contrib import admin
 from django.urls import reverse_lazy
 
-from . import accounts, designations, log, records, reports, runs, versions  # noqa: F401  (registers the model admins)
+from . import accounts, designations, fulfilments, log, records, reports, runs, versions  # noqa: F401  (registers the model admins)
 from .superuser_only import restrict_to_superusers
 
 admin.site.site_header = "Compute Threshold Registry"
