@@ -23,6 +23,7 @@ from rules.models.runs import Trigger
 
 from . import exports, render, selectors
 from .context import audit_context, changes_context, registry_context
+from .context.common import username
 from .models import ArtifactStatus, ReportArtifact, ReportFormat, ReportKind
 from .selectors import ReportInputError
 
@@ -196,6 +197,9 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
                                    scope=record_scope(params))
     else:
         context = changes_context(run=selectors.run_by_id(params["run"]), generated_at=generated_at)
+    # the stored report's number and who asked for it (artifact_build gives both; a report rendered
+    # straight to a file or a page has neither)
+    context.update(report_number=params.get("report_number") or "", generated_by=params.get("generated_by") or "")
     html = render.render_html(kind, context)
     yield render.html_to_pdf(html) if format == "pdf" else html.encode("utf-8")
 
@@ -225,6 +229,11 @@ def _file_name(artifact: ReportArtifact) -> str:
     return f"{stem}-{artifact.pk}.{artifact.format}"
 
 
+def report_number(artifact: ReportArtifact) -> str:
+    """`CTR-AUDIT-000042`: the stored report's number, printed on it, by which a reader cites it."""
+    return f"CTR-{artifact.kind.upper()}-{artifact.pk:06d}"
+
+
 def artifact_create(*, kind: str, format: str, requested_by: Any = None, **raw: Any) -> ReportArtifact:
     """A pending report with checked parameters (nothing rendered yet)."""
     params = report_parameters(kind=kind, format=format, **raw)
@@ -242,6 +251,9 @@ def artifact_build(*, artifact_id: int) -> ReportArtifact:
         params = dict(artifact.parameters)
         if not params.get("generated_at"):
             params["generated_at"] = timezone.now().isoformat()
+        params["report_number"] = report_number(artifact)
+        params["generated_by"] = (username(artifact.requested_by) if artifact.requested_by
+                                  else "the registry, on its schedule or a command (no user asked for it)")
         notes = record_missing_determinations(kind=artifact.kind, params=params, requested_by=artifact.requested_by,
                                               on_run=lambda run: _link_run(artifact, run))
         digest, size = hashlib.sha256(), 0

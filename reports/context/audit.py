@@ -34,6 +34,7 @@ from .common import (
     SCENARIO_LABELS,
     compared,
     fact_value,
+    for_outside_readers,
     iso_date,
     iso_datetime,
     margin_text,
@@ -366,7 +367,7 @@ def audit_context(*, subject_ref: str, as_of: date, generated_at: datetime) -> d
             # shown there points to it
             test["quantity_anchor"] = anchors.get((test["quantity"], test["formula"]), "") if test["formula"] != "—" else ""
     head = selectors.chain_head()
-    return {
+    return for_outside_readers({
         "kind": "audit",
         "title": f"Audit report: {key.ref}",
         "subject": {"ref": key.ref, "kind": key.kind, "organisation": key.organisation,
@@ -382,11 +383,13 @@ def audit_context(*, subject_ref: str, as_of: date, generated_at: datetime) -> d
                      "version": r["version"]["label"] if r["version"] else "—",
                      "sequence": r["determination"]["sequence"]} for r in regimes],
         "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},
+        "sign_off_roles": ["Prepared by", "Reviewed and approved by"],
         "toc": [
             {"anchor": "summary", "title": "Summary"},
+            {"anchor": "sign-off", "title": "Sign-off"},
             {"anchor": "facts", "title": "Facts as submitted"},
             {"anchor": "quantities", "title": "Quantities"},
             *({"anchor": r["anchor"], "title": f"{r['regime']}: {r['status_label']}"} for r in regimes),
-            {"anchor": "decision-log-head", "title": "Decision log"},
+            {"anchor": "decision-log-head", "title": "Decision log and how to verify it"},
         ],
-    }
+    })

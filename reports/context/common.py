@@ -3,6 +3,7 @@ and the words the reports use for scenarios and operators (statuses and outcomes
 vocabulary, `rules.engine.vocabulary`)."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -35,6 +36,31 @@ FACT_UNITS = {
     "sparse_max": "ops_per_second",
     "training_hours": "h",
 }
+
+
+# Rule files are written for the registry's maintainers and name its own files; a report's reader
+# outside the project gets what each stands for instead.
+OUTSIDE_NAMES = (
+    (re.compile(r"\(the DESIGN\.md default\)"), "(the registry's stated default reading)"),
+    (re.compile(r"\bDESIGN\.md\b"), "the registry's stated defaults"),
+    (re.compile(r"\b(?:legal/)?SOURCES\.md\b"), "the registry's collection of legal sources"),
+    (re.compile(r"\brules/library/[\w./-]+"), "the published rule version"),
+    (re.compile(r"`?(?:python )?manage\.py [a-z_]+[^`.;)]*`?"), "the registry's own check"),
+)
+
+
+def for_outside_readers(value: Any) -> Any:
+    """Every text in a report's context with the project's file names put in plain words (nested
+    lists and dicts too); numbers, hashes and dates are left as they are."""
+    if isinstance(value, str):
+        for pattern, words in OUTSIDE_NAMES:
+            value = pattern.sub(words, value)
+        return value
+    if isinstance(value, dict):
+        return {key: for_outside_readers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [for_outside_readers(item) for item in value]
+    return value
 
 
 def quantity_unit(name: str | None) -> str:

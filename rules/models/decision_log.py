@@ -124,7 +124,7 @@ class Determination(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.sequence} {self.subject_ref} {self.regime} {self.status}"
+        return f"#{self.sequence} {self.subject_ref} {self.regime}: {self.get_status_display()}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

@@ -136,6 +136,6 @@ def test_a_test_resting_on_a_paraphrase_is_shown_as_one_with_its_caveat(db):
     caveat = " ".join(engine_version(RuleVersion.objects.get(regime="us-ny-raise", version_id="2027-01-01"))
                       .test("frontier-model").caveat.split())
     assert "us-ny-raise: covered" in text
-    assert "Paraphrase, not the text (SECONDARY: SOURCES.md has no verbatim text):" in text
+    assert "Paraphrase, not the text (SECONDARY: the registry's collection of legal sources holds no verbatim text):" in text
     assert f"Caveat: {caveat}" in text
     assert f"test frontier-model: {caveat}" in text  # among the determination's caveats

@@ -43,10 +43,10 @@ def cells(page: str, column: str) -> dict[str, str]:
 
 def test_the_model_list_shows_the_tier_each_model_reaches_today(agency_client, workspace_registry):
     tiers = cells(agency_client.get(MODELS).content.decode(), "tier_today")
-    assert "eu-ai-act: GPAI model with systemic risk" in tiers["acme/Frontier@1"]
-    assert "us-ca-sb53: Frontier model" in tiers["acme/Frontier@1"]
-    assert "eu-ai-act: GPAI model with systemic risk" in tiers["acme/Mid@1"]
-    assert "eu-ai-act: General-purpose AI model" in tiers["beta/Secret@1"] or "eu-ai-act: GPAI" in tiers["beta/Secret@1"]
+    assert "EU AI Act: GPAI model with systemic risk" in tiers["acme/Frontier@1"]
+    assert "California SB 53: Frontier model" in tiers["acme/Frontier@1"]
+    assert "EU AI Act: GPAI model with systemic risk" in tiers["acme/Mid@1"]
+    assert "EU AI Act: General-purpose AI model" in tiers["beta/Secret@1"] or "EU AI Act: GPAI" in tiers["beta/Secret@1"]
     assert "systemic risk" not in tiers["beta/Secret@1"]
     assert tiers["acme/Small@1"] == "—"
 
@@ -54,7 +54,7 @@ def test_the_model_list_shows_the_tier_each_model_reaches_today(agency_client, w
 def test_the_model_list_filters_by_tier_reached(agency_client, workspace_registry):
     page = agency_client.get(MODELS, {"tier": "eu-ai-act:gpai-systemic-risk"}).content.decode()
     assert listed(page) == {"acme/Frontier@1", "acme/Mid@1"}
-    assert "eu-ai-act: GPAI model with systemic risk" in page  # the filter's choice, by the tier's title
+    assert "EU AI Act (eu-ai-act): GPAI model with systemic risk" in page  # the filter's choice, by the tier's title
     assert listed(agency_client.get(MODELS, {"tier": "eu-ai-act:gpai"}).content.decode()) == {"beta/Secret@1"}
     assert listed(agency_client.get(MODELS, {"tier": "us-ca-sb53:frontier-model"}).content.decode()) == {"acme/Frontier@1"}
     assert listed(agency_client.get(MODELS, {"tier": "no-such-regime:gpai"}).content.decode()) == set()

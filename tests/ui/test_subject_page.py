@@ -254,13 +254,13 @@ def test_model_list_filters_by_status_under_a_regime(agency_client, workspace_re
     assert listed == {"acme/Frontier@1", "acme/Mid@1", "beta/Secret@1"}
     page = agency_client.get(url, {"status": "eu-ai-act:indeterminate"}).content.decode()
     assert set(re.findall(r'<th class="field-__str__"><a href="[^"]+">([^<]+)</a>', page)) == {"acme/Unknown@1"}
-    assert "eu-ai-act: covered" in page and "us-ca-sb53: indeterminate" in page  # the filter's choices
+    assert "EU AI Act (eu-ai-act): covered" in page and "California SB 53 (us-ca-sb53): indeterminate" in page  # the filter's choices
 
 
 def test_model_list_shows_each_models_status_today(agency_client, workspace_registry):
     page = agency_client.get(reverse("admin:registry_aimodel_changelist"), {"q": "Small"}).content.decode()
     cell = re.search(r'<td class="field-status_today">(.*?)</td>', page, re.S).group(1)
-    assert "eu-ai-act: not covered" in cell and "us-ca-sb53: not covered" in cell
+    assert "EU AI Act: not covered" in cell and "California SB 53: not covered" in cell
 
 
 def test_cluster_list_filters_by_summed_peak_and_organisation(agency_client, workspace_registry):

@@ -22,7 +22,9 @@ from registry.models import AIModel, Designation
 from registry.models.base import SubmissionChannel
 from registry.selectors import base_model_choices
 from registry.services import RegistryValidationError, designation_record
+from workspace.regimes import regime_label
 
+from .regime_columns import RegimeListFilter, regime_column
 from .scoping import OrganisationScopedAdmin, is_regulator
 
 REGIMES = sorted(set(REGIME_OF_KIND.values()))
@@ -31,8 +33,9 @@ REGIMES = sorted(set(REGIME_OF_KIND.values()))
 class DesignationForm(forms.ModelForm):
     """One designation of a model: each problem is shown on the field it concerns."""
 
-    regime = forms.ChoiceField(choices=[(r, r) for r in REGIMES],
-                               help_text="eu-ai-act for the Commission's decisions; us-eo-14409 for a covered frontier model.")
+    regime = forms.ChoiceField(choices=[(r, regime_label(r)) for r in REGIMES],
+                               help_text="The EU AI Act for the Commission's decisions; Executive Order 14409 for a "
+                                         "covered frontier model.")
     kind = forms.ChoiceField(choices=DesignationKind.choices)
     decided_on = forms.DateField(help_text="The date of the decision (YYYY-MM-DD): it takes effect from this date.",
                                  widget=forms.DateInput(attrs={"placeholder": "YYYY-MM-DD"}))
@@ -81,8 +84,8 @@ class WithdrawForm(forms.Form):
 @admin.register(Designation)
 class DesignationAdmin(OrganisationScopedAdmin):
     form = DesignationForm
-    list_display = ("subject_ref", "regime", "kind", "decided_on", "reference", "withdrawn", "recorded_by", "recorded_at")
-    list_filter = ("regime", "kind")
+    list_display = ("subject_ref", regime_column, "kind", "decided_on", "reference", "withdrawn", "recorded_by", "recorded_at")
+    list_filter = (RegimeListFilter, "kind")
     search_fields = ("reference", "model__name", "organisation__slug", "organisation__name")
     list_select_related = ("organisation", "model__organisation", "cluster__organisation", "withdrawal", "recorded_by")
     autocomplete_fields = ("model",)

@@ -19,6 +19,7 @@ from rules.selectors import (
     tier_titles,
     tiers_in_force,
 )
+from workspace.regimes import regime_label
 
 from .compute import DERIVED, PEAK, no_derived_figure, summed_peak, with_derived_training_compute
 from .links import subject_ref_expression
@@ -36,7 +37,7 @@ class RegimeStatusFilter(admin.SimpleListFilter):
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
         regimes = regimes_in_force(as_of=timezone.now().date())
         return [
-            (f"{regime.regime}:{status}", f"{regime.regime}: {STATUS_LABELS[status]}")
+            (f"{regime.regime}:{status}", f"{regime_label(regime.regime)}: {STATUS_LABELS[status]}")
             for regime in regimes if self.subject_kind in regime.applies_to
             for status in STATUSES
         ]
@@ -76,7 +77,7 @@ class RegimeTierFilter(admin.SimpleListFilter):
     subject_kind = ""
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        return [(f"{regime.regime}:{tier}", f"{regime.regime}: {title}")
+        return [(f"{regime.regime}:{tier}", f"{regime_label(regime.regime)}: {title}")
                 for regime, tier, title in tiers_in_force(as_of=timezone.now().date(), kind=self.subject_kind)]
 
     def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
@@ -112,7 +113,8 @@ class DeterminationTierFilter(admin.SimpleListFilter):
     parameter_name = "tier"
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        return [*((f"{regime}:{tier}", f"{regime}: {title}") for (regime, tier), title in sorted(tier_titles().items())),
+        return [*((f"{regime}:{tier}", f"{regime_label(regime)}: {title}")
+                  for (regime, tier), title in sorted(tier_titles().items())),
                 ("none", "no tier reached")]
 
     def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:

@@ -4,16 +4,23 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.urls import reverse
+from django.utils.html import format_html
 
 MAX_RULE_FILE_BYTES = 1_000_000
 
 
 class DraftForm(forms.Form):
-    file = forms.FileField(required=False, label="Rule file (YAML)",
-                           help_text="A file in the format of docs/rule-files.md; it replaces the text below.")
+    file = forms.FileField(required=False, label="Rule file (YAML)")
     content = forms.CharField(required=False, label="Or its text",
                               widget=forms.Textarea(attrs={"rows": 30, "cols": 100, "spellcheck": "false",
                                                            "class": "rule-yaml"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = format_html(
+            'A file in <a href="{}">the rule file format</a>; it replaces the text below.',
+            reverse("admin:rules_ruleversion_format"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -32,14 +39,41 @@ class DraftForm(forms.Form):
 
 
 def exact_text(number: int) -> str:
-    """A whole number written exactly and as briefly as it can be: `2e+24`, `3.8e+25` (as a float's
-    repr writes them), `100000000000000000000000001` in full when every digit counts."""
-    digits = str(number)
+    """A whole number written exactly, in the scientific notation the read-only pages use from ten
+    million: `2e24`, `3.8e25`, `4.05e11`, and `1.00000000000000000000000001e26` when every digit
+    counts; below ten million as digits (`16384`). It reads back as the same number."""
+    if abs(number) < 10**7:
+        return str(number)
+    digits = str(abs(number))
     significant = digits.rstrip("0")
-    if number < 10**16 or significant == digits:  # plain digits where a float's repr writes them too
-        return digits
     mantissa = significant[0] + (f".{significant[1:]}" if len(significant) > 1 else "")
-    return f"{mantissa}e+{len(digits) - 1}"
+    return f"{'-' if number < 0 else ''}{mantissa}e{len(digits) - 1}"
+
+
+# The modalities a model's form offers as checkboxes: those the EU AI Act's indicative criterion
+# reads (rules/library/eu-ai-act), then any other a record already declares.
+MODALITIES = (("text", "Text"), ("image", "Image"), ("audio", "Audio"), ("video", "Video"))
+
+
+class ModalitiesField(forms.MultipleChoiceField):
+    """A model's modalities as checkboxes, stored as the interchange's list of names."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, *, declared: list[str] | None = None, **kwargs: Any) -> None:
+        known = dict(MODALITIES)
+        extra = [(name, name) for name in declared or [] if name not in known]
+        super().__init__(choices=[*MODALITIES, *extra], required=False, **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, str):  # a JSON text, as the admin's form may hold it
+            import json
+
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return []
+        return list(value or [])
 
 
 class ExactNumberField(forms.FloatField):

@@ -1,5 +1,6 @@
-"""The decision log in the admin, read-only: each determination with its tests, the values
-compared (scientific notation with units) and the citation each rests on."""
+"""The decision log in the admin, read-only: each determination with its tests (outcomes in words),
+the values compared (scientific notation with units), the citation each rests on, and the facts it
+was made on as labelled fields."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,26 +10,30 @@ from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
 from reports import exports
+from rules.engine.vocabulary import outcome_label
 from rules.models import Determination
 from rules.selectors import tier_titles
 from workspace.display import comparison_text
+from workspace.facts_display import facts_fields
+from workspace.regimes import regime_html
 
 from .base import ReadOnlyAdmin
 from .exports import CsvExportMixin
 from .filters import DeterminationTierFilter
+from .regime_columns import RegimeListFilter, regime_column
 from .scoping import determinations_for
 
 
 @admin.register(Determination)
 class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
-    list_display = ("sequence", "subject_ref", "regime", "rule_version_label", "as_of", "status", "tier_reached",
+    list_display = ("sequence", "subject_ref", regime_column, "rule_version_label", "as_of", "status", "tier_reached",
                     "deciding_test", "trigger", "created_at")
-    list_filter = ("regime", "status", DeterminationTierFilter, "trigger", "subject_kind")
+    list_filter = (RegimeListFilter, "status", DeterminationTierFilter, "trigger", "subject_kind")
     search_fields = ("subject_ref", "organisation")
     list_select_related = ("rule_version",)
     show_full_result_count = False
-    fields = ("sequence", "subject_ref", "regime", "rule_version", "rule_hash", "as_of", "status", "tier", "reason_display",
-              "deciding_test", "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts", "previous_sha256",
+    fields = ("sequence", "subject_ref", "regime_display", "rule_version", "rule_hash", "as_of", "status", "tier", "reason_display",
+              "deciding_test", "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts_display", "facts_sha256", "previous_sha256",
               "row_sha256", "tests_display")
     readonly_fields = fields
 
@@ -54,6 +59,18 @@ class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
             return "—"
         return format_html('{} <code class="quiet">{}</code>', getattr(obj, "tier_title", obj.tier), obj.tier)
 
+    @admin.display(description="Regime")
+    def regime_display(self, obj: Determination) -> str:
+        return regime_html(obj.regime)
+
+    @admin.display(description="Facts (as submitted, the snapshot the determination was made on)")
+    def facts_display(self, obj: Determination) -> str:
+        return facts_fields(obj.facts.data())
+
+    @admin.display(description="Facts SHA-256")
+    def facts_sha256(self, obj: Determination) -> str:
+        return obj.facts_id
+
     @admin.display(description="Reason")
     def reason_display(self, obj: Determination) -> str:
         """Why the status is not_applicable (the version has no test for the kind, or the subject did not exist yet)."""
@@ -65,8 +82,7 @@ class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
         rows = format_html_join(
             "",
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((test["id"], test["outcome"], test.get("quantity") or "",
-              comparison_text(test, quantities=payload.get("quantities", {})),
+            ((test["id"], outcome_label(test["outcome"]), test.get("quantity") or "", comparison_text(test, quantities=payload.get("quantities", {})),
               test.get("citation") or "") for test in payload.get("tests", [])),
         )
         if not rows:

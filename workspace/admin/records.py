@@ -27,6 +27,7 @@ from .filters import (
     ModelStatusFilter,
     ModelTierFilter,
 )
+from .forms import MODALITIES, ModalitiesField
 from .history import ClusterRevisionInline, ModelRevisionInline, OrganisationRevisionInline, RevisionedAdmin
 from .scoping import scope_of, unreleased_of
 from .subject_page import SubjectPageMixin
@@ -143,7 +144,17 @@ class AIModelAdmin(CsvExportMixin, SubjectPageMixin, ScientificDisplayMixin, Rev
     def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         if db_field.name in DECLARATIONS:
             kwargs["widget"] = DeclarationSelect()
+        if db_field.name == "modalities":
+            return ModalitiesField(label="Modalities", help_text="What the model takes in or puts out.")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_form(self, request: Any, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and "modalities" in form.base_fields:  # a modality the record declares stays offered
+            field = form.base_fields["modalities"]
+            form.base_fields["modalities"] = ModalitiesField(declared=list(obj.modalities or []), label=field.label,
+                                                             help_text=field.help_text)
+        return form
 
     def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         if db_field.name == "base_model":
@@ -154,6 +165,18 @@ class AIModelAdmin(CsvExportMixin, SubjectPageMixin, ScientificDisplayMixin, Rev
                     if object_id and str(object_id).isdigit() else None)
             kwargs["queryset"] = self._base_model_choices(request, keep=keep)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> Any:
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if obj is None or self.has_change_permission(request, obj) else (*readonly, "modalities_shown")
+
+    def _shown_name(self, field: Any) -> Any:
+        return "modalities_shown" if field == "modalities" else super()._shown_name(field)
+
+    @admin.display(description="Modalities")
+    def modalities_shown(self, obj: AIModel) -> str:
+        labels = dict(MODALITIES)
+        return ", ".join(labels.get(name, name) for name in obj.modalities or []) or "none declared"
 
     @admin.display(description="Parameters", ordering="parameter_count")
     def parameters(self, obj: AIModel) -> str:

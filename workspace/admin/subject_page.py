@@ -34,6 +34,7 @@ from rules.selectors import (
     tier_titles,
 )
 from workspace.display import comparison_text
+from workspace.regimes import regime_label, regime_short_title
 
 from .designations import subject_designations
 from .scoping import is_regulator, unreleased_of, withheld_of
@@ -224,7 +225,7 @@ class SubjectPageMixin(admin.ModelAdmin):
             return "—"
         return format_html_join(
             " ", '<span class="status status-{}" title="{}: {}">{}: {}</span>',
-            ((status, regime, label, regime, label) for regime, status, _ in statuses
+            ((status, regime_label(regime), label, regime_short_title(regime), label) for regime, status, _ in statuses
              for label in [STATUS_LABELS.get(status, status)]),
         )
 
@@ -233,8 +234,9 @@ class SubjectPageMixin(admin.ModelAdmin):
         tiers = getattr(obj, "current_tiers", None)
         if not tiers:
             return "—"
-        return format_html_join(" ", '<span class="tier" data-regime="{}">{}: {}</span>',
-                                ((regime, regime, title) for regime, title in tiers))
+        return format_html_join(" ", '<span class="tier" data-regime="{}" title="{}">{}: {}</span>',
+                                ((regime, regime_label(regime), regime_short_title(regime), title)
+                                 for regime, title in tiers))
 
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
                            change: bool = False, form_url: str = "", obj: Any = None) -> HttpResponse:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -27,6 +28,7 @@ from rules.services import publication_problems
 
 from .forms import DraftForm
 from .links import subject_admin_urls
+from .regime_columns import RegimeListFilter, regime_column
 from .scoping import scope_of
 
 PUBLISH_PERMISSION = "rules.publish_ruleversion"
@@ -34,9 +36,9 @@ PUBLISH_PERMISSION = "rules.publish_ruleversion"
 
 @admin.register(RuleVersion)
 class RuleVersionAdmin(admin.ModelAdmin):
-    list_display = ("regime", "version_id", "legal_status", "effective_from", "effective_to", "state", "short_hash",
+    list_display = (regime_column, "version_id", "legal_status", "effective_from", "effective_to", "state", "short_hash",
                     "last_verified_on")
-    list_filter = ("state", "regime", "legal_status")
+    list_filter = ("state", RegimeListFilter, "legal_status")
     search_fields = ("regime", "version_id", "title")
     readonly_fields = ("regime", "regime_title", "version_id", "title", "legal_status", "effective_from", "effective_to",
                        "corrects", "last_verified_on", "provenance", "content_sha256", "state", "origin", "created_by", "created_at",
@@ -61,6 +63,17 @@ class RuleVersionAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_actions(self, request: HttpRequest) -> dict:
+        """No bulk delete: a published version is never deleted, and a draft is deleted from its own page."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if queryset.filter(state=RuleVersionState.PUBLISHED).exists():
+            raise PermissionDenied("a published rule version is never deleted")
+        super().delete_queryset(request, queryset)
+
     def has_publish_permission(self, request: Any) -> bool:
         return not scope_of(request.user).restricted and request.user.has_perm(PUBLISH_PERMISSION)
 
@@ -80,12 +93,26 @@ class RuleVersionAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list:
         return [
+            path("format/", self.admin_site.admin_view(self.format_view), name="rules_ruleversion_format"),
             path("<path:object_id>/preview/", self.admin_site.admin_view(self.preview_view),
                  name="rules_ruleversion_preview"),
             path("<path:object_id>/publish/", self.admin_site.admin_view(self.publish_view),
                  name="rules_ruleversion_publish"),
             *super().get_urls(),
         ]
+
+    def format_view(self, request: HttpRequest) -> HttpResponse:
+        """The rule file format (docs/rule-files.md) for whoever drafts a version: the draft form's help links here."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "The rule file format",
+            "text": (settings.BASE_DIR / "docs" / "rule-files.md").read_text(encoding="utf-8"),
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/workspace/ruleversion_format.html", context)
 
     # The draft form stands in for the admin's add and change forms: every save goes through the
     # rule file's validation, and errors name the file, the path in it and the reason.

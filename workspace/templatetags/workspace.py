@@ -1,5 +1,5 @@
-"""Template tags of the regulator's workspace: ISO dates, status badges, numbers with units, and
-the dashboard shown at the admin index."""
+"""Template tags of the regulator's workspace: ISO dates, status badges, regimes by name, numbers
+with units, and the dashboard shown at the admin index."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from rules.engine.formatting import format_quantity
 from rules.engine.vocabulary import status_line
+from workspace.regimes import regime_html, regime_short_title
 
 register = template.Library()
 
@@ -34,6 +35,18 @@ def iso_datetime(value: Any) -> str:
 @register.filter
 def number(value: Any, unit: str = "") -> str:
     return format_quantity(value, unit or None)
+
+
+@register.filter
+def regime(slug: str, version_label: str = "") -> str:
+    """`{{ d.regime|regime }}`: the regime's short title with its slug (or `|regime:label`, a version
+    label) as secondary text."""
+    return regime_html(slug or "", version_label=version_label or "")
+
+
+@register.filter
+def regime_title(slug: str) -> str:
+    return regime_short_title(slug or "")
 
 
 @register.simple_tag
