@@ -2,7 +2,7 @@
 
 Regulators view everything (reports included), draft and publish rule versions, and record (and
 withdraw) designations; lab staff view, add and change registry records and view the designations
-of their own subjects (scoping keeps each lab to its own organisation). Created by a
+of their own subjects and their own obligations (scoping keeps each lab to its own organisation). Created by a
 migration and made whole again after every `migrate` (and after a test database flush), so the
 groups never go missing. Re-running changes nothing.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 REGULATORS = "Regulators"
 LAB_STAFF = "Lab staff"
-VIEW_EVERYTHING_IN = ("registry", "rules", "accounts", "api", "reports")
+VIEW_EVERYTHING_IN = ("registry", "rules", "obligations", "accounts", "api", "reports")
 REGULATOR_EXTRA = [("rules", "ruleversion", "add"), ("rules", "ruleversion", "change")]
 # Designations came later than the migration that first creates the groups: their permissions are
 # given once they exist (every later `migrate` makes the groups whole again).
@@ -20,6 +20,7 @@ REGULATOR_DESIGNATIONS = [("registry", "designation", "add"), ("registry", "desi
 LAB_RECORDS = ("organisation", "aimodel", "cluster", "acceleratorgroup", "networklink")
 LAB_VIEW_ONLY = ("accelerator", "organisationrevision", "modelrevision", "clusterrevision")
 LAB_DESIGNATIONS = [("registry", "designation", "view")]
+LAB_OBLIGATIONS = [("obligations", "obligationstate", "view")]  # scoping keeps a lab to its own
 
 
 def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_model: Any) -> None:
@@ -50,6 +51,7 @@ def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_
         *(perm("registry", model, action) for model in LAB_RECORDS for action in ("view", "add", "change")),
         *(perm("registry", model, "view") for model in LAB_VIEW_ONLY),
         *later(LAB_DESIGNATIONS),
+        *later(LAB_OBLIGATIONS),
     )
 
 

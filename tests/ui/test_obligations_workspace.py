@@ -1,0 +1,171 @@
+"""Obligations in the workspace: the dashboard's "Overdue and due soon" panel, the obligations section of
+a subject's page, and the read-only obligations list with its filters and CSV download; a lab member
+sees its own organisation's obligations only."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from registry.models import AIModel
+from tests.obligation_records import ART_55, SB53_FRAMEWORK, fulfilment, obligation_state
+from tests.ui.conftest import today
+
+pytestmark = pytest.mark.django_db
+
+LIST = "admin:obligations_obligationstate_changelist"
+
+
+@pytest.fixture
+def obligations(workspace_registry):
+    """acme: one obligation overdue, one due in 3 days, one due in 30 days, one fulfilled; beta: one overdue."""
+    day = today()
+    return {
+        "overdue": obligation_state(subject="model:acme/Frontier@1", status="overdue", due_on=day - timedelta(days=5),
+                                    as_of=day, due_reason="14 days after the threshold is met"),
+        "soon": obligation_state(subject="model:acme/Mid@1", status="due", due_on=day + timedelta(days=3), as_of=day,
+                                 **SB53_FRAMEWORK),
+        "later": obligation_state(subject="model:acme/Frontier@1", status="due", due_on=day + timedelta(days=30),
+                                  as_of=day, **ART_55),
+        "fulfilled": obligation_state(subject="model:acme/Mid@1", status="fulfilled", due_on=day + timedelta(days=2),
+                                      as_of=day),
+        "beta": obligation_state(subject="model:beta/Secret@1", status="overdue", due_on=day - timedelta(days=1),
+                                 as_of=day),
+    }
+
+
+def panel(page: str) -> str:
+    found = re.search(r'<section class="workspace-panel obligations-panel".*?</section>', page, re.S)
+    assert found, "no obligations panel on the dashboard"
+    return found.group(0)
+
+
+def panel_rows(page: str) -> list[tuple[str, str]]:
+    """(subject, status) of each row of the panel, in order."""
+    return re.findall(r'<tr class="obligation-row" data-status="(\w+)">\s*<td>(?:<a href="[^"]*">)?([^<]+)', panel(page))
+
+
+def test_dashboard_panel_lists_overdue_first_then_due_within_14_days(agency_client, obligations):
+    page = agency_client.get(reverse("admin:index")).content.decode()
+    rows = panel_rows(page)
+    assert rows == [("overdue", "model:acme/Frontier@1"), ("overdue", "model:beta/Secret@1"), ("due", "model:acme/Mid@1")]
+    text = panel(page)
+    assert "2 overdue" in text and "1 due by" in text
+    assert f'{reverse(LIST)}?status=overdue' in text
+    frontier = AIModel.objects.get(name="Frontier")
+    assert reverse("admin:registry_aimodel_change", args=[frontier.pk]) in text  # each subject linked to its page
+    assert "Frontier AI framework" in text and "Cal. Bus. &amp; Prof. Code" in text
+
+
+def test_dashboard_panel_of_a_lab_member_shows_its_own_organisation_only(acme_client, obligations):
+    page = acme_client.get(reverse("admin:index")).content.decode()
+    assert [subject for _, subject in panel_rows(page)] == ["model:acme/Frontier@1", "model:acme/Mid@1"]
+    assert "beta" not in panel(page)
+    assert "1 overdue" in panel(page)
+
+
+def test_dashboard_panel_says_when_nothing_is_owed(agency_client, workspace_registry):
+    page = agency_client.get(reverse("admin:index")).content.decode()
+    assert "Nothing is overdue or due within 14 days." in panel(page)
+
+
+def section(page: str) -> str:
+    found = re.search(r'<section class="workspace-panel subject-obligations".*?</section>', page, re.S)
+    assert found, "no obligations section on the subject's page"
+    return found.group(0)
+
+
+def test_subject_page_shows_each_obligation_with_status_due_date_reason_citation_and_fulfilments(
+        agency_client, obligations):
+    frontier = AIModel.objects.get(name="Frontier")
+    fulfilment(model=frontier, regime="eu-ai-act", obligation="art-53-provider-obligations",
+               fulfilled_on=today() - timedelta(days=2), reference="EU-AIO-2026-001", review=("rejected", "incomplete annex"))
+    fulfilment(model=frontier, regime="eu-ai-act", obligation="art-53-provider-obligations",
+               fulfilled_on=today() - timedelta(days=1), reference="EU-AIO-2026-002", review=("accepted", "complete"))
+    page = agency_client.get(reverse("admin:registry_aimodel_change", args=[frontier.pk])).content.decode()
+    text = section(page)
+    assert f"Obligations as of {today().isoformat()}" in text
+    rows = re.findall(r'data-obligation="([\w-]+)" data-status="(\w+)"', text)
+    assert rows == [("art-53-provider-obligations", "overdue"), ("art-55-systemic-risk-obligations", "due")]
+    art53 = text.split('data-obligation="art-53-provider-obligations"')[1].split("</tr>")[0]
+    assert '<span class="obligation-status obligation-overdue">overdue</span>' in art53
+    assert (today() - timedelta(days=5)).isoformat() in art53
+    assert "14 days after the threshold is met" in art53
+    assert "Regulation (EU) 2024/1689, Art. 53(1)" in art53
+    assert "EU-AIO-2026-001" in art53 and "rejected: incomplete annex" in art53
+    assert "EU-AIO-2026-002" in art53 and "(accepted)" in art53
+    assert "model:beta" not in text and "model:acme/Mid@1" not in text
+
+
+def test_subject_page_without_obligations_says_so(agency_client, obligations):
+    small = AIModel.objects.get(name="Small")
+    page = agency_client.get(reverse("admin:registry_aimodel_change", args=[small.pk])).content.decode()
+    assert "No obligation arises for this subject" in section(page)
+
+
+def listed(response) -> list[str]:
+    """The subjects of the list's rows, in order."""
+    return re.findall(r'<td class="field-subject_link">(?:<a href="[^"]*">)?([^<]+)', response.content.decode())
+
+
+def test_obligations_list_filters_by_regime_status_organisation_and_due_date(agency_client, obligations):
+    url = reverse(LIST)
+    day = today()
+    assert sorted(listed(agency_client.get(url))) == sorted(
+        ["model:acme/Frontier@1", "model:acme/Mid@1", "model:acme/Frontier@1", "model:acme/Mid@1", "model:beta/Secret@1"])
+    assert listed(agency_client.get(url, {"regime": "us-ca-sb53"})) == ["model:acme/Mid@1"]
+    assert listed(agency_client.get(url, {"status": "overdue"})) == ["model:acme/Frontier@1", "model:beta/Secret@1"]
+    assert listed(agency_client.get(url, {"organisation": "beta"})) == ["model:beta/Secret@1"]
+    due_soon = listed(agency_client.get(url, {"due_before": (day + timedelta(days=3)).isoformat()}))
+    assert due_soon == ["model:acme/Frontier@1", "model:beta/Secret@1", "model:acme/Mid@1", "model:acme/Mid@1"]
+    assert listed(agency_client.get(url, {"q": "Secret"})) == ["model:beta/Secret@1"]
+
+
+def test_obligations_list_names_a_bad_due_date_and_filters_nothing_by_it(agency_client, obligations):
+    response = agency_client.get(reverse(LIST), {"due_before": "2027-02-30"}, follow=True)
+    page = response.content.decode()
+    assert "Filter due_before: &#x27;2027-02-30&#x27; is not a date written YYYY-MM-DD" in page
+    assert len(listed(response)) == 5
+
+
+def test_obligations_list_of_a_lab_member_is_its_own_and_read_only(acme_client, obligations):
+    response = acme_client.get(reverse(LIST))
+    assert response.status_code == 200
+    assert set(listed(response)) == {"model:acme/Frontier@1", "model:acme/Mid@1"}
+    other = obligations["beta"]
+    assert acme_client.get(reverse("admin:obligations_obligationstate_change", args=[other.pk])).status_code in (302, 404)
+    own = obligations["overdue"]
+    page = acme_client.get(reverse("admin:obligations_obligationstate_change", args=[own.pk])).content.decode()
+    assert "art-53-provider-obligations" in page and 'name="_save"' not in page
+
+
+def test_obligations_csv_download_is_the_filtered_list(agency_client, obligations):
+    fulfilment(model=AIModel.objects.get(name="Frontier"), regime="eu-ai-act", obligation="art-53-provider-obligations",
+               fulfilled_on=today(), reference="EU-AIO-7", review=("accepted", "complete"))
+    obligation_state(subject="model:acme/Small@1", status="overdue", due_on=today(), as_of=today(),
+                     title="=HYPERLINK(\"http://x\")", obligation="art-52-1-notification")
+    response = agency_client.get(reverse("admin:obligations_obligationstate_export"), {"status": "overdue"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response.streaming
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["subject"], r["obligation"], r["status"]) for r in rows] == [
+        ("model:acme/Frontier@1", "art-53-provider-obligations", "overdue"),
+        ("model:beta/Secret@1", "art-53-provider-obligations", "overdue"),
+        ("model:acme/Small@1", "art-52-1-notification", "overdue"),
+    ]
+    assert rows[0]["due_on"] == (today() - timedelta(days=5)).isoformat()
+    assert rows[0]["citation"] == "Regulation (EU) 2024/1689, Art. 53(1)"
+    assert rows[0]["fulfilments"] == f"{today().isoformat()} EU-AIO-7 (accepted)"
+    assert rows[2]["title"] == "'=HYPERLINK(\"http://x\")"  # a spreadsheet shows it, never runs it
+    page = agency_client.get(reverse(LIST), {"status": "overdue"}).content.decode()
+    assert f'{reverse("admin:obligations_obligationstate_export")}?status=overdue' in page
+
+
+def test_obligations_csv_of_a_lab_member_holds_its_own_only(acme_client, obligations):
+    response = acme_client.get(reverse("admin:obligations_obligationstate_export"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert {r["organisation"] for r in rows} == {"acme"} and len(rows) == 4
