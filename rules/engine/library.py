@@ -17,6 +17,7 @@ from typing import Any
 from .conditions import Compiled, ConditionError, compile_condition
 from .defaults import default
 from .exact import exact
+from .obligations import DueRuleError, Obligation, parse_due
 from .schema import RuleFileError, RuleFileErrors, RuleLibraryError, validate_document
 from .subject import Arguments
 from .yamlsafe import YamlRefused, compose_strict, node_line
@@ -93,6 +94,7 @@ class RuleVersion:
     document: dict[str, Any] = field(repr=False)
     published: bool = False
     tiers: tuple[Tier, ...] = ()
+    obligations: tuple[Obligation, ...] = ()
     _by_kind: dict[str, tuple[RuleTest, ...]] = field(default_factory=dict, repr=False)
 
     def tests_for(self, kind: str) -> tuple[RuleTest, ...]:
@@ -112,6 +114,16 @@ class RuleVersion:
 
     def test(self, test_id: str) -> RuleTest:
         return next(test for test in self.tests if test.id == test_id)
+
+    def tier(self, tier_id: str) -> Tier | None:
+        return next((tier for tier in self.tiers if tier.id == tier_id), None)
+
+    def obligation(self, obligation_id: str) -> Obligation | None:
+        return next((obligation for obligation in self.obligations if obligation.id == obligation_id), None)
+
+    def obligations_for(self, kind: str) -> tuple[Obligation, ...]:
+        """The obligations that fall on subjects of `kind`, in file order."""
+        return tuple(obligation for obligation in self.obligations if obligation.applies_to == kind)
 
 
 def content_hash(document: Any) -> str:
@@ -192,6 +204,33 @@ def _tiers(document: dict[str, Any], tests: list[RuleTest], *, origin: str,
     return tiers
 
 
+def _obligations(document: dict[str, Any], tests: list[RuleTest], tiers: list[Tier], *, origin: str,
+                 errors: list[RuleFileError]) -> list[Obligation]:
+    kinds = {"test": {test.id: test.applies_to for test in tests}, "tier": {tier.id: tier.applies_to for tier in tiers}}
+    obligations, seen = [], set()
+    for i, raw in enumerate(document.get("obligations") or ()):
+        path, name = f"obligations[{i}]", raw["id"]
+        if name in seen:
+            errors.append(RuleFileError(origin, f"{path}.id", f"duplicate obligation id {name!r}"))
+        seen.add(name)
+        (what, target), = raw["attaches_to"].items()
+        applies_to = kinds[what].get(target)
+        if applies_to is None:
+            known = ", ".join(sorted(kinds[what])) or "none"
+            errors.append(RuleFileError(origin, f"{path}.attaches_to.{what}",
+                                        f"obligation {name}: no {what} {target!r} in this version ({known})"))
+            continue
+        try:
+            due = parse_due(raw.get("due"), path=f"{path}.due")
+        except DueRuleError as exc:
+            errors.append(RuleFileError(origin, exc.path, f"obligation {name}: {exc}"))
+            continue
+        obligations.append(Obligation(name, raw["title"], (what, target), applies_to, raw.get("citation"),
+                                      raw.get("quote"), raw.get("paraphrase"), raw.get("caveat"), due, i,
+                                      raw.get("reading")))
+    return obligations
+
+
 def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
     """Parse, validate and compile one rule file; raise RuleFileErrors listing every problem."""
     try:
@@ -207,6 +246,7 @@ def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
     parameters = document["parameters"]
     tests = _tests(document, node, parameters, origin=origin, errors=errors)
     tiers = _tiers(document, tests, origin=origin, errors=errors)
+    obligations = _obligations(document, tests, tiers, origin=origin, errors=errors)
     if errors:
         raise RuleFileErrors(errors)
     regime = document["regime"]
@@ -222,6 +262,7 @@ def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
                     for pid, p in parameters.items()},
         readings=tuple(document.get("readings") or ()), tests=tuple(tests),
         content_hash=content_hash(document), origin=origin, document=document, tiers=tuple(tiers),
+        obligations=tuple(obligations),
     )
 
 

@@ -1,6 +1,6 @@
 """Checks a rule library must pass before a version is published: `python -m rules.engine lint [ROOT]`.
 
-Overlapping versions, tests without citation or quote, parameters without unit, a comparison
+Overlapping versions, tests and obligations without citation or quote, obligations without a due rule, parameters without unit, a comparison
 whose operator is not the parameter's, test ids outside the DESIGN.md contract, and the like.
 """
 
@@ -97,6 +97,38 @@ def _version_problems(version: RuleVersion) -> Iterable[LintProblem]:
     expected_ids = known.get(version.regime_slug)
     for test in version.tests:
         yield from _test_problems(version, test, expected_ids)
+    declared = contract().get("obligations", {}).get(version.regime_slug)
+    for obligation in version.obligations:
+        yield from _obligation_problems(version, obligation, declared)
+
+
+def _obligation_problems(version: RuleVersion, obligation, expected_ids: list[str] | None) -> Iterable[LintProblem]:
+    """An obligation needs its citation, its text (quoted, or a paraphrase with its caveat) and a due rule."""
+    origin, path, name = version.origin, f"obligations[{obligation.index}]", obligation.id
+    if expected_ids is None or name not in expected_ids:
+        yield LintProblem(origin, f"{path}.id", "unknown-obligation-id",
+                          f"obligation {name} is not a {version.regime_slug} obligation id of the contract "
+                          f"({', '.join(expected_ids or []) or 'none'})")
+    if not (obligation.citation or "").strip():
+        yield LintProblem(origin, f"{path}.citation", "missing-citation", f"obligation {name} has no citation")
+    if not obligation.due:
+        yield LintProblem(origin, f"{path}.due", "missing-due-rule",
+                          f"obligation {name} has no due rule (after, before, on_or_before or every)")
+    quote = obligation.quote
+    quoted = bool(quote and (quote.get("text") or "").strip())
+    if not quoted and not obligation.paraphrase:
+        yield LintProblem(origin, f"{path}.quote", "missing-quote",
+                          f"obligation {name} quotes no passage (and gives no paraphrase marked SECONDARY or UNVERIFIED)")
+    elif quoted and not (quote.get("source") or "").strip():
+        yield LintProblem(origin, f"{path}.quote.source", "missing-quote-source",
+                          f"obligation {name}: quote has no source")
+    if quoted and quote.get("provenance") in UNQUOTABLE:
+        yield LintProblem(origin, f"{path}.quote.provenance", "quote-not-verbatim",
+                          f"obligation {name}: a {quote['provenance']} passage is no verbatim text; give it as a paraphrase")
+    if obligation.paraphrase and not obligation.caveat:
+        yield LintProblem(origin, f"{path}.caveat", "missing-caveat",
+                          f"obligation {name} rests on a {obligation.paraphrase['provenance']} paraphrase but no caveat "
+                          "says so")
 
 
 def _test_problems(version: RuleVersion, test, expected_ids: list[str] | None) -> Iterable[LintProblem]:

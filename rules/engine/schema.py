@@ -22,6 +22,23 @@ TEXT = {"type": "string", "minLength": 1}
 NULLABLE_TEXT = {"type": ["string", "null"]}
 READINGS = ["dense_max", "dense_16bit", "sparse_max"]
 
+QUOTE = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "required": ["text", "source", "provenance"],
+    "properties": {
+        "text": {"type": ["string", "null"]},
+        "source": NULLABLE_TEXT,
+        "provenance": PROVENANCE,
+    },
+}
+PARAPHRASE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["text", "source", "provenance"],
+    "properties": {"text": TEXT, "source": TEXT, "provenance": PARAPHRASE_PROVENANCE},
+}
+
 RULE_FILE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -136,24 +153,37 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                         },
                     },
                     "citation": NULLABLE_TEXT,
-                    "quote": {
-                        "type": ["object", "null"],
-                        "additionalProperties": False,
-                        "required": ["text", "source", "provenance"],
-                        "properties": {
-                            "text": {"type": ["string", "null"]},
-                            "source": NULLABLE_TEXT,
-                            "provenance": PROVENANCE,
-                        },
-                    },
-                    "paraphrase": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["text", "source", "provenance"],
-                        "properties": {"text": TEXT, "source": TEXT, "provenance": PARAPHRASE_PROVENANCE},
-                    },
+                    "quote": QUOTE,
+                    "paraphrase": PARAPHRASE,
                     "caveat": TEXT,
                     "reading": NULLABLE_TEXT,
+                },
+            },
+        },
+        "obligations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "title", "attaches_to"],
+                "properties": {
+                    "id": {"type": "string", "pattern": r"^[a-z0-9]+(-[a-z0-9]+)*$"},
+                    "title": TEXT,
+                    "attaches_to": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "minProperties": 1,
+                        "maxProperties": 1,
+                        "properties": {"tier": TEXT, "test": TEXT},
+                    },
+                    "citation": NULLABLE_TEXT,
+                    "quote": QUOTE,
+                    "paraphrase": PARAPHRASE,
+                    "caveat": TEXT,
+                    "reading": NULLABLE_TEXT,
+                    # the due rule (rules.engine.obligations reads it and names what is wrong): one
+                    # mapping, or a list whose rules with `when` come before the general one
+                    "due": {"type": ["object", "array", "null"]},
                 },
             },
         },

@@ -1,0 +1,42 @@
+"""Every finished run brings the obligations of the subjects it evaluated up to date, as of today.
+
+A run as of a past date does not change what is owed today, and the stored states are today's; the
+nightly run evaluates every subject, so every obligation moves on (due -> overdue) each night even
+when no determination changed.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def refresh_after_run(*, run_id: int) -> int:
+    from rules.models import Determination, EvaluationRun
+    from rules.models.runs import Trigger
+    from rules.services.chunks import today
+
+    from .services import refresh_states
+
+    run = EvaluationRun.objects.get(pk=run_id)
+    whole_registry = run.subjects is None and run.kind == Trigger.SCHEDULE
+    refs = None if whole_registry else sorted(
+        set(Determination.objects.filter(run=run).values_list("subject_ref", flat=True)))
+    if refs == []:
+        return 0
+    return refresh_states(as_of=today(), subject_refs=refs, run=run)
+
+
+def refresh_states_on_run_finished(sender: Any, *, run: Any, **kwargs: Any) -> None:
+    run_id = run.pk
+
+    def refresh() -> None:
+        try:
+            refresh_after_run(run_id=run_id)
+        except Exception:  # the run stands; the next run or the nightly one brings the states up to date
+            log.exception("obligation states not refreshed after run %s", run_id)
+
+    transaction.on_commit(refresh, robust=True)

@@ -1,0 +1,308 @@
+"""What each subject owes on a date, worked out from the decision log, and the stored states.
+
+- `obligations_as_of`: every obligation (each occurrence of a recurring or incident-driven one) of
+  the subjects' current determinations on a date, with its due date, how that was worked out, its
+  status and the fulfilments recorded for it;
+- `refresh_states`: brings `ObligationState` up to date and appends an `ObligationStatusChange`
+  for each change (called after every run, so after every submission's evaluation, and the nightly one);
+- `declared_obligations`: the obligations a regime's published versions declare (what a fulfilment may name).
+
+The dates and statuses themselves are the engine's (`rules.engine.obligations`); this module reads
+the determinations, the subjects' dated facts from the snapshots the determinations were made on,
+and the incidents, fulfilments and reviews recorded.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from registry.interchange import subject_parts
+from rules.engine.library import RuleVersion as EngineVersion
+from rules.engine.obligations import (
+    DatedFacts,
+    FulfilmentFact,
+    IncidentFact,
+    Obligation,
+    occurrences,
+    reaches,
+    with_fulfilments,
+)
+from rules.engine.vocabulary import ObligationStatus
+from rules.library_store import published_library
+from rules.models import Determination
+from rules.selectors import current_determinations
+
+from .models import Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
+
+# A designation the due rules run from (`designated`): a decision that a subject is covered, never
+# one lifting a presumption.
+DESIGNATION_KINDS = ("systemic-risk-designation", "covered-frontier-model")
+
+
+@dataclass(frozen=True, slots=True)
+class FulfilmentView:
+    id: int
+    fulfilled_on: date
+    reference: str
+    accepted: bool | None  # the latest review: accepted, rejected, or not reviewed yet
+    document_sha256: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "fulfilled_on": self.fulfilled_on.isoformat(), "reference": self.reference,
+                "accepted": self.accepted, "document_sha256": self.document_sha256 or None}
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationView:
+    """One obligation (one occurrence of it) of one subject on a date."""
+
+    subject: str
+    subject_kind: str
+    organisation: str
+    regime: str
+    obligation: str
+    occurrence: str
+    title: str
+    citation: str
+    quote: str
+    provenance: str
+    due_on: date | None
+    due_reason: str
+    status: str
+    fulfilments: tuple[FulfilmentView, ...]
+    determination_id: int | None
+    rule_version_label: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.subject, self.regime, self.obligation, self.occurrence
+
+    def as_json(self) -> dict[str, Any]:
+        """DESIGN.md "Obligations (v1)"'s object, with the occurrence, the determination and the rule version."""
+        parts = subject_parts(self.subject) or (self.subject_kind, self.organisation, None, None)
+        return {
+            "subject": dict(zip(("kind", "organisation", "name", "version"), parts, strict=True)),
+            "regime": self.regime,
+            "obligation": self.obligation,
+            "occurrence": self.occurrence,
+            "title": self.title,
+            "citation": self.citation,
+            "due_on": self.due_on.isoformat() if self.due_on else None,
+            "due_reason": self.due_reason,
+            "status": self.status,
+            "fulfilments": [f.as_json() for f in self.fulfilments],
+            "determination": self.determination_id,
+            "rule_version": self.rule_version_label,
+        }
+
+
+def declared_obligations(regime: str) -> dict[str, dict[str, Any]]:
+    """Obligation id -> its title, due rule kind, whether it is incident-driven or recurring, what it
+    attaches to, and the versions declaring it, over the regime's published versions (latest wins)."""
+    found: dict[str, dict[str, Any]] = {}
+    for version in published_library().versions(regime):
+        for obligation in version.obligations:
+            entry = found.setdefault(obligation.id, {"versions": []})
+            entry.update(
+                title=obligation.title, due_kind=obligation.due_kind, incident_driven=obligation.incident_driven,
+                recurring=obligation.recurring, attaches_to=dict([obligation.attaches_to]),
+                applies_to=obligation.applies_to, citation=obligation.citation or "",
+            )
+            entry["versions"].append(version.version_id)
+    return found
+
+
+def _date(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _model_ref(model: dict[str, Any], organisation: str) -> str:
+    return f"{model.get('organisation') or organisation}/{model.get('name')}@{model.get('version')}"
+
+
+def dated_facts(snapshot: dict[str, Any], *, regime: str, as_of: date) -> DatedFacts:
+    """A subject's dated facts from its snapshot: a model's own dates; an organisation's are those of
+    its model that came into existence first among those existing on `as_of` (named in the reason)."""
+    kind = snapshot.get("kind")
+    designated = sorted(
+        d for entry in snapshot.get("designations") or ()
+        if entry.get("regime") == regime and entry.get("kind") in DESIGNATION_KINDS
+        and (d := _date(entry.get("decided_on"))) is not None and d <= as_of
+    )
+    designated_on = designated[0] if designated else None
+    if kind == "model":
+        model = snapshot.get("model") or {}
+        return DatedFacts(_date(model.get("training_completed_on")), _date(model.get("released_on")), designated_on)
+    if kind == "organisation":
+        organisation = (snapshot.get("organisation") or {}).get("slug") or ""
+        dated = []
+        for entry in snapshot.get("models") or ():
+            model = entry.get("model") or {}
+            completed, released = _date(model.get("training_completed_on")), _date(model.get("released_on"))
+            born = completed or released
+            if born is not None and born <= as_of:
+                dated.append((born, _model_ref(model, organisation), completed, released))
+        if dated:
+            _, ref, completed, released = min(dated)
+            return DatedFacts(completed, released, designated_on, of=f", its model {ref}")
+    return DatedFacts(designated_on=designated_on)
+
+
+def _snapshot(determination: Determination, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The determination's facts as stored (its own dates are at the top; lineage is not needed)."""
+    sha = determination.facts_id
+    if sha not in cache:
+        cache[sha] = json.loads(determination.facts.facts) if sha else {}
+    return cache[sha]
+
+
+def _incidents(organisations: set[str], as_of: date) -> dict[str, list[IncidentFact]]:
+    by_subject: dict[str, list[IncidentFact]] = defaultdict(list)
+    rows = (Incident.objects.filter(organisation__slug__in=organisations, discovered_on__lte=as_of)
+            .select_related("organisation", "model__organisation", "cluster__organisation"))
+    for incident in rows:
+        by_subject[incident.subject_ref].append(IncidentFact(incident.pk, incident.discovered_on, incident.severity))
+    return by_subject
+
+
+def _fulfilments(organisations: set[str], regimes: set[str]) -> dict[tuple[str, str, str, str], list[FulfilmentView]]:
+    found: dict[tuple[str, str, str, str], list[FulfilmentView]] = defaultdict(list)
+    rows = (Fulfilment.objects.filter(organisation__slug__in=organisations, regime__in=regimes)
+            .select_related("organisation", "model__organisation", "cluster__organisation")
+            .prefetch_related("reviews").order_by("fulfilled_on", "pk"))
+    for fulfilment in rows:
+        reviews = sorted(fulfilment.reviews.all(), key=lambda r: (r.reviewed_at, r.pk))
+        accepted = None if not reviews else reviews[-1].decision == ReviewDecision.ACCEPTED
+        found[(fulfilment.subject_ref, fulfilment.regime, fulfilment.obligation, fulfilment.occurrence)].append(
+            FulfilmentView(fulfilment.pk, fulfilment.fulfilled_on, fulfilment.reference, accepted,
+                           fulfilment.document_sha256))
+    return found
+
+
+def _text(obligation: Obligation) -> tuple[str, str]:
+    text = obligation.text or {}
+    return (text.get("text") or "").strip(), text.get("provenance") or ""
+
+
+def _not_reached(determination: Determination, obligation: Obligation, version: EngineVersion) -> str:
+    what, target = obligation.attaches_to
+    reached = f"tier {determination.tier}" if determination.tier else "no tier"
+    if what == "test":
+        return f"the determination ({determination.status}) does not meet the test {target}"
+    return f"the determination ({determination.status}, {reached}) does not reach the tier {target}"
+
+
+def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, regimes: list[str] | None = None,
+                      organisation: str | None = None) -> list[ObligationView]:
+    """Every obligation of the subjects' current determinations on `as_of` (the determination of record
+    per subject and regime under the version in force, `rules.current`), in subject, regime and file order."""
+    determinations = current_determinations(as_of=as_of, organisation=organisation, subject_refs=subject_refs)
+    if regimes is not None:
+        determinations = determinations.filter(regime__in=list(regimes))
+    determinations = list(determinations.select_related("facts").order_by("subject_ref", "regime"))
+    library = published_library()
+    versions = {version.content_hash: version for version in library}
+    wanted = [(d, versions.get(d.rule_hash)) for d in determinations]
+    wanted = [(d, v) for d, v in wanted if v is not None and v.obligations_for(d.subject_kind)]
+    if not wanted:
+        return []
+    organisations = {d.organisation for d, _ in wanted}
+    incidents = _incidents(organisations, as_of)
+    fulfilments = _fulfilments(organisations, {d.regime for d, _ in wanted})
+    snapshots: dict[str, dict[str, Any]] = {}
+    views: list[ObligationView] = []
+    for determination, version in wanted:
+        tier = version.tier(determination.tier) if determination.tier else None
+        met = {t["id"] for t in determination.data().get("tests") or () if t.get("outcome") == "met"} \
+            if any(o.attaches_to[0] == "test" for o in version.obligations) else set()
+        facts = None
+        for obligation in version.obligations_for(determination.subject_kind):
+            attached = version.tier(obligation.attaches_to[1]) if obligation.attaches_to[0] == "tier" else None
+            quote, provenance = _text(obligation)
+            common = dict(subject=determination.subject_ref, subject_kind=determination.subject_kind,
+                          organisation=determination.organisation, regime=determination.regime,
+                          obligation=obligation.id, title=obligation.title, citation=obligation.citation or "",
+                          quote=quote, provenance=provenance, determination_id=determination.pk,
+                          rule_version_label=determination.rule_version_label or version.version_id)
+            if not reaches(obligation, tier_rank=tier.rank if tier else None,
+                           attached_rank=attached.rank if attached else None, met_tests=met):
+                views.append(ObligationView(occurrence="", due_on=None,
+                                            due_reason=_not_reached(determination, obligation, version),
+                                            status=ObligationStatus.NOT_APPLICABLE, fulfilments=(), **common))
+                continue
+            if facts is None:
+                facts = dated_facts(_snapshot(determination, snapshots), regime=determination.regime, as_of=as_of)
+            for occurrence in occurrences(obligation, as_of=as_of, facts=facts, in_force_from=version.effective_from,
+                                          incidents=tuple(incidents.get(determination.subject_ref, ()))):
+                found = tuple(fulfilments.get((determination.subject_ref, determination.regime, obligation.id,
+                                               occurrence.occurrence), ()))
+                status = with_fulfilments(occurrence, tuple(FulfilmentFact(f.fulfilled_on, f.accepted) for f in found),
+                                          as_of=as_of)
+                views.append(ObligationView(occurrence=occurrence.occurrence, due_on=occurrence.due_on,
+                                            due_reason=occurrence.due_reason, status=status, fulfilments=found,
+                                            **common))
+    return views
+
+
+STATE_FIELDS = ("subject_kind", "organisation", "title", "citation", "rule_version_label", "due_on", "due_reason",
+                "status", "as_of", "determination_id")
+
+
+def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, run: Any = None) -> int:
+    """Brings each obligation's stored state up to `as_of` for these subjects (default: every subject)
+    and appends a status change for each obligation whose status changed (or that first arose);
+    returns the number of changes. A state whose obligation no longer arises is removed."""
+    refs = sorted(set(subject_refs)) if subject_refs is not None else None
+    views = obligations_as_of(as_of=as_of, subject_refs=refs)
+    with transaction.atomic():
+        stored = ObligationState.objects.select_for_update()
+        if refs is not None:
+            stored = stored.filter(subject_ref__in=refs)
+        existing = {(s.subject_ref, s.regime, s.obligation, s.occurrence): s for s in stored}
+        changes, created, updated = [], [], []
+        for view in views:
+            state = existing.pop(view.key, None)
+            values = {"subject_kind": view.subject_kind, "organisation": view.organisation, "title": view.title[:300],
+                      "citation": view.citation[:200], "rule_version_label": view.rule_version_label,
+                      "due_on": view.due_on, "due_reason": view.due_reason[:400], "status": str(view.status),
+                      "as_of": as_of, "determination_id": view.determination_id}
+            if state is None:
+                created.append(ObligationState(subject_ref=view.subject, regime=view.regime, obligation=view.obligation,
+                                               occurrence=view.occurrence, **values))
+                if view.status != ObligationStatus.NOT_APPLICABLE:
+                    changes.append((view, ""))
+                continue
+            previous = state.status
+            if any(getattr(state, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(state, name, value)
+                state.updated_at = timezone.now()
+                updated.append(state)
+            if previous != view.status:
+                changes.append((view, previous))
+        if created:
+            ObligationState.objects.bulk_create(created)
+        if updated:
+            ObligationState.objects.bulk_update(updated, STATE_FIELDS + ("updated_at",))
+        if existing:
+            ObligationState.objects.filter(pk__in=[s.pk for s in existing.values()]).delete()
+        ObligationStatusChange.objects.bulk_create(
+            ObligationStatusChange(subject_ref=view.subject, organisation=view.organisation, regime=view.regime,
+                                   obligation=view.obligation, occurrence=view.occurrence, from_status=previous,
+                                   to_status=str(view.status), due_on=view.due_on, as_of=as_of, run=run,
+                                   determination_id=view.determination_id)
+            for view, previous in changes
+        )
+    return len(changes)

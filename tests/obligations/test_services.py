@@ -1,0 +1,255 @@
+"""Obligations worked out from the decision log: due dates from the subject's dated facts, statuses on
+both sides of each due date, fulfilments and their reviews, and the stored states with their changes."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from obligations.models import (
+    Fulfilment,
+    FulfilmentReview,
+    Incident,
+    ObligationState,
+    ObligationStatusChange,
+)
+from obligations.services import declared_obligations, obligations_as_of, refresh_states
+from registry.models import AIModel, Organisation
+from rules.models.runs import Trigger
+from rules.services import run_create, run_execute_inline
+from tests.factories import ModelRecordFactory, OrganisationRecordFactory, submit
+
+pytestmark = pytest.mark.django_db
+
+MODEL = "model:acme/Frontier-1@1"
+
+
+def evaluate(as_of: date, *, regimes=("eu-ai-act", "us-ca-sb53"), kind=Trigger.MANUAL):
+    return run_execute_inline(run_create(kind=kind, as_of=as_of, regimes=list(regimes)))
+
+
+def frontier(**fields) -> None:
+    """acme (revenue above $500M in 2025) with Frontier-1: 2e26 ops, trained by 2026-03-01, released 2026-04-01."""
+    record = {"training_compute_ops": 2e26, "training_completed_on": "2026-03-01", "released_on": "2026-04-01",
+              **fields}
+    submit(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI")],
+           models=[ModelRecordFactory(organisation="acme", name="Frontier-1", **record)])
+
+
+def one(as_of: date, obligation: str, *, subject: str = MODEL, occurrence: str = ""):
+    found = [v for v in obligations_as_of(as_of=as_of, subject_refs=[subject])
+             if v.obligation == obligation and v.occurrence == occurrence]
+    assert len(found) == 1, [(v.obligation, v.occurrence) for v in obligations_as_of(as_of=as_of, subject_refs=[subject])]
+    return found[0]
+
+
+def record(model_ref: str = MODEL, **fields):
+    org = Organisation.objects.get(slug="acme")
+    name, version = model_ref.split("/")[1].split("@")
+    model = AIModel.objects.get(organisation=org, name=name, version=version)
+    return dict(organisation=org, subject_kind="model", model=model, recorded_via="import", **fields)
+
+
+def fulfil(obligation: str, on: date, *, regime="eu-ai-act", occurrence="", decision=None):
+    fulfilment = Fulfilment.objects.create(**record(regime=regime, obligation=obligation, occurrence=occurrence,
+                                                    fulfilled_on=on, reference=f"REF-{on}"))
+    if decision:
+        FulfilmentReview.objects.create(fulfilment=fulfilment, decision=decision, reason="checked", reviewed_via="import")
+    return fulfilment
+
+
+@pytest.mark.parametrize(("as_of", "status"), [
+    (date(2026, 3, 14), "due"), (date(2026, 3, 15), "due"), (date(2026, 3, 16), "overdue"),
+])
+def test_art_52_1_notification_is_due_14_days_after_the_threshold_is_met(as_of, status):
+    frontier()
+    evaluate(date(2026, 3, 1))
+    view = one(as_of, "art-52-1-notification")
+    assert (view.due_on, view.status) == (date(2026, 3, 15), status)
+    assert view.due_reason == "14 days after the threshold was met on 2026-03-01 (training completed)"
+    assert view.determination_id is not None and view.rule_version_label == "2025-08-02"
+    assert view.citation.startswith("Reg. (EU) 2024/1689, Art 52(1)") and "two weeks" in view.quote
+
+
+def test_a_model_that_did_not_exist_yet_owes_nothing_not_applicable():
+    frontier()
+    evaluate(date(2026, 2, 28))
+    view = one(date(2026, 2, 28), "art-52-1-notification")
+    assert (view.status, view.due_on) == ("not_applicable", None)
+    assert "does not reach the tier gpai-systemic-risk" in view.due_reason
+
+
+def test_a_model_below_the_tier_has_the_obligation_not_applicable_and_the_lower_tier_one_applies():
+    frontier(training_compute_ops=5e24)
+    evaluate(date(2026, 5, 1))
+    assert one(date(2026, 5, 1), "art-55-systemic-risk-obligations").status == "not_applicable"
+    art53 = one(date(2026, 5, 1), "art-53-provider-obligations")
+    assert (art53.status, art53.due_on) == ("overdue", date(2026, 4, 1))
+
+
+@pytest.mark.parametrize(("as_of", "status", "due_on"), [
+    (date(2026, 3, 31), "not_yet_due", None), (date(2026, 4, 1), "due", date(2026, 4, 1)),
+    (date(2026, 4, 2), "overdue", date(2026, 4, 1)),
+])
+def test_the_transparency_report_is_due_when_the_model_is_deployed(as_of, status, due_on):
+    frontier()
+    evaluate(date(2026, 3, 1))
+    view = one(as_of, "transparency-report")
+    assert (view.status, view.due_on) == (status, due_on)
+
+
+def test_a_model_placed_on_the_market_before_2025_08_02_complies_by_2027_08_02():
+    frontier(training_completed_on="2024-06-01", released_on="2024-07-23")
+    evaluate(date(2026, 3, 1))
+    for obligation in ("art-52-1-notification", "art-53-provider-obligations", "art-55-systemic-risk-obligations"):
+        assert (one(date(2027, 8, 2), obligation).status, one(date(2027, 8, 2), obligation).due_on) == (
+            "due", date(2027, 8, 2))
+        assert one(date(2027, 8, 3), obligation).status == "overdue"
+    assert "placed on the market before 2025-08-02" in one(date(2027, 8, 3), "art-53-provider-obligations").due_reason
+
+
+@pytest.mark.parametrize(("fulfilments", "status"), [
+    ([(date(2026, 3, 10), None)], "fulfilled"),
+    ([(date(2026, 3, 15), "accepted")], "fulfilled"),
+    ([(date(2026, 3, 20), None)], "fulfilled_late"),
+    ([(date(2026, 3, 10), "rejected")], "overdue"),
+    ([(date(2026, 3, 10), "rejected"), (date(2026, 3, 25), "accepted")], "fulfilled_late"),
+])
+def test_a_standing_fulfilment_fulfils_and_a_rejected_one_counts_for_nothing(fulfilments, status):
+    frontier()
+    evaluate(date(2026, 3, 1))
+    for on, decision in fulfilments:
+        fulfil("art-52-1-notification", on, decision=decision)
+    view = one(date(2026, 4, 1), "art-52-1-notification")
+    assert view.status == status
+    assert [(f.fulfilled_on, f.accepted) for f in view.fulfilments] == [
+        (on, None if d is None else d == "accepted") for on, d in fulfilments]
+
+
+def test_a_fulfilment_dated_after_the_as_of_date_does_not_count_yet():
+    frontier()
+    evaluate(date(2026, 3, 1))
+    fulfil("art-52-1-notification", date(2026, 3, 20))
+    assert one(date(2026, 3, 16), "art-52-1-notification").status == "overdue"
+
+
+@pytest.mark.parametrize(("severity", "discovered", "as_of", "status", "due_on"), [
+    ("critical", date(2026, 5, 1), date(2026, 5, 16), "due", date(2026, 5, 16)),
+    ("critical", date(2026, 5, 1), date(2026, 5, 17), "overdue", date(2026, 5, 16)),
+    ("imminent_risk", date(2026, 5, 1), date(2026, 5, 2), "due", date(2026, 5, 2)),
+    ("imminent_risk", date(2026, 5, 1), date(2026, 5, 3), "overdue", date(2026, 5, 2)),
+])
+def test_a_critical_safety_incident_report_is_due_15_days_or_24_hours_after_discovery(
+        severity, discovered, as_of, status, due_on):
+    frontier()
+    evaluate(date(2026, 3, 1))
+    incident = Incident.objects.create(**record(discovered_on=discovered, severity=severity, summary="it happened"))
+    view = one(as_of, "critical-safety-incident-report", occurrence=f"incident-{incident.pk}")
+    assert (view.status, view.due_on) == (status, due_on)
+    assert f"discovered on {discovered}" in view.due_reason
+
+
+def test_without_an_incident_the_incident_report_is_not_yet_due():
+    frontier()
+    evaluate(date(2026, 3, 1))
+    view = one(date(2026, 6, 1), "critical-safety-incident-report")
+    assert (view.status, view.due_on) == ("not_yet_due", None)
+
+
+def test_the_internal_use_summary_has_one_occurrence_per_quarter_for_a_large_frontier_developer():
+    frontier()
+    evaluate(date(2026, 5, 1))
+    views = [v for v in obligations_as_of(as_of=date(2026, 5, 1), subject_refs=["organisation:acme"])
+             if v.obligation == "internal-use-risk-summary"]
+    assert [(v.occurrence, v.due_on, v.status) for v in views] == [
+        ("2026-Q1", date(2026, 3, 31), "overdue"), ("2026-Q2", date(2026, 6, 30), "due")]
+    fulfil_org = Fulfilment.objects.create(
+        organisation=Organisation.objects.get(slug="acme"), subject_kind="organisation", recorded_via="import",
+        regime="us-ca-sb53", obligation="internal-use-risk-summary", occurrence="2026-Q1",
+        fulfilled_on=date(2026, 3, 31), reference="OES-1")
+    views = {v.occurrence: v for v in obligations_as_of(as_of=date(2026, 5, 1), subject_refs=["organisation:acme"])
+             if v.obligation == "internal-use-risk-summary"}
+    assert views["2026-Q1"].status == "fulfilled" and views["2026-Q1"].fulfilments[0].id == fulfil_org.pk
+    assert views["2026-Q2"].status == "due"
+
+
+def test_refresh_states_records_each_change_of_status_and_only_changes():
+    frontier()
+    evaluate(date(2026, 3, 1))
+    assert refresh_states(as_of=date(2026, 3, 15), subject_refs=[MODEL]) > 0
+    state = ObligationState.objects.get(subject_ref=MODEL, regime="eu-ai-act", obligation="art-52-1-notification")
+    assert (state.status, state.due_on, state.determination_id is not None) == ("due", date(2026, 3, 15), True)
+    assert refresh_states(as_of=date(2026, 3, 15), subject_refs=[MODEL]) == 0
+    refresh_states(as_of=date(2026, 3, 16), subject_refs=[MODEL])
+    state.refresh_from_db()
+    assert state.status == "overdue"
+    change = ObligationStatusChange.objects.filter(obligation="art-52-1-notification").order_by("pk").last()
+    assert (change.from_status, change.to_status, change.as_of) == ("due", "overdue", date(2026, 3, 16))
+
+
+def test_a_finished_run_brings_the_states_up_to_date_as_of_today(django_capture_on_commit_callbacks):
+    frontier(training_completed_on="2024-06-01", released_on="2024-07-23")
+    with django_capture_on_commit_callbacks(execute=True):
+        run = evaluate(date(2026, 3, 1))
+    state = ObligationState.objects.get(subject_ref=MODEL, obligation="art-53-provider-obligations")
+    assert (state.status, state.due_on) == ("due", date(2027, 8, 2))
+    assert ObligationStatusChange.objects.filter(run=run, subject_ref=MODEL, from_status="").exists()
+
+
+def test_the_nightly_run_moves_due_to_overdue_when_no_determination_changed(django_capture_on_commit_callbacks,
+                                                                             monkeypatch):
+    from rules.services import chunks
+
+    frontier()
+    monkeypatch.setattr(chunks, "today", lambda: date(2026, 3, 15))
+    with django_capture_on_commit_callbacks(execute=True):
+        evaluate(date(2026, 3, 15), kind=Trigger.SCHEDULE)
+    state = ObligationState.objects.get(subject_ref=MODEL, obligation="art-52-1-notification")
+    assert state.status == "due"
+    monkeypatch.setattr(chunks, "today", lambda: date(2026, 3, 16))
+    with django_capture_on_commit_callbacks(execute=True):
+        run = evaluate(date(2026, 3, 16), kind=Trigger.SCHEDULE)
+    assert run.changes_count == 0
+    state.refresh_from_db()
+    assert state.status == "overdue"
+    change = ObligationStatusChange.objects.get(run=run, obligation="art-52-1-notification")
+    assert (change.from_status, change.to_status) == ("due", "overdue")
+
+
+def test_declared_obligations_name_what_a_fulfilment_may_name():
+    declared = declared_obligations("us-ca-sb53")
+    assert {"frontier-ai-framework", "transparency-report", "critical-safety-incident-report"} <= set(declared)
+    assert declared["critical-safety-incident-report"]["incident_driven"] is True
+    assert declared["internal-use-risk-summary"]["recurring"] is True
+    assert declared["transparency-report"]["due_kind"] == "before"
+    assert set(declared_obligations("eu-ai-act")) == {
+        "art-52-1-notification", "art-53-provider-obligations", "art-55-systemic-risk-obligations"}
+    assert declared_obligations("us-eo-14110") == {}
+
+
+def test_the_obligations_command_prints_designs_json(capsys):
+    frontier()
+    evaluate(date(2026, 3, 1))
+    call_command("obligations", "--as-of", "2026-03-16", "--subject", MODEL, "--regime", "eu-ai-act",
+                 "--format", "json")
+    rows = json.loads(capsys.readouterr().out)
+    notification = next(r for r in rows if r["obligation"] == "art-52-1-notification")
+    assert notification["subject"] == {"kind": "model", "organisation": "acme", "name": "Frontier-1", "version": "1"}
+    assert (notification["regime"], notification["due_on"], notification["status"]) == (
+        "eu-ai-act", "2026-03-15", "overdue")
+    assert set(notification) >= {"title", "citation", "due_reason", "fulfilments"}
+    assert {r["regime"] for r in rows} == {"eu-ai-act"}
+
+
+@pytest.mark.parametrize(("arguments", "named"), [
+    (["--as-of", "2026-02-30"], "--as-of"),
+    (["--subject", "model:acme/Nope@1"], "--subject"),
+    (["--regime", "xx-nope"], "--regime"),
+])
+def test_the_obligations_command_refuses_bad_options_naming_them(arguments, named):
+    frontier()
+    with pytest.raises(CommandError, match=named):
+        call_command("obligations", *arguments)
