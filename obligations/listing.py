@@ -1,75 +1,24 @@
 """Obligations as people read them: the stored states filtered as the lists, the dashboard and the API
 filter them (regime, status, organisation, due before, subject), each with its fulfilments (the
-latest review's decision on each) and the law quoted from the rule version that declared it."""
+latest review's decision on each); and the obligations of any date in the order of a compliance
+calendar (overdue first, then by due date)."""
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import yaml
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
-from rules.engine.vocabulary import ObligationStatus, obligation_status_label
-from rules.models import RuleVersion
+from rules.engine.vocabulary import ObligationStatus
 
 from .models import Fulfilment, ObligationState, ReviewDecision
+from .services import FulfilmentView, ObligationView, obligations_as_of
 
 DUE_SOON_DAYS = 14
 OPEN_STATUSES = (ObligationStatus.DUE, ObligationStatus.NOT_YET_DUE)
 OBLIGATION_STATUSES = tuple(status.value for status in ObligationStatus)
-
-
-@dataclass(frozen=True)
-class ObligationRow:
-    """One obligation of one subject (one occurrence of a recurring one), with the names of the
-    obligations engine's `ObligationView`."""
-
-    subject: str
-    subject_kind: str
-    organisation: str
-    regime: str
-    obligation: str
-    occurrence: str
-    title: str
-    citation: str
-    due_on: date | None
-    due_reason: str
-    status: str
-    quote: str = ""
-    provenance: str = ""
-    fulfilments: tuple[dict[str, Any], ...] = field(default=())
-    determination_id: int | None = None
-    rule_version_label: str = ""
-    as_of: date | None = None
-
-    @property
-    def status_label(self) -> str:
-        return obligation_status_label(self.status)
-
-    def as_json(self) -> dict[str, Any]:
-        """DESIGN.md "Obligations (v1)"'s object, plus where it came from."""
-        return {
-            "subject": self.subject,
-            "regime": self.regime,
-            "obligation": self.obligation,
-            "occurrence": self.occurrence,
-            "title": self.title,
-            "citation": self.citation,
-            "due_on": self.due_on.isoformat() if self.due_on else None,
-            "due_reason": self.due_reason,
-            "status": self.status,
-            "fulfilments": [
-                {"fulfilled_on": f["fulfilled_on"].isoformat() if isinstance(f["fulfilled_on"], date) else f["fulfilled_on"],
-                 "reference": f["reference"], "accepted": f["accepted"]}
-                for f in self.fulfilments
-            ],
-            "organisation": self.organisation,
-            "rule_version": self.rule_version_label or None,
-            "determination": self.determination_id,
-        }
 
 
 def overdue_first() -> Case:
@@ -110,7 +59,7 @@ def _key(subject: str, regime: str, obligation: str, occurrence: str) -> tuple[s
     return subject, regime, obligation, occurrence
 
 
-def fulfilments_for(states: Iterable[Any]) -> dict[tuple[str, str, str, str], tuple[dict[str, Any], ...]]:
+def fulfilments_for(states: Iterable[Any]) -> dict[tuple[str, str, str, str], tuple[FulfilmentView, ...]]:
     """(subject, regime, obligation, occurrence) -> its fulfilments, each with the latest review's decision
     (`accepted`: True, False when rejected, None when not reviewed); two queries for any number of states."""
     states = list(states)
@@ -120,7 +69,7 @@ def fulfilments_for(states: Iterable[Any]) -> dict[tuple[str, str, str, str], tu
     condition = Q()
     for organisation, regime, obligation in {(s.organisation, s.regime, s.obligation) for s in states}:
         condition |= Q(organisation__slug=organisation, regime=regime, obligation=obligation)
-    found: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    found: dict[tuple[str, str, str, str], list[FulfilmentView]] = defaultdict(list)
     rows = (Fulfilment.objects.filter(condition)
             .select_related("organisation", "model__organisation", "cluster__organisation")
             .prefetch_related("reviews").order_by("fulfilled_on", "pk"))
@@ -129,79 +78,43 @@ def fulfilments_for(states: Iterable[Any]) -> dict[tuple[str, str, str, str], tu
         if key not in wanted:
             continue
         reviews = sorted(row.reviews.all(), key=lambda review: (review.reviewed_at, review.pk))
-        latest = reviews[-1] if reviews else None
-        found[key].append({
-            "id": row.pk, "fulfilled_on": row.fulfilled_on, "reference": row.reference,
-            "accepted": None if latest is None else latest.decision == ReviewDecision.ACCEPTED,
-            "reason": latest.reason if latest else "", "document_sha256": row.document_sha256,
-        })
+        accepted = None if not reviews else reviews[-1].decision == ReviewDecision.ACCEPTED
+        found[key].append(FulfilmentView(row.pk, row.fulfilled_on, row.reference, accepted, row.document_sha256))
     return {key: tuple(value) for key, value in found.items()}
 
 
-def declared_texts(labels: Iterable[str]) -> dict[tuple[str, str], dict[str, str]]:
-    """(rule version label, obligation id) -> its `quote` and `provenance`, as the rule version declares them."""
-    wanted = {label for label in labels if label and "@" in label}
-    if not wanted:
-        return {}
-    condition = Q()
-    for label in wanted:
-        regime, version_id = label.split("@", 1)
-        condition |= Q(regime=regime, version_id=version_id)
-    texts: dict[tuple[str, str], dict[str, str]] = {}
-    for regime, version_id, content in RuleVersion.objects.filter(condition).values_list("regime", "version_id", "content"):
-        try:
-            document = yaml.safe_load(content) or {}
-        except yaml.YAMLError:
-            continue
-        for declared in (document.get("obligations") or []) if isinstance(document, dict) else []:
-            if isinstance(declared, dict) and declared.get("id"):
-                texts[(f"{regime}@{version_id}", str(declared["id"]))] = {
-                    "quote": str(declared.get("quote") or "").strip(),
-                    "provenance": str(declared.get("provenance") or "").strip(),
-                }
-    return texts
-
-
-def rows_from_states(states: Iterable[ObligationState], *, with_quotes: bool = False) -> list[ObligationRow]:
-    """The states as rows, with their fulfilments (and, if asked, the law quoted); a fixed number of queries."""
+def views_from_states(states: Iterable[ObligationState]) -> list[ObligationView]:
+    """The stored states as the engine's views (status as last worked out), with their fulfilments; the
+    law's text is left out (it is the rule version's, read with `obligations_on`). A fixed number of queries."""
     states = list(states)
     fulfilments = fulfilments_for(states)
-    texts = declared_texts(s.rule_version_label for s in states) if with_quotes else {}
     return [
-        ObligationRow(
+        ObligationView(
             subject=s.subject_ref, subject_kind=s.subject_kind, organisation=s.organisation, regime=s.regime,
-            obligation=s.obligation, occurrence=s.occurrence, title=s.title, citation=s.citation, due_on=s.due_on,
-            due_reason=s.due_reason, status=s.status,
+            obligation=s.obligation, occurrence=s.occurrence, title=s.title, citation=s.citation, quote="",
+            provenance="", due_on=s.due_on, due_reason=s.due_reason, status=s.status,
             fulfilments=fulfilments.get(_key(s.subject_ref, s.regime, s.obligation, s.occurrence), ()),
-            determination_id=s.determination_id, rule_version_label=s.rule_version_label, as_of=s.as_of,
-            **texts.get((s.rule_version_label, s.obligation), {}),
+            determination_id=s.determination_id, rule_version_label=s.rule_version_label,
         )
         for s in states
     ]
 
 
-def _row_from_view(view: Any) -> ObligationRow:
-    return ObligationRow(
-        subject=view.subject, subject_kind=view.subject_kind, organisation=view.organisation, regime=view.regime,
-        obligation=view.obligation, occurrence=view.occurrence, title=view.title, citation=view.citation,
-        due_on=view.due_on, due_reason=view.due_reason, status=str(view.status), quote=view.quote or "",
-        provenance=view.provenance or "", fulfilments=tuple(view.fulfilments),
-        determination_id=view.determination_id, rule_version_label=view.rule_version_label or "",
-    )
+def calendar_order(view: ObligationView) -> tuple[Any, ...]:
+    """Overdue first, then by due date (none last), subject, regime, obligation, occurrence."""
+    return (view.status != ObligationStatus.OVERDUE, view.due_on or date.max, view.subject, view.regime,
+            view.obligation, view.occurrence)
 
 
 def obligations_on(*, as_of: date, subject_refs: list[str] | None = None, regimes: list[str] | None = None,
-                   organisation: str | None = None) -> list[ObligationRow]:
+                   organisation: str | None = None, statuses: Iterable[str] | None = None,
+                   due_before: date | None = None) -> list[ObligationView]:
     """Each obligation's status on `as_of`, worked out from the decision log's determinations as of that
-    date and the fulfilments, reviews and incidents recorded (overdue first, then by due date)."""
-    try:
-        from .services import obligations_as_of
-    except ImportError:  # the engine is not in place: the states as last worked out
-        states = states_filtered(organisation=organisation, regimes=regimes)
-        if subject_refs is not None:
-            states = states.filter(subject_ref__in=subject_refs)
-        return rows_from_states(states, with_quotes=True)
+    date and the fulfilments, reviews and incidents recorded; overdue first, then by due date."""
     views = obligations_as_of(as_of=as_of, subject_refs=subject_refs, regimes=regimes, organisation=organisation)
-    rows = [_row_from_view(view) for view in views]
-    return sorted(rows, key=lambda r: (r.status != ObligationStatus.OVERDUE, r.due_on or date.max, r.subject,
-                                       r.regime, r.obligation, r.occurrence))
+    if statuses:
+        wanted = set(statuses)
+        views = [v for v in views if v.status in wanted]
+    if due_before is not None:
+        views = [v for v in views if v.due_on is not None and v.due_on <= due_before]
+    return sorted(views, key=calendar_order)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
 
 from registry.models import AIModel
 from tests.obligation_records import ART_55, SB53_FRAMEWORK, fulfilment, obligation_state
-from tests.ui.conftest import today
+from tests.ui.conftest import evaluate_registry, today
 
 pytestmark = pytest.mark.django_db
 
@@ -79,32 +79,51 @@ def section(page: str) -> str:
     return found.group(0)
 
 
-def test_subject_page_shows_each_obligation_with_status_due_date_reason_citation_and_fulfilments(
-        agency_client, obligations):
+PAGE_DAY = date(2026, 6, 1)
+
+
+def test_subject_page_shows_each_obligation_on_the_page_date_with_due_date_reason_citation_and_fulfilments(
+        agency_client, workspace_registry):
+    """Frontier (3e26 ops, placed on the market 2023-07-18), evaluated as of 2026-06-01: SB 53's transparency
+    report was due when SB 53 took effect and is fulfilled late; the EU AI Act's obligations are due by
+    2027-08-02 (Art 111(3)); a rejected fulfilment does not count."""
+    evaluate_registry(as_of=PAGE_DAY)
     frontier = AIModel.objects.get(name="Frontier")
+    fulfilment(model=frontier, regime="us-ca-sb53", obligation="transparency-report", fulfilled_on=date(2026, 2, 1),
+               reference="CA-TR-0001", review=("accepted", "complete"))
     fulfilment(model=frontier, regime="eu-ai-act", obligation="art-53-provider-obligations",
-               fulfilled_on=today() - timedelta(days=2), reference="EU-AIO-2026-001", review=("rejected", "incomplete annex"))
-    fulfilment(model=frontier, regime="eu-ai-act", obligation="art-53-provider-obligations",
-               fulfilled_on=today() - timedelta(days=1), reference="EU-AIO-2026-002", review=("accepted", "complete"))
-    page = agency_client.get(reverse("admin:registry_aimodel_change", args=[frontier.pk])).content.decode()
-    text = section(page)
-    assert f"Obligations as of {today().isoformat()}" in text
-    rows = re.findall(r'data-obligation="([\w-]+)" data-status="(\w+)"', text)
-    assert rows == [("art-53-provider-obligations", "overdue"), ("art-55-systemic-risk-obligations", "due")]
+               fulfilled_on=date(2026, 3, 1), reference="EU-AIO-2026-001", review=("rejected", "no Annex XI information"))
+    url = reverse("admin:registry_aimodel_change", args=[frontier.pk])
+    text = section(agency_client.get(url, {"as_of": PAGE_DAY.isoformat()}).content.decode())
+    assert "Obligations as of 2026-06-01" in text
+    rows = re.findall(r'data-regime="([\w-]+)" data-obligation="([\w-]+)" data-status="(\w+)"', text)
+    assert rows == [
+        ("us-ca-sb53", "transparency-report", "fulfilled_late"),
+        ("eu-ai-act", "art-52-1-notification", "due"),
+        ("eu-ai-act", "art-53-provider-obligations", "due"),
+        ("eu-ai-act", "art-55-systemic-risk-obligations", "due"),
+        ("us-ca-sb53", "critical-safety-incident-report", "not_yet_due"),
+    ]
+    report = text.split('data-obligation="transparency-report"')[1].split("</tr>")[0]
+    assert '<span class="obligation-status obligation-fulfilled_late">fulfilled late</span>' in report
+    assert "2026-01-01" in report and "CA-TR-0001" in report and "(accepted)" in report
     art53 = text.split('data-obligation="art-53-provider-obligations"')[1].split("</tr>")[0]
-    assert '<span class="obligation-status obligation-overdue">overdue</span>' in art53
-    assert (today() - timedelta(days=5)).isoformat() in art53
-    assert "14 days after the threshold is met" in art53
-    assert "Regulation (EU) 2024/1689, Art. 53(1)" in art53
-    assert "EU-AIO-2026-001" in art53 and "rejected: incomplete annex" in art53
-    assert "EU-AIO-2026-002" in art53 and "(accepted)" in art53
-    assert "model:beta" not in text and "model:acme/Mid@1" not in text
+    assert "2027-08-02" in art53 and "placed on the market before 2025-08-02" in art53
+    assert "Reg. (EU) 2024/1689, Art 53(1)" in art53
+    assert "EU-AIO-2026-001" in art53 and "(rejected)" in art53
+    # the page's date moves the statuses: after 2027-08-02 the EU AI Act's obligations are overdue
+    evaluate_registry(as_of=date(2027, 9, 1))
+    later = section(agency_client.get(url, {"as_of": "2027-09-01"}).content.decode())
+    assert 'data-obligation="art-53-provider-obligations" data-status="overdue"' in later
 
 
-def test_subject_page_without_obligations_says_so(agency_client, obligations):
+def test_subject_page_of_a_subject_owing_nothing_says_so_and_lists_what_does_not_apply(agency_client, workspace_registry):
+    evaluate_registry(as_of=PAGE_DAY)
     small = AIModel.objects.get(name="Small")
-    page = agency_client.get(reverse("admin:registry_aimodel_change", args=[small.pk])).content.decode()
-    assert "No obligation arises for this subject" in section(page)
+    page = agency_client.get(reverse("admin:registry_aimodel_change", args=[small.pk]), {"as_of": PAGE_DAY.isoformat()})
+    text = section(page.content.decode())
+    assert "No obligation arises for this subject on 2026-06-01" in text
+    assert "<code>eu-ai-act:art-53-provider-obligations</code>: the determination (not_covered, no tier) does not reach" in text
 
 
 def listed(response) -> list[str]:

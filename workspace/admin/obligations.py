@@ -16,18 +16,17 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from obligations.listing import DUE_SOON_DAYS, obligations_on, overdue_and_due_soon, overdue_first, rows_from_states
+from obligations.listing import DUE_SOON_DAYS, obligations_on, overdue_and_due_soon, overdue_first, views_from_states
 from obligations.models import ObligationState
+from reports.context.obligations import CSV_FIELDS, obligation_record
 from reports.exports import csv_chunks
-from rules.engine.vocabulary import OBLIGATION_STATUS_CHOICES, obligation_status_label
+from rules.engine.vocabulary import OBLIGATION_STATUS_CHOICES, ObligationStatus, obligation_status_label
 
 from .base import ReadOnlyAdmin
 from .links import subject_admin_urls
 from .scoping import scope_of
 
 PANEL_LIMIT = 20
-CSV_FIELDS = ("subject", "subject_kind", "organisation", "regime", "obligation", "occurrence", "title", "citation",
-              "due_on", "due_reason", "status", "as_of", "rule_version", "determination", "fulfilments")
 
 
 class ObligationStatusFilter(admin.SimpleListFilter):
@@ -150,12 +149,8 @@ class ObligationStateAdmin(ChangelistCsvExport, ReadOnlyAdmin):
 
     @staticmethod
     def _records(states: list[ObligationState]) -> Iterator[dict[str, Any]]:
-        for row in rows_from_states(states):
-            record = row.as_json()
-            record.update(subject_kind=row.subject_kind, as_of=row.as_of.isoformat() if row.as_of else None,
-                          rule_version=row.rule_version_label, determination=row.determination_id,
-                          fulfilments=fulfilments_text(row.fulfilments))
-            yield record
+        for state, view in zip(states, views_from_states(states), strict=True):
+            yield obligation_record(view, as_of=state.as_of)
 
     @admin.display(description="Subject", ordering="subject_ref")
     def subject_link(self, obj: ObligationState) -> str:
@@ -177,12 +172,6 @@ class ObligationStateAdmin(ChangelistCsvExport, ReadOnlyAdmin):
             return "—"
         return format_html('<a href="{}">{}</a>', reverse("admin:rules_determination_change", args=[obj.determination_id]),
                            obj.determination_id)
-
-
-def fulfilments_text(fulfilments: tuple[dict[str, Any], ...]) -> str:
-    """`2027-01-10 EU-AIO-1 (accepted); 2027-02-01 EU-AIO-2 (not reviewed)`."""
-    words = {True: "accepted", False: "rejected", None: "not reviewed"}
-    return "; ".join(f"{f['fulfilled_on']} {f['reference']} ({words[f['accepted']]})" for f in fulfilments)
 
 
 def _list_url(**query: str) -> str:
@@ -223,6 +212,7 @@ def subject_section(*, request: HttpRequest, subject_ref: str, as_of: date) -> d
     """A subject's obligations on the page's date, with their fulfilments and the reviews' decisions."""
     if not request.user.has_perm("obligations.view_obligationstate"):
         return {"show": False}
-    rows = obligations_on(as_of=as_of, subject_refs=[subject_ref])
-    return {"show": True, "obligations": rows, "as_of": as_of, "subject_ref": subject_ref,
-            "list_url": _list_url(q=subject_ref)}
+    views = obligations_on(as_of=as_of, subject_refs=[subject_ref])
+    owed = [view for view in views if view.status != ObligationStatus.NOT_APPLICABLE]
+    return {"show": True, "obligations": owed, "not_applicable": [view for view in views if view not in owed],
+            "as_of": as_of, "subject_ref": subject_ref, "list_url": _list_url(q=subject_ref)}
