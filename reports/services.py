@@ -23,6 +23,8 @@ from rules.models.runs import Trigger
 
 from . import exports, render, selectors
 from .context import audit_context, changes_context, registry_context
+from .context.obligations import CSV_FIELDS as OBLIGATION_CSV_FIELDS
+from .context.obligations import calendar_context, calendar_records
 from .models import ArtifactStatus, ReportArtifact, ReportFormat, ReportKind
 from .selectors import ReportInputError
 
@@ -33,6 +35,7 @@ FORMATS = {
     ReportKind.REGISTRY: ("html", "pdf", "csv", "json"),
     ReportKind.CHANGES: ("html", "pdf", "csv", "json"),
     ReportKind.EXPORT: ("csv", "json"),
+    ReportKind.OBLIGATIONS: ("html", "pdf", "csv"),
 }
 EXPORT_FILTERS = ("subject", "regime", "status", "as_of", "run", "organisation")
 CHANGE_REPORT_RUN_KINDS = (Trigger.SCHEDULE, Trigger.PUBLICATION)
@@ -79,7 +82,7 @@ def report_parameters(*, kind: str, format: str, **raw: Any) -> dict[str, Any]:
             raise ReportInputError("subject: required (model:ORG/NAME@VERSION, cluster:ORG/NAME or organisation:ORG)")
         params["subject"] = selectors.subject_key(str(raw["subject"])).ref
         params["as_of"] = _date("as_of", raw.get("as_of"), required=True)
-    elif kind == ReportKind.REGISTRY:
+    elif kind in (ReportKind.REGISTRY, ReportKind.OBLIGATIONS):
         params["as_of"] = _date("as_of", raw.get("as_of"), required=True)
     elif kind == ReportKind.CHANGES:
         if raw.get("run") in (None, ""):
@@ -119,14 +122,14 @@ def _export_filters(raw: dict[str, Any]) -> dict[str, Any]:
 def record_missing_determinations(*, kind: str, params: dict[str, Any], requested_by: Any = None) -> list[str]:
     """Records (through the rules services) determinations the report needs and the log lacks.
 
-    An audit or registry report as of D reads determinations whose as-of date is D; subjects with
+    An audit, registry or obligations report as of D reads determinations whose as-of date is D; subjects with
     none are evaluated first in a manual run. Returns what was done, in words, for the report's notes.
     """
     from rules.services import run_create, run_execute_inline
 
     if kind == ReportKind.AUDIT:
         wanted = [params["subject"]]
-    elif kind == ReportKind.REGISTRY:
+    elif kind in (ReportKind.REGISTRY, ReportKind.OBLIGATIONS):
         wanted = selectors.registry_subject_refs()
     else:
         return []
@@ -146,6 +149,10 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
     if kind == ReportKind.EXPORT or (kind == ReportKind.REGISTRY and format in ("csv", "json")):
         yield from (chunk.encode("utf-8") for chunk in _determination_rows(kind, format, params))
         return
+    if kind == ReportKind.OBLIGATIONS and format == "csv":
+        records = calendar_records(as_of=date.fromisoformat(params["as_of"]))
+        yield from (chunk.encode("utf-8") for chunk in exports.csv_chunks(records, OBLIGATION_CSV_FIELDS))
+        return
     if kind == ReportKind.CHANGES and format in ("csv", "json"):
         records = (exports.change_record(c) for c in selectors.status_changes(run=selectors.run_by_id(params["run"])))
         chunks = (exports.csv_chunks(records, exports.CHANGE_FIELDS) if format == "csv"
@@ -157,6 +164,8 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
                                 generated_at=generated_at)
     elif kind == ReportKind.REGISTRY:
         context = registry_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at)
+    elif kind == ReportKind.OBLIGATIONS:
+        context = calendar_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at)
     else:
         context = changes_context(run=selectors.run_by_id(params["run"]), generated_at=generated_at)
     html = render.render_html(kind, context)
@@ -182,6 +191,8 @@ def _file_name(artifact: ReportArtifact) -> str:
         stem = f"registry-{params['as_of']}"
     elif artifact.kind == ReportKind.CHANGES:
         stem = f"changes-run-{params['run']}"
+    elif artifact.kind == ReportKind.OBLIGATIONS:
+        stem = f"obligations-{params['as_of']}"
     else:
         stem = "determinations"
     return f"{stem}-{artifact.pk}.{artifact.format}"

@@ -31,6 +31,12 @@ def fulfilment_words(view: ObligationView) -> str:
                      for f in view.fulfilments)
 
 
+def is_verbatim(provenance: str) -> bool:
+    """A text whose provenance is SECONDARY or UNVERIFIED is a paraphrase, never shown as a quotation
+    (SOURCES.md); the V- labels are the law's own words."""
+    return provenance.startswith("V-")
+
+
 def law_key(view: ObligationView) -> str:
     """The passage of law an obligation rests on: one per obligation of one rule version."""
     return f"{view.regime}@{view.rule_version_label}:{view.obligation}"
@@ -40,7 +46,8 @@ def _obligation(view: ObligationView) -> dict[str, Any]:
     return {
         "subject": view.subject, "subject_kind": view.subject_kind, "organisation": view.organisation,
         "regime": view.regime, "obligation": view.obligation, "occurrence": view.occurrence, "title": view.title,
-        "citation": view.citation, "quote": view.quote, "provenance": view.provenance,
+        "citation": view.citation, "quote": view.quote, "provenance": view.provenance or "—",
+        "verbatim": is_verbatim(view.provenance),
         "due_on": iso_date(view.due_on), "due_reason": view.due_reason or "—", "status": str(view.status),
         "status_label": obligation_status_label(view.status), "rule_version": view.rule_version_label or "—",
         "determination": view.determination_id,
@@ -49,9 +56,12 @@ def _obligation(view: ObligationView) -> dict[str, Any]:
     }
 
 
-def subject_obligations(*, subject_ref: str, as_of: date) -> list[dict[str, Any]]:
-    """The audit report's obligations of one subject: overdue first, then by due date; each with its law."""
-    return [_obligation(view) for view in obligations_on(as_of=as_of, subject_refs=[subject_ref])]
+def subject_obligations(*, subject_ref: str, as_of: date) -> dict[str, list[dict[str, Any]]]:
+    """The audit report's obligations of one subject: those owed (overdue first, then by due date, each
+    with its law) and those that do not apply (with the reason)."""
+    views = obligations_on(as_of=as_of, subject_refs=[subject_ref])
+    return {"owed": [_obligation(view) for view in views if view.status not in NOT_OWED],
+            "not_applicable": [_obligation(view) for view in views if view.status in NOT_OWED]}
 
 
 def calendar_views(*, as_of: date) -> list[ObligationView]:
@@ -77,7 +87,8 @@ def calendar_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
         if key not in laws:
             laws[key] = {"anchor": f"law-{len(laws) + 1}", "regime": view.regime, "obligation": view.obligation,
                          "title": view.title, "citation": view.citation, "quote": view.quote,
-                         "provenance": view.provenance or "—", "rule_version": view.rule_version_label or "—"}
+                         "provenance": view.provenance or "—", "rule_version": view.rule_version_label or "—",
+                         "verbatim": is_verbatim(view.provenance)}
         anchor, heading = _month(view)
         group = groups.setdefault(anchor, {"anchor": anchor, "heading": heading, "rows": []})
         row = _obligation(view)
