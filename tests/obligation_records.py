@@ -27,15 +27,17 @@ SB53_FRAMEWORK = {
 
 def obligation_state(*, subject: str, status: str, due_on: date | None, as_of: date, occurrence: str = "",
                      due_reason: str = "", **declared: Any) -> ObligationState:
-    """One obligation's stored state; `declared` is one of the dictionaries above (or its fields)."""
+    """One obligation's stored state (replacing one the obligations engine stored for it); `declared` is one
+    of the dictionaries above (or its fields)."""
     fields = {**ART_53, **declared}
     organisation = subject.split(":", 1)[1].split("/", 1)[0]
-    return ObligationState.objects.create(
-        subject_ref=subject, subject_kind=subject.split(":", 1)[0], organisation=organisation,
-        occurrence=occurrence, due_on=due_on, status=status, as_of=as_of,
-        due_reason=due_reason or (f"due {due_on.isoformat()}" if due_on else "no due date"),
-        rule_version_label=fields.pop("rule_version_label", f"{fields['regime']}@2025-08-02"), **fields,
+    state, _ = ObligationState.objects.update_or_create(
+        subject_ref=subject, regime=fields.pop("regime"), obligation=fields.pop("obligation"), occurrence=occurrence,
+        defaults=dict(subject_kind=subject.split(":", 1)[0], organisation=organisation, due_on=due_on, status=status,
+                      as_of=as_of, due_reason=due_reason or (f"due {due_on.isoformat()}" if due_on else "no due date"),
+                      rule_version_label=fields.pop("rule_version_label", "2025-08-02"), **fields),
     )
+    return state
 
 
 def fulfilment(*, model: AIModel, regime: str, obligation: str, fulfilled_on: date, reference: str,
