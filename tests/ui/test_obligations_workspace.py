@@ -167,7 +167,7 @@ def test_obligations_csv_download_is_the_filtered_list(agency_client, obligation
                fulfilled_on=today(), reference="EU-AIO-7", review=("accepted", "complete"))
     obligation_state(subject="model:acme/Small@1", status="overdue", due_on=today(), as_of=today(),
                      title="=HYPERLINK(\"http://x\")", obligation="art-52-1-notification")
-    response = agency_client.get(reverse("admin:obligations_obligationstate_export"), {"status": "overdue"})
+    response = agency_client.get(reverse("admin:obligations_obligationstate_export_csv"), {"status": "overdue"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert response.streaming
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -181,10 +181,10 @@ def test_obligations_csv_download_is_the_filtered_list(agency_client, obligation
     assert rows[0]["fulfilments"] == f"{today().isoformat()} EU-AIO-7 (accepted)"
     assert rows[2]["title"] == "'=HYPERLINK(\"http://x\")"  # a spreadsheet shows it, never runs it
     page = agency_client.get(reverse(LIST), {"status": "overdue"}).content.decode()
-    assert f'{reverse("admin:obligations_obligationstate_export")}?status=overdue' in page
+    assert f'{reverse("admin:obligations_obligationstate_export_csv")}?status=overdue' in page
 
 
 def test_obligations_csv_of_a_lab_member_holds_its_own_only(acme_client, obligations):
-    response = acme_client.get(reverse("admin:obligations_obligationstate_export"))
+    response = acme_client.get(reverse("admin:obligations_obligationstate_export_csv"))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert {r["organisation"] for r in rows} == {"acme"} and len(rows) == 4
