@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,12 @@ def refresh_after_run(*, run_id: int) -> int:
         set(Determination.objects.filter(run=run).values_list("subject_ref", flat=True)))
     if refs == []:
         return 0
-    return refresh_states(as_of=today(), subject_refs=refs, run=run)
+    try:
+        return refresh_states(as_of=today(), subject_refs=refs, run=run)
+    except IntegrityError:
+        # another run finishing at the same moment created one of the same states first: its rows
+        # are there now, so a second pass updates them instead
+        return refresh_states(as_of=today(), subject_refs=refs, run=run)
 
 
 def refresh_states_on_run_finished(sender: Any, *, run: Any, **kwargs: Any) -> None:

@@ -36,7 +36,7 @@ from rules.engine.obligations import (
 )
 from rules.engine.vocabulary import ObligationStatus
 from rules.library_store import published_library
-from rules.models import Determination
+from rules.models import Determination, FactsSnapshot
 from rules.selectors import current_determinations
 
 from .models import Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
@@ -160,12 +160,11 @@ def dated_facts(snapshot: dict[str, Any], *, regime: str, as_of: date) -> DatedF
     return DatedFacts(designated_on=designated_on)
 
 
-def _snapshot(determination: Determination, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The determination's facts as stored (its own dates are at the top; lineage is not needed)."""
-    sha = determination.facts_id
-    if sha not in cache:
-        cache[sha] = json.loads(determination.facts.facts) if sha else {}
-    return cache[sha]
+def _snapshots(shas: set[str]) -> dict[str, dict[str, Any]]:
+    """The facts the determinations were made on, as stored (a subject's own dates are at the top of
+    its snapshot, so the lineage stored by reference is not read back in), in one query."""
+    rows = FactsSnapshot.objects.filter(sha256__in=list(shas)).values_list("sha256", "facts")
+    return {sha: json.loads(text) for sha, text in rows}
 
 
 def _incidents(organisations: set[str], as_of: date) -> dict[str, list[IncidentFact]]:
@@ -196,7 +195,21 @@ def _text(obligation: Obligation) -> tuple[str, str]:
     return (text.get("text") or "").strip(), text.get("provenance") or ""
 
 
-def _not_reached(determination: Determination, obligation: Obligation, version: EngineVersion) -> str:
+def _reads_designation_only(version: EngineVersion, test_id: str) -> bool:
+    test = next((t for t in version.tests if t.id == test_id), None)
+    return test is not None and not test.compiled.quantities and "designated(" in test.condition
+
+
+def _by_designation(obligation: Obligation, version: EngineVersion, met: set[str]) -> bool:
+    """Whether the subject reaches the obligation's tier by a regulator's designation alone (every met
+    test that reaches it reads a designation and no quantity): it came under the obligation on the day
+    the designation was decided."""
+    tier = version.tier(obligation.attaches_to[1]) if obligation.attaches_to[0] == "tier" else None
+    reached_by = [test_id for test_id in (tier.reached_when if tier else ()) if test_id in met]
+    return bool(reached_by) and all(_reads_designation_only(version, test_id) for test_id in reached_by)
+
+
+def _not_reached(determination: Determination, obligation: Obligation) -> str:
     what, target = obligation.attaches_to
     reached = f"tier {determination.tier}" if determination.tier else "no tier"
     if what == "test":
@@ -211,7 +224,7 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     determinations = current_determinations(as_of=as_of, organisation=organisation, subject_refs=subject_refs)
     if regimes is not None:
         determinations = determinations.filter(regime__in=list(regimes))
-    determinations = list(determinations.select_related("facts").order_by("subject_ref", "regime"))
+    determinations = list(determinations.order_by("subject_ref", "regime"))
     library = published_library()
     versions = {version.content_hash: version for version in library}
     wanted = [(d, versions.get(d.rule_hash)) for d in determinations]
@@ -221,38 +234,45 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     organisations = {d.organisation for d, _ in wanted}
     incidents = _incidents(organisations, as_of)
     fulfilments = _fulfilments(organisations, {d.regime for d, _ in wanted})
-    snapshots: dict[str, dict[str, Any]] = {}
-    views: list[ObligationView] = []
+    reached: list[tuple[Determination, EngineVersion, Obligation, bool, bool]] = []
     for determination, version in wanted:
         tier = version.tier(determination.tier) if determination.tier else None
-        met = {t["id"] for t in determination.data().get("tests") or () if t.get("outcome") == "met"} \
-            if any(o.attaches_to[0] == "test" for o in version.obligations) else set()
-        facts = None
+        met = {t["id"] for t in determination.data().get("tests") or () if t.get("outcome") == "met"}
         for obligation in version.obligations_for(determination.subject_kind):
             attached = version.tier(obligation.attaches_to[1]) if obligation.attaches_to[0] == "tier" else None
-            quote, provenance = _text(obligation)
-            common = dict(subject=determination.subject_ref, subject_kind=determination.subject_kind,
-                          organisation=determination.organisation, regime=determination.regime,
-                          obligation=obligation.id, title=obligation.title, citation=obligation.citation or "",
-                          quote=quote, provenance=provenance, determination_id=determination.pk,
-                          rule_version_label=determination.rule_version_label or version.version_id)
-            if not reaches(obligation, tier_rank=tier.rank if tier else None,
-                           attached_rank=attached.rank if attached else None, met_tests=met):
-                views.append(ObligationView(occurrence="", due_on=None,
-                                            due_reason=_not_reached(determination, obligation, version),
-                                            status=ObligationStatus.NOT_APPLICABLE, fulfilments=(), **common))
-                continue
-            if facts is None:
-                facts = dated_facts(_snapshot(determination, snapshots), regime=determination.regime, as_of=as_of)
-            for occurrence in occurrences(obligation, as_of=as_of, facts=facts, in_force_from=version.effective_from,
-                                          incidents=tuple(incidents.get(determination.subject_ref, ()))):
-                found = tuple(fulfilments.get((determination.subject_ref, determination.regime, obligation.id,
-                                               occurrence.occurrence), ()))
-                status = with_fulfilments(occurrence, tuple(FulfilmentFact(f.fulfilled_on, f.accepted) for f in found),
-                                          as_of=as_of)
-                views.append(ObligationView(occurrence=occurrence.occurrence, due_on=occurrence.due_on,
-                                            due_reason=occurrence.due_reason, status=status, fulfilments=found,
-                                            **common))
+            reach = reaches(obligation, tier_rank=tier.rank if tier else None,
+                            attached_rank=attached.rank if attached else None, met_tests=met)
+            reached.append((determination, version, obligation, reach, reach and _by_designation(obligation, version, met)))
+    snapshots = _snapshots({d.facts_id for d, _, _, reach, _ in reached if reach and d.facts_id})
+    facts: dict[int, DatedFacts] = {}
+    views: list[ObligationView] = []
+    for determination, version, obligation, reach, by_designation in reached:
+        quote, provenance = _text(obligation)
+        common = dict(subject=determination.subject_ref, subject_kind=determination.subject_kind,
+                      organisation=determination.organisation, regime=determination.regime,
+                      obligation=obligation.id, title=obligation.title, citation=obligation.citation or "",
+                      quote=quote, provenance=provenance, determination_id=determination.pk,
+                      rule_version_label=determination.rule_version_label or version.version_id)
+        if not reach:
+            views.append(ObligationView(occurrence="", due_on=None, due_reason=_not_reached(determination, obligation),
+                                        status=ObligationStatus.NOT_APPLICABLE, fulfilments=(), **common))
+            continue
+        if determination.pk not in facts:
+            facts[determination.pk] = dated_facts(snapshots.get(determination.facts_id) or {},
+                                                  regime=determination.regime, as_of=as_of)
+        subject_facts = facts[determination.pk]
+        designated = subject_facts.designated_on if by_designation else None
+        for occurrence in occurrences(obligation, as_of=as_of, facts=subject_facts,
+                                      in_force_from=version.effective_from,
+                                      incidents=tuple(incidents.get(determination.subject_ref, ())),
+                                      not_before=(designated, f"the designation was decided on {designated}")
+                                      if designated else None):
+            found = tuple(fulfilments.get((determination.subject_ref, determination.regime, obligation.id,
+                                           occurrence.occurrence), ()))
+            status = with_fulfilments(occurrence, tuple(FulfilmentFact(f.fulfilled_on, f.accepted) for f in found),
+                                      as_of=as_of)
+            views.append(ObligationView(occurrence=occurrence.occurrence, due_on=occurrence.due_on,
+                                        due_reason=occurrence.due_reason, status=status, fulfilments=found, **common))
     return views
 
 

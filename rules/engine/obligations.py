@@ -5,7 +5,8 @@ A rule file's `obligations` name, for each one, the tier or test it attaches to 
 - `{after: FACT, period: "14 days"}`: a period after a dated fact of the subject;
 - `{after: incident_discovered, period: "15 days", severity: {imminent_risk: "24 hours"}}`: one
   occurrence per incident, each due a period after its discovery (a shorter one for a severity);
-- `{before: deployed}`: due when the model is deployed (placed on the market);
+- `{before: deployed}`: due when the model is deployed (placed on the market); with `new_only: true`
+  only for a model deployed once the version is in force;
 - `{on_or_before: DATE, when: {placed_on_market_before: DATE}}`: a fixed date for a class of subjects;
 - `{every: quarter, within: "15 days"}`: one occurrence per calendar quarter from when it arises,
   each due a period after the quarter ends.
@@ -101,9 +102,11 @@ class AfterFact:
 
 @dataclass(frozen=True, slots=True)
 class BeforeFact:
-    """Before, or when, a dated fact happens: due on its date."""
+    """Before, or when, a dated fact happens: due on its date. With `new_only`, a subject whose fact
+    came before the version took effect owes nothing under it (a "new" model's duty)."""
 
     fact: str
+    new_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +236,14 @@ def parse_due_rule(raw: Any, *, path: str) -> DueRule:
                       for i, name in enumerate(incidents))
         return DueRule(AfterFact(fact, period, periods, kinds), placed_before)
     if "before" in raw:
-        if keys != {"before"}:
-            raise DueRuleError(f"{path}.{sorted(keys - {'before'})[0]}", "a `before` rule has no other key but when")
+        if keys - {"before", "new_only"}:
+            raise DueRuleError(f"{path}.{sorted(keys - {'before', 'new_only'})[0]}",
+                               "a `before` rule has no other key but new_only and when")
+        new_only = raw.get("new_only", False)
+        if not isinstance(new_only, bool):
+            raise DueRuleError(f"{path}.new_only", f"true or false, not {new_only!r}")
         return DueRule(BeforeFact(_known(raw["before"], BEFORE_FACTS, path=f"{path}.before", what="a dated fact "
-                                         "a rule may precede")), placed_before)
+                                         "a rule may precede"), new_only), placed_before)
     if "on_or_before" in raw:
         if keys != {"on_or_before"}:
             raise DueRuleError(f"{path}.{sorted(keys - {'on_or_before'})[0]}",
@@ -320,7 +327,7 @@ class Occurrence:
     occurrence: str  # "" for a one-off, "2027-Q1" for a period, "incident-<id>"
     due_on: date | None
     due_reason: str
-    status: str  # not_yet_due, due or overdue
+    status: str  # not_yet_due, due or overdue (not_applicable: a `new_only` rule's fact came before the version)
     incident: int | None = None
 
 
@@ -337,10 +344,6 @@ def _status(as_of: date, arises_on: date | None, due_on: date | None) -> str:
     return ObligationStatus.DUE if as_of <= due_on else ObligationStatus.OVERDUE
 
 
-def _start(fact_on: date, in_force_from: date) -> date:
-    return max(fact_on, in_force_from)
-
-
 def _quarter(day: date) -> tuple[int, int]:
     return day.year, (day.month - 1) // 3 + 1
 
@@ -350,15 +353,13 @@ def _quarter_end(year: int, quarter: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _clamped(text: str, fact_on: date, in_force_from: date) -> str:
-    return text if fact_on >= in_force_from else f"{text}; the version took effect on {in_force_from}"
-
-
 def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_force_from: date | None,
-                incidents: tuple[IncidentFact, ...] = ()) -> list[Occurrence]:
+                incidents: tuple[IncidentFact, ...] = (), not_before: tuple[date, str] | None = None) -> list[Occurrence]:
     """The obligation's occurrences on `as_of` for a subject its tier or test reaches, each with its due
     date, how that was worked out, and its status before any fulfilment is read. Facts dated after
-    `as_of` are not known yet on that date."""
+    `as_of` are not known yet on that date. No period runs before the version is in force, nor before
+    `not_before` (the date the subject came under the obligation otherwise than by the dated fact, such
+    as a designation, with its words)."""
     rule = next((rule for rule in obligation.due if rule.holds_for(facts)), None)
     if rule is None:
         return [Occurrence("", None, "no due rule applies to this subject", ObligationStatus.NOT_YET_DUE)]
@@ -366,6 +367,15 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
         return [Occurrence("", None, "the version is not in force (it never took effect)",
                            ObligationStatus.NOT_YET_DUE)]
     kind = rule.kind
+    floor, floor_words = in_force_from, f"the version took effect on {in_force_from}"
+    if not_before is not None and not_before[0] > floor:
+        floor, floor_words = not_before
+
+    def _start(fact_on: date, _: date) -> date:
+        return max(fact_on, floor)
+
+    def _clamped(text: str, fact_on: date, _: date) -> str:
+        return text if fact_on >= floor else f"{text}; {floor_words}"
 
     def known(name: str) -> tuple[date, str] | None:
         found = facts.fact(name)
@@ -377,13 +387,17 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
         if rule.placed_on_market_before is not None:
             reason += (f" for a model placed on the market before {rule.placed_on_market_before} "
                        f"(placed on the market on {placed})")
-        return [Occurrence("", kind.on_or_before, reason, _status(as_of, in_force_from, kind.on_or_before))]
+        return [Occurrence("", kind.on_or_before, reason, _status(as_of, floor, kind.on_or_before))]
     if isinstance(kind, BeforeFact):
         found = known(kind.fact)
         event, verb = BEFORE_WORDS[kind.fact]
         if found is None:
             return [Occurrence("", None, f"before or when {event}: not yet as of {as_of}", ObligationStatus.NOT_YET_DUE)]
         fact_on, source = found
+        if kind.new_only and fact_on < in_force_from:
+            return [Occurrence("", None, f"{verb} {fact_on} ({source}), before the version took effect on "
+                                         f"{in_force_from}: the obligation falls on what is {verb.removesuffix(' on')} "
+                                         "from then on", ObligationStatus.NOT_APPLICABLE)]
         due_on = _start(fact_on, in_force_from)
         reason = _clamped(f"before or when {event}: {verb} {fact_on} ({source})", fact_on, in_force_from)
         return [Occurrence("", due_on, reason, _status(as_of, due_on, due_on))]
@@ -416,7 +430,7 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
         return [Occurrence("", due_on, reason, _status(as_of, start, due_on))]
     assert isinstance(kind, Recurring)
     found = facts.fact("threshold_met")
-    start = _start(found[0], in_force_from) if found is not None else in_force_from
+    start = _start(found[0], in_force_from) if found is not None else floor
     if as_of < start:
         return [Occurrence("", None, f"every {kind.every} from {start}", ObligationStatus.NOT_YET_DUE)]
     result = []

@@ -77,9 +77,11 @@ def test_art_52_1_notification_is_due_14_days_after_the_threshold_is_met(as_of, 
 def test_a_model_that_did_not_exist_yet_owes_nothing_not_applicable():
     frontier()
     evaluate(date(2026, 2, 28))
-    view = one(date(2026, 2, 28), "art-52-1-notification")
+    view = one(date(2026, 2, 28), "art-55-systemic-risk-obligations")
     assert (view.status, view.due_on) == ("not_applicable", None)
-    assert "does not reach the tier gpai-systemic-risk" in view.due_reason
+    assert view.due_reason == "the determination (not_applicable, no tier) does not reach the tier gpai-systemic-risk"
+    assert one(date(2026, 2, 28), "art-52-1-notification").due_reason == (
+        "the determination (not_applicable) does not meet the test systemic-risk-presumption")
 
 
 def test_a_model_below_the_tier_has_the_obligation_not_applicable_and_the_lower_tier_one_applies():
@@ -253,3 +255,41 @@ def test_the_obligations_command_refuses_bad_options_naming_them(arguments, name
     frontier()
     with pytest.raises(CommandError, match=named):
         call_command("obligations", *arguments)
+
+
+def test_the_obligations_of_many_subjects_take_the_same_few_queries(django_assert_max_num_queries):
+    submit(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI")],
+           models=[ModelRecordFactory(organisation="acme", name=f"Frontier-{i}", training_compute_ops=2e26,
+                                      training_completed_on="2026-03-01", released_on="2026-04-01") for i in range(6)])
+    evaluate(date(2026, 3, 1))
+    Incident.objects.create(**record("model:acme/Frontier-0@1", discovered_on=date(2026, 5, 1), severity="critical",
+                                     summary="it happened"))
+    fulfil_model = Fulfilment.objects.create(**record("model:acme/Frontier-1@1", regime="eu-ai-act",
+                                                      obligation="art-52-1-notification", fulfilled_on=date(2026, 3, 2),
+                                                      reference="N-1"))
+    FulfilmentReview.objects.create(fulfilment=fulfil_model, decision="accepted", reason="ok", reviewed_via="import")
+    with django_assert_max_num_queries(10):
+        views = obligations_as_of(as_of=date(2026, 6, 1))
+    assert len({v.subject for v in views}) == 7
+    assert {v.status for v in views if v.obligation == "art-52-1-notification"} == {"overdue", "fulfilled"}
+
+
+def test_a_model_designated_by_the_commission_comes_under_art_55_when_the_designation_is_decided():
+    from registry.services import registry_submit
+
+    registry_submit({
+        "organisations": [OrganisationRecordFactory(slug="acme", name="Acme AI")],
+        "models": [ModelRecordFactory(organisation="acme", name="Frontier-1", training_compute_ops=8e24,
+                                      training_completed_on="2025-12-01", released_on="2026-01-15")],
+        "designations": [{"subject": MODEL, "regime": "eu-ai-act", "kind": "systemic-risk-designation",
+                          "decided_on": "2026-03-02", "reference": "C(2026) 1"}],
+    }, via="import", may_designate=True)
+    evaluate(date(2026, 3, 10), regimes=("eu-ai-act",))
+    notification = one(date(2026, 3, 10), "art-52-1-notification")
+    assert notification.status == "not_applicable"
+    assert notification.due_reason.endswith("does not meet the test systemic-risk-presumption")
+    art55 = one(date(2026, 3, 10), "art-55-systemic-risk-obligations")
+    assert (art55.due_on, art55.status) == (date(2026, 3, 2), "overdue")
+    assert art55.due_reason.endswith("; the designation was decided on 2026-03-02")
+    art53 = one(date(2026, 3, 10), "art-53-provider-obligations")  # a GPAI model since it was placed on the market
+    assert (art53.due_on, art53.status) == (date(2026, 1, 15), "overdue")
