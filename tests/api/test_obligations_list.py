@@ -9,12 +9,15 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from rules.models.runs import Trigger
+from rules.services import run_create, run_execute_inline
 from tests.api.conftest import AS_OF, errors_by_field
 from tests.obligation_records import SB53_FRAMEWORK, fulfilment, obligation_state
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/obligations/"
+LATER = date(2027, 9, 1)
 
 
 @pytest.fixture
@@ -95,19 +98,20 @@ def test_a_bad_filter_is_a_400_naming_it(regulator_api, states, params, field, w
 
 
 def test_as_of_works_the_obligations_out_for_that_date(lab, rival, world):
-    """Acme-1 (2e26 ops, placed on the market 2023-07-18), evaluated as of 2026-03-01: its EU AI Act
-    obligations fall due on 2027-08-02 (Art 111(3)); SB 53's transparency report was due when SB 53 took
-    effect on 2026-01-01 and is overdue."""
+    """Acme-1 (2e26 ops, placed on the market 2023-07-18): its EU AI Act obligations fall due on 2027-08-02
+    (Art 111(3)): due as of 2026-03-01, overdue as of 2027-09-01."""
     body = lab.get(URL, {"as_of": AS_OF.isoformat(), "subject": "model:acme/Acme-1@1"}).json()
     found = {(o["regime"], o["obligation"]): (o["status"], o["due_on"]) for o in body["results"]}
     assert found[("eu-ai-act", "art-53-provider-obligations")] == ("due", "2027-08-02")
-    assert found[("us-ca-sb53", "transparency-report")] == ("overdue", "2026-01-01")
-    assert body["results"][0]["status"] == "overdue"  # overdue first
-    overdue = lab.get(URL, {"as_of": AS_OF.isoformat(), "status": "overdue"}).json()["results"]
+    assert found[("us-ca-sb53", "critical-safety-incident-report")] == ("not_yet_due", None)
+    assert body["results"][0]["due_on"] == "2027-08-02"  # by due date, none last
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=LATER, subjects=["model:acme/Acme-1@1"]))
+    later = lab.get(URL, {"as_of": LATER.isoformat(), "regime": "eu-ai-act"}).json()["results"]
+    assert {(o["obligation"], o["status"]) for o in later} >= {("art-53-provider-obligations", "overdue")}
+    overdue = lab.get(URL, {"as_of": LATER.isoformat(), "status": "overdue"}).json()["results"]
     assert overdue and {o["status"] for o in overdue} == {"overdue"}
-    early = lab.get(URL, {"as_of": AS_OF.isoformat(), "due_before": "2026-12-31"}).json()["results"]
-    assert early and all(o["due_on"] <= "2026-12-31" for o in early)
-    assert rival.get(URL, {"as_of": AS_OF.isoformat(), "subject": "model:acme/Acme-1@1"}).json()["results"] == []
+    assert lab.get(URL, {"as_of": LATER.isoformat(), "due_before": "2027-08-01"}).json()["results"] == []
+    assert rival.get(URL, {"as_of": LATER.isoformat(), "subject": "model:acme/Acme-1@1"}).json()["results"] == []
 
 
 def test_the_list_is_paginated_like_the_others_in_a_bounded_number_of_queries(regulator_api, states, world):

@@ -84,13 +84,13 @@ PAGE_DAY = date(2026, 6, 1)
 
 def test_subject_page_shows_each_obligation_on_the_page_date_with_due_date_reason_citation_and_fulfilments(
         agency_client, workspace_registry):
-    """Frontier (3e26 ops, placed on the market 2023-07-18), evaluated as of 2026-06-01: SB 53's transparency
-    report was due when SB 53 took effect and is fulfilled late; the EU AI Act's obligations are due by
-    2027-08-02 (Art 111(3)); a rejected fulfilment does not count."""
+    """Frontier (3e26 ops, placed on the market 2023-07-18), evaluated as of 2026-06-01: its EU AI Act
+    obligations are due by 2027-08-02 (Art 111(3)); an accepted fulfilment meets Art 55's, a rejected one
+    does not count for Art 53's; SB 53's transparency report does not apply to a model deployed before SB 53."""
     evaluate_registry(as_of=PAGE_DAY)
     frontier = AIModel.objects.get(name="Frontier")
-    fulfilment(model=frontier, regime="us-ca-sb53", obligation="transparency-report", fulfilled_on=date(2026, 2, 1),
-               reference="CA-TR-0001", review=("accepted", "complete"))
+    fulfilment(model=frontier, regime="eu-ai-act", obligation="art-55-systemic-risk-obligations",
+               fulfilled_on=date(2026, 2, 1), reference="EU-AIO-55-0001", review=("accepted", "complete"))
     fulfilment(model=frontier, regime="eu-ai-act", obligation="art-53-provider-obligations",
                fulfilled_on=date(2026, 3, 1), reference="EU-AIO-2026-001", review=("rejected", "no Annex XI information"))
     url = reverse("admin:registry_aimodel_change", args=[frontier.pk])
@@ -98,23 +98,25 @@ def test_subject_page_shows_each_obligation_on_the_page_date_with_due_date_reaso
     assert "Obligations as of 2026-06-01" in text
     rows = re.findall(r'data-regime="([\w-]+)" data-obligation="([\w-]+)" data-status="(\w+)"', text)
     assert rows == [
-        ("us-ca-sb53", "transparency-report", "fulfilled_late"),
         ("eu-ai-act", "art-52-1-notification", "due"),
         ("eu-ai-act", "art-53-provider-obligations", "due"),
-        ("eu-ai-act", "art-55-systemic-risk-obligations", "due"),
+        ("eu-ai-act", "art-55-systemic-risk-obligations", "fulfilled"),
         ("us-ca-sb53", "critical-safety-incident-report", "not_yet_due"),
     ]
-    report = text.split('data-obligation="transparency-report"')[1].split("</tr>")[0]
-    assert '<span class="obligation-status obligation-fulfilled_late">fulfilled late</span>' in report
-    assert "2026-01-01" in report and "CA-TR-0001" in report and "(accepted)" in report
     art53 = text.split('data-obligation="art-53-provider-obligations"')[1].split("</tr>")[0]
+    assert '<span class="obligation-status obligation-due">due</span>' in art53
     assert "2027-08-02" in art53 and "placed on the market before 2025-08-02" in art53
     assert "Reg. (EU) 2024/1689, Art 53(1)" in art53
     assert "EU-AIO-2026-001" in art53 and "(rejected)" in art53
-    # the page's date moves the statuses: after 2027-08-02 the EU AI Act's obligations are overdue
+    art55 = text.split('data-obligation="art-55-systemic-risk-obligations"')[1].split("</tr>")[0]
+    assert '<span class="obligation-status obligation-fulfilled">fulfilled</span>' in art55
+    assert "EU-AIO-55-0001" in art55 and "(accepted)" in art55
+    assert "<code>us-ca-sb53:transparency-report</code>" in text.split("Not applicable on 2026-06-01")[1]
+    # the page's date moves the statuses: after 2027-08-02 Art 53's obligations are overdue, Art 55's stay met
     evaluate_registry(as_of=date(2027, 9, 1))
     later = section(agency_client.get(url, {"as_of": "2027-09-01"}).content.decode())
     assert 'data-obligation="art-53-provider-obligations" data-status="overdue"' in later
+    assert 'data-obligation="art-55-systemic-risk-obligations" data-status="fulfilled"' in later
 
 
 def test_subject_page_of_a_subject_owing_nothing_says_so_and_lists_what_does_not_apply(agency_client, workspace_registry):
