@@ -11,9 +11,13 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
+from obligations.models import ObligationState
 from registry.models import AIModel
 from tests.obligation_records import ART_55, SB53_FRAMEWORK, fulfilment, obligation_state
 from tests.ui.conftest import evaluate_registry, today
+from tests.ui.test_release_scope import lineage as _lineage
+
+lineage = _lineage  # the release-scope tests' fixture: acme's model resting on beta's unreleased one
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +194,24 @@ def test_obligations_csv_of_a_lab_member_holds_its_own_only(acme_client, obligat
     response = acme_client.get(reverse("admin:obligations_obligationstate_export_csv"))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert {r["organisation"] for r in rows} == {"acme"} and len(rows) == 4
+
+
+def test_a_lab_never_reads_obligations_resting_on_another_organisations_unreleased_model(
+        acme_client, agency_client, lineage):
+    """acme's Acme-FT fine-tunes beta's Secret, which is not released: its determinations are withheld from
+    acme, and so are the obligations they created (the panel, the list, the CSV, the subject's page)."""
+    withheld = sorted(lineage)[-1]
+    resting = obligation_state(subject="model:acme/Acme-FT@1", status="overdue", due_on=today() - timedelta(days=2),
+                               as_of=today(), occurrence="withheld-check")
+    ObligationState.objects.filter(pk=resting.pk).update(determination_id=withheld)
+    obligation_state(subject="model:acme/Frontier@1", status="overdue", due_on=today() - timedelta(days=2),
+                     as_of=today(), occurrence="shown-check")
+    lab_page = acme_client.get(reverse("admin:index")).content.decode()
+    assert "model:acme/Frontier@1" in panel(lab_page) and "Acme-FT" not in panel(lab_page)
+    assert "Acme-FT" not in acme_client.get(reverse(LIST)).content.decode()
+    csv_text = b"".join(acme_client.get(reverse("admin:obligations_obligationstate_export_csv")).streaming_content)
+    assert b"Acme-FT" not in csv_text and b"Frontier" in csv_text
+    fine_tune = AIModel.objects.get(name="Acme-FT")
+    lab_section = section(acme_client.get(reverse("admin:registry_aimodel_change", args=[fine_tune.pk])).content.decode())
+    assert "Withheld: the subject's determinations rest on another organisation's model not yet released" in lab_section
+    assert "model:acme/Acme-FT@1" in panel(agency_client.get(reverse("admin:index")).content.decode())  # a regulator reads it

@@ -22,10 +22,11 @@ from obligations.models import ObligationState
 from reports.context.obligations import CSV_FIELDS, obligation_record
 from reports.exports import csv_chunks
 from rules.engine.vocabulary import OBLIGATION_STATUS_CHOICES, ObligationStatus, obligation_status_label
+from rules.models import Determination
 
 from .base import ReadOnlyAdmin
 from .links import subject_admin_urls
-from .scoping import scope_of
+from .scoping import scope_of, unreleased_of, withheld_of
 
 PANEL_LIMIT = 20
 CSV_BATCH = 500
@@ -135,7 +136,7 @@ class ObligationStateAdmin(ChangelistCsvExport, ReadOnlyAdmin):
     def get_queryset(self, request: Any) -> QuerySet:
         # annotated before it is ordered: the list puts overdue obligations first
         rows = self.model._default_manager.annotate(overdue_first=overdue_first()).order_by(*self.get_ordering(request))
-        return scope_of(request.user).filter(rows, "organisation")
+        return states_for(request.user, rows)
 
     def get_ordering(self, request: Any) -> tuple[str, ...]:
         return ("overdue_first", "due_on", "subject_ref", "regime", "obligation", "occurrence")
@@ -174,6 +175,18 @@ class ObligationStateAdmin(ChangelistCsvExport, ReadOnlyAdmin):
                            obj.determination_id)
 
 
+def states_for(user: Any, states: QuerySet) -> QuerySet:
+    """The user's organisation's obligation states, less those created by a determination withheld from
+    it (one resting on another organisation's model not yet released, `rules.visibility`)."""
+    scope = scope_of(user)
+    states = scope.filter(states, "organisation")
+    withheld = withheld_of(user)
+    if withheld is None:
+        return states
+    hidden = Determination.objects.filter(organisation=scope.organisation_slug).filter(withheld).values("pk")
+    return states.exclude(determination_id__in=hidden)
+
+
 def _list_url(**query: str) -> str:
     base = reverse("admin:obligations_obligationstate_changelist")
     return f"{base}?{urlencode(query)}" if query else base
@@ -187,7 +200,8 @@ def dashboard_panel(*, request: HttpRequest) -> dict[str, Any]:
     today = timezone.now().date()
     if (scope.restricted and scope.organisation_slug is None) or not user.has_perm("obligations.view_obligationstate"):
         return {"show": False}
-    overdue, soon = overdue_and_due_soon(today=today, organisation=scope.organisation_slug)
+    overdue, soon = (states_for(user, rows) for rows in overdue_and_due_soon(today=today,
+                                                                             organisation=scope.organisation_slug))
     overdue_rows = list(overdue[:PANEL_LIMIT])
     soon_rows = list(soon[:PANEL_LIMIT])
     links = subject_admin_urls(row.subject_ref for row in [*overdue_rows, *soon_rows])
@@ -212,6 +226,8 @@ def subject_section(*, request: HttpRequest, subject_ref: str, as_of: date) -> d
     """A subject's obligations on the page's date, with their fulfilments and the reviews' decisions."""
     if not request.user.has_perm("obligations.view_obligationstate"):
         return {"show": False}
+    if subject_ref in unreleased_of(request.user).own:
+        return {"show": True, "withheld": True, "as_of": as_of, "obligations": [], "not_applicable": []}
     views = obligations_on(as_of=as_of, subject_refs=[subject_ref])
     owed = [view for view in views if view.status != ObligationStatus.NOT_APPLICABLE]
     return {"show": True, "obligations": owed, "not_applicable": [view for view in views if view not in owed],
