@@ -9,10 +9,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from obligations.models import ObligationState
 from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.api.conftest import AS_OF, errors_by_field
+from tests.api.test_release_scope import lineages as _lineages
 from tests.obligation_records import SB53_FRAMEWORK, fulfilment, obligation_state
+
+lineages = _lineages  # the release-scope tests' fixture: acme's model resting on rival's unreleased one
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +139,24 @@ def test_the_list_is_in_the_openapi_schema(client):
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert {"regime", "status", "organisation", "due_before", "as_of", "page", "page_size"} <= names
     assert "400" in operation["responses"]
+
+
+def test_a_lab_never_reads_obligations_resting_on_another_labs_unreleased_model(world, lineages, lab, regulator_api):
+    """acme's Acme-FT fine-tunes rival's Rival-Secret, not released: the determinations resting on it are
+    withheld from acme, and so are the obligations they created, stored or worked out for a date."""
+    from rules.models import Determination
+    from tests.api.test_release_scope import AS_OF as LINEAGE_DAY
+
+    resting = Determination.objects.filter(subject_ref="model:acme/Acme-FT@1",
+                                           payload__contains="rival/Rival-Secret@1").order_by("-pk").first()
+    assert resting is not None
+    state = obligation_state(subject="model:acme/Acme-FT@1", status="overdue", due_on=date(2026, 5, 1),
+                             as_of=LINEAGE_DAY)
+    ObligationState.objects.filter(pk=state.pk).update(determination_id=resting.pk)
+    obligation_state(subject="model:acme/Acme-Open-FT@1", status="overdue", due_on=date(2026, 5, 1), as_of=LINEAGE_DAY)
+    stored = [o["subject"]["name"] for o in lab.get(URL).json()["results"]]
+    assert "Acme-Open-FT" in stored and "Acme-FT" not in stored
+    assert "Acme-FT" in [o["subject"]["name"] for o in regulator_api.get(URL).json()["results"]]
+    worked_out = lab.get(URL, {"as_of": LINEAGE_DAY.isoformat(), "organisation": "acme"}).json()["results"]
+    assert worked_out and all(o["determination"] != resting.pk for o in worked_out)
+    assert "Acme-FT" not in {o["subject"]["name"] for o in worked_out}
