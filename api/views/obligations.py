@@ -19,6 +19,7 @@ from rules.library_store import published_library
 from .. import access
 from ..permissions import HasApiRole
 from ..serializers import common
+from ..serializers.rules import SubjectOut
 
 
 class ObligationQuery(serializers.Serializer):
@@ -48,13 +49,6 @@ class FulfilmentOut(serializers.Serializer):
     accepted = serializers.BooleanField(allow_null=True, help_text="The latest review: true accepted, false "
                                                                    "rejected, null not reviewed yet.")
     document_sha256 = serializers.CharField(allow_null=True)
-
-
-class SubjectOut(serializers.Serializer):
-    kind = serializers.CharField()
-    organisation = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
-    version = serializers.CharField(allow_null=True)
 
 
 class ObligationOut(serializers.Serializer):

@@ -100,7 +100,7 @@ def test_subject_page_shows_each_obligation_on_the_page_date_with_due_date_reaso
     url = reverse("admin:registry_aimodel_change", args=[frontier.pk])
     text = section(agency_client.get(url, {"as_of": PAGE_DAY.isoformat()}).content.decode())
     assert "Obligations as of 2026-06-01" in text
-    rows = re.findall(r'data-regime="([\w-]+)" data-obligation="([\w-]+)" data-status="(\w+)"', text)
+    rows = re.findall(r'data-obligation-regime="([\w-]+)" data-obligation="([\w-]+)" data-status="(\w+)"', text)
     assert rows == [
         ("eu-ai-act", "art-52-1-notification", "due"),
         ("eu-ai-act", "art-53-provider-obligations", "due"),
