@@ -2,17 +2,22 @@
 and a retry with the same key and body gets that answer again without writing anything.
 
 The same key with a different body or endpoint is a 409. Only successful answers are kept: a
-refused request wrote nothing, and its retry is judged afresh.
+refused request wrote nothing, and its retry is judged afresh. A key answers retries for
+`API_IDEMPOTENCY_KEY_TTL_HOURS`; after that it is a new key (its old record is dropped when it is
+used again, and the daily purge removes the rest), so the records do not grow without end.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.response import Response
 
 from .exceptions import Conflict, FieldErrors
@@ -39,6 +44,22 @@ def _key(request: Any) -> str | None:
     return key
 
 
+def expired_before() -> datetime:
+    """Records created before this instant no longer answer retries."""
+    return timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_KEY_TTL_HOURS)
+
+
+def purge_expired(*, batch_size: int = 10_000) -> int:
+    """Deletes the records that no longer answer retries, a batch at a time; returns how many."""
+    cutoff = expired_before()
+    removed = 0
+    while True:
+        ids = list(IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return removed
+        removed += IdempotencyRecord.objects.filter(pk__in=ids).delete()[0]
+
+
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     if record.request_sha256 != fingerprint:
         raise Conflict(
@@ -62,6 +83,9 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
         fingerprint = _fingerprint(request)
         with transaction.atomic():
             found = IdempotencyRecord.objects.select_for_update().filter(user=request.user, key=key).first()
+            if found is not None and found.created_at < expired_before():
+                found.delete()  # past its time: the key starts afresh
+                found = None
             if found is not None:
                 return _replay(found, fingerprint)
             try:

@@ -20,6 +20,7 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_at")]
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"

@@ -168,6 +168,7 @@ def version_representation(row: RuleVersion, request: Any) -> dict[str, Any]:
         "regime_title": row.regime_title,
         "jurisdiction": version.jurisdiction if version else None,
         "published_on": version.published_on if version else None,
+        "corrects": version.corrects if version else None,
         "last_verified_on": row.last_verified_on,
         "provenance": row.provenance,
         "origin": row.origin,

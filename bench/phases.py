@@ -380,6 +380,24 @@ def api_token(*, organisation: str) -> dict[str, Any]:
 
 
 @phase
+def history(*, runs: int, start: str, step_days: int, changes_per_run: int, chunk_size: int,
+            seed: int = 1) -> dict[str, Any]:
+    """A year's decision log: many full runs over dated as-of dates, some with changes."""
+    from .pages import build_history
+
+    return build_history(runs=runs, start=start, step_days=step_days, changes_per_run=changes_per_run,
+                         chunk_size=chunk_size, seed=seed)
+
+
+@phase
+def pages(*, samples: int) -> dict[str, Any]:
+    """Server time (p50 / p99) and SQL statements of each workspace page and API list."""
+    from .pages import measure_pages
+
+    return {"pages": measure_pages(samples=samples)}
+
+
+@phase
 def scaleout_run(*, workers: int, chunk_size: int, as_of: str, reference_run: int, timeout: float) -> dict[str, Any]:
     """The same full re-evaluation through the broker, spread over the running Celery workers."""
     from datetime import date

@@ -33,6 +33,13 @@ class Options:
     registry_report_memory_mb: int = 8192
     keep: bool = False
     api_only: bool = False  # the synthetic registry and the API phase, nothing else
+    history_runs: int = 0  # more full runs over dated as-of dates, for a year's decision log
+    history_start: str = "2026-01-01"
+    history_step_days: int = 30
+    history_changes: int = 200
+    pages: bool = False  # time each workspace page and API list
+    pages_samples: int = 20
+    reuse: bool = False  # the kept database as it is: only the history and the pages
 
 
 def machine() -> dict[str, Any]:
@@ -112,11 +119,33 @@ def _scale_out(options: Options, database: BenchDatabase, reference: dict[str, A
     return results
 
 
+def _year_scale(options: Options, env: dict[str, str], result: dict[str, Any], say: Callable[[str], None]) -> None:
+    """The history runs, then the pages, as asked for."""
+    if options.history_runs:
+        say(f"history: {options.history_runs} full runs from {options.history_start}, "
+            f"{options.history_step_days} days apart, {options.history_changes} models revised before each")
+        result["history"] = run_phase("history", {
+            "runs": options.history_runs, "start": options.history_start, "step_days": options.history_step_days,
+            "changes_per_run": options.history_changes, "chunk_size": options.chunk_size, "seed": options.seed,
+        }, env=env)
+        say(f"  the log holds {result['history']['log_rows']:,} rows")
+    if options.pages:
+        say(f"pages: {options.pages_samples} requests per page, server side")
+        result["pages"] = run_phase("pages", {"samples": options.pages_samples}, env=env)["pages"]
+
+
 def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
     database = BenchDatabase.beside_configured(options.database_name)
     env = child_environment(database)
     result: dict[str, Any] = {"models": options.models, "clusters": options.clusters, "database": database.vendor,
                               "machine": machine()}
+    if options.reuse:
+        if database.vendor != "postgresql":
+            raise BenchError("--reuse needs PostgreSQL: the embedded default's benchmark database is a temporary file")
+        say(f"database: {database.vendor} {database.name} (kept from an earlier run, used as it is)")
+        manage(["migrate", "--noinput"], env=env)
+        _year_scale(options, env, result, say)
+        return result
     say(f"database: {database.vendor} {database.name} (created for this run)")
     database.create()
     try:
@@ -128,6 +157,7 @@ def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
         say(f"  {result['generate']['subjects']:,} subjects in {result['generate']['seconds']} s")
         if options.api_only:
             result["api"] = _api_phase(options, database, say)
+            _year_scale(options, env, result, say)
             return result
         say("full re-evaluation in one process, its reader processes forked from it")
         reevaluation = result["reevaluate"] = run_phase(
@@ -156,6 +186,7 @@ def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
             result["registry_report"] = run_phase(
                 "registry_report", {"as_of": reevaluation["as_of"]}, env=env, optional=True,
                 timeout=options.registry_report_timeout, memory_limit_mb=options.registry_report_memory_mb)
+        _year_scale(options, env, result, say)
     finally:
         if options.keep:
             say(f"kept the benchmark database: {database.url}")

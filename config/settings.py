@@ -215,6 +215,7 @@ CELERY_TASK_DEFAULT_QUEUE = "evaluations"
 CELERY_TASK_ROUTES = {
     "reports.tasks.*": {"queue": "reports"},
     "rules.tasks.*": {"queue": "evaluations"},
+    "api.tasks.*": {"queue": "evaluations"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
@@ -275,6 +276,9 @@ CLUSTER_MAX_LINKS = env_int("CLUSTER_MAX_LINKS", 2000, minimum=0)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "600/min")
 API_MAX_PAGE_SIZE = 500
+# An `Idempotency-Key` answers retries for this many hours; after that the key may be used afresh and
+# its record is purged by the daily `api.tasks.purge_idempotency_records`.
+API_IDEMPOTENCY_KEY_TTL_HOURS = env_int("API_IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1)
 # POSTs that queue work (an evaluation or a report) are also counted at this lower rate per token.
 API_WORK_THROTTLE_RATE = os.environ.get("API_WORK_THROTTLE_RATE", "30/min")
 # Reports (reports/): a user may have this many requested reports not yet built (more is a 429); a

@@ -195,6 +195,19 @@ def _text(obligation: Obligation) -> tuple[str, str]:
     return (text.get("text") or "").strip(), text.get("provenance") or ""
 
 
+def _in_force_from(library: Any, version: EngineVersion) -> date | None:
+    """The day the law a version states took effect: a correction of part of an earlier version's
+    period (`corrects`) states the same law from the corrected version's first day."""
+    seen = {version.version_id}
+    while version.corrects and version.corrects not in seen:
+        corrected = next((v for v in library.versions(version.regime_slug) if v.version_id == version.corrects), None)
+        if corrected is None:
+            break
+        seen.add(corrected.version_id)
+        version = corrected
+    return version.effective_from
+
+
 def _reads_designation_only(version: EngineVersion, test_id: str) -> bool:
     test = next((t for t in version.tests if t.id == test_id), None)
     return test is not None and not test.compiled.quantities and "designated(" in test.condition
@@ -263,7 +276,7 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
         subject_facts = facts[determination.pk]
         designated = subject_facts.designated_on if by_designation else None
         for occurrence in occurrences(obligation, as_of=as_of, facts=subject_facts,
-                                      in_force_from=version.effective_from,
+                                      in_force_from=_in_force_from(library, version),
                                       incidents=tuple(incidents.get(determination.subject_ref, ())),
                                       not_before=(designated, f"the designation was decided on {designated}")
                                       if designated else None):

@@ -20,6 +20,7 @@ from django.db.models.functions import Collate
 
 from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
 from rules.engine.vocabulary import Status
+from rules.library_store import published_library
 from rules.models import Determination, EvaluationRun, LogHead, RuleVersion, StatusChange
 from rules.models.decision_log import GENESIS_SHA256
 from rules.subjects import SubjectKey, parse_subject, resolve_subjects
@@ -213,12 +214,29 @@ def registry_subject_refs() -> list[str]:
 
 
 def subjects_without_determination(*, as_of: date, subject_refs: Iterable[str]) -> list[str]:
-    """The subjects given that have no determination at all with this as-of date."""
+    """The subjects given that have no determination with this as-of date under the law as it now
+    stands on that date: none at all, or one of record made under another rule version than the one
+    now in force on that date (`subjects_superseded`). Those are recorded afresh; older rows stay."""
     refs = list(subject_refs)
     present = set(
         Determination.objects.filter(as_of=as_of, subject_ref__in=refs).values_list("subject_ref", flat=True).distinct()
     )
-    return [ref for ref in refs if ref not in present]
+    stale = set(subjects_superseded(as_of=as_of, subject_refs=refs)) if present else set()
+    return [ref for ref in refs if ref not in present or ref in stale]
+
+
+def subjects_superseded(*, as_of: date, subject_refs: Iterable[str]) -> list[str]:
+    """The subjects given whose determination of record as of the date, under some regime, was made
+    under another rule version than the one now in force on that date (or under a version when none
+    is in force now): a version correcting that period (`corrects`), or one published since for it,
+    now answers for that date."""
+    refs = list(subject_refs)
+    superseded = Q(pk__in=[])
+    for slug, version in published_library().in_force_all(as_of).items():
+        superseded |= Q(regime=slug) & ~Q(rule_hash=version.content_hash if version is not None else "")
+    rows = Determination.objects.filter(sequence__in=Subquery(_latest_sequences(as_of=as_of, subject_refs=refs)))
+    found = set(rows.filter(superseded).values_list("subject_ref", flat=True).distinct())
+    return [ref for ref in refs if ref in found]
 
 
 _REVISIONS = {

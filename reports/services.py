@@ -137,8 +137,13 @@ def record_missing_determinations(*, kind: str, params: dict[str, Any], requeste
     missing = selectors.subjects_without_determination(as_of=as_of, subject_refs=wanted)
     if not missing:
         return []
+    superseded = selectors.subjects_superseded(as_of=as_of, subject_refs=missing)
     run = run_create(kind=Trigger.MANUAL, as_of=as_of, subjects=missing, requested_by=requested_by)
     run_execute_inline(run)
+    if superseded:
+        return [f"{len(missing)} subject(s) had no determination as of {as_of.isoformat()} under the rule versions "
+                f"now in force on that date ({len(superseded)} had one under a version since corrected or replaced "
+                f"for it, which stays in the decision log): recorded them first in evaluation run {run.pk}"]
     return [f"{len(missing)} subject(s) had no determination as of {as_of.isoformat()}: recorded them first "
             f"in evaluation run {run.pk}"]
 

@@ -177,6 +177,9 @@ class RuleVersionOut(RuleVersionSummaryOut):
     regime_title = serializers.CharField()
     jurisdiction = serializers.CharField(allow_null=True)
     published_on = serializers.DateField(allow_null=True)
+    corrects = serializers.CharField(
+        allow_null=True, help_text="The version id whose period this version corrects in part (it is the version in "
+                                   "force on the days of its own period), or null.")
     last_verified_on = serializers.DateField(allow_null=True)
     provenance = serializers.CharField(allow_blank=True)
     origin = serializers.CharField()

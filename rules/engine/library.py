@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,7 @@ class RuleVersion:
     published: bool = False
     tiers: tuple[Tier, ...] = ()
     obligations: tuple[Obligation, ...] = ()
+    corrects: str | None = None  # the version id whose period this version corrects in part
     _by_kind: dict[str, tuple[RuleTest, ...]] = field(default_factory=dict, repr=False)
 
     def tests_for(self, kind: str) -> tuple[RuleTest, ...]:
@@ -111,6 +112,16 @@ class RuleVersion:
     def in_force_on(self, as_of: date) -> bool:
         return (self.effective_from is not None and self.effective_from <= as_of
                 and (self.effective_to is None or as_of < self.effective_to))
+
+    def day_in_force(self, today: date) -> date:
+        """The day nearest `today` on which this version is in force: today while it is, its first
+        day while it is yet to come, its last day once its period is over (a past period, or a
+        correction of one). Today for a text never in force (no `effective_from`)."""
+        if self.effective_from is None or self.in_force_on(today):
+            return today
+        if today < self.effective_from:
+            return self.effective_from
+        return self.effective_to - timedelta(days=1)
 
     def test(self, test_id: str) -> RuleTest:
         return next(test for test in self.tests if test.id == test_id)
@@ -263,6 +274,7 @@ def parse_rule_version(text: str, *, origin: str) -> RuleVersion:
         readings=tuple(document.get("readings") or ()), tests=tuple(tests),
         content_hash=content_hash(document), origin=origin, document=document, tiers=tuple(tiers),
         obligations=tuple(obligations),
+        corrects=version.get("corrects"),
     )
 
 
@@ -294,15 +306,32 @@ class Library:
         raise KeyError(f"{slug}@{version_id}")
 
     def in_force(self, slug: str, as_of: date, *, include_drafts: bool = False) -> RuleVersion | None:
-        """The version in force on `as_of` (latest start wins should versions overlap; the lint flags it)."""
-        found = [v for v in self._by_regime.get(slug, ()) if v.in_force_on(as_of) and (v.published or include_drafts)]
-        if not found:
-            return None
-        return max(found, key=lambda v: (v.effective_from, not v.published))
+        """The version in force on `as_of`: see `in_force_among`."""
+        return in_force_among([v for v in self._by_regime.get(slug, ())
+                               if v.published or include_drafts], as_of)
 
     def in_force_all(self, as_of: date, *, include_drafts: bool = False) -> dict[str, RuleVersion | None]:
         """Regime slug -> the version in force on `as_of` (None: not in force)."""
         return {slug: self.in_force(slug, as_of, include_drafts=include_drafts) for slug in self.regimes()}
+
+
+def in_force_among(versions: list[RuleVersion], as_of: date) -> RuleVersion | None:
+    """Which of one regime's versions is in force on `as_of`, when more than one period holds it.
+
+    A correction (`corrects: <version id>`) replaces the version it corrects on the days of its
+    own period, which lies inside that version's: on such a day every version that a version
+    holding the day corrects is set aside (so a correction of a correction wins over both). Of
+    what is left the latest to take effect wins: an open-ended version runs until its successor
+    takes effect. Any other overlap is refused by the lint (`overlapping-versions`); should one
+    reach here anyway, the latest to take effect still wins, then a draft (previewed) over a
+    published version, then the greater version id, so the answer never depends on file order.
+    """
+    found = [v for v in versions if v.in_force_on(as_of)]
+    if not found:
+        return None
+    corrected = {v.corrects for v in found if v.corrects}
+    remaining = [v for v in found if v.version_id not in corrected] or found
+    return max(remaining, key=lambda v: (v.effective_from, not v.published, v.version_id))
 
 
 def _display(path: Path) -> str:

@@ -1,7 +1,9 @@
 """Checks a rule library must pass before a version is published: `python -m rules.engine lint [ROOT]`.
 
-Overlapping versions, tests and obligations without citation or quote, obligations without a due rule, parameters without unit, a comparison
-whose operator is not the parameter's, test ids outside the DESIGN.md contract, and the like.
+Overlapping versions (other than a correction inside the period it corrects), corrections that
+cannot be placed, tests and obligations without citation or quote, obligations without a due rule,
+parameters without unit, a comparison whose operator is not the parameter's, test and obligation
+ids outside the DESIGN.md contract, and the like.
 """
 
 from __future__ import annotations
@@ -48,10 +50,66 @@ def _overlaps(a: RuleVersion, b: RuleVersion) -> bool:
     return first.effective_to is not None and second.effective_from < first.effective_to
 
 
+def _corrections(versions: tuple[RuleVersion, ...]) -> dict[str, set[str]]:
+    """Version id -> the ids it corrects, directly or through a correction it corrects in turn."""
+    direct = {version.version_id: version.corrects for version in versions if version.corrects}
+    chains: dict[str, set[str]] = {}
+    for version_id in direct:
+        seen, step = set(), direct.get(version_id)
+        while step is not None and step not in seen:
+            seen.add(step)  # a chain that comes back to `version_id` is a cycle: it holds itself
+            step = direct.get(step)
+        chains[version_id] = seen
+    return chains
+
+
+def _within(inner: RuleVersion, outer: RuleVersion) -> bool:
+    """`inner`'s period (closed) lies inside `outer`'s."""
+    return (inner.effective_from is not None and inner.effective_to is not None and outer.effective_from is not None
+            and outer.effective_from <= inner.effective_from
+            and (outer.effective_to is None or inner.effective_to <= outer.effective_to))
+
+
+def _correction_problems(versions: tuple[RuleVersion, ...], slug: str) -> Iterable[LintProblem]:
+    by_id = {version.version_id: version for version in versions}
+    chains = _corrections(versions)
+    for version in versions:
+        if not version.corrects:
+            continue
+        path, corrected = "version.corrects", by_id.get(version.corrects)
+        if version.corrects == version.version_id:
+            yield LintProblem(version.origin, path, "unknown-corrected-version",
+                              f"{slug} version {version.version_id} names itself as the version it corrects")
+        elif version.version_id in chains[version.version_id]:
+            yield LintProblem(version.origin, path, "unknown-corrected-version",
+                              f"{slug} version {version.version_id} corrects itself through {version.corrects}: "
+                              "corrections may not form a cycle")
+        elif corrected is None:
+            yield LintProblem(version.origin, path, "unknown-corrected-version",
+                              f"{slug} has no version {version.corrects!r} to correct "
+                              f"({', '.join(sorted(by_id)) or 'none'})")
+        elif version.effective_from is None or version.effective_to is None:
+            yield LintProblem(version.origin, path, "correction-outside-period",
+                              f"{slug} version {version.version_id} corrects {corrected.version_id} but gives no "
+                              "closed period (effective_from and effective_to) for the correction")
+        elif not _within(version, corrected):
+            yield LintProblem(version.origin, path, "correction-outside-period",
+                              f"{slug} version {version.version_id} ({version.effective_from} to "
+                              f"{version.effective_to}) corrects {corrected.version_id} but its period is not inside "
+                              f"{corrected.version_id}'s ({corrected.effective_from or 'never'} to "
+                              f"{corrected.effective_to or 'open'})")
+
+
 def _regime_problems(library: Library, slug: str) -> Iterable[LintProblem]:
     versions = library.versions(slug)
+    yield from _correction_problems(versions, slug)
+    corrects = _corrections(versions)
     for i, first in enumerate(versions):
         for second in versions[i + 1:]:
+            # a correction holds part of the period of the version it corrects (its period is checked above)
+            if (first.version_id in corrects.get(second.version_id, ())
+                    or second.version_id in corrects.get(first.version_id, ())):
+                continue
             if _overlaps(first, second):
                 yield LintProblem(second.origin, "version.effective_from", "overlapping-versions",
                                   f"{slug} versions {first.version_id} ({first.effective_from} to "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -331,13 +331,6 @@ class Occurrence:
     incident: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    occurrence: Occurrence
-    status: str
-    fulfilments: tuple[Any, ...] = field(default=())
-
-
 def _status(as_of: date, arises_on: date | None, due_on: date | None) -> str:
     if arises_on is None or due_on is None or as_of < arises_on:
         return ObligationStatus.NOT_YET_DUE
@@ -371,10 +364,10 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
     if not_before is not None and not_before[0] > floor:
         floor, floor_words = not_before
 
-    def _start(fact_on: date, _: date) -> date:
+    def start_of(fact_on: date) -> date:
         return max(fact_on, floor)
 
-    def _clamped(text: str, fact_on: date, _: date) -> str:
+    def clamped(text: str, fact_on: date) -> str:
         return text if fact_on >= floor else f"{text}; {floor_words}"
 
     def known(name: str) -> tuple[date, str] | None:
@@ -398,8 +391,8 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
             return [Occurrence("", None, f"{verb} {fact_on} ({source}), before the version took effect on "
                                          f"{in_force_from}: the obligation falls on what is {verb.removesuffix(' on')} "
                                          "from then on", ObligationStatus.NOT_APPLICABLE)]
-        due_on = _start(fact_on, in_force_from)
-        reason = _clamped(f"before or when {event}: {verb} {fact_on} ({source})", fact_on, in_force_from)
+        due_on = start_of(fact_on)
+        reason = clamped(f"before or when {event}: {verb} {fact_on} ({source})", fact_on)
         return [Occurrence("", due_on, reason, _status(as_of, due_on, due_on))]
     if isinstance(kind, AfterFact) and kind.fact == INCIDENT_DISCOVERED:
         found_incidents = [incident for incident in incidents
@@ -410,11 +403,11 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
         result = []
         for incident in sorted(found_incidents, key=lambda i: (i.discovered_on, i.id)):
             period = kind.period_for(incident.severity)
-            start = _start(incident.discovered_on, in_force_from)
+            start = start_of(incident.discovered_on)
             due_on = period.after(start)
             severity = incident.severity.replace("_", " ")
-            reason = _clamped(f"{period} after the incident ({severity}) was discovered on {incident.discovered_on}",
-                              incident.discovered_on, in_force_from)
+            reason = clamped(f"{period} after the incident ({severity}) was discovered on {incident.discovered_on}",
+                             incident.discovered_on)
             result.append(Occurrence(f"incident-{incident.id}", due_on, reason, _status(as_of, start, due_on),
                                      incident=incident.id))
         return result
@@ -424,13 +417,13 @@ def occurrences(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_fo
             return [Occurrence("", None, f"{kind.period} after {FACT_WORDS[kind.fact].replace(' was ', ' is ')}: "
                                          f"not yet as of {as_of}", ObligationStatus.NOT_YET_DUE)]
         fact_on, source = found
-        start = _start(fact_on, in_force_from)
+        start = start_of(fact_on)
         due_on = kind.period.after(start)
-        reason = _clamped(f"{kind.period} after {FACT_WORDS[kind.fact]} on {fact_on} ({source})", fact_on, in_force_from)
+        reason = clamped(f"{kind.period} after {FACT_WORDS[kind.fact]} on {fact_on} ({source})", fact_on)
         return [Occurrence("", due_on, reason, _status(as_of, start, due_on))]
     assert isinstance(kind, Recurring)
     found = facts.fact("threshold_met")
-    start = _start(found[0], in_force_from) if found is not None else floor
+    start = start_of(found[0]) if found is not None else floor
     if as_of < start:
         return [Occurrence("", None, f"every {kind.every} from {start}", ObligationStatus.NOT_YET_DUE)]
     result = []

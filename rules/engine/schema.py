@@ -68,6 +68,9 @@ RULE_FILE_SCHEMA: dict[str, Any] = {
                 "effective_from": NULLABLE_DATE,
                 "effective_to": NULLABLE_DATE,
                 "published_on": NULLABLE_DATE,
+                # the id of an earlier version of this regime whose period this one corrects in part
+                "corrects": {"anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                                       {"type": "null"}]},
                 "last_verified_on": DATE,
                 "provenance": PROVENANCE,
                 "caveats": {"type": "array", "items": TEXT},

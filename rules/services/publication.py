@@ -2,6 +2,7 @@
 facts affects."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.db import transaction
@@ -11,6 +12,7 @@ from registry.models import AIModel, Cluster, Organisation
 
 from .. import signals
 from ..engine import Library
+from ..engine import RuleVersion as EngineVersion
 from ..library_store import published_library
 from ..models import EvaluationRun, RuleVersion
 from ..models.rule_version import RuleVersionState
@@ -50,9 +52,21 @@ def affected_subjects(records: dict[str, list[int]]) -> dict[str, list[int]]:
     return result
 
 
-def rule_version_publish(*, version: RuleVersion, actor: Any) -> EvaluationRun:
-    """Publishes a draft and creates the re-evaluation of every subject under its regime."""
+def publication_problems(candidate: EngineVersion) -> list[str]:
+    """The lint's errors that would refuse publishing `candidate` beside the published library (a
+    period overlapping another version's that it does not correct, a missing citation, ...)."""
     from ..engine import lint
+
+    published = dataclasses.replace(candidate, published=True)
+    problems = lint(Library([*published_library(), published]))
+    return [str(p) for p in problems if p.severity == "error"
+            and (p.file == candidate.origin or candidate.regime_slug in p.message)]
+
+
+def rule_version_publish(*, version: RuleVersion, actor: Any) -> EvaluationRun:
+    """Publishes a draft and creates the re-evaluation of every subject under its regime, as of the
+    day nearest today on which the version is in force (`RuleVersion.day_in_force`: for a correction
+    of a past period, the period's last day)."""
     from ..library_store import engine_version
 
     with transaction.atomic():
@@ -60,18 +74,14 @@ def rule_version_publish(*, version: RuleVersion, actor: Any) -> EvaluationRun:
         if locked.is_published:
             raise ValueError(f"{locked} is already published")
         candidate = engine_version(locked)
-        candidate.published = True
-        library = published_library()
-        problems = lint(Library([*library, candidate]))
-        mine = [p for p in problems if p.severity == "error"
-                and (p.file == candidate.origin or candidate.regime_slug in p.message)]
+        mine = publication_problems(candidate)
         if mine:
-            raise ValueError("; ".join(str(p) for p in mine))
+            raise ValueError("; ".join(mine))
         locked.state = RuleVersionState.PUBLISHED
         locked.published_at = timezone.now()
         locked.published_by = actor
         locked.save()
         signals.rule_version_published.send(sender=RuleVersion, version=locked, actor=actor)
-        as_of = max(today(), locked.effective_from) if locked.effective_from else today()
+        as_of = candidate.day_in_force(today())
         return run_create(kind=Trigger.PUBLICATION, as_of=as_of, regimes=[locked.regime], rule_version=locked,
                           requested_by=actor)

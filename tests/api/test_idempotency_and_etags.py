@@ -2,9 +2,13 @@
 on revision (a stale ETag is a 412 and writes nothing)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from api.models import IdempotencyRecord
+from api.tasks import purge_idempotency_records
 from registry.models import AIModel, ModelRevision
 from rules.models import EvaluationRun
 from tests.api.conftest import AS_OF, errors_by_field
@@ -102,3 +106,41 @@ def test_the_etag_names_the_revision(world, lab):
     response = lab.get("/api/v1/organisations/acme/")
     assert response["ETag"].startswith('"1-')
     assert response.json()["etag"] == response["ETag"]
+
+
+def _age(key: str, hours: float) -> None:
+    IdempotencyRecord.objects.filter(key=key).update(created_at=timezone.now() - timedelta(hours=hours))
+
+
+def test_a_key_past_its_time_is_a_new_key(lab, settings):
+    settings.API_IDEMPOTENCY_KEY_TTL_HOURS = 24
+    assert lab.post("/api/v1/models/", BODY, format="json", HTTP_IDEMPOTENCY_KEY="old-key").status_code == 201
+    _age("old-key", 23)
+    still = lab.post("/api/v1/models/", {**BODY, "name": "Other"}, format="json", HTTP_IDEMPOTENCY_KEY="old-key")
+    assert still.status_code == 409  # within its time the key is still bound to the first request
+    _age("old-key", 25)
+    fresh = lab.post("/api/v1/models/", {**BODY, "name": "Other"}, format="json", HTTP_IDEMPOTENCY_KEY="old-key")
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh
+    assert AIModel.objects.filter(name="Other").count() == 1
+    record = IdempotencyRecord.objects.get(key="old-key")
+    assert record.created_at > timezone.now() - timedelta(hours=1)  # the old record made way for the new one
+
+
+def test_the_daily_purge_removes_only_records_past_their_time(lab, settings):
+    settings.API_IDEMPOTENCY_KEY_TTL_HOURS = 24
+    for key in ("keep", "drop-1", "drop-2"):
+        assert lab.post("/api/v1/models/", {**BODY, "name": key}, format="json",
+                        HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    _age("drop-1", 25)
+    _age("drop-2", 24 * 30)
+    assert purge_idempotency_records.apply().get() == 2
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["keep"]
+    replay = lab.post("/api/v1/models/", {**BODY, "name": "keep"}, format="json", HTTP_IDEMPOTENCY_KEY="keep")
+    assert replay["Idempotent-Replayed"] == "true"
+
+
+def test_the_purge_is_on_the_beat_schedule():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="api.tasks.purge_idempotency_records")
+    assert task.enabled and task.crontab is not None

@@ -65,3 +65,14 @@ def test_the_catalog_lists_accelerators_with_their_figures(world, lab):
     assert body["dense_max_ops_per_second"] > 1e15
     assert lab.get("/api/v1/accelerators/?vendor=NVIDIA&page_size=500").json()["count"] >= 1
     assert lab.get("/api/v1/accelerators/no-such-chip/").status_code == 404
+
+
+def test_a_correction_names_the_version_whose_period_it_corrects(world, regulator_api):
+    text = (settings.REGISTRY_RULE_LIBRARY / "us-eo-14110" / "2023-10-30.yaml").read_text(encoding="utf-8")
+    text = (text.replace('id: "2023-10-30"', 'id: "2024-06-01-correction"', 1)
+            .replace("effective_from: 2023-10-30", "effective_from: 2024-06-01", 1)
+            .replace("effective_to: 2025-01-20", 'effective_to: 2024-10-01\n  corrects: "2023-10-30"', 1))
+    correction = draft_create(content=text, origin="test draft")
+    original = RuleVersion.objects.get(regime="us-eo-14110", version_id="2023-10-30")
+    assert regulator_api.get(f"/api/v1/regimes/us-eo-14110/versions/{correction.pk}/").json()["corrects"] == "2023-10-30"
+    assert regulator_api.get(f"/api/v1/regimes/us-eo-14110/versions/{original.pk}/").json()["corrects"] is None

@@ -70,3 +70,34 @@ def test_the_bench_command_refuses_bad_sizes_naming_the_option():
         call_command("bench", models=1, clusters=1, workers="two", stdout=io.StringIO())
     with pytest.raises(CommandError, match="--readers: must be 0 or more, got -1"):
         call_command("bench", models=1, clusters=1, readers=-1, stdout=io.StringIO())
+
+
+def test_the_bench_command_builds_a_history_and_times_every_page_and_filter():
+    """`--history-runs` appends more dated runs to the log, some after revised models; `--pages` times
+    the dashboard, each list with each of its filters, a subject page and the API lists, server side,
+    with the SQL statements of each."""
+    result = bench(models=12, clusters=2, chunk_size=50, api_seconds=0.2, api_concurrency=1, api_only=True,
+                   history_runs=2, history_start="2026-03-01", history_step_days=45, history_changes=3,
+                   pages=True, pages_samples=2)
+    history = result["history"]
+    assert [run["as_of"] for run in history["runs"]] == ["2026-03-01", "2026-04-15"]
+    assert [run["revised_models"] for run in history["runs"]] == [0, 3]
+    first, second = (run["determinations"] for run in history["runs"])
+    assert first == second >= result["generate"]["subjects"] * 6  # every subject under every regime, each run
+    assert history["log_rows"] >= first + second  # and the revised models' own evaluations
+    pages = result["pages"]
+    for name in ("dashboard", "models list", "clusters list", "determinations list", "subject page (model)",
+                 "subject page (cluster)", "API models list", "API determinations list"):
+        assert pages[name]["status"] == 200, (name, pages[name])
+        assert pages[name]["samples"] == 2 and pages[name]["p50_ms"] > 0 and pages[name]["queries"] > 0, name
+    filtered = [name for name in pages if name.startswith("models list filtered by ")]
+    assert len(filtered) >= 2, sorted(pages)  # each of the list's filters, read from the page itself
+    assert all(pages[name]["status"] == 200 for name in filtered)
+
+
+def test_the_bench_command_refuses_to_reuse_what_it_cannot():
+    with pytest.raises(CommandError, match="--history-runs: must be 0 or more"):
+        call_command("bench", models=1, clusters=1, history_runs=-1, stdout=io.StringIO())
+    if not POSTGRESQL:
+        with pytest.raises(CommandError, match="--reuse needs PostgreSQL"):
+            call_command("bench", models=1, clusters=1, reuse=True, stdout=io.StringIO())

@@ -224,7 +224,9 @@ def parse_with(old: str, new: str):
 
 @pytest.mark.parametrize(("old", "new", "path", "message"), [
     ("attaches_to: {tier: gpai-systemic-risk}", "attaches_to: {tier: frontier}",
-     "obligations[0].attaches_to.tier", "obligation art-52-1-notification: no tier 'frontier'"),
+     "obligations[2].attaches_to.tier", "obligation art-55-systemic-risk-obligations: no tier 'frontier'"),
+    ("attaches_to: {test: systemic-risk-presumption}", "attaches_to: {test: presumption}",
+     "obligations[0].attaches_to.test", "obligation art-52-1-notification: no test 'presumption'"),
     ("attaches_to: {tier: gpai}", "attaches_to: {test: gpai-nope}",
      "obligations[1].attaches_to.test", "obligation art-53-provider-obligations: no test 'gpai-nope'"),
     ('{after: threshold_met, period: "14 days"}', '{after: trained, period: "14 days"}',

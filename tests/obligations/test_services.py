@@ -293,3 +293,20 @@ def test_a_model_designated_by_the_commission_comes_under_art_55_when_the_design
     assert art55.due_reason.endswith("; the designation was decided on 2026-03-02")
     art53 = one(date(2026, 3, 10), "art-53-provider-obligations")  # a GPAI model since it was placed on the market
     assert (art53.due_on, art53.status) == (date(2026, 1, 15), "overdue")
+
+
+def test_a_corrections_obligations_run_from_the_day_the_corrected_version_took_effect():
+    from pathlib import Path
+
+    from obligations.services import _in_force_from
+    from rules.engine.library import Library, parse_rule_version
+
+    text = (Path(__file__).resolve().parents[2] / "rules/library/eu-ai-act/2025-08-02.yaml").read_text(encoding="utf-8")
+    original = parse_rule_version(text, origin="eu.yaml")
+    correction = parse_rule_version(
+        text.replace('id: "2025-08-02"', 'id: "2026-02-01-correction"\n  corrects: "2025-08-02"')
+        .replace("effective_from: 2025-08-02", "effective_from: 2026-02-01")
+        .replace("effective_to: null", "effective_to: 2026-05-01"), origin="correction.yaml")
+    library = Library([original, correction])
+    assert _in_force_from(library, correction) == date(2025, 8, 2)
+    assert _in_force_from(library, original) == date(2025, 8, 2)

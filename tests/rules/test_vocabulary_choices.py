@@ -22,6 +22,7 @@ README_TRIGGERS = {"submission", "publication", "schedule", "manual"}
 AUDIT_ACTIONS = {
     "token.issued", "token.revoked", "role.changed", "record.created", "record.revised",
     "rule_version.published", "user.privileges_changed", "group.permissions_changed",
+    "fulfilment.recorded", "fulfilment.reviewed", "incident.recorded",
 }
 
 

@@ -1,5 +1,6 @@
 """Rule versions in the admin, and the rule workflow: a regulator uploads or edits a draft, reads its
-impact preview (who would change status, from what to what, and which tests flip), then publishes
+impact preview as of a date (what would refuse its publication, what it changes in the law, who
+would change status, from what to what, and which tests flip), then publishes
 it, which starts the re-evaluation whose progress the run page shows. Published versions are
 never edited; only a user with `rules.publish_ruleversion` publishes."""
 from __future__ import annotations
@@ -17,12 +18,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from rules.engine import Library, RuleFileErrors, lint
-from rules.engine.formatting import format_quantity
-from rules.library_store import draft_create, draft_update, engine_version, published_library
+from rules.engine import RuleFileErrors
+from rules.library_store import draft_create, draft_update, engine_version
 from rules.models import RuleVersion
 from rules.models.rule_version import RuleVersionState
-from rules.previews import draft_preview, preview_as_of
+from rules.previews import PreviewInputError, draft_preview, period_text, preview_as_of
+from rules.services import publication_problems
 
 from .forms import DraftForm
 from .links import subject_admin_urls
@@ -38,7 +39,7 @@ class RuleVersionAdmin(admin.ModelAdmin):
     list_filter = ("state", "regime", "legal_status")
     search_fields = ("regime", "version_id", "title")
     readonly_fields = ("regime", "regime_title", "version_id", "title", "legal_status", "effective_from", "effective_to",
-                       "last_verified_on", "provenance", "content_sha256", "state", "origin", "created_by", "created_at",
+                       "corrects", "last_verified_on", "provenance", "content_sha256", "state", "origin", "created_by", "created_at",
                        "published_at", "published_by", "content_display")
     fields = readonly_fields
     change_form_template = "admin/workspace/ruleversion_change_form.html"
@@ -66,6 +67,12 @@ class RuleVersionAdmin(admin.ModelAdmin):
     @admin.display(description="SHA-256")
     def short_hash(self, obj: RuleVersion) -> str:
         return obj.content_sha256[:16] + "…"
+
+    @admin.display(description="Corrects")
+    def corrects(self, obj: RuleVersion) -> str:
+        """The version whose period this one corrects in part: in force instead of it on the days of its own."""
+        corrected = engine_version(obj).corrects
+        return f"{obj.regime}@{corrected}, for the period above" if corrected else "—"
 
     @admin.display(description="Rule file")
     def content_display(self, obj: RuleVersion) -> str:
@@ -132,25 +139,40 @@ class RuleVersionAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/workspace/ruleversion_draft_form.html", context)
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """What publishing the draft would change: status changes first, then test-only changes."""
+        """What publishing the draft would change as of a date (`?as_of=`, by default a day of the
+        draft's own period): what would refuse its publication first, then what it changes in the
+        law against the version it would replace that day, then the subjects whose status would
+        change, then those whose tests change only."""
         draft = self._draft(request, object_id)
-        as_of = preview_as_of(draft, timezone.now().date())
-        preview = draft_preview(draft=draft, as_of=as_of)
-        links = subject_admin_urls(change["subject_ref"] for change in preview.changes)
+        candidate = engine_version(draft)
+        requested = request.GET.get("as_of")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"Impact of publishing {draft}",
             "draft": draft,
-            "preview": preview,
-            "status_changes": [(change, links.get(change["subject_ref"])) for change in preview.status_changes],
-            "test_changes": [(change, links.get(change["subject_ref"]))
-                             for change in preview.changes if not change["status_changed"]],
-            "parameter_changes": parameter_changes(draft, as_of=as_of),
-            "lint_problems": publication_problems(draft),
+            "period": period_text(candidate),
+            "corrects": candidate.corrects,
+            "publication_as_of": candidate.day_in_force(timezone.now().date()),
+            "as_of_value": requested if requested is not None else "",
             "can_publish": self.has_publish_permission(request),
             "has_view_permission": True,
         }
+        try:
+            as_of = preview_as_of(candidate, today=timezone.now().date(), requested=requested)
+        except PreviewInputError as exc:
+            context.update(as_of_error=exc.message, blockers=publication_problems(candidate))
+            return TemplateResponse(request, "admin/workspace/ruleversion_preview.html", context, status=400)
+        preview = draft_preview(draft=draft, as_of=as_of)
+        links = subject_admin_urls(change["subject_ref"] for change in preview.changes)
+        context.update(
+            preview=preview,
+            as_of_value=as_of.isoformat(),
+            blockers=preview.blockers,
+            differences=preview.differences,
+            status_changes=[(change, links.get(change["subject_ref"])) for change in preview.status_changes],
+            test_changes=[(change, links.get(change["subject_ref"])) for change in preview.test_changes],
+        )
         return TemplateResponse(request, "admin/workspace/ruleversion_preview.html", context)
 
     def publish_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -186,28 +208,3 @@ class RuleVersionAdmin(admin.ModelAdmin):
         if obj.is_published:
             raise Http404(f"{obj} is published: only a draft is previewed or published")
         return obj
-
-
-def parameter_changes(draft: RuleVersion, *, as_of: Any) -> list[dict[str, str]]:
-    """The law's numbers the draft changes against the version in force when it would apply."""
-    candidate = engine_version(draft)
-    current = published_library().in_force(candidate.regime_slug, as_of)
-    before = current.parameters if current is not None else {}
-    rows = []
-    for name in sorted(set(before) | set(candidate.parameters)):
-        old, new = before.get(name), candidate.parameters.get(name)
-        shown_old = f"{old.operator} {format_quantity(old.value, old.unit)}" if old else "—"
-        shown_new = f"{new.operator} {format_quantity(new.value, new.unit)}" if new else "—"
-        if shown_old != shown_new:
-            rows.append({"parameter": name, "current": shown_old, "draft": shown_new,
-                         "citation": (new or old).citation or ""})
-    return rows
-
-
-def publication_problems(draft: RuleVersion) -> list[str]:
-    """The lint's errors that would refuse this draft's publication (e.g. a version overlapping in time)."""
-    candidate = engine_version(draft)
-    candidate.published = True
-    problems = lint(Library([*published_library(), candidate]))
-    return [str(p) for p in problems if p.severity == "error"
-            and (p.file == candidate.origin or candidate.regime_slug in p.message)]
