@@ -20,6 +20,8 @@ REGULATOR_DESIGNATIONS = [("registry", "designation", "add"), ("registry", "desi
 LAB_RECORDS = ("organisation", "aimodel", "cluster", "acceleratorgroup", "networklink")
 LAB_VIEW_ONLY = ("accelerator", "organisationrevision", "modelrevision", "clusterrevision")
 LAB_DESIGNATIONS = [("registry", "designation", "view")]
+# Reports: a lab member sees (and generates, in the workspace) audit reports of its own subjects only.
+LAB_REPORTS = [("reports", "reportartifact", "view")]
 LAB_OBLIGATIONS = [("obligations", "obligationstate", "view")]  # scoping keeps a lab to its own
 
 
@@ -51,6 +53,7 @@ def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_
         *(perm("registry", model, action) for model in LAB_RECORDS for action in ("view", "add", "change")),
         *(perm("registry", model, "view") for model in LAB_VIEW_ONLY),
         *later(LAB_DESIGNATIONS),
+        *later(LAB_REPORTS),
         *later(LAB_OBLIGATIONS),
     )
 

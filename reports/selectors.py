@@ -34,6 +34,19 @@ class ReportInputError(ValueError):
     """A report asked for something that does not exist; the message names the parameter."""
 
 
+@dataclass(frozen=True)
+class RecordScope:
+    """One organisation's view of the log: its own subjects' determinations, less those of `withheld`
+    subjects (resting on another organisation's model not yet released, `rules.visibility`)."""
+
+    organisation: str
+    withheld: frozenset[str] = frozenset()
+
+    def apply(self, rows: QuerySet[Determination]) -> QuerySet[Determination]:
+        rows = rows.filter(organisation=self.organisation)
+        return rows.exclude(subject_ref__in=sorted(self.withheld)) if self.withheld else rows
+
+
 def determinations_of_record(*, as_of: date, subject_refs: Iterable[str] | None = None,
                              regimes: Iterable[str] | None = None) -> list[Determination]:
     """The latest determination per (subject, regime) with this as-of date, ordered by subject and regime."""
@@ -56,9 +69,11 @@ def reading_the_log(work_mem_mb: int = 64) -> Iterator[None]:
 
 
 def _latest_sequences(*, as_of: date, kind: str | None = None, subject_refs: Iterable[str] | None = None,
-                      regimes: Iterable[str] | None = None) -> QuerySet[Determination]:
+                      regimes: Iterable[str] | None = None, scope: RecordScope | None = None) -> QuerySet[Determination]:
     """The sequence of each determination of record as of the date: one per (subject, regime)."""
     rows = Determination.objects.filter(as_of=as_of)
+    if scope is not None:
+        rows = scope.apply(rows)
     if kind is not None:
         rows = rows.filter(subject_kind=kind)
     if subject_refs is not None:
@@ -68,24 +83,28 @@ def _latest_sequences(*, as_of: date, kind: str | None = None, subject_refs: Ite
     return rows.order_by().values("subject_ref", "regime").annotate(last=Max("sequence")).values("last")
 
 
-def of_record(*, as_of: date, kind: str | None = None, status: str | None = None) -> QuerySet[Determination]:
+def of_record(*, as_of: date, kind: str | None = None, status: str | None = None,
+              scope: RecordScope | None = None) -> QuerySet[Determination]:
     """The determinations of record as of the date as a query, for counting or streaming without
-    loading them (the same rows as `determinations_of_record`)."""
-    rows = Determination.objects.filter(sequence__in=Subquery(_latest_sequences(as_of=as_of, kind=kind)))
+    loading them (the same rows as `determinations_of_record`; within `scope` if given)."""
+    rows = Determination.objects.filter(sequence__in=Subquery(_latest_sequences(as_of=as_of, kind=kind, scope=scope)))
     if status is not None:
         rows = rows.filter(status=status)
     return rows
 
 
-def record_counts(*, as_of: date) -> list[tuple[str, str, str, int]]:
+def record_counts(*, as_of: date, scope: RecordScope | None = None) -> list[tuple[str, str, str, int]]:
     """(regime, status, rule version label, number of determinations of record), counted by the database."""
-    rows = of_record(as_of=as_of).order_by().values("regime", "status", "rule_version_label").annotate(n=Count("pk"))
+    rows = of_record(as_of=as_of, scope=scope).order_by().values("regime", "status", "rule_version_label").annotate(n=Count("pk"))
     return [(row["regime"], row["status"], row["rule_version_label"], row["n"]) for row in rows]
 
 
-def subject_count(*, as_of: date) -> int:
+def subject_count(*, as_of: date, scope: RecordScope | None = None) -> int:
     """Subjects with a determination as of the date (each has one of record per regime it was asked about)."""
-    return Determination.objects.filter(as_of=as_of).order_by().values("subject_ref").distinct().count()
+    rows = Determination.objects.filter(as_of=as_of)
+    if scope is not None:
+        rows = scope.apply(rows)
+    return rows.order_by().values("subject_ref").distinct().count()
 
 
 def _binary(field: str) -> Collate:
@@ -94,10 +113,10 @@ def _binary(field: str) -> Collate:
 
 
 def iter_of_record(*, as_of: date, status: str | None = None, fields: tuple[str, ...] | None = None,
-                   limit: int | None = None, batch: int = 500) -> Iterator[Any]:
+                   limit: int | None = None, batch: int = 500, scope: RecordScope | None = None) -> Iterator[Any]:
     """Determinations of record ordered by subject kind, subject and regime (as `determinations_of_record`),
     read `batch` at a time: model instances, or tuples of `fields`; at most `limit` of them."""
-    rows = of_record(as_of=as_of, status=status).order_by(
+    rows = of_record(as_of=as_of, status=status, scope=scope).order_by(
         _binary("subject_kind"), _binary("subject_ref"), _binary("regime"))
     if limit is not None:
         rows = rows[:limit]
@@ -151,7 +170,8 @@ SEVERITY = (Status.NOT_COVERED, Status.INDETERMINATE, Status.COVERED)  # by the 
 
 
 def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, date_fields: tuple[str, ...],
-                            same_under_every_regime: bool = False, batch: int = 2000) -> Iterator[SubjectOfRecord]:
+                            same_under_every_regime: bool = False, batch: int = 2000,
+                            scope: RecordScope | None = None) -> Iterator[SubjectOfRecord]:
     """Each subject of the kind with determinations of record as of the date, reduced by the database to
     its most severe status and largest recorded quantity, with the dates its facts give (the facts of
     its latest determination of record); one query, read `batch` subjects at a time, in no set order.
@@ -163,7 +183,7 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
     """
     vendor = connection.vendor
     d, f = Determination._meta.db_table, Determination._meta.get_field("facts").related_model._meta.db_table
-    latest_sql, latest_params = _latest_sequences(as_of=as_of, kind=kind).query.get_compiler(
+    latest_sql, latest_params = _latest_sequences(as_of=as_of, kind=kind, scope=scope).query.get_compiler(
         connection=connection).as_sql()
     dates = [_fact_sql(vendor, kind, field) for field in date_fields]
     when = f"COALESCE({', '.join(dates)})" if len(dates) > 1 else dates[0]
@@ -205,11 +225,16 @@ def subject_key(ref: str) -> SubjectKey:
     return key
 
 
-def registry_subject_refs() -> list[str]:
-    """Every subject of the registry now, models then clusters then organisations."""
-    refs = [m.subject_ref for m in AIModel.objects.select_related("organisation").order_by("pk")]
-    refs += [c.subject_ref for c in Cluster.objects.select_related("organisation").order_by("pk")]
-    refs += [o.subject_ref for o in Organisation.objects.order_by("pk")]
+def registry_subject_refs(*, organisation: str | None = None) -> list[str]:
+    """Every subject of the registry now (or of one organisation), models then clusters then organisations."""
+    models, clusters = AIModel.objects.select_related("organisation"), Cluster.objects.select_related("organisation")
+    organisations = Organisation.objects.all()
+    if organisation is not None:
+        models, clusters = models.filter(organisation__slug=organisation), clusters.filter(organisation__slug=organisation)
+        organisations = organisations.filter(slug=organisation)
+    refs = [m.subject_ref for m in models.order_by("pk")]
+    refs += [c.subject_ref for c in clusters.order_by("pk")]
+    refs += [o.subject_ref for o in organisations.order_by("pk")]
     return refs
 
 
@@ -327,16 +352,18 @@ def iter_determinations(rows: QuerySet[Determination], *, batch: int = 2000) -> 
 def reports_of_organisation(organisation_slug: str | None, *, withheld_subjects: Iterable[str] = ()) -> QuerySet:
     """What a lab member may read of the stored reports: the audit reports of its organisation's subjects,
     less those of `withheld_subjects` (subjects resting on another organisation's unreleased model,
-    `rules.visibility`), whose reports would show that model's figures. No organisation: none."""
+    `rules.visibility`), whose reports would show that model's figures, and the registry reports of its
+    organisation's view (which leave those subjects out). No organisation: none."""
     if organisation_slug is None:
         return ReportArtifact.objects.none()
-    queryset = ReportArtifact.objects.filter(kind="audit").filter(
-        Q(parameters__subject__startswith=f"model:{organisation_slug}/")
-        | Q(parameters__subject__startswith=f"cluster:{organisation_slug}/")
-        | Q(parameters__subject=f"organisation:{organisation_slug}")
+    queryset = ReportArtifact.objects.filter(
+        Q(kind="audit") & (Q(parameters__subject__startswith=f"model:{organisation_slug}/")
+                           | Q(parameters__subject__startswith=f"cluster:{organisation_slug}/")
+                           | Q(parameters__subject=f"organisation:{organisation_slug}"))
+        | Q(kind="registry", parameters__organisation=organisation_slug)
     )
     withheld = sorted(withheld_subjects)
-    return queryset.exclude(parameters__subject__in=withheld) if withheld else queryset
+    return queryset.exclude(kind="audit", parameters__subject__in=withheld) if withheld else queryset
 
 
 def artifact_for_download(*, artifact_id: int, user: Any) -> ReportArtifact:

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -84,6 +84,8 @@ def report_parameters(*, kind: str, format: str, **raw: Any) -> dict[str, Any]:
         params["as_of"] = _date("as_of", raw.get("as_of"), required=True)
     elif kind in (ReportKind.REGISTRY, ReportKind.OBLIGATIONS):
         params["as_of"] = _date("as_of", raw.get("as_of"), required=True)
+        if raw.get("organisation"):  # one organisation's view of the registry
+            params["organisation"] = _organisation(raw["organisation"])
     elif kind == ReportKind.CHANGES:
         if raw.get("run") in (None, ""):
             raise ReportInputError("run: required (an evaluation run id)")
@@ -94,6 +96,28 @@ def report_parameters(*, kind: str, format: str, **raw: Any) -> dict[str, Any]:
     if generated_at:
         params["generated_at"] = generated_at
     return params
+
+
+def _organisation(slug: Any) -> str:
+    from registry.models import Organisation
+
+    if not Organisation.objects.filter(slug=str(slug)).exists():
+        raise ReportInputError(f"organisation: no organisation {str(slug)!r}")
+    return str(slug)
+
+
+def record_scope(params: dict[str, Any]) -> selectors.RecordScope | None:
+    """The view a registry report with an `organisation` takes: that organisation's subjects, less those
+    resting on another organisation's model not yet released (as the organisation's members see it)."""
+    from registry.models import Organisation
+    from rules.visibility import unreleased_elsewhere
+
+    slug = params.get("organisation")
+    if not slug:
+        return None
+    organisation_id = Organisation.objects.filter(slug=slug).values_list("pk", flat=True).first()
+    withheld = unreleased_elsewhere(organisation_id=organisation_id, organisation_slug=slug).own
+    return selectors.RecordScope(organisation=slug, withheld=frozenset(withheld))
 
 
 def _export_filters(raw: dict[str, Any]) -> dict[str, Any]:
@@ -119,17 +143,24 @@ def _export_filters(raw: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def record_missing_determinations(*, kind: str, params: dict[str, Any], requested_by: Any = None) -> list[str]:
+def record_missing_determinations(*, kind: str, params: dict[str, Any], requested_by: Any = None,
+                                  on_run: Callable[[Any], None] | None = None) -> list[str]:
     """Records (through the rules services) determinations the report needs and the log lacks.
 
     An audit, registry or obligations report as of D reads determinations whose as-of date is D; subjects with
-    none are evaluated first in a manual run. Returns what was done, in words, for the report's notes.
+    none are evaluated first in a manual run (handed to `on_run` before it is carried out, so that its
+    progress can be followed). Returns what was done, in words, for the report's notes.
     """
     from rules.services import run_create, run_execute_inline
 
     if kind == ReportKind.AUDIT:
         wanted = [params["subject"]]
-    elif kind in (ReportKind.REGISTRY, ReportKind.OBLIGATIONS):
+    elif kind == ReportKind.REGISTRY:
+        scope = record_scope(params)
+        wanted = selectors.registry_subject_refs(organisation=scope.organisation if scope else None)
+        if scope is not None:
+            wanted = [ref for ref in wanted if ref not in scope.withheld]
+    elif kind == ReportKind.OBLIGATIONS:
         wanted = selectors.registry_subject_refs()
     else:
         return []
@@ -139,6 +170,8 @@ def record_missing_determinations(*, kind: str, params: dict[str, Any], requeste
         return []
     superseded = selectors.subjects_superseded(as_of=as_of, subject_refs=missing)
     run = run_create(kind=Trigger.MANUAL, as_of=as_of, subjects=missing, requested_by=requested_by)
+    if on_run is not None:
+        on_run(run)
     run_execute_inline(run)
     if superseded:
         return [f"{len(missing)} subject(s) had no determination as of {as_of.isoformat()} under the rule versions "
@@ -168,7 +201,8 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
         context = audit_context(subject_ref=params["subject"], as_of=date.fromisoformat(params["as_of"]),
                                 generated_at=generated_at)
     elif kind == ReportKind.REGISTRY:
-        context = registry_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at)
+        context = registry_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at,
+                                   scope=record_scope(params))
     elif kind == ReportKind.OBLIGATIONS:
         context = calendar_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at)
     else:
@@ -179,7 +213,7 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
 
 def _determination_rows(kind: str, format: str, params: dict[str, Any]) -> Iterator[str]:
     if kind == ReportKind.REGISTRY:
-        rows = selectors.iter_of_record(as_of=date.fromisoformat(params["as_of"]))
+        rows = selectors.iter_of_record(as_of=date.fromisoformat(params["as_of"]), scope=record_scope(params))
     else:
         filters = {k: params[k] for k in EXPORT_FILTERS if k in params}
         if "as_of" in filters:
@@ -193,7 +227,8 @@ def _file_name(artifact: ReportArtifact) -> str:
     if artifact.kind == ReportKind.AUDIT:
         stem = f"audit-{slugify(re.sub(r'[:/@]', '-', params['subject']))}-{params['as_of']}"
     elif artifact.kind == ReportKind.REGISTRY:
-        stem = f"registry-{params['as_of']}"
+        stem = f"registry-{params['organisation']}-{params['as_of']}" if params.get("organisation") else \
+            f"registry-{params['as_of']}"
     elif artifact.kind == ReportKind.CHANGES:
         stem = f"changes-run-{params['run']}"
     elif artifact.kind == ReportKind.OBLIGATIONS:
@@ -220,7 +255,8 @@ def artifact_build(*, artifact_id: int) -> ReportArtifact:
         params = dict(artifact.parameters)
         if not params.get("generated_at"):
             params["generated_at"] = timezone.now().isoformat()
-        notes = record_missing_determinations(kind=artifact.kind, params=params, requested_by=artifact.requested_by)
+        notes = record_missing_determinations(kind=artifact.kind, params=params, requested_by=artifact.requested_by,
+                                              on_run=lambda run: _link_run(artifact, run))
         digest, size = hashlib.sha256(), 0
         with tempfile.TemporaryFile() as handle:
             for chunk in report_content(kind=artifact.kind, format=artifact.format, params=params):
@@ -241,6 +277,13 @@ def artifact_build(*, artifact_id: int) -> ReportArtifact:
     artifact.status, artifact.error, artifact.finished_at = ArtifactStatus.DONE, "", timezone.now()
     artifact.save()
     return artifact
+
+
+def _link_run(artifact: ReportArtifact, run: Any) -> None:
+    """The report rests on the run recording its missing determinations: linked at once (committed), so
+    the report's progress is that run's while it runs."""
+    artifact.run = run
+    ReportArtifact.objects.filter(pk=artifact.pk).update(run=run)
 
 
 def report_generate(*, kind: str, format: str, requested_by: Any = None, **params: Any) -> ReportArtifact:
@@ -285,7 +328,7 @@ def report_request(*, kind: str, format: str, requested_by: Any = None, **params
     user = requested_by if getattr(requested_by, "pk", None) else None
     checked = report_parameters(kind=kind, format=format, **params)
     if user is not None:
-        type(user).objects.select_for_update().filter(pk=user.pk).first()
+        user._meta.model.objects.select_for_update().filter(pk=user.pk).first()  # also through a lazy request.user
     same = (ReportArtifact.objects.filter(kind=kind, format=format, status=ArtifactStatus.PENDING, parameters=checked)
             .order_by("id").first())
     if same is not None:

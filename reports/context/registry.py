@@ -95,7 +95,8 @@ class _Charted:
             self.left_out_named.pop()
 
 
-def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, bool]]) -> _Charted:
+def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, bool]],
+            scope: selectors.RecordScope | None = None) -> _Charted:
     """Every subject of the kind streamed from the log (one query), reduced to one point each; past
     the chart limit the points are counted per cell instead of kept."""
     prefix = MODEL_COMPUTE if kind == "model" else CLUSTER_PEAK
@@ -103,7 +104,7 @@ def _points(as_of: date, kind: str, versions: list[tuple[str, EngineVersion, boo
     charted = _Charted(charts.PointCollector(chart_limit()))
     named = left_out_limit()
     for subject in selectors.iter_subjects_of_record(
-            as_of=as_of, kind=kind, quantity_prefix=prefix, same_under_every_regime=kind == "model",
+            as_of=as_of, kind=kind, quantity_prefix=prefix, same_under_every_regime=kind == "model", scope=scope,
             date_fields=("training_completed_on", "released_on") if kind == "model" else ("operational_from",)):
         if subject.when and subject.when > as_of.isoformat():
             continue  # it did not exist yet on the as-of date (its determinations are not_applicable)
@@ -153,12 +154,13 @@ def _listed(subject_ref: str, subject_kind: str, regime: str, rule_version_label
     }
 
 
-def _subject_list(as_of: date, status: str, by_regime: dict[str, int]) -> dict[str, Any]:
+def _subject_list(as_of: date, status: str, by_regime: dict[str, int],
+                  scope: selectors.RecordScope | None = None) -> dict[str, Any]:
     """The first determinations of record with the status, in subject order, up to the list limit (their
     payloads read in batches), with what is left out counted by regime."""
     limit = list_limit()
     rows = [_listed(*row) for row in selectors.iter_of_record(as_of=as_of, status=status, fields=LISTED_FIELDS,
-                                                              limit=limit)]
+                                                              limit=limit, scope=scope)]
     total = sum(by_regime.values())
     shown = Counter(row["regime"] for row in rows)
     left = [{"regime": slug, "count": count - shown[slug]} for slug, count in sorted(by_regime.items())
@@ -166,15 +168,16 @@ def _subject_list(as_of: date, status: str, by_regime: dict[str, int]) -> dict[s
     return {"rows": rows, "total": total, "left_out": total - len(rows), "left_out_by_regime": left}
 
 
-def registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
+def registry_context(*, as_of: date, generated_at: datetime, scope: selectors.RecordScope | None = None) -> dict[str, Any]:
+    """The whole registry's report, or (`scope`) one organisation's view of it."""
     with selectors.reading_the_log():
-        return _registry_context(as_of=as_of, generated_at=generated_at)
+        return _registry_context(as_of=as_of, generated_at=generated_at, scope=scope)
 
 
-def _registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
+def _registry_context(*, as_of: date, generated_at: datetime, scope: selectors.RecordScope | None) -> dict[str, Any]:
     counts: Counter[tuple[str, str]] = Counter()
     versions_used: dict[str, set[str]] = {}
-    for regime, status, label, count in selectors.record_counts(as_of=as_of):
+    for regime, status, label, count in selectors.record_counts(as_of=as_of, scope=scope):
         counts[(regime, status)] += count
         versions_used.setdefault(regime, set()).add(label or "—")
     regimes = sorted(versions_used)
@@ -182,20 +185,24 @@ def _registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
               "counts": [counts[(slug, status)] for status in STATUSES],
               "total": sum(counts[(slug, status)] for status in STATUSES)} for slug in regimes]
     versions = _chart_versions(as_of)
-    models = _points(as_of, "model", versions)
-    clusters = _points(as_of, "cluster", versions)
+    models = _points(as_of, "model", versions, scope)
+    clusters = _points(as_of, "cluster", versions, scope)
     model_lines = _threshold_lines(versions, "ops", "model")
     cluster_lines = _threshold_lines(versions, "ops_per_second", "cluster")
     head = selectors.chain_head()
     return {
         "kind": "registry",
-        "title": f"Registry report as of {as_of.isoformat()}",
+        "title": f"Registry report as of {as_of.isoformat()}" + (
+            f": the subjects of {scope.organisation}" if scope is not None else ""),
         "as_of": as_of.isoformat(),
+        "scope_note": (f"The subjects of {scope.organisation} only, as its members see the registry: a subject "
+                       "resting on another organisation's model not yet released is left out."
+                       if scope is not None else ""),
         "generated_at": iso_datetime(generated_at),
         "statuses": [STATUS_LABELS[s] for s in STATUSES],
         "counts": table,
         "totals": [sum(counts[(slug, status)] for slug in regimes) for status in STATUSES],
-        "subject_count": selectors.subject_count(as_of=as_of),
+        "subject_count": selectors.subject_count(as_of=as_of, scope=scope),
         "determination_count": sum(counts.values()),
         "model_chart": charts.threshold_chart(
             points=models.points.sorted_points(), binned=models.points.binned, noun="models",
@@ -216,9 +223,10 @@ def _registry_context(*, as_of: date, generated_at: datetime) -> dict[str, Any]:
         "clusters_left_out": clusters.left_out_named,
         "clusters_left_out_count": clusters.left_out,
         Status.COVERED: _subject_list(as_of, Status.COVERED, {slug: counts[(slug, Status.COVERED)] for slug in regimes
-                                                         if counts[(slug, Status.COVERED)]}),
+                                                         if counts[(slug, Status.COVERED)]}, scope),
         Status.INDETERMINATE: _subject_list(as_of, Status.INDETERMINATE, {
-            slug: counts[(slug, Status.INDETERMINATE)] for slug in regimes if counts[(slug, Status.INDETERMINATE)]}),
+            slug: counts[(slug, Status.INDETERMINATE)] for slug in regimes if counts[(slug, Status.INDETERMINATE)]},
+            scope),
         "list_limit": list_limit(),
         "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},
         "toc": [

@@ -187,7 +187,7 @@ def test_obligations_csv_download_is_the_filtered_list(agency_client, obligation
     assert rows[0]["fulfilments"] == f"{today().isoformat()} EU-AIO-7 (accepted)"
     assert rows[2]["title"] == "'=HYPERLINK(\"http://x\")"  # a spreadsheet shows it, never runs it
     page = agency_client.get(reverse(LIST), {"status": "overdue"}).content.decode()
-    assert f'{reverse("admin:obligations_obligationstate_export_csv")}?status=overdue' in page
+    assert f'href="{reverse("admin:obligations_obligationstate_export_csv")}?status=overdue" class="csv-export"' in page
 
 
 def test_obligations_csv_of_a_lab_member_holds_its_own_only(acme_client, obligations):

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from registry.models import AIModel, Cluster, Organisation
@@ -153,6 +154,8 @@ def test_a_regulator_is_offered_the_audit_report(agency_client, workspace_regist
 
 def test_audit_report_button_needs_the_report_permission(acme_client):
     mid = model("Mid")
+    assert 'id="audit-report-pdf"' in page_of(acme_client, mid)  # lab staff view their own subjects' reports
+    Group.objects.get(name="Lab staff").permissions.remove(Permission.objects.get(codename="view_reportartifact"))
     assert 'id="audit-report-pdf"' not in page_of(acme_client, mid)
     assert acme_client.post(reverse("admin:registry_aimodel_audit_report", args=[mid.pk])).status_code == 403
 

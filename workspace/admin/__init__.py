@@ -3,7 +3,9 @@ topology inlines, each record's revision history and status page with its design
 regulator's designations; an edit is kept as a new
 revision, like any submission; a lab member sees only its organisation's records), rule versions
 and the draft → preview → publish workflow, the decision log (read-only), evaluation runs with
-live progress, the dashboard, reports, and API users; each obligation's status (list, dashboard panel, subject page)."""
+live progress, the dashboard, reports generated from a form with their progress, the models,
+clusters and decision log lists exported as CSV, API users, and each obligation's status (list,
+dashboard panel, subject page)."""
 from django.contrib import admin
 
 from . import accounts, designations, log, obligations, records, reports, runs, versions  # noqa: F401  (registers the model admins)

@@ -8,15 +8,17 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
+from reports import exports
 from rules.models import Determination
 from workspace.display import comparison_text
 
 from .base import ReadOnlyAdmin
+from .exports import CsvExportMixin
 from .scoping import determinations_for
 
 
 @admin.register(Determination)
-class DeterminationAdmin(ReadOnlyAdmin):
+class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = ("sequence", "subject_ref", "regime", "rule_version_label", "as_of", "status", "tier", "deciding_test",
                     "trigger", "created_at")
     list_filter = ("regime", "status", "tier", "trigger", "subject_kind")
@@ -27,6 +29,12 @@ class DeterminationAdmin(ReadOnlyAdmin):
               "deciding_test", "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts", "previous_sha256",
               "row_sha256", "tests_display")
     readonly_fields = fields
+
+    csv_fields = exports.FIELDS
+
+    def csv_chunks(self, rows: Any) -> Any:
+        """The decision log's own CSV columns (`reports.exports`), as the API's and the export report's."""
+        return exports.determination_chunks(rows, format="csv")
 
     def get_queryset(self, request: Any) -> QuerySet:
         return determinations_for(request.user, super().get_queryset(request))

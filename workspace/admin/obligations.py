@@ -1,6 +1,6 @@
 """Obligations in the workspace: the list of each obligation's status as last worked out (read-only;
-filters by regime, status, organisation and due date, search by subject, a CSV download of what is
-filtered), the dashboard's "Overdue and due soon" panel and the obligations section of a subject's
+filters by regime, status, organisation and due date, search by subject, the lists' CSV export of what
+is filtered), the dashboard's "Overdue and due soon" panel and the obligations section of a subject's
 page. A lab member sees its own organisation's obligations only."""
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from obligations.listing import DUE_SOON_DAYS, obligations_on, overdue_and_due_soon, overdue_first, views_from_states
 from obligations.models import ObligationState
 from reports.context.obligations import CSV_FIELDS, obligation_record
-from reports.exports import csv_chunks
 from rules.engine.vocabulary import OBLIGATION_STATUS_CHOICES, ObligationStatus, obligation_status_label
 from rules.models import Determination
 
 from .base import ReadOnlyAdmin
+from .exports import CsvExportMixin
 from .links import subject_admin_urls
 from .scoping import scope_of, unreleased_of, withheld_of
 
@@ -88,39 +88,8 @@ class DueBeforeFilter(admin.SimpleListFilter):
         return queryset if day is None else queryset.filter(due_on__lte=day)
 
 
-class ChangelistCsvExport:
-    """A download of the changelist as it is filtered and searched, streamed as CSV (text a spreadsheet
-    would run as a formula is written with a leading apostrophe): `csv_fields` names the columns,
-    `csv_records(rows)` gives each row's values. The same interface as the workspace's shared CSV export
-    of its lists, which can take its place."""
-
-    csv_fields: tuple[str, ...] = ()
-    csv_file_name = "export.csv"
-
-    def csv_records(self, rows: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        raise NotImplementedError
-
-    def csv_export_url_name(self) -> str:
-        opts = self.model._meta  # type: ignore[attr-defined]
-        return f"{opts.app_label}_{opts.model_name}_export_csv"
-
-    def get_urls(self) -> list:
-        export = self.admin_site.admin_view(self.csv_export_view)  # type: ignore[attr-defined]
-        return [path("export.csv", export, name=self.csv_export_url_name()), *super().get_urls()]  # type: ignore[misc]
-
-    def csv_export_view(self, request: HttpRequest) -> StreamingHttpResponse:
-        changelist = self.get_changelist_instance(request)  # type: ignore[attr-defined]
-        rows = changelist.queryset.iterator(chunk_size=CSV_BATCH)
-        chunks = csv_chunks(self.csv_records(rows), self.csv_fields)
-        response = StreamingHttpResponse((chunk.encode("utf-8") for chunk in chunks), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{self.csv_file_name}"'
-        response["Cache-Control"] = "no-store"
-        return response
-
-
 @admin.register(ObligationState)
-class ObligationStateAdmin(ChangelistCsvExport, ReadOnlyAdmin):
-    change_list_template = "admin/workspace/obligationstate_change_list.html"
+class ObligationStateAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = ("subject_link", "regime", "obligation_display", "occurrence", "status_words", "due_on",
                     "due_reason", "citation", "as_of")
     list_filter = ("regime", ObligationStatusFilter, OrganisationFilter, DueBeforeFilter)
@@ -131,7 +100,6 @@ class ObligationStateAdmin(ChangelistCsvExport, ReadOnlyAdmin):
               "rule_version_label", "status", "due_on", "due_reason", "as_of", "determination_link", "updated_at")
     readonly_fields = fields
     csv_fields = CSV_FIELDS
-    csv_file_name = "obligations.csv"
 
     def get_queryset(self, request: Any) -> QuerySet:
         # annotated before it is ordered: the list puts overdue obligations first

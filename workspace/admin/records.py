@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 
 from registry.facts import cluster_facts
 from registry.mapping import row_facts
@@ -15,6 +15,7 @@ from registry.selectors import base_model_choices
 from rules.engine.formatting import format_quantity
 
 from .display import ScientificDisplayMixin
+from .exports import CLUSTER_FIELDS, MODEL_FIELDS, CsvExportMixin, cluster_records, model_records
 from .filters import (
     BiologicalFilter,
     ClusterPeakRangeFilter,
@@ -88,8 +89,10 @@ class DeclarationSelect(forms.NullBooleanSelect):
 
 
 @admin.register(AIModel)
-class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
+class AIModelAdmin(CsvExportMixin, SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
     record_kind = "model"
+    csv_fields = MODEL_FIELDS
+    csv_select_related = ("training_accelerator",)
     subject_kind = "model"
     scientific_fields = {
         "parameter_count": "parameters", "active_parameter_count": "parameters", "training_tokens": "tokens",
@@ -116,6 +119,9 @@ class AIModelAdmin(SubjectPageMixin, ScientificDisplayMixin, RevisionedAdmin):
         ("Lineage", {"fields": ("base_model", "derivation", "fine_tuning_compute_ops", "lineage_display")}),
         ("History", {"fields": ("revision", "created_at", "updated_at")}),
     )
+
+    def csv_records(self, rows: Any) -> Any:
+        return model_records(rows, batch=self.csv_chunk_size)
 
     def _base_model_choices(self, request: Any, *, keep: int | None = None) -> QuerySet:
         scope = scope_of(request.user)
@@ -212,8 +218,9 @@ class NetworkLinkInline(CappedTopologyInline):
 
 
 @admin.register(Cluster)
-class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
+class ClusterAdmin(CsvExportMixin, SubjectPageMixin, RevisionedAdmin):
     record_kind = "cluster"
+    csv_fields = CLUSTER_FIELDS
     subject_kind = "cluster"
     list_display = ("__str__", "accelerators", "datacenters", "used_for_ai_training", "operational_from", "revision")
     list_filter = (ClusterStatusFilter, ("organisation", admin.RelatedOnlyFieldListFilter), ClusterPeakRangeFilter,
@@ -223,14 +230,19 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
     readonly_fields = ("revision", "created_at", "updated_at", "topology")
     inlines = [AcceleratorGroupInline, NetworkLinkInline, ClusterRevisionInline]
 
+    def csv_records(self, rows: Any) -> Any:
+        return cluster_records(rows)
+
     @admin.display(description="Topology")
     def topology(self, obj: Cluster) -> str:
         return topology_summary(obj)
 
     def get_queryset(self, request: Any) -> QuerySet:
+        # subqueries, not a join: a search through the groups joins them again and would count each twice
+        groups = AcceleratorGroup.objects.filter(cluster=OuterRef("pk")).order_by().values("cluster")
         return super().get_queryset(request).annotate(
-            accelerator_total=Sum("groups__accelerator_count"),
-            datacenter_total=Count("groups__datacenter", distinct=True),
+            accelerator_total=Subquery(groups.annotate(n=Sum("accelerator_count")).values("n")),
+            datacenter_total=Subquery(groups.annotate(n=Count("datacenter", distinct=True)).values("n")),
         )
 
     def record_of(self, form: Any, formsets: Any) -> dict[str, Any]:
@@ -259,7 +271,7 @@ class ClusterAdmin(SubjectPageMixin, RevisionedAdmin):
 
     @admin.display(description="Datacenters", ordering="datacenter_total")
     def datacenters(self, obj: Cluster) -> int:
-        return obj.datacenter_total
+        return obj.datacenter_total or 0
 
 
 def _unsaved(model: type, cleaned_data: dict[str, Any]) -> Any:
