@@ -1,10 +1,11 @@
 """The two staff roles as auth groups with their permissions.
 
-Regulators view everything (reports included), draft and publish rule versions, and record (and
-withdraw) designations; lab staff view, add and change registry records and view the designations
-of their own subjects and their own obligations (scoping keeps each lab to its own organisation). Created by a
-migration and made whole again after every `migrate` (and after a test database flush), so the
-groups never go missing. Re-running changes nothing.
+Regulators view everything (reports included), draft and publish rule versions, record (and
+withdraw) designations and review fulfilments of obligations; lab staff view, add and change
+registry records, view the designations of their own subjects and record their fulfilments and
+incidents (scoping keeps each lab to its own organisation). Created by a migration and made whole
+again after every `migrate` (and after a test database flush), so the groups never go missing.
+Re-running changes nothing.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 REGULATORS = "Regulators"
 LAB_STAFF = "Lab staff"
-VIEW_EVERYTHING_IN = ("registry", "rules", "obligations", "accounts", "api", "reports")
+VIEW_EVERYTHING_IN = ("registry", "rules", "accounts", "api", "reports")
 REGULATOR_EXTRA = [("rules", "ruleversion", "add"), ("rules", "ruleversion", "change")]
 # Designations came later than the migration that first creates the groups: their permissions are
 # given once they exist (every later `migrate` makes the groups whole again).
@@ -20,9 +21,17 @@ REGULATOR_DESIGNATIONS = [("registry", "designation", "add"), ("registry", "desi
 LAB_RECORDS = ("organisation", "aimodel", "cluster", "acceleratorgroup", "networklink")
 LAB_VIEW_ONLY = ("accelerator", "organisationrevision", "modelrevision", "clusterrevision")
 LAB_DESIGNATIONS = [("registry", "designation", "view")]
+# Obligations: a regulator views them all and reviews fulfilments; lab staff record fulfilments and
+# incidents of their own subjects and view their obligations and the reviews of their fulfilments.
+REGULATOR_OBLIGATIONS = [("obligations", model, "view") for model in (
+    "fulfilment", "fulfilmentreview", "incident", "obligationstate", "obligationstatuschange", "reminder")
+] + [("obligations", "fulfilmentreview", "add")]
+LAB_OBLIGATIONS = [("obligations", "fulfilment", "view"), ("obligations", "fulfilment", "add"),
+                   ("obligations", "incident", "view"), ("obligations", "incident", "add"),
+                   ("obligations", "fulfilmentreview", "view"), ("obligations", "obligationstate", "view"),
+                   ("obligations", "obligationstatuschange", "view")]
 # Reports: a lab member sees (and generates, in the workspace) audit reports of its own subjects only.
 LAB_REPORTS = [("reports", "reportartifact", "view")]
-LAB_OBLIGATIONS = [("obligations", "obligationstate", "view")]  # scoping keeps a lab to its own
 
 
 def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_model: Any) -> None:
@@ -46,6 +55,7 @@ def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_
         *permission_model.objects.filter(content_type__app_label__in=VIEW_EVERYTHING_IN, codename__startswith="view_"),
         *(perm(*spec) for spec in REGULATOR_EXTRA),
         *later(REGULATOR_DESIGNATIONS),
+        *later(REGULATOR_OBLIGATIONS),
         publish,
     )
     lab_staff, _ = group_model.objects.get_or_create(name=LAB_STAFF)
@@ -53,8 +63,8 @@ def assign_role_groups(*, group_model: Any, permission_model: Any, content_type_
         *(perm("registry", model, action) for model in LAB_RECORDS for action in ("view", "add", "change")),
         *(perm("registry", model, "view") for model in LAB_VIEW_ONLY),
         *later(LAB_DESIGNATIONS),
-        *later(LAB_REPORTS),
         *later(LAB_OBLIGATIONS),
+        *later(LAB_REPORTS),
     )
 
 

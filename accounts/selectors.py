@@ -162,3 +162,16 @@ def access_of(user: Any) -> Access:
     if user.is_superuser:
         return Access(Role.REGULATOR)
     return NO_ACCESS
+
+
+def organisation_contacts(organisation_slug: str) -> list[str]:
+    """The email addresses of an organisation's active lab members: whom its reminders go to."""
+    return sorted(set(Membership.objects.filter(
+        role=Role.LAB, organisation__slug=organisation_slug, user__is_active=True,
+    ).exclude(user__email="").values_list("user__email", flat=True)))
+
+
+def regulator_contacts() -> list[str]:
+    """The email addresses of the active regulators."""
+    return sorted(set(Membership.objects.filter(role=Role.REGULATOR, user__is_active=True)
+                      .exclude(user__email="").values_list("user__email", flat=True)))

@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, IntegerField, JSONField, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from accounts.selectors import Access, access_of
+from obligations.models import Fulfilment, Incident
 from registry.facts import FactsDecoder
 from registry.models import (
     AIModel,
@@ -136,3 +137,16 @@ def rule_versions_visible(access: Access) -> QuerySet:
     """Published versions for everyone; regulators also see drafts."""
     queryset = RuleVersion.objects.all()
     return queryset if access.is_regulator else queryset.filter(state=RuleVersionState.PUBLISHED)
+
+
+def fulfilments_visible(access: Access) -> QuerySet:
+    """A regulator sees every fulfilment; a lab its own organisation's."""
+    queryset = Fulfilment.objects.select_related("organisation", "model__organisation", "cluster__organisation"
+                                                 ).prefetch_related("reviews")
+    return queryset if access.is_regulator else queryset.filter(organisation_id=access.organisation_id)
+
+
+def incidents_visible(access: Access) -> QuerySet:
+    """A regulator sees every incident; a lab its own organisation's."""
+    queryset = Incident.objects.select_related("organisation", "model__organisation", "cluster__organisation")
+    return queryset if access.is_regulator else queryset.filter(organisation_id=access.organisation_id)

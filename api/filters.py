@@ -6,6 +6,8 @@ from typing import Any
 import django_filters as filters
 from django import forms
 
+from obligations.models import Fulfilment, Incident
+from registry.interchange import subject_parts
 from registry.models import Accelerator, AIModel, Cluster, Designation, Organisation
 from rules.engine.vocabulary import STATUS_CHOICES
 from rules.models import Determination, EvaluationRun, RuleVersion
@@ -92,3 +94,32 @@ class RuleVersionFilter(filters.FilterSet):
     class Meta:
         model = RuleVersion
         fields = ["state", "legal_status"]
+
+
+class FulfilmentFilter(filters.FilterSet):
+    subject = filters.CharFilter(method="_subject", help_text="A subject reference, e.g. model:acme/Acme-1@1.")
+    organisation = filters.CharFilter(field_name="organisation__slug", help_text="The subject's organisation.")
+
+    class Meta:
+        model = Fulfilment
+        fields = {"regime": ["exact"], "obligation": ["exact"], "occurrence": ["exact"]}
+
+    def _subject(self, queryset: Any, name: str, value: str) -> Any:
+        parts = subject_parts(value)
+        if parts is None:
+            return queryset.none()
+        kind, org, subject_name, version = parts
+        if kind == "model":
+            return queryset.filter(subject_kind=kind, model__organisation__slug=org, model__name=subject_name,
+                                   model__version=version)
+        if kind == "cluster":
+            return queryset.filter(subject_kind=kind, cluster__organisation__slug=org, cluster__name=subject_name)
+        return queryset.filter(subject_kind=kind, organisation__slug=org)
+
+
+class IncidentFilter(filters.FilterSet):
+    organisation = filters.CharFilter(field_name="organisation__slug", help_text="The subject's organisation.")
+
+    class Meta:
+        model = Incident
+        fields = {"severity": ["exact"]}

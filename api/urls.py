@@ -13,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 from .exceptions import error_body
 from .views.designations import DesignationViewSet
 from .views.evaluations import EvaluationView
+from .views.fulfilments import FulfilmentViewSet, IncidentViewSet
 from .views.obligations import ObligationViewSet
 from .views.registry import ClusterViewSet, ModelViewSet, OrganisationViewSet
 from .views.reports import ReportViewSet
@@ -31,6 +32,8 @@ router.register("determinations", DeterminationViewSet, basename="determination"
 router.register("runs", RunViewSet, basename="run")
 router.register("reports", ReportViewSet, basename="report")
 router.register("designations", DesignationViewSet, basename="designation")
+router.register("fulfilments", FulfilmentViewSet, basename="fulfilment")
+router.register("incidents", IncidentViewSet, basename="incident")
 router.register("obligations", ObligationViewSet, basename="obligation")
 
 

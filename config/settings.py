@@ -178,6 +178,24 @@ WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
+# A fulfilment's document (obligations/recording.py) is kept under MEDIA_ROOT with its SHA-256; a
+# larger one is refused, naming the field.
+FULFILMENT_DOCUMENT_MAX_BYTES = env_int("FULFILMENT_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+
+# Email (the obligation reminders, obligations/reminders.py): the console backend unless EMAIL_BACKEND
+# names another (an SMTP server from EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "registry@localhost")
+# Reminders go to labs about obligations due within this many days.
+OBLIGATION_REMINDER_DAYS = env_int("OBLIGATION_REMINDER_DAYS", 14, minimum=1)
+
 # Celery: JSON only (a regulator's data is never pickled), late acknowledgement so a task whose
 # worker dies is redelivered, bounded run time.
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
@@ -216,6 +234,7 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.*": {"queue": "reports"},
     "rules.tasks.*": {"queue": "evaluations"},
     "api.tasks.*": {"queue": "evaluations"},
+    "accounts.tasks.*": {"queue": "evaluations"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

@@ -1,6 +1,7 @@
 """The regulator's workspace in the admin: the registry's records (lists with filters and search,
 topology inlines, each record's revision history and status page with its designations; the
-regulator's designations; an edit is kept as a new
+regulator's designations; labs' fulfilments of obligations and incidents, and the regulator's
+reviews of fulfilments; an edit is kept as a new
 revision, like any submission; a lab member sees only its organisation's records), rule versions
 and the draft → preview → publish workflow, the decision log (read-only), evaluation runs with
 live progress, the dashboard, reports generated from a form with their progress, the models,
@@ -8,7 +9,7 @@ clusters and decision log lists exported as CSV, API users, and each obligation'
 dashboard panel, subject page)."""
 from django.contrib import admin
 
-from . import accounts, designations, log, obligations, records, reports, runs, versions  # noqa: F401  (registers the model admins)
+from . import accounts, designations, fulfilments, log, obligations, records, reports, runs, versions  # noqa: F401  (registers the model admins)
 
 admin.site.site_header = "Compute Threshold Registry"
 admin.site.site_title = "Compute Threshold Registry"
