@@ -42,7 +42,9 @@ class ObligationQuery(serializers.Serializer):
         return value
 
 
-class FulfilmentOut(serializers.Serializer):
+class ObligationFulfilmentOut(serializers.Serializer):
+    """A fulfilment as an obligation lists it."""
+
     id = serializers.IntegerField()
     fulfilled_on = serializers.DateField()
     reference = serializers.CharField()
@@ -62,7 +64,7 @@ class ObligationOut(serializers.Serializer):
     due_on = serializers.DateField(allow_null=True)
     due_reason = serializers.CharField(help_text="How the due date was worked out: the dated fact and the rule.")
     status = serializers.ChoiceField(choices=OBLIGATION_STATUSES)
-    fulfilments = FulfilmentOut(many=True)
+    fulfilments = ObligationFulfilmentOut(many=True)
     determination = serializers.IntegerField(allow_null=True, help_text="The determination that created the obligation.")
     rule_version = serializers.CharField()
 
