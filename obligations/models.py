@@ -109,7 +109,7 @@ class Fulfilment(SubjectRecord):
     occurrence = models.CharField(
         max_length=64, blank=True,
         help_text="Which occurrence of a recurring or incident-driven obligation: a period such as 2027-Q1, "
-                  "or incident-<id>; empty for a one-off obligation.",
+                  "or incident-N where N is the incident's number; empty for a one-off obligation.",
     )
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="reports")
     fulfilled_on = models.DateField(help_text="The date the obligation was met (never after the day it is recorded).")

@@ -87,6 +87,42 @@ def published_thresholds(*, unit: str, kind: str) -> list[float]:
     return sorted(values)
 
 
+def tier_titles() -> dict[tuple[str, str], str]:
+    """(regime slug, tier id) → the tier's title ("GPAI model with systemic risk"), over every published
+    version (a tier keeps its title across versions; the latest version's wins)."""
+    library = published_library()
+    return {(slug, tier.id): tier.title
+            for slug in library.regimes() for version in library.versions(slug) for tier in version.tiers}
+
+
+def tiers_in_force(*, as_of: date, kind: str | None = None) -> list[tuple[RegimeInForce, str, str]]:
+    """(regime in force, tier id, tier title) for every tier a version in force on `as_of` declares
+    (for subjects of `kind`), lowest tier first within each regime."""
+    library = published_library()
+    found = []
+    for regime in regimes_in_force(as_of=as_of):
+        version = library.in_force(regime.regime, as_of)
+        if version is None:
+            continue
+        tiers = version.tiers if kind is None else version.tiers_for(kind)
+        found.extend((regime, tier.id, tier.title) for tier in tiers)
+    return found
+
+
+def tier_counts(*, as_of: date, organisation: str | None = None,
+                withheld: Q | None = None) -> dict[tuple[str, str], dict[str, int]]:
+    """(regime, tier id) → subject kind → subjects whose current determination under the version in
+    force reaches that tier (one query), less those `withheld` from the reader."""
+    rows = (
+        current_determinations(as_of=as_of, organisation=organisation, withheld=withheld)
+        .exclude(tier="").order_by().values("regime", "tier", "subject_kind").annotate(n=Count("id"))
+    )
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault((row["regime"], row["tier"]), {})[row["subject_kind"]] = row["n"]
+    return counts
+
+
 def current_determinations(
     *,
     as_of: date,
@@ -137,6 +173,17 @@ def subject_statuses(*, subject_ref: str, as_of: date) -> dict[str, Determinatio
     """Regime slug → the subject's current determination, for every regime in force (one query)."""
     rows = current_determinations(as_of=as_of, subject_refs=[subject_ref]).select_related("rule_version")
     return {row.regime: row for row in rows}
+
+
+def subject_determinations_on(*, subject_ref: str, as_of: date,
+                              regimes: Iterable[RegimeInForce]) -> dict[str, Determination]:
+    """Regime slug → the subject's determination made as of exactly `as_of` under the version of `regimes`
+    in force then (the last appended, if the question was asked more than once); one query. A page
+    headed "as of D" reads these, never a determination of another date."""
+    regimes = list(regimes)
+    rows = Determination.objects.filter(subject_ref=subject_ref, as_of=as_of,
+                                        rule_version_id__in=[r.version.pk for r in regimes])
+    return {row.regime: row for row in current_of(rows, as_of=as_of).select_related("rule_version")}
 
 
 def subject_history(*, subject_ref: str, withheld: Q | None = None) -> QuerySet[Determination]:

@@ -1,4 +1,4 @@
-"""The admin index as the regulator's dashboard: status counts per regime in force today, the
+"""The admin index as the regulator's dashboard: status counts and tiers reached per regime in force today, the
 latest re-evaluation runs, recent status changes and rule files due for re-verification. A lab
 member sees its own organisation's counts and changes only, less those resting on another
 organisation's model not yet released. A bounded number of queries."""
@@ -20,6 +20,8 @@ from rules.selectors import (
     recent_status_changes,
     stale_rule_versions,
     status_counts,
+    tier_counts,
+    tiers_in_force,
 )
 
 from .links import subject_admin_urls
@@ -53,6 +55,21 @@ def _cells(counts: RegimeCounts) -> list[dict[str, Any]]:
     return cells
 
 
+def _tier_cells(regime: str, declared: list[tuple[str, str]], counts: dict[tuple[str, str], dict[str, int]]
+                ) -> list[dict[str, Any]]:
+    """Each tier the version in force declares, lowest first: subjects reaching it, by kind, each a list filtered to them."""
+    cells = []
+    for tier, title in declared:
+        by_kind = counts.get((regime, tier), {})
+        parts = []
+        for kind, n in sorted(by_kind.items(), key=lambda item: SUBJECT_KINDS.index(item[0])):
+            one, many, changelist = KIND_LISTS[kind]
+            url = f"{reverse(changelist)}?tier={regime}:{tier}" if kind != "organisation" else ""
+            parts.append({"text": f"{n} {one if n == 1 else many}", "url": url})
+        cells.append({"tier": tier, "title": title, "total": sum(by_kind.values()), "parts": parts})
+    return cells
+
+
 def dashboard_context(*, request: HttpRequest) -> dict[str, Any]:
     user = request.user
     scope = scope_of(user)
@@ -63,8 +80,13 @@ def dashboard_context(*, request: HttpRequest) -> dict[str, Any]:
         context["no_organisation"] = True
         return context
     withheld = withheld_of(user)
+    declared: dict[str, list[tuple[str, str]]] = {}
+    for regime, tier, title in tiers_in_force(as_of=today):
+        declared.setdefault(regime.regime, []).append((tier, title))
+    reached = tier_counts(as_of=today, organisation=organisation, withheld=withheld) if declared else {}
     context["regime_rows"] = [
-        {"counts": counts, "cells": _cells(counts)}
+        {"counts": counts, "cells": _cells(counts),
+         "tiers": _tier_cells(counts.regime.regime, declared.get(counts.regime.regime, []), reached)}
         for counts in status_counts(as_of=today, organisation=organisation, subject_totals=_subject_totals(scope),
                                     withheld=withheld)
     ]

@@ -1,5 +1,6 @@
-"""List filters for models and clusters: current status under a regime, organisation (only those
-the user may see), declared training data, and reported compute."""
+"""List filters for models, clusters and determinations: current status and tier reached under a regime,
+organisation (only those the user may see), declared training data, training compute (reported or
+estimated) and peak capacity."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,8 +11,16 @@ from django.utils import timezone
 
 from rules.engine.formatting import format_quantity
 from rules.engine.vocabulary import STATUS_LABELS
-from rules.selectors import STATUSES, current_determinations, published_thresholds, regimes_in_force
+from rules.selectors import (
+    STATUSES,
+    current_determinations,
+    published_thresholds,
+    regimes_in_force,
+    tier_titles,
+    tiers_in_force,
+)
 
+from .compute import DERIVED, PEAK, no_derived_figure, summed_peak, with_derived_training_compute
 from .links import subject_ref_expression
 from .scoping import withheld_of
 
@@ -56,6 +65,63 @@ class ModelStatusFilter(RegimeStatusFilter):
 
 class ClusterStatusFilter(RegimeStatusFilter):
     subject_kind = "cluster"
+
+
+class RegimeTierFilter(admin.SimpleListFilter):
+    """`?tier=eu-ai-act:gpai-systemic-risk`: the records whose current determination under that regime
+    (the version in force today) reaches that tier, by the tier's title; one subquery."""
+
+    title = "tier reached under a regime in force"
+    parameter_name = "tier"
+    subject_kind = ""
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [(f"{regime.regime}:{tier}", f"{regime.regime}: {title}")
+                for regime, tier, title in tiers_in_force(as_of=timezone.now().date(), kind=self.subject_kind)]
+
+    def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
+        if not self.value():
+            return queryset
+        slug, _, tier = self.value().partition(":")
+        today = timezone.now().date()
+        regimes = [r for r in regimes_in_force(as_of=today) if r.regime == slug]
+        if not regimes or not tier:
+            return queryset.none()
+        refs = (
+            current_determinations(as_of=today, regimes=regimes, withheld=withheld_of(request.user))
+            .filter(subject_kind=self.subject_kind, tier=tier)
+            .values("subject_ref")
+        )
+        return queryset.annotate(subject_ref_sql=subject_ref_expression(self.subject_kind)).filter(
+            subject_ref_sql__in=refs
+        )
+
+
+class ModelTierFilter(RegimeTierFilter):
+    subject_kind = "model"
+
+
+class ClusterTierFilter(RegimeTierFilter):
+    subject_kind = "cluster"
+
+
+class DeterminationTierFilter(admin.SimpleListFilter):
+    """A determination's tier by its title (`eu-ai-act: GPAI model with systemic risk`), or none reached."""
+
+    title = "tier reached"
+    parameter_name = "tier"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [*((f"{regime}:{tier}", f"{regime}: {title}") for (regime, tier), title in sorted(tier_titles().items())),
+                ("none", "no tier reached")]
+
+    def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
+        if not self.value():
+            return queryset
+        if self.value() == "none":
+            return queryset.filter(tier="")
+        regime, _, tier = self.value().partition(":")
+        return queryset.filter(regime=regime, tier=tier) if tier else queryset.none()
 
 
 class BiologicalFilter(admin.SimpleListFilter):
@@ -107,32 +173,37 @@ class ThresholdRangeFilter(admin.SimpleListFilter):
 
 
 class ComputeRangeFilter(ThresholdRangeFilter):
-    title = "reported training compute"
+    """Models by their own training compute as the engine derives it (reported, else estimated: the
+    admin's queryset carries it, `workspace.admin.compute`), between the thresholds of the rule files."""
+
+    title = "training compute (reported or estimated)"
     parameter_name = "compute"
     unit, kind, unit_label = "ops", "model", "ops"
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        return [*super().lookups(request, model_admin), ("none", "not reported")]
+        return [*super().lookups(request, model_admin), ("none", "neither reported nor estimable")]
 
     def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
+        if DERIVED not in queryset.query.annotations:
+            queryset = with_derived_training_compute(queryset)
         if self.value() == "none":
-            return queryset.filter(training_compute_ops__isnull=True)
+            return queryset.filter(no_derived_figure())
         bounds = self.value_range()
         if bounds is None:
             return queryset
         low, high = bounds
         if low is not None:
-            queryset = queryset.filter(training_compute_ops__gte=low)
+            queryset = queryset.filter(**{f"{DERIVED}__gte": low})
         if high is not None:
-            queryset = queryset.filter(training_compute_ops__lt=high)
+            queryset = queryset.filter(**{f"{DERIVED}__lt": high})
         return queryset
 
 
 class ClusterPeakRangeFilter(ThresholdRangeFilter):
-    """Clusters by the largest peak any one of their groups' accelerators give (dense, max format):
-    a quick sort before the status filter, which applies the law's own networking test."""
+    """Clusters by their accelerators' summed peak capacity (dense, fastest format): a quick sort before
+    the status filter, which applies the law's own networking test."""
 
-    title = "accelerators' summed peak (dense)"
+    title = "peak capacity (accelerators' summed dense peak)"
     parameter_name = "peak"
     unit, kind, unit_label = "ops_per_second", "cluster", "ops/s"
 
@@ -141,23 +212,10 @@ class ClusterPeakRangeFilter(ThresholdRangeFilter):
         if bounds is None:
             return queryset
         low, high = bounds
-        queryset = queryset.annotate(peak_total=_summed_peak())
+        if PEAK not in queryset.query.annotations:
+            queryset = queryset.annotate(**{PEAK: summed_peak()})
         if low is not None:
-            queryset = queryset.filter(peak_total__gte=low)
+            queryset = queryset.filter(**{f"{PEAK}__gte": low})
         if high is not None:
-            queryset = queryset.filter(peak_total__lt=high)
+            queryset = queryset.filter(**{f"{PEAK}__lt": high})
         return queryset
-
-
-def _summed_peak() -> Any:
-    """Σ accelerators × dense peak per cluster, the group's own figure where it gives one."""
-    from django.db.models import F, FloatField, Sum
-    from django.db.models.functions import Coalesce
-
-    return Sum(
-        F("groups__accelerator_count") * Coalesce(
-            "groups__peak_dense_max_ops_per_second", "groups__accelerator__dense_max_ops_per_second",
-            output_field=FloatField(),
-        ),
-        output_field=FloatField(),
-    )

@@ -208,7 +208,6 @@ class FulfilmentAdmin(RecordAdmin):
 
     @admin.display(description="Occurrence")
     def occurrence_shown(self, obj: Fulfilment) -> str:
-        # the model's help text names incident-<id>, which the admin would render as markup
         return obj.occurrence or "— (a one-off obligation)"
 
     @admin.display(description="Review")

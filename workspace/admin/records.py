@@ -7,21 +7,25 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.utils.html import format_html
 
 from registry.facts import cluster_facts
 from registry.mapping import row_facts
 from registry.models import Accelerator, AcceleratorGroup, AIModel, Cluster, NetworkLink, Organisation
 from registry.selectors import base_model_choices
-from rules.engine.formatting import format_quantity
+from rules.engine.formatting import UNKNOWN, format_quantity
 
+from .compute import DERIVED, DERIVED_METHOD, METHOD_LABELS, PEAK, summed_peak, with_derived_training_compute
 from .display import ScientificDisplayMixin
 from .exports import CLUSTER_FIELDS, MODEL_FIELDS, CsvExportMixin, cluster_records, model_records
 from .filters import (
     BiologicalFilter,
     ClusterPeakRangeFilter,
     ClusterStatusFilter,
+    ClusterTierFilter,
     ComputeRangeFilter,
     ModelStatusFilter,
+    ModelTierFilter,
 )
 from .history import ClusterRevisionInline, ModelRevisionInline, OrganisationRevisionInline, RevisionedAdmin
 from .scoping import scope_of, unreleased_of
@@ -99,9 +103,9 @@ class AIModelAdmin(CsvExportMixin, SubjectPageMixin, ScientificDisplayMixin, Rev
         "training_compute_ops": "ops", "fine_tuning_compute_ops": "ops", "training_compute_cost_usd": "usd",
         "training_hours": "hours", "training_compute_uncertainty": "", "training_utilization": "",
     }
-    list_display = ("__str__", "reported_compute", "parameters", "tokens", "base_model", "released_on")
-    list_filter = (ModelStatusFilter, ("organisation", admin.RelatedOnlyFieldListFilter), ComputeRangeFilter,
-                   BiologicalFilter, "general_purpose", "derivation")
+    list_display = ("__str__", "training_compute", "parameters", "tokens", "base_model", "released_on")
+    list_filter = (ModelStatusFilter, ModelTierFilter, ("organisation", admin.RelatedOnlyFieldListFilter),
+                   ComputeRangeFilter, BiologicalFilter, "general_purpose", "derivation")
     search_fields = ("name", "version", "organisation__slug", "organisation__name")
     list_select_related = ("organisation", "base_model__organisation")
     autocomplete_fields = ("base_model",)
@@ -134,7 +138,7 @@ class AIModelAdmin(CsvExportMixin, SubjectPageMixin, ScientificDisplayMixin, Rev
         if match is not None and match.url_name == "autocomplete" and request.GET.get("field_name") == "base_model":
             # the base-model field offers a lab's own models and others' released ones, never their unreleased
             return self._base_model_choices(request)
-        return super().get_queryset(request)
+        return with_derived_training_compute(super().get_queryset(request))
 
     def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         if db_field.name in DECLARATIONS:
@@ -161,9 +165,14 @@ class AIModelAdmin(CsvExportMixin, SubjectPageMixin, ScientificDisplayMixin, Rev
     def tokens(self, obj: AIModel) -> str:
         return format_quantity(obj.training_tokens)
 
-    @admin.display(description="Reported compute", ordering="training_compute_ops")
-    def reported_compute(self, obj: AIModel) -> str:
-        return format_quantity(obj.training_compute_ops, "ops")
+    @admin.display(description="Training compute", ordering=DERIVED)
+    def training_compute(self, obj: AIModel) -> str:
+        """The model's own training run as the engine derives it, and how: reported or estimated."""
+        method = getattr(obj, DERIVED_METHOD, None)
+        if method is None:
+            return format_html('{} <div class="quiet compute-method">neither reported nor estimable</div>', UNKNOWN)
+        return format_html('{} <div class="quiet compute-method" data-method="{}">{}</div>',
+                           format_quantity(getattr(obj, DERIVED), "ops"), method, METHOD_LABELS.get(method, method))
 
     def get_object(self, request: Any, object_id: str, from_field: str | None = None) -> Any:
         obj = super().get_object(request, object_id, from_field)
@@ -222,9 +231,10 @@ class ClusterAdmin(CsvExportMixin, SubjectPageMixin, RevisionedAdmin):
     record_kind = "cluster"
     csv_fields = CLUSTER_FIELDS
     subject_kind = "cluster"
-    list_display = ("__str__", "accelerators", "datacenters", "used_for_ai_training", "operational_from", "revision")
-    list_filter = (ClusterStatusFilter, ("organisation", admin.RelatedOnlyFieldListFilter), ClusterPeakRangeFilter,
-                   "used_for_ai_training")
+    list_display = ("__str__", "accelerators", "peak_capacity", "datacenters", "used_for_ai_training",
+                    "operational_from", "revision")
+    list_filter = (ClusterStatusFilter, ClusterTierFilter, ("organisation", admin.RelatedOnlyFieldListFilter),
+                   ClusterPeakRangeFilter, "used_for_ai_training")
     search_fields = ("name", "organisation__slug", "organisation__name", "groups__datacenter")
     list_select_related = ("organisation",)
     readonly_fields = ("revision", "created_at", "updated_at", "topology")
@@ -243,6 +253,7 @@ class ClusterAdmin(CsvExportMixin, SubjectPageMixin, RevisionedAdmin):
         return super().get_queryset(request).annotate(
             accelerator_total=Subquery(groups.annotate(n=Sum("accelerator_count")).values("n")),
             datacenter_total=Subquery(groups.annotate(n=Count("datacenter", distinct=True)).values("n")),
+            **{PEAK: summed_peak()},
         )
 
     def record_of(self, form: Any, formsets: Any) -> dict[str, Any]:
@@ -268,6 +279,10 @@ class ClusterAdmin(CsvExportMixin, SubjectPageMixin, RevisionedAdmin):
     @admin.display(description="Accelerators", ordering="accelerator_total")
     def accelerators(self, obj: Cluster) -> str:
         return f"{obj.accelerator_total or 0:,}"
+
+    @admin.display(description="Peak capacity (dense, all accelerators)", ordering=PEAK)
+    def peak_capacity(self, obj: Cluster) -> str:
+        return format_quantity(getattr(obj, PEAK, None), "ops_per_second")
 
     @admin.display(description="Datacenters", ordering="datacenter_total")
     def datacenters(self, obj: Cluster) -> int:

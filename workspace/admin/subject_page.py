@@ -1,11 +1,12 @@
-"""A subject's page: the change view of a model, cluster or organisation with its current status
-under every regime (tier reached, deciding test, value against threshold, citation), its
+"""A subject's page: the change view of a model, cluster or organisation with its status on one date
+under every regime (tier reached, every test of the version with its outcome in words, citations),
+from the determinations made as of that date (recorded first when the log has none), its
 designations, its determination history, and the buttons to evaluate it now and to download its
 audit report. The as-of form may ask a hypothetical question (the law of that date applied to the
 subject as it stands today): a preview computed for the page, never recorded."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -25,7 +26,13 @@ from rules.library_store import published_library
 from rules.models import Determination, RuleVersion
 from rules.models.rule_version import RuleVersionState
 from rules.previews import hypothetical_evaluations
-from rules.selectors import current_determinations, regimes_in_force, subject_history, subject_statuses
+from rules.selectors import (
+    current_determinations,
+    regimes_in_force,
+    subject_determinations_on,
+    subject_history,
+    tier_titles,
+)
 from workspace.display import comparison_text
 
 from .designations import subject_designations
@@ -37,32 +44,30 @@ REPORT_PERMISSION = "reports.view_reportartifact"
 
 
 @dataclass
+class TestLine:
+    """One test of the version applied: its outcome as a sentence true as written."""
+
+    id: str
+    title: str
+    outcome: str
+    statement: str
+    citation: str = ""
+    deciding: bool = False
+
+
+@dataclass
 class StatusRow:
-    """One regime on a subject's page: its status on the as-of date and the test that shows why."""
+    """One regime on a subject's page: its status on the as-of date, the tier reached and every test
+    of the version with its outcome."""
 
     regime: str
     status: str
     version_label: str
     note: str = ""
     determination: Determination | None = None
-    test_id: str = ""
-    test_title: str = ""
-    test_role: str = ""
-    comparison: str = ""
-    citation: str = ""
-    missing: str = ""
+    tier: str = ""
     tier_title: str = ""
-
-
-def _shown_test(deciding_test: str, payload: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """The deciding test, or for a status no test decided, the one nearest its threshold."""
-    tests = payload.get("tests", [])
-    if deciding_test:
-        return next((t for t in tests if t["id"] == deciding_test), None), "deciding"
-    tests = [t for t in tests if t.get("value") is not None]
-    if not tests:
-        return None, ""
-    return max(tests, key=lambda t: t.get("margin") or 0.0), "nearest"
+    tests: list[TestLine] = field(default_factory=list)
 
 
 def _not_in_force_note(slug: str, as_of: date, legal_status: dict[str, str]) -> str:
@@ -76,24 +81,45 @@ def _not_in_force_note(slug: str, as_of: date, legal_status: dict[str, str]) -> 
     return f"never in force ({legal_status.get(slug, 'not enacted')})"
 
 
-def _as_of(value: str | None, *, today: date) -> tuple[date, str]:
-    """The page's as-of date (today unless asked), and the reason a date asked for was refused."""
-    if not value:
+def _as_of(value: str | None, *, today: date) -> tuple[date | None, str]:
+    """The page's as-of date (today unless asked), or None and the reason a date asked for was refused."""
+    if value is None or value == "":
         return today, ""
     try:
-        return date.fromisoformat(value), ""
-    except ValueError:
-        return today, f"as_of: {value!r} is not a date written YYYY-MM-DD; showing today"
+        return date.fromisoformat(value.strip()), ""
+    except ValueError as exc:
+        problem = str(exc) if "range" in str(exc) else "write it YYYY-MM-DD"
+        return None, f"As of: {value!r} is not a date ({problem})"
 
 
 WITHHELD_NOTE = "withheld: it rests on another organisation's model not yet released"
 
 
+def record_determinations_on(*, subject_ref: str, as_of: date, requested_by: Any = None) -> str:
+    """Records the subject's determinations as of `as_of` under each regime in force whose version has
+    none logged for that date (as a report as of a date does, `reports.services.record_missing_determinations`);
+    returns what was done, in words, or "" when the log had them all."""
+    from rules.models.runs import Trigger
+    from rules.services import run_create, run_execute_inline
+
+    in_force = regimes_in_force(as_of=as_of)
+    present = subject_determinations_on(subject_ref=subject_ref, as_of=as_of, regimes=in_force)
+    missing = [regime.regime for regime in in_force if regime.regime not in present]
+    if not missing:
+        return ""
+    run = run_create(kind=Trigger.MANUAL, as_of=as_of, regimes=missing, subjects=[subject_ref],
+                     requested_by=requested_by)
+    run_execute_inline(run)
+    return (f"No determination was logged as of {as_of.isoformat()} under {', '.join(missing)}: "
+            f"recorded now (evaluation run {run.pk}).")
+
+
 def status_rows(*, subject_ref: str, as_of: date, withheld: Q | None = None) -> list[StatusRow]:
-    """Every regime of the library, in force on `as_of` or not, for one subject (a bounded number of queries).
-    A current determination `withheld` from the reader (`rules.visibility`) is shown as withheld, never its figures."""
+    """Every regime of the library, in force on `as_of` or not, for one subject, from the determinations
+    made as of that very date (a bounded number of queries): never one of another date.
+    A determination `withheld` from the reader (`rules.visibility`) is shown as withheld, never its figures."""
     in_force = {regime.regime: regime for regime in regimes_in_force(as_of=as_of)}
-    current = subject_statuses(subject_ref=subject_ref, as_of=as_of)
+    current = subject_determinations_on(subject_ref=subject_ref, as_of=as_of, regimes=in_force.values())
     hidden: set[int] = set()
     if withheld is not None and current:
         hidden = set(Determination.objects.filter(pk__in=[d.pk for d in current.values()]).filter(withheld)
@@ -112,7 +138,7 @@ def status_rows(*, subject_ref: str, as_of: date, withheld: Q | None = None) -> 
         label = f"{slug}@{regime.version.version_id}"
         determination = current.get(slug)
         if determination is None:
-            rows.append(StatusRow(slug, "", label, note="not evaluated under this version yet"))
+            rows.append(StatusRow(slug, "", label, note=f"no determination logged as of {as_of.isoformat()}"))
             continue
         if determination.pk in hidden:
             rows.append(StatusRow(slug, "", label, note=WITHHELD_NOTE))
@@ -126,16 +152,18 @@ def status_rows(*, subject_ref: str, as_of: date, withheld: Q | None = None) -> 
 
 
 def _fill(row: StatusRow, payload: dict[str, Any], deciding_test: str) -> None:
-    """The tier, the reason for not_applicable and the test shown, from an `evaluate` JSON object."""
+    """The tier, the reason for not_applicable and every test with its outcome, from an `evaluate` JSON object."""
+    row.tier = payload.get("tier") or ""
     row.tier_title = payload.get("tier_title") or ""
     if payload.get("reason"):
         row.note = payload["reason"]
-    test, role = _shown_test(deciding_test, payload)
-    if test is not None:
-        row.test_id, row.test_title, row.test_role = test["id"], test.get("title") or "", role
-        row.comparison = comparison_text(test, quantities=payload.get("quantities", {}))
-        row.citation = test.get("citation") or ""
-        row.missing = ", ".join(test.get("missing") or [])
+    quantities = payload.get("quantities", {})
+    row.tests = [
+        TestLine(test["id"], test.get("title") or "", test.get("outcome") or "",
+                 comparison_text(test, quantities=quantities), test.get("citation") or "",
+                 deciding=test["id"] == deciding_test)
+        for test in payload.get("tests", [])
+    ]
 
 
 HYPOTHETICAL_NOTE = "hypothetical: a preview, not a determination of record"
@@ -169,10 +197,10 @@ class SubjectPageMixin(admin.ModelAdmin):
 
     def get_list_display(self, request: HttpRequest) -> Any:
         first, *rest = super().get_list_display(request)
-        return (first, "status_today", *rest)
+        return (first, "status_today", "tier_today", *rest)
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
-        """Looks up the current statuses of the page's records in one query."""
+        """Looks up the current statuses and tiers of the page's records in one query."""
         changelist = super().get_changelist_instance(request)
         today = timezone.now().date()
         regimes = [r for r in regimes_in_force(as_of=today) if self.subject_kind in r.applies_to]
@@ -183,8 +211,10 @@ class SubjectPageMixin(admin.ModelAdmin):
                                           withheld=withheld_of(request.user)).order_by("regime")
             for ref, regime, status, tier in rows.values_list("subject_ref", "regime", "status", "tier"):
                 found[ref].append((regime, status, tier))
+        titles = tier_titles() if records else {}
         for ref, obj in records.items():
             obj.current_statuses = found[ref]
+            obj.current_tiers = [(regime, titles.get((regime, tier), tier)) for regime, _, tier in found[ref] if tier]
         return changelist
 
     @admin.display(description="Status today")
@@ -194,39 +224,60 @@ class SubjectPageMixin(admin.ModelAdmin):
             return "—"
         return format_html_join(
             " ", '<span class="status status-{}" title="{}: {}">{}: {}</span>',
-            ((status, regime, label, regime, label) for regime, status, tier in statuses
-             for label in [f"{STATUS_LABELS.get(status, status)} ({tier})" if tier else STATUS_LABELS.get(status, status)]),
+            ((status, regime, label, regime, label) for regime, status, _ in statuses
+             for label in [STATUS_LABELS.get(status, status)]),
         )
+
+    @admin.display(description="Tier reached today")
+    def tier_today(self, obj: Any) -> str:
+        tiers = getattr(obj, "current_tiers", None)
+        if not tiers:
+            return "—"
+        return format_html_join(" ", '<span class="tier" data-regime="{}">{}: {}</span>',
+                                ((regime, regime, title) for regime, title in tiers))
 
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
                            change: bool = False, form_url: str = "", obj: Any = None) -> HttpResponse:
         if obj is not None and obj.pk:
             context.update(self.subject_context(request, obj))
-        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+        response = super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+        if context.get("status_as_of_error") and request.method == "GET":
+            response.status_code = 400  # the as-of date asked for is not a date: the page says why
+        return response
 
     def subject_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
         today = timezone.now().date()
-        as_of, as_of_error = _as_of(request.GET.get("as_of"), today=today)
+        asked = request.GET.get("as_of")
+        as_of, as_of_error = _as_of(asked, today=today)
         withheld = withheld_of(request.user)
         hypothetical = request.GET.get("hypothetical") == "1"
+        status_note = ""
         if hypothetical and obj.subject_ref in unreleased_of(request.user).own:
-            hypothetical, as_of_error = False, f"hypothetical: {WITHHELD_NOTE}; showing the determinations of record"
-        rows = (hypothetical_status_rows(subject_ref=obj.subject_ref, as_of=as_of) if hypothetical
-                else status_rows(subject_ref=obj.subject_ref, as_of=as_of, withheld=withheld))
+            hypothetical, status_note = False, f"hypothetical: {WITHHELD_NOTE}; showing the determinations of record"
+        if as_of is None:
+            rows = []  # no date, no statuses: never today's under a heading that asked for another
+        elif hypothetical:
+            rows = hypothetical_status_rows(subject_ref=obj.subject_ref, as_of=as_of)
+        else:
+            status_note = " ".join(filter(None, [status_note, record_determinations_on(
+                subject_ref=obj.subject_ref, as_of=as_of, requested_by=request.user)]))
+            rows = status_rows(subject_ref=obj.subject_ref, as_of=as_of, withheld=withheld)
         history = Paginator(subject_history(subject_ref=obj.subject_ref, withheld=withheld), HISTORY_PAGE_SIZE)
         page = history.get_page(request.GET.get("history"))
         info = self.opts.app_label, self.opts.model_name
         return {
             "subject_ref": obj.subject_ref,
             "status_as_of": as_of,
+            "status_as_of_asked": asked if as_of is None else as_of.isoformat(),
             "status_is_today": as_of == today,
             "status_as_of_error": as_of_error,
+            "status_note": status_note,
             "status_hypothetical": hypothetical,
             "status_rows": rows,
             "history_page": page,
-            "can_evaluate": is_regulator(request.user),
+            "can_evaluate": is_regulator(request.user) and as_of is not None,
             "can_view_determinations": request.user.has_perm("rules.view_determination"),
-            "can_download_report": request.user.has_perm(REPORT_PERMISSION),
+            "can_download_report": request.user.has_perm(REPORT_PERMISSION) and as_of is not None,
             "report_formats": REPORT_FORMATS,
             "evaluate_url": reverse("admin:{}_{}_evaluate".format(*info), args=[obj.pk]),
             "report_url": reverse("admin:{}_{}_audit_report".format(*info), args=[obj.pk]),

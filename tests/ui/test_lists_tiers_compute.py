@@ -1,0 +1,165 @@
+"""The registry lists and the dashboard: the tier each subject reaches (column and filter, by the tier's
+title), a model's training compute as the engine derives it (reported or estimated, with the method),
+a cluster's peak capacity, and list pages whose queries do not grow with their rows."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry.models import AIModel
+from registry.services import registry_submit
+from rules.engine.formatting import format_quantity
+from rules.models import Determination
+from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
+from tests.ui.conftest import evaluate_registry
+
+pytestmark = pytest.mark.django_db
+
+MODELS = reverse("admin:registry_aimodel_changelist")
+CLUSTERS = reverse("admin:registry_cluster_changelist")
+DETERMINATIONS = reverse("admin:rules_determination_changelist")
+NAME_CELL = r'<th class="field-__str__"><a href="[^"]+">([^<]+)</a></th>'
+
+
+def listed(page: str) -> set[str]:
+    return set(re.findall(NAME_CELL, page))
+
+
+def cells(page: str, column: str) -> dict[str, str]:
+    """Model or cluster name → the text of one column of its row."""
+    rows = re.findall(r'<tr>\s*<td class="action-checkbox">.*?</tr>', page, re.S) or re.findall(r"<tr>.*?</tr>", page, re.S)
+    found = {}
+    for row in rows:
+        name = re.search(NAME_CELL, row)
+        cell = re.search(rf'<td class="field-{column}[^"]*">(.*?)</td>', row, re.S)
+        if name and cell:
+            found[name.group(1)] = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell.group(1))).strip()
+    return found
+
+
+def test_the_model_list_shows_the_tier_each_model_reaches_today(agency_client, workspace_registry):
+    tiers = cells(agency_client.get(MODELS).content.decode(), "tier_today")
+    assert "eu-ai-act: GPAI model with systemic risk" in tiers["acme/Frontier@1"]
+    assert "us-ca-sb53: Frontier model" in tiers["acme/Frontier@1"]
+    assert "eu-ai-act: GPAI model with systemic risk" in tiers["acme/Mid@1"]
+    assert "eu-ai-act: General-purpose AI model" in tiers["beta/Secret@1"] or "eu-ai-act: GPAI" in tiers["beta/Secret@1"]
+    assert "systemic risk" not in tiers["beta/Secret@1"]
+    assert tiers["acme/Small@1"] == "—"
+
+
+def test_the_model_list_filters_by_tier_reached(agency_client, workspace_registry):
+    page = agency_client.get(MODELS, {"tier": "eu-ai-act:gpai-systemic-risk"}).content.decode()
+    assert listed(page) == {"acme/Frontier@1", "acme/Mid@1"}
+    assert "eu-ai-act: GPAI model with systemic risk" in page  # the filter's choice, by the tier's title
+    assert listed(agency_client.get(MODELS, {"tier": "eu-ai-act:gpai"}).content.decode()) == {"beta/Secret@1"}
+    assert listed(agency_client.get(MODELS, {"tier": "us-ca-sb53:frontier-model"}).content.decode()) == {"acme/Frontier@1"}
+    assert listed(agency_client.get(MODELS, {"tier": "no-such-regime:gpai"}).content.decode()) == set()
+
+
+def test_the_cluster_list_has_the_tier_filter_and_column(agency_client, workspace_registry):
+    page = agency_client.get(CLUSTERS).content.decode()
+    assert 'class="field-tier_today' in page  # no version in force today declares a tier for clusters
+    assert cells(page, "tier_today")["acme/Hall A"] == "—"
+
+
+def test_the_determination_list_shows_and_filters_the_tier_by_its_title(agency_client, workspace_registry):
+    page = agency_client.get(DETERMINATIONS, {"tier": "eu-ai-act:gpai-systemic-risk"}).content.decode()
+    expected = set(Determination.objects.filter(regime="eu-ai-act", tier="gpai-systemic-risk").values_list("sequence", flat=True))
+    shown = {int(n) for n in re.findall(r'<th class="field-sequence"><a href="[^"]+">(\d+)</a>', page)}
+    assert shown == expected and len(expected) == 2
+    assert "GPAI model with systemic risk" in page and '<code class="quiet">gpai-systemic-risk</code>' in page
+    none_page = agency_client.get(DETERMINATIONS, {"tier": "none", "regime": "eu-ai-act"}).content.decode()
+    shown_none = {int(n) for n in re.findall(r'<th class="field-sequence"><a href="[^"]+">(\d+)</a>', none_page)}
+    assert shown_none == set(Determination.objects.filter(regime="eu-ai-act", tier="").values_list("sequence", flat=True))
+
+
+def test_the_dashboard_counts_subjects_per_tier(agency_client, workspace_registry):
+    page = agency_client.get(reverse("admin:index")).content.decode()
+    row = re.search(r'<tr data-regime="eu-ai-act">(.*?)</tr>', page, re.S).group(1)
+    systemic = re.search(r'<div class="tier-count" data-tier="gpai-systemic-risk"><span class="tier-total">(\d+)</span>\s*([^<]+)', row)
+    assert systemic.group(1) == "2" and "GPAI model with systemic risk" in systemic.group(2)
+    assert f'href="{MODELS}?tier=eu-ai-act:gpai-systemic-risk"' in row
+    gpai = re.search(r'<div class="tier-count" data-tier="gpai"><span class="tier-total">(\d+)</span>', row)
+    assert gpai.group(1) == "1"
+
+
+def submit_estimated_models() -> None:
+    registry_submit(document(
+        organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI", annual_revenue_usd=6e8)],
+        models=[
+            ModelRecordFactory(organisation="acme", name="Dense"),  # 6 × 4.05e11 × 1.56e13
+            ModelRecordFactory(organisation="acme", name="Experts", parameter_count=1.2e12,
+                               active_parameter_count=3.7e10, training_tokens=2e13),
+            ModelRecordFactory(organisation="acme", name="Metered", parameter_count=None, training_tokens=None,
+                               training_hardware={"accelerator": "nvidia-h100-sxm", "accelerator_count": 16384,
+                                                  "training_hours": 1300, "utilization": 0.4}),
+        ],
+    ), via="import")
+
+
+def test_the_compute_column_is_the_engines_derived_figure_with_its_method(agency_client, workspace_registry):
+    submit_estimated_models()
+    evaluate_registry()
+    compute = cells(agency_client.get(MODELS).content.decode(), "training_compute")
+    for name in ("Dense", "Experts", "Metered", "Mid"):
+        ref = f"model:acme/{name}@1"
+        determination = Determination.objects.filter(subject_ref=ref, regime="eu-ai-act").last()
+        test = next(t for t in determination.data()["tests"] if t["id"] == "gpai-indicative")
+        assert compute[f"acme/{name}@1"].startswith(format_quantity(test["value"], "ops")), name
+    assert compute["acme/Mid@1"] == "3.8e25 ops reported"
+    assert compute["acme/Dense@1"] == "3.791e25 ops estimated: 6 × parameters × tokens"
+    assert compute["acme/Experts@1"].startswith("4.44e24 ops estimated")  # active parameters, never total
+    assert compute["acme/Metered@1"] == "3.035e25 ops estimated: accelerators × hours × peak × utilization"
+    assert compute["acme/Unknown@1"] == "— neither reported nor estimable"
+
+
+def test_the_compute_range_filter_counts_estimates(agency_client, workspace_registry):
+    submit_estimated_models()
+    page = agency_client.get(MODELS, {"compute": "3e+25-1e+26"}).content.decode()
+    # Dense (3.791e25) and Metered (3.035e25) are estimates: the reported figure alone would leave them out
+    assert listed(page) == {"acme/Mid@1", "acme/Dense@1", "acme/Metered@1"}
+    assert listed(agency_client.get(MODELS, {"compute": "none"}).content.decode()) == {"acme/Unknown@1"}
+    assert "training compute (reported or estimated)" in page
+
+
+def test_a_fine_tunes_compute_is_its_own_modification_run(agency_client, workspace_registry):
+    registry_submit(document(
+        organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI", annual_revenue_usd=6e8)],
+        models=[ModelRecordFactory(organisation="acme", name="Tuned", base_model="acme/Mid@1",
+                                   derivation="fine_tuning", fine_tuning_compute_ops="2e24")],
+    ), via="import")
+    compute = cells(agency_client.get(MODELS).content.decode(), "training_compute")
+    assert compute["acme/Tuned@1"] == "2e24 ops reported"
+
+
+def test_the_cluster_list_shows_peak_capacity(agency_client, workspace_registry):
+    peak = cells(agency_client.get(CLUSTERS).content.decode(), "peak_capacity")
+    # 102,048 H100 SXM at 1.979e15 ops/s (dense, fastest format)
+    assert peak["acme/Hall A"] == format_quantity(102_048 * 1.979e15, "ops_per_second") == "2.02e20 ops/s"
+
+
+@pytest.mark.parametrize("url", [MODELS, CLUSTERS, DETERMINATIONS])
+def test_list_pages_make_the_same_number_of_queries_for_more_rows(agency_client, workspace_registry, url):
+    with CaptureQueriesContext(connection) as few:
+        assert agency_client.get(url).status_code == 200
+    registry_submit(document(
+        organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI", annual_revenue_usd=6e8)],
+        models=[ModelRecordFactory(organisation="acme", name=f"More-{i}") for i in range(8)],
+    ), via="import")
+    evaluate_registry()
+    assert AIModel.objects.count() == 13
+    with CaptureQueriesContext(connection) as many:
+        assert agency_client.get(url).status_code == 200
+    assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
+
+
+def test_the_determination_page_reads_each_test_as_what_it_is(agency_client, workspace_registry):
+    determination = Determination.objects.filter(subject_ref="model:acme/Mid@1", regime="us-ca-sb53").last()
+    page = agency_client.get(reverse("admin:rules_determination_change", args=[determination.pk])).content.decode()
+    table = re.sub(r"\s+", " ", re.search(r'<table class="determination-tests">(.*?)</table>', page, re.S).group(1))
+    assert "3.8e25 ops ≤ 1e26 ops: not met (0.38 × the threshold)" in table
+    assert "3.8e25 ops &gt; 1e26 ops" not in table
