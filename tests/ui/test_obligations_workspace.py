@@ -215,3 +215,9 @@ def test_a_lab_never_reads_obligations_resting_on_another_organisations_unreleas
     lab_section = section(acme_client.get(reverse("admin:registry_aimodel_change", args=[fine_tune.pk])).content.decode())
     assert "Withheld: the subject's determinations rest on another organisation's model not yet released" in lab_section
     assert "model:acme/Acme-FT@1" in panel(agency_client.get(reverse("admin:index")).content.decode())  # a regulator reads it
+
+
+def test_a_page_asked_for_a_date_that_is_not_one_shows_no_obligations(agency_client, obligations):
+    frontier = AIModel.objects.get(name="Frontier")
+    response = agency_client.get(reverse("admin:registry_aimodel_change", args=[frontier.pk]), {"as_of": "2027-02-30"})
+    assert response.status_code == 400 and "subject-obligations" not in response.content.decode()

@@ -190,9 +190,10 @@ def dashboard_panel(*, request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def subject_section(*, request: HttpRequest, subject_ref: str, as_of: date) -> dict[str, Any]:
-    """A subject's obligations on the page's date, with their fulfilments and the reviews' decisions."""
-    if not request.user.has_perm("obligations.view_obligationstate"):
+def subject_section(*, request: HttpRequest, subject_ref: str, as_of: date | None) -> dict[str, Any]:
+    """A subject's obligations on the page's date, with their fulfilments and the reviews' decisions
+    (nothing when the page was asked for a date that is not one)."""
+    if as_of is None or not request.user.has_perm("obligations.view_obligationstate"):
         return {"show": False}
     if subject_ref in unreleased_of(request.user).own:
         return {"show": True, "withheld": True, "as_of": as_of, "obligations": [], "not_applicable": []}
