@@ -14,6 +14,7 @@ from .exceptions import error_body
 from .views.designations import DesignationViewSet
 from .views.evaluations import EvaluationView
 from .views.fulfilments import FulfilmentViewSet, IncidentViewSet
+from .views.obligations import ObligationViewSet
 from .views.registry import ClusterViewSet, ModelViewSet, OrganisationViewSet
 from .views.reports import ReportViewSet
 from .views.rules import AcceleratorViewSet, DeterminationViewSet, RegimeViewSet, RuleVersionViewSet, RunViewSet
@@ -33,6 +34,7 @@ router.register("reports", ReportViewSet, basename="report")
 router.register("designations", DesignationViewSet, basename="designation")
 router.register("fulfilments", FulfilmentViewSet, basename="fulfilment")
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register("obligations", ObligationViewSet, basename="obligation")
 
 
 @csrf_exempt

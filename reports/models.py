@@ -10,6 +10,7 @@ class ReportKind(models.TextChoices):
     REGISTRY = "registry", "Registry report"
     CHANGES = "changes", "Change report"
     EXPORT = "export", "Determinations export"
+    OBLIGATIONS = "obligations", "Compliance calendar (obligations)"
 
 
 class ReportFormat(models.TextChoices):

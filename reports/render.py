@@ -10,7 +10,8 @@ from django.template.loader import render_to_string
 
 from rules.memory import collector_paused
 
-TEMPLATES = {"audit": "reports/audit.html", "registry": "reports/registry.html", "changes": "reports/changes.html"}
+TEMPLATES = {"audit": "reports/audit.html", "registry": "reports/registry.html", "changes": "reports/changes.html",
+             "obligations": "reports/obligations.html"}
 
 
 def render_html(kind: str, context: dict[str, Any]) -> str:

@@ -24,6 +24,8 @@ from rules.models.runs import Trigger
 from . import exports, render, selectors
 from .context import audit_context, changes_context, registry_context
 from .context.common import username
+from .context.obligations import CSV_FIELDS as OBLIGATION_CSV_FIELDS
+from .context.obligations import calendar_context, calendar_records
 from .models import ArtifactStatus, ReportArtifact, ReportFormat, ReportKind
 from .selectors import ReportInputError
 
@@ -34,6 +36,7 @@ FORMATS = {
     ReportKind.REGISTRY: ("html", "pdf", "csv", "json"),
     ReportKind.CHANGES: ("html", "pdf", "csv", "json"),
     ReportKind.EXPORT: ("csv", "json"),
+    ReportKind.OBLIGATIONS: ("html", "pdf", "csv"),
 }
 EXPORT_FILTERS = ("subject", "regime", "status", "as_of", "run", "organisation")
 CHANGE_REPORT_RUN_KINDS = (Trigger.SCHEDULE, Trigger.PUBLICATION)
@@ -80,7 +83,7 @@ def report_parameters(*, kind: str, format: str, **raw: Any) -> dict[str, Any]:
             raise ReportInputError("subject: required (model:ORG/NAME@VERSION, cluster:ORG/NAME or organisation:ORG)")
         params["subject"] = selectors.subject_key(str(raw["subject"])).ref
         params["as_of"] = _date("as_of", raw.get("as_of"), required=True)
-    elif kind == ReportKind.REGISTRY:
+    elif kind in (ReportKind.REGISTRY, ReportKind.OBLIGATIONS):
         params["as_of"] = _date("as_of", raw.get("as_of"), required=True)
         if raw.get("organisation"):  # one organisation's view of the registry
             params["organisation"] = _organisation(raw["organisation"])
@@ -145,7 +148,7 @@ def record_missing_determinations(*, kind: str, params: dict[str, Any], requeste
                                   on_run: Callable[[Any], None] | None = None) -> list[str]:
     """Records (through the rules services) determinations the report needs and the log lacks.
 
-    An audit or registry report as of D reads determinations whose as-of date is D; subjects with
+    An audit, registry or obligations report as of D reads determinations whose as-of date is D; subjects with
     none are evaluated first in a manual run (handed to `on_run` before it is carried out, so that its
     progress can be followed). Returns what was done, in words, for the report's notes.
     """
@@ -158,6 +161,8 @@ def record_missing_determinations(*, kind: str, params: dict[str, Any], requeste
         wanted = selectors.registry_subject_refs(organisation=scope.organisation if scope else None)
         if scope is not None:
             wanted = [ref for ref in wanted if ref not in scope.withheld]
+    elif kind == ReportKind.OBLIGATIONS:
+        wanted = selectors.registry_subject_refs()
     else:
         return []
     as_of = date.fromisoformat(params["as_of"])
@@ -183,6 +188,10 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
     if kind == ReportKind.EXPORT or (kind == ReportKind.REGISTRY and format in ("csv", "json")):
         yield from (chunk.encode("utf-8") for chunk in _determination_rows(kind, format, params))
         return
+    if kind == ReportKind.OBLIGATIONS and format == "csv":
+        records = calendar_records(as_of=date.fromisoformat(params["as_of"]))
+        yield from (chunk.encode("utf-8") for chunk in exports.csv_chunks(records, OBLIGATION_CSV_FIELDS))
+        return
     if kind == ReportKind.CHANGES and format in ("csv", "json"):
         records = (exports.change_record(c) for c in selectors.status_changes(run=selectors.run_by_id(params["run"])))
         chunks = (exports.csv_chunks(records, exports.CHANGE_FIELDS) if format == "csv"
@@ -195,6 +204,8 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
     elif kind == ReportKind.REGISTRY:
         context = registry_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at,
                                    scope=record_scope(params))
+    elif kind == ReportKind.OBLIGATIONS:
+        context = calendar_context(as_of=date.fromisoformat(params["as_of"]), generated_at=generated_at)
     else:
         context = changes_context(run=selectors.run_by_id(params["run"]), generated_at=generated_at)
     # the stored report's number and who asked for it (artifact_build gives both; a report rendered
@@ -224,6 +235,8 @@ def _file_name(artifact: ReportArtifact) -> str:
             f"registry-{params['as_of']}"
     elif artifact.kind == ReportKind.CHANGES:
         stem = f"changes-run-{params['run']}"
+    elif artifact.kind == ReportKind.OBLIGATIONS:
+        stem = f"obligations-{params['as_of']}"
     else:
         stem = "determinations"
     return f"{stem}-{artifact.pk}.{artifact.format}"

@@ -42,6 +42,7 @@ from .common import (
     quantity_unit,
     username,
 )
+from .obligations import subject_obligations
 
 FIELD_ORDER = {
     "model": MODEL_FIELDS, "cluster": CLUSTER_FIELDS, "organisation": ORGANISATION_FIELDS,
@@ -384,12 +385,14 @@ def audit_context(*, subject_ref: str, as_of: date, generated_at: datetime) -> d
                      "sequence": r["determination"]["sequence"]} for r in regimes],
         "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},
         "sign_off_roles": ["Prepared by", "Reviewed and approved by"],
+        "obligations": subject_obligations(subject_ref=key.ref, as_of=as_of),
         "toc": [
             {"anchor": "summary", "title": "Summary"},
             {"anchor": "sign-off", "title": "Sign-off"},
             {"anchor": "facts", "title": "Facts as submitted"},
             {"anchor": "quantities", "title": "Quantities"},
             *({"anchor": r["anchor"], "title": f"{r['regime']}: {r['status_label']}"} for r in regimes),
+            {"anchor": "obligations", "title": "Obligations"},
             {"anchor": "decision-log-head", "title": "Decision log and how to verify it"},
         ],
     })

@@ -5,12 +5,13 @@ reviews of fulfilments; an edit is kept as a new
 revision, like any submission; a lab member sees only its organisation's records), rule versions
 and the draft → preview → publish workflow, the decision log (read-only), evaluation runs with
 live progress, the dashboard, reports generated from a form with their progress, the models,
-clusters and decision log lists exported as CSV, and API users. The login throttle and the periodic
-task schedule are shown to superusers only; "View site" leads to this workspace."""
+clusters and decision log lists exported as CSV, API users, and each obligation's status (list,
+dashboard panel, subject page). The login throttle and the periodic task schedule are shown to
+superusers only; "View site" leads to this workspace."""
 from django.contrib import admin
 from django.urls import reverse_lazy
 
-from . import accounts, designations, fulfilments, log, records, reports, runs, versions  # noqa: F401  (registers the model admins)
+from . import accounts, designations, fulfilments, log, obligations, records, reports, runs, versions  # noqa: F401  (registers the model admins)
 from .superuser_only import restrict_to_superusers
 
 admin.site.site_header = "Compute Threshold Registry"

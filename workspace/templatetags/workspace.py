@@ -60,3 +60,26 @@ def regulator_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     from workspace.admin.dashboard import dashboard_context
 
     return dashboard_context(request=context["request"])
+
+
+@register.simple_tag
+def obligation_badge(status: str) -> str:
+    """An obligation's status in words: `overdue`, `fulfilled late`."""
+    from rules.engine.vocabulary import obligation_status_label
+
+    return format_html('<span class="obligation-status obligation-{}">{}</span>', status, obligation_status_label(status))
+
+
+@register.inclusion_tag("admin/workspace/obligations_panel.html", takes_context=True)
+def obligations_panel(context: dict[str, Any]) -> dict[str, Any]:
+    from workspace.admin.obligations import dashboard_panel
+
+    return dashboard_panel(request=context["request"])
+
+
+@register.inclusion_tag("admin/workspace/subject_obligations.html", takes_context=True)
+def subject_obligations(context: dict[str, Any]) -> dict[str, Any]:
+    from workspace.admin.obligations import subject_section
+
+    return subject_section(request=context["request"], subject_ref=context["subject_ref"],
+                           as_of=context["status_as_of"])

@@ -1,4 +1,4 @@
-"""Reports from the command line: audit, registry, changes and export, written to --out."""
+"""Reports from the command line: audit, registry, changes, export and obligations, written to --out."""
 from __future__ import annotations
 
 import hashlib
@@ -17,16 +17,20 @@ from reports.selectors import ReportInputError
 
 class Command(BaseCommand):
     help = (
-        "Write a report. `report audit --subject REF --as-of DATE --format html|pdf --out FILE`; "
+        "Write a report. `report audit --subject REF --as-of DATE --format html|pdf --out FILE` "
+        "(with the subject's obligations); "
         "`report registry --as-of DATE --format html|pdf|csv|json --out FILE`; "
         "`report changes --run ID --format html|pdf|csv|json --out FILE`; "
         "`report export [--subject REF] [--regime SLUG] [--status STATUS] [--as-of DATE] [--run ID] "
-        "--format csv|json --out FILE`. Audit and registry reports read the determinations recorded as of the "
-        "date; subjects with none are evaluated and recorded first (the command says so)."
+        "--format csv|json --out FILE`; `report obligations --as-of DATE --format html|pdf|csv --out FILE` (the "
+        "compliance calendar: every obligation owed as of the date, overdue first, then by month of its due "
+        "date, the law quoted once per obligation). Audit, registry and obligations reports read the "
+        "determinations recorded as of the date; subjects with none are evaluated and recorded first (the "
+        "command says so)."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        kinds = parser.add_subparsers(dest="kind", required=True, metavar="{audit,registry,changes,export}")
+        kinds = parser.add_subparsers(dest="kind", required=True, metavar="{audit,registry,changes,export,obligations}")
 
         def common(sub: Any, formats: tuple[str, ...], default: str) -> None:
             sub.add_argument("--format", choices=formats, default=default)
@@ -47,6 +51,10 @@ class Command(BaseCommand):
         changes = kinds.add_parser("changes", help="The status changes an evaluation run found.")
         changes.add_argument("--run", required=True, help="The evaluation run id.")
         common(changes, services.FORMATS["changes"], "html")
+
+        obligations = kinds.add_parser("obligations", help="The compliance calendar: obligations as of a date.")
+        obligations.add_argument("--as-of", required=True, help="YYYY-MM-DD")
+        common(obligations, services.FORMATS["obligations"], "html")
 
         export = kinds.add_parser("export", help="Determinations as CSV or JSON, filtered.")
         for name in ("subject", "regime", "status", "as-of", "run", "organisation"):
