@@ -66,6 +66,7 @@ def workspace_pages(page, site: str) -> list[tuple[str, str]]:
         ("draft-preview", reverse("admin:rules_ruleversion_preview", args=[draft.pk])),
         ("draft-edit", reverse("admin:rules_ruleversion_change", args=[draft.pk])),
         ("report", reverse("admin:reports_reportartifact_change", args=[report.pk])),
+        ("report-generate", reverse("admin:reports_reportartifact_generate")),
     ]
     page.goto(f"{site}{reverse('admin:index')}")
     lists = page.locator("#content-main div[class^=app-] th[scope=row] a").evaluate_all("links => links.map(a => a.pathname)")
@@ -102,6 +103,36 @@ def test_no_workspace_page_scrolls_sideways_at_a_laptops_width(page, site, width
             overflowing.append(f"{name} ({path}): scrolls inside {', '.join(boxes)}")
     assert not overflowing, f"scrolls sideways at {width}px:\n" + "\n".join(overflowing)
     assert len(pages) > 25
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_a_lab_members_pages_do_not_scroll_sideways_either(page, site, width):
+    """What a lab member reaches: the dashboard, its lists, its subjects, the forms on which it records
+    a fulfilment or an incident and asks for a report."""
+    staff_user("acme-staff-wide", role="lab", organisation="acme")
+    log_in(page, site, "acme-staff-wide")
+    page.set_viewport_size({"width": width, "height": WIDTHS[width]})
+    page.goto(f"{site}{reverse('admin:index')}")
+    lists = page.locator("#content-main div[class^=app-] th[scope=row] a").evaluate_all("links => links.map(a => a.pathname)")
+    adds = page.locator("#content-main div[class^=app-] a.addlink").evaluate_all("links => links.map(a => a.pathname)")
+    pages = [("dashboard", reverse("admin:index")),
+             ("model-subject", reverse("admin:registry_aimodel_change", args=[AIModel.objects.get(name="Frontier").pk])),
+             ("report-generate", reverse("admin:reports_reportartifact_generate")),
+             *((f"list-{p.strip('/')}", p) for p in lists), *((f"add-{p.strip('/')}", p) for p in adds)]
+    assert reverse("admin:obligations_fulfilment_add") in adds and reverse("admin:obligations_incident_add") in adds
+    overflowing = []
+    for name, path in pages:
+        response = page.goto(f"{site}{path}")
+        assert response.status == 200, f"{name}: {path} answered {response.status}"
+        page.wait_for_load_state("load")
+        page.shots.take(page, f"lab-{width}-{name.replace('/', '-')}")
+        scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if scroll > inner:
+            overflowing.append(f"{name} ({path}): {scroll}px > {inner}px; {page.evaluate(WIDEST)}")
+        boxes = page.evaluate(SCROLLING_BOXES)
+        if boxes:
+            overflowing.append(f"{name} ({path}): scrolls inside {', '.join(boxes)}")
+    assert not overflowing, f"scrolls sideways at {width}px:\n" + "\n".join(overflowing)
 
 
 def test_navigation_sidebar_starts_collapsed_and_remembers_being_opened(page, site):

@@ -26,6 +26,7 @@ from rules.models import Determination
 from .base import ReadOnlyAdmin
 from .exports import CsvExportMixin
 from .links import subject_admin_urls
+from .regime_columns import RegimeListFilter, regime_column
 from .scoping import scope_of, unreleased_of, withheld_of
 
 PANEL_LIMIT = 20
@@ -90,9 +91,9 @@ class DueBeforeFilter(admin.SimpleListFilter):
 
 @admin.register(ObligationState)
 class ObligationStateAdmin(CsvExportMixin, ReadOnlyAdmin):
-    list_display = ("subject_link", "regime", "obligation_display", "occurrence", "status_words", "due_on",
+    list_display = ("subject_link", regime_column, "obligation_display", "occurrence", "status_words", "due_on",
                     "due_reason", "citation", "as_of")
-    list_filter = ("regime", ObligationStatusFilter, OrganisationFilter, DueBeforeFilter)
+    list_filter = (RegimeListFilter, ObligationStatusFilter, OrganisationFilter, DueBeforeFilter)
     list_display_links = ("obligation_display",)
     search_fields = ("subject_ref",)
     list_per_page = 50
@@ -128,7 +129,9 @@ class ObligationStateAdmin(CsvExportMixin, ReadOnlyAdmin):
 
     @admin.display(description="Obligation", ordering="obligation")
     def obligation_display(self, obj: ObligationState) -> str:
-        return format_html('{}<div class="quiet"><code>{}</code></div>', obj.title, obj.obligation)
+        # the occurrence is repeated here for narrow screens, where its own column gives way
+        occurrence = format_html('<span class="narrow-only"> · {}</span>', obj.occurrence) if obj.occurrence else ""
+        return format_html('{}<div class="quiet"><code>{}</code>{}</div>', obj.title, obj.obligation, occurrence)
 
     @admin.display(description="Status", ordering="status")
     def status_words(self, obj: ObligationState) -> str:
