@@ -61,7 +61,7 @@ def subject_obligations(*, subject_ref: str, as_of: date) -> dict[str, list[dict
     with its law) and those that do not apply (with the reason)."""
     views = obligations_on(as_of=as_of, subject_refs=[subject_ref])
     return {"owed": [_obligation(view) for view in views if view.status not in NOT_OWED],
-            "not_applicable": [_obligation(view) for view in views if view.status in NOT_OWED]}
+            "not_owed": [_obligation(view) for view in views if view.status in NOT_OWED]}
 
 
 def calendar_views(*, as_of: date) -> list[ObligationView]:

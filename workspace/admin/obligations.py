@@ -199,8 +199,8 @@ def subject_section(*, request: HttpRequest, subject_ref: str, as_of: date | Non
     if as_of is None or not request.user.has_perm("obligations.view_obligationstate"):
         return {"show": False}
     if subject_ref in unreleased_of(request.user).own:
-        return {"show": True, "withheld": True, "as_of": as_of, "obligations": [], "not_applicable": []}
+        return {"show": True, "withheld": True, "as_of": as_of, "obligations": [], "not_owed": []}
     views = obligations_on(as_of=as_of, subject_refs=[subject_ref])
     owed = [view for view in views if view.status != ObligationStatus.NOT_APPLICABLE]
-    return {"show": True, "obligations": owed, "not_applicable": [view for view in views if view not in owed],
+    return {"show": True, "obligations": owed, "not_owed": [view for view in views if view not in owed],
             "as_of": as_of, "subject_ref": subject_ref, "list_url": _list_url(q=subject_ref)}
