@@ -122,8 +122,9 @@ class DeterminationTierFilter(admin.SimpleListFilter):
             return queryset
         if self.value() == "none":
             return queryset.filter(tier="")
-        regime, _, tier = self.value().partition(":")
-        return queryset.filter(regime=regime, tier=tier) if tier else queryset.none()
+        regime, _, tier = self.value().rpartition(":")
+        # `regime:tier`, as the choices write it; a bare tier id (`?tier=gpai-systemic-risk`) under any regime
+        return queryset.filter(regime=regime, tier=tier) if regime else queryset.filter(tier=tier)
 
 
 class BiologicalFilter(admin.SimpleListFilter):
