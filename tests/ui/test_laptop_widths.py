@@ -83,24 +83,31 @@ def workspace_pages(page, site: str) -> list[tuple[str, str]]:
     return pages
 
 
-@pytest.mark.parametrize("width", list(WIDTHS))
-def test_no_workspace_page_scrolls_sideways_at_a_laptops_width(page, site, width):
-    staff_user("agency", role="regulator")
-    log_in(page, site, "agency")
-    page.set_viewport_size({"width": width, "height": WIDTHS[width]})
+def sideways_scrolling(page, site: str, pages: list[tuple[str, str]], *, shot_prefix: str) -> list[str]:
+    """Visits each page (each must answer 200), keeps a screenshot of it, and returns what scrolls
+    sideways: the page itself (naming its widest element) or a box inside it."""
     overflowing = []
-    pages = workspace_pages(page, site)
     for name, path in pages:
         response = page.goto(f"{site}{path}")
         assert response.status == 200, f"{name}: {path} answered {response.status}"
         page.wait_for_load_state("load")
-        page.shots.take(page, f"{width}-{name}")
+        page.shots.take(page, f"{shot_prefix}{name.replace('/', '-')}")
         scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if scroll > inner:
             overflowing.append(f"{name} ({path}): {scroll}px > {inner}px; {page.evaluate(WIDEST)}")
         boxes = page.evaluate(SCROLLING_BOXES)
         if boxes:
             overflowing.append(f"{name} ({path}): scrolls inside {', '.join(boxes)}")
+    return overflowing
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_no_workspace_page_scrolls_sideways_at_a_laptops_width(page, site, width):
+    staff_user("agency", role="regulator")
+    log_in(page, site, "agency")
+    page.set_viewport_size({"width": width, "height": WIDTHS[width]})
+    pages = workspace_pages(page, site)
+    overflowing = sideways_scrolling(page, site, pages, shot_prefix=f"{width}-")
     assert not overflowing, f"scrolls sideways at {width}px:\n" + "\n".join(overflowing)
     assert len(pages) > 25
 
@@ -120,18 +127,7 @@ def test_a_lab_members_pages_do_not_scroll_sideways_either(page, site, width):
              ("report-generate", reverse("admin:reports_reportartifact_generate")),
              *((f"list-{p.strip('/')}", p) for p in lists), *((f"add-{p.strip('/')}", p) for p in adds)]
     assert reverse("admin:obligations_fulfilment_add") in adds and reverse("admin:obligations_incident_add") in adds
-    overflowing = []
-    for name, path in pages:
-        response = page.goto(f"{site}{path}")
-        assert response.status == 200, f"{name}: {path} answered {response.status}"
-        page.wait_for_load_state("load")
-        page.shots.take(page, f"lab-{width}-{name.replace('/', '-')}")
-        scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-        if scroll > inner:
-            overflowing.append(f"{name} ({path}): {scroll}px > {inner}px; {page.evaluate(WIDEST)}")
-        boxes = page.evaluate(SCROLLING_BOXES)
-        if boxes:
-            overflowing.append(f"{name} ({path}): scrolls inside {', '.join(boxes)}")
+    overflowing = sideways_scrolling(page, site, pages, shot_prefix=f"lab-{width}-")
     assert not overflowing, f"scrolls sideways at {width}px:\n" + "\n".join(overflowing)
 
 
