@@ -157,6 +157,87 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     return result
 
 
+# The decision log's tables: the rows, and the payloads, facts snapshots and confirmations they point to
+# (a table not in this database counts 0 bytes).
+LOG_TABLES = ("rules_determination", "rules_payload", "rules_factssnapshot", "rules_confirmation")
+
+
+@phase
+def log_size() -> dict[str, Any]:
+    """The decision log's size on disk (each table with its indexes and TOAST) per determination."""
+    from django.db import connection
+
+    from rules.models import Determination
+
+    determinations = Determination.objects.count()
+    if connection.vendor != "postgresql":
+        return {"tables": None, "determinations": determinations, "bytes_per_determination": None,
+                "reason": "SQLite gives no portable on-disk size per table: measured on PostgreSQL"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, to_regclass(name) IS NOT NULL, COALESCE(pg_total_relation_size(to_regclass(name)), 0) "
+                       "FROM unnest(%s::text[]) AS name", [list(LOG_TABLES)])
+        rows = cursor.fetchall()
+    tables = {name: size for name, _exists, size in rows}
+    total = sum(tables.values())
+    return {"tables": tables, "missing": [name for name, exists, _size in rows if not exists], "bytes": total,
+            "determinations": determinations,
+            "bytes_per_determination": round(total / determinations, 1) if determinations else None}
+
+
+@phase
+def unchanged_run(*, as_of: str, chunk_size: int, readers: int | None = None) -> dict[str, Any]:
+    """A second full re-evaluation of the same registry, nothing in it changed, as of the next day: a
+    scheduled run, as the nightly one is, carried out in this process as `reevaluate`'s is. Its wall
+    time, and how much the whole database grew (PostgreSQL). The wall time includes what the run's
+    finish sets off in this process (the obligation states brought up to date, the change reports,
+    built here by the eager task, by a worker in production); `seconds_to_finished` stops where the
+    run was marked finished."""
+    from datetime import date
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from rules import services
+    from rules.models import Determination
+    from rules.models.runs import Trigger
+
+    from .measure import Stopwatch
+
+    postgresql = connection.vendor == "postgresql"
+
+    def database_bytes() -> int | None:
+        if not postgresql:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_database_size(current_database())")
+            return cursor.fetchone()[0]
+
+    log_rows_before, size_before = Determination.objects.count(), database_bytes()
+    clock, started = Stopwatch(), timezone.now()
+    run = services.run_create(kind=Trigger.SCHEDULE, as_of=date.fromisoformat(as_of), chunk_size=chunk_size)
+    run = services.run_execute_inline(run, readers=readers)
+    seconds = clock.seconds
+    size_after = database_bytes()
+    result = {
+        "as_of": run.as_of.isoformat(), "run_id": run.pk, "kind": run.kind, "status": run.status,
+        "seconds": round(seconds, 2),
+        "seconds_to_finished": round((run.finished_at - started).total_seconds(), 2) if run.finished_at else None,
+        "bytes": size_after - size_before if postgresql else None,
+        "database_bytes_before": size_before, "database_bytes_after": size_after,
+        "determinations_written": Determination.objects.filter(run=run).count(), "changes": run.changes_count,
+        "log_rows_before": log_rows_before, "log_rows_after": Determination.objects.count(),
+    }
+    try:
+        from reports.models import ReportArtifact
+    except ImportError:
+        pass
+    else:  # files beside the database, under MEDIA_ROOT
+        result["change_report_file_bytes"] = sum(ReportArtifact.objects.filter(run_id=run.pk).values_list("size", flat=True))
+    if not postgresql:
+        result["reason"] = "SQLite gives no portable on-disk size of the database's tables: bytes measured on PostgreSQL"
+    return result
+
+
 STATEMENT = "sql statement"  # an event the benchmark counts through `rules.instrumentation.count`
 # What the profile calls each stage `rules.instrumentation` reports.
 STAGE_LABELS = {

@@ -1,6 +1,7 @@
 """One benchmark run, end to end: a fresh database, the synthetic registry, the full re-evaluation in
-one process, the COPY baseline, latency, the same re-evaluation over 1..k Celery workers, the API
-under load beside /healthz, and the reports. Every measurement is taken in this one run."""
+one process, the decision log's size, the unchanged registry re-evaluated as of the next day, the
+COPY baseline, latency, the same re-evaluation over 1..k Celery workers, the API under load beside
+/healthz, and the reports. Every measurement is taken in this one run."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from .environment import BenchDatabase, BenchError, child_environment, manage, run_phase
@@ -40,6 +42,7 @@ class Options:
     pages: bool = False  # time each workspace page and API list
     pages_samples: int = 20
     reuse: bool = False  # the kept database as it is: only the history and the pages
+    unchanged_run: bool = True  # a second full run, the registry unchanged, as of the next day
 
 
 def machine() -> dict[str, Any]:
@@ -119,6 +122,32 @@ def _scale_out(options: Options, database: BenchDatabase, reference: dict[str, A
     return results
 
 
+def _log_size(env: dict[str, str], result: dict[str, Any], say: Callable[[str], None]) -> None:
+    """The decision log's bytes on disk per determination, after the first full run."""
+    size = result["log_size"] = run_phase("log_size", {}, env=env, optional=True)
+    result["log_bytes_per_determination"] = size.get("bytes_per_determination")
+    if size.get("bytes_per_determination") is not None:
+        say(f"  the log: {size['bytes']:,} bytes on disk, {size['bytes_per_determination']:,} per determination")
+
+
+def _unchanged_run(options: Options, env: dict[str, str], first: dict[str, Any], result: dict[str, Any],
+                   say: Callable[[str], None]) -> None:
+    """The same registry, unchanged, re-evaluated again as of the day after the first run."""
+    if not options.unchanged_run:
+        outcome = {"seconds": None, "bytes": None, "reason": "not asked for (--skip-unchanged-run)"}
+    else:
+        as_of = (date.fromisoformat(first["as_of"]) + timedelta(days=1)).isoformat()
+        say(f"the unchanged registry re-evaluated again as of {as_of} (a scheduled run)")
+        outcome = run_phase("unchanged_run", {"as_of": as_of, "chunk_size": options.chunk_size,
+                                              "readers": options.readers}, env=env, optional=True)
+        if outcome.get("seconds") is not None:
+            growth = f", the database grew by {outcome['bytes']:,} bytes" if outcome.get("bytes") is not None else ""
+            say(f"  {outcome['seconds']} s, {outcome['determinations_written']:,} determinations written{growth}")
+    result["unchanged_run"] = outcome
+    result["unchanged_run_seconds"] = outcome.get("seconds")
+    result["unchanged_run_bytes"] = outcome.get("bytes")
+
+
 def _year_scale(options: Options, env: dict[str, str], result: dict[str, Any], say: Callable[[str], None]) -> None:
     """The history runs, then the pages, as asked for."""
     if options.history_runs:
@@ -163,6 +192,8 @@ def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
         reevaluation = result["reevaluate"] = run_phase(
             "reevaluate", {"chunk_size": options.chunk_size, "readers": options.readers}, env=env)
         say(f"  {reevaluation['determinations']:,} determinations at {reevaluation['determinations_per_second']}/s")
+        _log_size(env, result, say)
+        _unchanged_run(options, env, reevaluation, result, say)
         say("COPY baseline: the same number of rows of the same width into a scratch table")
         copy = result["copy_baseline"] = run_phase(
             "copy_baseline", {"rows": reevaluation["determinations"], "run_id": reevaluation["run_id"]}, env=env)

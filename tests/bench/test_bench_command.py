@@ -42,7 +42,24 @@ def test_the_bench_command_measures_a_tiny_registry_and_prints_json():
             reevaluation["writer_peak_rss_mb"] + sum(reevaluation["reader_peak_rss_mb"]), abs=0.2)
     else:  # the embedded default runs chunk after chunk in one thread
         assert not reevaluation["pipelined"]
-    assert result["verify"]["ok"] and result["verify"]["rows"] == reevaluation["determinations"]
+    unchanged = result["unchanged_run"]  # the same registry again, as of the next day, as the nightly run makes it
+    assert unchanged["as_of"] > reevaluation["as_of"] and unchanged["kind"] == "schedule"
+    assert unchanged["status"] == "finished"
+    assert result["unchanged_run_seconds"] == unchanged["seconds"] > 0
+    assert unchanged["log_rows_before"] == reevaluation["determinations"]
+    assert unchanged["log_rows_after"] == unchanged["log_rows_before"] + unchanged["determinations_written"]
+    assert result["verify"]["ok"] and result["verify"]["rows"] == unchanged["log_rows_after"]  # both runs' rows
+    log_size = result["log_size"]
+    assert log_size["determinations"] == reevaluation["determinations"]
+    if POSTGRESQL:
+        assert result["log_bytes_per_determination"] == log_size["bytes_per_determination"] > 0
+        assert log_size["tables"]["rules_determination"] > 0 and log_size["tables"]["rules_factssnapshot"] > 0
+        assert log_size["bytes"] == sum(log_size["tables"].values())
+        assert set(log_size["missing"]) <= {"rules_payload", "rules_confirmation"}  # tables not in every schema
+        assert result["unchanged_run_bytes"] == unchanged["bytes"] > 0
+    else:  # no portable size per table on the embedded default
+        assert result["log_bytes_per_determination"] is None and log_size["reason"]
+        assert result["unchanged_run_bytes"] is None and unchanged["reason"]
     assert result["latency"]["evaluate"]["samples"] == 3 and result["latency"]["evaluate"]["p99_ms"] > 0
     assert result["database"] == ("postgresql" if POSTGRESQL else "sqlite")
     api = result["api"]
@@ -54,6 +71,16 @@ def test_the_bench_command_measures_a_tiny_registry_and_prints_json():
         assert len(spread["worker_peak_rss_mb"]) == 2
     else:
         assert result["scale_out"]["reason"]
+
+
+def test_the_bench_command_leaves_out_the_unchanged_run_when_asked():
+    result = bench(models=6, clusters=1, chunk_size=50, latency_samples=1, api_seconds=0.2, api_concurrency=1,
+                   skip_reports=True, skip_verify=True, workers="0", skip_unchanged_run=True)
+    assert result["unchanged_run_seconds"] is None and result["unchanged_run_bytes"] is None
+    assert result["unchanged_run"]["reason"] == "not asked for (--skip-unchanged-run)"
+    assert result["determinations_per_second"] > 0  # the rest is measured as before
+    if POSTGRESQL:
+        assert result["log_bytes_per_determination"] > 0
 
 
 def test_the_bench_command_refuses_a_database_name_it_could_mistake_for_a_real_one():

@@ -36,7 +36,8 @@ class Command(BaseCommand):
         "Build a synthetic registry (lineage chains, mixture-of-experts and biological models, clusters over "
         "several datacenters) in a database of its own (PostgreSQL bench_* beside the configured one, or a "
         "temporary SQLite file), and measure: the full re-evaluation against the same database's COPY rate, peak "
-        "memory, single-subject latency, the same run over 1..k Celery workers, the API beside /healthz under "
+        "memory, the decision log's bytes per determination, a second run of the unchanged registry as of the "
+        "next day, single-subject latency, the same run over 1..k Celery workers, the API beside /healthz under "
         "gunicorn, and the reports. The database is dropped afterwards unless --keep."
     )
 
@@ -61,6 +62,10 @@ class Command(BaseCommand):
         parser.add_argument("--latency-samples", type=int, default=200)
         parser.add_argument("--skip-verify", action="store_true", help="Do not verify the chain after the run.")
         parser.add_argument("--skip-reports", action="store_true", help="Do not time the reports.")
+        parser.add_argument("--skip-unchanged-run", action="store_true",
+                            help="Do not re-evaluate the unchanged registry a second time, as of the day after the "
+                                 "first full run, as a scheduled run (its wall time and the database's growth: "
+                                 "unchanged_run_seconds, unchanged_run_bytes).")
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark database afterwards.")
         parser.add_argument("--history-runs", type=int, default=0,
                             help="After the measurements, build a year's decision log: this many more full runs, "
@@ -97,6 +102,7 @@ class Command(BaseCommand):
             history_step_days=max(1, options["history_step_days"]),
             history_changes=_positive("history-changes", options["history_changes"]),
             pages=options["pages"], pages_samples=max(1, options["pages_samples"]), reuse=options["reuse"],
+            unchanged_run=not options["skip_unchanged_run"],
         )
         as_json = options["json"]
 
