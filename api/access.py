@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, JSONField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, IntegerField, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Greatest
 
 from accounts.selectors import Access, access_of
 from obligations.models import Fulfilment, Incident
@@ -22,7 +23,7 @@ from registry.models import (
     OrganisationRevision,
 )
 from rules import visibility
-from rules.models import Determination, EvaluationRun, RuleVersion, StatusChange
+from rules.models import Determination, EvaluationRun, RuleVersion, RunChunk, StatusChange
 from rules.models.rule_version import RuleVersionState
 from rules.visibility import NOTHING_WITHHELD, Unreleased
 
@@ -109,9 +110,15 @@ def runs_visible(access: Access) -> QuerySet:
         return queryset
     slug, org = access.organisation_slug, access.organisation_id
     decided = Determination.objects.filter(run=OuterRef("pk"), organisation=slug)
+    # a chunk done has decided its subjects, whether it appended their rows or confirmed them
+    chunks_done = RunChunk.objects.filter(run=OuterRef("pk"), done=True, organisations__has_key=slug or "")
+    shares = chunks_done.order_by().annotate(_one=Value(1)).values("_one").annotate(
+        n=Sum(Cast(KeyTextTransform(slug or "", "organisations"), IntegerField()))).values("n")[:1]
     existed = {"organisation_id": org, "created_at__lte": OuterRef("created_at")}
-    return queryset.filter(Q(requested_by__membership__organisation_id=org) | Exists(decided)).annotate(
-        visible_done=_count(decided, "subject_ref", distinct=True),
+    return queryset.filter(Q(requested_by__membership__organisation_id=org) | Exists(chunks_done) | Exists(decided)).annotate(
+        # a run made before chunks counted their organisations' subjects: the rows it appended
+        visible_done=Greatest(Coalesce(Subquery(shares, output_field=IntegerField()), 0),
+                              _count(decided, "subject_ref", distinct=True)),
         visible_changes=_count(_changes_shown(access, StatusChange.objects.filter(run=OuterRef("pk"), organisation=slug))),
         visible_registry_total=(
             _count(AIModel.objects.filter(**existed)) + _count(Cluster.objects.filter(**existed))

@@ -9,6 +9,7 @@ from django import forms
 from obligations.models import Fulfilment, Incident
 from registry.interchange import subject_parts
 from registry.models import Accelerator, AIModel, Cluster, Designation, Organisation
+from rules.current import recorded_on as recorded_as_of
 from rules.engine.vocabulary import STATUS_CHOICES
 from rules.models import Determination, EvaluationRun, RuleVersion
 from rules.models.runs import RunStatus, Trigger
@@ -73,10 +74,17 @@ class DeterminationFilter(filters.FilterSet):
     as_of_after = filters.DateFilter(field_name="as_of", lookup_expr="gte")
     as_of_before = filters.DateFilter(field_name="as_of", lookup_expr="lte")
     run = IdFilter(field_name="run_id", help_text="The evaluation run's id.")
+    recorded_on = filters.DateFilter(
+        method="filter_recorded_on",
+        help_text="Determinations recorded as of exactly this date: made as of it, or made as of an earlier date and "
+                  "confirmed unchanged as of it by a later run (which appends no row of its own).")
 
     class Meta:
         model = Determination
-        fields = ["subject", "regime", "status", "tier", "as_of", "run", "organisation", "trigger"]
+        fields = ["subject", "regime", "status", "tier", "as_of", "recorded_on", "run", "organisation", "trigger"]
+
+    def filter_recorded_on(self, queryset: Any, name: str, value: Any) -> Any:
+        return recorded_as_of(queryset, as_of=value)
 
 
 class RunFilter(filters.FilterSet):

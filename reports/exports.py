@@ -38,7 +38,7 @@ READS_DESIGNATION = re.compile(r'"quantity":\s*"designation"')  # a test of the 
 def _designations_read(rows: list[Determination]) -> dict[int, list[dict[str, str]]]:
     """Row pk → the designations under its regime that its facts snapshot held, for the rows with a
     test that read one (one query for the batch): kind, date decided, reference."""
-    reading = [row for row in rows if READS_DESIGNATION.search(row.payload)]
+    reading = [row for row in rows if READS_DESIGNATION.search(row.payload_text)]
     if not reading:
         return {}
     texts = dict(FactsSnapshot.objects.filter(sha256__in={row.facts_id for row in reading}).values_list("sha256", "facts"))

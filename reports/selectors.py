@@ -19,15 +19,18 @@ from django.db.models import Count, Max, Q, QuerySet, Subquery
 from django.db.models.functions import Collate
 
 from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
+from rules.current import recorded_on
 from rules.engine.vocabulary import Status
 from rules.library_store import published_library
-from rules.models import Determination, EvaluationRun, LogHead, RuleVersion, StatusChange
+from rules.models import Determination, EvaluationRun, LogHead, Payload, RuleVersion, StatusChange
 from rules.models.decision_log import GENESIS_SHA256
 from rules.subjects import SubjectKey, parse_subject, resolve_subjects
 
 from .models import ArtifactStatus, ReportArtifact
 
 DOWNLOAD_PERMISSION = "reports.view_reportartifact"
+# Up to this many subjects, a read as of a date probes each one's rows in the confirmations.
+FEW_SUBJECTS = 50
 
 
 class ReportInputError(ValueError):
@@ -70,14 +73,16 @@ def reading_the_log(work_mem_mb: int = 64) -> Iterator[None]:
 
 def _latest_sequences(*, as_of: date, kind: str | None = None, subject_refs: Iterable[str] | None = None,
                       regimes: Iterable[str] | None = None, scope: RecordScope | None = None) -> QuerySet[Determination]:
-    """The sequence of each determination of record as of the date: one per (subject, regime)."""
-    rows = Determination.objects.filter(as_of=as_of)
+    """The sequence of each determination of record as of the date: one per (subject, regime), the last
+    recorded as of that date (made then, or confirmed then: `rules.current.recorded_on`)."""
+    refs = list(subject_refs) if subject_refs is not None else None
+    rows = recorded_on(Determination.objects.all(), as_of=as_of, few=refs is not None and len(refs) <= FEW_SUBJECTS)
     if scope is not None:
         rows = scope.apply(rows)
     if kind is not None:
         rows = rows.filter(subject_kind=kind)
-    if subject_refs is not None:
-        rows = rows.filter(subject_ref__in=list(subject_refs))
+    if refs is not None:
+        rows = rows.filter(subject_ref__in=refs)
     if regimes is not None:
         rows = rows.filter(regime__in=list(regimes))
     return rows.order_by().values("subject_ref", "regime").annotate(last=Max("sequence")).values("last")
@@ -101,7 +106,7 @@ def record_counts(*, as_of: date, scope: RecordScope | None = None) -> list[tupl
 
 def subject_count(*, as_of: date, scope: RecordScope | None = None) -> int:
     """Subjects with a determination as of the date (each has one of record per regime it was asked about)."""
-    rows = Determination.objects.filter(as_of=as_of)
+    rows = recorded_on(Determination.objects.all(), as_of=as_of)
     if scope is not None:
         rows = scope.apply(rows)
     return rows.order_by().values("subject_ref").distinct().count()
@@ -138,10 +143,11 @@ def _name(text: str) -> str:
 def _quantity_sql(vendor: str, prefix: str) -> str:
     """The largest recorded value among a row's payload quantities whose name starts with the prefix."""
     size = len(_name(prefix))
+    payload = f"(SELECT p.text FROM {Payload._meta.db_table} p WHERE p.sha256 = d.payload_sha256)"
     if vendor == "postgresql":
-        return (f"(SELECT MAX((q.value ->> 'value')::float8) FROM json_each(d.payload::json -> 'quantities') q "
+        return (f"(SELECT MAX((q.value ->> 'value')::float8) FROM json_each({payload}::json -> 'quantities') q "
                 f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
-    return (f"(SELECT MAX(json_extract(q.value, '$.value')) FROM json_each(d.payload, '$.quantities') q "
+    return (f"(SELECT MAX(json_extract(q.value, '$.value')) FROM json_each({payload}, '$.quantities') q "
             f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
 
 
@@ -244,7 +250,8 @@ def subjects_without_determination(*, as_of: date, subject_refs: Iterable[str]) 
     now in force on that date (`subjects_superseded`). Those are recorded afresh; older rows stay."""
     refs = list(subject_refs)
     present = set(
-        Determination.objects.filter(as_of=as_of, subject_ref__in=refs).values_list("subject_ref", flat=True).distinct()
+        recorded_on(Determination.objects.filter(subject_ref__in=refs), as_of=as_of, few=len(refs) <= FEW_SUBJECTS)
+        .values_list("subject_ref", flat=True).distinct()
     )
     stale = set(subjects_superseded(as_of=as_of, subject_refs=refs)) if present else set()
     return [ref for ref in refs if ref not in present or ref in stale]
@@ -314,7 +321,7 @@ def run_by_id(run_id: Any) -> EvaluationRun:
 
 
 def status_changes(*, run: EvaluationRun) -> list[StatusChange]:
-    rows = StatusChange.objects.filter(run=run).select_related("from_determination", "to_determination")
+    rows = StatusChange.objects.filter(run=run).select_related("from_determination__payload", "to_determination__payload")
     return sorted(rows, key=lambda change: (change.subject_ref, change.regime))
 
 

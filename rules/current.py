@@ -5,15 +5,25 @@ law then", so it does not replace a later date's answer however recently it was 
 
 Every reader of "current" uses this: the workspace's statuses and counts (`rules.selectors`) and
 change detection (`rules.services.changes`).
+
+A run that reaches a subject's current determination again (same rule version, facts and payload)
+appends no row: it confirms that row as of its own date (`rules.models.Confirmation`). "Current" is
+unchanged by it (the confirmed row was current already); what a page or report headed "as of D"
+reads, the determinations recorded as of exactly D, counts it (`recorded_on`).
 """
 from __future__ import annotations
 
+import json
+from bisect import bisect_right
+from collections.abc import Iterable
 from datetime import date
 
-from django.db.models import F, QuerySet, Window
+from django.db import connection
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
-from .models import Determination
+from .models import Confirmation, Determination
 
 # The order in which a (subject, regime)'s determinations are candidates for "current": first wins.
 NEWEST_FIRST = ("-as_of", "-sequence")
@@ -28,3 +38,58 @@ def current_of(rows: QuerySet[Determination], *, as_of: date) -> QuerySet[Determ
                        order_by=[F("as_of").desc(), F("sequence").desc()]),
     )
     return Determination.objects.filter(sequence__in=ranked.filter(newness=1).values("sequence"))
+
+
+def _confirmed_sql(vendor: str) -> str:
+    """The sequences that confirmations as of a date (the one parameter) name, one row each."""
+    if vendor == "postgresql":
+        return ("SELECT s.sequence FROM rules_confirmation c "
+                "CROSS JOIN LATERAL json_array_elements(c.confirmed::json) r "
+                "CROSS JOIN LATERAL generate_series((r ->> 0)::bigint, (r ->> 1)::bigint) AS s(sequence) "
+                "WHERE c.as_of = %s")
+    return ("SELECT d.sequence FROM rules_confirmation c, json_each(c.confirmed) r, rules_determination d "
+            "WHERE c.as_of = %s AND d.sequence BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]')")
+
+
+def confirmed_among(sequences: Iterable[int], *, as_of: date) -> set[int]:
+    """Those of these sequences that a confirmation as of `as_of` names: the confirmations whose
+    bounds reach them are read (one query) and their ranges searched here."""
+    wanted = sorted(set(sequences))
+    if not wanted:
+        return set()
+    found: set[int] = set()
+    texts = Confirmation.objects.filter(as_of=as_of, first_sequence__lte=wanted[-1], last_sequence__gte=wanted[0])
+    for text in texts.values_list("confirmed", flat=True).iterator(chunk_size=200):
+        ranges = json.loads(text)
+        firsts = [first for first, _ in ranges]
+        for sequence in wanted:
+            at = bisect_right(firsts, sequence) - 1
+            if at >= 0 and sequence <= ranges[at][1]:
+                found.add(sequence)
+    return found
+
+
+def recorded_on(rows: QuerySet[Determination], *, as_of: date, few: bool = False) -> QuerySet[Determination]:
+    """Those of `rows` recorded as of exactly `as_of`: made as of that date, or made earlier and
+    confirmed as of it by a run that reached them again (`rules.models.Confirmation`). A report or a
+    page headed "as of D" reads these. `few`: `rows` are a few subjects', so each is probed in the
+    confirmations (`confirmed_among`) rather than every confirmed sequence of the date listed."""
+    if few:
+        candidates = list(rows.filter(as_of__lt=as_of).values_list("sequence", flat=True))
+        return rows.filter(Q(as_of=as_of) | Q(sequence__in=sorted(confirmed_among(candidates, as_of=as_of))))
+    table = connection.ops.quote_name(Determination._meta.db_table)
+    recorded = f"SELECT sequence FROM {table} WHERE as_of = %s UNION ALL {_confirmed_sql(connection.vendor)}"
+    return rows.filter(sequence__in=RawSQL(recorded, [as_of, as_of]))
+
+
+def confirmations_of(sequence: int, *, limit: int = 20) -> tuple[list[Confirmation], int]:
+    """The confirmations naming the row at `sequence`, newest first (at most `limit` of them), and how
+    many there are: each a date on which a run reached that determination again unchanged."""
+    found = []
+    rows = Confirmation.objects.filter(first_sequence__lte=sequence, last_sequence__gte=sequence).select_related("run")
+    for confirmation in rows.order_by("-position").iterator(chunk_size=200):
+        ranges = confirmation.ranges()
+        at = bisect_right([first for first, _ in ranges], sequence) - 1
+        if at >= 0 and sequence <= ranges[at][1]:
+            found.append(confirmation)
+    return found[:limit], len(found)

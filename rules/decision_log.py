@@ -1,4 +1,5 @@
-"""Appending determinations to the chained decision log, and verifying the chain."""
+"""Appending determinations to the chained decision log, confirming those a run finds unchanged,
+and verifying both chains."""
 from __future__ import annotations
 
 import hashlib
@@ -14,12 +15,20 @@ from django.utils import timezone
 from . import bulk_write
 from .engine import Evaluation
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
-from .models import Determination, FactsSnapshot, LogHead
-from .models.decision_log import GENESIS_SHA256, chained_fields, payload_sha256, row_sha256
+from .models import Confirmation, Determination, FactsSnapshot, LogHead, Payload
+from .models.decision_log import (
+    GENESIS_SHA256,
+    PAYLOAD_SCHEMA,
+    chained_fields,
+    confirmation_fields,
+    payload_sha256,
+    row_sha256,
+    undated,
+)
 from .snapshots import Compactor, may_refer, references
 from .subjects import SubjectSnapshot
 
-LOG_SCHEMA = "determination/1"
+LOG_SCHEMA = PAYLOAD_SCHEMA
 
 
 def canonical(value: Any) -> str:
@@ -62,11 +71,13 @@ def deciding_test(evaluation: Evaluation) -> str:
 
 def payload_of(evaluation: Evaluation) -> dict[str, Any]:
     """The row's payload: the evaluation less the rule version's own text (its readings, and each
-    test's reading and quoted passage), which the version keeps once under its hash. Each test
-    keeps its citation and the quote's source and provenance."""
+    test's reading and quoted passage), which the version keeps once under its hash, and less the
+    as-of date, a column of the row (`Determination.data` puts it back, and into the notes and
+    reason that name it: `undated`). Each test keeps its
+    citation and the quote's source and provenance. The same subject reaching the same outcome on
+    another date so gives the same payload, stored once."""
     data = evaluation.to_dict(version_text=False)
-    data["schema"] = LOG_SCHEMA
-    return data
+    return undated(data, as_of=data.pop("as_of"))
 
 
 @dataclass
@@ -99,16 +110,17 @@ class _Prepared(NamedTuple):
     payload_sha256: str
 
 
-def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
+def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], dict[str, str]]:
     """Payload text per entry, and facts text per distinct snapshot (each subject's once), with the
-    lineage nodes the snapshots refer to (`rules.snapshots`)."""
+    lineage nodes the snapshots refer to (`rules.snapshots`); the distinct payloads by hash."""
     with stage(PAYLOADS_SERIALIZED):
         return _serialized(entries)
 
 
-def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
+def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], dict[str, str]]:
     compactor = Compactor(encode=canonical, digest=sha256_text)
     facts_of: dict[int, str] = {}
+    payloads: dict[str, str] = {}
     prepared = []
     for entry in entries:
         snapshot, evaluation = entry.subject, entry.evaluation
@@ -116,37 +128,49 @@ def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str]]:
         if facts_sha is None:
             facts_sha = facts_of[id(snapshot)] = compactor.compact(snapshot.snapshot)
         key, payload = snapshot.key, canonical(payload_of(evaluation))
+        payload_sha = payload_sha256(payload)
+        payloads[payload_sha] = payload
         prepared.append(_Prepared(
             key.kind, key.ref, key.organisation, key.name or "", key.version or "", snapshot.revision,
             evaluation.regime, entry.rule_version_id, evaluation.rule_version or "", evaluation.rule_hash or "",
             evaluation.as_of, evaluation.status, evaluation.tier or "", deciding_test(evaluation), facts_sha, payload,
-            payload_sha256(payload),
+            payload_sha,
         ))
-    return prepared, compactor.texts
+    return prepared, compactor.texts, payloads
 
 
-def _store_facts(facts: dict[str, str]) -> None:
-    """Stores the snapshots not stored yet (on PostgreSQL only their hashes travel when all are)."""
+def _store_texts(facts: dict[str, str], payloads: dict[str, str]) -> None:
+    """Stores the facts snapshots and payloads not stored yet (on PostgreSQL only their hashes travel
+    when all are)."""
     with stage(FACTS_STORED):
-        _store_missing_facts(facts)
+        if facts:
+            _store_missing(FactsSnapshot, facts)
+        if payloads:
+            _store_missing(Payload, payloads)
 
 
-def _store_missing_facts(facts: dict[str, str]) -> None:
+def _store_missing(model: type[FactsSnapshot] | type[Payload], texts: dict[str, str]) -> None:
+    """Stores the texts (by their hash) not stored yet; on PostgreSQL only the hashes travel when all are."""
     stored: set[str] = set()
     if bulk_write.has_copy():
-        stored = set(FactsSnapshot.objects.filter(sha256__any=list(facts)).values_list("sha256", flat=True))
-    bulk_write.insert_missing(FactsSnapshot, [(sha, text) for sha, text in facts.items() if sha not in stored])
+        stored = set(model.objects.filter(sha256__any=list(texts)).values_list("sha256", flat=True))
+    bulk_write.insert_missing(model, [(sha, text) for sha, text in texts.items() if sha not in stored])
 
 
 def store_facts(ready: Prepared) -> None:
-    """Stores the prepared rows' facts snapshots now, in a transaction of their own, so that the
-    transaction appending the rows has only to chain and write them. A snapshot is keyed by its
+    """Stores the prepared rows' facts snapshots and payloads now, in a transaction of their own, so
+    that the transaction appending the rows has only to chain and write them. Each is keyed by its
     own hash: if the rows are never written it stays unreferenced, and is used again by the next
-    row with the same facts."""
-    if ready.facts:
+    row with the same content."""
+    if ready.facts or ready.payloads:
         with transaction.atomic():
-            _store_facts(ready.facts)
-        ready.facts = {}
+            _store_texts(ready.facts, ready.payloads)
+        ready.facts, ready.payloads = {}, {}
+
+
+def lock_head() -> None:
+    """Locks the log's head for the caller's transaction: no other writer appends or confirms until it ends."""
+    _locked_head()
 
 
 def _locked_head() -> LogHead:
@@ -180,6 +204,15 @@ class Prepared:
 
     items: list[_Prepared]
     facts: dict[str, str]
+    payloads: dict[str, str]
+
+    def without(self, confirmed: set[int]) -> Prepared:
+        """These entries less those at the positions given (confirmed rather than appended)."""
+        if not confirmed:
+            return self
+        items = [item for index, item in enumerate(self.items) if index not in confirmed]
+        wanted = {item.payload_sha256 for item in items}
+        return Prepared(items, self.facts, {sha: text for sha, text in self.payloads.items() if sha in wanted})
 
 
 def prepare(entries: Iterable[Entry]) -> Prepared:
@@ -201,7 +234,7 @@ def append(
     Payloads and facts are serialized before the log's head is locked, so concurrent writers
     hold the lock only to chain and write their rows."""
     ready = entries if isinstance(entries, Prepared) else prepare(entries)
-    prepared, facts = ready.items, ready.facts
+    prepared, facts, payloads = ready.items, ready.facts, ready.payloads
     if not prepared:
         return []
     requested_by_id = getattr(requested_by, "pk", None)
@@ -210,8 +243,8 @@ def append(
     names = [field.attname for field in Determination._meta.concrete_fields]
     appended: list[AppendedRow] = []
     with transaction.atomic():
-        if facts:
-            _store_facts(facts)
+        if facts or payloads:
+            _store_texts(facts, payloads)
         copy = bulk_write.has_copy()
         if copy:  # the id is the table's own default, given as the row is stored (AppendedRow.pk is None)
             names = [name for name in names if name != "id"]
@@ -250,7 +283,7 @@ def append(
                     "status": item.status,
                     "tier": item.tier,
                     "deciding_test": item.deciding_test,
-                    "payload": item.payload,
+                    "payload_id": item.payload_sha256,
                     "facts_id": item.facts_sha256,
                     "trigger": trigger,
                     "requested_by_id": requested_by_id,
@@ -276,6 +309,48 @@ def append(
     return appended
 
 
+def sequence_ranges(sequences: Iterable[int]) -> list[list[int]]:
+    """Sequences as ascending, disjoint `[first, last]` ranges: a run's confirmations name rows
+    appended together by an earlier run, so a chunk's are a few ranges."""
+    ranges: list[list[int]] = []
+    for sequence in sorted(set(sequences)):
+        if ranges and ranges[-1][1] + 1 == sequence:
+            ranges[-1][1] = sequence
+        else:
+            ranges.append([sequence, sequence])
+    return ranges
+
+
+def confirm(
+    sequences: Iterable[int], *, as_of: Any, trigger: str, requested_by: Any = None, run: Any = None, task_id: str = "",
+) -> Confirmation | None:
+    """Records, as one chained confirmation, that the determinations at these sequences still hold
+    as of `as_of` (the run reached the same rule version, facts and payload); None when there are
+    none. Inside the caller's transaction, with the log's head locked: it is anchored to the head."""
+    ranges = sequence_ranges(sequences)
+    if not ranges:
+        return None
+    text = canonical(ranges)
+    count = sum(last - first + 1 for first, last in ranges)
+    requested_by_id, run_id, task_id = getattr(requested_by, "pk", None), getattr(run, "pk", None), task_id or ""
+    with transaction.atomic():
+        head = _locked_head()
+        if ranges[-1][1] > head.sequence:
+            raise ValueError(f"row {ranges[-1][1]} cannot be confirmed: the log ends at row {head.sequence}")
+        position, now = head.confirmation_position + 1, timezone.now()
+        fields = confirmation_fields(position, run_id, as_of, trigger, requested_by_id, task_id, now, count,
+                                     ranges[0][0], ranges[-1][1], head.sequence, head.row_sha256)
+        digest = row_sha256(previous_sha256=head.confirmation_sha256, fields=fields, payload=text)
+        confirmation = Confirmation.objects.create(
+            position=position, run_id=run_id, as_of=as_of, trigger=trigger, requested_by_id=requested_by_id,
+            task_id=task_id, created_at=now, count=count, first_sequence=ranges[0][0], last_sequence=ranges[-1][1],
+            confirmed=text, log_sequence=head.sequence, log_sha256=head.row_sha256,
+            previous_sha256=head.confirmation_sha256, row_sha256=digest,
+        )
+        LogHead.objects.filter(id=1).update(confirmation_position=position, confirmation_sha256=digest)
+    return confirmation
+
+
 def pks_by_sequence(rows: Iterable[AppendedRow]) -> dict[int, int]:
     """The ids of rows just appended, by sequence: one query for those whose id is not known."""
     known = {row.sequence: row.pk for row in rows if row.pk is not None}
@@ -290,10 +365,12 @@ class ChainReport:
     checked: int
     broken_at: int | None = None
     reason: str = ""
+    confirmations: int = 0  # confirmations verified
+    confirmation_broken_at: int | None = None  # the position of the first confirmation that breaks its chain
 
     @property
     def ok(self) -> bool:
-        return self.broken_at is None
+        return self.broken_at is None and self.confirmation_broken_at is None
 
 
 # How many snapshot hashes verification remembers as checked; past it the memory is cleared and a
@@ -337,30 +414,46 @@ def _check_snapshots(wanted: Iterable[str], checked: dict[str, bool]) -> None:
 
 
 class _RowChecked(NamedTuple):
-    """What verification keeps of a row once its content is hashed: its payload is let go at once."""
+    """What verification keeps of a row once its content is hashed."""
 
     sequence: int
     previous_sha256: str
     row_sha256: str
     content_ok: bool
     facts_id: str
+    payload_id: str
 
 
-def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int) -> Iterator[_RowChecked]:
+def _check_payloads(wanted: Iterable[str], checked: dict[str, bool]) -> None:
+    """Checks these payloads' texts against their hashes (one streamed query); one not stored is bad."""
+    level = sorted({sha for sha in wanted if sha not in checked})
+    for sha in level:
+        checked[sha] = False
+    rows = Payload.objects.filter(sha256__any=level).values_list("sha256", "text")
+    for sha, text in rows.iterator(chunk_size=500):
+        checked[sha] = sha256_text(text) == sha
+
+
+def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int,
+                        payloads_checked: dict[str, bool] | None = None) -> Iterator[_RowChecked]:
     """The rows, each hashed as it is read, and each batch's facts snapshots (and the lineage snapshots
-    they refer to) checked against their hashes before the batch is handed on."""
+    they refer to) and payloads checked against their hashes before the batch is handed on."""
     pending: list[_RowChecked] = []
+    payloads_checked = {} if payloads_checked is None else payloads_checked
 
     def flush() -> Iterator[_RowChecked]:
         if len(checked) > CHECKED_SNAPSHOTS_KEPT:
             checked.clear()
+        if len(payloads_checked) > CHECKED_SNAPSHOTS_KEPT:
+            payloads_checked.clear()
         _check_snapshots({row.facts_id for row in pending}, checked)
+        _check_payloads({row.payload_id for row in pending}, payloads_checked)
         yield from pending
         pending.clear()
 
     for row in rows:
         pending.append(_RowChecked(row.sequence, row.previous_sha256, row.row_sha256,
-                                   row.compute_row_sha256() == row.row_sha256, row.facts_id))
+                                   row.compute_row_sha256() == row.row_sha256, row.facts_id, row.payload_id))
         if len(pending) >= batch:
             yield from flush()
     yield from flush()
@@ -372,12 +465,20 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
     takes does not grow with the log."""
     previous, expected_sequence, checked = GENESIS_SHA256, 1, 0
     facts_checked: dict[str, bool] = {}
+    payloads_checked: dict[str, bool] = {}
     # The head is read first: rows appended while the chain is being read are not yet checked.
     head = LogHead.objects.filter(id=1).first()
     rows = Determination.objects.order_by("sequence")
     if head is not None:
         rows = rows.filter(sequence__lte=head.sequence)
-    for row in _with_facts_checked(rows.iterator(chunk_size=batch), facts_checked, batch=batch):
+    # the row's own columns only: its payload is checked by its hash, and a row whose payload is gone is
+    # still read (and named)
+    rows = rows.select_related(None).only("sequence", "subject_kind", "subject_ref", "organisation", "subject_name", "subject_version",
+                     "facts_revision", "regime", "rule_version_id", "rule_version_label", "rule_hash", "as_of", "status",
+                     "tier", "deciding_test", "payload_id", "facts_id", "trigger", "requested_by_id", "run_id", "task_id",
+                     "created_at", "previous_sha256", "row_sha256")
+    for row in _with_facts_checked(rows.iterator(chunk_size=batch), facts_checked, batch=batch,
+                                   payloads_checked=payloads_checked):
         if row.sequence != expected_sequence:
             return ChainReport(checked, row.sequence, f"row {expected_sequence} is missing (found {row.sequence} next)")
         if row.previous_sha256 != previous:
@@ -386,6 +487,8 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
             return ChainReport(checked, row.sequence, "content does not match its row_sha256: the row was altered")
         if not facts_checked[row.facts_id]:
             return ChainReport(checked, row.sequence, "its facts snapshot, or a lineage snapshot it refers to, does not match its hash")
+        if not payloads_checked[row.payload_id]:
+            return ChainReport(checked, row.sequence, "its payload is missing or does not match its hash")
         previous = row.row_sha256
         expected_sequence += 1
         checked += 1
@@ -393,4 +496,69 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
             progress(1)
     if head is not None and (head.sequence, head.row_sha256) != (checked, previous):
         return ChainReport(checked, head.sequence, f"the chain ends at row {checked} but its head records row {head.sequence}")
-    return ChainReport(checked)
+    return _verify_confirmations(ChainReport(checked), head=head, batch=batch)
+
+
+def _confirmation_fault(confirmation: Confirmation, *, expected: int, previous: str, log_length: int) -> str:
+    """What is wrong with a confirmation read in its chain's order, or "" when nothing is."""
+    if confirmation.position != expected:
+        return f"confirmation {expected} is missing (found {confirmation.position} next)"
+    if confirmation.previous_sha256 != previous:
+        return "previous_sha256 does not match the confirmation before it"
+    if confirmation.compute_row_sha256() != confirmation.row_sha256:
+        return "content does not match its row_sha256: the confirmation was altered"
+    try:
+        ranges = confirmation.ranges()
+    except (ValueError, TypeError):
+        return "its confirmed rows are not ranges of sequences"
+    ordered = all(first <= last for first, last in ranges) and all(
+        ranges[i][1] < ranges[i + 1][0] for i in range(len(ranges) - 1))
+    if not ranges or not ordered or ranges[0][0] < 1 or ranges[-1][1] > confirmation.log_sequence:
+        return "its confirmed rows are not ascending ranges of rows appended before it"
+    if (ranges[0][0], ranges[-1][1], sum(last - first + 1 for first, last in ranges)) != (
+            confirmation.first_sequence, confirmation.last_sequence, confirmation.count):
+        return "its bounds or count do not match the rows it confirms"
+    if confirmation.log_sequence > log_length:
+        return f"it is anchored to row {confirmation.log_sequence}, past the log's end"
+    return ""
+
+
+def _verify_confirmations(report: ChainReport, *, head: LogHead | None, batch: int) -> ChainReport:
+    """Every confirmation in its chain's order: its hash, its place, its ranges (rows appended before
+    it), and its anchor, the hash of the log's row it was written after. Called once the log's rows
+    are verified, so an anchor matching a row proves the confirmation was written after that row."""
+    previous, expected = GENESIS_SHA256, 1
+    rows = Confirmation.objects.order_by("position")
+    if head is not None:
+        rows = rows.filter(position__lte=head.confirmation_position)
+    pending: list[Confirmation] = []
+
+    def flush() -> ChainReport | None:
+        nonlocal previous, expected
+        anchors = dict(Determination.objects.filter(sequence__any=sorted({c.log_sequence for c in pending if c.log_sequence}))
+                       .values_list("sequence", "row_sha256"))
+        anchors[0] = GENESIS_SHA256
+        for confirmation in pending:
+            fault = _confirmation_fault(confirmation, expected=expected, previous=previous, log_length=report.checked)
+            if not fault and anchors.get(confirmation.log_sequence) != confirmation.log_sha256:
+                fault = f"its anchor does not match row {confirmation.log_sequence} of the log"
+            if fault:
+                report.confirmation_broken_at = confirmation.position
+                report.reason = fault
+                return report
+            previous, expected = confirmation.row_sha256, expected + 1
+            report.confirmations += 1
+        pending.clear()
+        return None
+
+    for confirmation in rows.iterator(chunk_size=batch):
+        pending.append(confirmation)
+        if len(pending) >= batch and flush() is not None:
+            return report
+    if flush() is not None:
+        return report
+    if head is not None and (head.confirmation_position, head.confirmation_sha256) != (report.confirmations, previous):
+        report.confirmation_broken_at = head.confirmation_position
+        report.reason = (f"the confirmations end at {report.confirmations} but the head records "
+                         f"{head.confirmation_position}")
+    return report

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
-from .current import current_of
+from .current import current_of, recorded_on
 from .engine.vocabulary import DECIDED_STATUSES, Status
 from .library_store import published_library
-from .models import Determination, EvaluationRun, RuleVersion, StatusChange
+from .models import Confirmation, Determination, EvaluationRun, RuleVersion, StatusChange
 from .models.rule_version import RuleVersionState
 from .visibility import changes_shown, determinations_shown
 
@@ -177,13 +177,15 @@ def subject_statuses(*, subject_ref: str, as_of: date) -> dict[str, Determinatio
 
 def subject_determinations_on(*, subject_ref: str, as_of: date,
                               regimes: Iterable[RegimeInForce]) -> dict[str, Determination]:
-    """Regime slug → the subject's determination made as of exactly `as_of` under the version of `regimes`
-    in force then (the last appended, if the question was asked more than once); one query. A page
+    """Regime slug → the subject's determination recorded as of exactly `as_of` (made then, or confirmed
+    then: `rules.current.recorded_on`) under the version of `regimes` in force then (the last appended,
+    if the question was asked more than once); one query. A page
     headed "as of D" reads these, never a determination of another date."""
     regimes = list(regimes)
-    rows = Determination.objects.filter(subject_ref=subject_ref, as_of=as_of,
-                                        rule_version_id__in=[r.version.pk for r in regimes])
-    return {row.regime: row for row in current_of(rows, as_of=as_of).select_related("rule_version")}
+    rows = recorded_on(Determination.objects.filter(subject_ref=subject_ref,
+                                                    rule_version_id__in=[r.version.pk for r in regimes]),
+                       as_of=as_of, few=True)
+    return {row.regime: row for row in current_of(rows, as_of=as_of).select_related("rule_version", "payload")}
 
 
 def subject_history(*, subject_ref: str, withheld: Q | None = None) -> QuerySet[Determination]:
@@ -218,3 +220,10 @@ def stale_rule_versions(*, today: date, stale_after: timedelta = VERIFICATION_ST
         .filter(Q(last_verified_on__isnull=True) | Q(last_verified_on__lt=today - stale_after))
         .order_by("regime", "effective_from")
     )
+
+
+def run_recorded(run: EvaluationRun) -> dict[str, int]:
+    """What a run recorded in the decision log: determinations appended, and determinations it reached
+    again unchanged and confirmed (two queries)."""
+    confirmed = Confirmation.objects.filter(run=run).aggregate(n=Sum("count"))["n"] or 0
+    return {"appended": Determination.objects.filter(run=run).count(), "confirmed": confirmed}

@@ -91,7 +91,7 @@ def unreleased_elsewhere(*, organisation_id: int | None, organisation_slug: str 
 def _payload_names(ref: str) -> Q:
     """Determinations whose payload names this model (as a run of a lineage sum, or a fact it lacked)."""
     quoted = orjson.dumps(ref).decode()
-    return Q(payload__contains=quoted) | Q(payload__contains=f"[{quoted[1:-1]}]")
+    return Q(payload__text__contains=quoted) | Q(payload__text__contains=f"[{quoted[1:-1]}]")
 
 
 def withheld_condition(unreleased: Unreleased) -> Q | None:

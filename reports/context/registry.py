@@ -137,7 +137,7 @@ def left_out_limit() -> int:
     return settings.REPORTS_CHART_LEFT_OUT_NAMED
 
 
-LISTED_FIELDS = ("subject_ref", "subject_kind", "regime", "rule_version_label", "deciding_test", "payload", "sequence")
+LISTED_FIELDS = ("subject_ref", "subject_kind", "regime", "rule_version_label", "deciding_test", "payload__text", "sequence")
 
 
 def _listed(subject_ref: str, subject_kind: str, regime: str, rule_version_label: str, deciding_test: str,

@@ -4,6 +4,14 @@ Each row's `row_sha256` covers its own content and the previous row's hash, so a
 removing any row breaks every hash after it (`manage.py verify_log` names the first). Rows are
 never updated or deleted: the model and its queryset refuse, and on PostgreSQL a trigger refuses
 even raw SQL.
+
+What a row would repeat is stored once and referred to by its SHA-256, which the row's hash covers:
+the facts a determination was made on (`FactsSnapshot`) and its payload (`Payload`: the tests, their
+outcomes and the values compared, the quantities and their methods, without the as-of date, which
+is a column of the row). A re-evaluation that reaches what the subject's current determination
+already says (same rule version, facts and payload) appends no row: the run records one
+`Confirmation` per chunk, chained in its own right and anchored to the log's head, naming the rows
+it confirmed as of its date.
 """
 from __future__ import annotations
 
@@ -66,6 +74,66 @@ class FactsSnapshot(models.Model):
         return expand_text(self.facts)
 
 
+class Payload(models.Model):
+    """A determination's payload (canonical JSON, without its as-of date), stored once per distinct content."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    text = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, caveats, notes.")
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("the decision log is append-only: payloads are never updated")
+        kwargs.setdefault("force_insert", True)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("the decision log is append-only: payloads are never deleted")
+
+
+PAYLOAD_SCHEMA = "determination/1"
+# Where a payload's notes and reason named the as-of date ("no version of ... is in force on D"), its
+# stored text says this instead, so that the same finding on another date is the same payload.
+AS_OF_MARK = "{as_of}"
+DATED_KEYS = ("notes", "reason", "caveats")
+
+
+def _dates(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_dates(item, old, new) for item in value]
+    return value
+
+
+def undated(data: dict[str, Any], *, as_of: str) -> dict[str, Any]:
+    """An evaluation's payload as the log stores it: without its as-of date (a column of the row),
+    and with the date marked where its notes and reason name it."""
+    data = {key: (_dates(value, as_of, AS_OF_MARK) if key in DATED_KEYS else value) for key, value in data.items()}
+    data["schema"] = PAYLOAD_SCHEMA
+    return data
+
+
+def payload_data(text: str, *, as_of: Any) -> dict[str, Any]:
+    """A stored payload as the engine gave it: the row's as-of date put back in its place and where
+    its notes and reason name it (a payload stored before payloads were shared has its own date)."""
+    data = json.loads(text)
+    if "as_of" not in data:
+        iso = as_of.isoformat()
+        data = {key: (_dates(value, AS_OF_MARK, iso) if key in DATED_KEYS else value) for key, value in data.items()}
+        data["as_of"] = iso
+        data = dict(sorted(data.items()))
+    return data
+
+
+class DeterminationManager(models.Manager.from_queryset(AppendOnlyQuerySet)):  # type: ignore[misc]
+    """Determinations come with their payload (one join), as when each row held its own."""
+
+    def get_queryset(self) -> AppendOnlyQuerySet:
+        return super().get_queryset().select_related("payload")
+
+
 class Determination(models.Model):
     sequence = models.BigIntegerField(unique=True, help_text="Position in the chain, from 1.")
     subject_kind = models.CharField(max_length=16)
@@ -85,7 +153,11 @@ class Determination(models.Model):
     status = models.CharField(max_length=16, choices=STATUS_CHOICES)
     tier = models.CharField(max_length=64, blank=True, help_text="The highest tier of the rule version reached, if any.")
     deciding_test = models.CharField(max_length=64, blank=True)
-    payload = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, readings, caveats.")
+    # No index: a payload is read by its hash, from the row.
+    payload = models.ForeignKey(
+        Payload, on_delete=models.PROTECT, db_column="payload_sha256", related_name="+", db_index=False,
+        help_text="The payload (tests, quantities, caveats) as stored once by its SHA-256.",
+    )
     # No index: nothing looks determinations up by their snapshot (a snapshot is read by its hash,
     # from the row), and a random 64-character key is among the dearest to keep on every append.
     facts = models.ForeignKey(
@@ -105,7 +177,7 @@ class Determination(models.Model):
     previous_sha256 = models.CharField(max_length=64)
     row_sha256 = models.CharField(max_length=64)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects = DeterminationManager()
 
     class Meta:
         ordering = ["sequence"]
@@ -115,7 +187,6 @@ class Determination(models.Model):
                 condition=models.Q(run__isnull=False),
                 name="determination_once_per_run_subject_regime",
             ),
-            models.UniqueConstraint(fields=["row_sha256"], name="determination_row_sha256_unique"),
         ]
         indexes = [
             models.Index(fields=["subject_ref", "regime", "-as_of", "-sequence"], name="determination_latest_as_of"),
@@ -135,13 +206,19 @@ class Determination(models.Model):
         raise AppendOnlyError("the decision log is append-only: rows are never deleted")
 
     def data(self) -> dict[str, Any]:
-        return json.loads(self.payload)
+        return payload_data(self.payload.text, as_of=self.as_of)
+
+    @property
+    def payload_text(self) -> str:
+        return self.payload.text
 
     def compute_row_sha256(self) -> str:
+        """The row's hash from its stored columns: its payload is covered by its SHA-256, the
+        payload's own text by that hash (`verify_chain` checks both)."""
         return row_sha256(
             previous_sha256=self.previous_sha256,
             fields=self.chained_fields(),
-            payload=self.payload,
+            payload_digest=self.payload_id,
         )
 
     def chained_fields(self) -> list[Any]:
@@ -196,9 +273,81 @@ def row_sha256(*, previous_sha256: str, fields: list[Any], payload: str = "", pa
     return digest.hexdigest()
 
 
+class Confirmation(models.Model):
+    """A run's finding, as of its date, that the current determinations it names still hold: same
+    rule version, same facts, same payload. One per chunk of a run, in place of a row per determination.
+
+    `confirmed` names the rows by sequence, as JSON ranges `[[first, last], ...]` (ascending, disjoint).
+    Confirmations are chained like the log's rows (`position`, `previous_sha256`, `row_sha256`), and
+    each is anchored to the log's head when it was written (`log_sequence`, `log_sha256`): it can only
+    name rows appended before it, and altering the log before it breaks its anchor."""
+
+    position = models.BigIntegerField(unique=True, help_text="Position in the confirmations' chain, from 1.")
+    run = models.ForeignKey("rules.EvaluationRun", null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="confirmations", db_index=False)
+    as_of = models.DateField()
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    count = models.PositiveIntegerField(help_text="Determinations confirmed.")
+    first_sequence = models.BigIntegerField(help_text="The lowest sequence confirmed.")
+    last_sequence = models.BigIntegerField(help_text="The highest sequence confirmed.")
+    confirmed = models.TextField(help_text="The sequences confirmed, as JSON ranges [[first, last], ...].")
+    log_sequence = models.BigIntegerField(help_text="The log's length when this was written.")
+    log_sha256 = models.CharField(max_length=64, help_text="The hash of the log's last row then.")
+    previous_sha256 = models.CharField(max_length=64)
+    row_sha256 = models.CharField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position"]
+        indexes = [models.Index(fields=["as_of", "first_sequence"], name="confirmation_as_of")]
+        constraints = [models.UniqueConstraint(fields=["run", "first_sequence"], condition=models.Q(run__isnull=False),
+                                               name="confirmation_once_per_run_rows")]
+
+    def __str__(self) -> str:
+        return f"confirmation {self.position}: {self.count} determination(s) as of {self.as_of}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("the decision log is append-only: confirmations are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("the decision log is append-only: confirmations are never deleted")
+
+    def ranges(self) -> list[tuple[int, int]]:
+        return [(int(first), int(last)) for first, last in json.loads(self.confirmed)]
+
+    def chained_fields(self) -> list[Any]:
+        return confirmation_fields(
+            self.position, self.run_id, self.as_of, self.trigger, self.requested_by_id, self.task_id, self.created_at,
+            self.count, self.first_sequence, self.last_sequence, self.log_sequence, self.log_sha256,
+        )
+
+    def compute_row_sha256(self) -> str:
+        return row_sha256(previous_sha256=self.previous_sha256, fields=self.chained_fields(),
+                          payload=self.confirmed)
+
+
+def confirmation_fields(position: int, run_id: int | None, as_of: Any, trigger: str, requested_by_id: int | None,
+                        task_id: str, created_at: Any, count: int, first_sequence: int, last_sequence: int,
+                        log_sequence: int, log_sha256: str) -> list[Any]:
+    """The columns a confirmation's hash covers besides its ranges, in the chain's order."""
+    return ["confirmation", position, run_id, as_of.isoformat(), trigger, requested_by_id, task_id,
+            created_at.isoformat(timespec="microseconds"), count, first_sequence, last_sequence, log_sequence,
+            log_sha256]
+
+
 class LogHead(models.Model):
-    """The chain's last row; appending locks it so rows join the chain one writer at a time."""
+    """The chain's last row, and the confirmations' last; appending locks it so rows and
+    confirmations join their chains one writer at a time."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     sequence = models.BigIntegerField(default=0)
     row_sha256 = models.CharField(max_length=64, default=GENESIS_SHA256)
+    confirmation_position = models.BigIntegerField(default=0)
+    confirmation_sha256 = models.CharField(max_length=64, default=GENESIS_SHA256)

@@ -47,6 +47,13 @@ class EvaluationRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    confirms = models.BooleanField(
+        default=True,
+        help_text="Whether a determination the run reaches again unchanged is confirmed (one record per chunk) "
+                  "rather than appended anew.")
+    log_sequence = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="The decision log's length when the run finished: what the next scheduled run compares with.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -68,6 +75,9 @@ class RunChunk(models.Model):
     run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="chunks")
     index = models.PositiveIntegerField()
     subjects = models.JSONField()
+    organisations = models.JSONField(
+        default=dict, blank=True,
+        help_text="Organisation slug → how many of the chunk's subjects are its own (a lab's share of a run's progress).")
     done = models.BooleanField(default=False)
     finished_at = models.DateTimeField(null=True, blank=True)
 

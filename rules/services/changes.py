@@ -1,5 +1,7 @@
-"""Change detection: the determinations a chunk's rows are compared with (the current ones before
-the run, as `rules.current` defines them) and the status changes recorded against them."""
+"""Change detection and confirmation: the determinations a chunk's rows are compared with (the
+current ones before the run, as `rules.current` defines them), which of the chunk's evaluations
+only confirm them (same rule version, facts and payload: no row is appended for those), and the
+status changes recorded against them."""
 from __future__ import annotations
 
 import json
@@ -13,7 +15,7 @@ from .. import decision_log
 from ..current import NEWEST_FIRST_SQL, current_of
 from ..engine.vocabulary import NO_OUTCOME
 from ..instrumentation import CHANGES_RECORDED, PREVIOUS_DETERMINATIONS, stage
-from ..models import Determination, EvaluationRun, LogHead, StatusChange
+from ..models import Determination, EvaluationRun, LogHead, Payload, StatusChange
 from ..models.runs import Trigger
 
 
@@ -29,25 +31,48 @@ class PreviousRow(NamedTuple):
     rule_hash: str
     as_of: date
     tier: str
+    organisation: str
+    subject_kind: str
+    subject_name: str
+    subject_version: str
+    facts_revision: int | None
+    rule_version_id: int | None
+    facts_id: str
+    payload_id: str
+
+
+_COLUMNS = ("id, sequence, subject_ref, regime, status, rule_version_label, rule_hash, as_of, tier, organisation, "
+            "subject_kind, subject_name, subject_version, facts_revision, rule_version_id, facts_sha256, payload_sha256")
 
 
 def _previous_determinations(
-    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int = 0
+    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int = 0, as_left_by: bool = False,
 ) -> dict[tuple[str, str], PreviousRow]:
     """The current determination before this run, as of the run's date, per (subject, regime), of
     those after `after_sequence`, payloads left in the database. An evaluation as of a past date
-    asked "what was the law then", not "what is it now" (`rules.current`); a scheduled run compares
-    with the previous scheduled run."""
+    asked "what was the law then", not "what is it now" (`rules.current`).
+
+    With `as_left_by`, a scheduled run's: the current determinations as the previous scheduled run
+    left the log (its rows and those it confirmed, and none appended since it finished), so that a
+    change a submission made in between is reported by the next scheduled run too."""
     if not keys:
         return {}
-    only_run = exclude_run.previous_run_id if exclude_run.kind == Trigger.SCHEDULE and exclude_run.previous_run_id else None
+    only_run = up_to = None
+    previous_run = exclude_run.previous_run if as_left_by and exclude_run.previous_run_id else None
+    if previous_run is not None and previous_run.log_sequence is not None:
+        up_to = previous_run.log_sequence
+    elif previous_run is not None:  # finished before runs recorded the log's length: its own rows
+        only_run = previous_run.pk
     if connection.vendor == "postgresql":
-        return _previous_by_probe(keys, exclude_run=exclude_run, after_sequence=after_sequence, only_run=only_run)
-    return _previous_grouped(keys, exclude_run=exclude_run, after_sequence=after_sequence, only_run=only_run)
+        return _previous_by_probe(keys, exclude_run=exclude_run, after_sequence=after_sequence, only_run=only_run,
+                                  up_to=up_to)
+    return _previous_grouped(keys, exclude_run=exclude_run, after_sequence=after_sequence, only_run=only_run,
+                             up_to=up_to)
 
 
 def _previous_grouped(
-    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int, only_run: int | None
+    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int, only_run: int | None,
+    up_to: int | None,
 ) -> dict[tuple[str, str], PreviousRow]:
     """Any database: `rules.current.current_of` over the candidates, in one query."""
     refs = {ref for ref, _ in keys}
@@ -57,6 +82,8 @@ def _previous_grouped(
         candidates = candidates.filter(sequence__gt=after_sequence)
     if only_run:
         candidates = candidates.filter(run_id=only_run)
+    if up_to is not None:
+        candidates = candidates.filter(sequence__lte=up_to)
     candidates = candidates.exclude(run=exclude_run)
     rows = current_of(candidates, as_of=exclude_run.as_of).values_list(*PreviousRow._fields)
     return {(row.subject_ref, row.regime): row for row in map(PreviousRow._make, rows)
@@ -64,7 +91,8 @@ def _previous_grouped(
 
 
 def _previous_by_probe(
-    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int, only_run: int | None
+    keys: set[tuple[str, str]], *, exclude_run: EvaluationRun, after_sequence: int, only_run: int | None,
+    up_to: int | None,
 ) -> dict[tuple[str, str], PreviousRow]:
     """PostgreSQL: one index probe per (subject, regime) on `determination_latest_as_of`, whatever the
     table's statistics say (a fresh log, or a server without autovacuum, would otherwise be read
@@ -72,21 +100,22 @@ def _previous_by_probe(
     ordered = sorted(keys)
     table = connection.ops.quote_name(Determination._meta.db_table)
     sql = f"""
-        SELECT d.id, d.sequence, d.subject_ref, d.regime, d.status, d.rule_version_label, d.rule_hash, d.as_of, d.tier
+        SELECT d.*
         FROM unnest(%s::varchar[], %s::varchar[]) AS k(subject_ref, regime)
         CROSS JOIN LATERAL (
-            SELECT id, sequence, subject_ref, regime, status, rule_version_label, rule_hash, as_of, tier
+            SELECT {_COLUMNS}
             FROM {table} AS e
             WHERE e.subject_ref = k.subject_ref AND e.regime = k.regime
               AND e.as_of <= %s AND e.sequence > %s AND e.run_id IS DISTINCT FROM %s
               AND (%s::bigint IS NULL OR e.run_id = %s::bigint)
+              AND (%s::bigint IS NULL OR e.sequence <= %s::bigint)
             ORDER BY {NEWEST_FIRST_SQL}
             LIMIT 1
         ) AS d
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [[ref for ref, _ in ordered], [regime for _, regime in ordered], exclude_run.as_of,
-                             after_sequence, exclude_run.pk, only_run, only_run])
+                             after_sequence, exclude_run.pk, only_run, only_run, up_to, up_to])
         return {(row.subject_ref, row.regime): row for row in map(PreviousRow._make, cursor.fetchall())}
 
 
@@ -109,21 +138,70 @@ def _label(row: decision_log.AppendedRow | PreviousRow) -> str:
 @dataclass
 class PreviousDeterminations:
     """The latest determinations before a chunk's, read before the log is locked: `since` is the
-    log's length then, so only rows appended after it need reading once the lock is held."""
+    log's length then, so only rows appended after it need reading once the lock is held. `compared`
+    is what a scheduled run reports its changes against, when that is not the current determinations
+    (`_previous_determinations`'s `as_left_by`)."""
 
     rows: dict[tuple[str, str], PreviousRow]
     since: int
+    compared: dict[tuple[str, str], PreviousRow] | None = None
 
 
 def previous_determinations(keys: set[tuple[str, str]], *, run: EvaluationRun) -> PreviousDeterminations:
-    """Read before the log is locked; `record_changes` reads only what was appended since. The
+    """Read before the log is locked; `current_before` reads only what was appended since. The
     log's length is read first: a row committed after it has a higher sequence, so it is read again."""
     with stage(PREVIOUS_DETERMINATIONS):
         since = LogHead.objects.filter(id=1).values_list("sequence", flat=True).first() or 0
-        return PreviousDeterminations(_previous_determinations(keys, exclude_run=run), since)
+        rows = _previous_determinations(keys, exclude_run=run)
+        compared = None
+        if run.kind == Trigger.SCHEDULE and run.previous_run_id:
+            left_at = run.previous_run.log_sequence
+            # the previous scheduled run left the log as it is now: the same rows answer both questions
+            if left_at is None or left_at < since:
+                compared = _previous_determinations(keys, exclude_run=run, as_left_by=True)
+        return PreviousDeterminations(rows, since, compared)
 
 
-def _differs(before: PreviousRow, after: decision_log.AppendedRow) -> bool:
+def current_before(run: EvaluationRun, keys: set[tuple[str, str]],
+                   previous: PreviousDeterminations) -> dict[tuple[str, str], PreviousRow]:
+    """The current determination before this run per (subject, regime), with the lock held: those
+    read before it, brought up to date with the rows appended since."""
+    latest = dict(previous.rows)
+    for key, row in _previous_determinations(keys, exclude_run=run, after_sequence=previous.since).items():
+        if key not in latest or _newer(row, latest[key]):
+            latest[key] = row
+    return latest
+
+
+def confirms(item: decision_log._Prepared, current: PreviousRow | None) -> bool:
+    """Whether an evaluation reaches what the current determination already records: the same rule
+    version, the same facts (and revision), the same payload (so the same status, tier, tests and
+    values), for the same subject as named then. Its as-of date may differ: that is what a
+    confirmation records."""
+    return current is not None and (
+        current.rule_hash == item.rule_hash and current.rule_version_id == item.rule_version_id
+        and current.facts_id == item.facts_sha256 and current.payload_id == item.payload_sha256
+        and current.facts_revision == item.revision and current.rule_version_label == item.rule_version_label
+        and current.organisation == item.organisation and current.subject_kind == item.kind
+        and current.subject_name == item.name and current.subject_version == item.version
+        and current.status == item.status and current.tier == item.tier
+    )
+
+
+def split_confirmed(items: list[decision_log._Prepared], current: dict[tuple[str, str], PreviousRow]
+                    ) -> tuple[set[int], list[PreviousRow]]:
+    """The positions of the items that only confirm the current determination, and those determinations."""
+    positions: set[int] = set()
+    rows: list[PreviousRow] = []
+    for index, item in enumerate(items):
+        row = current.get((item.ref, item.regime))
+        if confirms(item, row):
+            positions.add(index)
+            rows.append(row)
+    return positions, rows
+
+
+def _differs(before: PreviousRow, after: decision_log.AppendedRow | PreviousRow) -> bool:
     """A change is a new status, or the same status with another tier reached (a GPAI model that
     becomes one with systemic risk stays `covered`)."""
     return before.status != after.status or before.tier != after.tier
@@ -134,31 +212,45 @@ def _newer(row: PreviousRow, than: PreviousRow) -> bool:
     return (row.as_of, row.sequence) > (than.as_of, than.sequence)
 
 
-def record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], previous: PreviousDeterminations) -> int:
+def record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], previous: PreviousDeterminations,
+                   *, current: dict[tuple[str, str], PreviousRow] | None = None,
+                   confirmed: list[PreviousRow] = ()) -> int:
     """Status changes (a change of status or of the tier reached) against the current determination
-    before this run; with the lock held, so only the rows appended since `previous` was read are read again."""
+    before this run (`current`, read with the lock held; read here when not given), or, for a
+    scheduled run, against the log as the previous scheduled run left it. A confirmed determination
+    is the run's finding too: it differs from what a scheduled run compares with when a submission
+    changed it in between."""
     with stage(CHANGES_RECORDED):
-        return _record_changes(run, rows, previous)
+        if current is None:
+            current = current_before(run, {(r.subject_ref, r.regime) for r in rows}, previous)
+        return _record_changes(run, rows, list(confirmed), previous.compared if previous.compared is not None else current)
 
 
-def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], previous: PreviousDeterminations) -> int:
-    keys = {(r.subject_ref, r.regime) for r in rows}
-    latest = dict(previous.rows)
-    for key, row in _previous_determinations(keys, exclude_run=run, after_sequence=previous.since).items():
-        if key not in latest or _newer(row, latest[key]):
-            latest[key] = row
-    changed = [(latest[(r.subject_ref, r.regime)], r) for r in rows
-               if (r.subject_ref, r.regime) in latest and _differs(latest[(r.subject_ref, r.regime)], r)]
+def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], confirmed: list[PreviousRow],
+                    compared: dict[tuple[str, str], PreviousRow]) -> int:
+    found = [*rows, *confirmed]
+    changed = [(compared[(r.subject_ref, r.regime)], r) for r in found
+               if (r.subject_ref, r.regime) in compared and compared[(r.subject_ref, r.regime)].sequence != r.sequence
+               and _differs(compared[(r.subject_ref, r.regime)], r)]
     if not changed:
         return 0
-    payloads = dict(Determination.objects.filter(pk__in=[before.pk for before, _ in changed]).values_list("pk", "payload"))
-    pks = decision_log.pks_by_sequence([row for _, row in changed])
+    wanted = {before.payload_id for before, _ in changed} | {
+        after.payload_id for _, after in changed if isinstance(after, PreviousRow)}
+    payloads = dict(Payload.objects.filter(sha256__in=wanted).values_list("sha256", "text"))
+    pks = decision_log.pks_by_sequence([row for _, row in changed if isinstance(row, decision_log.AppendedRow)])
+
+    def after_payload(row: decision_log.AppendedRow | PreviousRow) -> str:
+        return payloads[row.payload_id] if isinstance(row, PreviousRow) else row.payload
+
+    def after_pk(row: decision_log.AppendedRow | PreviousRow) -> int:
+        return row.pk if isinstance(row, PreviousRow) else pks[row.sequence]
+
     StatusChange.objects.bulk_create(
         StatusChange(
             run=run, subject_ref=row.subject_ref, organisation=row.organisation, regime=row.regime,
             from_status=before.status, to_status=row.status, from_tier=before.tier, to_tier=row.tier,
-            flipped_tests=_flipped_tests(_outcomes(payloads[before.pk]), _outcomes(row.payload)),
-            from_determination_id=before.pk, to_determination_id=pks[row.sequence],
+            flipped_tests=_flipped_tests(_outcomes(payloads[before.payload_id]), _outcomes(after_payload(row))),
+            from_determination_id=before.pk, to_determination_id=after_pk(row),
             from_rule_version=_label(before), to_rule_version=_label(row),
         )
         for before, row in changed

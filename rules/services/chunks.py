@@ -24,7 +24,7 @@ from ..models import EvaluationRun, RuleVersion, RunChunk
 from ..models.rule_version import RuleVersionState
 from ..models.runs import RunStatus
 from ..subjects import SubjectSnapshot, snapshots_for_ids
-from .changes import PreviousDeterminations, previous_determinations, record_changes
+from .changes import PreviousDeterminations, current_before, previous_determinations, record_changes, split_confirmed
 
 KINDS = ("model", "cluster", "organisation")
 
@@ -95,14 +95,22 @@ def chunk_read(chunk: RunChunk) -> ChunkWork:
 
 
 def chunk_write(chunk: RunChunk, work: ChunkWork, *, task_id: str) -> None:
-    """Chains and writes the rows, records the status changes and marks the chunk done; inside the
+    """Chains and writes the rows, confirms the current determinations the run reached again (one
+    confirmation, no row for each), records the status changes and marks the chunk done; inside the
     caller's transaction, with the chunk's row locked."""
     run = work.run
     if run.status == RunStatus.PENDING:
         EvaluationRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
             status=RunStatus.RUNNING, started_at=timezone.now())
-    rows = decision_log.append(work.prepared, trigger=run.kind, requested_by=run.requested_by, run=run, task_id=task_id)
-    changes = record_changes(run, rows, work.previous)
+    items = work.prepared.items
+    decision_log.lock_head()  # the current determinations read next stay current until the commit
+    current = current_before(run, {(item.ref, item.regime) for item in items}, work.previous)
+    positions, confirmed = split_confirmed(items, current) if run.confirms else (set(), [])
+    rows = decision_log.append(work.prepared.without(positions), trigger=run.kind, requested_by=run.requested_by,
+                               run=run, task_id=task_id)
+    decision_log.confirm([row.sequence for row in confirmed], as_of=run.as_of, trigger=run.kind,
+                         requested_by=run.requested_by, run=run, task_id=task_id)
+    changes = record_changes(run, rows, work.previous, current=current, confirmed=confirmed)
     chunk.done = True
     chunk.finished_at = timezone.now()
     chunk.save(update_fields=["done", "finished_at"])

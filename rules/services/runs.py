@@ -13,7 +13,7 @@ from registry.models import AIModel, Cluster, Organisation
 
 from .. import signals
 from ..library_store import published_library
-from ..models import EvaluationRun, RuleVersion, RunChunk
+from ..models import EvaluationRun, LogHead, RuleVersion, RunChunk
 from ..models.runs import RunStatus
 from ..subjects import resolve_subjects
 from .chunks import KINDS, chunk_execute, today, versions_for
@@ -49,6 +49,29 @@ def _organisation_weights(ids: list[int]) -> dict[int, int]:
     return {pk: 1 + counts.get(pk, 0) for pk in ids}
 
 
+def _owners(ids: dict[str, list[int]]) -> dict[str, dict[int, str]]:
+    """Kind → record id → its organisation's slug (one query per kind)."""
+    return {
+        "model": dict(AIModel.objects.filter(pk__any=ids["model"]).values_list("pk", "organisation__slug"))
+        if ids["model"] else {},
+        "cluster": dict(Cluster.objects.filter(pk__any=ids["cluster"]).values_list("pk", "organisation__slug"))
+        if ids["cluster"] else {},
+        "organisation": dict(Organisation.objects.filter(pk__any=ids["organisation"]).values_list("pk", "slug"))
+        if ids["organisation"] else {},
+    }
+
+
+def _shares(chunk: dict[str, list[int]], owners: dict[str, dict[int, str]]) -> dict[str, int]:
+    """Organisation slug → how many of the chunk's subjects are its own."""
+    shares: dict[str, int] = {}
+    for kind_name, pks in chunk.items():
+        for pk in pks:
+            slug = owners[kind_name].get(pk)
+            if slug is not None:
+                shares[slug] = shares.get(slug, 0) + 1
+    return shares
+
+
 def run_create(
     *,
     kind: str,
@@ -59,11 +82,13 @@ def run_create(
     rule_version: RuleVersion | None = None,
     requested_by: Any = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    confirms: bool = True,
 ) -> EvaluationRun:
     """A run and its chunks; the caller enqueues the chunks (see `rules.tasks.run_start`). A chunk
     holds `chunk_size` subjects, an organisation counting as one plus its models. The subjects are
     `subjects` (references), or `subject_ids` (kind → record ids, as the outbox keeps them), or
-    else the whole registry."""
+    else the whole registry. With `confirms` false, a determination the run reaches again unchanged
+    is appended anew rather than confirmed."""
     as_of = as_of or today()
     library = published_library()
     versions_for(library, as_of=as_of, regimes=regimes)  # refuses an unknown regime now, not in a worker
@@ -73,9 +98,11 @@ def run_create(
         run = EvaluationRun.objects.create(
             kind=kind, as_of=as_of, regimes=list(regimes or []), subjects=list(subjects) if subjects is not None else None,
             rule_version=rule_version, requested_by=requested_by, total=sum(len(v) for v in ids.values()),
+            confirms=confirms,
             previous_run=EvaluationRun.objects.filter(kind=kind, status=RunStatus.FINISHED).order_by("-id").first(),
         )
         weights = _organisation_weights(ids["organisation"])
+        owners = _owners(ids)
         chunks, current, size = [], {k: [] for k in KINDS}, 0
         for kind_name in KINDS:
             for pk in ids[kind_name]:
@@ -86,7 +113,8 @@ def run_create(
                     current, size = {k: [] for k in KINDS}, 0
         if size:
             chunks.append(current)
-        RunChunk.objects.bulk_create(RunChunk(run=run, index=i, subjects=c) for i, c in enumerate(chunks))
+        RunChunk.objects.bulk_create(RunChunk(run=run, index=i, subjects=c, organisations=_shares(c, owners))
+                                     for i, c in enumerate(chunks))
         run.chunks_total = len(chunks)
         run.save(update_fields=["chunks_total"])
     return run
@@ -101,7 +129,8 @@ def run_finish_if_complete(*, run_id: int) -> bool:
         run.status = RunStatus.FINISHED
         run.finished_at = timezone.now()
         run.started_at = run.started_at or run.finished_at
-        run.save(update_fields=["status", "finished_at", "started_at"])
+        run.log_sequence = LogHead.objects.values_list("sequence", flat=True).filter(id=1).first() or 0
+        run.save(update_fields=["status", "finished_at", "started_at", "log_sequence"])
     signals.run_finished.send(sender=EvaluationRun, run=run)
     return True
 

@@ -160,3 +160,18 @@ def test_a_lab_sees_only_its_subjects_in_a_named_runs_counts(world, lab):
         "model:acme/Acme-1@1", "model:rival/Rival-1@1", "organisation:rival"]))
     mine = lab.get(f"/api/v1/runs/{run.pk}/").json()
     assert (mine["subjects"], mine["total"], mine["done"]) == (["model:acme/Acme-1@1"], 1, 1)
+
+
+def test_determinations_recorded_on_a_date_include_those_a_later_run_confirmed(world, lab, rival):
+    """A run that reaches a lab's determination again unchanged appends no row; `recorded_on` lists
+    it as recorded on the run's date, and a lab still reads only its own."""
+    later = date(2026, 3, 2)
+    run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=later, subjects=["model:acme/Acme-1@1"]))
+    assert not Determination.objects.filter(run=run).exists()
+    made = {row["id"] for row in lab.get(f"/api/v1/determinations/?as_of={AS_OF}&page_size=500").json()["results"]}
+    body = lab.get(f"/api/v1/determinations/?recorded_on={later}&page_size=500").json()
+    assert made and {row["id"] for row in body["results"]} == made
+    assert {row["as_of"] for row in body["results"]} == {AS_OF.isoformat()}  # each row keeps its own date
+    assert lab.get(f"/api/v1/determinations/?as_of={later}").json()["results"] == []
+    assert rival.get(f"/api/v1/determinations/?recorded_on={later}").json()["results"] == []
+    assert lab.get("/api/v1/determinations/?recorded_on=2026-02-30").status_code == 400

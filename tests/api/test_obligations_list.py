@@ -148,7 +148,7 @@ def test_a_lab_never_reads_obligations_resting_on_another_labs_unreleased_model(
     from tests.api.test_release_scope import AS_OF as LINEAGE_DAY
 
     resting = Determination.objects.filter(subject_ref="model:acme/Acme-FT@1",
-                                           payload__contains="rival/Rival-Secret@1").order_by("-pk").first()
+                                           payload__text__contains="rival/Rival-Secret@1").order_by("-pk").first()
     assert resting is not None
     state = obligation_state(subject="model:acme/Acme-FT@1", status="overdue", due_on=date(2026, 5, 1),
                              as_of=LINEAGE_DAY)

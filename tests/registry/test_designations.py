@@ -179,7 +179,7 @@ def test_the_demo_data_carries_a_designation_that_decides_the_eu_tier():
     assert [d["subject"] for d in registry_export()["designations"]] == [ref]
     for as_of, tier, outcome in ((date(2026, 3, 1), "gpai", "not_met"), (date(2026, 3, 2), "gpai-systemic-risk", "met")):
         run = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=as_of, subjects=[ref], regimes=["eu-ai-act"]))
-        payload = json.loads(Determination.objects.get(run=run, subject_ref=ref).payload)
+        payload = Determination.objects.get(run=run, subject_ref=ref).data()
         tests = {test["id"]: test["outcome"] for test in payload["tests"]}
         assert (payload["tier"], tests["systemic-risk-designation"], tests["systemic-risk-presumption"]) == (
             tier, outcome, "not_met")

@@ -10,8 +10,9 @@ from datetime import date
 import pytest
 
 from reports.services import report_content, report_parameters
+from rules.current import recorded_on
 from rules.library_store import engine_version
-from rules.models import Determination, LogHead, RuleVersion
+from rules.models import Confirmation, Determination, EvaluationRun, LogHead, RuleVersion
 
 from .builders import AS_OF, BIO, FRONTIER, GENERATED_AT, HALL, MYSTERY, SCRIPT, SCRIPT_NAME, SMALL
 from .conftest import needs
@@ -97,10 +98,15 @@ def test_audit_of_a_date_without_determinations_records_them_first(registry):
     later = date(2024, 12, 20)
     params = report_parameters(kind="audit", format="html", subject=BIO, as_of=later)
     before = Determination.objects.count()
+    assert not recorded_on(Determination.objects.filter(subject_ref=BIO), as_of=later, few=True).exists()
     notes = record_missing_determinations(kind="audit", params=params)
     assert notes and "recorded them first in evaluation run" in notes[0]
-    assert Determination.objects.filter(subject_ref=BIO, as_of=later).count() == 6
-    assert Determination.objects.count() == before + 6
+    run = EvaluationRun.objects.latest("id")
+    # each regime's determination as of that date: a row, or the earlier row confirmed as unchanged
+    appended = Determination.objects.filter(run=run).count()
+    confirmed = sum(confirmation.count for confirmation in Confirmation.objects.filter(run=run))
+    assert appended + confirmed == 6 and Determination.objects.count() == before + appended
+    assert recorded_on(Determination.objects.filter(subject_ref=BIO), as_of=later, few=True).count() == 6
     assert record_missing_determinations(kind="audit", params=params) == []
 
 

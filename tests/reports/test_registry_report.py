@@ -101,7 +101,7 @@ def _record_again() -> None:
     from rules.models.runs import Trigger
     from rules.services import run_create, run_execute_inline
 
-    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=[FRONTIER, HALL]))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OF, subjects=[FRONTIER, HALL], confirms=False))
 
 
 def test_aggregated_counts_equal_a_count_over_the_rows(registry):

@@ -125,7 +125,7 @@ def test_verify_log_reads_the_log_and_the_snapshots_in_bounded_batches(monkeypat
     refs = submit_chain(8)
     for day in range(1, 6):
         run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2026, 3, day), subjects=refs,
-                                      regimes=["eu-ai-act"]))
+                                      regimes=["eu-ai-act"], confirms=False))  # a row each time
     total = Determination.objects.count()
     batches: list[int] = []
     checked_sizes: list[int] = []
@@ -163,7 +163,7 @@ def test_verify_log_memory_does_not_grow_with_the_log():
     def evaluate(days):
         for day in days:
             run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2026, 1, day), subjects=refs,
-                                          regimes=["eu-ai-act", "us-ca-sb53"]))
+                                          regimes=["eu-ai-act", "us-ca-sb53"], confirms=False))
 
     evaluate(range(1, 4))
     _verify_peak_bytes(batch=20)  # warms Django's caches, which the first call fills

@@ -67,8 +67,8 @@ def submit_workspace_registry() -> None:
     ), via="import")
 
 
-def evaluate_registry(*, as_of: date | None = None) -> None:
-    run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=as_of))
+def evaluate_registry(*, as_of: date | None = None, confirms: bool = True) -> None:
+    run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=as_of, confirms=confirms))
 
 
 def sb53_draft_text(*, effective_from: date, frontier_compute: str = "1.0e+25") -> str:

@@ -47,7 +47,7 @@ def lineage(workspace_registry):
     evaluate_registry()
     _secret_released_on("2099-01-01")
     evaluate_registry()
-    withheld = set(Determination.objects.filter(organisation="acme", payload__contains=NAMING_SECRET)
+    withheld = set(Determination.objects.filter(organisation="acme", payload__text__contains=NAMING_SECRET)
                    .values_list("pk", flat=True))
     assert withheld  # the log holds acme's determinations resting on beta's Secret
     return withheld

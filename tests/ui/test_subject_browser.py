@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from registry.models import AIModel, Cluster
 from registry.services import registry_submit
+from rules.current import recorded_on
 from rules.models import Determination
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
 from tests.ui.test_browser import (  # the harness: Debian's Chromium through Playwright, a live server
@@ -84,9 +85,13 @@ def test_one_date_per_page_and_an_impossible_date_is_refused(page, site):  # noq
     follow(page, ".as-of-form button")
     assert "as of 2024-09-01" in page.locator("#subject-status-title").inner_text()
     assert "recorded now" in page.locator(".status-note").inner_text()
-    dates = page.locator("table.status-table tbody td:last-child .quiet").all_inner_texts()
+    dates = page.locator("table.status-table tbody td:last-child .quiet:not(.confirmed)").all_inner_texts()
     assert dates and set(dates) == {"as of 2024-09-01"}
-    assert Determination.objects.filter(subject_ref="model:acme/Mid@1", as_of=date(2024, 9, 1)).exists()
+    # a determination of an earlier date that the run reached again is shown as confirmed then
+    confirmed = page.locator("table.status-table tbody td:last-child .confirmed").all_inner_texts()
+    assert all(text.endswith(", confirmed unchanged") for text in confirmed)
+    assert recorded_on(Determination.objects.filter(subject_ref="model:acme/Mid@1"), as_of=date(2024, 9, 1),
+                       few=True).exists()
     page.shots.take(page, "mid-2024-09-01")
 
     for asked in ("2024-02-30", "garbage"):

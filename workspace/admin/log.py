@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
 from reports import exports
+from rules.current import confirmations_of
 from rules.engine.vocabulary import outcome_label
 from rules.models import Determination
 from rules.selectors import tier_titles
@@ -34,7 +35,7 @@ class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
     show_full_result_count = False
     fields = ("sequence", "subject_ref", "regime_display", "rule_version", "rule_hash", "as_of", "status", "tier", "reason_display",
               "deciding_test", "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts_display", "facts_sha256", "previous_sha256",
-              "row_sha256", "tests_display")
+              "row_sha256", "confirmed_display", "tests_display")
     readonly_fields = fields
 
     csv_fields = exports.FIELDS
@@ -75,6 +76,18 @@ class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
     def reason_display(self, obj: Determination) -> str:
         """Why the status is not_applicable (the version has no test for the kind, or the subject did not exist yet)."""
         return obj.data().get("reason") or "—"
+
+    @admin.display(description="Confirmed unchanged as of")
+    def confirmed_display(self, obj: Determination) -> str:
+        """The dates on which a later run reached this determination again, unchanged (`rules.Confirmation`)."""
+        shown, total = confirmations_of(obj.sequence)
+        if not total:
+            return "—"
+        items = format_html_join(", ", "{} ({})", (
+            (c.as_of.isoformat(), f"run {c.run_id}, {c.get_trigger_display().lower()}" if c.run_id else
+             c.get_trigger_display().lower()) for c in shown))
+        more = f"; {total - len(shown)} earlier" if total > len(shown) else ""
+        return format_html("{}{}", items, more)
 
     @admin.display(description="Tests")
     def tests_display(self, obj: Determination) -> str:

@@ -12,6 +12,7 @@ from django.urls import path
 from django.utils.html import format_html
 
 from rules.models import EvaluationRun
+from rules.selectors import run_recorded
 
 from .base import ReadOnlyAdmin
 from .links import subject_admin_urls
@@ -75,6 +76,8 @@ class EvaluationRunAdmin(ReadOnlyAdmin):
             links = subject_admin_urls(change.subject_ref for change in page)
             context.update({
                 "run": obj,
+                # the whole run's counts: a regulator's (a lab's share of a run is its own subjects)
+                "recorded": run_recorded(obj) if is_regulator(request.user) else None,
                 "changes_page": page,
                 "changes_rows": [(change, links.get(change.subject_ref)) for change in page],
             })

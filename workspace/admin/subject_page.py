@@ -69,7 +69,8 @@ class StatusRow:
     tier: str = ""
     tier_title: str = ""
     tests: list[TestLine] = field(default_factory=list)
-
+    as_of: date | None = None  # the date the determination is recorded as of: the page's
+    made_as_of: date | None = None  # when an earlier determination was confirmed as of the page's date, its own
 
 def _not_in_force_note(slug: str, as_of: date, legal_status: dict[str, str]) -> str:
     versions = published_library().versions(slug)
@@ -144,7 +145,8 @@ def status_rows(*, subject_ref: str, as_of: date, withheld: Q | None = None) -> 
         if determination.pk in hidden:
             rows.append(StatusRow(slug, "", label, note=WITHHELD_NOTE))
             continue
-        row = StatusRow(slug, determination.status, label, determination=determination)
+        row = StatusRow(slug, determination.status, label, determination=determination, as_of=as_of,
+                        made_as_of=determination.as_of if determination.as_of != as_of else None)
         if determination.subject_kind not in regime.applies_to:
             row.note = f"no test of this version applies to a {determination.subject_kind}"
         _fill(row, determination.data(), determination.deciding_test)

@@ -40,6 +40,10 @@ class Command(BaseCommand):
             help="With --in-process: reader processes (default RUN_READER_PROCESSES, the machine's cores; "
                  "0 reads on a thread of this process).")
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds --wait waits at most.")
+        parser.add_argument(
+            "--anew", action="store_true",
+            help="Append every determination to the decision log, even one that only repeats the subject's current "
+                 "determination (by default that one is confirmed: one record per chunk, no row).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from rules.tasks import run_start
@@ -54,7 +58,8 @@ class Command(BaseCommand):
             raise CommandError("--readers: a number of processes, 0 or more, with --in-process")
         try:
             run = run_create(kind=Trigger.MANUAL, as_of=as_of, regimes=options["regime"] or None,
-                             subjects=options["subject"] or None, chunk_size=options["chunk_size"])
+                             subjects=options["subject"] or None, chunk_size=options["chunk_size"],
+                             confirms=not options["anew"])
         except (SubjectError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Run {run.pk}: {run.total} subject(s) in {run.chunks_total} chunk(s), as of {run.as_of}")

@@ -11,7 +11,9 @@ from rules.models import Determination
 
 
 class Command(BaseCommand):
-    help = "Verify the decision log's hash chain; names the first row that breaks it and exits 1 then."
+    help = ("Verify the decision log's hash chain, its payloads and facts, and the chain of confirmations "
+            "(a run's finding that determinations still hold); names the first row or confirmation that "
+            "breaks it and exits 1 then.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--no-progress", action="store_true")
@@ -21,8 +23,14 @@ class Command(BaseCommand):
         with tqdm(total=total, desc="Verifying", unit="row", disable=options["no_progress"] or total < 1000,
                   file=self.stderr._out) as bar:
             report = verify_chain(progress=bar.update)
-        if not report.ok:
+        if report.broken_at is not None:
             raise CommandError(
                 f"decision log broken at row {report.broken_at}: {report.reason} ({report.checked} row(s) verified before it)"
             )
-        self.stdout.write(f"decision log intact: {report.checked} row(s) verified")
+        if report.confirmation_broken_at is not None:
+            raise CommandError(
+                f"decision log broken at confirmation {report.confirmation_broken_at}: {report.reason} "
+                f"({report.checked} row(s) and {report.confirmations} confirmation(s) verified before it)"
+            )
+        self.stdout.write(f"decision log intact: {report.checked} row(s) verified, "
+                          f"and {report.confirmations} confirmation(s)")
