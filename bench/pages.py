@@ -24,18 +24,20 @@ def _progress(message: str) -> None:
 
 
 def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int, chunk_size: int,
-                  seed: int = 1) -> dict[str, Any]:
+                  seed: int = 1, anew: bool = False) -> dict[str, Any]:
     """`runs` full re-evaluations as of `start`, `start + step_days`, ...; before each after the first,
     `changes_per_run` models get a new revision with ten times their training compute, so some runs
-    find status changes and most determinations repeat the subject's earlier one."""
+    find status changes and most determinations repeat the subject's earlier one: confirmed, or with
+    `anew` appended again."""
     import random
 
     from django.db import connection
+    from django.db.models import Sum
 
     from registry.models import AIModel, ModelRevision
     from registry.services import record_save
     from rules import services
-    from rules.models import Determination
+    from rules.models import Confirmation, Determination
     from rules.models.runs import Trigger
 
     rng = random.Random(seed)
@@ -56,14 +58,17 @@ def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int
                             organisation_scope=None)
                 revised += 1
         run_clock = Stopwatch()
-        run = services.run_create(kind=Trigger.SCHEDULE, as_of=as_of, chunk_size=chunk_size)
+        run = services.run_create(kind=Trigger.SCHEDULE, as_of=as_of, chunk_size=chunk_size, confirms=not anew)
         services.run_execute_inline(run)
         run.refresh_from_db()
         rows = Determination.objects.filter(run=run).count()
-        per_run.append({"as_of": as_of.isoformat(), "determinations": rows, "revised_models": revised,
+        confirmed = Confirmation.objects.filter(run=run).aggregate(n=Sum("count"))["n"] or 0
+        per_run.append({"as_of": as_of.isoformat(), "determinations": rows, "confirmed": confirmed,
+                        "revised_models": revised,
                         "changes": run.changes_count, "seconds": round(run_clock.seconds, 2),
                         "determinations_per_second": rate(rows, run_clock.seconds)})
-        _progress(f"  history: run {index + 1} of {runs} as of {as_of}: {rows:,} determinations, "
+        _progress(f"  history: run {index + 1} of {runs} as of {as_of}: {rows:,} determinations appended, "
+                  f"{confirmed:,} confirmed, "
                   f"{run.changes_count:,} changes, {run_clock.seconds:.0f} s")
     log_rows = Determination.objects.count()
     log_bytes = None

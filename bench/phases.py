@@ -71,7 +71,7 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     from django.db.backends.signals import connection_created
 
     from rules import instrumentation, services
-    from rules.models import Determination
+    from rules.models import Determination, Payload
     from rules.models.runs import Trigger
 
     from .measure import Stopwatch, peak_rss_mb, process_cpu_seconds, rate, rss_mb
@@ -146,11 +146,15 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     }
     with connection.cursor() as cursor:
         table = Determination._meta.db_table
+        payloads = Payload._meta.db_table
+        # a row, and the payload it points to (stored once by its hash)
         if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT avg(pg_column_size(d.*)), avg(octet_length(payload)) FROM "
-                           f"(SELECT * FROM {table} WHERE run_id = %s LIMIT 20000) d", [run.pk])
+            cursor.execute(f"SELECT avg(pg_column_size(d.*)), avg(octet_length(p.text)) FROM "
+                           f"(SELECT * FROM {table} WHERE run_id = %s LIMIT 20000) d "
+                           f"JOIN {payloads} p ON p.sha256 = d.payload_sha256", [run.pk])
         else:
-            cursor.execute(f"SELECT avg(length(payload)), avg(length(payload)) FROM {table} WHERE run_id = %s", [run.pk])
+            cursor.execute(f"SELECT avg(length(p.text)), avg(length(p.text)) FROM {table} d "
+                           f"JOIN {payloads} p ON p.sha256 = d.payload_sha256 WHERE d.run_id = %s", [run.pk])
         stored, payload = cursor.fetchone()
     result.update(row_bytes=round(float(stored or 0), 1), payload_bytes=round(float(payload or 0), 1))
     result["profile"] = stages.per_row(rows, cpu_seconds=cpu)
@@ -195,10 +199,11 @@ def unchanged_run(*, as_of: str, chunk_size: int, readers: int | None = None) ->
     from datetime import date
 
     from django.db import connection
+    from django.db.models import Sum
     from django.utils import timezone
 
     from rules import services
-    from rules.models import Determination
+    from rules.models import Confirmation, Determination
     from rules.models.runs import Trigger
 
     from .measure import Stopwatch
@@ -224,7 +229,9 @@ def unchanged_run(*, as_of: str, chunk_size: int, readers: int | None = None) ->
         "seconds_to_finished": round((run.finished_at - started).total_seconds(), 2) if run.finished_at else None,
         "bytes": size_after - size_before if postgresql else None,
         "database_bytes_before": size_before, "database_bytes_after": size_after,
-        "determinations_written": Determination.objects.filter(run=run).count(), "changes": run.changes_count,
+        "determinations_written": Determination.objects.filter(run=run).count(),
+        "determinations_confirmed": Confirmation.objects.filter(run=run).aggregate(n=Sum("count"))["n"] or 0,
+        "confirmations": Confirmation.objects.filter(run=run).count(), "changes": run.changes_count,
         "log_rows_before": log_rows_before, "log_rows_after": Determination.objects.count(),
     }
     try:
@@ -306,7 +313,7 @@ def compare(*, reference_run: int, other_run: int) -> dict[str, Any]:
         counts = dict(cursor.fetchall())
         cursor.execute(
             f"SELECT count(*), sum(CASE WHEN a.status <> b.status THEN 1 ELSE 0 END), "
-            f"sum(CASE WHEN a.payload <> b.payload THEN 1 ELSE 0 END) FROM {table} a JOIN {table} b "
+            f"sum(CASE WHEN a.payload_sha256 <> b.payload_sha256 THEN 1 ELSE 0 END) FROM {table} a JOIN {table} b "
             f"ON a.subject_ref = b.subject_ref AND a.regime = b.regime WHERE a.run_id = %s AND b.run_id = %s",
             [reference_run, other_run])
         matched, status_differs, payload_differs = cursor.fetchone()
@@ -462,12 +469,12 @@ def api_token(*, organisation: str) -> dict[str, Any]:
 
 @phase
 def history(*, runs: int, start: str, step_days: int, changes_per_run: int, chunk_size: int,
-            seed: int = 1) -> dict[str, Any]:
+            seed: int = 1, anew: bool = False) -> dict[str, Any]:
     """A year's decision log: many full runs over dated as-of dates, some with changes."""
     from .pages import build_history
 
     return build_history(runs=runs, start=start, step_days=step_days, changes_per_run=changes_per_run,
-                         chunk_size=chunk_size, seed=seed)
+                         chunk_size=chunk_size, seed=seed, anew=anew)
 
 
 @phase
@@ -495,7 +502,9 @@ def scaleout_run(*, workers: int, chunk_size: int, as_of: str, reference_run: in
         if time.monotonic() > deadline:
             return {"determinations_per_second": None, "reason": f"{workers} worker(s) did not answer within 120 s"}
     clock = Stopwatch()
-    run = services.run_create(kind=Trigger.MANUAL, as_of=date.fromisoformat(as_of), chunk_size=chunk_size)
+    # every determination appended anew, as the in-process run's were: a run that confirmed them would write none
+    run = services.run_create(kind=Trigger.MANUAL, as_of=date.fromisoformat(as_of), chunk_size=chunk_size,
+                              confirms=False)
     tasks.run_start.delay(run.pk)
     last = -1
     while True:

@@ -39,6 +39,7 @@ class Options:
     history_start: str = "2026-01-01"
     history_step_days: int = 30
     history_changes: int = 200
+    history_anew: bool = False  # the history runs append every determination, none confirmed
     pages: bool = False  # time each workspace page and API list
     pages_samples: int = 20
     reuse: bool = False  # the kept database as it is: only the history and the pages
@@ -156,6 +157,7 @@ def _year_scale(options: Options, env: dict[str, str], result: dict[str, Any], s
         result["history"] = run_phase("history", {
             "runs": options.history_runs, "start": options.history_start, "step_days": options.history_step_days,
             "changes_per_run": options.history_changes, "chunk_size": options.chunk_size, "seed": options.seed,
+            "anew": options.history_anew,
         }, env=env)
         say(f"  the log holds {result['history']['log_rows']:,} rows")
     if options.pages:

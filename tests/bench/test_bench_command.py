@@ -48,6 +48,10 @@ def test_the_bench_command_measures_a_tiny_registry_and_prints_json():
     assert result["unchanged_run_seconds"] == unchanged["seconds"] > 0
     assert unchanged["log_rows_before"] == reevaluation["determinations"]
     assert unchanged["log_rows_after"] == unchanged["log_rows_before"] + unchanged["determinations_written"]
+    # nothing changed: every determination is confirmed, none appended again
+    assert unchanged["determinations_written"] + unchanged["determinations_confirmed"] == reevaluation["determinations"]
+    assert unchanged["determinations_confirmed"] > unchanged["determinations_written"]
+    assert 0 < unchanged["confirmations"] <= reevaluation["chunks"]  # one per chunk at most
     assert result["verify"]["ok"] and result["verify"]["rows"] == unchanged["log_rows_after"]  # both runs' rows
     log_size = result["log_size"]
     assert log_size["determinations"] == reevaluation["determinations"]
@@ -109,9 +113,11 @@ def test_the_bench_command_builds_a_history_and_times_every_page_and_filter():
     history = result["history"]
     assert [run["as_of"] for run in history["runs"]] == ["2026-03-01", "2026-04-15"]
     assert [run["revised_models"] for run in history["runs"]] == [0, 3]
-    first, second = (run["determinations"] for run in history["runs"])
-    assert first == second >= result["generate"]["subjects"] * 6  # every subject under every regime, each run
-    assert history["log_rows"] >= first + second  # and the revised models' own evaluations
+    first, second = history["runs"]
+    # every subject under every regime, each run: the second appends what changed and confirms the rest
+    assert first["determinations"] == second["determinations"] + second["confirmed"] >= result["generate"]["subjects"] * 6
+    assert (first["confirmed"], second["revised_models"]) == (0, 3) and 0 < second["determinations"] < first["determinations"]
+    assert history["log_rows"] >= first["determinations"] + second["determinations"]
     pages = result["pages"]
     for name in ("dashboard", "models list", "clusters list", "determinations list", "subject page (model)",
                  "subject page (cluster)", "API models list", "API determinations list"):

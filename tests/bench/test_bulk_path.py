@@ -2,6 +2,7 @@
 the same determinations as evaluating each subject alone with the engine, and keeps the chain."""
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pytest
@@ -84,7 +85,7 @@ def test_a_bulk_run_makes_the_determinations_each_subject_gets_alone(synthetic, 
             assert row.status == stored["status"] == alone.status, (snapshot.key.ref, regime)
             assert [(t["id"], t["outcome"], t["value"], t["threshold"]) for t in stored["tests"]] == [
                 (t.id, t.outcome, t.value, t.threshold) for t in alone.tests]
-            assert row.payload == canonical(payload_of(alone))
+            assert row.payload.text == canonical(payload_of(alone))
             assert row.facts.data() == snapshot.snapshot and row.facts_revision == snapshot.revision
             statuses.add(row.status)
     assert {"covered", "not_covered", "not_in_force"} <= statuses
@@ -94,7 +95,7 @@ def test_a_bulk_run_makes_the_determinations_each_subject_gets_alone(synthetic, 
 def test_the_chain_verifies_after_bulk_runs_and_each_facts_snapshot_is_stored_once(synthetic):
     first = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=9))
     stored = FactsSnapshot.objects.count()
-    second = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=9))
+    second = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=9, confirms=False))
     report = verify_chain()
     assert report.ok and report.checked == 2 * len(synthetic) * 6
     # one snapshot per subject, and one lineage snapshot per model that is another's base
@@ -158,26 +159,34 @@ def test_change_detection_by_index_probe_finds_what_the_grouped_queries_find(syn
         pytest.skip("the per-key probe is PostgreSQL's")
     run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=20))
     run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[0], chunk_size=20))  # an earlier date, later
-    scheduled = run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OFS[1], chunk_size=20))
+    scheduled = run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OFS[1], chunk_size=20, confirms=False))
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=20, confirms=False))  # after it
     middle = Determination.objects.filter(run=scheduled).order_by("sequence").values_list("sequence", flat=True)[50]
     keys = {(ref, regime) for ref in synthetic for regime in published_library().regimes()}
     runs = [
         run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1]),
         run_create(kind=Trigger.MANUAL, as_of=AS_OFS[0]),
         run_create(kind=Trigger.MANUAL, as_of=date(2020, 1, 1)),  # nothing before it
-        run_create(kind=Trigger.SCHEDULE, as_of=AS_OFS[1]),  # compares with the previous scheduled run only
+        run_create(kind=Trigger.SCHEDULE, as_of=AS_OFS[1]),  # compares with the log as the previous one left it
     ]
     seen = set()
     for run in runs:
-        only_run = run.previous_run_id if run.kind == Trigger.SCHEDULE else None
-        for after in (0, middle):
-            probed = services.changes._previous_by_probe(keys, exclude_run=run, after_sequence=after, only_run=only_run)
-            grouped = services.changes._previous_grouped(keys, exclude_run=run, after_sequence=after, only_run=only_run)
-            assert probed == grouped, (run.as_of, run.kind, after)
+        bounds = [(None, None)]
+        if run.kind == Trigger.SCHEDULE:  # the log as the previous scheduled run left it, or (before runs
+            bounds = [(None, run.previous_run.log_sequence), (run.previous_run_id, None)]  # kept that) its rows
+        for (only_run, up_to), after in itertools.product(bounds, (0, middle)):
+            probed = services.changes._previous_by_probe(keys, exclude_run=run, after_sequence=after, only_run=only_run,
+                                                         up_to=up_to)
+            grouped = services.changes._previous_grouped(keys, exclude_run=run, after_sequence=after, only_run=only_run,
+                                                         up_to=up_to)
+            assert probed == grouped, (run.as_of, run.kind, after, only_run, up_to)
             seen.add((run.as_of, after, len(probed)))
+            if up_to is not None:
+                assert probed and all(row.sequence <= up_to for row in probed.values())
     sizes = {size for _, _, size in seen}
     assert 0 in sizes and len(keys) in sizes and len(sizes) >= 3  # none, all, and some found
-    old = services.changes._previous_by_probe(keys, exclude_run=runs[1], after_sequence=0, only_run=None)
+    old = services.changes._previous_by_probe(keys, exclude_run=runs[1], after_sequence=0, only_run=None,
+                                              up_to=None)
     assert {row.status for row in old.values()} >= {"not_in_force"}
     assert all(Determination.objects.get(pk=row.pk).as_of == AS_OFS[0] for row in old.values())
 
@@ -203,18 +212,19 @@ def test_pipelined_chunks_write_what_chunk_after_chunk_writes(readers):
     assert not services.can_pipeline() or baseline.chunks_total > 1
 
     def written(run):
-        return {(r.subject_ref, r.regime): (r.status, r.payload, r.facts_id)
+        return {(r.subject_ref, r.regime): (r.status, r.payload_id, r.facts_id)
                 for r in Determination.objects.filter(run=run)}
 
     def changes(run):
         return sorted((c.subject_ref, c.regime, c.from_status, c.to_status) for c in StatusChange.objects.filter(run=run))
 
-    sequential = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    # both append every row (a run that confirms would find the first's rows unchanged)
+    sequential = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5, confirms=False)
     for chunk_id in sequential.chunks.order_by("index").values_list("pk", flat=True):
         services.chunk_execute(chunk_id=chunk_id)
     services.run_finish_if_complete(run_id=sequential.pk)
     committed = []
-    pipelined = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    pipelined = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5, confirms=False)
     first = pipelined.chunks.get(index=0).pk
     assert services.chunk_execute(chunk_id=first)  # done before: skipped, not written twice
     assert services.chunks_execute_pipelined(pipelined.chunks.order_by("index").values_list("pk", flat=True),
