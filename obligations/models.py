@@ -170,8 +170,9 @@ class FulfilmentReview(models.Model):
 
 
 class ObligationState(models.Model):
-    """One obligation of one subject (one occurrence of a recurring one) as last worked out: the
-    status on `as_of`, its due date and how that was computed, and the determination that created it."""
+    """One obligation of one subject (one occurrence of a recurring one) as last worked out: its status,
+    its due date and how that was computed, and the determination that created it, as found on `as_of`
+    (a later refresh that finds the same leaves the row, and `as_of`, alone)."""
 
     subject_ref = models.CharField(max_length=500)
     subject_kind = models.CharField(max_length=16, choices=SUBJECT_KIND_CHOICES)
@@ -185,7 +186,8 @@ class ObligationState(models.Model):
     due_on = models.DateField(null=True, blank=True)
     due_reason = models.CharField(max_length=400, blank=True)
     status = models.CharField(max_length=16, choices=OBLIGATION_STATUS_CHOICES)
-    as_of = models.DateField(help_text="The date the status was worked out for.")
+    as_of = models.DateField(help_text="The date the status, due date or reason was last found changed: a refresh "
+                                       "that finds them as they were leaves the row alone.")
     determination = models.ForeignKey(
         "rules.Determination", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         db_index=False, help_text="The determination that created the obligation.",

@@ -34,9 +34,9 @@ from rules.engine.obligations import (
     reaches,
     with_fulfilments,
 )
-from rules.engine.vocabulary import ObligationStatus
+from rules.engine.vocabulary import ObligationStatus, Status
 from rules.library_store import published_library
-from rules.models import Determination, FactsSnapshot
+from rules.models import Determination, FactsSnapshot, Payload
 from rules.selectors import current_determinations
 
 from .models import Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
@@ -222,6 +222,17 @@ def _by_designation(obligation: Obligation, version: EngineVersion, met: set[str
     return bool(reached_by) and all(_reads_designation_only(version, test_id) for test_id in reached_by)
 
 
+def _met_tests(determinations: list[Determination]) -> dict[int, set[str]]:
+    """Determination id → the tests it meets, from its payload (payloads read in one query). Only a
+    covered determination meets a test: the others are not read."""
+    texts = dict(Payload.objects.filter(sha256__in={d.payload_id for d in determinations}).values_list("sha256", "text"))
+    met: dict[int, set[str]] = {}
+    for determination in determinations:
+        tests = json.loads(texts[determination.payload_id]).get("tests") or ()
+        met[determination.pk] = {t["id"] for t in tests if t.get("outcome") == "met"}
+    return met
+
+
 def _not_reached(determination: Determination, obligation: Obligation) -> str:
     what, target = obligation.attaches_to
     reached = f"tier {determination.tier}" if determination.tier else "no tier"
@@ -237,7 +248,8 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     determinations = current_determinations(as_of=as_of, organisation=organisation, subject_refs=subject_refs)
     if regimes is not None:
         determinations = determinations.filter(regime__in=list(regimes))
-    determinations = list(determinations.order_by("subject_ref", "regime"))
+    # the payloads are read below only for the determinations that meet a test (covered ones)
+    determinations = list(determinations.select_related(None).order_by("subject_ref", "regime"))
     library = published_library()
     versions = {version.content_hash: version for version in library}
     wanted = [(d, versions.get(d.rule_hash)) for d in determinations]
@@ -248,9 +260,10 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     incidents = _incidents(organisations, as_of)
     fulfilments = _fulfilments(organisations, {d.regime for d, _ in wanted})
     reached: list[tuple[Determination, EngineVersion, Obligation, bool, bool]] = []
+    met_tests = _met_tests([d for d, _ in wanted if d.status == Status.COVERED])
     for determination, version in wanted:
         tier = version.tier(determination.tier) if determination.tier else None
-        met = {t["id"] for t in determination.data().get("tests") or () if t.get("outcome") == "met"}
+        met = met_tests.get(determination.pk, set())
         for obligation in version.obligations_for(determination.subject_kind):
             attached = version.tier(obligation.attaches_to[1]) if obligation.attaches_to[0] == "tier" else None
             reach = reaches(obligation, tier_rank=tier.rank if tier else None,
@@ -318,7 +331,9 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
                     changes.append((view, ""))
                 continue
             previous = state.status
-            if any(getattr(state, name) != value for name, value in values.items()):
+            # a state found as it was is left alone (its `as_of` stays the date it was last found changed):
+            # the nightly refresh of an unchanged registry rewrites nothing
+            if any(getattr(state, name) != value for name, value in values.items() if name != "as_of"):
                 for name, value in values.items():
                     setattr(state, name, value)
                 state.updated_at = timezone.now()
