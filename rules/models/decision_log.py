@@ -50,22 +50,33 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise AppendOnlyError("the decision log is append-only: rows are never deleted")
 
 
-class FactsSnapshot(models.Model):
-    """The submitted facts a determination was made on, stored once per distinct content."""
+class StoredOnce(models.Model):
+    """A text of the decision log stored once per distinct content, under its SHA-256: never updated
+    or deleted (the rows that refer to it have their hash cover its hash)."""
 
     sha256 = models.CharField(max_length=64, primary_key=True)
-    facts = models.TextField(help_text="Canonical JSON of the engine's input snapshot.")
 
     objects = AppendOnlyQuerySet.as_manager()
+    noun = "texts"
+
+    class Meta:
+        abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
-            raise AppendOnlyError("the decision log is append-only: facts snapshots are never updated")
+            raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never updated")
         kwargs.setdefault("force_insert", True)
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("the decision log is append-only: facts snapshots are never deleted")
+        raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never deleted")
+
+
+class FactsSnapshot(StoredOnce):
+    """The submitted facts a determination was made on, stored once per distinct content."""
+
+    facts = models.TextField(help_text="Canonical JSON of the engine's input snapshot.")
+    noun = "facts snapshots"
 
     def data(self) -> dict[str, Any]:
         """The snapshot as the engine was given it: lineage stored by reference is read back in."""
@@ -74,22 +85,11 @@ class FactsSnapshot(models.Model):
         return expand_text(self.facts)
 
 
-class Payload(models.Model):
+class Payload(StoredOnce):
     """A determination's payload (canonical JSON, without its as-of date), stored once per distinct content."""
 
-    sha256 = models.CharField(max_length=64, primary_key=True)
     text = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, caveats, notes.")
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("the decision log is append-only: payloads are never updated")
-        kwargs.setdefault("force_insert", True)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("the decision log is append-only: payloads are never deleted")
+    noun = "payloads"
 
 
 PAYLOAD_SCHEMA = "determination/1"
