@@ -26,6 +26,22 @@ from .links import subject_ref_expression
 from .scoping import withheld_of
 
 
+def records_whose_current(request: Any, queryset: QuerySet, *, kind: str, regime: str, **condition: Any) -> QuerySet:
+    """The records of `queryset` whose current determination today under `regime` (the version in
+    force today; none when no version is) meets `condition` (`status=`, `tier=`), less those withheld
+    from the user; one subquery."""
+    today = timezone.now().date()
+    regimes = [r for r in regimes_in_force(as_of=today) if r.regime == regime]
+    if not regimes:
+        return queryset.none()
+    refs = (
+        current_determinations(as_of=today, regimes=regimes, withheld=withheld_of(request.user))
+        .filter(subject_kind=kind, **condition)
+        .values("subject_ref")
+    )
+    return queryset.annotate(subject_ref_sql=subject_ref_expression(kind)).filter(subject_ref_sql__in=refs)
+
+
 class RegimeStatusFilter(admin.SimpleListFilter):
     """`?status=eu-ai-act:covered`: the records whose current determination under that regime has
     that status (the version in force today; one subquery)."""
@@ -46,18 +62,9 @@ class RegimeStatusFilter(admin.SimpleListFilter):
         if not self.value() or ":" not in self.value():
             return queryset
         slug, status = self.value().split(":", 1)
-        today = timezone.now().date()
-        regimes = [r for r in regimes_in_force(as_of=today) if r.regime == slug]
-        if not regimes or status not in STATUSES:
+        if status not in STATUSES:
             return queryset.none()
-        refs = (
-            current_determinations(as_of=today, regimes=regimes, withheld=withheld_of(request.user))
-            .filter(subject_kind=self.subject_kind, status=status)
-            .values("subject_ref")
-        )
-        return queryset.annotate(subject_ref_sql=subject_ref_expression(self.subject_kind)).filter(
-            subject_ref_sql__in=refs
-        )
+        return records_whose_current(request, queryset, kind=self.subject_kind, regime=slug, status=status)
 
 
 class ModelStatusFilter(RegimeStatusFilter):
@@ -84,18 +91,9 @@ class RegimeTierFilter(admin.SimpleListFilter):
         if not self.value():
             return queryset
         slug, _, tier = self.value().partition(":")
-        today = timezone.now().date()
-        regimes = [r for r in regimes_in_force(as_of=today) if r.regime == slug]
-        if not regimes or not tier:
+        if not tier:
             return queryset.none()
-        refs = (
-            current_determinations(as_of=today, regimes=regimes, withheld=withheld_of(request.user))
-            .filter(subject_kind=self.subject_kind, tier=tier)
-            .values("subject_ref")
-        )
-        return queryset.annotate(subject_ref_sql=subject_ref_expression(self.subject_kind)).filter(
-            subject_ref_sql__in=refs
-        )
+        return records_whose_current(request, queryset, kind=self.subject_kind, regime=slug, tier=tier)
 
 
 class ModelTierFilter(RegimeTierFilter):
