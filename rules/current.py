@@ -17,6 +17,7 @@ import json
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet, Window
@@ -62,11 +63,14 @@ def confirmed_among(sequences: Iterable[int], *, as_of: date) -> set[int]:
     for text in texts.values_list("confirmed", flat=True).iterator(chunk_size=200):
         ranges = json.loads(text)
         firsts = [first for first, _ in ranges]
-        for sequence in wanted:
-            at = bisect_right(firsts, sequence) - 1
-            if at >= 0 and sequence <= ranges[at][1]:
-                found.add(sequence)
+        found.update(sequence for sequence in wanted if _in_ranges(ranges, firsts, sequence))
     return found
+
+
+def _in_ranges(ranges: list[Any], firsts: list[int], sequence: int) -> bool:
+    """Whether `sequence` lies in one of the ascending, disjoint `[first, last]` ranges (`firsts`: their starts)."""
+    at = bisect_right(firsts, sequence) - 1
+    return at >= 0 and sequence <= ranges[at][1]
 
 
 def recorded_on(rows: QuerySet[Determination], *, as_of: date, few: bool = False) -> QuerySet[Determination]:
@@ -89,7 +93,6 @@ def confirmations_of(sequence: int, *, limit: int = 20) -> tuple[list[Confirmati
     rows = Confirmation.objects.filter(first_sequence__lte=sequence, last_sequence__gte=sequence).select_related("run")
     for confirmation in rows.order_by("-position").iterator(chunk_size=200):
         ranges = confirmation.ranges()
-        at = bisect_right([first for first, _ in ranges], sequence) - 1
-        if at >= 0 and sequence <= ranges[at][1]:
+        if _in_ranges(ranges, [first for first, _ in ranges], sequence):
             found.append(confirmation)
     return found[:limit], len(found)
