@@ -50,6 +50,23 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise AppendOnlyError("the decision log is append-only: rows are never deleted")
 
 
+class AppendOnlyRow(models.Model):
+    """A row of the decision log that is written once and never updated or deleted."""
+
+    noun = "rows"
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never deleted")
+
+
 class StoredOnce(models.Model):
     """A text of the decision log stored once per distinct content, under its SHA-256: never updated
     or deleted (the rows that refer to it have their hash cover its hash)."""
@@ -134,7 +151,7 @@ class DeterminationManager(models.Manager.from_queryset(AppendOnlyQuerySet)):  #
         return super().get_queryset().select_related("payload")
 
 
-class Determination(models.Model):
+class Determination(AppendOnlyRow):
     sequence = models.BigIntegerField(unique=True, help_text="Position in the chain, from 1.")
     subject_kind = models.CharField(max_length=16)
     # Indexes are few on purpose: each one is paid on every row appended (see `Meta.indexes`).
@@ -196,14 +213,6 @@ class Determination(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.subject_ref} {self.regime}: {self.get_status_display()}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise AppendOnlyError("the decision log is append-only: rows are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("the decision log is append-only: rows are never deleted")
 
     def data(self) -> dict[str, Any]:
         return payload_data(self.payload.text, as_of=self.as_of)
@@ -273,7 +282,7 @@ def row_sha256(*, previous_sha256: str, fields: list[Any], payload: str = "", pa
     return digest.hexdigest()
 
 
-class Confirmation(models.Model):
+class Confirmation(AppendOnlyRow):
     """A run's finding, as of its date, that the current determinations it names still hold: same
     rule version, same facts, same payload. One per chunk of a run, in place of a row per determination.
 
@@ -301,6 +310,7 @@ class Confirmation(models.Model):
     row_sha256 = models.CharField(max_length=64)
 
     objects = AppendOnlyQuerySet.as_manager()
+    noun = "confirmations"
 
     class Meta:
         ordering = ["position"]
@@ -310,14 +320,6 @@ class Confirmation(models.Model):
 
     def __str__(self) -> str:
         return f"confirmation {self.position}: {self.count} determination(s) as of {self.as_of}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise AppendOnlyError("the decision log is append-only: confirmations are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("the decision log is append-only: confirmations are never deleted")
 
     def ranges(self) -> list[tuple[int, int]]:
         return [(int(first), int(last)) for first, last in json.loads(self.confirmed)]
