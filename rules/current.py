@@ -6,6 +6,12 @@ law then", so it does not replace a later date's answer however recently it was 
 Every reader of "current" uses this: the workspace's statuses and counts (`rules.selectors`) and
 change detection (`rules.services.changes`).
 
+The newest determination of each (subject, regime) is also kept in an index of its own
+(`rules.models.CurrentDetermination`), written with the rows it names: as of a date on or after it,
+under the version it was made under, it is the current one, so the workspace reads it there rather
+than ranking the whole log (`current_in_force`). The few subjects it does not answer for (their
+newest determination is as of a later date, or under another version) are ranked from the log.
+
 A run that reaches a subject's current determination again (same rule version, facts and payload)
 appends no row: it confirms that row as of its own date (`rules.models.Confirmation`). "Current" is
 unchanged by it (the confirmed row was current already); what a page or report headed "as of D"
@@ -17,14 +23,14 @@ import json
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
-from .models import Confirmation, Determination
+from .models import Confirmation, CurrentDetermination, Determination
 
 # The order in which a (subject, regime)'s determinations are candidates for "current": first wins.
 NEWEST_FIRST = ("-as_of", "-sequence")
@@ -96,3 +102,144 @@ def confirmations_of(sequence: int, *, limit: int = 20) -> tuple[list[Confirmati
         if _in_ranges(ranges, [first for first, _ in ranges], sequence):
             found.append(confirmation)
     return found[:limit], len(found)
+
+
+class IndexedRow(NamedTuple):
+    """What the index of current determinations keeps of a row just appended."""
+
+    subject_ref: str
+    regime: str
+    sequence: int
+    as_of: date
+    rule_version_id: int | None
+    subject_kind: str
+    organisation: str
+    status: str
+    tier: str
+
+
+_INDEX_COLUMNS = IndexedRow._fields
+# A row replaces the index's entry for its (subject, regime) when it comes first in `NEWEST_FIRST`.
+_INDEX_UPSERT = (
+    " ON CONFLICT (subject_ref, regime) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _INDEX_COLUMNS[2:])
+    + " WHERE {table}.as_of < excluded.as_of OR ({table}.as_of = excluded.as_of AND {table}.sequence < excluded.sequence)"
+)
+_INDEX_TYPES = ("varchar", "varchar", "bigint", "date", "bigint", "varchar", "varchar", "varchar", "varchar")
+
+
+def index_appended(rows: list[IndexedRow]) -> None:
+    """Brings the index up to date with rows just appended (one each per (subject, regime), the
+    newest of the batch); inside the append's transaction, with the log's head locked."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(CurrentDetermination._meta.db_table)
+    columns = ", ".join(_INDEX_COLUMNS)
+    upsert = _INDEX_UPSERT.format(table=table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{kind}[]" for kind in _INDEX_TYPES)
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){upsert}",
+                           [list(values) for values in zip(*rows, strict=True)])
+        else:
+            marks = ", ".join(["%s"] * len(_INDEX_COLUMNS))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks}){upsert}", [list(row) for row in rows])
+
+
+def _newest_sql() -> str:
+    """The newest row of each (subject, regime) in the log, with the index's columns, as SQL."""
+    table = connection.ops.quote_name(Determination._meta.db_table)
+    columns = ", ".join(_INDEX_COLUMNS)
+    return (f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY subject_ref, regime "
+            f"ORDER BY {NEWEST_FIRST_SQL}) AS newness FROM {table}) AS ranked WHERE newness = 1")
+
+
+def rebuild_index() -> int:
+    """Makes the index of current determinations again from the log (it is derived from it); returns
+    its entries."""
+    from django.db import transaction
+
+    table = connection.ops.quote_name(CurrentDetermination._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.execute(f"INSERT INTO {table} ({', '.join(_INDEX_COLUMNS)}) {_newest_sql()}")
+    return CurrentDetermination.objects.count()
+
+
+def index_faults(*, limit: int = 10) -> list[tuple[str, str]]:
+    """The (subject, regime) keys, at most `limit`, where the index of current determinations
+    disagrees with the log: an entry missing, left over, or naming another row than the newest."""
+    table = connection.ops.quote_name(CurrentDetermination._meta.db_table)
+    columns = ", ".join(_INDEX_COLUMNS)
+    newest = _newest_sql()
+    # one statement, so one snapshot of the log and the index (they are written in one transaction)
+    sql = (f"SELECT DISTINCT subject_ref, regime FROM ("
+           f"SELECT subject_ref, regime FROM ({newest} EXCEPT SELECT {columns} FROM {table}) AS missing "
+           f"UNION ALL SELECT subject_ref, regime FROM (SELECT {columns} FROM {table} EXCEPT {newest}) AS extra"
+           f") AS faults ORDER BY subject_ref, regime LIMIT %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit])
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+# Beyond this many subjects the index does not answer for, the whole log is ranked instead (one query).
+FEW_UNINDEXED = 2000
+
+
+def _answered(versions: dict[str, int], as_of: date) -> Q:
+    """The index entries that are the current determination as of `as_of` under `versions`."""
+    return Q(rule_version_id__in=list(versions.values()), as_of__lte=as_of)
+
+
+def _index_rows(versions: dict[str, int], *, organisation: str | None,
+                subject_refs: list[str] | None) -> QuerySet[CurrentDetermination]:
+    rows = CurrentDetermination.objects.filter(regime__in=list(versions))
+    if organisation is not None:
+        rows = rows.filter(organisation=organisation)
+    if subject_refs is not None:
+        rows = rows.filter(subject_ref__in=subject_refs)
+    return rows
+
+
+def _unindexed(index: QuerySet[CurrentDetermination], versions: dict[str, int], as_of: date
+               ) -> list[tuple[str, str]] | None:
+    """The (subject, regime) keys whose current determination the index does not give (their newest
+    is as of a later date, or under another version than the one in force), or None: too many."""
+    keys = list(index.exclude(_answered(versions, as_of)).order_by()
+                .values_list("subject_ref", "regime")[:FEW_UNINDEXED + 1])
+    return None if len(keys) > FEW_UNINDEXED else keys
+
+
+def current_index(versions: dict[str, int], *, as_of: date, organisation: str | None = None,
+                  subject_refs: Iterable[str] | None = None) -> QuerySet[CurrentDetermination] | None:
+    """The index entries of the current determinations as of `as_of` under `versions` (regime →
+    rule version id), when the index answers for every subject (None when it does not: read
+    `current_in_force`). What the workspace counts by status and tier, without reading the log."""
+    refs = list(subject_refs) if subject_refs is not None else None
+    index = _index_rows(versions, organisation=organisation, subject_refs=refs)
+    if _unindexed(index, versions, as_of) != []:
+        return None
+    return index.filter(_answered(versions, as_of))
+
+
+def current_in_force(versions: dict[str, int], *, as_of: date, organisation: str | None = None,
+                     subject_refs: Iterable[str] | None = None) -> QuerySet[Determination]:
+    """The current determination as of `as_of` per (subject, regime) among those made under `versions`
+    (regime → rule version id), of `organisation` or of `subject_refs`: exactly `current_of` over
+    them, read from the index where it answers, and the few other subjects ranked from the log."""
+    refs = list(subject_refs) if subject_refs is not None else None
+    rows = Determination.objects.filter(rule_version_id__in=list(versions.values()))
+    if organisation is not None:
+        rows = rows.filter(organisation=organisation)
+    if refs is not None:
+        rows = rows.filter(subject_ref__in=refs)
+    index = _index_rows(versions, organisation=organisation, subject_refs=refs)
+    unindexed = _unindexed(index, versions, as_of)
+    if unindexed is None:
+        return current_of(rows, as_of=as_of)
+    answered = Q(sequence__in=index.filter(_answered(versions, as_of)).values("sequence"))
+    if not unindexed:
+        return Determination.objects.filter(answered)
+    ranked = current_of(rows.filter(subject_ref__in=sorted({ref for ref, _ in unindexed}),
+                                    regime__in=sorted({regime for _, regime in unindexed})), as_of=as_of)
+    return Determination.objects.filter(answered | Q(sequence__in=ranked.values("sequence")))

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import bulk_write
+from .current import IndexedRow, index_appended
 from .engine import Evaluation
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
 from .models import Confirmation, Determination, FactsSnapshot, LogHead, Payload
@@ -250,6 +251,7 @@ def append(
             names = [name for name in names if name != "id"]
         head = _locked_head()
         sequence, previous, now = head.sequence, head.row_sha256, timezone.now()
+        newest: dict[tuple[str, str], IndexedRow] = {}
 
         def chained() -> Iterator[list[Any]]:
             """Each row with its place in the chain; on PostgreSQL the server stores one while the next is hashed."""
@@ -294,6 +296,10 @@ def append(
                     "row_sha256": row_sha,
                 }
                 previous = row_sha
+                key = (item.ref, item.regime)
+                if key not in newest or newest[key].as_of <= item.as_of:
+                    newest[key] = IndexedRow(item.ref, item.regime, sequence, item.as_of, item.rule_version_id,
+                                             item.kind, item.organisation, item.status, item.tier)
                 appended.append(AppendedRow(
                     None, sequence, item.ref, item.organisation, item.regime, item.status,
                     item.rule_version_label, item.rule_hash, item.payload, item.tier))
@@ -305,6 +311,7 @@ def append(
         else:
             created = Determination.objects.bulk_create([Determination(*ordered) for ordered in chained()])
             appended = [row._replace(pk=made.pk) for row, made in zip(appended, created, strict=True)]
+        index_appended(list(newest.values()))
         LogHead.objects.filter(id=1).update(sequence=sequence, row_sha256=previous)
     return appended
 

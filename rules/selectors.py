@@ -13,10 +13,10 @@ from datetime import date, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from .current import current_of, recorded_on
+from .current import current_in_force, current_index, current_of, recorded_on
 from .engine.vocabulary import DECIDED_STATUSES, Status
 from .library_store import published_library
-from .models import Confirmation, Determination, EvaluationRun, RuleVersion, StatusChange
+from .models import Confirmation, CurrentDetermination, Determination, EvaluationRun, RuleVersion, StatusChange
 from .models.rule_version import RuleVersionState
 from .visibility import changes_shown, determinations_shown
 
@@ -114,7 +114,8 @@ def tier_counts(*, as_of: date, organisation: str | None = None,
     """(regime, tier id) → subject kind → subjects whose current determination under the version in
     force reaches that tier (one query), less those `withheld` from the reader."""
     rows = (
-        current_determinations(as_of=as_of, organisation=organisation, withheld=withheld)
+        current_statuses(as_of=as_of, regimes=regimes_in_force(as_of=as_of), organisation=organisation,
+                         withheld=withheld)
         .exclude(tier="").order_by().values("regime", "tier", "subject_kind").annotate(n=Count("id"))
     )
     counts: dict[tuple[str, str], dict[str, int]] = {}
@@ -131,15 +132,24 @@ def current_determinations(
     subject_refs: Iterable[str] | None = None,
     withheld: Q | None = None,
 ) -> QuerySet[Determination]:
-    """The current determination per (subject, regime) as one query (`rules.current.current_of`), less
+    """The current determination per (subject, regime) as one query (`rules.current.current_in_force`), less
     those `withheld` from the reader (`rules.visibility`): a withheld current one is not replaced by an older one."""
     regimes = list(regimes) if regimes is not None else regimes_in_force(as_of=as_of)
-    rows = Determination.objects.filter(rule_version_id__in=[r.version.pk for r in regimes])
-    if organisation is not None:
-        rows = rows.filter(organisation=organisation)
-    if subject_refs is not None:
-        rows = rows.filter(subject_ref__in=list(subject_refs))
-    return determinations_shown(current_of(rows, as_of=as_of), withheld)
+    current = current_in_force({r.regime: r.version.pk for r in regimes}, as_of=as_of, organisation=organisation,
+                               subject_refs=subject_refs)
+    return determinations_shown(current, withheld)
+
+
+def current_statuses(*, as_of: date, regimes: list[RegimeInForce], organisation: str | None = None,
+                     withheld: Q | None = None) -> QuerySet[Determination] | QuerySet[CurrentDetermination]:
+    """What the counts and the list filters read of the current determinations (subject ref and kind,
+    regime, status, tier): the index of current determinations when it answers for every subject and
+    nothing is withheld from the reader (`rules.current.current_index`), else the determinations."""
+    if withheld is None:
+        index = current_index({r.regime: r.version.pk for r in regimes}, as_of=as_of, organisation=organisation)
+        if index is not None:
+            return index
+    return current_determinations(as_of=as_of, regimes=regimes, organisation=organisation, withheld=withheld)
 
 
 def status_counts(*, as_of: date, organisation: str | None = None,
@@ -153,7 +163,7 @@ def status_counts(*, as_of: date, organisation: str | None = None,
     for regime in regimes:
         applicable |= Q(regime=regime.regime, subject_kind__in=regime.applies_to)
     rows = (
-        current_determinations(as_of=as_of, regimes=regimes, organisation=organisation, withheld=withheld)
+        current_statuses(as_of=as_of, regimes=regimes, organisation=organisation, withheld=withheld)
         .filter(applicable)
         .values("regime", "status", "subject_kind")
         .annotate(n=Count("id"))

@@ -1,11 +1,20 @@
 """The rules app's records: rule versions, the decision log, evaluation runs and their outbox."""
-from .decision_log import AppendOnlyError, Confirmation, Determination, FactsSnapshot, LogHead, Payload
+from .decision_log import (
+    AppendOnlyError,
+    Confirmation,
+    CurrentDetermination,
+    Determination,
+    FactsSnapshot,
+    LogHead,
+    Payload,
+)
 from .rule_version import RuleVersion
 from .runs import EvaluationRun, PendingEvaluation, RunChunk, StatusChange
 
 __all__ = [
     "AppendOnlyError",
     "Confirmation",
+    "CurrentDetermination",
     "Determination",
     "FactsSnapshot",
     "LogHead",

@@ -353,3 +353,35 @@ class LogHead(models.Model):
     row_sha256 = models.CharField(max_length=64, default=GENESIS_SHA256)
     confirmation_position = models.BigIntegerField(default=0)
     confirmation_sha256 = models.CharField(max_length=64, default=GENESIS_SHA256)
+
+
+class CurrentDetermination(models.Model):
+    """The newest determination of each (subject, regime) in the log, in `rules.current`'s order
+    (newest as-of date, then last appended), with what the workspace counts of it. Derived from the
+    log, never a record of its own: `decision_log.append` keeps it in the same transaction as the rows
+    it appends, `manage.py verify_log` checks it against the log, and `rules.current.rebuild_index`
+    makes it again from the log. It answers "current as of D" for every subject whose newest
+    determination is as of D or earlier under the version in force then; the others are read from
+    the log (`rules.current.current_in_force`)."""
+
+    subject_ref = models.CharField(max_length=500)
+    regime = models.SlugField(max_length=64, db_index=False)
+    sequence = models.BigIntegerField(unique=True, help_text="The determination's position in the chain.")
+    as_of = models.DateField()
+    rule_version = models.ForeignKey(
+        "rules.RuleVersion", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="+", db_index=False,
+    )
+    subject_kind = models.CharField(max_length=16)
+    organisation = models.SlugField(max_length=64, db_index=False)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES)
+    tier = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject_ref", "regime"], name="current_determination_subject_regime"),
+        ]
+        indexes = [models.Index(fields=["organisation"], name="current_determination_org")]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.subject_ref} {self.regime}"

@@ -13,7 +13,7 @@ from rules.engine.formatting import format_quantity
 from rules.engine.vocabulary import STATUS_LABELS
 from rules.selectors import (
     STATUSES,
-    current_determinations,
+    current_statuses,
     published_thresholds,
     regimes_in_force,
     tier_titles,
@@ -35,7 +35,7 @@ def records_whose_current(request: Any, queryset: QuerySet, *, kind: str, regime
     if not regimes:
         return queryset.none()
     refs = (
-        current_determinations(as_of=today, regimes=regimes, withheld=withheld_of(request.user))
+        current_statuses(as_of=today, regimes=regimes, withheld=withheld_of(request.user))
         .filter(subject_kind=kind, **condition)
         .values("subject_ref")
     )
