@@ -30,6 +30,7 @@ def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int
     find status changes and most determinations repeat the subject's earlier one: confirmed, or with
     `anew` appended again."""
     import random
+    import resource
 
     from django.db import connection
     from django.db.models import Sum
@@ -63,13 +64,14 @@ def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int
         run.refresh_from_db()
         rows = Determination.objects.filter(run=run).count()
         confirmed = Confirmation.objects.filter(run=run).aggregate(n=Sum("count"))["n"] or 0
+        peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         per_run.append({"as_of": as_of.isoformat(), "determinations": rows, "confirmed": confirmed,
-                        "revised_models": revised,
+                        "revised_models": revised, "peak_rss_mb": peak_mb,
                         "changes": run.changes_count, "seconds": round(run_clock.seconds, 2),
                         "determinations_per_second": rate(rows, run_clock.seconds)})
         _progress(f"  history: run {index + 1} of {runs} as of {as_of}: {rows:,} determinations appended, "
                   f"{confirmed:,} confirmed, "
-                  f"{run.changes_count:,} changes, {run_clock.seconds:.0f} s")
+                  f"{run.changes_count:,} changes, {run_clock.seconds:.0f} s, peak memory {peak_mb:,.0f} MB")
     log_rows = Determination.objects.count()
     log_bytes = None
     if connection.vendor == "postgresql":

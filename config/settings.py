@@ -308,6 +308,11 @@ REPORT_MAX_PENDING = env_int("REPORT_MAX_PENDING", 3, minimum=1)
 REPORTS_CHART_MAX_POINTS = env_int("REPORTS_CHART_MAX_POINTS", 2000, minimum=0)
 REPORTS_CHART_LEFT_OUT_NAMED = env_int("REPORTS_CHART_LEFT_OUT_NAMED", 20, minimum=0)
 REPORTS_REGISTRY_LIST_LIMIT = env_int("REPORTS_REGISTRY_LIST_LIMIT", 500, minimum=0)
+# A run's change report (HTML, PDF) shows every change counted by regime and status, and lists at most
+# REPORTS_CHANGES_LISTED of them in full (the tests that flipped, their values); its CSV has them all.
+# The day a law takes effect a run changes every subject's status: a PDF of 100,000 changes would
+# take a worker's whole memory.
+REPORTS_CHANGES_LISTED = env_int("REPORTS_CHANGES_LISTED", 500, minimum=0)
 # Throttle counts are shared by every web process through Redis when it is configured.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

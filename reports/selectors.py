@@ -320,9 +320,26 @@ def run_by_id(run_id: Any) -> EvaluationRun:
         raise ReportInputError(f"run: no evaluation run {run_id}") from None
 
 
-def status_changes(*, run: EvaluationRun) -> list[StatusChange]:
+def status_changes(*, run: EvaluationRun, limit: int) -> list[StatusChange]:
+    """The run's first `limit` status changes by subject and regime, with both determinations' payloads
+    (the tests that flipped are shown with their values)."""
     rows = StatusChange.objects.filter(run=run).select_related("from_determination__payload", "to_determination__payload")
-    return sorted(rows, key=lambda change: (change.subject_ref, change.regime))
+    return list(rows.order_by("subject_ref", "regime", "pk")[:limit])
+
+
+def iter_status_changes(*, run: EvaluationRun) -> Iterator[StatusChange]:
+    """Every status change of the run by subject and regime, read a batch at a time without the
+    payloads: a run may change every subject's status (the day a law takes effect)."""
+    rows = StatusChange.objects.filter(run=run).select_related("from_determination", "to_determination")
+    return rows.order_by("subject_ref", "regime", "pk").iterator(chunk_size=2000)
+
+
+def status_change_counts(*, run: EvaluationRun) -> list[dict[str, Any]]:
+    """The run's status changes counted per regime, status before and after, and tier before and after."""
+    return list(
+        StatusChange.objects.filter(run=run).values("regime", "from_status", "to_status", "from_tier", "to_tier")
+        .annotate(n=Count("pk")).order_by("regime", "from_status", "to_status", "from_tier", "to_tier")
+    )
 
 
 def determinations_filtered(

@@ -40,7 +40,8 @@ FORMATS = {
 }
 EXPORT_FILTERS = ("subject", "regime", "status", "as_of", "run", "organisation")
 CHANGE_REPORT_RUN_KINDS = (Trigger.SCHEDULE, Trigger.PUBLICATION)
-CHANGE_REPORT_FORMATS = ("html", "pdf")
+# the HTML and PDF list the first REPORTS_CHANGES_LISTED changes in full; the CSV has every one
+CHANGE_REPORT_FORMATS = ("html", "pdf", "csv")
 
 
 def _date(name: str, value: Any, *, required: bool) -> str | None:
@@ -193,7 +194,7 @@ def report_content(*, kind: str, format: str, params: dict[str, Any]) -> Iterato
         yield from (chunk.encode("utf-8") for chunk in exports.csv_chunks(records, OBLIGATION_CSV_FIELDS))
         return
     if kind == ReportKind.CHANGES and format in ("csv", "json"):
-        records = (exports.change_record(c) for c in selectors.status_changes(run=selectors.run_by_id(params["run"])))
+        records = (exports.change_record(c) for c in selectors.iter_status_changes(run=selectors.run_by_id(params["run"])))
         chunks = (exports.csv_chunks(records, exports.CHANGE_FIELDS) if format == "csv"
                   else exports.json_chunks(records, head={"run": params["run"]}, key="changes"))
         yield from (chunk.encode("utf-8") for chunk in chunks)

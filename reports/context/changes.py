@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+
 from rules.engine.vocabulary import OUTCOME_LABELS, status_line
 from rules.models import Determination, EvaluationRun
+from rules.selectors import tier_titles
 
 from .. import selectors
 from .common import compared, iso_date, iso_datetime, quantity_unit, username
@@ -24,8 +27,19 @@ def _test_values(determination: Determination, test_id: str) -> str:
 
 
 def changes_context(*, run: EvaluationRun, generated_at: datetime) -> dict[str, Any]:
+    """Every change counted by regime and status; the first `REPORTS_CHANGES_LISTED` by subject
+    listed with the tests that flipped (the CSV change report has every one)."""
+    titles = tier_titles()
+
+    def label(status: str, regime: str, tier: str) -> str:
+        return status_line(status, titles.get((regime, tier), tier) if tier else None)
+
+    counts = [{**row, "from_label": label(row["from_status"], row["regime"], row["from_tier"]),
+               "to_label": label(row["to_status"], row["regime"], row["to_tier"])}
+              for row in selectors.status_change_counts(run=run)]
+    total = sum(row["n"] for row in counts)
     changes = []
-    for change in selectors.status_changes(run=run):
+    for change in selectors.status_changes(run=run, limit=settings.REPORTS_CHANGES_LISTED):
         before, after = change.from_determination, change.to_determination
         changes.append({
             "subject": change.subject_ref,
@@ -62,6 +76,8 @@ def changes_context(*, run: EvaluationRun, generated_at: datetime) -> dict[str, 
         "as_of": iso_date(run.as_of),
         "generated_at": iso_datetime(generated_at),
         "changes": changes,
+        "change_counts": counts,
+        "changes_total": total,
         "chain_head": {"sequence": head.sequence, "row_sha256": head.row_sha256},
         "toc": [
             {"anchor": "run", "title": "The run"},

@@ -1,7 +1,11 @@
 """The change report of a re-evaluation run, produced by itself when a scheduled run finishes."""
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
+from datetime import date
 from unittest import mock
 
 import pytest
@@ -15,6 +19,8 @@ from rules.services import run_create, run_execute_inline
 from .builders import AS_OF, GENERATED_AT, SMALL, registry_document
 
 pytestmark = pytest.mark.django_db
+
+AFTER_THE_ORDER_WAS_REVOKED = date(2025, 2, 1)  # us-eo-14110 in force on AS_OF, no longer after 2025-01-20
 
 
 def revise_small_to_reported_2e26() -> None:
@@ -38,9 +44,9 @@ def test_scheduled_run_produces_its_change_report_listing_the_flipped_test(regis
     revise_small_to_reported_2e26()
     run, enqueued = scheduled_run(django_capture_on_commit_callbacks)
     artifacts = list(ReportArtifact.objects.filter(kind="changes", run=run).order_by("format"))
-    assert [a.format for a in artifacts] == ["html", "pdf"]
+    assert [a.format for a in artifacts] == ["csv", "html", "pdf"]
     assert sorted(enqueued) == sorted(a.pk for a in artifacts)
-    html_report = artifact_build(artifact_id=artifacts[0].pk)
+    html_report = artifact_build(artifact_id=artifacts[1].pk)
     assert html_report.status == ArtifactStatus.DONE
     page = html_report.file.open("rb").read().decode()
     assert f"<code>{SMALL}</code> under us-eo-14110" in page
@@ -85,3 +91,31 @@ def test_change_report_shows_the_tier_on_both_sides(registry, django_capture_on_
     page = b"".join(report_content(kind="changes", format="html", params=params)).decode()
     assert ('not covered</span> → <span class="status status-covered">covered: Dual-use foundation model subject '
             'to reporting</span>') in page
+
+
+def test_a_run_that_changes_many_subjects_lists_the_first_in_full_and_counts_them_all(
+        registry, django_capture_on_commit_callbacks, settings):
+    """The day a law takes effect every subject's status changes: the HTML and PDF count the changes
+    by regime and status and list the first REPORTS_CHANGES_LISTED in full; the CSV has every one."""
+    scheduled_run(django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False):  # the reports are built below
+        run = run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AFTER_THE_ORDER_WAS_REVOKED))
+    csv_params = report_parameters(kind="changes", format="csv", run=run.pk, generated_at=GENERATED_AT)
+    every = list(csv.DictReader(io.StringIO(b"".join(report_content(kind="changes", format="csv",
+                                                                    params=csv_params)).decode())))
+    assert len(every) == run.changes_count >= 3
+    assert {(r["regime"], r["to_status"]) for r in every} >= {("us-eo-14110", "not_in_force")}
+    assert [(r["subject"], r["regime"]) for r in every] == sorted((r["subject"], r["regime"]) for r in every)
+    settings.REPORTS_CHANGES_LISTED = 1
+    params = report_parameters(kind="changes", format="html", run=run.pk, generated_at=GENERATED_AT)
+    page = b"".join(report_content(kind="changes", format="html", params=params)).decode()
+    assert f"Status changes ({run.changes_count})" in page
+    assert f"The first 1 of the {run.changes_count} changes are listed below" in page
+    first = every[0]
+    assert page.count("<div class=\"test\">") == 1 and f"<code>{first['subject']}</code> under {first['regime']}" in page
+    counted = re.findall(r"<tr><td>([a-z0-9-]+)</td><td>[^<]*</td><td>[^<]*</td><td>(\d+)</td></tr>", page)
+    assert sum(int(n) for _, n in counted) == run.changes_count
+    assert {regime for regime, _ in counted} == {r["regime"] for r in every}
+    settings.REPORTS_CHANGES_LISTED = 500
+    page = b"".join(report_content(kind="changes", format="html", params=params)).decode()
+    assert "changes are listed below" not in page and page.count("<div class=\"test\">") == run.changes_count
