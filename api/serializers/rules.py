@@ -124,7 +124,9 @@ class RunOut(serializers.Serializer):
 
 
 class RunDetailOut(RunOut):
-    changes = StatusChangeOut(many=True, help_text="The status changes the run found (for a lab: its own).")
+    changes = StatusChangeOut(many=True, help_text=(
+        "The status changes the run found (for a lab: its own), by subject: the first API_MAX_PAGE_SIZE (500) "
+        "of them; `changes_count` counts them all and `changes_url` pages through them all."))
 
 
 class HypotheticalOut(serializers.Serializer):

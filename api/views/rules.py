@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -66,13 +67,15 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         viewer = access.request_access(request)
         run = self.get_object()
-        changes = list(access.changes_visible(viewer, run).order_by("subject_ref", "regime"))
+        # the first page's worth: a run may change every subject's status; `changes_url` pages through all
+        changes = list(access.changes_visible(viewer, run).order_by("subject_ref", "regime", "pk")[
+            :settings.API_MAX_PAGE_SIZE])
         return Response(presenters.run_representation(run, request, viewer, changes=changes))
 
     @action(detail=True, methods=["get"], filter_backends=[])
     def changes(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         run = self.get_object()
-        changes = access.changes_visible(access.request_access(request), run).order_by("subject_ref", "regime")
+        changes = access.changes_visible(access.request_access(request), run).order_by("subject_ref", "regime", "pk")
         page = self.paginate_queryset(changes)
         return self.get_paginated_response([presenters.change_representation(c) for c in page])
 

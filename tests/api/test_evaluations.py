@@ -175,3 +175,18 @@ def test_determinations_recorded_on_a_date_include_those_a_later_run_confirmed(w
     assert lab.get(f"/api/v1/determinations/?as_of={later}").json()["results"] == []
     assert rival.get(f"/api/v1/determinations/?recorded_on={later}").json()["results"] == []
     assert lab.get("/api/v1/determinations/?recorded_on=2026-02-30").status_code == 400
+
+
+def test_a_runs_page_embeds_its_first_changes_and_pages_through_all_of_them(world, regulator_api, settings):
+    """A run may change every subject's status (the day a law takes effect): its page embeds the first
+    API_MAX_PAGE_SIZE changes by subject; `changes_count` counts all and `changes/` pages through all."""
+    refs = ["model:acme/Acme-1@1", "model:rival/Rival-1@1"]
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2024, 1, 1), subjects=refs, regimes=["us-eo-14110"]))
+    after = run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2025, 6, 1), subjects=refs,
+                                          regimes=["us-eo-14110"]))
+    settings.API_MAX_PAGE_SIZE = 1
+    page = regulator_api.get(f"/api/v1/runs/{after.pk}/").json()
+    assert page["changes_count"] == 2 and [c["subject"] for c in page["changes"]] == refs[:1]
+    first = regulator_api.get(page["changes_url"], {"page_size": 1}).json()
+    second = regulator_api.get(first["next"]).json()
+    assert first["count"] == 2 and [c["subject"] for c in first["results"] + second["results"]] == refs
