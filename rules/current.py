@@ -201,11 +201,23 @@ def _index_rows(versions: dict[str, int], *, organisation: str | None,
     return rows
 
 
+def _not_answered(versions: dict[str, int], as_of: date) -> Q:
+    """The index entries of these regimes that are not the current determination as of `as_of`: under
+    another version than the one in force (or none), or under it as of a later date. Each a range of
+    `current_version_as_of`, so that finding none reads next to nothing."""
+    found = Q(pk__in=[])
+    for regime, version_id in versions.items():  # a disjunction of conjunctions: each arm one index range
+        found |= (Q(regime=regime, rule_version_id__isnull=True) | Q(regime=regime, rule_version_id__lt=version_id)
+                  | Q(regime=regime, rule_version_id__gt=version_id)
+                  | Q(regime=regime, rule_version_id=version_id, as_of__gt=as_of))
+    return found
+
+
 def _unindexed(index: QuerySet[CurrentDetermination], versions: dict[str, int], as_of: date
                ) -> list[tuple[str, str]] | None:
     """The (subject, regime) keys whose current determination the index does not give (their newest
     is as of a later date, or under another version than the one in force), or None: too many."""
-    keys = list(index.exclude(_answered(versions, as_of)).order_by()
+    keys = list(index.filter(_not_answered(versions, as_of)).order_by()
                 .values_list("subject_ref", "regime")[:FEW_UNINDEXED + 1])
     return None if len(keys) > FEW_UNINDEXED else keys
 

@@ -113,15 +113,7 @@ def tier_counts(*, as_of: date, organisation: str | None = None,
                 withheld: Q | None = None) -> dict[tuple[str, str], dict[str, int]]:
     """(regime, tier id) → subject kind → subjects whose current determination under the version in
     force reaches that tier (one query), less those `withheld` from the reader."""
-    rows = (
-        current_statuses(as_of=as_of, regimes=regimes_in_force(as_of=as_of), organisation=organisation,
-                         withheld=withheld)
-        .exclude(tier="").order_by().values("regime", "tier", "subject_kind").annotate(n=Count("id"))
-    )
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for row in rows:
-        counts.setdefault((row["regime"], row["tier"]), {})[row["subject_kind"]] = row["n"]
-    return counts
+    return current_counts(as_of=as_of, organisation=organisation, withheld=withheld)[1]
 
 
 def current_determinations(
@@ -158,25 +150,35 @@ def status_counts(*, as_of: date, organisation: str | None = None,
     subject kinds its tests apply to. `subject_totals` (kind → subjects in the registry) lets the
     caller show how many have no current determination yet. A determination `withheld` from the reader
     (`rules.visibility`) is not counted."""
+    return current_counts(as_of=as_of, organisation=organisation, subject_totals=subject_totals, withheld=withheld)[0]
+
+
+def current_counts(*, as_of: date, organisation: str | None = None, subject_totals: dict[str, int] | None = None,
+                   withheld: Q | None = None) -> tuple[list[RegimeCounts], dict[tuple[str, str], dict[str, int]]]:
+    """`status_counts` and `tier_counts` together, from one grouped query of the current determinations
+    (what the dashboard shows)."""
     regimes = regimes_in_force(as_of=as_of)
-    applicable = Q(pk__in=[])
-    for regime in regimes:
-        applicable |= Q(regime=regime.regime, subject_kind__in=regime.applies_to)
     rows = (
         current_statuses(as_of=as_of, regimes=regimes, organisation=organisation, withheld=withheld)
-        .filter(applicable)
-        .values("regime", "status", "subject_kind")
-        .annotate(n=Count("id"))
+        .order_by().values("regime", "status", "tier", "subject_kind").annotate(n=Count("id"))
     )
     result = {
         regime.regime: RegimeCounts(regime, subjects=sum((subject_totals or {}).get(k, 0) for k in regime.applies_to))
         for regime in regimes
     }
+    tiers: dict[tuple[str, str], dict[str, int]] = {}
     for row in rows:
-        counts = result[row["regime"]]
-        counts.counts[row["status"]] = counts.counts.get(row["status"], 0) + row["n"]
-        counts.by_kind.setdefault(row["status"], {})[row["subject_kind"]] = row["n"]
-    return list(result.values())
+        regime, status, tier, kind, n = row["regime"], row["status"], row["tier"], row["subject_kind"], row["n"]
+        if tier:
+            reached = tiers.setdefault((regime, tier), {})
+            reached[kind] = reached.get(kind, 0) + n
+        if kind not in result[regime].regime.applies_to:  # counted only where the regime's tests apply
+            continue
+        counts = result[regime]
+        counts.counts[status] = counts.counts.get(status, 0) + n
+        by_kind = counts.by_kind.setdefault(status, {})
+        by_kind[kind] = by_kind.get(kind, 0) + n
+    return list(result.values()), tiers
 
 
 def subject_statuses(*, subject_ref: str, as_of: date) -> dict[str, Determination]:

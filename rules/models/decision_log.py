@@ -381,7 +381,11 @@ class CurrentDetermination(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["subject_ref", "regime"], name="current_determination_subject_regime"),
         ]
-        indexes = [models.Index(fields=["organisation"], name="current_determination_org")]
+        indexes = [
+            models.Index(fields=["organisation"], name="current_determination_org"),
+            # the entries not answering for "current as of D" under the versions in force: a few ranges
+            models.Index(fields=["regime", "rule_version", "as_of"], name="current_version_as_of"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.subject_ref} {self.regime}"

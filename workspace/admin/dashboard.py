@@ -16,11 +16,10 @@ from rules.selectors import (
     SUBJECT_KINDS,
     VERIFICATION_STALE_AFTER,
     RegimeCounts,
+    current_counts,
     recent_runs,
     recent_status_changes,
     stale_rule_versions,
-    status_counts,
-    tier_counts,
     tiers_in_force,
 )
 
@@ -83,12 +82,12 @@ def dashboard_context(*, request: HttpRequest) -> dict[str, Any]:
     declared: dict[str, list[tuple[str, str]]] = {}
     for regime, tier, title in tiers_in_force(as_of=today):
         declared.setdefault(regime.regime, []).append((tier, title))
-    reached = tier_counts(as_of=today, organisation=organisation, withheld=withheld) if declared else {}
+    counted, reached = current_counts(as_of=today, organisation=organisation, subject_totals=_subject_totals(scope),
+                                      withheld=withheld)
     context["regime_rows"] = [
         {"counts": counts, "cells": _cells(counts),
          "tiers": _tier_cells(counts.regime.regime, declared.get(counts.regime.regime, []), reached)}
-        for counts in status_counts(as_of=today, organisation=organisation, subject_totals=_subject_totals(scope),
-                                    withheld=withheld)
+        for counts in counted
     ]
     changes = recent_status_changes(organisation=organisation, withheld=withheld)
     links = subject_admin_urls(change.subject_ref for change in changes)
