@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.pagination import PageNumberPagination
 
+from rules.pagination import LogPaginator
+
 
 class PageSizePagination(PageNumberPagination):
     page_size = 50
@@ -12,3 +14,9 @@ class PageSizePagination(PageNumberPagination):
     @property
     def max_page_size(self) -> int:  # read per request so a deployment (or a test) can change it
         return settings.API_MAX_PAGE_SIZE
+
+
+class LogPagination(PageSizePagination):
+    """The decision log's pages: the whole log is counted by its head, not row by row."""
+
+    django_paginator_class = LogPaginator

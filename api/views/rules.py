@@ -16,6 +16,7 @@ from registry.models import Accelerator
 
 from .. import access, presenters
 from ..filters import AcceleratorFilter, DeterminationFilter, RuleVersionFilter, RunFilter
+from ..pagination import LogPagination
 from ..serializers import rules as out
 
 
@@ -26,6 +27,7 @@ from ..serializers import rules as out
 )
 class DeterminationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = out.DeterminationOut
+    pagination_class = LogPagination
     filterset_class = DeterminationFilter
     ordering_fields = ["sequence", "as_of", "created_at"]
     ordering = ["-sequence"]

@@ -182,6 +182,28 @@ def test_the_admin_shows_the_log_but_offers_no_add_change_or_delete(logged, admi
     assert Determination.objects.count() == 16 and Determination.objects.get(pk=row.pk).status == row.status
 
 
+def test_the_log_is_paged_without_being_counted_row_by_row(logged, admin_client_logged_in, monkeypatch):
+    """The whole log's length is its head's; a filtered list is counted up to a bound and past it the
+    page says "more than" and how to see them all."""
+    import rules.pagination
+
+    monkeypatch.setattr(rules.pagination.CappedLogPaginator, "counted_at_most", 5)
+    url = reverse("admin:rules_determination_changelist")
+    whole = admin_client_logged_in.get(url)
+    assert whole.context["cl"].result_count == 16 and not whole.context["cl"].paginator.capped
+    assert b"16 determinations" in whole.content
+    with connection.cursor() as cursor:  # the head, not the rows, is what the whole log's count reads
+        cursor.execute("UPDATE rules_loghead SET sequence = 17 WHERE id = 1")
+    assert admin_client_logged_in.get(url).context["cl"].result_count == 17
+    LogHead.objects.filter(id=1).update(sequence=16)
+    under_one_regime = admin_client_logged_in.get(url, {"regime": "eu-ai-act"})  # 8 rows
+    assert under_one_regime.context["cl"].paginator.capped and under_one_regime.context["cl"].result_count == 5
+    assert b"more than 5 determinations: narrow the list with its filters or a search" in under_one_regime.content
+    few = admin_client_logged_in.get(url, {"q": logged[0].subject_ref})
+    expected = Determination.objects.filter(subject_ref=logged[0].subject_ref).count()
+    assert few.context["cl"].result_count == expected <= 5 and not few.context["cl"].paginator.capped
+
+
 def test_verify_chain_ignores_rows_appended_while_it_runs(logged):
     """A row committed by a worker during verification is not mistaken for a broken chain."""
     appended = []

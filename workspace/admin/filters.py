@@ -13,6 +13,7 @@ from rules.engine.formatting import format_quantity
 from rules.engine.vocabulary import STATUS_LABELS
 from rules.selectors import (
     STATUSES,
+    SUBJECT_KINDS,
     current_statuses,
     published_thresholds,
     regimes_in_force,
@@ -220,3 +221,17 @@ class ClusterPeakRangeFilter(ThresholdRangeFilter):
         if high is not None:
             queryset = queryset.filter(**{f"{PEAK}__lt": high})
         return queryset
+
+
+class SubjectKindFilter(admin.SimpleListFilter):
+    """`?subject_kind__exact=model`: a determination's subject kind, from the kinds there are (the
+    field's own filter would list them by a DISTINCT over the whole log)."""
+
+    title = "subject kind"
+    parameter_name = "subject_kind__exact"  # as the admin's own filter on the field writes it
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [(kind, kind) for kind in SUBJECT_KINDS]
+
+    def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(subject_kind=self.value()) if self.value() else queryset

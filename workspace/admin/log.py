@@ -13,6 +13,7 @@ from reports import exports
 from rules.current import confirmations_of
 from rules.engine.vocabulary import outcome_label
 from rules.models import Determination
+from rules.pagination import CappedLogPaginator
 from rules.selectors import tier_titles
 from workspace.display import comparison_text
 from workspace.facts_display import facts_fields
@@ -20,7 +21,7 @@ from workspace.regimes import regime_html
 
 from .base import ReadOnlyAdmin
 from .exports import CsvExportMixin
-from .filters import DeterminationTierFilter
+from .filters import DeterminationTierFilter, SubjectKindFilter
 from .regime_columns import RegimeListFilter, regime_column
 from .scoping import determinations_for
 
@@ -29,10 +30,11 @@ from .scoping import determinations_for
 class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = ("sequence", "subject_ref", regime_column, "rule_version_label", "as_of", "status", "tier_reached",
                     "deciding_test", "trigger", "created_at")
-    list_filter = (RegimeListFilter, "status", DeterminationTierFilter, "trigger", "subject_kind")
+    list_filter = (RegimeListFilter, "status", DeterminationTierFilter, "trigger", SubjectKindFilter)
     search_fields = ("subject_ref", "organisation")
     list_select_related = ("rule_version",)
     show_full_result_count = False
+    paginator = CappedLogPaginator  # the log is never counted whole: its head says how long it is
     fields = ("sequence", "subject_ref", "regime_display", "rule_version", "rule_hash", "as_of", "status", "tier", "reason_display",
               "deciding_test", "trigger", "requested_by", "run", "task_id", "created_at", "facts_revision", "facts_display", "facts_sha256", "previous_sha256",
               "row_sha256", "confirmed_display", "tests_display")

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from obligations.listing import DUE_SOON_DAYS, obligations_on, overdue_and_due_soon, overdue_first, views_from_states
 from obligations.models import ObligationState
+from registry.models import Organisation
 from reports.context.obligations import CSV_FIELDS, obligation_record
 from rules.engine.vocabulary import OBLIGATION_STATUS_CHOICES, ObligationStatus, obligation_status_label
 from rules.models import Determination
@@ -51,7 +52,10 @@ class OrganisationFilter(admin.SimpleListFilter):
     parameter_name = "organisation"
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        slugs = model_admin.get_queryset(request).order_by("organisation").values_list("organisation", flat=True).distinct()
+        """The registry's organisations with a state in the list: an indexed probe each, not a DISTINCT
+        over every state."""
+        states = model_admin.get_queryset(request).filter(organisation=OuterRef("slug"))
+        slugs = Organisation.objects.filter(Exists(states)).order_by("slug").values_list("slug", flat=True)
         return [(slug, slug) for slug in slugs]
 
     def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
@@ -97,6 +101,7 @@ class ObligationStateAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display_links = ("obligation_display",)
     search_fields = ("subject_ref",)
     list_per_page = 50
+    show_full_result_count = False  # counted once, not again for "N total"
     fields = ("subject_ref", "subject_kind", "organisation", "regime", "obligation", "occurrence", "title", "citation",
               "rule_version_label", "status", "due_on", "due_reason", "as_of", "determination_link", "updated_at")
     readonly_fields = fields
