@@ -174,6 +174,8 @@ def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
         if database.vendor != "postgresql":
             raise BenchError("--reuse needs PostgreSQL: the embedded default's benchmark database is a temporary file")
         say(f"database: {database.vendor} {database.name} (kept from an earlier run, used as it is)")
+        # the kept registry's size is what it is, not what --models and --clusters would have made
+        result["models"] = result["clusters"] = None
         manage(["migrate", "--noinput"], env=env)
         _year_scale(options, env, result, say)
         return result
