@@ -320,18 +320,22 @@ def run_by_id(run_id: Any) -> EvaluationRun:
         raise ReportInputError(f"run: no evaluation run {run_id}") from None
 
 
+def _changes_by_subject(run: EvaluationRun) -> QuerySet[StatusChange]:
+    return StatusChange.objects.filter(run=run).order_by("subject_ref", "regime", "pk")
+
+
 def status_changes(*, run: EvaluationRun, limit: int) -> list[StatusChange]:
     """The run's first `limit` status changes by subject and regime, with both determinations' payloads
     (the tests that flipped are shown with their values)."""
-    rows = StatusChange.objects.filter(run=run).select_related("from_determination__payload", "to_determination__payload")
-    return list(rows.order_by("subject_ref", "regime", "pk")[:limit])
+    rows = _changes_by_subject(run).select_related("from_determination__payload", "to_determination__payload")
+    return list(rows[:limit])
 
 
 def iter_status_changes(*, run: EvaluationRun) -> Iterator[StatusChange]:
     """Every status change of the run by subject and regime, read a batch at a time without the
     payloads: a run may change every subject's status (the day a law takes effect)."""
-    rows = StatusChange.objects.filter(run=run).select_related("from_determination", "to_determination")
-    return rows.order_by("subject_ref", "regime", "pk").iterator(chunk_size=2000)
+    rows = _changes_by_subject(run).select_related("from_determination", "to_determination")
+    return rows.iterator(chunk_size=2000)
 
 
 def status_change_counts(*, run: EvaluationRun) -> list[dict[str, Any]]:

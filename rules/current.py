@@ -191,14 +191,19 @@ def _answered(versions: dict[str, int], as_of: date) -> Q:
     return Q(rule_version_id__in=list(versions.values()), as_of__lte=as_of)
 
 
-def _index_rows(versions: dict[str, int], *, organisation: str | None,
-                subject_refs: list[str] | None) -> QuerySet[CurrentDetermination]:
-    rows = CurrentDetermination.objects.filter(regime__in=list(versions))
+def _scoped(rows: QuerySet, *, organisation: str | None, subject_refs: list[str] | None) -> QuerySet:
+    """Determinations, or index entries, of `organisation` or of `subject_refs` (None: any)."""
     if organisation is not None:
         rows = rows.filter(organisation=organisation)
     if subject_refs is not None:
         rows = rows.filter(subject_ref__in=subject_refs)
     return rows
+
+
+def _index_rows(versions: dict[str, int], *, organisation: str | None,
+                subject_refs: list[str] | None) -> QuerySet[CurrentDetermination]:
+    return _scoped(CurrentDetermination.objects.filter(regime__in=list(versions)), organisation=organisation,
+                   subject_refs=subject_refs)
 
 
 def _not_answered(versions: dict[str, int], as_of: date) -> Q:
@@ -240,11 +245,8 @@ def current_in_force(versions: dict[str, int], *, as_of: date, organisation: str
     (regime → rule version id), of `organisation` or of `subject_refs`: exactly `current_of` over
     them, read from the index where it answers, and the few other subjects ranked from the log."""
     refs = list(subject_refs) if subject_refs is not None else None
-    rows = Determination.objects.filter(rule_version_id__in=list(versions.values()))
-    if organisation is not None:
-        rows = rows.filter(organisation=organisation)
-    if refs is not None:
-        rows = rows.filter(subject_ref__in=refs)
+    rows = _scoped(Determination.objects.filter(rule_version_id__in=list(versions.values())),
+                   organisation=organisation, subject_refs=refs)
     index = _index_rows(versions, organisation=organisation, subject_refs=refs)
     unindexed = _unindexed(index, versions, as_of)
     if unindexed is None:

@@ -20,7 +20,11 @@ class LogPaginator(Paginator):
     def count(self) -> int:
         if not self.object_list.query.where:  # the whole log: every row the head has chained
             return LogHead.objects.filter(id=1).values_list("sequence", flat=True).first() or 0
-        return super().count
+        return self.count_filtered()
+
+    def count_filtered(self) -> int:
+        """The rows of a list of the log with a condition on it."""
+        return self.object_list.count()
 
 
 class CappedLogPaginator(LogPaginator):
@@ -29,10 +33,7 @@ class CappedLogPaginator(LogPaginator):
 
     counted_at_most = COUNTED_AT_MOST
 
-    @cached_property
-    def count(self) -> int:
-        if not self.object_list.query.where:
-            return super().count
+    def count_filtered(self) -> int:
         found = self.object_list.select_related(None).values("pk")[: self.counted_at_most + 1].count()
         self.capped = found > self.counted_at_most
         return min(found, self.counted_at_most)
