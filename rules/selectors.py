@@ -109,13 +109,6 @@ def tiers_in_force(*, as_of: date, kind: str | None = None) -> list[tuple[Regime
     return found
 
 
-def tier_counts(*, as_of: date, organisation: str | None = None,
-                withheld: Q | None = None) -> dict[tuple[str, str], dict[str, int]]:
-    """(regime, tier id) → subject kind → subjects whose current determination under the version in
-    force reaches that tier (one query), less those `withheld` from the reader."""
-    return current_counts(as_of=as_of, organisation=organisation, withheld=withheld)[1]
-
-
 def current_determinations(
     *,
     as_of: date,
@@ -144,19 +137,14 @@ def current_statuses(*, as_of: date, regimes: list[RegimeInForce], organisation:
     return current_determinations(as_of=as_of, regimes=regimes, organisation=organisation, withheld=withheld)
 
 
-def status_counts(*, as_of: date, organisation: str | None = None,
-                  subject_totals: dict[str, int] | None = None, withheld: Q | None = None) -> list[RegimeCounts]:
-    """Per regime in force: subjects covered, not covered, indeterminate and not applicable, counting only the
-    subject kinds its tests apply to. `subject_totals` (kind → subjects in the registry) lets the
-    caller show how many have no current determination yet. A determination `withheld` from the reader
-    (`rules.visibility`) is not counted."""
-    return current_counts(as_of=as_of, organisation=organisation, subject_totals=subject_totals, withheld=withheld)[0]
-
-
 def current_counts(*, as_of: date, organisation: str | None = None, subject_totals: dict[str, int] | None = None,
                    withheld: Q | None = None) -> tuple[list[RegimeCounts], dict[tuple[str, str], dict[str, int]]]:
-    """`status_counts` and `tier_counts` together, from one grouped query of the current determinations
-    (what the dashboard shows)."""
+    """What the dashboard counts, from one grouped query of the current determinations, less those
+    `withheld` from the reader (`rules.visibility`):
+    - per regime in force: subjects covered, not covered, indeterminate and not applicable, counting
+      only the subject kinds its tests apply to (`subject_totals`, kind → subjects in the registry,
+      lets the caller show how many have no current determination yet);
+    - (regime, tier id) → subject kind → subjects whose current determination reaches that tier."""
     regimes = regimes_in_force(as_of=as_of)
     rows = (
         current_statuses(as_of=as_of, regimes=regimes, organisation=organisation, withheld=withheld)

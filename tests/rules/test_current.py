@@ -13,7 +13,7 @@ from rules import decision_log, services
 from rules.library_store import published_library
 from rules.models import Determination, StatusChange
 from rules.models.runs import Trigger
-from rules.selectors import status_counts, subject_statuses
+from rules.selectors import current_counts, subject_statuses
 from rules.services import run_create, run_execute_inline
 from rules.subjects import snapshots_for_ids
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
@@ -51,7 +51,7 @@ def test_the_current_determination_is_the_newest_as_of_date_not_the_last_appende
     later, earlier = past_dated
     assert subject_statuses(subject_ref=REF, as_of=LATER)[REGIME].pk == later.pk
     assert subject_statuses(subject_ref=REF, as_of=EARLIER)[REGIME].pk == earlier.pk
-    counts = next(c for c in status_counts(as_of=LATER) if c.regime.regime == REGIME)
+    counts = next(c for c in current_counts(as_of=LATER)[0] if c.regime.regime == REGIME)
     assert counts.counts.get("covered") == 1 and "not_covered" not in counts.by_kind
 
 

@@ -20,7 +20,7 @@ from rules import decision_log
 from rules.current import current_of, index_faults, rebuild_index
 from rules.models import Confirmation, CurrentDetermination, Determination
 from rules.models.runs import Trigger
-from rules.selectors import current_determinations, regimes_in_force, status_counts, tier_counts
+from rules.selectors import current_counts, current_determinations, regimes_in_force
 from rules.services import run_create, run_execute_inline
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
 from tests.rules.conftest import submit_registry, tamper
@@ -97,10 +97,11 @@ def test_current_read_through_the_index_is_current_ranked_from_the_log(history, 
         assert set(current_determinations(as_of=as_of, subject_refs=some).values_list("sequence", flat=True)) == of_some
         # nothing withheld, but read from the determinations: the counts must not differ
         from_log = Q(pk__in=[])
-        counted, counted_from_log = status_counts(as_of=as_of), status_counts(as_of=as_of, withheld=from_log)
+        (counted, tiers), (counted_from_log, tiers_from_log) = (current_counts(as_of=as_of),
+                                                                current_counts(as_of=as_of, withheld=from_log))
         assert [(c.regime.regime, c.counts, c.by_kind) for c in counted] == [
             (c.regime.regime, c.counts, c.by_kind) for c in counted_from_log], as_of
-        assert tier_counts(as_of=as_of) == tier_counts(as_of=as_of, withheld=from_log), as_of
+        assert tiers == tiers_from_log, as_of
 
 
 def test_the_index_answers_some_subjects_and_the_log_the_others():

@@ -14,7 +14,7 @@ from registry.services import registry_submit
 from rules.library_store import draft_create
 from rules.models import RuleVersion
 from rules.models.runs import Trigger
-from rules.selectors import regimes_in_force, status_counts
+from rules.selectors import current_counts, regimes_in_force
 from rules.services import rule_version_publish, run_create, run_execute_inline
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
 from tests.ui.conftest import evaluate_registry, sb53_draft_text, submit_workspace_registry, today
@@ -51,7 +51,7 @@ def test_dashboard_counts_only_the_version_in_force_and_the_latest_determination
     draft = draft_create(content=sb53_draft_text(effective_from=today()), actor=agency)
     run_execute_inline(rule_version_publish(version=draft, actor=agency))
     page = agency_client.get(reverse("admin:index")).content.decode()
-    sb53 = next(r for r in status_counts(as_of=today()) if r.regime.regime == "us-ca-sb53")
+    sb53 = next(r for r in current_counts(as_of=today())[0] if r.regime.regime == "us-ca-sb53")
     assert sb53.regime.version == draft
     # Under 1e25 ops, Frontier, Mid and Late (above 1e25) are frontier models; acme is a large
     # frontier developer (revenue above $500M with a frontier model).
