@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from registry.interchange import subject_parts
+from rules import payloads
 from rules.engine.library import RuleVersion as EngineVersion
 from rules.engine.obligations import (
     DatedFacts,
@@ -36,7 +37,7 @@ from rules.engine.obligations import (
 )
 from rules.engine.vocabulary import ObligationStatus, Status
 from rules.library_store import published_library
-from rules.models import Determination, FactsSnapshot, Payload
+from rules.models import Determination, FactsSnapshot
 from rules.selectors import current_determinations
 
 from .models import Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
@@ -225,7 +226,7 @@ def _by_designation(obligation: Obligation, version: EngineVersion, met: set[str
 def _met_tests(determinations: list[Determination]) -> dict[int, set[str]]:
     """Determination id → the tests it meets, from its payload (payloads read in one query). Only a
     covered determination meets a test: the others are not read."""
-    texts = dict(Payload.objects.filter(sha256__in={d.payload_id for d in determinations}).values_list("sha256", "text"))
+    texts = payloads.texts(d.payload_id for d in determinations)
     met: dict[int, set[str]] = {}
     for determination in determinations:
         tests = json.loads(texts[determination.payload_id]).get("tests") or ()

@@ -143,11 +143,16 @@ def _name(text: str) -> str:
 def _quantity_sql(vendor: str, prefix: str) -> str:
     """The largest recorded value among a row's payload quantities whose name starts with the prefix."""
     size = len(_name(prefix))
-    payload = f"(SELECT p.text FROM {Payload._meta.db_table} p WHERE p.sha256 = d.payload_sha256)"
+    # a packed payload keeps its quantities' values beside it; one stored as text has them in the text
+    table = Payload._meta.db_table
     if vendor == "postgresql":
-        return (f"(SELECT MAX((q.value ->> 'value')::float8) FROM json_each({payload}::json -> 'quantities') q "
+        payload = (f"(SELECT COALESCE(p.quantities::json, p.text::json -> 'quantities') FROM {table} p "
+                   f"WHERE p.sha256 = d.payload_sha256)")
+        return (f"(SELECT MAX((q.value ->> 'value')::float8) FROM json_each({payload}) q "
                 f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
-    return (f"(SELECT MAX(json_extract(q.value, '$.value')) FROM json_each({payload}, '$.quantities') q "
+    payload = (f"(SELECT COALESCE(p.quantities, json_extract(p.text, '$.quantities')) FROM {table} p "
+               f"WHERE p.sha256 = d.payload_sha256)")
+    return (f"(SELECT MAX(json_extract(q.value, '$.value')) FROM json_each({payload}) q "
             f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
 
 

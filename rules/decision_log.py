@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
+import zstandard
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from . import bulk_write
 from .current import IndexedRow, index_appended
 from .engine import Evaluation
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
-from .models import Confirmation, Determination, FactsSnapshot, LogHead, Payload
+from .models import Confirmation, Determination, FactsSnapshot, LogHead, Payload, PayloadDictionary
 from .models.decision_log import (
     GENESIS_SHA256,
     PAYLOAD_SCHEMA,
@@ -24,12 +25,15 @@ from .models.decision_log import (
     confirmation_fields,
     payload_sha256,
     row_sha256,
+    subject_named,
     undated,
 )
+from .payloads import DictionaryKey, names, packed_rows, quantities, unpacked
 from .snapshots import Compactor, may_refer, references
 from .subjects import SubjectSnapshot
 
 LOG_SCHEMA = PAYLOAD_SCHEMA
+PayloadText = tuple[str, DictionaryKey]  # a payload's text, and the dictionary key it is packed under
 
 
 def canonical(value: Any) -> str:
@@ -70,14 +74,17 @@ def deciding_test(evaluation: Evaluation) -> str:
     return test.id if test else ""
 
 
-def payload_of(evaluation: Evaluation) -> dict[str, Any]:
+def payload_of(evaluation: Evaluation, key: Any) -> dict[str, Any]:
     """The row's payload: the evaluation less the rule version's own text (its readings, and each
-    test's reading and quoted passage), which the version keeps once under its hash, and less the
+    test's reading and quoted passage), which the version keeps once under its hash, less the
     as-of date, a column of the row (`Determination.data` puts it back, and into the notes and
-    reason that name it: `undated`). Each test keeps its
-    citation and the quote's source and provenance. The same subject reaching the same outcome on
-    another date so gives the same payload, stored once."""
+    reason that name it: `undated`), and less the subject where the row's columns (`key`, a
+    `SubjectKey`) name it as the evaluation does. Each test keeps its citation and the quote's
+    source and provenance. The same outcome on another date, or for another subject (out of
+    scope, no version in force), so gives the same payload, stored once."""
     data = evaluation.to_dict(version_text=False)
+    if data["subject"] == subject_named(key.kind, key.organisation, key.name, key.version):
+        del data["subject"]
     return undated(data, as_of=data.pop("as_of"))
 
 
@@ -111,26 +118,27 @@ class _Prepared(NamedTuple):
     payload_sha256: str
 
 
-def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], dict[str, str]]:
+def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], dict[str, PayloadText]]:
     """Payload text per entry, and facts text per distinct snapshot (each subject's once), with the
     lineage nodes the snapshots refer to (`rules.snapshots`); the distinct payloads by hash."""
     with stage(PAYLOADS_SERIALIZED):
         return _serialized(entries)
 
 
-def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], dict[str, str]]:
+def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], dict[str, PayloadText]]:
     compactor = Compactor(encode=canonical, digest=sha256_text)
     facts_of: dict[int, str] = {}
-    payloads: dict[str, str] = {}
+    payloads: dict[str, PayloadText] = {}
     prepared = []
     for entry in entries:
         snapshot, evaluation = entry.subject, entry.evaluation
         facts_sha = facts_of.get(id(snapshot))
         if facts_sha is None:
             facts_sha = facts_of[id(snapshot)] = compactor.compact(snapshot.snapshot)
-        key, payload = snapshot.key, canonical(payload_of(evaluation))
+        key = snapshot.key
+        payload = canonical(payload_of(evaluation, key))
         payload_sha = payload_sha256(payload)
-        payloads[payload_sha] = payload
+        payloads[payload_sha] = (payload, DictionaryKey(evaluation.regime, evaluation.rule_hash or "", key.kind))
         prepared.append(_Prepared(
             key.kind, key.ref, key.organisation, key.name or "", key.version or "", snapshot.revision,
             evaluation.regime, entry.rule_version_id, evaluation.rule_version or "", evaluation.rule_hash or "",
@@ -140,22 +148,22 @@ def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], 
     return prepared, compactor.texts, payloads
 
 
-def _store_texts(facts: dict[str, str], payloads: dict[str, str]) -> None:
-    """Stores the facts snapshots and payloads not stored yet (on PostgreSQL only their hashes travel
-    when all are)."""
+def _store_texts(facts: dict[str, str], payloads: dict[str, PayloadText]) -> None:
+    """Stores the facts snapshots and payloads not stored yet, payloads packed against their
+    dictionary (only their hashes travel when all are stored)."""
     with stage(FACTS_STORED):
         if facts:
-            _store_missing(FactsSnapshot, facts)
+            stored = _stored(FactsSnapshot, facts) if bulk_write.has_copy() else set()
+            bulk_write.insert_missing(FactsSnapshot, [(sha, text) for sha, text in facts.items() if sha not in stored])
         if payloads:
-            _store_missing(Payload, payloads)
+            stored = _stored(Payload, payloads)
+            bulk_write.insert_missing(Payload, packed_rows({sha: text for sha, text in payloads.items()
+                                                             if sha not in stored}))
 
 
-def _store_missing(model: type[FactsSnapshot] | type[Payload], texts: dict[str, str]) -> None:
-    """Stores the texts (by their hash) not stored yet; on PostgreSQL only the hashes travel when all are."""
-    stored: set[str] = set()
-    if bulk_write.has_copy():
-        stored = set(model.objects.filter(sha256__any=list(texts)).values_list("sha256", flat=True))
-    bulk_write.insert_missing(model, [(sha, text) for sha, text in texts.items() if sha not in stored])
+def _stored(model: type[FactsSnapshot] | type[Payload], texts: dict[str, Any]) -> set[str]:
+    """Which of these texts (by hash) are stored already."""
+    return set(model.objects.filter(sha256__any=list(texts)).values_list("sha256", flat=True))
 
 
 def store_facts(ready: Prepared) -> None:
@@ -205,7 +213,7 @@ class Prepared:
 
     items: list[_Prepared]
     facts: dict[str, str]
-    payloads: dict[str, str]
+    payloads: dict[str, PayloadText]
 
     def without(self, confirmed: set[int]) -> Prepared:
         """These entries less those at the positions given (confirmed rather than appended)."""
@@ -431,14 +439,26 @@ class _RowChecked(NamedTuple):
     payload_id: str
 
 
-def _check_payloads(wanted: Iterable[str], checked: dict[str, bool]) -> None:
-    """Checks these payloads' texts against their hashes (one streamed query); one not stored is bad."""
+def _check_payloads(wanted: Iterable[str], checked: dict[str, bool], dictionaries_checked: dict[str, bool]) -> None:
+    """Checks these payloads' texts against their hashes (one streamed query), unpacked against their
+    dictionary, itself checked against its hash; one not stored is bad."""
     level = sorted({sha for sha in wanted if sha not in checked})
     for sha in level:
         checked[sha] = False
-    rows = Payload.objects.filter(sha256__any=level).values_list("sha256", "text")
-    for sha, text in rows.iterator(chunk_size=500):
-        checked[sha] = sha256_text(text) == sha
+    rows = Payload.objects.filter(sha256__any=level).values_list("sha256", "text", "packed", "dictionary_id", "names",
+                                                                  "quantities")
+    for sha, text, packed, dictionary, named, quantified in rows.iterator(chunk_size=500):
+        if dictionary is not None and dictionary not in dictionaries_checked:
+            stored = PayloadDictionary.objects.filter(sha256=dictionary).values_list("text", flat=True).first()
+            dictionaries_checked[dictionary] = stored is not None and sha256_text(stored) == dictionary
+        try:
+            content = unpacked(text, packed, dictionary) if dictionaries_checked.get(dictionary, True) else None
+        except (ValueError, UnicodeDecodeError, zstandard.ZstdError):
+            content = None
+        # a packed payload's names and quantities must be those of its text: the release scope and the
+        # reports' charts read them
+        checked[sha] = content is not None and sha256_text(content) == sha and (
+            packed is None or (named == names(content) and quantified == quantities(content)))
 
 
 def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int,
@@ -447,6 +467,7 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
     they refer to) and payloads checked against their hashes before the batch is handed on."""
     pending: list[_RowChecked] = []
     payloads_checked = {} if payloads_checked is None else payloads_checked
+    dictionaries_checked: dict[str, bool] = {}
 
     def flush() -> Iterator[_RowChecked]:
         if len(checked) > CHECKED_SNAPSHOTS_KEPT:
@@ -454,7 +475,7 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
         if len(payloads_checked) > CHECKED_SNAPSHOTS_KEPT:
             payloads_checked.clear()
         _check_snapshots({row.facts_id for row in pending}, checked)
-        _check_payloads({row.payload_id for row in pending}, payloads_checked)
+        _check_payloads({row.payload_id for row in pending}, payloads_checked, dictionaries_checked)
         yield from pending
         pending.clear()
 

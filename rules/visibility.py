@@ -89,9 +89,12 @@ def unreleased_elsewhere(*, organisation_id: int | None, organisation_slug: str 
 
 
 def _payload_names(ref: str) -> Q:
-    """Determinations whose payload names this model (as a run of a lineage sum, or a fact it lacked)."""
+    """Determinations whose payload names this model (as a run of a lineage sum, or a fact it lacked):
+    a packed payload's `names` hold every string of it that can, one stored as text is searched whole."""
     quoted = orjson.dumps(ref).decode()
-    return Q(payload__text__contains=quoted) | Q(payload__text__contains=f"[{quoted[1:-1]}]")
+    bracketed = f"[{quoted[1:-1]}]"
+    return (Q(payload__names__contains=quoted) | Q(payload__names__contains=bracketed)
+            | Q(payload__text__contains=quoted) | Q(payload__text__contains=bracketed))
 
 
 def withheld_condition(unreleased: Unreleased) -> Q | None:

@@ -160,3 +160,12 @@ def api_user(*, role: str, organisation: str | None = None, username: str | None
         role=role, organisation_slug=organisation,
     )
     return user, key
+
+
+def determinations_naming(text: str, **filters: Any) -> list[Any]:
+    """The determinations (of those `filters` select) whose stored payload text contains `text`, read
+    from each unpacked payload rather than by the release scope's own search."""
+    from rules.models import Determination
+
+    rows = Determination.objects.filter(**filters).order_by("pk")
+    return [row for row in rows if text in row.payload_text]

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from rules import payloads
 from rules.engine import RuleVersion as EngineVersion
 from rules.engine.subject import Subject
 from rules.engine.vocabulary import STATUS_LABELS, Status
@@ -137,12 +138,13 @@ def left_out_limit() -> int:
     return settings.REPORTS_CHART_LEFT_OUT_NAMED
 
 
-LISTED_FIELDS = ("subject_ref", "subject_kind", "regime", "rule_version_label", "deciding_test", "payload__text", "sequence")
+LISTED_FIELDS = ("subject_ref", "subject_kind", "regime", "rule_version_label", "deciding_test", "payload__text",
+                 "payload__packed", "payload__dictionary_id", "sequence")
 
 
 def _listed(subject_ref: str, subject_kind: str, regime: str, rule_version_label: str, deciding_test: str,
-            payload: str, sequence: int) -> dict[str, Any]:
-    data = json.loads(payload)
+            text: str | None, packed: Any, dictionary: str | None, sequence: int) -> dict[str, Any]:
+    data = json.loads(payloads.unpacked(text, packed, dictionary))
     test = next((t for t in data.get("tests", []) if t["id"] == deciding_test), None) or {}
     unit = quantity_unit(test.get("quantity"))
     return {

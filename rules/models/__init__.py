@@ -7,6 +7,7 @@ from .decision_log import (
     FactsSnapshot,
     LogHead,
     Payload,
+    PayloadDictionary,
 )
 from .rule_version import RuleVersion
 from .runs import EvaluationRun, PendingEvaluation, RunChunk, StatusChange
@@ -19,6 +20,7 @@ __all__ = [
     "FactsSnapshot",
     "LogHead",
     "Payload",
+    "PayloadDictionary",
     "RuleVersion",
     "EvaluationRun",
     "PendingEvaluation",

@@ -102,11 +102,44 @@ class FactsSnapshot(StoredOnce):
         return expand_text(self.facts)
 
 
-class Payload(StoredOnce):
-    """A determination's payload (canonical JSON, without its as-of date), stored once per distinct content."""
+class PayloadDictionary(StoredOnce):
+    """What the payloads of one regime, rule version and kind of subject share, stored once: the first
+    such payload stored, headed by the three. Payloads are packed against it (`rules.payloads`)."""
 
-    text = models.TextField(help_text="Canonical JSON: tests, quantities, sensitivity, caveats, notes.")
+    regime = models.CharField(max_length=64)
+    rule_hash = models.CharField(max_length=64, blank=True)
+    subject_kind = models.CharField(max_length=16)
+    text = models.TextField(help_text="Canonical JSON of the payload the others are packed against.")
+    noun = "payload dictionaries"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["regime", "rule_hash", "subject_kind"], name="payload_dictionary_once"),
+        ]
+
+
+class Payload(StoredOnce):
+    """A determination's payload (canonical JSON, without its as-of date and subject, columns of the
+    row), stored once per distinct content: packed against its rule version's dictionary, or (stored
+    before payloads were packed) as text."""
+
+    text = models.TextField(null=True, blank=True,
+                            help_text="Canonical JSON: tests, quantities, sensitivity, caveats, notes (unpacked).")
+    packed = models.BinaryField(null=True, help_text="The canonical JSON compressed against the dictionary.")
+    dictionary = models.ForeignKey(PayloadDictionary, null=True, on_delete=models.PROTECT, related_name="+",
+                                   db_column="dictionary_sha256", db_index=False)
+    names = models.TextField(blank=True, default="",
+                             help_text="The strings of the text that may name a model, one per line (release scope).")
+    quantities = models.TextField(null=True, blank=True,
+                                  help_text="JSON: each quantity with a value, by name, as in the text (reports' charts).")
     noun = "payloads"
+
+    @property
+    def content(self) -> str:
+        """The payload's canonical JSON, as its hash covers it."""
+        from ..payloads import unpacked
+
+        return unpacked(self.text, self.packed, self.dictionary_id)
 
 
 PAYLOAD_SCHEMA = "determination/1"
@@ -114,6 +147,9 @@ PAYLOAD_SCHEMA = "determination/1"
 # stored text says this instead, so that the same finding on another date is the same payload.
 AS_OF_MARK = "{as_of}"
 DATED_KEYS = ("notes", "reason", "caveats")
+# The row's columns name the subject: a stored payload does not, so that the same finding about
+# another subject (out of scope, no version in force) is the same payload.
+SUBJECT_COLUMNS = ("kind", "organisation", "name", "version")
 
 
 def _dates(value: Any, old: str, new: str) -> Any:
@@ -132,14 +168,23 @@ def undated(data: dict[str, Any], *, as_of: str) -> dict[str, Any]:
     return data
 
 
-def payload_data(text: str, *, as_of: Any) -> dict[str, Any]:
+def subject_named(kind: str, organisation: str, name: str, version: str) -> dict[str, Any]:
+    """The evaluation's subject as a row's columns give it back (`SubjectRef.to_dict`)."""
+    return {"kind": kind, "organisation": organisation, "name": name or None, "version": version or None}
+
+
+def payload_data(text: str, *, as_of: Any, subject: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stored payload as the engine gave it: the row's as-of date put back in its place and where
-    its notes and reason name it (a payload stored before payloads were shared has its own date)."""
+    its notes and reason name it, and the row's subject (a payload stored before payloads were
+    shared has its own date and subject)."""
     data = json.loads(text)
-    if "as_of" not in data:
-        iso = as_of.isoformat()
-        data = {key: (_dates(value, AS_OF_MARK, iso) if key in DATED_KEYS else value) for key, value in data.items()}
-        data["as_of"] = iso
+    if "as_of" not in data or "subject" not in data:
+        if "as_of" not in data:
+            iso = as_of.isoformat()
+            data = {key: (_dates(value, AS_OF_MARK, iso) if key in DATED_KEYS else value) for key, value in data.items()}
+            data["as_of"] = iso
+        if "subject" not in data and subject is not None:
+            data["subject"] = subject
         data = dict(sorted(data.items()))
     return data
 
@@ -215,11 +260,15 @@ class Determination(AppendOnlyRow):
         return f"#{self.sequence} {self.subject_ref} {self.regime}: {self.get_status_display()}"
 
     def data(self) -> dict[str, Any]:
-        return payload_data(self.payload.text, as_of=self.as_of)
+        return payload_data(self.payload.content, as_of=self.as_of, subject=self.subject())
+
+    def subject(self) -> dict[str, Any]:
+        """The subject as the engine names it in an evaluation (`SubjectRef.to_dict`)."""
+        return subject_named(self.subject_kind, self.organisation, self.subject_name, self.subject_version)
 
     @property
     def payload_text(self) -> str:
-        return self.payload.text
+        return self.payload.content
 
     def compute_row_sha256(self) -> str:
         """The row's hash from its stored columns: its payload is covered by its SHA-256, the

@@ -15,8 +15,9 @@ from .. import decision_log
 from ..current import NEWEST_FIRST_SQL, current_of
 from ..engine.vocabulary import NO_OUTCOME
 from ..instrumentation import CHANGES_RECORDED, PREVIOUS_DETERMINATIONS, stage
-from ..models import Determination, EvaluationRun, LogHead, Payload, StatusChange
+from ..models import Determination, EvaluationRun, LogHead, StatusChange
 from ..models.runs import Trigger
+from ..payloads import texts as payload_texts
 
 
 class PreviousRow(NamedTuple):
@@ -236,7 +237,7 @@ def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], co
         return 0
     wanted = {before.payload_id for before, _ in changed} | {
         after.payload_id for _, after in changed if isinstance(after, PreviousRow)}
-    payloads = dict(Payload.objects.filter(sha256__in=wanted).values_list("sha256", "text"))
+    payloads = payload_texts(wanted)
     pks = decision_log.pks_by_sequence([row for _, row in changed if isinstance(row, decision_log.AppendedRow)])
 
     def after_payload(row: decision_log.AppendedRow | PreviousRow) -> str:

@@ -14,6 +14,7 @@ from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.api.conftest import AS_OF, errors_by_field
 from tests.api.test_release_scope import lineages as _lineages
+from tests.factories import determinations_naming
 from tests.obligation_records import SB53_FRAMEWORK, fulfilment, obligation_state
 
 lineages = _lineages  # the release-scope tests' fixture: acme's model resting on rival's unreleased one
@@ -144,11 +145,9 @@ def test_the_list_is_in_the_openapi_schema(client):
 def test_a_lab_never_reads_obligations_resting_on_another_labs_unreleased_model(world, lineages, lab, regulator_api):
     """acme's Acme-FT fine-tunes rival's Rival-Secret, not released: the determinations resting on it are
     withheld from acme, and so are the obligations they created, stored or worked out for a date."""
-    from rules.models import Determination
     from tests.api.test_release_scope import AS_OF as LINEAGE_DAY
 
-    resting = Determination.objects.filter(subject_ref="model:acme/Acme-FT@1",
-                                           payload__text__contains="rival/Rival-Secret@1").order_by("-pk").first()
+    resting = next(reversed(determinations_naming("rival/Rival-Secret@1", subject_ref="model:acme/Acme-FT@1")), None)
     assert resting is not None
     state = obligation_state(subject="model:acme/Acme-FT@1", status="overdue", due_on=date(2026, 5, 1),
                              as_of=LINEAGE_DAY)

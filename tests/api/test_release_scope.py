@@ -12,10 +12,9 @@ import pytest
 from registry.services import registry_submit
 from reports.models import ReportArtifact
 from reports.services import report_generate
-from rules.models import Determination
 from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
-from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
+from tests.factories import ModelRecordFactory, OrganisationRecordFactory, determinations_naming, document
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +67,7 @@ def test_a_lab_never_reads_an_unreleased_base_models_figures_in_its_determinatio
     for leaked in (b"Rival-Secret", b"9.87e+25", b"9.97e+25", b"98700000000000000000000000"):
         assert leaked not in response.content
     visible = {d["id"] for d in response.json()["results"]}
-    naming_base = set(Determination.objects.filter(payload__text__contains="rival/Rival-Secret@1").values_list("pk", flat=True))
+    naming_base = {row.pk for row in determinations_naming("rival/Rival-Secret@1")}
     assert naming_base  # the log holds them (the regulator's view)...
     assert visible.isdisjoint(naming_base)  # ...the lab never reads them
     assert lab.get(f"/api/v1/determinations/{min(naming_base)}/").status_code == 404
@@ -99,7 +98,7 @@ def test_a_run_shows_a_lab_no_change_that_rests_on_an_unreleased_base(world, lin
 def test_once_the_base_is_released_the_lab_sees_its_determinations(world, lineages, lab):
     _rival_secret_released_on("2025-01-01")
     seen = {d["id"] for d in lab.get("/api/v1/determinations/?page_size=500").json()["results"]}
-    assert set(Determination.objects.filter(payload__text__contains="rival/Rival-Secret@1").values_list("pk", flat=True)) <= seen
+    assert {row.pk for row in determinations_naming("rival/Rival-Secret@1")} <= seen
 
 
 def test_a_lab_gets_no_audit_report_that_would_show_an_unreleased_base(world, lineages, lab, regulator_api,

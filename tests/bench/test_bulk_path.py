@@ -85,7 +85,8 @@ def test_a_bulk_run_makes_the_determinations_each_subject_gets_alone(synthetic, 
             assert row.status == stored["status"] == alone.status, (snapshot.key.ref, regime)
             assert [(t["id"], t["outcome"], t["value"], t["threshold"]) for t in stored["tests"]] == [
                 (t.id, t.outcome, t.value, t.threshold) for t in alone.tests]
-            assert row.payload.text == canonical(payload_of(alone))
+            assert row.payload.content == canonical(payload_of(alone, snapshot.key))
+            assert stored["subject"] == alone.subject.to_dict()
             assert row.facts.data() == snapshot.snapshot and row.facts_revision == snapshot.revision
             statuses.add(row.status)
     assert {"covered", "not_covered", "not_in_force"} <= statuses

@@ -9,6 +9,7 @@ import json
 from datetime import date
 
 import pytest
+import zstandard
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
@@ -17,7 +18,8 @@ from registry.services import registry_submit
 from reports import selectors as report_selectors
 from rules.current import confirmed_among, recorded_on
 from rules.decision_log import sequence_ranges, verify_chain
-from rules.models import Confirmation, Determination, EvaluationRun, LogHead, Payload, StatusChange
+from rules.engine.subject import SubjectRef
+from rules.models import Confirmation, Determination, EvaluationRun, LogHead, Payload, PayloadDictionary, StatusChange
 from rules.models.runs import Trigger
 from rules.selectors import regimes_in_force, subject_determinations_on
 from rules.services import run_create, run_execute_inline
@@ -95,12 +97,27 @@ def test_a_run_that_does_not_confirm_appends_every_row(refs):
     assert Determination.objects.filter(run=run).count() == 10
     assert not Confirmation.objects.exists()
     # the same outcome on another date: the same payload, stored once, each row with its own date
-    assert Payload.objects.count() == 10
+    assert Payload.objects.count() == len(set(Determination.objects.filter(run=run).values_list("payload", flat=True)))
     for row in Determination.objects.filter(run=run):
         earlier = Determination.objects.get(subject_ref=row.subject_ref, regime=row.regime, as_of=FIRST)
         assert row.payload_id == earlier.payload_id
         assert (row.data()["as_of"], earlier.data()["as_of"]) == (SECOND.isoformat(), FIRST.isoformat())
-        assert "as_of" not in json.loads(row.payload.text)
+        assert "as_of" not in json.loads(row.payload.content)
+
+
+def test_the_same_finding_about_other_subjects_is_one_payload_each_naming_its_own(refs):
+    evaluate(refs, as_of=FIRST)
+    rows = list(Determination.objects.filter(regime="us-eo-14110").order_by("subject_ref"))
+    by_payload = {}
+    for row in rows:
+        by_payload.setdefault(row.payload_id, []).append(row)
+    shared = [group for group in by_payload.values() if len({row.subject_ref for row in group}) > 1]
+    assert shared, "two subjects with the same finding share one stored payload"
+    for group in shared:
+        stored = json.loads(group[0].payload.content)
+        assert "subject" not in stored
+        for row in group:
+            assert str(SubjectRef(**row.data()["subject"])) == row.subject_ref
 
 
 def test_what_was_recorded_as_of_a_date_counts_the_confirmed_rows(refs):
@@ -178,13 +195,43 @@ def test_an_altered_confirmation_makes_verify_log_name_it(refs, statement):
         verify_log()
 
 
+def _repacked(payload: Payload, text: str) -> bytes:
+    dictionary = PayloadDictionary.objects.get(sha256=payload.dictionary_id).text.encode()
+    compressor = zstandard.ZstdCompressor(dict_data=zstandard.ZstdCompressionDict(
+        dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT))
+    return compressor.compress(text.encode())
+
+
 @sqlite_only
-def test_an_altered_payload_makes_verify_log_name_the_first_row_using_it(refs):
+@pytest.mark.parametrize("altered", ["packed", "names", "quantities"])
+def test_an_altered_payload_makes_verify_log_name_the_first_row_using_it(refs, altered):
     evaluate(refs, as_of=FIRST)
-    row = Determination.objects.get(sequence=4)
+    row = Determination.objects.filter(regime="eu-ai-act", subject_kind="model").order_by("sequence").first()
     first_user = Determination.objects.filter(payload_id=row.payload_id).order_by("sequence").first().sequence
-    tamper("UPDATE rules_payload SET text = replace(text, '\"status\"', '\"Status\"') WHERE sha256 = %s",
-           [row.payload_id], table="rules_payload", where="sha256 = %s", where_params=[row.payload_id])
+    payload = row.payload
+    assert payload.text is None and payload.packed is not None and '"value"' in payload.quantities
+    value = {
+        # the same dictionary, another text: it unpacks, to a text its hash does not cover
+        "packed": _repacked(payload, payload.content.replace('"status"', '"Status"')),
+        # the text intact, but what the release scope or a chart reads beside it altered
+        "names": payload.names.replace("Model", "Mode1"),
+        "quantities": payload.quantities.replace('"value":', '"value":1'),
+    }[altered]
+    assert value != getattr(payload, altered)
+    tamper(f"UPDATE rules_payload SET {altered} = %s WHERE sha256 = %s", [value, row.payload_id],
+           table="rules_payload", where="sha256 = %s", where_params=[row.payload_id])
+    with pytest.raises(CommandError, match=f"broken at row {first_user}: its payload"):
+        verify_log()
+
+
+@sqlite_only
+def test_an_altered_dictionary_makes_verify_log_name_the_first_row_packed_against_it(refs):
+    evaluate(refs, as_of=FIRST)
+    row = Determination.objects.filter(regime="eu-ai-act", subject_kind="model").order_by("sequence").first()
+    dictionary = row.payload.dictionary_id
+    first_user = Determination.objects.filter(payload__dictionary=dictionary).order_by("sequence").first().sequence
+    tamper("UPDATE rules_payloaddictionary SET text = replace(text, '\"status\"', '\"Status\"') WHERE sha256 = %s",
+           [dictionary], table="rules_payloaddictionary", where="sha256 = %s", where_params=[dictionary])
     with pytest.raises(CommandError, match=f"broken at row {first_user}: its payload"):
         verify_log()
 
@@ -194,7 +241,9 @@ def test_the_trigger_refuses_to_change_confirmations_and_payloads(refs):
     evaluate(refs, as_of=FIRST)
     evaluate(refs, as_of=SECOND)
     for statement in ("UPDATE rules_confirmation SET count = 1", "DELETE FROM rules_confirmation",
-                      "UPDATE rules_payload SET text = '{}'", "DELETE FROM rules_payload"):
+                      "UPDATE rules_payload SET text = '{}'", "DELETE FROM rules_payload",
+                      "UPDATE rules_payload SET names = ''", "UPDATE rules_payloaddictionary SET text = '{}'",
+                      "DELETE FROM rules_payloaddictionary"):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert verify_chain().ok and Confirmation.objects.count() == 1

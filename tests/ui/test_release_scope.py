@@ -17,7 +17,7 @@ from registry.services import registry_submit
 from reports.models import ReportArtifact
 from reports.services import report_generate
 from rules.models import Determination, StatusChange
-from tests.factories import ModelRecordFactory, document
+from tests.factories import ModelRecordFactory, determinations_naming, document
 from tests.ui.conftest import evaluate_registry, today
 
 pytestmark = pytest.mark.django_db
@@ -47,8 +47,7 @@ def lineage(workspace_registry):
     evaluate_registry()
     _secret_released_on("2099-01-01")
     evaluate_registry()
-    withheld = set(Determination.objects.filter(organisation="acme", payload__text__contains=NAMING_SECRET)
-                   .values_list("pk", flat=True))
+    withheld = {row.pk for row in determinations_naming(NAMING_SECRET, organisation="acme")}
     assert withheld  # the log holds acme's determinations resting on beta's Secret
     return withheld
 

@@ -1,0 +1,151 @@
+"""Payloads packed against their rule version's dictionary.
+
+Determinations under one rule version say much the same thing: the version's caveats, each test's
+title, citation, operators and threshold labels, the shape of the quantities. What is the same is
+stored once, as a dictionary (`PayloadDictionary`: the first payload stored for a regime, rule
+version and kind of subject, headed by those three, under its own SHA-256); each payload is stored as Zstandard's
+compression of its text against that dictionary, so only what differs takes room. Unpacking gives
+back the exact text, whose SHA-256 is the one the row's hash covers: `verify_log` unpacks every
+payload and checks that hash, and each dictionary's.
+
+A packed payload cannot be searched in SQL, so it keeps beside it the few strings that name a
+model (`names`): what the release scope of another organisation's unreleased models looks for.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import zstandard
+from django.db import transaction
+
+from .models import Payload, PayloadDictionary
+
+LEVEL = 3
+# A JSON string (in canonical JSON, where a quote inside a string is escaped) that holds an "@":
+# model references ("org/name@version") are written so, alone or inside a message in brackets.
+_NAMING = re.compile(r'"(?:[^"\\@]|\\.)*@(?:[^"\\]|\\.)*"')
+
+
+class DictionaryKey(NamedTuple):
+    """What payloads share a dictionary: the regime, the rule version's hash and the kind of subject."""
+
+    regime: str
+    rule_hash: str
+    subject_kind: str
+
+
+def names(text: str) -> str:
+    """The strings of a payload's text that may name a model, one per line, as written in it: a model
+    named in the text (quoted, or in brackets inside a message) is named in these."""
+    return "\n".join(dict.fromkeys(_NAMING.findall(text)))
+
+
+_local = threading.local()
+
+
+def _dictionaries() -> dict[str, zstandard.ZstdCompressionDict]:
+    # a dictionary's text never changes (it is stored under its hash), so each process keeps those
+    # it has read; compressors are not shared between threads
+    cache = getattr(_local, "dictionaries", None)
+    if cache is None:
+        cache = _local.dictionaries = {}
+    return cache
+
+
+def _dictionary(sha256: str, text: str | None = None) -> zstandard.ZstdCompressionDict:
+    cache = _dictionaries()
+    found = cache.get(sha256)
+    if found is None:
+        if text is None:
+            text = PayloadDictionary.objects.values_list("text", flat=True).get(sha256=sha256)
+        found = cache[sha256] = zstandard.ZstdCompressionDict(text.encode(), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        found.precompute_compress(level=LEVEL)
+    return found
+
+
+def _dictionaries_for(keys: dict[DictionaryKey, str]) -> dict[DictionaryKey, str]:
+    """The dictionary (its hash) for each key: the one stored, else `keys`' text for it stored now (the
+    first stored wins, whichever transaction stores it)."""
+    from .decision_log import sha256_text
+
+    def stored() -> dict[DictionaryKey, str]:
+        found: dict[DictionaryKey, str] = {}
+        for regime in {key.regime for key in keys}:
+            rows = PayloadDictionary.objects.filter(
+                regime=regime, rule_hash__in={key.rule_hash for key in keys if key.regime == regime},
+            ).values_list("regime", "rule_hash", "subject_kind", "sha256")
+            found.update((DictionaryKey(*row[:3]), row[3]) for row in rows)
+        return found
+
+    found = stored()
+    missing = [key for key in keys if key not in found]
+    if missing:
+        with transaction.atomic():
+            for key in missing:
+                # headed by its key, so that the same payload under two keys makes two dictionaries
+                text = f"{key.regime} {key.rule_hash} {key.subject_kind}\n{keys[key]}"
+                PayloadDictionary.objects.bulk_create(
+                    [PayloadDictionary(sha256=sha256_text(text), regime=key.regime, rule_hash=key.rule_hash,
+                                       subject_kind=key.subject_kind, text=text)],
+                    ignore_conflicts=True,
+                )
+        found = stored()
+    return found
+
+
+def packed_rows(payloads: dict[str, tuple[str, DictionaryKey]]) -> list[tuple[Any, ...]]:
+    """The payload rows (every column, in order) for these texts by hash, each packed against its
+    dictionary, storing any dictionary not stored yet."""
+    first: dict[DictionaryKey, str] = {}
+    for text, key in payloads.values():
+        first.setdefault(key, text)
+    chosen = _dictionaries_for(first)
+    compressors: dict[str, zstandard.ZstdCompressor] = {}
+    rows = []
+    for sha, (text, key) in payloads.items():
+        dictionary = chosen[key]
+        compressor = compressors.get(dictionary)
+        if compressor is None:
+            compressor = compressors[dictionary] = zstandard.ZstdCompressor(
+                level=LEVEL, dict_data=_dictionary(dictionary),
+                write_checksum=False, write_dict_id=False,
+            )
+        rows.append(row(sha, packed=compressor.compress(text.encode()), dictionary=dictionary, text=text))
+    return rows
+
+
+def quantities(text: str) -> str:
+    """The payload's quantities that have a value, by name (JSON, values as written in the text)."""
+    from .decision_log import canonical
+
+    found = json.loads(text).get("quantities") or {}
+    return canonical({name: {"value": quantity["value"]} for name, quantity in found.items()
+                      if isinstance(quantity, dict) and quantity.get("value") is not None})
+
+
+def row(sha256: str, *, packed: bytes, dictionary: str, text: str) -> tuple[Any, ...]:
+    values = {"sha256": sha256, "text": None, "packed": packed, "dictionary_id": dictionary, "names": names(text),
+              "quantities": quantities(text)}
+    return tuple(values[field.attname] for field in Payload._meta.concrete_fields)
+
+
+def unpacked(text: str | None, packed: Any, dictionary: str | None) -> str:
+    """A stored payload's text: as stored, or unpacked against its dictionary."""
+    if packed is None:
+        return text or ""
+    decompressor = zstandard.ZstdDecompressor(dict_data=_dictionary(dictionary))
+    return decompressor.decompress(bytes(packed)).decode()
+
+
+STORED = ("sha256", "text", "packed", "dictionary_id")
+
+
+def texts(shas: Iterable[str]) -> dict[str, str]:
+    """The texts of these payloads by hash (one query; those not stored are left out)."""
+    wanted = list(set(shas))
+    rows = Payload.objects.filter(sha256__any=wanted).values_list(*STORED) if wanted else ()
+    return {sha: unpacked(text, packed, dictionary) for sha, text, packed, dictionary in rows}
