@@ -28,12 +28,11 @@ from .models.decision_log import (
     subject_named,
     undated,
 )
-from .payloads import DictionaryKey, names, packed_rows, quantities, unpacked
+from .payloads import DictionaryKey, PayloadText, names, packed_rows, quantities, quantities_of, unpacked
 from .snapshots import Compactor, may_refer, references
 from .subjects import SubjectSnapshot
 
 LOG_SCHEMA = PAYLOAD_SCHEMA
-PayloadText = tuple[str, DictionaryKey]  # a payload's text, and the dictionary key it is packed under
 
 
 def canonical(value: Any) -> str:
@@ -136,9 +135,12 @@ def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], 
         if facts_sha is None:
             facts_sha = facts_of[id(snapshot)] = compactor.compact(snapshot.snapshot)
         key = snapshot.key
-        payload = canonical(payload_of(evaluation, key))
+        data = payload_of(evaluation, key)
+        payload = canonical(data)
         payload_sha = payload_sha256(payload)
-        payloads[payload_sha] = (payload, DictionaryKey(evaluation.regime, evaluation.rule_hash or "", key.kind))
+        if payload_sha not in payloads:
+            payloads[payload_sha] = PayloadText(
+                payload, DictionaryKey(evaluation.regime, evaluation.rule_hash or "", key.kind), quantities_of(data))
         prepared.append(_Prepared(
             key.kind, key.ref, key.organisation, key.name or "", key.version or "", snapshot.revision,
             evaluation.regime, entry.rule_version_id, evaluation.rule_version or "", evaluation.rule_hash or "",

@@ -56,14 +56,23 @@ def _dictionaries() -> dict[str, zstandard.ZstdCompressionDict]:
     return cache
 
 
-def _dictionary(sha256: str, text: str | None = None) -> zstandard.ZstdCompressionDict:
+def _dictionary(sha256: str) -> zstandard.ZstdCompressionDict:
     cache = _dictionaries()
     found = cache.get(sha256)
     if found is None:
-        if text is None:
-            text = PayloadDictionary.objects.values_list("text", flat=True).get(sha256=sha256)
+        text = PayloadDictionary.objects.values_list("text", flat=True).get(sha256=sha256)
         found = cache[sha256] = zstandard.ZstdCompressionDict(text.encode(), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         found.precompute_compress(level=LEVEL)
+    return found
+
+
+def _decompressor(sha256: str) -> zstandard.ZstdDecompressor:
+    cache = getattr(_local, "decompressors", None)
+    if cache is None:
+        cache = _local.decompressors = {}
+    found = cache.get(sha256)
+    if found is None:
+        found = cache[sha256] = zstandard.ZstdDecompressor(dict_data=_dictionary(sha256))
     return found
 
 
@@ -97,16 +106,25 @@ def _dictionaries_for(keys: dict[DictionaryKey, str]) -> dict[DictionaryKey, str
     return found
 
 
-def packed_rows(payloads: dict[str, tuple[str, DictionaryKey]]) -> list[tuple[Any, ...]]:
+class PayloadText(NamedTuple):
+    """A payload ready to store: its canonical text, the key of the dictionary it is packed against,
+    and its quantities' values (`quantities`, worked out from the data the text was written from)."""
+
+    text: str
+    key: DictionaryKey
+    quantities: str
+
+
+def packed_rows(payloads: dict[str, PayloadText]) -> list[tuple[Any, ...]]:
     """The payload rows (every column, in order) for these texts by hash, each packed against its
     dictionary, storing any dictionary not stored yet."""
     first: dict[DictionaryKey, str] = {}
-    for text, key in payloads.values():
+    for text, key, _ in payloads.values():
         first.setdefault(key, text)
     chosen = _dictionaries_for(first)
     compressors: dict[str, zstandard.ZstdCompressor] = {}
     rows = []
-    for sha, (text, key) in payloads.items():
+    for sha, (text, key, quantified) in payloads.items():
         dictionary = chosen[key]
         compressor = compressors.get(dictionary)
         if compressor is None:
@@ -114,31 +132,31 @@ def packed_rows(payloads: dict[str, tuple[str, DictionaryKey]]) -> list[tuple[An
                 level=LEVEL, dict_data=_dictionary(dictionary),
                 write_checksum=False, write_dict_id=False,
             )
-        rows.append(row(sha, packed=compressor.compress(text.encode()), dictionary=dictionary, text=text))
+        values = {"sha256": sha, "text": None, "packed": compressor.compress(text.encode()),
+                  "dictionary_id": dictionary, "names": names(text), "quantities": quantified}
+        rows.append(tuple(values[field.attname] for field in Payload._meta.concrete_fields))
     return rows
 
 
-def quantities(text: str) -> str:
-    """The payload's quantities that have a value, by name (JSON, values as written in the text)."""
+def quantities_of(data: dict[str, Any]) -> str:
+    """A payload's quantities that have a value, by name, from its data (canonical JSON)."""
     from .decision_log import canonical
 
-    found = json.loads(text).get("quantities") or {}
+    found = data.get("quantities") or {}
     return canonical({name: {"value": quantity["value"]} for name, quantity in found.items()
                       if isinstance(quantity, dict) and quantity.get("value") is not None})
 
 
-def row(sha256: str, *, packed: bytes, dictionary: str, text: str) -> tuple[Any, ...]:
-    values = {"sha256": sha256, "text": None, "packed": packed, "dictionary_id": dictionary, "names": names(text),
-              "quantities": quantities(text)}
-    return tuple(values[field.attname] for field in Payload._meta.concrete_fields)
+def quantities(text: str) -> str:
+    """A payload's quantities that have a value, by name, from its text (what `verify_log` checks)."""
+    return quantities_of(json.loads(text))
 
 
 def unpacked(text: str | None, packed: Any, dictionary: str | None) -> str:
     """A stored payload's text: as stored, or unpacked against its dictionary."""
     if packed is None:
         return text or ""
-    decompressor = zstandard.ZstdDecompressor(dict_data=_dictionary(dictionary))
-    return decompressor.decompress(bytes(packed)).decode()
+    return _decompressor(dictionary).decompress(bytes(packed)).decode()
 
 
 STORED = ("sha256", "text", "packed", "dictionary_id")
