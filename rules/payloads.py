@@ -14,7 +14,6 @@ model (`names`): what the release scope of another organisation's unreleased mod
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -25,9 +24,6 @@ from django.db import transaction
 from .models import Payload, PayloadDictionary
 
 LEVEL = 3
-# A JSON string (in canonical JSON, where a quote inside a string is escaped) that holds an "@":
-# model references ("org/name@version") are written so, alone or inside a message in brackets.
-_NAMING = re.compile(r'"(?:[^"\\@]|\\.)*@(?:[^"\\]|\\.)*"')
 
 
 class DictionaryKey(NamedTuple):
@@ -39,9 +35,32 @@ class DictionaryKey(NamedTuple):
 
 
 def names(text: str) -> str:
-    """The strings of a payload's text that may name a model, one per line, as written in it: a model
-    named in the text (quoted, or in brackets inside a message) is named in these."""
-    return "\n".join(dict.fromkeys(_NAMING.findall(text)))
+    """The strings of a payload's text that may name a model, one per line, as written in it: each
+    JSON string holding an "@" (model references, "org/name@version", are written so, alone or in
+    brackets inside a message). In JSON an "@" is only ever inside a string, and a quote inside a
+    string is escaped, so the string is found from each "@" to the unescaped quotes around it."""
+    found: dict[str, None] = {}
+    at = text.find("@")
+    while at != -1:
+        start, end = _unescaped_quote(text, at, -1), _unescaped_quote(text, at, 1)
+        if start == -1 or end == -1:
+            break
+        found[text[start:end + 1]] = None
+        at = text.find("@", end + 1)
+    return "\n".join(found)
+
+
+def _unescaped_quote(text: str, position: int, step: int) -> int:
+    """The nearest quote before (`step` -1) or after (1) the position that no backslash escapes."""
+    while True:
+        position = text.rfind('"', 0, position) if step < 0 else text.find('"', position + 1)
+        if position == -1:
+            return -1
+        backslashes = 0
+        while position - 1 - backslashes >= 0 and text[position - 1 - backslashes] == "\\":
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return position
 
 
 _local = threading.local()
