@@ -140,7 +140,7 @@ def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], 
         payload_sha = payload_sha256(payload)
         if payload_sha not in payloads:
             payloads[payload_sha] = PayloadText(
-                payload, DictionaryKey(evaluation.regime, evaluation.rule_hash or "", key.kind), quantities_of(data))
+                payload, DictionaryKey(evaluation.regime, evaluation.rule_hash or "", key.kind, evaluation.status), quantities_of(data))
         prepared.append(_Prepared(
             key.kind, key.ref, key.organisation, key.name or "", key.version or "", snapshot.revision,
             evaluation.regime, entry.rule_version_id, evaluation.rule_version or "", evaluation.rule_hash or "",

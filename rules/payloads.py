@@ -3,7 +3,7 @@
 Determinations under one rule version say much the same thing: the version's caveats, each test's
 title, citation, operators and threshold labels, the shape of the quantities. What is the same is
 stored once, as a dictionary (`PayloadDictionary`: the first payload stored for a regime, rule
-version and kind of subject, headed by those three, under its own SHA-256); each payload is stored as Zstandard's
+version, kind of subject and status, headed by those four, under its own SHA-256); each payload is stored as Zstandard's
 compression of its text against that dictionary, so only what differs takes room. Unpacking gives
 back the exact text, whose SHA-256 is the one the row's hash covers: `verify_log` unpacks every
 payload and checks that hash, and each dictionary's.
@@ -27,11 +27,13 @@ LEVEL = 3
 
 
 class DictionaryKey(NamedTuple):
-    """What payloads share a dictionary: the regime, the rule version's hash and the kind of subject."""
+    """What payloads share a dictionary: the regime, the rule version's hash, the kind of subject and
+    the status (payloads of one status are most alike: the same tests met, the same notes)."""
 
     regime: str
     rule_hash: str
     subject_kind: str
+    status: str
 
 
 def names(text: str) -> str:
@@ -105,8 +107,8 @@ def _dictionaries_for(keys: dict[DictionaryKey, str]) -> dict[DictionaryKey, str
         for regime in {key.regime for key in keys}:
             rows = PayloadDictionary.objects.filter(
                 regime=regime, rule_hash__in={key.rule_hash for key in keys if key.regime == regime},
-            ).values_list("regime", "rule_hash", "subject_kind", "sha256")
-            found.update((DictionaryKey(*row[:3]), row[3]) for row in rows)
+            ).values_list("regime", "rule_hash", "subject_kind", "status", "sha256")
+            found.update((DictionaryKey(*row[:4]), row[4]) for row in rows)
         return found
 
     found = stored()
@@ -115,10 +117,10 @@ def _dictionaries_for(keys: dict[DictionaryKey, str]) -> dict[DictionaryKey, str
         with transaction.atomic():
             for key in missing:
                 # headed by its key, so that the same payload under two keys makes two dictionaries
-                text = f"{key.regime} {key.rule_hash} {key.subject_kind}\n{keys[key]}"
+                text = f"{key.regime} {key.rule_hash} {key.subject_kind} {key.status}\n{keys[key]}"
                 PayloadDictionary.objects.bulk_create(
                     [PayloadDictionary(sha256=sha256_text(text), regime=key.regime, rule_hash=key.rule_hash,
-                                       subject_kind=key.subject_kind, text=text)],
+                                       subject_kind=key.subject_kind, status=key.status, text=text)],
                     ignore_conflicts=True,
                 )
         found = stored()

@@ -1,5 +1,5 @@
-"""Payloads packed against a dictionary per regime, rule version and kind of subject (the first
-payload stored for them), with the strings that may name a model and the quantities' values kept
+"""Payloads packed against a dictionary per regime, rule version, kind of subject and status (the
+first payload stored for them), with the strings that may name a model and the quantities' values kept
 beside each packed payload. Payloads stored before stay as text. On PostgreSQL: dictionaries are
 append-only like payloads; a packed payload stays in its row (it is compressed already); and the
 pattern-matching copies of the hash keys' indexes, which no query uses, are dropped."""
@@ -88,10 +88,11 @@ class Migration(migrations.Migration):
                 ('regime', models.CharField(max_length=64)),
                 ('rule_hash', models.CharField(blank=True, max_length=64)),
                 ('subject_kind', models.CharField(max_length=16)),
+                ('status', models.CharField(max_length=16)),
                 ('text', models.TextField(help_text='Canonical JSON of the payload the others are packed against.')),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('regime', 'rule_hash', 'subject_kind'), name='payload_dictionary_once')],
+                'constraints': [models.UniqueConstraint(fields=('regime', 'rule_hash', 'subject_kind', 'status'), name='payload_dictionary_once')],
             },
         ),
         migrations.AddField(

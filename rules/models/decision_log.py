@@ -103,18 +103,20 @@ class FactsSnapshot(StoredOnce):
 
 
 class PayloadDictionary(StoredOnce):
-    """What the payloads of one regime, rule version and kind of subject share, stored once: the first
-    such payload stored, headed by the three. Payloads are packed against it (`rules.payloads`)."""
+    """What the payloads of one regime, rule version, kind of subject and status share, stored once:
+    the first such payload stored, headed by the four. Payloads are packed against it (`rules.payloads`)."""
 
     regime = models.CharField(max_length=64)
     rule_hash = models.CharField(max_length=64, blank=True)
     subject_kind = models.CharField(max_length=16)
+    status = models.CharField(max_length=16)
     text = models.TextField(help_text="Canonical JSON of the payload the others are packed against.")
     noun = "payload dictionaries"
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["regime", "rule_hash", "subject_kind"], name="payload_dictionary_once"),
+            models.UniqueConstraint(fields=["regime", "rule_hash", "subject_kind", "status"],
+                                    name="payload_dictionary_once"),
         ]
 
 

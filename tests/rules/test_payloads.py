@@ -34,7 +34,8 @@ def test_names_hold_every_model_a_search_of_the_whole_text_finds(text):
 
 
 def test_payloads_pack_against_one_dictionary_per_key_and_unpack_to_the_exact_text():
-    model, cluster = DictionaryKey("eu-ai-act", "f" * 64, "model"), DictionaryKey("eu-ai-act", "f" * 64, "cluster")
+    model = DictionaryKey("eu-ai-act", "f" * 64, "model", "covered")
+    cluster = DictionaryKey("eu-ai-act", "f" * 64, "cluster", "covered")
     same = TEXTS[0]
     payloads = {sha256_text(text): PayloadText(text, model, quantities(text)) for text in TEXTS}
     payloads[sha256_text(same + " ")] = PayloadText(same + " ", cluster, quantities(same))  # the same text, another key
