@@ -149,9 +149,6 @@ PAYLOAD_SCHEMA = "determination/1"
 # stored text says this instead, so that the same finding on another date is the same payload.
 AS_OF_MARK = "{as_of}"
 DATED_KEYS = ("notes", "reason", "caveats")
-# The row's columns name the subject: a stored payload does not, so that the same finding about
-# another subject (out of scope, no version in force) is the same payload.
-SUBJECT_COLUMNS = ("kind", "organisation", "name", "version")
 
 
 def _dates(value: Any, old: str, new: str) -> Any:
@@ -265,9 +262,9 @@ class Determination(AppendOnlyRow):
         return f"#{self.sequence} {self.subject_ref} {self.regime}: {self.get_status_display()}"
 
     def data(self) -> dict[str, Any]:
-        return payload_data(self.payload.content, as_of=self.as_of, subject=self.subject())
+        return payload_data(self.payload.content, as_of=self.as_of, subject=self.evaluated_subject())
 
-    def subject(self) -> dict[str, Any]:
+    def evaluated_subject(self) -> dict[str, Any]:
         """The subject as the engine names it in an evaluation (`SubjectRef.to_dict`)."""
         return subject_named(self.subject_kind, self.organisation, self.subject_name, self.subject_version)
 
