@@ -3,13 +3,14 @@
 Determinations under one rule version say much the same thing: the version's caveats, each test's
 title, citation, operators and threshold labels, the shape of the quantities. What is the same is
 stored once, as a dictionary (`PayloadDictionary`: the first payload stored for a regime, rule
-version, kind of subject and status, headed by those four, under its own SHA-256); each payload is stored as Zstandard's
-compression of its text against that dictionary, so only what differs takes room. Unpacking gives
-back the exact text, whose SHA-256 is the one the row's hash covers: `verify_log` unpacks every
-payload and checks that hash, and each dictionary's.
+version, kind of subject and status, headed by those four, under its own SHA-256); each payload
+is stored as Zstandard's compression of its text against that dictionary, so only what differs
+takes room. Unpacking gives back the exact text, whose SHA-256 is the one the row's hash covers:
+`verify_log` unpacks every payload and checks that hash, and each dictionary's.
 
-A packed payload cannot be searched in SQL, so it keeps beside it the few strings that name a
-model (`names`): what the release scope of another organisation's unreleased models looks for.
+A packed payload cannot be read in SQL, so it keeps beside it the few strings that may name a
+model (`names`: what the release scope of another organisation's unreleased models looks for) and
+its quantities' values (`quantities`: what the reports' charts read).
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import zstandard
-from django.db import transaction
 
 from .models import Payload, PayloadDictionary
 
@@ -68,17 +68,18 @@ def _unescaped_quote(text: str, position: int, step: int) -> int:
 _local = threading.local()
 
 
-def _dictionaries() -> dict[str, zstandard.ZstdCompressionDict]:
-    # a dictionary's text never changes (it is stored under its hash), so each process keeps those
-    # it has read; compressors are not shared between threads
-    cache = getattr(_local, "dictionaries", None)
+def _cache(name: str) -> dict[str, Any]:
+    """This thread's cache by dictionary hash: a dictionary's text never changes (it is stored under
+    its hash), so each thread keeps what it made of those it has read."""
+    cache = getattr(_local, name, None)
     if cache is None:
-        cache = _local.dictionaries = {}
+        cache = {}
+        setattr(_local, name, cache)
     return cache
 
 
 def _dictionary(sha256: str) -> zstandard.ZstdCompressionDict:
-    cache = _dictionaries()
+    cache = _cache("dictionaries")
     found = cache.get(sha256)
     if found is None:
         text = PayloadDictionary.objects.values_list("text", flat=True).get(sha256=sha256)
@@ -88,9 +89,7 @@ def _dictionary(sha256: str) -> zstandard.ZstdCompressionDict:
 
 
 def _decompressor(sha256: str) -> zstandard.ZstdDecompressor:
-    cache = getattr(_local, "decompressors", None)
-    if cache is None:
-        cache = _local.decompressors = {}
+    cache = _cache("decompressors")
     found = cache.get(sha256)
     if found is None:
         found = cache[sha256] = zstandard.ZstdDecompressor(dict_data=_dictionary(sha256))
@@ -103,26 +102,22 @@ def _dictionaries_for(keys: dict[DictionaryKey, str]) -> dict[DictionaryKey, str
     from .decision_log import sha256_text
 
     def stored() -> dict[DictionaryKey, str]:
-        found: dict[DictionaryKey, str] = {}
-        for regime in {key.regime for key in keys}:
-            rows = PayloadDictionary.objects.filter(
-                regime=regime, rule_hash__in={key.rule_hash for key in keys if key.regime == regime},
-            ).values_list("regime", "rule_hash", "subject_kind", "status", "sha256")
-            found.update((DictionaryKey(*row[:4]), row[4]) for row in rows)
-        return found
+        rows = PayloadDictionary.objects.filter(
+            regime__in={key.regime for key in keys}, rule_hash__in={key.rule_hash for key in keys},
+        ).values_list("regime", "rule_hash", "subject_kind", "status", "sha256")
+        return {DictionaryKey(*row[:4]): row[4] for row in rows}
 
     found = stored()
     missing = [key for key in keys if key not in found]
     if missing:
-        with transaction.atomic():
-            for key in missing:
-                # headed by its key, so that the same payload under two keys makes two dictionaries
-                text = f"{key.regime} {key.rule_hash} {key.subject_kind} {key.status}\n{keys[key]}"
-                PayloadDictionary.objects.bulk_create(
-                    [PayloadDictionary(sha256=sha256_text(text), regime=key.regime, rule_hash=key.rule_hash,
-                                       subject_kind=key.subject_kind, status=key.status, text=text)],
-                    ignore_conflicts=True,
-                )
+        # each headed by its key, so that the same payload under two keys makes two dictionaries
+        headed = {key: f"{key.regime} {key.rule_hash} {key.subject_kind} {key.status}\n{keys[key]}" for key in missing}
+        PayloadDictionary.objects.bulk_create(
+            [PayloadDictionary(sha256=sha256_text(text), regime=key.regime, rule_hash=key.rule_hash,
+                               subject_kind=key.subject_kind, status=key.status, text=text)
+             for key, text in headed.items()],
+            ignore_conflicts=True,
+        )
         found = stored()
     return found
 
