@@ -158,6 +158,8 @@ def _store_texts(facts: dict[str, str], payloads: dict[str, PayloadText]) -> Non
             stored = _stored(FactsSnapshot, facts) if bulk_write.has_copy() else set()
             bulk_write.insert_missing(FactsSnapshot, [(sha, text) for sha, text in facts.items() if sha not in stored])
         if payloads:
+            # asked on every database, not only where COPY makes sending a stored one cheap: only
+            # payloads not stored yet are packed
             stored = _stored(Payload, payloads)
             bulk_write.insert_missing(Payload, packed_rows({sha: text for sha, text in payloads.items()
                                                              if sha not in stored}))
