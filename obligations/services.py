@@ -13,13 +13,13 @@ and the incidents, fulfilments and reviews recorded.
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +37,7 @@ from rules.engine.obligations import (
 )
 from rules.engine.vocabulary import ObligationStatus, Status
 from rules.library_store import published_library
-from rules.models import Determination, FactsSnapshot
+from rules.models import FactsSnapshot
 from rules.selectors import current_determinations
 
 from .models import Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
@@ -165,7 +165,8 @@ def _snapshots(shas: set[str]) -> dict[str, dict[str, Any]]:
     """The facts the determinations were made on, as stored (a subject's own dates are at the top of
     its snapshot, so the lineage stored by reference is not read back in), in one query."""
     rows = FactsSnapshot.objects.filter(sha256__in=list(shas)).values_list("sha256", "facts")
-    return {sha: json.loads(text) for sha, text in rows}
+    # orjson reads an integer beyond 64 bits as a float: only dates and designations are read here
+    return {sha: orjson.loads(text) for sha, text in rows}
 
 
 def _incidents(organisations: set[str], as_of: date) -> dict[str, list[IncidentFact]]:
@@ -223,18 +224,35 @@ def _by_designation(obligation: Obligation, version: EngineVersion, met: set[str
     return bool(reached_by) and all(_reads_designation_only(version, test_id) for test_id in reached_by)
 
 
-def _met_tests(determinations: list[Determination]) -> dict[int, set[str]]:
+class _CurrentRow(NamedTuple):
+    """What the obligations read of a current determination (the field names of `Determination`)."""
+
+    pk: int
+    subject_ref: str
+    subject_kind: str
+    organisation: str
+    regime: str
+    status: str
+    tier: str
+    rule_hash: str
+    rule_version_label: str
+    facts_id: str
+    payload_id: str
+
+
+def _met_tests(determinations: list[_CurrentRow]) -> dict[int, set[str]]:
     """Determination id → the tests it meets, from its payload (payloads read in one query). Only a
     covered determination meets a test: the others are not read."""
     texts = payloads.texts(d.payload_id for d in determinations)
     met: dict[int, set[str]] = {}
     for determination in determinations:
-        tests = json.loads(texts[determination.payload_id]).get("tests") or ()
+        # orjson reads an integer beyond 64 bits as a float: only test ids and outcomes are read here
+        tests = orjson.loads(texts[determination.payload_id]).get("tests") or ()
         met[determination.pk] = {t["id"] for t in tests if t.get("outcome") == "met"}
     return met
 
 
-def _not_reached(determination: Determination, obligation: Obligation) -> str:
+def _not_reached(determination: _CurrentRow, obligation: Obligation) -> str:
     what, target = obligation.attaches_to
     reached = f"tier {determination.tier}" if determination.tier else "no tier"
     if what == "test":
@@ -249,18 +267,21 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     determinations = current_determinations(as_of=as_of, organisation=organisation, subject_refs=subject_refs)
     if regimes is not None:
         determinations = determinations.filter(regime__in=list(regimes))
-    # the payloads are read below only for the determinations that meet a test (covered ones)
-    determinations = list(determinations.select_related(None).order_by("subject_ref", "regime"))
     library = published_library()
     versions = {version.content_hash: version for version in library}
-    wanted = [(d, versions.get(d.rule_hash)) for d in determinations]
+    # only the determinations under a version that declares obligations, as plain rows; the payloads are
+    # read below only for those that meet a test (covered ones)
+    declaring = [sha for sha, version in versions.items() if version.obligations]
+    rows = (determinations.select_related(None).filter(rule_hash__in=declaring).order_by("subject_ref", "regime")
+            .values_list(*_CurrentRow._fields))
+    wanted = [(d, versions.get(d.rule_hash)) for d in map(_CurrentRow._make, rows)]
     wanted = [(d, v) for d, v in wanted if v is not None and v.obligations_for(d.subject_kind)]
     if not wanted:
         return []
     organisations = {d.organisation for d, _ in wanted}
     incidents = _incidents(organisations, as_of)
     fulfilments = _fulfilments(organisations, {d.regime for d, _ in wanted})
-    reached: list[tuple[Determination, EngineVersion, Obligation, bool, bool]] = []
+    reached: list[tuple[_CurrentRow, EngineVersion, Obligation, bool, bool]] = []
     met_tests = _met_tests([d for d, _ in wanted if d.status == Status.COVERED])
     for determination, version in wanted:
         tier = version.tier(determination.tier) if determination.tier else None
@@ -273,8 +294,9 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     snapshots = _snapshots({d.facts_id for d, _, _, reach, _ in reached if reach and d.facts_id})
     facts: dict[int, DatedFacts] = {}
     views: list[ObligationView] = []
+    texts: dict[int, tuple[str, str]] = {}
     for determination, version, obligation, reach, by_designation in reached:
-        quote, provenance = _text(obligation)
+        quote, provenance = texts.get(id(obligation)) or texts.setdefault(id(obligation), _text(obligation))
         common = dict(subject=determination.subject_ref, subject_kind=determination.subject_kind,
                       organisation=determination.organisation, regime=determination.regime,
                       obligation=obligation.id, title=obligation.title, citation=obligation.citation or "",
@@ -305,6 +327,9 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
 
 STATE_FIELDS = ("subject_kind", "organisation", "title", "citation", "rule_version_label", "due_on", "due_reason",
                 "status", "as_of", "determination_id")
+KEY_FIELDS = ("subject_ref", "regime", "obligation", "occurrence")
+# what a refresh compares: a state found with the same values is left alone
+COMPARED_FIELDS = tuple(name for name in STATE_FIELDS if name != "as_of")
 
 
 def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, run: Any = None) -> int:
@@ -317,36 +342,37 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
         stored = ObligationState.objects.select_for_update()
         if refs is not None:
             stored = stored.filter(subject_ref__in=refs)
-        existing = {(s.subject_ref, s.regime, s.obligation, s.occurrence): s for s in stored}
+        # the stored states as plain rows: a model instance is made only for a state that changes
+        existing = {row[1:5]: row for row in stored.order_by().values_list("pk", *KEY_FIELDS, *COMPARED_FIELDS)}
         changes, created, updated = [], [], []
+        now = timezone.now()
         for view in views:
-            state = existing.pop(view.key, None)
+            row = existing.pop(view.key, None)
             values = {"subject_kind": view.subject_kind, "organisation": view.organisation, "title": view.title[:300],
                       "citation": view.citation[:200], "rule_version_label": view.rule_version_label,
                       "due_on": view.due_on, "due_reason": view.due_reason[:400], "status": str(view.status),
-                      "as_of": as_of, "determination_id": view.determination_id}
-            if state is None:
+                      "determination_id": view.determination_id}
+            if row is None:
                 created.append(ObligationState(subject_ref=view.subject, regime=view.regime, obligation=view.obligation,
-                                               occurrence=view.occurrence, **values))
+                                               occurrence=view.occurrence, as_of=as_of, **values))
                 if view.status != ObligationStatus.NOT_APPLICABLE:
                     changes.append((view, ""))
                 continue
-            previous = state.status
+            before = dict(zip(COMPARED_FIELDS, row[5:], strict=True))
             # a state found as it was is left alone (its `as_of` stays the date it was last found changed):
             # the nightly refresh of an unchanged registry rewrites nothing
-            if any(getattr(state, name) != value for name, value in values.items() if name != "as_of"):
-                for name, value in values.items():
-                    setattr(state, name, value)
-                state.updated_at = timezone.now()
-                updated.append(state)
-            if previous != view.status:
-                changes.append((view, previous))
+            if before != values:
+                updated.append(ObligationState(pk=row[0], subject_ref=view.subject, regime=view.regime,
+                                               obligation=view.obligation, occurrence=view.occurrence, as_of=as_of,
+                                               updated_at=now, **values))
+            if before["status"] != view.status:
+                changes.append((view, before["status"]))
         if created:
             ObligationState.objects.bulk_create(created)
         if updated:
             ObligationState.objects.bulk_update(updated, STATE_FIELDS + ("updated_at",))
         if existing:
-            ObligationState.objects.filter(pk__in=[s.pk for s in existing.values()]).delete()
+            ObligationState.objects.filter(pk__in=[row[0] for row in existing.values()]).delete()
         ObligationStatusChange.objects.bulk_create(
             ObligationStatusChange(subject_ref=view.subject, organisation=view.organisation, regime=view.regime,
                                    obligation=view.obligation, occurrence=view.occurrence, from_status=previous,
