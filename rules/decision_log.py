@@ -94,6 +94,42 @@ class Entry:
     rule_version_id: int | None
 
 
+@dataclass
+class Reused:
+    """A subject's current determination under a regime that a run confirms without evaluating the
+    subject again (`rules.reuse`): the same facts and rule version, by the same engine, on a date
+    the facts cannot tell from the determination's. It is never appended: it only confirms."""
+
+    subject: SubjectSnapshot
+    regime: str
+    rule_version_id: int | None
+    rule_version_label: str
+    rule_hash: str
+    as_of: Any
+    status: str
+    tier: str
+    payload_sha256: str
+
+
+class FactsHashes:
+    """Each subject's facts snapshot serialized once for a batch of rows (its lineage by reference,
+    `rules.snapshots.Compactor`): the hash a row records, by subject, and every text by hash."""
+
+    def __init__(self) -> None:
+        self._compactor = Compactor(encode=canonical, digest=sha256_text)
+        self._of: dict[int, str] = {}
+
+    def of(self, subject: SubjectSnapshot) -> str:
+        sha = self._of.get(id(subject))
+        if sha is None:
+            sha = self._of[id(subject)] = self._compactor.compact(subject.snapshot)
+        return sha
+
+    @property
+    def texts(self) -> dict[str, str]:
+        return self._compactor.texts
+
+
 class _Prepared(NamedTuple):
     """What a row needs that does not depend on its place in the chain, worked out before the lock:
     plain values only, so a chunk prepared in one process can be written by another."""
@@ -117,24 +153,30 @@ class _Prepared(NamedTuple):
     payload_sha256: str
 
 
-def _prepare(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], dict[str, PayloadText]]:
+def _prepare(entries: list[Entry | Reused], facts: FactsHashes | None
+             ) -> tuple[list[_Prepared], dict[str, str], dict[str, PayloadText]]:
     """Payload text per entry, and facts text per distinct snapshot (each subject's once), with the
     lineage nodes the snapshots refer to (`rules.snapshots`); the distinct payloads by hash."""
     with stage(PAYLOADS_SERIALIZED):
-        return _serialized(entries)
+        return _serialized(entries, facts or FactsHashes())
 
 
-def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], dict[str, PayloadText]]:
-    compactor = Compactor(encode=canonical, digest=sha256_text)
-    facts_of: dict[int, str] = {}
+def _serialized(entries: list[Entry | Reused], facts: FactsHashes
+                ) -> tuple[list[_Prepared], dict[str, str], dict[str, PayloadText]]:
     payloads: dict[str, PayloadText] = {}
     prepared = []
     for entry in entries:
-        snapshot, evaluation = entry.subject, entry.evaluation
-        facts_sha = facts_of.get(id(snapshot))
-        if facts_sha is None:
-            facts_sha = facts_of[id(snapshot)] = compactor.compact(snapshot.snapshot)
+        snapshot = entry.subject
+        facts_sha = facts.of(snapshot)
         key = snapshot.key
+        if type(entry) is Reused:  # its payload is stored already, under the hash the row names
+            prepared.append(_Prepared(
+                key.kind, key.ref, key.organisation, key.name or "", key.version or "", snapshot.revision,
+                entry.regime, entry.rule_version_id, entry.rule_version_label, entry.rule_hash, entry.as_of,
+                entry.status, entry.tier, "", facts_sha, "", entry.payload_sha256,
+            ))
+            continue
+        evaluation = entry.evaluation
         data = payload_of(evaluation, key)
         payload = canonical(data)
         payload_sha = payload_sha256(payload)
@@ -147,7 +189,7 @@ def _serialized(entries: list[Entry]) -> tuple[list[_Prepared], dict[str, str], 
             evaluation.as_of, evaluation.status, evaluation.tier or "", deciding_test(evaluation), facts_sha, payload,
             payload_sha,
         ))
-    return prepared, compactor.texts, payloads
+    return prepared, facts.texts, payloads
 
 
 def _store_texts(facts: dict[str, str], payloads: dict[str, PayloadText]) -> None:
@@ -228,9 +270,10 @@ class Prepared:
         return Prepared(items, self.facts, {sha: text for sha, text in self.payloads.items() if sha in wanted})
 
 
-def prepare(entries: Iterable[Entry]) -> Prepared:
-    """Everything a row needs that does not depend on its place in the chain (no database access)."""
-    return Prepared(*_prepare(list(entries)))
+def prepare(entries: Iterable[Entry | Reused], *, facts: FactsHashes | None = None) -> Prepared:
+    """Everything a row needs that does not depend on its place in the chain (no database access);
+    `facts`, the batch's facts hashes where some were worked out already."""
+    return Prepared(*_prepare(list(entries), facts))
 
 
 def append(
@@ -248,6 +291,8 @@ def append(
     hold the lock only to chain and write their rows."""
     ready = entries if isinstance(entries, Prepared) else prepare(entries)
     prepared, facts, payloads = ready.items, ready.facts, ready.payloads
+    if any(not item.payload for item in prepared):
+        raise ValueError("a reused determination only confirms the current one: it is never appended")
     if not prepared:
         return []
     requested_by_id = getattr(requested_by, "pk", None)

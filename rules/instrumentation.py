@@ -22,12 +22,13 @@ CHUNK_READ = "chunk_read"  # a chunk's subjects read, evaluated and serialized (
 SNAPSHOTS = "snapshots"  # facts read, lineage joined
 ENGINE = "engine"  # every subject under every regime
 PREVIOUS_DETERMINATIONS = "previous_determinations"  # change detection: the earlier determinations read
+REUSED = "reused"  # the current determinations confirmed without evaluating again found (facts serialized)
 PAYLOADS_SERIALIZED = "payloads_serialized"  # payloads and facts as canonical JSON
 FACTS_STORED = "facts_stored"  # facts snapshots and payloads stored
 ROWS_COPIED = "rows_copied"  # one COPY stream (on PostgreSQL): log rows chained and streamed, or others
 CHANGES_RECORDED = "changes_recorded"  # status changes against the earlier determinations
 CHUNK_WRITE = "chunk_write"  # a chunk's rows chained, written and committed (the log locked)
-STAGES = (CHUNK_READ, SNAPSHOTS, ENGINE, PREVIOUS_DETERMINATIONS, PAYLOADS_SERIALIZED, FACTS_STORED, ROWS_COPIED,
+STAGES = (CHUNK_READ, SNAPSHOTS, PREVIOUS_DETERMINATIONS, REUSED, ENGINE, PAYLOADS_SERIALIZED, FACTS_STORED, ROWS_COPIED,
           CHANGES_RECORDED, CHUNK_WRITE)
 
 

@@ -54,6 +54,14 @@ class EvaluationRun(models.Model):
     log_sequence = models.BigIntegerField(
         null=True, blank=True,
         help_text="The decision log's length when the run finished: what the next scheduled run compares with.")
+    engine_sha256 = models.CharField(
+        "engine (SHA-256)", max_length=64, blank=True,
+        help_text="The SHA-256 of the engine that evaluated the run (rules.reuse.engine_sha256): a later run "
+                  "confirms the run's determinations without evaluating them again only under the same engine.")
+    reused = models.PositiveIntegerField(
+        "confirmed without evaluating again", default=0,
+        help_text="Determinations confirmed without evaluating their subject again: the same facts, rule version "
+                  "and engine on a date the facts cannot tell from the determination's (rules.reuse).")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -40,10 +40,12 @@ class PreviousRow(NamedTuple):
     rule_version_id: int | None
     facts_id: str
     payload_id: str
+    run_id: int | None
 
 
 _COLUMNS = ("id, sequence, subject_ref, regime, status, rule_version_label, rule_hash, as_of, tier, organisation, "
-            "subject_kind, subject_name, subject_version, facts_revision, rule_version_id, facts_sha256, payload_sha256")
+            "subject_kind, subject_name, subject_version, facts_revision, rule_version_id, facts_sha256, payload_sha256, "
+            "run_id")
 
 
 def _previous_determinations(

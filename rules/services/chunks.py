@@ -3,6 +3,7 @@ serialized, before the log is locked), `chunk_write` (the rows chained and writt
 changes recorded) and `chunk_execute` (both, in one transaction that locks the chunk's row)."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -15,16 +16,32 @@ from django.utils import timezone
 
 from rules.memory import collector_paused
 
-from .. import decision_log
+from .. import decision_log, reuse
 from ..engine import Library, evaluate_subject
 from ..engine.subject import Subject
-from ..instrumentation import CHUNK_READ, CHUNK_WRITE, ENGINE, SNAPSHOTS, Span, current_chunk, stage
+from ..instrumentation import (
+    CHUNK_READ,
+    CHUNK_WRITE,
+    ENGINE,
+    REUSED,
+    SNAPSHOTS,
+    Span,
+    current_chunk,
+    stage,
+)
 from ..library_store import published_library
-from ..models import EvaluationRun, RuleVersion, RunChunk
+from ..models import Confirmation, EvaluationRun, RuleVersion, RunChunk
 from ..models.rule_version import RuleVersionState
 from ..models.runs import RunStatus
+from ..payloads import texts as payload_texts
 from ..subjects import SubjectSnapshot, snapshots_for_ids
-from .changes import PreviousDeterminations, current_before, previous_determinations, record_changes, split_confirmed
+from .changes import (
+    PreviousDeterminations,
+    current_before,
+    previous_determinations,
+    record_changes,
+    split_confirmed,
+)
 
 KINDS = ("model", "cluster", "organisation")
 
@@ -49,24 +66,128 @@ def _rule_version_ids(versions: dict[str, Any]) -> dict[str, int | None]:
 
 
 def evaluate_snapshots(
-    snapshots: Iterable[SubjectSnapshot], *, versions: dict[str, Any], as_of: date
-) -> list[decision_log.Entry]:
-    """Every subject under every regime, each subject's quantities computed once."""
+    snapshots: Iterable[SubjectSnapshot], *, versions: dict[str, Any], as_of: date,
+    reused: dict[tuple[str, str], decision_log.Reused] | None = None,
+) -> list[decision_log.Entry | decision_log.Reused]:
+    """Every subject under every regime, each subject's quantities computed once; a determination
+    in `reused` (by subject and regime) is confirmed as it stands, not evaluated again."""
     version_ids = _rule_version_ids(versions)
-    entries = []
+    reused = reused or {}
+    entries: list[decision_log.Entry | decision_log.Reused] = []
     with stage(ENGINE):
         for item in snapshots:
-            subject = Subject(item.snapshot, as_of=as_of)
+            subject = None
             for slug, version in versions.items():
+                found = reused.get((item.key.ref, slug))
+                if found is not None:
+                    entries.append(found)
+                    continue
+                subject = subject or Subject(item.snapshot, as_of=as_of)
                 evaluation = evaluate_subject(subject, version=version, regime=slug, as_of=as_of)
                 entries.append(decision_log.Entry(item, evaluation, version_ids[slug]))
     return entries
 
 
 @dataclass
+class _Remembered:
+    """What a reader remembers between the chunks of the run it is reading for (`of`): the engine
+    and date of each run that made a current determination, and what the previous run confirmed.
+    Those runs are finished, so nothing remembered changes while the run lasts."""
+
+    run: tuple[int, Any] | None = None
+    runs: dict[int, tuple[str, date]] = field(default_factory=dict)
+    confirmed: dict[int, reuse.Ranges] = field(default_factory=dict)
+
+    def of(self, run: EvaluationRun) -> _Remembered:
+        if self.run != (run.pk, run.created_at):  # another run: forget (ids alone may be used again)
+            self.run, self.runs, self.confirmed = (run.pk, run.created_at), {}, {}
+        return self
+
+    def runs_of(self, run_ids: set[int]) -> dict[int, tuple[str, date]]:
+        """Run id -> the engine it evaluated under and its as-of date: one query for those not remembered."""
+        wanted = run_ids - self.runs.keys()
+        if wanted:
+            self.runs.update((pk, (engine, as_of)) for pk, engine, as_of in
+                             EvaluationRun.objects.filter(pk__in=wanted).values_list("pk", "engine_sha256", "as_of"))
+        return {pk: self.runs[pk] for pk in run_ids if pk in self.runs}
+
+    def confirmed_by(self, run_id: int) -> reuse.Ranges:
+        """The sequences the run confirmed: its confirmations read once."""
+        ranges = self.confirmed.get(run_id)
+        if ranges is None:
+            texts = Confirmation.objects.filter(run_id=run_id).values_list("confirmed", flat=True)
+            ranges = self.confirmed[run_id] = reuse.Ranges(r for text in texts for r in reuse.confirmed_ranges(text))
+        return ranges
+
+
+_remembered = threading.local()
+
+
+def _remembered_for(run: EvaluationRun) -> _Remembered:
+    if not hasattr(_remembered, "value"):
+        _remembered.value = _Remembered()
+    return _remembered.value.of(run)
+
+
+def reusable_determinations(
+    run: EvaluationRun, snapshots: list[SubjectSnapshot], *, versions: dict[str, Any],
+    previous: PreviousDeterminations, facts: decision_log.FactsHashes,
+) -> dict[tuple[str, str], decision_log.Reused]:
+    """The current determinations this run confirms without evaluating their subjects again, by
+    subject and regime (`rules.reuse`): the same facts (and subject, as named) under the same rule
+    version, by this engine, on a date the facts cannot tell from the one the determination was
+    made or last confirmed on by the previous run, its payload not naming that date."""
+    engine = reuse.engine_sha256()
+    if not run.confirms or run.engine_sha256 != engine or not previous.rows:
+        return {}
+    version_ids = _rule_version_ids(versions)
+    rows = previous.rows
+    remembered = _remembered_for(run)
+    runs = remembered.runs_of({row.run_id for row in rows.values() if row.run_id} | {run.previous_run_id} - {None})
+    engines = {pk: found[0] for pk, found in runs.items()}
+    # the previous run of this kind, by this engine: what it confirmed holds on its date
+    last = runs[run.previous_run_id][1] if engines.get(run.previous_run_id) == engine else None
+    confirmed = remembered.confirmed_by(run.previous_run_id) if last is not None else None
+    candidates = []
+    for item in snapshots:
+        key, dates, facts_sha = item.key, None, None
+        for slug, version in versions.items():
+            row = rows.get((key.ref, slug))
+            if (row is None or row.rule_hash != (version.content_hash if version else "")
+                    or row.rule_version_id != version_ids[slug]
+                    or row.rule_version_label != (version.version_id if version else "")
+                    or row.facts_revision != item.revision or row.organisation != key.organisation
+                    or row.subject_kind != key.kind or row.subject_name != (key.name or "")
+                    or row.subject_version != (key.version or "")):
+                continue
+            facts_sha = facts_sha or facts.of(item)
+            if row.facts_id != facts_sha:
+                continue
+            dates = dates if dates is not None else reuse.fact_dates(item.snapshot)
+            since = [day for day, holds in ((last, confirmed is not None and row.sequence in confirmed),
+                                            (row.as_of, engines.get(row.run_id) == engine))
+                     if holds and reuse.unchanged_between(dates, day, run.as_of)
+                     and reuse.unchanged_between(reuse.version_dates(version), day, run.as_of)]
+            if since:
+                candidates.append((slug, version, item, row, since))
+    if not candidates:
+        return {}
+    asked = {(row.payload_id, day) for *_, row, since in candidates for day in since}
+    unread = {sha for sha, _ in asked - reuse.dates_known(asked)}
+    texts = payload_texts(unread) if unread else {}
+    return {
+        (item.key.ref, slug): decision_log.Reused(item, slug, version_ids[slug], row.rule_version_label, row.rule_hash,
+                                                  run.as_of, row.status, row.tier, row.payload_id)
+        for slug, version, item, row, since in candidates
+        if any(not reuse.names_date(row.payload_id, texts.get(row.payload_id), day) for day in since)
+    }
+
+
+@dataclass
 class ChunkWork:
     """A chunk read and evaluated, its rows serialized, ready to be chained and written; `spans`
-    are what a reader observed while reading it, for the writer to replay."""
+    are what a reader observed while reading it, for the writer to replay. `reused` are the
+    positions of the determinations confirmed without evaluating their subjects again."""
 
     chunk_id: int
     run: EvaluationRun
@@ -74,38 +195,54 @@ class ChunkWork:
     prepared: decision_log.Prepared
     previous: PreviousDeterminations
     spans: list[Span] = field(default_factory=list)
+    reused: frozenset[int] = frozenset()
 
 
-def chunk_read(chunk: RunChunk) -> ChunkWork:
-    """Reads the chunk's subjects, evaluates each under every regime, serializes the rows and reads
-    the determinations they will be compared with: everything before the log is locked."""
+def chunk_read(chunk: RunChunk, *, reuse_determinations: bool = True) -> ChunkWork:
+    """Reads the chunk's subjects and the determinations they will be compared with, evaluates each
+    subject under every regime (but those whose current determination it can confirm as it stands,
+    `reusable_determinations`, unless `reuse_determinations` is false) and serializes the rows:
+    everything before the log is locked."""
     with stage(CHUNK_READ), collector_paused():
         run = chunk.run
         versions = versions_for(published_library(), as_of=run.as_of, regimes=run.regimes or None)
         with stage(SNAPSHOTS):
-            snapshots = snapshots_for_ids(
+            snapshots = list(snapshots_for_ids(
                 model_ids=chunk.subjects.get("model", []),
                 cluster_ids=chunk.subjects.get("cluster", []),
                 organisation_ids=chunk.subjects.get("organisation", []),
-            )
-        entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of)
-        previous = previous_determinations({(e.subject.key.ref, e.evaluation.regime) for e in entries}, run=run)
-        return ChunkWork(chunk.pk, run, sum(len(ids) for ids in chunk.subjects.values()), decision_log.prepare(entries),
-                         previous)
+            ))
+        previous = previous_determinations({(item.key.ref, slug) for item in snapshots for slug in versions}, run=run)
+        facts = decision_log.FactsHashes()
+        reused = {}
+        if reuse_determinations:
+            with stage(REUSED):
+                reused = reusable_determinations(run, snapshots, versions=versions, previous=previous, facts=facts)
+        entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of, reused=reused)
+        return ChunkWork(chunk.pk, run, sum(len(ids) for ids in chunk.subjects.values()),
+                         decision_log.prepare(entries, facts=facts), previous,
+                         reused=frozenset(i for i, e in enumerate(entries) if type(e) is decision_log.Reused))
 
 
 def chunk_write(chunk: RunChunk, work: ChunkWork, *, task_id: str) -> None:
     """Chains and writes the rows, confirms the current determinations the run reached again (one
     confirmation, no row for each), records the status changes and marks the chunk done; inside the
-    caller's transaction, with the chunk's row locked."""
+    caller's transaction, with the chunk's row locked. Where a determination the reader reused is no
+    longer current (another writer appended one since), the chunk is read again and every subject
+    evaluated, now that the log is locked."""
     run = work.run
     if run.status == RunStatus.PENDING:
         EvaluationRun.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
             status=RunStatus.RUNNING, started_at=timezone.now())
-    items = work.prepared.items
     decision_log.lock_head()  # the current determinations read next stay current until the commit
+    items = work.prepared.items
     current = current_before(run, {(item.ref, item.regime) for item in items}, work.previous)
     positions, confirmed = split_confirmed(items, current) if run.confirms else (set(), [])
+    if not work.reused <= positions:
+        work = chunk_read(chunk, reuse_determinations=False)
+        items = work.prepared.items
+        current = current_before(run, {(item.ref, item.regime) for item in items}, work.previous)
+        positions, confirmed = split_confirmed(items, current)
     rows = decision_log.append(work.prepared.without(positions), trigger=run.kind, requested_by=run.requested_by,
                                run=run, task_id=task_id)
     decision_log.confirm([row.sequence for row in confirmed], as_of=run.as_of, trigger=run.kind,
@@ -116,6 +253,7 @@ def chunk_write(chunk: RunChunk, work: ChunkWork, *, task_id: str) -> None:
     chunk.save(update_fields=["done", "finished_at"])
     EvaluationRun.objects.filter(pk=run.pk).update(
         done=F("done") + work.subjects, chunks_done=F("chunks_done") + 1, changes_count=F("changes_count") + changes,
+        reused=F("reused") + len(work.reused),
     )
 
 

@@ -15,6 +15,7 @@ from .. import signals
 from ..library_store import published_library
 from ..models import EvaluationRun, LogHead, RuleVersion, RunChunk
 from ..models.runs import RunStatus
+from ..reuse import engine_sha256
 from ..subjects import resolve_subjects
 from .chunks import KINDS, chunk_execute, today, versions_for
 from .pipeline import can_pipeline, chunks_execute_pipelined
@@ -98,7 +99,7 @@ def run_create(
         run = EvaluationRun.objects.create(
             kind=kind, as_of=as_of, regimes=list(regimes or []), subjects=list(subjects) if subjects is not None else None,
             rule_version=rule_version, requested_by=requested_by, total=sum(len(v) for v in ids.values()),
-            confirms=confirms,
+            confirms=confirms, engine_sha256=engine_sha256(),
             previous_run=EvaluationRun.objects.filter(kind=kind, status=RunStatus.FINISHED).order_by("-id").first(),
         )
         weights = _organisation_weights(ids["organisation"])

@@ -34,7 +34,7 @@ def test_an_observer_sees_each_stage_of_each_chunk_of_a_run():
     spans, chunk_ids = observed_run()
     assert len(chunk_ids) > 1
     for name in (instrumentation.CHUNK_READ, instrumentation.SNAPSHOTS, instrumentation.ENGINE,
-                 instrumentation.PREVIOUS_DETERMINATIONS, instrumentation.PAYLOADS_SERIALIZED,
+                 instrumentation.PREVIOUS_DETERMINATIONS, instrumentation.REUSED, instrumentation.PAYLOADS_SERIALIZED,
                  instrumentation.CHANGES_RECORDED, instrumentation.CHUNK_WRITE):
         assert per_chunk(spans, name) == Counter(chunk_ids), name
     assert all(span.wall_seconds >= 0 and span.cpu_seconds >= 0 for span in spans)

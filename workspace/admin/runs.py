@@ -45,7 +45,7 @@ class EvaluationRunAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "status")
     list_select_related = ("rule_version", "requested_by")
     readonly_fields = ("kind", "as_of", "regimes_display", "subjects_display", "rule_version", "requested_by", "error",
-                       "created_at", "started_at", "finished_at")
+                       "created_at", "started_at", "finished_at", "reused", "engine_sha256")
     fields = readonly_fields
     change_form_template = "admin/workspace/run_change_form.html"
 

@@ -42,8 +42,10 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds --wait waits at most.")
         parser.add_argument(
             "--anew", action="store_true",
-            help="Append every determination to the decision log, even one that only repeats the subject's current "
-                 "determination (by default that one is confirmed: one record per chunk, no row).")
+            help="Evaluate every subject and append every determination to the decision log, even one that only "
+                 "repeats the subject's current determination (by default that one is confirmed: one record per "
+                 "chunk, no row; and where the facts, rule version and engine are those it was made with and the "
+                 "date cannot change it, it is confirmed without evaluating the subject again).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from rules.tasks import run_start
