@@ -203,17 +203,18 @@ def unchanged_run(*, as_of: str, chunk_size: int, readers: int | None = None) ->
     finish sets off in this process (the obligation states brought up to date, the change reports,
     built here by the eager task, by a worker in production); `seconds_to_finished` stops where the
     run was marked finished."""
+    import threading
     from datetime import date
 
     from django.db import connection
     from django.db.models import Sum
     from django.utils import timezone
 
-    from rules import services
+    from rules import instrumentation, services
     from rules.models import Confirmation, Determination
     from rules.models.runs import Trigger
 
-    from .measure import Stopwatch
+    from .measure import Stopwatch, process_cpu_seconds
 
     postgresql = connection.vendor == "postgresql"
 
@@ -225,19 +226,31 @@ def unchanged_run(*, as_of: str, chunk_size: int, readers: int | None = None) ->
             return cursor.fetchone()[0]
 
     log_rows_before, size_before = Determination.objects.count(), database_bytes()
-    clock, started = Stopwatch(), timezone.now()
+    stages, lock = _Stages(), threading.Lock()
+
+    def observe(span: instrumentation.Span) -> None:
+        with lock:
+            stages.add(span)
+
+    clock, started, cpu_before = Stopwatch(), timezone.now(), process_cpu_seconds()
     run = services.run_create(kind=Trigger.SCHEDULE, as_of=date.fromisoformat(as_of), chunk_size=chunk_size)
-    run = services.run_execute_inline(run, readers=readers)
-    seconds = clock.seconds
+    with instrumentation.observing(observe):
+        run = services.run_execute_inline(run, readers=readers)
+    seconds, cpu = clock.seconds, process_cpu_seconds() - cpu_before
     size_after = database_bytes()
+    written = Determination.objects.filter(run=run).count()
+    confirmed = Confirmation.objects.filter(run=run).aggregate(n=Sum("count"))["n"] or 0
     result = {
         "as_of": run.as_of.isoformat(), "run_id": run.pk, "kind": run.kind, "status": run.status,
         "seconds": round(seconds, 2),
         "seconds_to_finished": round((run.finished_at - started).total_seconds(), 2) if run.finished_at else None,
         "bytes": size_after - size_before if postgresql else None,
         "database_bytes_before": size_before, "database_bytes_after": size_after,
-        "determinations_written": Determination.objects.filter(run=run).count(),
-        "determinations_confirmed": Confirmation.objects.filter(run=run).aggregate(n=Sum("count"))["n"] or 0,
+        "determinations_written": written,
+        "determinations_confirmed": confirmed,
+        # confirmed without evaluating their subject again (`rules.reuse`)
+        "determinations_reused": run.reused,
+        "profile": stages.per_row(written + confirmed, cpu_seconds=cpu),
         "confirmations": Confirmation.objects.filter(run=run).count(), "changes": run.changes_count,
         "log_rows_before": log_rows_before, "log_rows_after": Determination.objects.count(),
     }
@@ -260,6 +273,7 @@ STAGE_LABELS = {
     "snapshots": "snapshots: facts read, lineage joined",
     "engine": "engine: every subject under every regime",
     "previous_determinations": "change detection: earlier determinations read",
+    "reused": "determinations to confirm without evaluating found (facts serialized)",
     "payloads_serialized": "payloads and facts serialized (canonical JSON)",
     "facts_stored": "facts snapshots stored",
     "rows_copied": "rows chained (SHA-256) and streamed by COPY",
