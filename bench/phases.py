@@ -273,7 +273,7 @@ STAGE_LABELS = {
     "snapshots": "snapshots: facts read, lineage joined",
     "engine": "engine: every subject under every regime",
     "previous_determinations": "change detection: earlier determinations read",
-    "reused": "determinations to confirm without evaluating found (facts serialized)",
+    "reused": "which determinations to confirm without evaluating (facts serialized and hashed)",
     "payloads_serialized": "payloads and facts serialized (canonical JSON)",
     "facts_stored": "facts snapshots stored",
     "rows_copied": "rows chained (SHA-256) and streamed by COPY",
