@@ -176,19 +176,28 @@ def current_before(run: EvaluationRun, keys: set[tuple[str, str]],
     return latest
 
 
+def made_alike(current: PreviousRow, *, kind: str, organisation: str, name: str, version: str, revision: int | None,
+               rule_hash: str, rule_version_id: int | None, rule_version_label: str, facts_sha256: str) -> bool:
+    """Whether the current determination was made on these facts (and revision), under this rule
+    version, for the same subject as named now."""
+    return (
+        current.rule_hash == rule_hash and current.rule_version_id == rule_version_id
+        and current.facts_id == facts_sha256 and current.facts_revision == revision
+        and current.rule_version_label == rule_version_label and current.organisation == organisation
+        and current.subject_kind == kind and current.subject_name == name and current.subject_version == version
+    )
+
+
 def confirms(item: decision_log._Prepared, current: PreviousRow | None) -> bool:
     """Whether an evaluation reaches what the current determination already records: the same rule
     version, the same facts (and revision), the same payload (so the same status, tier, tests and
-    values), for the same subject as named then. Its as-of date may differ: that is what a
-    confirmation records."""
-    return current is not None and (
-        current.rule_hash == item.rule_hash and current.rule_version_id == item.rule_version_id
-        and current.facts_id == item.facts_sha256 and current.payload_id == item.payload_sha256
-        and current.facts_revision == item.revision and current.rule_version_label == item.rule_version_label
-        and current.organisation == item.organisation and current.subject_kind == item.kind
-        and current.subject_name == item.name and current.subject_version == item.version
-        and current.status == item.status and current.tier == item.tier
-    )
+    values), for the same subject as named then (`made_alike`). Its as-of date may differ: that is
+    what a confirmation records."""
+    return current is not None and current.payload_id == item.payload_sha256 and current.status == item.status \
+        and current.tier == item.tier and made_alike(
+            current, kind=item.kind, organisation=item.organisation, name=item.name, version=item.version,
+            revision=item.revision, rule_hash=item.rule_hash, rule_version_id=item.rule_version_id,
+            rule_version_label=item.rule_version_label, facts_sha256=item.facts_sha256)
 
 
 def split_confirmed(items: list[decision_log._Prepared], current: dict[tuple[str, str], PreviousRow]

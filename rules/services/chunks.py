@@ -38,6 +38,7 @@ from ..subjects import SubjectSnapshot, snapshots_for_ids
 from .changes import (
     PreviousDeterminations,
     current_before,
+    made_alike,
     previous_determinations,
     record_changes,
     split_confirmed,
@@ -67,11 +68,12 @@ def _rule_version_ids(versions: dict[str, Any]) -> dict[str, int | None]:
 
 def evaluate_snapshots(
     snapshots: Iterable[SubjectSnapshot], *, versions: dict[str, Any], as_of: date,
-    reused: dict[tuple[str, str], decision_log.Reused] | None = None,
+    reused: dict[tuple[str, str], decision_log.Reused] | None = None, version_ids: dict[str, int | None] | None = None,
 ) -> list[decision_log.Entry | decision_log.Reused]:
     """Every subject under every regime, each subject's quantities computed once; a determination
-    in `reused` (by subject and regime) is confirmed as it stands, not evaluated again."""
-    version_ids = _rule_version_ids(versions)
+    in `reused` (by subject and regime) is confirmed as it stands, not evaluated again. `version_ids`,
+    the versions' record ids where the caller read them already."""
+    version_ids = version_ids if version_ids is not None else _rule_version_ids(versions)
     reused = reused or {}
     entries: list[decision_log.Entry | decision_log.Reused] = []
     with stage(ENGINE):
@@ -131,7 +133,7 @@ def _remembered_for(run: EvaluationRun) -> _Remembered:
 
 def reusable_determinations(
     run: EvaluationRun, snapshots: list[SubjectSnapshot], *, versions: dict[str, Any],
-    previous: PreviousDeterminations, facts: decision_log.FactsHashes,
+    version_ids: dict[str, int | None], previous: PreviousDeterminations, facts: decision_log.FactsHashes,
 ) -> dict[tuple[str, str], decision_log.Reused]:
     """The current determinations this run confirms without evaluating their subjects again, by
     subject and regime (`rules.reuse`): the same facts (and subject, as named) under the same rule
@@ -140,7 +142,6 @@ def reusable_determinations(
     engine = reuse.engine_sha256()
     if not run.confirms or run.engine_sha256 != engine or not previous.rows:
         return {}
-    version_ids = _rule_version_ids(versions)
     rows = previous.rows
     remembered = _remembered_for(run)
     runs = remembered.runs_of({row.run_id for row in rows.values() if row.run_id} | {run.previous_run_id} - {None})
@@ -150,18 +151,15 @@ def reusable_determinations(
     confirmed = remembered.confirmed_by(run.previous_run_id) if last is not None else None
     candidates = []
     for item in snapshots:
-        key, dates, facts_sha = item.key, None, None
+        key, dates = item.key, None
+        facts_sha = facts.of(item)  # worked out once per subject, for its rows too
         for slug, version in versions.items():
             row = rows.get((key.ref, slug))
-            if (row is None or row.rule_hash != (version.content_hash if version else "")
-                    or row.rule_version_id != version_ids[slug]
-                    or row.rule_version_label != (version.version_id if version else "")
-                    or row.facts_revision != item.revision or row.organisation != key.organisation
-                    or row.subject_kind != key.kind or row.subject_name != (key.name or "")
-                    or row.subject_version != (key.version or "")):
-                continue
-            facts_sha = facts_sha or facts.of(item)
-            if row.facts_id != facts_sha:
+            if row is None or not made_alike(
+                    row, kind=key.kind, organisation=key.organisation, name=key.name or "", version=key.version or "",
+                    revision=item.revision, rule_hash=version.content_hash if version else "",
+                    rule_version_id=version_ids[slug], rule_version_label=version.version_id if version else "",
+                    facts_sha256=facts_sha):
                 continue
             dates = dates if dates is not None else reuse.fact_dates(item.snapshot)
             since = [day for day, holds in ((last, confirmed is not None and row.sequence in confirmed),
@@ -213,12 +211,14 @@ def chunk_read(chunk: RunChunk, *, reuse_determinations: bool = True) -> ChunkWo
                 organisation_ids=chunk.subjects.get("organisation", []),
             ))
         previous = previous_determinations({(item.key.ref, slug) for item in snapshots for slug in versions}, run=run)
-        facts = decision_log.FactsHashes()
+        facts, version_ids = decision_log.FactsHashes(), _rule_version_ids(versions)
         reused = {}
         if reuse_determinations:
             with stage(REUSED):
-                reused = reusable_determinations(run, snapshots, versions=versions, previous=previous, facts=facts)
-        entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of, reused=reused)
+                reused = reusable_determinations(run, snapshots, versions=versions, version_ids=version_ids,
+                                                 previous=previous, facts=facts)
+        entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of, reused=reused,
+                                     version_ids=version_ids)
         return ChunkWork(chunk.pk, run, sum(len(ids) for ids in chunk.subjects.values()),
                          decision_log.prepare(entries, facts=facts), previous,
                          reused=frozenset(i for i, e in enumerate(entries) if type(e) is decision_log.Reused))
