@@ -6,11 +6,17 @@ law then", so it does not replace a later date's answer however recently it was 
 Every reader of "current" uses this: the workspace's statuses and counts (`rules.selectors`) and
 change detection (`rules.services.changes`).
 
-The newest determination of each (subject, regime) is also kept in an index of its own
-(`rules.models.CurrentDetermination`), written with the rows it names: as of a date on or after it,
-under the version it was made under, it is the current one, so the workspace reads it there rather
-than ranking the whole log (`current_in_force`). The few subjects it does not answer for (their
-newest determination is as of a later date, or under another version) are ranked from the log.
+The newest determination of each (subject, regime) dated on or before the index's horizon (today, as
+of the last write to the log) is also kept in an index of its own (`rules.models.CurrentDetermination`),
+written with the rows it names: as of a date on or after it, under the version it was made under, it
+is the current one, so the workspace reads it there rather than ranking the whole log
+(`current_in_force`). A determination dated after the horizon (a run of the whole registry dated in
+the future, a lab's evaluation as of next year) does not displace that entry: the index notes only
+the earliest such date (`rules.models.DeterminationAhead`), so that today's pages still read the
+index, and each write moves the horizon on to its day, making the determinations that have come due
+the entries. The few subjects the index does not answer for as of a date (their entry is as of a
+later date or under another version, or they have a determination dated after the horizon and on or
+before that date) are ranked from the log.
 
 A run that reaches a subject's current determination again (same rule version, facts and payload)
 appends no row: it confirms that row as of its own date (`rules.models.Confirmation`). "Current" is
@@ -30,7 +36,8 @@ from django.db.models import F, Q, QuerySet, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
-from .models import Confirmation, CurrentDetermination, Determination
+from .models import Confirmation, CurrentDetermination, Determination, DeterminationAhead, LogHead
+from .models.decision_log import horizon_today
 
 # The order in which a (subject, regime)'s determinations are candidates for "current": first wins.
 NEWEST_FIRST = ("-as_of", "-sequence")
@@ -118,64 +125,131 @@ class IndexedRow(NamedTuple):
     tier: str
 
 
+class AheadRow(NamedTuple):
+    """What the index keeps of a row just appended dated after its horizon: the date it comes due."""
+
+    subject_ref: str
+    regime: str
+    organisation: str
+    as_of: date
+
+
 _INDEX_COLUMNS = IndexedRow._fields
+_AHEAD_COLUMNS = AheadRow._fields
 # A row replaces the index's entry for its (subject, regime) when it comes first in `NEWEST_FIRST`.
 _INDEX_UPSERT = (
     " ON CONFLICT (subject_ref, regime) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in _INDEX_COLUMNS[2:])
     + " WHERE {table}.as_of < excluded.as_of OR ({table}.as_of = excluded.as_of AND {table}.sequence < excluded.sequence)"
 )
+# A row dated after the horizon moves its (subject, regime)'s date ahead earlier, never later.
+_AHEAD_UPSERT = " ON CONFLICT (subject_ref, regime) DO UPDATE SET as_of = excluded.as_of WHERE {table}.as_of > excluded.as_of"
 _INDEX_TYPES = ("varchar", "varchar", "bigint", "date", "bigint", "varchar", "varchar", "varchar", "varchar")
+_AHEAD_TYPES = ("varchar", "varchar", "varchar", "date")
 
 
-def index_appended(rows: list[IndexedRow]) -> None:
-    """Brings the index up to date with rows just appended (one each per (subject, regime), the
-    newest of the batch); inside the append's transaction, with the log's head locked."""
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _upsert(model: Any, columns: tuple[str, ...], types: tuple[str, ...], upsert: str, rows: list[Any]) -> None:
     if not rows:
         return
-    table = connection.ops.quote_name(CurrentDetermination._meta.db_table)
-    columns = ", ".join(_INDEX_COLUMNS)
-    upsert = _INDEX_UPSERT.format(table=table)
+    table = _table(model)
+    names, upsert = ", ".join(columns), upsert.format(table=table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{kind}[]" for kind in _INDEX_TYPES)
-            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){upsert}",
+            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}){upsert}",
                            [list(values) for values in zip(*rows, strict=True)])
         else:
-            marks = ", ".join(["%s"] * len(_INDEX_COLUMNS))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks}){upsert}", [list(row) for row in rows])
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}){upsert}", [list(row) for row in rows])
+
+
+def index_appended(rows: list[IndexedRow], ahead: list[AheadRow] | None = None) -> None:
+    """Brings the index up to date with rows just appended: `rows` dated on or before the horizon (one
+    each per (subject, regime), the newest of the batch), `ahead` dated after it (one each, the earliest
+    of the batch); inside the append's transaction, with the log's head locked (`advance_horizon` first)."""
+    _upsert(CurrentDetermination, _INDEX_COLUMNS, _INDEX_TYPES, _INDEX_UPSERT, rows)
+    _upsert(DeterminationAhead, _AHEAD_COLUMNS, _AHEAD_TYPES, _AHEAD_UPSERT, ahead or [])
+
+
+def advance_horizon(head: LogHead) -> date:
+    """Moves the index's horizon on to today, inside a writer's transaction with the log's head locked,
+    and returns it: each (subject, regime) whose date ahead has come due gets its newest determination
+    dated on or before today as its entry, and the earliest dated after today (if any) as its date ahead.
+    Nothing is read from the log unless a date ahead has come due."""
+    today = horizon_today()
+    if head.index_horizon >= today:
+        return head.index_horizon
+    log, current, ahead = _table(Determination), _table(CurrentDetermination), _table(DeterminationAhead)
+    columns = ", ".join(_INDEX_COLUMNS)
+    same_key = f"d.subject_ref = {ahead}.subject_ref AND d.regime = {ahead}.regime"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {current} ({columns}) SELECT {columns} FROM {log} WHERE sequence IN ("
+            f"SELECT (SELECT d.sequence FROM {log} d WHERE {same_key} AND d.as_of <= %s "
+            f"ORDER BY d.as_of DESC, d.sequence DESC LIMIT 1) "
+            f"FROM {ahead} WHERE {ahead}.as_of <= %s)" + _INDEX_UPSERT.format(table=current), [today, today])
+        cursor.execute(f"DELETE FROM {ahead} WHERE as_of <= %s AND NOT EXISTS ("
+                       f"SELECT 1 FROM {log} d WHERE {same_key} AND d.as_of > %s)", [today, today])
+        cursor.execute(f"UPDATE {ahead} SET as_of = (SELECT MIN(d.as_of) FROM {log} d WHERE {same_key} "
+                       f"AND d.as_of > %s) WHERE as_of <= %s", [today, today])
+    LogHead.objects.filter(id=1).update(index_horizon=today)
+    head.index_horizon = today
+    return today
 
 
 def _newest_sql() -> str:
-    """The newest row of each (subject, regime) in the log, with the index's columns, as SQL."""
-    table = connection.ops.quote_name(Determination._meta.db_table)
+    """The newest row dated on or before the horizon of each (subject, regime) in the log, with the
+    index's columns, as SQL with one parameter (the horizon)."""
     columns = ", ".join(_INDEX_COLUMNS)
     return (f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY subject_ref, regime "
-            f"ORDER BY {NEWEST_FIRST_SQL}) AS newness FROM {table}) AS ranked WHERE newness = 1")
+            f"ORDER BY {NEWEST_FIRST_SQL}) AS newness FROM {_table(Determination)} WHERE as_of <= %s) AS ranked "
+            f"WHERE newness = 1")
+
+
+def _ahead_sql() -> str:
+    """The earliest as-of date after the horizon of each (subject, regime) in the log, as SQL with one
+    parameter (the horizon)."""
+    return (f"SELECT {', '.join(_AHEAD_COLUMNS[:3])}, MIN(as_of) FROM {_table(Determination)} WHERE as_of > %s "
+            f"GROUP BY {', '.join(_AHEAD_COLUMNS[:3])}")
 
 
 def rebuild_index() -> int:
-    """Makes the index of current determinations again from the log (it is derived from it); returns
-    its entries."""
+    """Makes the index of current determinations again from the log (it is derived from it), with its
+    horizon today; returns its entries."""
     from django.db import transaction
 
-    table = connection.ops.quote_name(CurrentDetermination._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")
-        cursor.execute(f"INSERT INTO {table} ({', '.join(_INDEX_COLUMNS)}) {_newest_sql()}")
+        LogHead.objects.get_or_create(id=1)
+        LogHead.objects.select_for_update().get(id=1)
+        horizon = horizon_today()
+        cursor.execute(f"DELETE FROM {_table(CurrentDetermination)}")
+        cursor.execute(f"DELETE FROM {_table(DeterminationAhead)}")
+        cursor.execute(f"INSERT INTO {_table(CurrentDetermination)} ({', '.join(_INDEX_COLUMNS)}) {_newest_sql()}",
+                       [horizon])
+        cursor.execute(f"INSERT INTO {_table(DeterminationAhead)} ({', '.join(_AHEAD_COLUMNS)}) {_ahead_sql()}",
+                       [horizon])
+        LogHead.objects.filter(id=1).update(index_horizon=horizon)
     return CurrentDetermination.objects.count()
 
 
 def index_faults(*, limit: int = 10) -> list[tuple[str, str]]:
     """The (subject, regime) keys, at most `limit`, where the index of current determinations
-    disagrees with the log: an entry missing, left over, or naming another row than the newest."""
-    table = connection.ops.quote_name(CurrentDetermination._meta.db_table)
-    columns = ", ".join(_INDEX_COLUMNS)
-    newest = _newest_sql()
-    # one statement, so one snapshot of the log and the index (they are written in one transaction)
+    disagrees with the log at its horizon: an entry or a date ahead missing, left over, or naming
+    another row or date than the log's."""
+    current, ahead = _table(CurrentDetermination), _table(DeterminationAhead)
+    columns, ahead_columns = ", ".join(_INDEX_COLUMNS), ", ".join(_AHEAD_COLUMNS)
+    horizon = f"(SELECT index_horizon FROM {_table(LogHead)} WHERE id = 1)"
+    newest, later = _newest_sql().replace("%s", horizon), _ahead_sql().replace("%s", horizon)
+    # one statement, so one snapshot of the log, the index and its horizon (written in one transaction)
     sql = (f"SELECT DISTINCT subject_ref, regime FROM ("
-           f"SELECT subject_ref, regime FROM ({newest} EXCEPT SELECT {columns} FROM {table}) AS missing "
-           f"UNION ALL SELECT subject_ref, regime FROM (SELECT {columns} FROM {table} EXCEPT {newest}) AS extra"
+           f"SELECT subject_ref, regime FROM ({newest} EXCEPT SELECT {columns} FROM {current}) AS missing "
+           f"UNION ALL SELECT subject_ref, regime FROM (SELECT {columns} FROM {current} EXCEPT {newest}) AS extra "
+           f"UNION ALL SELECT subject_ref, regime FROM ({later} EXCEPT SELECT {ahead_columns} FROM {ahead}) AS due "
+           f"UNION ALL SELECT subject_ref, regime FROM (SELECT {ahead_columns} FROM {ahead} EXCEPT {later}) AS undue"
            f") AS faults ORDER BY subject_ref, regime LIMIT %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, [limit])
@@ -218,12 +292,17 @@ def _not_answered(versions: dict[str, int], as_of: date) -> Q:
     return found
 
 
-def _unindexed(index: QuerySet[CurrentDetermination], versions: dict[str, int], as_of: date
-               ) -> list[tuple[str, str]] | None:
-    """The (subject, regime) keys whose current determination the index does not give (their newest
-    is as of a later date, or under another version than the one in force), or None: too many."""
-    keys = list(index.filter(_not_answered(versions, as_of)).order_by()
-                .values_list("subject_ref", "regime")[:FEW_UNINDEXED + 1])
+def _unindexed(versions: dict[str, int], as_of: date, *, organisation: str | None,
+               subject_refs: list[str] | None) -> list[tuple[str, str]] | None:
+    """The (subject, regime) keys whose current determination the index does not give (their entry is
+    as of a later date, or under another version than the one in force, or they have a determination
+    dated after the horizon and on or before `as_of`), or None: too many. One query, each of its two
+    halves a few index ranges, so that finding none reads next to nothing."""
+    index = _index_rows(versions, organisation=organisation, subject_refs=subject_refs)
+    due = _scoped(DeterminationAhead.objects.filter(as_of__lte=as_of, regime__in=list(versions)),
+                  organisation=organisation, subject_refs=subject_refs)
+    keys = list(index.filter(_not_answered(versions, as_of)).order_by().values_list("subject_ref", "regime")
+                .union(due.order_by().values_list("subject_ref", "regime"), all=True)[:FEW_UNINDEXED + 1])
     return None if len(keys) > FEW_UNINDEXED else keys
 
 
@@ -233,27 +312,28 @@ def current_index(versions: dict[str, int], *, as_of: date, organisation: str | 
     rule version id), when the index answers for every subject (None when it does not: read
     `current_in_force`). What the workspace counts by status and tier, without reading the log."""
     refs = list(subject_refs) if subject_refs is not None else None
-    index = _index_rows(versions, organisation=organisation, subject_refs=refs)
-    if _unindexed(index, versions, as_of) != []:
+    if _unindexed(versions, as_of, organisation=organisation, subject_refs=refs) != []:
         return None
-    return index.filter(_answered(versions, as_of))
+    return _index_rows(versions, organisation=organisation, subject_refs=refs).filter(_answered(versions, as_of))
 
 
 def current_in_force(versions: dict[str, int], *, as_of: date, organisation: str | None = None,
                      subject_refs: Iterable[str] | None = None) -> QuerySet[Determination]:
     """The current determination as of `as_of` per (subject, regime) among those made under `versions`
     (regime → rule version id), of `organisation` or of `subject_refs`: exactly `current_of` over
-    them, read from the index where it answers, and the few other subjects ranked from the log."""
+    them, read from the index where it answers, and the subjects it does not answer for (a few)
+    ranked from the log, every regime of theirs."""
     refs = list(subject_refs) if subject_refs is not None else None
     rows = _scoped(Determination.objects.filter(rule_version_id__in=list(versions.values())),
                    organisation=organisation, subject_refs=refs)
-    index = _index_rows(versions, organisation=organisation, subject_refs=refs)
-    unindexed = _unindexed(index, versions, as_of)
+    unindexed = _unindexed(versions, as_of, organisation=organisation, subject_refs=refs)
     if unindexed is None:
         return current_of(rows, as_of=as_of)
-    answered = Q(sequence__in=index.filter(_answered(versions, as_of)).values("sequence"))
+    answered = _index_rows(versions, organisation=organisation, subject_refs=refs).filter(_answered(versions, as_of))
     if not unindexed:
-        return Determination.objects.filter(answered)
-    ranked = current_of(rows.filter(subject_ref__in=sorted({ref for ref, _ in unindexed}),
-                                    regime__in=sorted({regime for _, regime in unindexed})), as_of=as_of)
-    return Determination.objects.filter(answered | Q(sequence__in=ranked.values("sequence")))
+        return Determination.objects.filter(sequence__in=answered.values("sequence"))
+    # an entry of a subject with a determination come due since the horizon is not its current one
+    ranked_refs = sorted({ref for ref, _ in unindexed})
+    ranked = current_of(rows.filter(subject_ref__in=ranked_refs), as_of=as_of)
+    return Determination.objects.filter(Q(sequence__in=answered.exclude(subject_ref__in=ranked_refs).values("sequence"))
+                                        | Q(sequence__in=ranked.values("sequence")))

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import bulk_write
-from .current import IndexedRow, index_appended
+from .current import AheadRow, IndexedRow, advance_horizon, index_appended
 from .engine import Evaluation
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
 from .models import Confirmation, Determination, FactsSnapshot, LogHead, Payload, PayloadDictionary
@@ -229,10 +229,13 @@ def lock_head() -> None:
 
 
 def _locked_head() -> LogHead:
+    """The log's head, locked for the caller's transaction; the index of current determinations is
+    brought up to today's horizon first (`rules.current.advance_horizon`), once a day."""
     head = LogHead.objects.select_for_update().filter(id=1).first()
     if head is None:
         LogHead.objects.get_or_create(id=1)
         head = LogHead.objects.select_for_update().get(id=1)
+    advance_horizon(head)
     return head
 
 
@@ -307,8 +310,9 @@ def append(
         if copy:  # the id is the table's own default, given as the row is stored (AppendedRow.pk is None)
             names = [name for name in names if name != "id"]
         head = _locked_head()
-        sequence, previous, now = head.sequence, head.row_sha256, timezone.now()
+        sequence, previous, now, horizon = head.sequence, head.row_sha256, timezone.now(), head.index_horizon
         newest: dict[tuple[str, str], IndexedRow] = {}
+        ahead: dict[tuple[str, str], AheadRow] = {}
 
         def chained() -> Iterator[list[Any]]:
             """Each row with its place in the chain; on PostgreSQL the server stores one while the next is hashed."""
@@ -354,7 +358,10 @@ def append(
                 }
                 previous = row_sha
                 key = (item.ref, item.regime)
-                if key not in newest or newest[key].as_of <= item.as_of:
+                if item.as_of > horizon:
+                    if key not in ahead or ahead[key].as_of > item.as_of:
+                        ahead[key] = AheadRow(item.ref, item.regime, item.organisation, item.as_of)
+                elif key not in newest or newest[key].as_of <= item.as_of:
                     newest[key] = IndexedRow(item.ref, item.regime, sequence, item.as_of, item.rule_version_id,
                                              item.kind, item.organisation, item.status, item.tier)
                 appended.append(AppendedRow(
@@ -368,7 +375,7 @@ def append(
         else:
             created = Determination.objects.bulk_create([Determination(*ordered) for ordered in chained()])
             appended = [row._replace(pk=made.pk) for row, made in zip(appended, created, strict=True)]
-        index_appended(list(newest.values()))
+        index_appended(list(newest.values()), list(ahead.values()))
         LogHead.objects.filter(id=1).update(sequence=sequence, row_sha256=previous)
     return appended
 

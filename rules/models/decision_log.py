@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from rules.engine.vocabulary import STATUS_CHOICES
 
@@ -395,6 +397,11 @@ def confirmation_fields(position: int, run_id: int | None, as_of: Any, trigger: 
             log_sha256]
 
 
+def horizon_today() -> date:
+    """Today (UTC), the date up to which a write brings the index of current determinations."""
+    return timezone.now().date()
+
+
 class LogHead(models.Model):
     """The chain's last row, and the confirmations' last; appending locks it so rows and
     confirmations join their chains one writer at a time."""
@@ -404,16 +411,23 @@ class LogHead(models.Model):
     row_sha256 = models.CharField(max_length=64, default=GENESIS_SHA256)
     confirmation_position = models.BigIntegerField(default=0)
     confirmation_sha256 = models.CharField(max_length=64, default=GENESIS_SHA256)
+    index_horizon = models.DateField(
+        default=horizon_today,
+        help_text="The index of current determinations keeps the newest row of each (subject, regime) dated on "
+                  "or before this date (CurrentDetermination), and the earliest date of those dated after it "
+                  "(DeterminationAhead); each write to the log moves it on to today (rules.current).",
+    )
 
 
 class CurrentDetermination(models.Model):
-    """The newest determination of each (subject, regime) in the log, in `rules.current`'s order
-    (newest as-of date, then last appended), with what the workspace counts of it. Derived from the
-    log, never a record of its own: `decision_log.append` keeps it in the same transaction as the rows
-    it appends, `manage.py verify_log` checks it against the log, and `rules.current.rebuild_index`
-    makes it again from the log. It answers "current as of D" for every subject whose newest
-    determination is as of D or earlier under the version in force then; the others are read from
-    the log (`rules.current.current_in_force`)."""
+    """The newest determination of each (subject, regime) in the log dated on or before the index's
+    horizon (`LogHead.index_horizon`, today as of the last write), in `rules.current`'s order (newest
+    as-of date, then last appended), with what the workspace counts of it. Derived from the log, never
+    a record of its own: `decision_log.append` keeps it in the same transaction as the rows it appends,
+    `manage.py verify_log` checks it against the log, and `rules.current.rebuild_index` makes it again
+    from the log. It answers "current as of D" for every subject whose entry is as of D or earlier
+    under the version in force then, and that has no determination dated after the horizon and on or
+    before D (`DeterminationAhead`); the others are read from the log (`rules.current.current_in_force`)."""
 
     subject_ref = models.CharField(max_length=500)
     regime = models.SlugField(max_length=64, db_index=False)
@@ -440,3 +454,26 @@ class CurrentDetermination(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.subject_ref} {self.regime}"
+
+
+class DeterminationAhead(models.Model):
+    """A (subject, regime) with determinations dated after the index's horizon (`LogHead.index_horizon`),
+    and the earliest of their as-of dates. Derived from the log, like `CurrentDetermination`, and kept
+    with it. A run dated in the future, or a lab's evaluation as of a later date, does not displace the
+    subject's current entry: as of a date before this one the index still answers; as of this date or
+    after, the subject is ranked from the log until the horizon passes it (`rules.current`)."""
+
+    subject_ref = models.CharField(max_length=500)
+    regime = models.SlugField(max_length=64, db_index=False)
+    organisation = models.SlugField(max_length=64, db_index=False)
+    as_of = models.DateField(help_text="The earliest as-of date of the subject's determinations under this regime "
+                                       "after the index's horizon.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject_ref", "regime"], name="determination_ahead_subject_regime"),
+        ]
+        indexes = [models.Index(fields=["as_of"], name="determination_ahead_as_of")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_ref} {self.regime} from {self.as_of}"

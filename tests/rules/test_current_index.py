@@ -1,27 +1,29 @@
 """The index of current determinations (`rules.models.CurrentDetermination`): the newest determination
-of each (subject, regime), kept in the transaction that appends it. The workspace reads "current" and
-counts statuses through it; what it reads must be exactly what ranking the whole log gives
-(`rules.current.current_of`), on any date, whether the index answers for every subject, for some, or
-for too few to use, and `verify_log` says when the index and the log disagree."""
+of each (subject, regime) dated on or before its horizon (today, as of the last write), kept in the
+transaction that appends it, with the earliest date of those dated after it
+(`rules.models.DeterminationAhead`). The workspace reads "current" and counts statuses through it;
+what it reads must be exactly what ranking the whole log gives (`rules.current.current_of`), on any
+date, whether the index answers for every subject, for some, or for too few to use, and `verify_log`
+says when the index and the log disagree."""
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 import rules.current
 from registry.services import registry_submit
 from rules import decision_log
 from rules.current import current_of, index_faults, rebuild_index
-from rules.models import Confirmation, CurrentDetermination, Determination
+from rules.models import Confirmation, CurrentDetermination, Determination, DeterminationAhead, LogHead
 from rules.models.runs import Trigger
 from rules.selectors import current_counts, current_determinations, regimes_in_force
-from rules.services import run_create, run_execute_inline
+from rules.services import run_create, run_execute_inline, today
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
 from tests.rules.conftest import submit_registry, tamper
 
@@ -30,7 +32,10 @@ pytestmark = pytest.mark.django_db
 REGIMES = ["eu-ai-act", "us-eo-14110"]
 # us-eo-14110's version is in force on the first date only; the EU AI Act's on the others
 PAST, EARLY, LATER, LATEST = date(2024, 6, 1), date(2025, 9, 1), date(2026, 3, 1), date(2026, 3, 2)
-READ_ON = [date(2024, 5, 31), PAST, date(2024, 9, 30), EARLY, date(2025, 12, 1), LATER, LATEST, date(2026, 12, 4)]
+# dated after today, whenever the tests run: past the index's horizon
+AHEAD, FURTHER = today() + timedelta(days=60), today() + timedelta(days=90)
+READ_ON = [date(2024, 5, 31), PAST, date(2024, 9, 30), EARLY, date(2025, 12, 1), LATER, LATEST, date(2026, 12, 4),
+           today(), AHEAD - timedelta(days=1), AHEAD, FURTHER]
 
 
 def evaluate(refs, *, as_of, confirms=True):
@@ -38,24 +43,47 @@ def evaluate(refs, *, as_of, confirms=True):
                                          chunk_size=2, confirms=confirms))
 
 
-def newest_in_log() -> dict[tuple[str, str], int]:
-    """The definition, in Python: per (subject, regime), the row with the newest as-of date, then the last appended."""
+def newest_in_log(horizon: date | None = None) -> dict[tuple[str, str], int]:
+    """The definition, in Python: per (subject, regime), the row with the newest as-of date on or
+    before the horizon (today's), then the last appended."""
+    horizon = horizon or today()
     newest: dict[tuple[str, str], tuple[date, int]] = {}
-    for row in Determination.objects.all():
+    for row in Determination.objects.filter(as_of__lte=horizon):
         key = (row.subject_ref, row.regime)
         newest[key] = max(newest.get(key, (row.as_of, row.sequence)), (row.as_of, row.sequence))
     return {key: sequence for key, (_, sequence) in newest.items()}
+
+
+def ahead_in_log(horizon: date | None = None) -> dict[tuple[str, str], date]:
+    """Per (subject, regime), the earliest as-of date after the horizon (today's), in Python."""
+    horizon = horizon or today()
+    earliest: dict[tuple[str, str], date] = {}
+    for row in Determination.objects.filter(as_of__gt=horizon):
+        key = (row.subject_ref, row.regime)
+        earliest[key] = min(earliest.get(key, row.as_of), row.as_of)
+    return earliest
 
 
 def indexed() -> dict[tuple[str, str], int]:
     return {(e.subject_ref, e.regime): e.sequence for e in CurrentDetermination.objects.all()}
 
 
+def indexed_ahead() -> dict[tuple[str, str], date]:
+    return {(e.subject_ref, e.regime): e.as_of for e in DeterminationAhead.objects.all()}
+
+
+def unindexed(as_of: date) -> list[tuple[str, str]] | None:
+    versions = {r.regime: r.version.pk for r in regimes_in_force(as_of=as_of)}
+    found = rules.current._unindexed(versions, as_of, organisation=None, subject_refs=None)
+    return None if found is None else sorted(found)
+
+
 @pytest.fixture
 def history():
     """Five models and a cluster: all evaluated as of EARLY; three again as of LATER; one of them
     grown and all three again as of LATEST (one row, two confirmed); two of them as of PAST, appended
-    last but dated first; the last two models again as of EARLY, appended anew."""
+    last but dated first; the last two models again as of EARLY, appended anew; two of them as of
+    FURTHER and one as of AHEAD, after today, appended in that order."""
     refs = submit_registry(models=5, clusters=1, training_compute_ops=5e24)
     models = sorted(ref for ref in refs if ref.startswith("model:"))
     evaluate(refs, as_of=EARLY)
@@ -67,6 +95,8 @@ def history():
     evaluate(models[:3], as_of=LATEST)
     evaluate(models[:2], as_of=PAST)
     evaluate(models[3:], as_of=EARLY, confirms=False)
+    evaluate(models[1:3], as_of=FURTHER, confirms=False)
+    evaluate(models[2:3], as_of=AHEAD, confirms=False)
     assert Confirmation.objects.exists()
     return refs
 
@@ -74,12 +104,14 @@ def history():
 def test_the_index_names_the_newest_determination_of_every_subject_and_regime(history):
     expected = newest_in_log()
     assert indexed() == expected and index_faults() == []
+    assert indexed_ahead() == ahead_in_log() and len(indexed_ahead()) == 2 * len(REGIMES)
     entry = CurrentDetermination.objects.get(sequence=expected[sorted(expected)[0]])
     row = Determination.objects.get(sequence=entry.sequence)
     assert (entry.as_of, entry.rule_version_id, entry.status, entry.tier, entry.subject_kind, entry.organisation) == (
         row.as_of, row.rule_version_id, row.status, row.tier, row.subject_kind, row.organisation)
     CurrentDetermination.objects.all().delete()
-    assert rebuild_index() == len(expected) and indexed() == expected
+    DeterminationAhead.objects.all().delete()
+    assert rebuild_index() == len(expected) and indexed() == expected and indexed_ahead() == ahead_in_log()
 
 
 @pytest.mark.parametrize("few_unindexed", [rules.current.FEW_UNINDEXED, 1, 0],
@@ -113,8 +145,7 @@ def test_the_index_answers_some_subjects_and_the_log_the_others():
     evaluate(models[:1], as_of=LATER, confirms=False)
     regimes = regimes_in_force(as_of=date(2025, 12, 1))
     versions = {r.regime: r.version.pk for r in regimes}
-    index = rules.current._index_rows(versions, organisation=None, subject_refs=None)
-    assert rules.current._unindexed(index, versions, date(2025, 12, 1)) == [(models[0], "eu-ai-act")]
+    assert unindexed(date(2025, 12, 1)) == [(models[0], "eu-ai-act")]
     assert rules.current.current_index(versions, as_of=date(2025, 12, 1)) is None
     current = current_determinations(as_of=date(2025, 12, 1), regimes=regimes)
     assert {(row.subject_ref, row.as_of) for row in current.filter(regime="eu-ai-act")} == {
@@ -147,3 +178,111 @@ def test_verify_log_names_the_subjects_whose_index_entry_disagrees_with_the_log_
     call_command("verify_log", "--no-progress", "--rebuild-index", stdout=out, stderr=io.StringIO())
     assert "index of current determinations agrees with the log" in out.getvalue()
     assert indexed() == newest_in_log()
+
+
+def ranked_from_log(as_of: date, **scope) -> set[int]:
+    rows = Determination.objects.filter(rule_version_id__in=[r.version.pk for r in regimes_in_force(as_of=as_of)])
+    if "subject_refs" in scope:
+        rows = rows.filter(subject_ref__in=scope["subject_refs"])
+    return set(current_of(rows, as_of=as_of).values_list("sequence", flat=True))
+
+
+def read(as_of: date, **scope) -> set[int]:
+    return set(current_determinations(as_of=as_of, **scope).values_list("sequence", flat=True))
+
+
+def test_a_run_dated_after_today_leaves_todays_answers_to_the_index_until_its_date_comes(monkeypatch):
+    """A whole registry evaluated as of a date after today (a preview of next quarter, a lab's
+    evaluation as of next year) does not displace what is current today: as of today the index still
+    answers for every subject. As of that date the subjects are ranked from the log; once a write is
+    made on or after it, the index answers for them again."""
+    refs = submit_registry(models=3, training_compute_ops=5e24)
+    models = sorted(ref for ref in refs if ref.startswith("model:"))
+    evaluate(refs, as_of=EARLY)
+    before = indexed()
+    evaluate(refs, as_of=AHEAD, confirms=False)
+    evaluate(models[:1], as_of=FURTHER, confirms=False)
+    assert indexed() == before and index_faults() == []
+    assert indexed_ahead() == {**{(ref, regime): AHEAD for ref in refs for regime in REGIMES},
+                               **{(models[0], regime): AHEAD for regime in REGIMES}}
+    assert unindexed(today()) == [] and unindexed(AHEAD - timedelta(days=1)) == []
+    assert read(today()) == ranked_from_log(today()) and read(today()) <= set(before.values())
+    in_force = [regime for regime in REGIMES if regime in {r.regime for r in regimes_in_force(as_of=AHEAD)}]
+    assert in_force == ["eu-ai-act"]  # us-eo-14110 was revoked
+    assert unindexed(AHEAD) == sorted((ref, regime) for ref in refs for regime in in_force)
+    for as_of in (AHEAD, FURTHER):
+        assert read(as_of) == ranked_from_log(as_of) and read(as_of).isdisjoint(before.values())
+        assert read(as_of, subject_refs=models[:1]) == ranked_from_log(as_of, subject_refs=models[:1])
+
+    # the day comes: the first write moves the horizon on, even one that only confirms
+    monkeypatch.setattr(rules.current, "horizon_today", lambda: AHEAD)
+    evaluate(refs[:1], as_of=AHEAD)
+    assert LogHead.objects.get().index_horizon == AHEAD
+    assert indexed() == newest_in_log(AHEAD) and indexed_ahead() == ahead_in_log(AHEAD) == {
+        (models[0], regime): FURTHER for regime in REGIMES}
+    assert index_faults() == [] and unindexed(AHEAD) == []
+    assert read(AHEAD) == ranked_from_log(AHEAD) and read(today()) == ranked_from_log(today())
+    assert unindexed(FURTHER) == [(models[0], regime) for regime in in_force]
+    assert read(FURTHER) == ranked_from_log(FURTHER)
+
+
+def test_a_horizon_does_not_go_back_and_rows_dated_on_or_before_it_are_entries(monkeypatch):
+    refs = submit_registry(models=1, training_compute_ops=5e24)
+    evaluate(refs, as_of=EARLY)
+    horizon = LogHead.objects.get().index_horizon
+    assert horizon == today()
+    monkeypatch.setattr(rules.current, "horizon_today", lambda: EARLY)  # a clock set back
+    evaluate(refs, as_of=today(), confirms=False)
+    assert LogHead.objects.get().index_horizon == horizon and indexed_ahead() == {}
+    assert indexed() == newest_in_log() and index_faults() == []
+
+
+def test_verify_log_names_a_date_ahead_that_disagrees_with_the_log_and_rebuilds_it(history):
+    entry = DeterminationAhead.objects.order_by("subject_ref", "regime").first()
+    tamper("UPDATE rules_determinationahead SET as_of = %s WHERE id = %s", [FURTHER + timedelta(days=1), entry.pk],
+           table="rules_determinationahead", where="id = %s", where_params=[entry.pk])
+    assert index_faults() == [(entry.subject_ref, entry.regime)]
+    DeterminationAhead.objects.filter(pk=entry.pk).delete()
+    assert index_faults() == [(entry.subject_ref, entry.regime)]
+    with pytest.raises(CommandError, match=rf"disagrees with the log for {entry.subject_ref} under {entry.regime}"):
+        call_command("verify_log", "--no-progress", stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("verify_log", "--no-progress", "--rebuild-index", stdout=io.StringIO(), stderr=io.StringIO())
+    assert indexed_ahead() == ahead_in_log() and index_faults() == []
+
+
+def test_rebuilding_the_index_brings_a_horizon_left_in_the_future_back_to_today(history):
+    """An index kept before it had a horizon holds the newest row whatever its date: its migration sets
+    the horizon past every entry, and `verify_log --rebuild-index` brings it back to today."""
+    rebuild_index()
+    LogHead.objects.filter(id=1).update(index_horizon=FURTHER)
+    CurrentDetermination.objects.all().delete()
+    DeterminationAhead.objects.all().delete()
+    with connection.cursor() as cursor:  # the index as the last append would have left it then
+        cursor.execute(f"INSERT INTO rules_currentdetermination ({', '.join(rules.current._INDEX_COLUMNS)}) "
+                       f"{rules.current._newest_sql()}", [FURTHER])
+    # the two models evaluated after today, under the one regime in force
+    assert index_faults() == [] and unindexed(today()) == sorted(key for key in ahead_in_log() if key[1] == "eu-ai-act")
+    assert len(unindexed(today())) == 2
+    rebuild_index()
+    assert LogHead.objects.get().index_horizon == today() and unindexed(today()) == []
+    assert indexed() == newest_in_log() and indexed_ahead() == ahead_in_log() and index_faults() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_sets_the_horizon_past_every_entry_of_the_index_it_finds():
+    from django.db.migrations.executor import MigrationExecutor
+
+    refs = submit_registry(models=2, training_compute_ops=5e24)
+    evaluate(refs, as_of=EARLY)
+    evaluate(refs[:1], as_of=AHEAD, confirms=False)
+    executor = MigrationExecutor(connection)
+    executor.migrate([("rules", "0014_runs_record_their_engine")])
+    with connection.cursor() as cursor:  # the index as it was kept then: the newest row, whatever its date
+        cursor.execute("DELETE FROM rules_currentdetermination")
+        cursor.execute(f"INSERT INTO rules_currentdetermination ({', '.join(rules.current._INDEX_COLUMNS)}) "
+                       f"{rules.current._newest_sql()}", [FURTHER])
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert LogHead.objects.get().index_horizon == AHEAD
+    assert indexed() == newest_in_log(AHEAD) and indexed_ahead() == {} and index_faults() == []

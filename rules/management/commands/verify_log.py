@@ -21,7 +21,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--no-progress", action="store_true")
         parser.add_argument("--rebuild-index", action="store_true",
-                            help="Once the log is verified, make the index of current determinations again from it.")
+                            help="Once the log is verified, make the index of current determinations again from it, "
+                                 "with its horizon today (determinations dated after today are noted as ahead).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         total = Determination.objects.count()
