@@ -170,7 +170,7 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
 # (a table not in this database counts 0 bytes).
 # the index of current determinations is counted with the log: it is written with every row appended
 LOG_TABLES = ("rules_determination", "rules_payload", "rules_factssnapshot", "rules_confirmation",
-              "rules_currentdetermination")
+              "rules_currentdetermination", "rules_determinationahead")
 
 
 @phase

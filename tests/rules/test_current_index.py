@@ -286,3 +286,44 @@ def test_the_migration_sets_the_horizon_past_every_entry_of_the_index_it_finds()
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert LogHead.objects.get().index_horizon == AHEAD
     assert indexed() == newest_in_log(AHEAD) and indexed_ahead() == {} and index_faults() == []
+
+
+def test_any_sequence_of_runs_and_days_keeps_the_index_what_the_log_says():
+    """Runs of any few subjects dated in the past or after today, confirming or not, and the clock
+    moving on between them: after each, the index is the log's newest row on or before its horizon
+    and the earliest date after it, and what the workspace reads as of any date is the log's ranking."""
+    from unittest import mock
+
+    from hypothesis import HealthCheck, example, given, settings
+    from hypothesis import strategies as st
+
+    start = today()
+    # a few dates, so that runs meet on them: the past, today, and after today
+    step = st.tuples(st.sets(st.integers(0, 2), min_size=1), st.sampled_from([-400, -30, -1, 0, 1, 20, 45, 100]),
+                     st.booleans(), st.sampled_from([0, 0, 1, 30, 60]))
+
+    @settings(max_examples=20, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(step, min_size=1, max_size=5))
+    # a date ahead come due with nothing after it; one come due with another after it
+    @example([({0}, 20, False, 0), ({1}, -1, True, 30)])
+    @example([({0}, 20, False, 0), ({0}, 45, False, 0), ({1}, 0, True, 30)])
+    def check(steps):
+        clock = [start]
+        with transaction.atomic(), mock.patch.object(rules.current, "horizon_today", lambda: clock[0]):
+            refs = submit_registry(models=3, training_compute_ops=5e24)
+            models = sorted(ref for ref in refs if ref.startswith("model:"))
+            dates = {start}
+            for which, offset, confirms, days in steps:
+                clock[0] += timedelta(days=days)
+                as_of = start + timedelta(days=offset)
+                dates |= {as_of, as_of - timedelta(days=1), clock[0]}
+                evaluate([models[i] for i in sorted(which)], as_of=as_of, confirms=confirms)
+                horizon = LogHead.objects.get().index_horizon
+                assert horizon == clock[0]
+                assert indexed() == newest_in_log(horizon) and indexed_ahead() == ahead_in_log(horizon)
+                for read_on in sorted(dates):
+                    assert read(read_on) == ranked_from_log(read_on), (steps, read_on)
+            transaction.set_rollback(True)
+
+    check()
