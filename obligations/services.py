@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from registry.interchange import subject_parts
 from rules import payloads
+from rules.bulk_write import update_rows
 from rules.engine.library import RuleVersion as EngineVersion
 from rules.engine.obligations import (
     DatedFacts,
@@ -370,7 +371,7 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
         if created:
             ObligationState.objects.bulk_create(created)
         if updated:
-            ObligationState.objects.bulk_update(updated, STATE_FIELDS + ("updated_at",))
+            update_rows(ObligationState, updated, STATE_FIELDS + ("updated_at",))
         if existing:
             ObligationState.objects.filter(pk__in=[row[0] for row in existing.values()]).delete()
         ObligationStatusChange.objects.bulk_create(

@@ -49,3 +49,37 @@ def insert_missing(model: type[Model], rows: list[tuple[Any, ...]]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} SELECT * FROM {incoming} ON CONFLICT DO NOTHING")
         cursor.execute(f"DELETE FROM {incoming}")
+
+
+# Rows per UPDATE statement of `update_rows`: each column's values go as one array parameter.
+UPDATE_BATCH = 10_000
+
+
+def update_rows(model: type[Model], objs: Sequence[Model], names: Sequence[str]) -> None:
+    """Sets the fields `names` (names or attnames) of each of `objs`, found by primary key, in
+    statements linear in the rows: on PostgreSQL each column's values as an array, joined to the table
+    by key (`QuerySet.bulk_update` writes a CASE per column over the whole batch, which PostgreSQL
+    evaluates for each row it updates: quadratic in the batch, minutes for 500,000 rows); elsewhere an
+    UPDATE per row (`executemany`). No signals, no `auto_now`: the caller sets every value."""
+    if not objs:
+        return
+    opts = model._meta
+    fields = [opts.get_field(name) for name in names]
+    table, pk = connection.ops.quote_name(opts.db_table), opts.pk
+    quoted = [connection.ops.quote_name(field.column) for field in fields]
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), UPDATE_BATCH):
+            batch = objs[start:start + UPDATE_BATCH]
+            rows = [[field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
+                    + [pk.get_db_prep_save(obj.pk, connection)] for obj in batch]
+            if connection.vendor == "postgresql":
+                arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in (*fields, pk))
+                names_in = ", ".join(f"c{index}" for index in range(len(fields))) + ", key"
+                setting = ", ".join(f"{column} = incoming.c{index}" for index, column in enumerate(quoted))
+                cursor.execute(f"UPDATE {table} SET {setting} FROM unnest({arrays}) AS incoming({names_in}) "
+                               f"WHERE {table}.{connection.ops.quote_name(pk.column)} = incoming.key",
+                               [list(values) for values in zip(*rows, strict=True)])
+            else:
+                setting = ", ".join(f"{column} = %s" for column in quoted)
+                cursor.executemany(f"UPDATE {table} SET {setting} WHERE {connection.ops.quote_name(pk.column)} = %s",
+                                   rows)

@@ -3,11 +3,12 @@ both sides of each due date, fulfilments and their reviews, and the stored state
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from obligations.models import (
     Fulfilment,
@@ -190,6 +191,32 @@ def test_refresh_states_records_each_change_of_status_and_only_changes():
     assert state.status == "overdue"
     change = ObligationStatusChange.objects.filter(obligation="art-52-1-notification").order_by("pk").last()
     assert (change.from_status, change.to_status, change.as_of) == ("due", "overdue", date(2026, 3, 16))
+
+
+def test_states_rewritten_in_batches_read_back_as_written(monkeypatch):
+    """A refresh rewrites the states that changed by key, in batches (`rules.bulk_write.update_rows`):
+    every kind of column reads back as it was set, and the rows not named are left alone."""
+    from rules import bulk_write
+
+    frontier()
+    evaluate(date(2026, 3, 1))
+    refresh_states(as_of=date(2026, 3, 15), subject_refs=[MODEL])
+    states = list(ObligationState.objects.order_by("pk"))
+    assert len(states) >= 4
+    untouched = states.pop()
+    monkeypatch.setattr(bulk_write, "UPDATE_BATCH", 2)
+    now = timezone.now()
+    for index, state in enumerate(states):
+        state.status = "overdue" if index % 2 else "fulfilled"
+        state.due_on = None if index % 2 else date(2027, 1, index + 1)
+        state.due_reason = f"reason {index}: \u2018quoted\u2019, 50% done"
+        state.updated_at = now + timedelta(seconds=index)
+    fields = ("status", "due_on", "due_reason", "updated_at")
+    bulk_write.update_rows(ObligationState, states, fields)
+    read = {state.pk: state for state in ObligationState.objects.all()}
+    assert [tuple(getattr(read[s.pk], f) for f in fields) for s in states] == [
+        tuple(getattr(s, f) for f in fields) for s in states]
+    assert tuple(getattr(read[untouched.pk], f) for f in fields) == tuple(getattr(untouched, f) for f in fields)
 
 
 def test_a_finished_run_brings_the_states_up_to_date_as_of_today(django_capture_on_commit_callbacks):
