@@ -66,20 +66,20 @@ def update_rows(model: type[Model], objs: Sequence[Model], names: Sequence[str])
     opts = model._meta
     fields = [opts.get_field(name) for name in names]
     table, pk = connection.ops.quote_name(opts.db_table), opts.pk
-    quoted = [connection.ops.quote_name(field.column) for field in fields]
+    quoted, key = [connection.ops.quote_name(field.column) for field in fields], connection.ops.quote_name(pk.column)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in (*fields, pk))
+        names_in = ", ".join(f"c{index}" for index in range(len(fields))) + ", key"
+        setting = ", ".join(f"{column} = incoming.c{index}" for index, column in enumerate(quoted))
+        sql = (f"UPDATE {table} SET {setting} FROM unnest({arrays}) AS incoming({names_in}) "
+               f"WHERE {table}.{key} = incoming.key")
+    else:
+        sql = f"UPDATE {table} SET {', '.join(f'{column} = %s' for column in quoted)} WHERE {key} = %s"
     with connection.cursor() as cursor:
         for start in range(0, len(objs), UPDATE_BATCH):
-            batch = objs[start:start + UPDATE_BATCH]
             rows = [[field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
-                    + [pk.get_db_prep_save(obj.pk, connection)] for obj in batch]
+                    + [pk.get_db_prep_save(obj.pk, connection)] for obj in objs[start:start + UPDATE_BATCH]]
             if connection.vendor == "postgresql":
-                arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in (*fields, pk))
-                names_in = ", ".join(f"c{index}" for index in range(len(fields))) + ", key"
-                setting = ", ".join(f"{column} = incoming.c{index}" for index, column in enumerate(quoted))
-                cursor.execute(f"UPDATE {table} SET {setting} FROM unnest({arrays}) AS incoming({names_in}) "
-                               f"WHERE {table}.{connection.ops.quote_name(pk.column)} = incoming.key",
-                               [list(values) for values in zip(*rows, strict=True)])
+                cursor.execute(sql, [list(values) for values in zip(*rows, strict=True)])
             else:
-                setting = ", ".join(f"{column} = %s" for column in quoted)
-                cursor.executemany(f"UPDATE {table} SET {setting} WHERE {connection.ops.quote_name(pk.column)} = %s",
-                                   rows)
+                cursor.executemany(sql, rows)

@@ -45,6 +45,10 @@ NEWEST_FIRST = ("-as_of", "-sequence")
 NEWEST_FIRST_SQL = "as_of DESC, sequence DESC"
 
 
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
 def current_of(rows: QuerySet[Determination], *, as_of: date) -> QuerySet[Determination]:
     """The current determination, as of `as_of`, per (subject, regime) among `rows`, as one query."""
     ranked = rows.filter(as_of__lte=as_of).annotate(
@@ -94,7 +98,7 @@ def recorded_on(rows: QuerySet[Determination], *, as_of: date, few: bool = False
     if few:
         candidates = list(rows.filter(as_of__lt=as_of).values_list("sequence", flat=True))
         return rows.filter(Q(as_of=as_of) | Q(sequence__in=sorted(confirmed_among(candidates, as_of=as_of))))
-    table = connection.ops.quote_name(Determination._meta.db_table)
+    table = _table(Determination)
     recorded = f"SELECT sequence FROM {table} WHERE as_of = %s UNION ALL {_confirmed_sql(connection.vendor)}"
     return rows.filter(sequence__in=RawSQL(recorded, [as_of, as_of]))
 
@@ -146,10 +150,6 @@ _INDEX_UPSERT = (
 _AHEAD_UPSERT = " ON CONFLICT (subject_ref, regime) DO UPDATE SET as_of = excluded.as_of WHERE {table}.as_of > excluded.as_of"
 _INDEX_TYPES = ("varchar", "varchar", "bigint", "date", "bigint", "varchar", "varchar", "varchar", "varchar")
 _AHEAD_TYPES = ("varchar", "varchar", "varchar", "date")
-
-
-def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _upsert(model: Any, columns: tuple[str, ...], types: tuple[str, ...], upsert: str, rows: list[Any]) -> None:
