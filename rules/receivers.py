@@ -24,17 +24,22 @@ def _kind(obj: Any) -> str:
     return next(kind for model, kind in SUBJECT_KINDS if isinstance(obj, model))
 
 
-def enqueue_pending(ids: list[int]) -> bool:
+def enqueue_pending(ids: list[int], *, marked_at: Any = None) -> bool:
     """Sends the evaluation task for these outbox rows; false (and logged) if the broker is down.
 
     The rows are marked sent, and that committed, before the task is sent: a worker that takes the
     task at once must not find them locked by this update (its `skip_locked` read would pass over
-    them and the submission would wait for the sweep). If the broker refuses the task, the mark is
-    taken back so the sweep sends them on its next pass."""
+    them and the submission would wait for the sweep). A submission's rows are written marked
+    (`marked_at`, committed with the submission), which spares the request a statement and a
+    commit; should the process stop between the commit and the send, the sweep sends them again
+    once the mark is stale (`rules.tasks.OUTBOX_STALE_AFTER`), as it does a lost message. If the
+    broker refuses the task, the mark is taken back so the sweep sends them on its next pass."""
     from .tasks import evaluate_pending
 
-    sent_at = timezone.now()
-    PendingEvaluation.objects.filter(pk__in=ids).update(enqueued_at=sent_at)
+    sent_at = marked_at
+    if sent_at is None:
+        sent_at = timezone.now()
+        PendingEvaluation.objects.filter(pk__in=ids).update(enqueued_at=sent_at)
     try:
         evaluate_pending.apply_async(args=[ids], retry=False)
     except Exception as exc:  # kombu raises several types for an unreachable broker
@@ -49,10 +54,11 @@ def enqueue_evaluation(sender: Any, *, subjects: list[str], records: list[Any] |
     """One outbox row per changed record, kept by kind and id (a sender giving only references has
     its rows resolved by reference when they are evaluated)."""
     requested_by = actor if getattr(actor, "pk", None) else None
+    sent_at = timezone.now()
     if records is not None:
         rows = [PendingEvaluation(subject_ref=obj.subject_ref, subject_kind=_kind(obj), record_id=obj.pk,
-                                  requested_by=requested_by) for obj in records]
+                                  requested_by=requested_by, enqueued_at=sent_at) for obj in records]
     else:
-        rows = [PendingEvaluation(subject_ref=ref, requested_by=requested_by) for ref in subjects]
+        rows = [PendingEvaluation(subject_ref=ref, requested_by=requested_by, enqueued_at=sent_at) for ref in subjects]
     ids = [row.pk for row in PendingEvaluation.objects.bulk_create(rows)]
-    transaction.on_commit(lambda: enqueue_pending(ids))
+    transaction.on_commit(lambda: enqueue_pending(ids, marked_at=sent_at))

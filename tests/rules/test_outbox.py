@@ -174,3 +174,63 @@ def test_the_migration_gives_waiting_rows_their_record_and_marks_a_row_naming_no
     assert rows[model.subject_ref].failed_at is None
     unreadable = rows["model:org-0/Model/1@x@1"]
     assert unreadable.record_id is None and unreadable.failed_at is not None and "names no record" in unreadable.error
+
+
+@pytest.mark.django_db
+def test_a_submission_marks_its_outbox_rows_sent_in_its_own_transaction_and_writes_nothing_after_it(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.test.utils import CaptureQueriesContext
+
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(sorted(args[0])))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        submit_registry(models=2)
+    rows = list(PendingEvaluation.objects.all())
+    assert len(rows) == 3 and all(row.enqueued_at is not None for row in rows)
+    with CaptureQueriesContext(connection) as queries:
+        for callback in callbacks:
+            callback()
+    assert sent == [sorted(row.pk for row in rows)]
+    assert not queries.captured_queries, [query["sql"] for query in queries.captured_queries]
+
+
+@pytest.mark.django_db
+def test_rows_committed_but_never_sent_are_sent_by_the_sweep_once_their_mark_is_stale(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    """The process stopped between the submission's commit and its send: the rows are marked sent,
+    so the sweep treats them as a lost message, neither sooner nor later."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(sorted(args[0])))
+    with django_capture_on_commit_callbacks(execute=False):
+        submit_registry(models=1)
+    ids = sorted(PendingEvaluation.objects.values_list("pk", flat=True))
+    marked = PendingEvaluation.objects.values_list("enqueued_at", flat=True).first()
+    assert tasks.pending_sweep(min_age_seconds=0) == 0 and not sent
+
+    later = marked + tasks.OUTBOX_STALE_AFTER + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert tasks.pending_sweep(min_age_seconds=0) == len(ids)
+    assert sent == [ids]
+    assert set(PendingEvaluation.objects.values_list("attempts", flat=True)) == {1}
+
+
+@pytest.mark.django_db
+def test_a_submission_refused_by_the_broker_leaves_its_rows_for_the_sweep_at_once(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ConnectionRefusedError("the broker is down")
+
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_registry(models=1)
+    assert set(PendingEvaluation.objects.values_list("enqueued_at", flat=True)) == {None}
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(sorted(args[0])))
+    assert tasks.pending_sweep(min_age_seconds=0) == 2 and len(sent[0]) == 2
