@@ -9,21 +9,16 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 
 from rules.engine.vocabulary import ObligationStatus
 
-from .models import Fulfilment, ObligationState, ReviewDecision
+from .models import Fulfilment, ObligationState, ReviewDecision, overdue_first
 from .services import FulfilmentView, ObligationView, obligations_as_of
 
 DUE_SOON_DAYS = 14
 OPEN_STATUSES = (ObligationStatus.DUE, ObligationStatus.NOT_YET_DUE)
 OBLIGATION_STATUSES = tuple(status.value for status in ObligationStatus)
-
-
-def overdue_first() -> Case:
-    """Overdue obligations before the others, then by due date."""
-    return Case(When(status=ObligationStatus.OVERDUE, then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
 def states_filtered(

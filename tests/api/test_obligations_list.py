@@ -159,3 +159,15 @@ def test_a_lab_never_reads_obligations_resting_on_another_labs_unreleased_model(
     worked_out = lab.get(URL, {"as_of": LINEAGE_DAY.isoformat(), "organisation": "acme"}).json()["results"]
     assert worked_out and all(o["determination"] != resting.pk for o in worked_out)
     assert "Acme-FT" not in {o["subject"]["name"] for o in worked_out}
+
+
+def test_the_list_reads_its_page_in_the_order_of_an_index(regulator_api, states):
+    """The order overdue first, then by due date, is the index `obligation_state_listed`'s."""
+    from tests.support.plans import listed_statement, plan_without_sorting
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    with CaptureQueriesContext(connection) as queries:
+        assert regulator_api.get(URL).status_code == 200
+    plan = plan_without_sorting(listed_statement(queries.captured_queries, ObligationState._meta.db_table))
+    assert "obligation_state_listed" in plan and "Sort" not in plan, plan
