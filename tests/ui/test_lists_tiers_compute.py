@@ -163,3 +163,19 @@ def test_the_determination_page_reads_each_test_as_what_it_is(agency_client, wor
     table = re.sub(r"\s+", " ", re.search(r'<table class="determination-tests">(.*?)</table>', page, re.S).group(1))
     assert "3.8e25 ops ≤ 1e26 ops: not met (0.38 × the threshold)" in table
     assert "3.8e25 ops &gt; 1e26 ops" not in table
+
+
+@pytest.mark.parametrize("trigger", ["submission", "schedule", "manual"])
+def test_the_determination_list_filtered_by_trigger_reads_its_page_in_the_logs_order_from_an_index(
+        agency_client, workspace_registry, trigger):
+    """Whatever share of the log a trigger has, a page of its rows is read from the index on (trigger,
+    sequence): neither sorted after reading all of them, nor found by walking the log past the others."""
+    from tests.support.plans import listed_statement, plan_without_sorting
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    with CaptureQueriesContext(connection) as queries:
+        assert agency_client.get(DETERMINATIONS, {"trigger__exact": trigger}).status_code == 200
+    plan = plan_without_sorting(listed_statement(queries.captured_queries, Determination._meta.db_table))
+    assert "determination_trigger_sequence" in plan, plan
+    assert "Sort" not in plan and "Filter" not in plan, plan
