@@ -14,6 +14,8 @@ from django.http import Http404
 from accounts.selectors import access_of
 from rules.visibility import NOTHING_WITHHELD, Unreleased, changes_shown, unreleased_elsewhere, withheld_condition
 
+from .widgets import ListedSelects
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -90,7 +92,7 @@ def is_regulator(user: Any) -> bool:
     return not scope_of(user).restricted
 
 
-class OrganisationScopedAdmin(admin.ModelAdmin):
+class OrganisationScopedAdmin(ListedSelects, admin.ModelAdmin):
     """Lists, change pages, filters and autocomplete confined to the user's organisation; another
     organisation's record is a 404, as if it did not exist."""
 

@@ -18,6 +18,7 @@ from registry.models import AcceleratorGroup, Cluster, NetworkLink
 
 from .display import ScientificDisplayMixin
 from .forms import ExactNumberField
+from .widgets import ListedSelects
 
 # Rows of one inline (groups, or links) the page edits; a cluster with more shows this many, read-only.
 TOPOLOGY_EDITABLE_ROWS = 50
@@ -74,7 +75,7 @@ class CappedTopologyFormSet(BaseInlineFormSet):
             f"A cluster has at most %(num)d {self.model._meta.verbose_name_plural} ({self.limit_name}).")
 
 
-class CappedTopologyInline(ScientificDisplayMixin, admin.TabularInline):
+class CappedTopologyInline(ListedSelects, ScientificDisplayMixin, admin.TabularInline):
     """An inline of a cluster's topology: editable for a small cluster, read-only and capped for a
     large one; never more rows than `limit_setting` allows."""
 

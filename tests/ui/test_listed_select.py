@@ -1,0 +1,59 @@
+"""`ListedSelect` writes the HTML Django's `Select` templates write (its options in one pass), and the
+record pages use it for their plain selects while autocomplete fields stay autocomplete."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django import forms
+from django.urls import reverse
+
+from registry.models import AIModel, Organisation
+from workspace.admin.widgets import ListedSelect
+
+pytestmark = pytest.mark.django_db
+
+
+def tags(html: str) -> str:
+    """The markup without the whitespace Django's templates put between tags."""
+    return re.sub(r">\s+<", "><", html.strip())
+
+
+def both(field: forms.Field, name: str, value: object, attrs: dict[str, object] | None = None) -> tuple[str, str]:
+    django_select = forms.Select(attrs=attrs)
+    listed = ListedSelect(attrs=attrs)
+    django_select.choices = listed.choices = field.choices
+    return tags(django_select.render(name, value)), tags(listed.render(name, value))
+
+
+def test_it_writes_what_djangos_select_writes_for_records_chosen_or_not(workspace_registry):
+    Organisation.objects.filter(slug="beta").update(name='Beta <"Labs"> & Co')
+    field = forms.ModelChoiceField(queryset=Organisation.objects.order_by("slug"))
+    beta = Organisation.objects.get(slug="beta").pk
+    for value, attrs in ((None, None), (beta, {"id": "id_organisation", "required": True, "class": "wide"}),
+                         (str(beta), {"disabled": False, "data-x": "1"})):
+        expected, written = both(field, "organisation", value, attrs)
+        assert written == expected
+    assert "&lt;&quot;Labs&quot;&gt; &amp; Co" in written and f'value="{beta}" selected' in written
+
+
+def test_it_writes_groups_of_choices_as_djangos_select_does():
+    field = forms.ChoiceField(choices=[("", "---------"), ("Training", [("gpu", "GPU"), ("tpu", "TPU")]),
+                                       ("Other", [("cpu", "CPU <x86>")])])
+    expected, written = both(field, "accelerator", "tpu", {"id": "id_accelerator"})
+    assert written == expected and '<optgroup label="Training">' in written
+
+
+def test_the_model_page_lists_every_organisation_and_keeps_the_base_model_autocomplete(admin_client, workspace_registry):
+    model = AIModel.objects.get(organisation__slug="acme", name="Frontier")
+    response = admin_client.get(reverse("admin:registry_aimodel_change", args=[model.pk]))
+    fields = response.context["adminform"].form.fields
+    assert type(fields["organisation"].widget.widget) is ListedSelect  # inside the admin's related-field wrapper
+    assert type(fields["base_model"].widget) is not ListedSelect
+    page = response.content.decode()
+    select = re.search(r'<select name="organisation"[^>]*>(.*?)</select>', page, re.S)
+    assert select, "no organisation select"
+    listed = re.findall(r'<option value="(\d+)"( selected)?>', select.group(1))
+    assert {int(pk) for pk, _ in listed} == set(Organisation.objects.values_list("pk", flat=True))
+    assert [int(pk) for pk, chosen in listed if chosen] == [model.organisation_id]
+    assert re.search(r'<select name="base_model"[^>]*class="[^"]*admin-autocomplete', page)
