@@ -32,12 +32,14 @@ def enqueue_pending(ids: list[int], *, marked_at: Any = None) -> bool:
     them and the submission would wait for the sweep). A submission's rows are written marked
     (`marked_at`, committed with the submission), which spares the request a statement and a
     commit; should the process stop between the commit and the send, the sweep sends them again
-    once the mark is stale (`rules.tasks.OUTBOX_STALE_AFTER`), as it does a lost message. If the
-    broker refuses the task, the mark is taken back so the sweep sends them on its next pass."""
-    from .tasks import evaluate_pending
+    once the mark is stale (`rules.tasks.OUTBOX_STALE_AFTER`), as it does a lost message. A mark
+    made long before the commit (a large import's transaction) is made again here, so the sweep
+    does not take the rows for lost as soon as they are committed. If the broker refuses the task,
+    the mark is taken back so the sweep sends them on its next pass."""
+    from .tasks import OUTBOX_STALE_AFTER, evaluate_pending
 
     sent_at = marked_at
-    if sent_at is None:
+    if sent_at is None or timezone.now() - sent_at > OUTBOX_STALE_AFTER / 4:
         sent_at = timezone.now()
         PendingEvaluation.objects.filter(pk__in=ids).update(enqueued_at=sent_at)
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
@@ -234,3 +235,23 @@ def test_a_submission_refused_by_the_broker_leaves_its_rows_for_the_sweep_at_onc
     sent: list[list[int]] = []
     monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(sorted(args[0])))
     assert tasks.pending_sweep(min_age_seconds=0) == 2 and len(sent[0]) == 2
+
+
+@pytest.mark.django_db
+def test_rows_marked_long_before_their_commit_are_marked_again_when_sent(django_capture_on_commit_callbacks, monkeypatch):
+    """A large import's transaction can outlast the sweep's patience: its rows, marked when written,
+    are marked again as they are sent, so the sweep does not send them a second time at once."""
+    from django.utils import timezone
+
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(sorted(args[0])))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        submit_registry(models=1)
+    marked = PendingEvaluation.objects.values_list("enqueued_at", flat=True).first()
+    committed = marked + tasks.OUTBOX_STALE_AFTER + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: committed)
+    for callback in callbacks:
+        callback()
+    assert len(sent) == 1
+    assert set(PendingEvaluation.objects.values_list("enqueued_at", flat=True)) == {committed}
+    assert tasks.pending_sweep(min_age_seconds=0) == 0 and len(sent) == 1
