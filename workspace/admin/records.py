@@ -26,6 +26,7 @@ from .filters import (
     ComputeRangeFilter,
     ModelStatusFilter,
     ModelTierFilter,
+    RecordOrganisationFilter,
 )
 from .forms import MODALITIES, ModalitiesField
 from .history import ClusterRevisionInline, ModelRevisionInline, OrganisationRevisionInline, RevisionedAdmin
@@ -105,7 +106,7 @@ class AIModelAdmin(CsvExportMixin, SubjectPageMixin, ScientificDisplayMixin, Rev
         "training_hours": "hours", "training_compute_uncertainty": "", "training_utilization": "",
     }
     list_display = ("__str__", "training_compute", "parameters", "tokens", "base_model", "released_on")
-    list_filter = (ModelStatusFilter, ModelTierFilter, ("organisation", admin.RelatedOnlyFieldListFilter),
+    list_filter = (ModelStatusFilter, ModelTierFilter, RecordOrganisationFilter,
                    ComputeRangeFilter, BiologicalFilter, "general_purpose", "derivation")
     search_fields = ("name", "version", "organisation__slug", "organisation__name")
     list_select_related = ("organisation", "base_model__organisation")
@@ -256,7 +257,7 @@ class ClusterAdmin(CsvExportMixin, SubjectPageMixin, RevisionedAdmin):
     subject_kind = "cluster"
     list_display = ("__str__", "accelerators", "peak_capacity", "datacenters", "used_for_ai_training",
                     "operational_from", "revision")
-    list_filter = (ClusterStatusFilter, ClusterTierFilter, ("organisation", admin.RelatedOnlyFieldListFilter),
+    list_filter = (ClusterStatusFilter, ClusterTierFilter, RecordOrganisationFilter,
                    ClusterPeakRangeFilter, "used_for_ai_training")
     search_fields = ("name", "organisation__slug", "organisation__name", "groups__datacenter")
     list_select_related = ("organisation",)

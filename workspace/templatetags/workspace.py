@@ -7,7 +7,9 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.encoding import iri_to_uri
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from rules.engine.formatting import format_quantity
 from rules.engine.vocabulary import status_line
@@ -83,3 +85,14 @@ def subject_obligations(context: dict[str, Any]) -> dict[str, Any]:
 
     return subject_section(request=context["request"], subject_ref=context["subject_ref"],
                            as_of=context["status_as_of"])
+
+
+@register.simple_tag
+def listed_choices(choices: list[dict[str, Any]]) -> str:
+    """A list filter's choices as the admin's filter template writes them (`<li><a href=...>`), in one
+    pass: a filter with a thousand choices is a thousand template renders otherwise."""
+    return mark_safe("".join(
+        format_html('<li{}><a href="{}">{}</a></li>', mark_safe(' class="selected"') if choice["selected"] else "",
+                    iri_to_uri(choice["query_string"]), choice["display"])
+        for choice in choices
+    ))
