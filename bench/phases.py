@@ -499,11 +499,13 @@ def history(*, runs: int, start: str, step_days: int, changes_per_run: int, chun
 
 
 @phase
-def pages(*, samples: int) -> dict[str, Any]:
-    """Server time (p50 / p99) and SQL statements of each workspace page and API list."""
-    from .pages import measure_pages
+def pages(*, samples: int, vacuum: bool = False) -> dict[str, Any]:
+    """Server time (p50 / p99) and SQL statements of each workspace page and API list, after a
+    VACUUM (ANALYZE) of the database when asked (PostgreSQL only)."""
+    from .pages import measure_pages, vacuum_database
 
-    return {"pages": measure_pages(samples=samples)}
+    vacuumed = vacuum_database() if vacuum else False
+    return {"pages": measure_pages(samples=samples), "vacuumed": vacuumed}
 
 
 @phase

@@ -42,6 +42,7 @@ class Options:
     history_anew: bool = False  # the history runs append every determination, none confirmed
     pages: bool = False  # time each workspace page and API list
     pages_samples: int = 20
+    pages_vacuum: bool = False  # VACUUM (ANALYZE) before timing the pages, as autovacuum leaves a database
     reuse: bool = False  # the kept database as it is: only the history and the pages
     unchanged_run: bool = True  # a second full run, the registry unchanged, as of the next day
 
@@ -161,8 +162,11 @@ def _year_scale(options: Options, env: dict[str, str], result: dict[str, Any], s
         }, env=env)
         say(f"  the log holds {result['history']['log_rows']:,} rows")
     if options.pages:
-        say(f"pages: {options.pages_samples} requests per page, server side")
-        result["pages"] = run_phase("pages", {"samples": options.pages_samples}, env=env)["pages"]
+        say(f"pages: {options.pages_samples} requests per page, server side"
+            + (", after VACUUM (ANALYZE)" if options.pages_vacuum else ""))
+        measured = run_phase("pages", {"samples": options.pages_samples, "vacuum": options.pages_vacuum}, env=env)
+        result["pages"] = measured["pages"]
+        result["pages_vacuumed"] = measured["vacuumed"]
 
 
 def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def test_the_bench_command_builds_a_history_and_times_every_page_and_filter():
     with the SQL statements of each."""
     result = bench(models=12, clusters=2, chunk_size=50, api_seconds=0.2, api_concurrency=1, api_only=True,
                    history_runs=2, history_start="2026-03-01", history_step_days=45, history_changes=3,
-                   pages=True, pages_samples=2)
+                   pages=True, pages_samples=2, pages_vacuum=True)
     history = result["history"]
     assert [run["as_of"] for run in history["runs"]] == ["2026-03-01", "2026-04-15"]
     assert [run["revised_models"] for run in history["runs"]] == [0, 3]
@@ -126,6 +126,7 @@ def test_the_bench_command_builds_a_history_and_times_every_page_and_filter():
     filtered = [name for name in pages if name.startswith("models list filtered by ")]
     assert len(filtered) >= 2, sorted(pages)  # each of the list's filters, read from the page itself
     assert all(pages[name]["status"] == 200 for name in filtered)
+    assert result["pages_vacuumed"] is POSTGRESQL  # VACUUM (ANALYZE) before the pages, where there is one
 
 
 def test_the_bench_command_refuses_to_reuse_what_it_cannot():

@@ -83,6 +83,11 @@ class Command(BaseCommand):
                             help="Time, server side, each workspace page (every list filter included) and API "
                                  "list, and count its SQL statements: the `pages` key, p50 / p99 per page.")
         parser.add_argument("--pages-samples", type=int, default=20, help="Requests timed per page.")
+        parser.add_argument("--pages-vacuum", action="store_true",
+                            help="VACUUM (ANALYZE) the database before timing the pages: the state autovacuum (on "
+                                 "as PostgreSQL ships) keeps it in, its visibility map set so that counts may read "
+                                 "an index alone (the `pages_vacuumed` key). Without it the pages are timed as built, "
+                                 "after an ANALYZE.")
         parser.add_argument("--reuse", action="store_true",
                             help="Use the kept database --database-name as it is (no new registry, no full run): "
                                  "only the history runs and the pages asked for. Implies --keep.")
@@ -107,7 +112,8 @@ class Command(BaseCommand):
             history_step_days=max(1, options["history_step_days"]),
             history_changes=_positive("history-changes", options["history_changes"]),
             history_anew=options["history_anew"],
-            pages=options["pages"], pages_samples=max(1, options["pages_samples"]), reuse=options["reuse"],
+            pages=options["pages"], pages_samples=max(1, options["pages_samples"]),
+            pages_vacuum=options["pages_vacuum"], reuse=options["reuse"],
             unchanged_run=not options["skip_unchanged_run"],
         )
         as_json = options["json"]
