@@ -57,3 +57,40 @@ def test_the_model_page_lists_every_organisation_and_keeps_the_base_model_autoco
     assert {int(pk) for pk, _ in listed} == set(Organisation.objects.values_list("pk", flat=True))
     assert [int(pk) for pk, chosen in listed if chosen] == [model.organisation_id]
     assert re.search(r'<select name="base_model"[^>]*class="[^"]*admin-autocomplete', page)
+
+
+def test_it_selects_and_escapes_as_djangos_select_does_at_the_edges():
+    """A value chosen twice is selected once (the first), a safe label is not escaped again, a group
+    without a name is no group, a `None` value is an empty one."""
+    from django.utils.safestring import mark_safe
+
+    field = forms.ChoiceField(choices=[(None, "none"), ("a", mark_safe("<b>A</b>")), ("", [("x", 'X "1" & <2>')]),
+                                       ("g", [("a", "again"), (7, "seven")])])
+    for value in ("a", None, "", 7, "7", ["a"]):
+        expected, written = both(field, "pick", value, {"id": "id_pick"})
+        assert written == expected, value
+    assert written.count(" selected") == 1 and "<b>A</b>" in written and "X &quot;1&quot; &amp; &lt;2&gt;" in written
+
+
+def test_a_clusters_page_reads_each_selects_choices_once_for_all_its_rows(admin_client, workspace_registry):
+    """Two groups (two accelerator selects) and a link (two group selects): the catalog and the
+    cluster's groups are each read once for their choices, not once a row, nor once more for the
+    form the admin builds to learn its fields."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from registry.models import Cluster
+
+    cluster = Cluster.objects.get(organisation__slug="acme", name="Hall A")
+    assert cluster.groups.count() == 2 and cluster.links.count() == 1
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(reverse("admin:registry_cluster_change", args=[cluster.pk]))
+    assert response.status_code == 200
+    statements = [query["sql"] for query in captured.captured_queries]
+    catalog = [sql for sql in statements if 'FROM "registry_accelerator"' in sql]
+    organisations = [sql for sql in statements if 'FROM "registry_organisation" ORDER BY' in sql]
+    assert len(catalog) == 1 and len(organisations) == 1, (catalog, organisations)
+    page = response.content.decode()
+    rows = re.findall(r'<select name="groups-(\d)-accelerator"[^>]*>(.*?)</select>', page, re.S)
+    assert [row for row, _ in rows] == ["0", "1"] and rows[0][1] == rows[1][1]  # the same accelerator in both
+    assert all(" selected>" in options for _, options in rows)  # each row's own accelerator chosen

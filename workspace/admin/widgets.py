@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.utils.html import format_html, format_html_join
+from django.utils.choices import BaseChoiceIterator
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 
@@ -17,30 +18,74 @@ def _attrs(attrs: dict[str, Any]) -> SafeString:
                              for name, value in attrs.items() if value is not False))
 
 
-def _options(options: list[dict[str, Any]]) -> SafeString:
-    return format_html_join("", '<option value="{}"{}>{}</option>',
-                            ((str(option["value"]), _attrs(option["attrs"]), option["label"]) for option in options))
-
-
 class ListedSelect(forms.Select):
     """A `Select` whose options are written in one pass (same names, values, labels, selection and
-    attributes as Django's templates give)."""
+    attributes as Django's templates give), straight from its choices: no option dictionaries, no
+    template per option."""
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        parts = []
-        for group_name, options, _index in widget["optgroups"]:
-            listed = _options(options)
-            parts.append(format_html('<optgroup label="{}">{}</optgroup>', group_name, listed) if group_name else listed)
+        widget = forms.Widget.get_context(self, name, value, attrs)["widget"]  # the select's own, as `Select`'s
+        if self.allow_multiple_selected:
+            widget["attrs"]["multiple"] = True
+        chosen, has_selected, parts = set(widget["value"]), False, []
+        for option_value, option_label in self.choices:  # as `ChoiceWidget.optgroups` reads them
+            grouped = isinstance(option_label, (list, tuple))
+            options = option_label if grouped else [("" if option_value is None else option_value, option_label)]
+            listed = []
+            for subvalue, sublabel in options:
+                selected = (not has_selected or self.allow_multiple_selected) and str(subvalue) in chosen
+                has_selected |= selected
+                listed.append(f'<option value="{conditional_escape(str(subvalue))}"{" selected" if selected else ""}>'
+                              f"{conditional_escape(sublabel)}</option>")
+            written = "".join(listed)
+            parts.append(f'<optgroup label="{conditional_escape(option_value)}">{written}</optgroup>' if grouped and option_value
+                         else written)  # as `select.html`: a group without a name is not one
         return format_html('<select name="{}"{}>{}</select>', widget["name"], _attrs(widget["attrs"]), mark_safe("".join(parts)))
 
 
+class ListedChoices(BaseChoiceIterator):
+    """A foreign key's choices read once for the request, when first written: Django's
+    `ModelChoiceIterator` reads the table again, through a server-side cursor of its own, each time a
+    select is written (an inline's every row) and each time the admin builds the form (twice a page).
+    The values are the records' keys as the select writes them; the field still checks a value sent
+    against its queryset. Never copied: each form's field shares the one list, so a form that sets the
+    field's queryset afterwards must set its choices too."""
+
+    def __init__(self, field: forms.ModelChoiceField) -> None:
+        self._field, self._choices = field, None
+
+    def _listed(self) -> tuple[tuple[Any, Any], ...]:
+        if self._choices is None:
+            field = self._field
+            empty = [] if field.empty_label is None else [("", field.empty_label)]
+            self._choices = (*empty, *((str(field.prepare_value(obj)), field.label_from_instance(obj))
+                                       for obj in field.queryset))
+        return self._choices
+
+    def __iter__(self) -> Any:
+        return iter(self._listed())
+
+    def __len__(self) -> int:
+        return len(self._listed())
+
+    def __copy__(self) -> ListedChoices:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ListedChoices:
+        return self
+
+
 class ListedSelects:
-    """An admin (or inline) whose foreign keys shown as a plain select use `ListedSelect`; those it
-    shows otherwise (autocomplete, raw id, radio buttons) are left as they are."""
+    """An admin (or inline) whose foreign keys shown as a plain select use `ListedSelect`, their
+    choices read once (`ListedChoices`); those it shows otherwise (autocomplete, raw id, radio
+    buttons) are left as they are."""
 
     def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         shown_otherwise = (*self.get_autocomplete_fields(request), *self.raw_id_fields, *self.radio_fields)
-        if "widget" not in kwargs and db_field.name not in shown_otherwise:
+        listed = "widget" not in kwargs and db_field.name not in shown_otherwise
+        if listed:
             kwargs["widget"] = ListedSelect
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if listed and isinstance(field, forms.ModelChoiceField) and isinstance(field.widget, ListedSelect):
+            field.choices = ListedChoices(field)
+        return field
