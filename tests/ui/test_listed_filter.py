@@ -115,3 +115,16 @@ def test_actions_are_offered_on_a_list_with_records_only(agency_client):
     assert not agency_client.get(MODELS).context["cl"].show_admin_actions
     submit_workspace_registry()
     assert agency_client.get(MODELS).context["cl"].show_admin_actions
+
+
+def test_show_counts_counts_each_organisations_records_in_one_statement(agency_client, workspace_registry):
+    with CaptureQueriesContext(connection) as captured:
+        response = agency_client.get(MODELS, {"_facets": "True", "general_purpose__exact": "1"})
+    changelist, spec = organisation_filter(response)
+    shown = {choice["display"] for choice in spec.choices(changelist)}
+    general = AIModel.objects.filter(general_purpose=True)
+    for slug, name in (("acme", "Acme AI"), ("beta", "Beta Labs")):
+        assert f"{name} ({general.filter(organisation__slug=slug).count()})" in shown
+    by_organisation = 'FILTER (WHERE "registry_aimodel"."organisation_id" = '
+    facets = [q["sql"] for q in captured.captured_queries if by_organisation in q["sql"]]
+    assert len(facets) == 1 and facets[0].count(by_organisation) == 2, facets  # acme's and beta's, one statement

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.http import urlencode
 
@@ -154,6 +154,12 @@ class RecordOrganisationFilter(admin.SimpleListFilter):
         if not self.value().isdigit():
             raise IncorrectLookupParameters(f"organisation__id__exact: {self.value()!r} is not an organisation's id")
         return queryset.filter(organisation_id=int(self.value()))
+
+    def get_facet_counts(self, pk_attname: str, filtered_qs: QuerySet) -> dict[str, Count]:
+        """"Show counts": one count per organisation in one aggregate, each by the organisation's key (as
+        the admin's own filter on the field counts), not by a subquery of the list per organisation."""
+        return {f"{index}__c": Count(pk_attname, filter=Q(organisation_id=int(lookup)))
+                for index, (lookup, _title) in enumerate(self.lookup_choices)}
 
     def choices(self, changelist: Any) -> Any:
         if changelist.add_facets:  # counts per choice: the admin's own way
