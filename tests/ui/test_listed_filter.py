@@ -73,8 +73,11 @@ def test_it_filters_the_list_and_refuses_an_id_that_is_not_one(agency_client, wo
     beta = Organisation.objects.get(slug="beta")
     response = agency_client.get(MODELS, {"organisation__id__exact": beta.pk})
     assert [obj.subject_ref for obj in response.context["cl"].result_list] == ["model:beta/Secret@1"]
-    refused = agency_client.get(MODELS, {"organisation__id__exact": "beta"})
-    assert refused.status_code == 302 and refused["Location"].endswith("?e=1")  # the admin's "invalid lookup"
+    for not_an_id in ("beta", "²", "-1", "1.0", "9" * 30):
+        refused = agency_client.get(MODELS, {"organisation__id__exact": not_an_id})
+        assert refused.status_code == 302 and refused["Location"].endswith("?e=1"), not_an_id  # "invalid lookup"
+    none = agency_client.get(MODELS, {"organisation__id__exact": beta.pk + 1000})
+    assert none.status_code == 200 and list(none.context["cl"].result_list) == []  # an id no organisation has
 
 
 def test_a_lab_member_is_offered_its_own_organisation_only(acme_client):

@@ -94,3 +94,28 @@ def test_a_clusters_page_reads_each_selects_choices_once_for_all_its_rows(admin_
     rows = re.findall(r'<select name="groups-(\d)-accelerator"[^>]*>(.*?)</select>', page, re.S)
     assert [row for row, _ in rows] == ["0", "1"] and rows[0][1] == rows[1][1]  # the same accelerator in both
     assert all(" selected>" in options for _, options in rows)  # each row's own accelerator chosen
+
+
+def test_choices_are_read_once_unless_each_form_limits_them():
+    """A field whose model limits its choices (`limit_choices_to`) has them filtered on each form's own
+    copy, after the admin made the field: it keeps Django's choices, read for each form."""
+    from workspace.admin.widgets import ListedChoices, ListedSelects
+
+    class Made:
+        limit: dict[str, str] | None = None
+
+        def formfield_for_foreignkey(self, db_field, request, **kwargs):
+            return forms.ModelChoiceField(queryset=Organisation.objects.order_by("slug"), widget=kwargs["widget"],
+                                          limit_choices_to=self.limit)
+
+    class Admin(ListedSelects, Made):
+        raw_id_fields = radio_fields = ()
+
+        def get_autocomplete_fields(self, request):
+            return ()
+
+    organisation = AIModel._meta.get_field("organisation")
+    assert isinstance(Admin().formfield_for_foreignkey(organisation, None).choices, ListedChoices)
+    limited = Admin()
+    limited.limit = {"slug": "acme"}
+    assert not isinstance(limited.formfield_for_foreignkey(organisation, None).choices, ListedChoices)

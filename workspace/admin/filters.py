@@ -151,7 +151,7 @@ class RecordOrganisationFilter(admin.SimpleListFilter):
     def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
         if not self.value():
             return queryset
-        if not self.value().isdigit():
+        if not (self.value().isascii() and self.value().isdigit()) or int(self.value()) >= 2**63:
             raise IncorrectLookupParameters(f"organisation__id__exact: {self.value()!r} is not an organisation's id")
         return queryset.filter(organisation_id=int(self.value()))
 

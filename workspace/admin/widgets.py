@@ -86,6 +86,7 @@ class ListedSelects:
         if listed:
             kwargs["widget"] = ListedSelect
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if listed and isinstance(field, forms.ModelChoiceField) and isinstance(field.widget, ListedSelect):
+        if (listed and isinstance(field, forms.ModelChoiceField) and isinstance(field.widget, ListedSelect)
+                and not field.limit_choices_to):  # a limit is applied to each form's own field, after this
             field.choices = ListedChoices(field)
         return field
