@@ -73,9 +73,9 @@ def test_it_selects_and_escapes_as_djangos_select_does_at_the_edges():
 
 
 def test_a_clusters_page_reads_each_selects_choices_once_for_all_its_rows(admin_client, workspace_registry):
-    """Two groups (two accelerator selects) and a link (two group selects): the catalog and the
-    cluster's groups are each read once for their choices, not once a row, nor once more for the
-    form the admin builds to learn its fields."""
+    """Two groups (two accelerator selects) and a link: the accelerator catalog is read once for the
+    groups' choices, not once a row, and the organisations once, not once more for the form the admin
+    builds to learn its fields."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
