@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from registry.models import AIModel, Cluster, Organisation
 from registry.services import registry_submit
-from tests.factories import ClusterRecordFactory, OrganisationRecordFactory, document
+from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
 from tests.ui.conftest import submit_workspace_registry
 from workspace.admin.filters import RecordOrganisationFilter
 
@@ -131,3 +131,21 @@ def test_show_counts_counts_each_organisations_records_in_one_statement(agency_c
     by_organisation = 'FILTER (WHERE "registry_aimodel"."organisation_id" = '
     facets = [q["sql"] for q in captured.captured_queries if by_organisation in q["sql"]]
     assert len(facets) == 1 and facets[0].count(by_organisation) == 2, facets  # acme's and beta's, one statement
+
+
+def test_a_long_list_of_organisations_is_folded_unless_one_is_chosen(agency_client, workspace_registry):
+    """Up to thirty organisations the list is open, as the admin shows its filters; beyond, it is
+    folded so that the filters below it stay in view, and open again once an organisation is chosen."""
+    assert 'data-filter-title="organisation" open>' in filter_block(agency_client.get(MODELS))
+    many = [OrganisationRecordFactory(slug=f"lab-{n:02d}", name=f"Lab {n:02d}") for n in range(30)]
+    registry_submit(document(organisations=many, models=[ModelRecordFactory(organisation=org["slug"], name="M")
+                                                         for org in many]), via="import")
+    response = agency_client.get(MODELS)
+    _, spec = organisation_filter(response)
+    assert len(spec.lookup_choices) == 32 and not spec.opens
+    assert filter_block(response).startswith('<details data-filter-title="organisation"><summary>')
+    assert filter_block(response).count("<li") == 33  # every choice still written, "All" with them
+    lab = Organisation.objects.get(slug="lab-07")
+    chosen = agency_client.get(MODELS, {"organisation__id__exact": lab.pk})
+    assert 'data-filter-title="organisation" open>' in filter_block(chosen)
+    assert '<li class="selected"><a href="?organisation__id__exact=' in filter_block(chosen)

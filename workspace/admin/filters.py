@@ -141,6 +141,15 @@ class RecordOrganisationFilter(admin.SimpleListFilter):
     title = "organisation"
     parameter_name = "organisation__id__exact"
     template = "admin/workspace/listed_filter.html"
+    open_up_to = 30  # choices shown open; a longer list is folded, so the filters below it stay in view
+
+    @property
+    def opens(self) -> bool:
+        """Whether the list is shown open: a short one, or one with an organisation chosen. A registry's
+        thousand organisations would push the filters below them (training compute, training data,
+        general purpose, derivation) many screens down. The admin remembers for the session a list
+        the user opens or folds."""
+        return self.value() is not None or len(self.lookup_choices) <= self.open_up_to
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
         records = model_admin.model._default_manager.filter(organisation=OuterRef("pk")).order_by()
