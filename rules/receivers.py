@@ -38,9 +38,9 @@ def enqueue_pending(ids: list[int], *, marked_at: Any = None) -> bool:
     the mark is taken back so the sweep sends them on its next pass."""
     from .tasks import OUTBOX_STALE_AFTER, evaluate_pending
 
-    sent_at = marked_at
-    if sent_at is None or timezone.now() - sent_at > OUTBOX_STALE_AFTER / 4:
-        sent_at = timezone.now()
+    sent_at, now = marked_at, timezone.now()
+    if sent_at is None or now - sent_at > OUTBOX_STALE_AFTER / 4:
+        sent_at = now
         PendingEvaluation.objects.filter(pk__in=ids).update(enqueued_at=sent_at)
     try:
         evaluate_pending.apply_async(args=[ids], retry=False)
