@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
+from django.db.models import BigIntegerField, CharField, Count, Value
 from django.utils import timezone
 
 from . import mapping
@@ -164,6 +164,7 @@ class _Known:
     organisations: dict[str, Organisation] = field(default_factory=dict)  # stored, by slug
     accelerators: dict[str, Accelerator] = field(default_factory=dict)  # the document's, by slug
     models: dict[str, AIModel] = field(default_factory=dict)  # stored models of the lineages named, by ref
+    model_counts: dict[str, int] = field(default_factory=dict)  # stored models of the document's organisations, by slug
 
 
 def _check_references(
@@ -259,13 +260,21 @@ def _check_references(
         for g, group in enumerate(rec["groups"]):
             check_accelerator(f"clusters[{index}].groups[{g}].accelerator", group.get("accelerator"))
     problems += _overflow_problems(cleaned, known.accelerators)
-    problems += _confusable_names(cleaned)
+    problems += _confusable_names(cleaned, known)
     return problems, known
 
 
-def _confusable_names(cleaned: dict[str, list[dict[str, Any]]]) -> list[Problem]:
+def _stored_organisation_ids(slugs: Iterable[str], known: _Known) -> dict[int, str]:
+    """The slugs, by id, of those of `slugs` that are stored organisations (read already by the
+    reference checks): a new or unknown organisation has no stored records to compare with."""
+    return {known.organisations[slug].pk: slug for slug in slugs if slug in known.organisations}
+
+
+def _confusable_names(cleaned: dict[str, list[dict[str, Any]]], known: _Known) -> list[Problem]:
     """A name that reads like another one (same skeleton, other spelling) of the same organisation's
-    models or clusters, or like another organisation's name, is refused: one query per section."""
+    models or clusters, or like another organisation's name, is refused: one query per section, by
+    the organisations' ids (their rows are read already). The models' query also counts each
+    organisation's models, into `known.model_counts`, for REGISTRY_MAX_MODELS_PER_ORGANISATION."""
     problems: list[Problem] = []
     orgs = cleaned["organisations"]
     if orgs:
@@ -288,10 +297,15 @@ def _confusable_names(cleaned: dict[str, list[dict[str, Any]]]) -> list[Problem]
             continue
         wanted = {name_skeleton(rec["name"]) for rec in records}
         named: dict[tuple[str, str], set[str]] = {}
-        for slug, name, skeleton in table.objects.filter(
-                organisation__slug__in={rec["organisation"] for rec in records}, name_skeleton__in=wanted,
-        ).values_list("organisation__slug", "name", "name_skeleton").order_by():
-            named.setdefault((slug, skeleton), set()).add(name)
+        slug_of = _stored_organisation_ids({rec["organisation"] for rec in records}, known)
+        counts: dict[str, int] = {}
+        for org_id, name, skeleton, count in _stored_names(table, slug_of, wanted) if slug_of else ():
+            if name is None:
+                counts[slug_of[org_id]] = count
+            else:
+                named.setdefault((slug_of[org_id], skeleton), set()).add(name)
+        if table is AIModel:
+            known.model_counts = counts
         for index, rec in enumerate(records):
             key = (rec["organisation"], name_skeleton(rec["name"]))
             others = sorted(named.get(key, set()) - {rec["name"]})
@@ -311,10 +325,26 @@ def _base_model_visible(model: AIModel | None, organisation_scope: str | None) -
     return model.released_on is not None and model.released_on <= timezone.localdate()
 
 
-def _check_limits(cleaned: dict[str, list[dict[str, Any]]]) -> list[Problem]:
-    """The registry's limits (settings): REGISTRY_MAX_MODELS_PER_ORGANISATION models in an organisation,
-    REGISTRY_MAX_LINEAGE_DEPTH base models above any model, its stored descendants' included. One
-    count query; the lineages are read only when the document names base models."""
+def _stored_names(table: type[AIModel] | type[Cluster], slug_of: dict[int, str],
+                  skeletons: set[str]) -> Iterable[tuple[int, str | None, str | None, int | None]]:
+    """(organisation id, name, skeleton, None) for each stored record of these organisations whose
+    name has one of these skeletons (an indexed lookup); for models, in the same statement,
+    (organisation id, None, None, count) for each organisation that has models."""
+    stored = table.objects.filter(organisation_id__in=list(slug_of)).order_by()
+    names = stored.filter(name_skeleton__in=skeletons).values_list(
+        "organisation_id", "name", "name_skeleton", Value(None, output_field=BigIntegerField()))
+    if table is not AIModel:
+        return names
+    counts = stored.values("organisation_id").annotate(count=Count("pk")).values_list(
+        "organisation_id", Value(None, output_field=CharField()), Value(None, output_field=CharField()), "count")
+    return names.union(counts, all=True)
+
+
+def _check_limits(cleaned: dict[str, list[dict[str, Any]]], known: _Known) -> list[Problem]:
+    """The registry's limits (settings): REGISTRY_MAX_MODELS_PER_ORGANISATION models in an organisation
+    (counted by the reference checks, `known.model_counts`), REGISTRY_MAX_LINEAGE_DEPTH base models
+    above any model, its stored descendants' included. No query unless the document names base
+    models (their lineages) or an organisation would pass its limit (which of its models are stored)."""
     max_models, max_depth = settings.REGISTRY_MAX_MODELS_PER_ORGANISATION, settings.REGISTRY_MAX_LINEAGE_DEPTH
     records = {model_ref(rec): (index, rec) for index, rec in enumerate(cleaned["models"])}
     if not records:
@@ -323,8 +353,7 @@ def _check_limits(cleaned: dict[str, list[dict[str, Any]]]) -> list[Problem]:
     by_org: dict[str, list[str]] = {}
     for ref, (_index, rec) in records.items():
         by_org.setdefault(rec["organisation"], []).append(ref)
-    counts = dict(AIModel.objects.filter(organisation__slug__in=list(by_org)).values_list("organisation__slug")
-                  .annotate(count=Count("pk")).order_by())
+    counts = known.model_counts
     crowded = [slug for slug, refs in by_org.items() if counts.get(slug, 0) + len(refs) > max_models]
     with_base = any(rec.get("base_model") for _index, rec in records.values())
     stored = _stored_models(set(records)) if crowded or with_base else {}
@@ -615,7 +644,7 @@ def registry_submit(
     known = _Known()
     if cleaned:
         more, known = _check_references(cleaned, organisation_scope=organisation_scope, organisations=organisations)
-        problems += (more or _check_limits(cleaned)) + designation_problems(cleaned)
+        problems += (more or _check_limits(cleaned, known)) + designation_problems(cleaned)
     if problems:
         raise RegistryValidationError(problems)
     tick = progress or (lambda n: None)
@@ -626,7 +655,7 @@ def registry_submit(
                 if _lineage_lock(cleaned) or attempt == 2:  # checked again under the lock, or after a conflict
                     problems, known = _check_references(cleaned, organisation_scope=organisation_scope,
                                                         organisations=organisations)
-                    if problems or (problems := _check_limits(cleaned)):
+                    if problems or (problems := _check_limits(cleaned, known)):
                         raise RegistryValidationError(problems)
                 writer = _Writer(known=known, actor=actor, via=via, result=result, only_new=only_new)
                 for rec in cleaned["organisations"]:
