@@ -146,7 +146,9 @@ if DATABASE_URL:
         # there, so that PostgreSQL may reuse its plan instead of planning it at each execution (a
         # submission's statements take longer to plan than to run). Off behind a pooler that cannot
         # carry prepared statements (PgBouncer before 1.21 in transaction mode).
-        DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+        from config.database import PreparingCursor
+
+        DATABASES["default"].setdefault("OPTIONS", {}).update({"cursor_factory": PreparingCursor, "prepare_threshold": 5})
 else:
     DATABASES = {
         "default": {

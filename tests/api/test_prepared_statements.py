@@ -32,18 +32,22 @@ def _database_options(**environment: str) -> dict:
 def test_prepared_statements_are_on_by_default_and_off_when_asked():
     url = "postgres://registry@127.0.0.1:5432/registry"
     on = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="")
-    assert on.get("server_side_binding") is True and on.get("prepare_threshold") == 5
+    assert "PreparingCursor" in on.get("cursor_factory", "") and on.get("prepare_threshold") == 5
     off = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="0")
-    assert "server_side_binding" not in off and "prepare_threshold" not in off
+    assert "cursor_factory" not in off and "prepare_threshold" not in off
 
 
 def test_sqlite_has_no_prepared_statement_options():
     options = _database_options(DATABASE_URL="", DATABASE_PREPARED_STATEMENTS="1")
-    assert "server_side_binding" not in options and "prepare_threshold" not in options
+    assert "cursor_factory" not in options and "prepare_threshold" not in options
 
 
-@pytest.mark.skipif(not POSTGRESQL or not settings.DATABASES["default"].get("OPTIONS", {}).get("server_side_binding"),
-                    reason="needs PostgreSQL with prepared statements (DATABASE_PREPARED_STATEMENTS on)")
+PREPARING = POSTGRESQL and settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold") is not None
+needs_prepared_statements = pytest.mark.skipif(
+    not PREPARING, reason="needs PostgreSQL with prepared statements (DATABASE_PREPARED_STATEMENTS on)")
+
+
+@needs_prepared_statements
 @pytest.mark.django_db
 def test_a_statement_run_often_is_prepared_on_the_server():
     def prepared() -> list[str]:
@@ -59,3 +63,20 @@ def test_a_statement_run_often_is_prepared_on_the_server():
         Organisation.objects.filter(slug=f"org-{number}").exists()
     statements = prepared()
     assert len(statements) == 1 and "$1" in statements[0]  # one statement, its value a parameter
+
+
+@needs_prepared_statements
+@pytest.mark.django_db
+def test_a_statement_of_more_values_than_the_protocol_carries_is_still_run():
+    """The protocol counts a statement's values in 16 bits: one with more (a large `bulk_create`, an
+    `__in` of many keys) has its values written into its text instead, as without prepared statements."""
+    from accounts.models import AuditEvent
+    from config.database import MAX_BOUND_VALUES
+
+    events = [AuditEvent(action="record.created", subject=f"model:acme/M-{n}@1", detail={"n": n})
+              for n in range(MAX_BOUND_VALUES // 5 + 1)]  # five values a row: actor, action, subject, detail, at
+    AuditEvent.objects.bulk_create(events)
+    assert AuditEvent.objects.filter(subject__startswith="model:acme/M-").count() == len(events)
+    keys = list(AuditEvent.objects.values_list("pk", flat=True)) + list(range(-MAX_BOUND_VALUES, 0))
+    assert len(keys) > MAX_BOUND_VALUES
+    assert AuditEvent.objects.filter(pk__in=keys).count() == AuditEvent.objects.count() >= len(events)
