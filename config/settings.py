@@ -146,9 +146,12 @@ if DATABASE_URL:
         # there, so that PostgreSQL may reuse its plan instead of planning it at each execution (a
         # submission's statements take longer to plan than to run). Off behind a pooler that cannot
         # carry prepared statements (PgBouncer before 1.21 in transaction mode).
+        # `server_side_binding` tells Django the values are bound by the server (how it shows a
+        # statement run); the cursor binds a statement of more than 65,535 values by the client.
         from config.database import PreparingCursor
 
-        DATABASES["default"].setdefault("OPTIONS", {}).update({"cursor_factory": PreparingCursor, "prepare_threshold": 5})
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "cursor_factory": PreparingCursor, "prepare_threshold": 5})
 else:
     DATABASES = {
         "default": {

@@ -32,14 +32,15 @@ def _database_options(**environment: str) -> dict:
 def test_prepared_statements_are_on_by_default_and_off_when_asked():
     url = "postgres://registry@127.0.0.1:5432/registry"
     on = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="")
-    assert "PreparingCursor" in on.get("cursor_factory", "") and on.get("prepare_threshold") == 5
+    assert on.get("server_side_binding") is True and "PreparingCursor" in on.get("cursor_factory", "")
+    assert on.get("prepare_threshold") == 5
     off = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="0")
-    assert "cursor_factory" not in off and "prepare_threshold" not in off
+    assert not {"server_side_binding", "cursor_factory", "prepare_threshold"} & set(off)
 
 
 def test_sqlite_has_no_prepared_statement_options():
     options = _database_options(DATABASE_URL="", DATABASE_PREPARED_STATEMENTS="1")
-    assert "cursor_factory" not in options and "prepare_threshold" not in options
+    assert not {"server_side_binding", "cursor_factory", "prepare_threshold"} & set(options)
 
 
 PREPARING = POSTGRESQL and settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold") is not None
