@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, CharField, Count, Value
 from django.utils import timezone
 
 from . import mapping
@@ -326,18 +325,28 @@ def _base_model_visible(model: AIModel | None, organisation_scope: str | None) -
 
 
 def _stored_names(table: type[AIModel] | type[Cluster], slug_of: dict[int, str],
-                  skeletons: set[str]) -> Iterable[tuple[int, str | None, str | None, int | None]]:
+                  skeletons: set[str]) -> list[tuple[int, str | None, str | None, int | None]]:
     """(organisation id, name, skeleton, None) for each stored record of these organisations whose
     name has one of these skeletons (an indexed lookup); for models, in the same statement,
-    (organisation id, None, None, count) for each organisation that has models."""
-    stored = table.objects.filter(organisation_id__in=list(slug_of)).order_by()
-    names = stored.filter(name_skeleton__in=skeletons).values_list(
-        "organisation_id", "name", "name_skeleton", Value(None, output_field=BigIntegerField()))
-    if table is not AIModel:
-        return names
-    counts = stored.values("organisation_id").annotate(count=Count("pk")).values_list(
-        "organisation_id", Value(None, output_field=CharField()), Value(None, output_field=CharField()), "count")
-    return names.union(counts, all=True)
+    (organisation id, None, None, count) for each organisation that has models. Written from the
+    models' columns rather than compiled by the ORM for every submission (twice the time of the
+    statement itself); values are bound as parameters."""
+    quote = connection.ops.quote_name
+    meta = table._meta
+    db_table = quote(meta.db_table)
+    organisation, name, skeleton = (quote(meta.get_field(f).column) for f in ("organisation", "name", "name_skeleton"))
+    ids, wanted = list(slug_of), sorted(skeletons)
+    in_ids = ", ".join(["%s"] * len(ids))
+    sql = (f"SELECT {organisation}, {name}, {skeleton}, NULL FROM {db_table} "
+           f"WHERE {organisation} IN ({in_ids}) AND {skeleton} IN ({', '.join(['%s'] * len(wanted))})")
+    params: list[Any] = [*ids, *wanted]
+    if table is AIModel:
+        sql += (f" UNION ALL SELECT {organisation}, NULL, NULL, COUNT(*) FROM {db_table} "
+                f"WHERE {organisation} IN ({in_ids}) GROUP BY {organisation}")
+        params += ids
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _check_limits(cleaned: dict[str, list[dict[str, Any]]], known: _Known) -> list[Problem]:
