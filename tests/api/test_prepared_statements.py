@@ -20,7 +20,8 @@ POSTGRESQL = "postgresql" in settings.DATABASES["default"]["ENGINE"]
 
 def _database_options(**environment: str) -> dict:
     """The default database's OPTIONS as settings build them from `environment`."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **environment}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "test-only-not-secret",
+           **environment}
     code = ("import json, django; django.setup(); from django.conf import settings; "
             "print(json.dumps(settings.DATABASES['default'].get('OPTIONS', {}), default=str))")
     done = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True,

@@ -32,8 +32,7 @@ def statements(captured: CaptureQueriesContext) -> list[str]:
 
 
 def tables(sql: list[str], verb: str) -> list[str]:
-    """The table each statement of `verb` reads or writes first (a compound SELECT is parenthesized on PostgreSQL)."""
-    return [re.search(r'(?:FROM|INTO) "(\w+)"', s).group(1) for s in sql if s.lstrip("(").startswith(verb)]
+    return [re.search(r'(?:FROM|INTO) "(\w+)"', s).group(1) for s in sql if s.startswith(verb)]
 
 
 def test_a_new_model_costs_two_reads_and_four_inserts(lab, django_capture_on_commit_callbacks):
