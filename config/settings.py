@@ -141,11 +141,11 @@ if DATABASE_URL:
     # Persistent connections, checked before each request reuses one: a database restart costs
     # the requests in flight, not every request that follows.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", True):
-        # Values bound by the server, and a statement run five times on a connection kept prepared
-        # there, so that PostgreSQL may reuse its plan instead of planning it at each execution (a
-        # submission's statements take longer to plan than to run). Off behind a pooler that cannot
-        # carry prepared statements (PgBouncer before 1.21 in transaction mode).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", False):
+        # Opt-in: values bound by the server, and a statement run five times on a connection kept
+        # prepared there, so that PostgreSQL may reuse its plan instead of planning it at each
+        # execution. A submission then costs a third less, but PostgreSQL's generic plans made some
+        # list pages of a year's log several times slower (BENCHMARKS.md, "Submissions planned once").
         # `server_side_binding` tells Django the values are bound by the server (how it shows a
         # statement run); the cursor binds a statement of more than 65,535 values by the client.
         from config.database import PreparingCursor

@@ -1,6 +1,6 @@
-"""On PostgreSQL the values of a statement are bound by the server, and a statement run often on a
-connection is kept prepared there, so that PostgreSQL need not plan a submission's statements anew
-each time (DATABASE_PREPARED_STATEMENTS, on unless set to 0)."""
+"""DATABASE_PREPARED_STATEMENTS (off unless 1): on PostgreSQL, values bound by the server and a
+statement run often on a connection kept prepared there; a statement of more values than the
+protocol carries is bound by the client instead."""
 from __future__ import annotations
 
 import json
@@ -12,10 +12,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from registry.models import Organisation
-
 BASE_DIR = settings.BASE_DIR
 POSTGRESQL = "postgresql" in settings.DATABASES["default"]["ENGINE"]
+OPTION_NAMES = {"server_side_binding", "cursor_factory", "prepare_threshold"}
 
 
 def _database_options(**environment: str) -> dict:
@@ -30,55 +29,59 @@ def _database_options(**environment: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_prepared_statements_are_on_by_default_and_off_when_asked():
+def test_prepared_statements_are_off_by_default_and_on_when_asked():
     url = "postgres://registry@127.0.0.1:5432/registry"
-    on = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="")
+    assert not OPTION_NAMES & set(_database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS=""))
+    on = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="1")
     assert on.get("server_side_binding") is True and "PreparingCursor" in on.get("cursor_factory", "")
     assert on.get("prepare_threshold") == 5
-    off = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="0")
-    assert not {"server_side_binding", "cursor_factory", "prepare_threshold"} & set(off)
 
 
 def test_sqlite_has_no_prepared_statement_options():
-    options = _database_options(DATABASE_URL="", DATABASE_PREPARED_STATEMENTS="1")
-    assert not {"server_side_binding", "cursor_factory", "prepare_threshold"} & set(options)
+    assert not OPTION_NAMES & set(_database_options(DATABASE_URL="", DATABASE_PREPARED_STATEMENTS="1"))
 
 
-PREPARING = POSTGRESQL and settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold") is not None
-needs_prepared_statements = pytest.mark.skipif(
-    not PREPARING, reason="needs PostgreSQL with prepared statements (DATABASE_PREPARED_STATEMENTS on)")
+@pytest.fixture
+def preparing_connection(db):
+    """A connection to the test database as DATABASE_PREPARED_STATEMENTS=1 opens one."""
+    if not POSTGRESQL:
+        pytest.skip("prepared statements are PostgreSQL's")
+    import psycopg
+
+    from config.database import PreparingCursor
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("prepare_threshold", None)
+    with psycopg.connect(**params, cursor_factory=PreparingCursor, prepare_threshold=5, autocommit=True) as conn:
+        yield conn
 
 
-@needs_prepared_statements
-@pytest.mark.django_db
-def test_a_statement_run_often_is_prepared_on_the_server():
+def test_a_statement_run_often_is_prepared_on_the_server(preparing_connection):
     def prepared() -> list[str]:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT statement FROM pg_prepared_statements")
-            return [row[0] for row in cursor.fetchall() if "registry_organisation" in row[0]]
+        rows = preparing_connection.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+        return [row[0] for row in rows if "registry_organisation" in row[0]]
 
-    assert prepared() == []
+    query = 'SELECT 1 FROM "registry_organisation" WHERE "slug" = %s'
     for number in range(3):
-        Organisation.objects.filter(slug=f"org-{number}").exists()
-    assert prepared() == []  # not yet: a statement run once or twice is only bound
+        preparing_connection.cursor().execute(query, [f"org-{number}"])
+    assert prepared() == []  # not yet: a statement run a few times is only bound
     for number in range(3, 8):
-        Organisation.objects.filter(slug=f"org-{number}").exists()
+        preparing_connection.cursor().execute(query, [f"org-{number}"])
     statements = prepared()
     assert len(statements) == 1 and "$1" in statements[0]  # one statement, its value a parameter
 
 
-@needs_prepared_statements
-@pytest.mark.django_db
-def test_a_statement_of_more_values_than_the_protocol_carries_is_still_run():
+def test_a_statement_of_more_values_than_the_protocol_carries_is_still_run(preparing_connection):
     """The protocol counts a statement's values in 16 bits: one with more (a large `bulk_create`, an
     `__in` of many keys) has its values written into its text instead, as without prepared statements."""
-    from accounts.models import AuditEvent
     from config.database import MAX_BOUND_VALUES
 
-    events = [AuditEvent(action="record.created", subject=f"model:acme/M-{n}@1", detail={"n": n})
-              for n in range(MAX_BOUND_VALUES // 5 + 1)]  # five values a row: actor, action, subject, detail, at
-    AuditEvent.objects.bulk_create(events)
-    assert AuditEvent.objects.filter(subject__startswith="model:acme/M-").count() == len(events)
-    keys = list(AuditEvent.objects.values_list("pk", flat=True)) + list(range(-MAX_BOUND_VALUES, 0))
-    assert len(keys) > MAX_BOUND_VALUES
-    assert AuditEvent.objects.filter(pk__in=keys).count() == AuditEvent.objects.count() >= len(events)
+    values = list(range(MAX_BOUND_VALUES + 5))
+    marks = ", ".join(["(%s)"] * len(values))
+    cursor = preparing_connection.cursor()
+    cursor.execute(f"SELECT count(*), sum(v) FROM (VALUES {marks}) AS t(v)", values)
+    assert cursor.fetchone() == (len(values), sum(values))
+    cursor.execute("SELECT count(*) FROM generate_series(1, 10) AS n WHERE n IN (" + ", ".join(["%s"] * len(values)) + ")",
+                   values)
+    assert cursor.fetchone() == (10,)
