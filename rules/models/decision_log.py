@@ -259,6 +259,11 @@ class Determination(AppendOnlyRow):
             # trigger's rows is read from here, never found by walking the log in order past the
             # other triggers' rows, nor sorted after reading all of a common trigger's (BENCHMARKS.md)
             models.Index(fields=["trigger", "sequence"], name="determination_trigger_sequence"),
+            # the determinations list filtered by the tier reached, in the log's order: only the rows that
+            # reach a tier (a few in ten), so that a page, and the capped count of the list, read a range
+            # of it in order instead of every row of the regime that reaches the tier
+            models.Index(fields=["regime", "tier", "sequence"], condition=~models.Q(tier=""),
+                         name="determination_tier_sequence"),
         ]
 
     def __str__(self) -> str:
