@@ -84,6 +84,7 @@ class RegistryWriter:
         self.model_ids[f"{facts['organisation']}/{facts['name']}@{facts['version']}"] = model_id
         self.pending[AIModel].append(AIModel(
             id=model_id, organisation_id=org_id, name_skeleton=name_skeleton(facts["name"]),
+            stored_subject_ref=f"model:{facts['organisation']}/{facts['name']}@{facts['version']}",
             **row_values("model", facts, resolve=self._resolve),
         ))
         self._revision(ModelRevision, "model", model_id, facts)
@@ -92,6 +93,7 @@ class RegistryWriter:
         cluster_id = self._id(Cluster)
         self.pending[Cluster].append(Cluster(
             id=cluster_id, organisation_id=org_id, name_skeleton=name_skeleton(facts["name"]),
+            stored_subject_ref=f"cluster:{facts['organisation']}/{facts['name']}",
             **row_values("cluster", facts, resolve=self._resolve),
         ))
         group_ids = {}

@@ -35,6 +35,12 @@ class AIModel(models.Model):
         max_length=SKELETON_MAX, blank=True, editable=False,
         help_text="The name as it reads (registry.names): a new name with the skeleton of another of its organisation's models is refused.",
     )
+    stored_subject_ref = models.CharField(
+        max_length=500, editable=False,
+        help_text="The subject ref the decision log names the model by (`model:ORG/NAME@VERSION`), set when the "
+                  "model is recorded (its organisation, name and version never change): the lists filtered by "
+                  "status or tier join the log's index of current determinations on it.",
+    )
     parameter_count = models.FloatField(null=True, blank=True)
     active_parameter_count = models.FloatField(
         null=True, blank=True, help_text="Parameters active per token (mixture of experts)."
@@ -88,6 +94,7 @@ class AIModel(models.Model):
             models.UniqueConstraint(
                 fields=["organisation", "name", "version"], name="model_org_name_version_unique"
             ),
+            models.UniqueConstraint(fields=["stored_subject_ref"], name="model_stored_subject_ref_unique"),
             models.CheckConstraint(condition=_null_or_positive("parameter_count"), name="model_parameter_count_positive"),
             models.CheckConstraint(
                 condition=_null_or_positive("active_parameter_count"), name="model_active_parameter_count_positive"
@@ -127,6 +134,8 @@ class AIModel(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.name_skeleton = name_skeleton(self.name)
+        if not self.stored_subject_ref:
+            self.stored_subject_ref = self.subject_ref
         super().save(*args, **kwargs)
 
     @classmethod

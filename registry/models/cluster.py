@@ -19,6 +19,12 @@ class Cluster(models.Model):
         max_length=SKELETON_MAX, blank=True, editable=False,
         help_text="The name as it reads (registry.names): a new name with the skeleton of another of its organisation's clusters is refused.",
     )
+    stored_subject_ref = models.CharField(
+        max_length=500, editable=False,
+        help_text="The subject ref the decision log names the cluster by (`cluster:ORG/NAME`), set when the "
+                  "cluster is recorded (its organisation and name never change): the lists filtered by status "
+                  "or tier join the log's index of current determinations on it.",
+    )
     used_for_ai_training = models.BooleanField(null=True, blank=True)
     operational_from = models.DateField(null=True, blank=True)
     source = models.TextField(blank=True)
@@ -29,7 +35,10 @@ class Cluster(models.Model):
 
     class Meta:
         ordering = ["organisation__slug", "name"]
-        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="cluster_org_name_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="cluster_org_name_unique"),
+            models.UniqueConstraint(fields=["stored_subject_ref"], name="cluster_stored_subject_ref_unique"),
+        ]
         indexes = [models.Index(fields=["organisation", "name_skeleton"], name="cluster_org_name_skeleton")]
 
     def __str__(self) -> str:
@@ -37,6 +46,8 @@ class Cluster(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.name_skeleton = name_skeleton(self.name)
+        if not self.stored_subject_ref:
+            self.stored_subject_ref = self.subject_ref
         super().save(*args, **kwargs)
 
     @property

@@ -214,3 +214,22 @@ def test_the_determination_list_filtered_by_tier_reads_its_page_and_its_count_fr
     counted = _explained(count)
     assert "Index Only Scan using determination_tier_sequence" in counted, counted
     assert "Sort" not in counted, counted
+
+
+@pytest.mark.parametrize("choice", [{"tier": "eu-ai-act:gpai-systemic-risk"}, {"status": "eu-ai-act:covered"}])
+def test_the_lists_filtered_by_status_or_tier_join_the_current_determinations_on_each_models_stored_ref(
+        agency_client, workspace_registry, choice):
+    """The models whose current determination has a status or reaches a tier are found by the subject
+    ref each model keeps (`stored_subject_ref`, indexed): never by a ref computed in SQL for every model
+    from its organisation's slug, name and version, which no index holds."""
+    with CaptureQueriesContext(connection) as queries:
+        page = agency_client.get(MODELS, choice)
+    assert page.status_code == 200
+    assert {"acme/Frontier@1", "acme/Mid@1"} <= listed(page.content.decode())
+    filtered = [q["sql"] for q in queries.captured_queries
+                if q["sql"].startswith("SELECT") and '"rules_currentdetermination"' in q["sql"]
+                and '"registry_aimodel"' in q["sql"]]
+    assert len(filtered) == 2, filtered  # the page and its count
+    for sql in filtered:
+        assert '"registry_aimodel"."stored_subject_ref" IN (SELECT' in sql, sql
+        assert "||" not in sql and "CONCAT" not in sql.upper(), sql

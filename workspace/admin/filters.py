@@ -26,14 +26,13 @@ from rules.selectors import (
 from workspace.regimes import regime_label
 
 from .compute import DERIVED, PEAK, no_derived_figure, summed_peak, with_derived_training_compute
-from .links import subject_ref_expression
 from .scoping import scope_of, withheld_of
 
 
 def records_whose_current(request: Any, queryset: QuerySet, *, kind: str, regime: str, **condition: Any) -> QuerySet:
     """The records of `queryset` whose current determination today under `regime` (the version in
     force today; none when no version is) meets `condition` (`status=`, `tier=`), less those withheld
-    from the user; one subquery."""
+    from the user; one subquery, joined on each record's stored subject ref."""
     today = timezone.now().date()
     regimes = [r for r in regimes_in_force(as_of=today) if r.regime == regime]
     if not regimes:
@@ -43,7 +42,7 @@ def records_whose_current(request: Any, queryset: QuerySet, *, kind: str, regime
         .filter(subject_kind=kind, **condition)
         .values("subject_ref")
     )
-    return queryset.annotate(subject_ref_sql=subject_ref_expression(kind)).filter(subject_ref_sql__in=refs)
+    return queryset.filter(stored_subject_ref__in=refs)
 
 
 class RegimeStatusFilter(admin.SimpleListFilter):
