@@ -43,4 +43,8 @@ class Migration(migrations.Migration):
             fields=["stored_subject_ref"], name="model_stored_subject_ref_unique")),
         migrations.AddConstraint(model_name="cluster", constraint=models.UniqueConstraint(
             fields=["stored_subject_ref"], name="cluster_stored_subject_ref_unique")),
+        migrations.AddConstraint(model_name="aimodel", constraint=models.CheckConstraint(
+            condition=~models.Q(stored_subject_ref=""), name="model_stored_subject_ref_set")),
+        migrations.AddConstraint(model_name="cluster", constraint=models.CheckConstraint(
+            condition=~models.Q(stored_subject_ref=""), name="cluster_stored_subject_ref_set")),
     ]

@@ -95,6 +95,8 @@ class AIModel(models.Model):
                 fields=["organisation", "name", "version"], name="model_org_name_version_unique"
             ),
             models.UniqueConstraint(fields=["stored_subject_ref"], name="model_stored_subject_ref_unique"),
+            # a bulk insert bypasses save(): a model stored without its ref would drop out of the filtered lists
+            models.CheckConstraint(condition=~Q(stored_subject_ref=""), name="model_stored_subject_ref_set"),
             models.CheckConstraint(condition=_null_or_positive("parameter_count"), name="model_parameter_count_positive"),
             models.CheckConstraint(
                 condition=_null_or_positive("active_parameter_count"), name="model_active_parameter_count_positive"

@@ -38,6 +38,8 @@ class Cluster(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organisation", "name"], name="cluster_org_name_unique"),
             models.UniqueConstraint(fields=["stored_subject_ref"], name="cluster_stored_subject_ref_unique"),
+            # a bulk insert bypasses save(): a cluster stored without its ref would drop out of the filtered lists
+            models.CheckConstraint(condition=~Q(stored_subject_ref=""), name="cluster_stored_subject_ref_set"),
         ]
         indexes = [models.Index(fields=["organisation", "name_skeleton"], name="cluster_org_name_skeleton")]
 

@@ -62,6 +62,18 @@ def test_two_records_cannot_keep_the_same_subject_ref():
         Cluster.objects.filter(pk=other.pk).update(stored_subject_ref="cluster:acme/Hall A")
 
 
+def test_a_record_inserted_without_its_subject_ref_is_refused_by_the_database():
+    """A bulk insert bypasses save(): the database itself refuses a record without its ref, which
+    would otherwise drop out of every list filtered by status or tier."""
+    submit_acme_and_rival()
+    organisation = AIModel.objects.get(name="Acme-1").organisation
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AIModel.objects.bulk_create([AIModel(organisation=organisation, name="Bulk", version="1")])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Cluster.objects.bulk_create([Cluster(organisation=organisation, name="Bulk hall")])
+    assert not AIModel.objects.filter(name="Bulk").exists() and not Cluster.objects.filter(name="Bulk hall").exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_stores_the_subject_ref_of_every_record_stored_before_it():
     from django.db.migrations.executor import MigrationExecutor
