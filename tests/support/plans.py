@@ -5,16 +5,22 @@ from __future__ import annotations
 from django.db import connection
 
 
-def plan_without_sorting(sql: str) -> str:
-    """The plan of `sql` (a statement as sent, its values in it) with every other way priced out."""
+def plan_priced_out(sql: str, *methods: str) -> str:
+    """The plan of `sql` (a statement as sent, its values in it) with each of the planner's `methods`
+    (`sort`, `seqscan`, `bitmapscan`: its `enable_*` settings) priced out."""
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute("SET LOCAL enable_seqscan = off")
+        for method in methods:
+            cursor.execute(f"SET LOCAL enable_{method} = off")
         cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("RESET enable_sort")
-        cursor.execute("RESET enable_seqscan")
+        for method in methods:
+            cursor.execute(f"RESET enable_{method}")
     return plan
+
+
+def plan_without_sorting(sql: str) -> str:
+    """The plan of `sql` with sorting and reading the table whole priced out."""
+    return plan_priced_out(sql, "sort", "seqscan")
 
 
 def listed_statement(queries: list[dict[str, str]], table: str) -> str:

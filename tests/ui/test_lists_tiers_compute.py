@@ -181,24 +181,12 @@ def test_the_determination_list_filtered_by_trigger_reads_its_page_in_the_logs_o
     assert "Sort" not in plan and "Filter" not in plan, plan
 
 
-def _explained(sql: str) -> str:
-    """PostgreSQL's plan of a statement as sent, with reading the table's rows whole priced out."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("EXPLAIN " + sql)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("RESET enable_seqscan")
-        cursor.execute("RESET enable_bitmapscan")
-    return plan
-
-
 def test_the_determination_list_filtered_by_tier_reads_its_page_and_its_count_from_an_index(
         agency_client, workspace_registry):
     """A page of the rows reaching a tier, and the list's capped count, are read in the log's order from
     the index of the rows that reach a tier (regime, tier, sequence): never sorted after reading every
     such row, and the count never reads the rows themselves."""
-    from tests.support.plans import listed_statement, plan_without_sorting
+    from tests.support.plans import listed_statement, plan_priced_out, plan_without_sorting
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's plans")
@@ -211,7 +199,7 @@ def test_the_determination_list_filtered_by_tier_reads_its_page_and_its_count_fr
     assert "Sort" not in plan, plan
     count = next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(*) FROM (SELECT"))
     assert '"rules_determination"."tier" = ' in count, count
-    counted = _explained(count)
+    counted = plan_priced_out(count, "seqscan", "bitmapscan")
     assert "Index Only Scan using determination_tier_sequence" in counted, counted
     assert "Sort" not in counted, counted
 
