@@ -1,5 +1,6 @@
 """From subject refs to their records' admin pages (`workspace.admin.links.subject_admin_urls`): each ref
-to its own record, found by the record's indexed columns; a ref to nothing, or not a ref, has no link."""
+to its own record, found by the subject ref the record keeps (indexed); a ref to nothing, or not a ref,
+has no link."""
 from __future__ import annotations
 
 import pytest
@@ -33,6 +34,13 @@ def test_each_ref_links_to_its_own_record_and_no_other(workspace_registry):
                     hall.subject_ref: change(hall), "organisation:beta": change(beta)}
     assert len(queries.captured_queries) == 3  # one per kind of subject
     assert not any("||" in query["sql"] or "CONCAT" in query["sql"].upper() for query in queries.captured_queries)
+
+
+def test_a_ref_written_with_spaces_around_it_links_as_written(workspace_registry):
+    frontier = AIModel.objects.get(organisation__slug="acme", name="Frontier")
+    asked = f"  {frontier.subject_ref} "
+    assert subject_admin_urls([asked, " organisation:beta"]) == {
+        asked: change(frontier), " organisation:beta": change(Organisation.objects.get(slug="beta"))}
 
 
 def test_no_refs_no_queries(db):

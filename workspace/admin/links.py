@@ -14,21 +14,21 @@ def subject_admin_urls(refs: Iterable[str]) -> dict[str, str]:
 
     Models and clusters are found by the subject ref each keeps (`stored_subject_ref`, indexed),
     organisations by their slug: one query per kind of subject asked about."""
-    wanted: dict[str, dict[str, str]] = {"model": {}, "cluster": {}, "organisation": {}}
+    wanted: dict[str, dict[str, str]] = {"model": {}, "cluster": {}, "organisation": {}}  # kind → key → ref asked
     for ref in set(refs):
         try:
             key = parse_subject(ref)
         except SubjectError:
             continue
-        wanted[key.kind][ref] = key.organisation
+        wanted[key.kind][key.organisation if key.kind == "organisation" else key.ref] = ref
     urls = {}
     for kind, model in (("model", AIModel), ("cluster", Cluster)):
         if wanted[kind]:
-            for ref, pk in model.objects.filter(stored_subject_ref__in=wanted[kind]).order_by().values_list(
+            for stored, pk in model.objects.filter(stored_subject_ref__in=wanted[kind]).order_by().values_list(
                     "stored_subject_ref", "pk"):
-                urls[ref] = reverse(f"admin:registry_{model._meta.model_name}_change", args=[pk])
+                urls[wanted[kind][stored]] = reverse(f"admin:registry_{model._meta.model_name}_change", args=[pk])
     if wanted["organisation"]:
-        slugs = {slug: ref for ref, slug in wanted["organisation"].items()}
+        slugs = wanted["organisation"]
         for slug, pk in Organisation.objects.filter(slug__in=slugs).values_list("slug", "pk"):
             urls[slugs[slug]] = reverse("admin:registry_organisation_change", args=[pk])
     return urls
