@@ -52,13 +52,12 @@ def unreleased_elsewhere(*, organisation_id: int | None, organisation_slug: str 
     rows: dict[int, tuple[Any, ...]] = {}
     own = list(AIModel.objects.filter(organisation_id=organisation_id).values_list(*columns))
     rows.update((row[0], row) for row in own)
-    named = [_split_ref(ref) for ref in ModelRevision.objects.filter(model__organisation_id=organisation_id)
-             .exclude(facts__base_model=None).values_list("facts__base_model", flat=True).distinct()]
-    wanted_refs = Q(pk__in=[])
-    for parts in filter(None, named):
-        wanted_refs |= Q(organisation__slug=parts[0], name=parts[1], version=parts[2])
+    # the base models its revisions named, by the subject ref each model keeps: one indexed IN, however many
+    named = [f"model:{ref}" for ref in ModelRevision.objects.filter(model__organisation_id=organisation_id)
+             .exclude(facts__base_model=None).values_list("facts__base_model", flat=True).distinct()
+             if _split_ref(ref) is not None]
     wanted = {row[1] for row in own if row[1] is not None} - set(rows)
-    extra: Q | None = Q(pk__in=wanted) | wanted_refs
+    extra: Q | None = Q(pk__in=wanted) | Q(stored_subject_ref__in=named)
     while extra is not None:
         found = list(AIModel.objects.filter(extra).values_list(*columns))
         rows.update((row[0], row) for row in found)

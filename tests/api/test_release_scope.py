@@ -149,3 +149,19 @@ def test_a_hypothetical_evaluation_never_shows_a_lab_figures_resting_on_an_unrel
     seen = lab.post("/api/v1/evaluations/", {**body, "subject": "model:acme/Acme-Open-FT@1"}, format="json")
     assert seen.status_code == 200
     assert regulator_api.post("/api/v1/evaluations/", body, format="json").status_code == 200
+
+
+def test_a_base_model_a_revision_once_named_stays_withheld_after_the_model_drops_it(world, lineages):
+    """The lab's earlier determinations rest on the base its earlier revision named: once the model
+    names no base, that base is still found (by the subject ref each model keeps) and still withheld."""
+    from registry.models import Organisation
+    from rules.visibility import unreleased_elsewhere
+
+    acme = Organisation.objects.get(slug="acme")
+    before = unreleased_elsewhere(organisation_id=acme.pk, organisation_slug="acme")
+    assert before.foreign == {"rival/Rival-Secret@1"} and "model:acme/Acme-FT@1" in before.own
+    registry_submit(document(organisations=[], models=[{**FINE_TUNE, "base_model": None, "derivation": None}]),
+                    via="import")
+    after = unreleased_elsewhere(organisation_id=acme.pk, organisation_slug="acme")
+    assert after.foreign == {"rival/Rival-Secret@1"}
+    assert determinations_naming("rival/Rival-Secret@1", subject_ref="model:acme/Acme-FT@1")
