@@ -402,14 +402,15 @@ def _check_limits(cleaned: dict[str, list[dict[str, Any]]], known: _Known) -> li
 
 
 def _stored_models(refs: set[str]) -> dict[str, AIModel]:
-    """Those of `refs` that are stored, by ref, with their organisation and base model: one query."""
-    keys = [match.groupdict() for match in map(MODEL_REF.match, refs) if match]
-    if not keys:
+    """Those of `refs` that are stored, by ref, with their organisation and base model: one query, by
+    the subject ref each model keeps (never every model matching one of the refs' organisations, names
+    and versions taken apart)."""
+    wanted = [f"model:{ref}" for ref in refs if MODEL_REF.match(ref)]
+    if not wanted:
         return {}
-    candidates = AIModel.objects.select_related("organisation", "base_model__organisation").filter(
-        organisation__slug__in={k["organisation"] for k in keys}, name__in={k["name"] for k in keys},
-        version__in={k["version"] for k in keys})
-    return {model.ref: model for model in candidates if model.ref in refs}
+    found = AIModel.objects.select_related("organisation", "base_model__organisation").filter(
+        stored_subject_ref__in=wanted)
+    return {model.ref: model for model in found}
 
 
 def _model_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
