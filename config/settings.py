@@ -332,7 +332,18 @@ CACHES = {
          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}  # an unreachable Redis costs a second
         if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
     ),
+    # The flag that an evaluation of the outbox is queued (rules.receivers), shared by the web
+    # processes and the workers.
+    "outbox": (
+        {"BACKEND": "api.cache.PooledClientRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "outbox",
+         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+        if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "outbox"}
+    ),
 }
+# With Redis, submissions committed while an evaluation of the outbox is queued ask for no other: one
+# task reads them all (README "Decision log and jobs"). Without it (or with eager Celery) each
+# submission's rows are sent in a task of their own.
+OUTBOX_COALESCED = bool(REDIS_URL)
 
 LOGGING = {
     "version": 1,

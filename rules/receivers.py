@@ -1,13 +1,20 @@
-"""A submission's evaluation: recorded in the outbox with the submission, enqueued after commit.
+"""A submission's evaluation: recorded in the outbox with the submission, asked of the workers
+after commit.
 
-If the broker cannot be reached the submission still stands; its outbox rows wait for the
-periodic sweep (`rules.tasks.pending_sweep`) to enqueue them once the broker is back.
+With a broker (Redis), submissions committed while an evaluation of the outbox is queued ask for
+nothing more: that evaluation, once a worker starts it, reads every row committed before it started
+(`request_outbox_evaluation`). If the broker cannot be reached the submission still stands; its
+outbox rows wait for the periodic sweep (`rules.tasks.pending_sweep`) to enqueue them once the
+broker is back.
 """
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,15 +43,86 @@ def enqueue_pending(ids: list[int], *, marked_at: Any = None) -> bool:
     made long before the commit (a large import's transaction) is made again here, so the sweep
     does not take the rows for lost as soon as they are committed. If the broker refuses the task,
     the mark is taken back so the sweep sends them on its next pass."""
-    from .tasks import OUTBOX_STALE_AFTER, evaluate_pending
+    from .tasks import evaluate_pending
+
+    sent_at = _marked(ids, marked_at)
+    try:
+        evaluate_pending.apply_async(args=[ids], retry=False)
+    except Exception as exc:  # kombu raises several types for an unreachable broker
+        log.warning("broker unavailable, %d evaluation(s) left in the outbox: %s", len(ids), exc)
+        PendingEvaluation.objects.filter(pk__in=ids, enqueued_at=sent_at).update(enqueued_at=None)
+        return False
+    return True
+
+
+def _marked(ids: list[int], marked_at: datetime | None) -> datetime:
+    """The rows' mark that they were sent, made again now if it is missing or old (`enqueue_pending`)."""
+    from .tasks import OUTBOX_STALE_AFTER
 
     sent_at, now = marked_at, timezone.now()
     if sent_at is None or now - sent_at > OUTBOX_STALE_AFTER / 4:
         sent_at = now
         PendingEvaluation.objects.filter(pk__in=ids).update(enqueued_at=sent_at)
+    return sent_at
+
+
+# A flag in Redis (the `outbox` cache) says that an evaluation of the outbox is queued and no worker
+# has started it yet. It expires, so that one lost with its message (a broker emptied) is asked for
+# again by the next submission after OUTBOX_EVALUATION_QUEUED_FOR; the sweep sends the rows in
+# between once their mark is stale, as it does for any lost message.
+OUTBOX_EVALUATION_QUEUED = "evaluation-queued"
+OUTBOX_EVALUATION_QUEUED_FOR = 30  # seconds
+
+
+def outbox_coalesced() -> bool:
+    """Whether submissions ask for an evaluation of the outbox (at most one queued at a time) rather
+    than each for its own rows: with a broker and the flag shared through Redis, not when tasks run
+    in the process that sends them."""
+    from .tasks import evaluate_outbox
+
+    return settings.OUTBOX_COALESCED and not evaluate_outbox.app.conf.task_always_eager
+
+
+def request_outbox_evaluation() -> bool:
+    """Queues an evaluation of the outbox unless one is queued that no worker has started: that one
+    will read the rows committed before this call, since its worker clears the flag before it reads
+    (`outbox_evaluation_started`). True if one was queued by this call; raises what the flag's
+    Redis or the broker raise, the flag taken back when the broker refused."""
+    from .tasks import evaluate_outbox
+
+    flags = caches["outbox"]
+    if not flags.add(OUTBOX_EVALUATION_QUEUED, timezone.now().isoformat(), timeout=OUTBOX_EVALUATION_QUEUED_FOR):
+        return False
     try:
-        evaluate_pending.apply_async(args=[ids], retry=False)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
+        evaluate_outbox.apply_async(retry=False)
+    except Exception:
+        try:
+            flags.delete(OUTBOX_EVALUATION_QUEUED)
+        except Exception as exc:  # the flag expires on its own
+            log.warning("could not clear the outbox's flag: %s", exc)
+        raise
+    return True
+
+
+def outbox_evaluation_started() -> None:
+    """A worker starting an evaluation of the outbox: from now on a submission asks for another."""
+    try:
+        caches["outbox"].delete(OUTBOX_EVALUATION_QUEUED)
+    except Exception as exc:  # the flag expires on its own; rows committed meanwhile wait for it or the sweep
+        log.warning("could not clear the outbox's flag: %s", exc)
+
+
+def dispatch_pending(ids: list[int], *, marked_at: datetime | None = None) -> bool:
+    """After a submission commits: its rows are evaluated by a worker. Coalesced (`outbox_coalesced`),
+    they are read by the evaluation of the outbox queued already or by one this asks for; otherwise
+    they are sent in a task of their own (`enqueue_pending`). False (and logged) if the broker or
+    the flag's Redis cannot be reached: the rows' mark is taken back, so the sweep sends them."""
+    if not outbox_coalesced():
+        return enqueue_pending(ids, marked_at=marked_at)
+    sent_at = _marked(ids, marked_at)
+    try:
+        request_outbox_evaluation()
+    except Exception as exc:  # kombu and redis-py raise several types for an unreachable server
         log.warning("broker unavailable, %d evaluation(s) left in the outbox: %s", len(ids), exc)
         PendingEvaluation.objects.filter(pk__in=ids, enqueued_at=sent_at).update(enqueued_at=None)
         return False
@@ -63,4 +141,4 @@ def enqueue_evaluation(sender: Any, *, subjects: list[str], records: list[Any] |
     else:
         rows = [PendingEvaluation(subject_ref=ref, requested_by=requested_by, enqueued_at=sent_at) for ref in subjects]
     ids = [row.pk for row in PendingEvaluation.objects.bulk_create(rows)]
-    transaction.on_commit(lambda: enqueue_pending(ids, marked_at=sent_at))
+    transaction.on_commit(lambda: dispatch_pending(ids, marked_at=sent_at))

@@ -34,6 +34,21 @@ def evaluate_pending(self, pending_ids: list[int]) -> int | None:
     return run.pk if run else None
 
 
+@shared_task(bind=True, **RETRY)
+def evaluate_outbox(self) -> int:
+    """The outbox's rows committed before this task started (`rules.receivers.request_outbox_evaluation`),
+    oldest first, at most OUTBOX_ROWS_A_TASK of them, each requester's in a run of its own; another
+    evaluation is asked for when rows may be left. Returns the rows taken."""
+    from .receivers import outbox_evaluation_started, request_outbox_evaluation
+
+    outbox_evaluation_started()
+    limit = services.OUTBOX_ROWS_A_TASK
+    taken = services.outbox_evaluate(task_id=self.request.id or "", limit=limit)
+    if taken >= limit:
+        request_outbox_evaluation()
+    return taken
+
+
 @shared_task(bind=True, base=RunTask, **RETRY)
 def run_chunk(self, chunk_id: int, run_id: int) -> bool:
     services.chunk_execute(chunk_id=chunk_id, task_id=self.request.id or "")

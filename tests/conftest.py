@@ -40,6 +40,18 @@ def _generous_api_throttle(settings):
     settings.REPORT_MAX_PENDING = 1000
 
 
+@pytest.fixture(autouse=True)
+def _no_outbox_evaluation_queued():
+    """No test starts with the flag of an evaluation of the outbox queued by an earlier one (it lives
+    in Redis, the `outbox` cache, when the suite runs against it; no worker of the suite clears it)."""
+    from django.core.cache import caches
+
+    from rules.receivers import OUTBOX_EVALUATION_QUEUED
+
+    caches["outbox"].delete(OUTBOX_EVALUATION_QUEUED)
+    yield
+
+
 @pytest.fixture(scope="session")
 def _plain_http_live_server_settings():
     """The live server's middleware reads SECURE_SSL_REDIRECT once, when it starts (per test is too late)."""

@@ -11,15 +11,15 @@ status changes they found. Tasks, views and commands call these; nothing here kn
 """
 from .changes import PreviousDeterminations, PreviousRow, previous_determinations, record_changes
 from .chunks import KINDS, ChunkWork, chunk_execute, chunk_read, chunk_write, evaluate_snapshots, today, versions_for
-from .outbox import pending_evaluate
+from .outbox import OUTBOX_ROWS_A_TASK, outbox_evaluate, pending_evaluate
 from .pipeline import can_pipeline, chunk_read_ahead, chunks_execute_pipelined, reader_processes
 from .publication import affected_subjects, publication_problems, rule_version_publish
 from .runs import DEFAULT_CHUNK_SIZE, run_create, run_execute_inline, run_fail, run_finish_if_complete
 
 __all__ = [
-    "DEFAULT_CHUNK_SIZE", "KINDS", "ChunkWork", "PreviousDeterminations", "PreviousRow", "affected_subjects",
+    "DEFAULT_CHUNK_SIZE", "KINDS", "OUTBOX_ROWS_A_TASK", "ChunkWork", "PreviousDeterminations", "PreviousRow", "affected_subjects",
     "can_pipeline", "chunk_execute", "chunk_read", "chunk_read_ahead", "chunk_write", "chunks_execute_pipelined",
-    "evaluate_snapshots", "pending_evaluate", "previous_determinations", "publication_problems", "reader_processes", "record_changes",
+    "evaluate_snapshots", "outbox_evaluate", "pending_evaluate", "previous_determinations", "publication_problems", "reader_processes", "record_changes",
     "rule_version_publish", "run_create", "run_execute_inline", "run_fail", "run_finish_if_complete", "today",
     "versions_for",
 ]

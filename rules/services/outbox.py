@@ -88,3 +88,21 @@ def pending_evaluate(*, pending_ids: list[int], task_id: str = "") -> Evaluation
             run = next((r for r in runs.values() if r is not None), None)
         PendingEvaluation.objects.filter(pk__in=[row.pk for row in cleared]).delete()
     return run
+
+
+OUTBOX_ROWS_A_TASK = 200  # rows one evaluation of the outbox takes; it asks for another if it took as many
+
+
+def outbox_evaluate(*, task_id: str = "", limit: int = OUTBOX_ROWS_A_TASK) -> int:
+    """Evaluates the oldest outbox rows that no worker holds and whose evaluation has not failed, at
+    most `limit`: the rows of each requester in a run of their own (`pending_evaluate`), so that a
+    run names one requester, as a run of one submission does. Returns the rows taken."""
+    with transaction.atomic():
+        taken = list(PendingEvaluation.objects.select_for_update(skip_locked=True).filter(failed_at__isnull=True)
+                     .order_by("pk").values_list("pk", "requested_by_id")[:limit])
+        by_requester: dict[int | None, list[int]] = {}
+        for pk, requester in taken:
+            by_requester.setdefault(requester, []).append(pk)
+        for ids in by_requester.values():
+            pending_evaluate(pending_ids=ids, task_id=task_id)
+    return len(taken)

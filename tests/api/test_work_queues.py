@@ -25,6 +25,7 @@ def queue_of(task_name: str) -> tuple[str, str, str]:
     ("rules.tasks.run_start", "evaluations"),
     ("rules.tasks.run_chunk", "evaluations"),
     ("rules.tasks.evaluate_pending", "evaluations"),
+    ("rules.tasks.evaluate_outbox", "evaluations"),
     ("rules.tasks.pending_sweep", "evaluations"),
     ("rules.tasks.reevaluate_registry", "evaluations"),
 ])

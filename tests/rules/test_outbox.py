@@ -177,14 +177,43 @@ def test_the_migration_gives_waiting_rows_their_record_and_marks_a_row_naming_no
     assert unreadable.record_id is None and unreadable.failed_at is not None and "names no record" in unreadable.error
 
 
+class Sending:
+    """How a submission's rows reach a worker once it has committed, the broker's send recorded (or
+    refused): in a task of their own (`evaluate_pending`, its rows' ids), or coalesced, by asking
+    for an evaluation of the outbox (`evaluate_outbox`) unless one is queued."""
+
+    def __init__(self, coalesced: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.coalesced, self.monkeypatch, self.sent = coalesced, monkeypatch, []
+        self.task = tasks.evaluate_outbox if coalesced else tasks.evaluate_pending
+        monkeypatch.setattr(self.task, "apply_async",
+                            lambda args=None, **kwargs: self.sent.append(sorted(args[0]) if args else "the outbox"))
+
+    def of(self, ids: list[int]) -> list[object]:
+        """What the send of these rows carries."""
+        return ["the outbox"] if self.coalesced else [sorted(ids)]
+
+    def refuse(self) -> None:
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise ConnectionRefusedError("the broker is down")
+
+        self.monkeypatch.setattr(self.task, "apply_async", refuse)
+
+
+@pytest.fixture(params=["a task of its own", "coalesced"])
+def sending(request, settings, monkeypatch) -> Sending:
+    from config.celery import app as celery_app
+
+    settings.OUTBOX_COALESCED = request.param == "coalesced"
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    return Sending(settings.OUTBOX_COALESCED, monkeypatch)
+
+
 @pytest.mark.django_db
 def test_a_submission_marks_its_outbox_rows_sent_in_its_own_transaction_and_writes_nothing_after_it(
-    django_capture_on_commit_callbacks, monkeypatch
+    django_capture_on_commit_callbacks, sending
 ):
     from django.test.utils import CaptureQueriesContext
 
-    sent: list[list[int]] = []
-    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(sorted(args[0])))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         submit_registry(models=2)
     rows = list(PendingEvaluation.objects.all())
@@ -192,7 +221,7 @@ def test_a_submission_marks_its_outbox_rows_sent_in_its_own_transaction_and_writ
     with CaptureQueriesContext(connection) as queries:
         for callback in callbacks:
             callback()
-    assert sent == [sorted(row.pk for row in rows)]
+    assert sending.sent == sending.of([row.pk for row in rows])
     assert not queries.captured_queries, [query["sql"] for query in queries.captured_queries]
 
 
@@ -223,28 +252,30 @@ def test_rows_committed_but_never_sent_are_sent_by_the_sweep_once_their_mark_is_
 
 @pytest.mark.django_db
 def test_a_submission_refused_by_the_broker_leaves_its_rows_for_the_sweep_at_once(
-    django_capture_on_commit_callbacks, monkeypatch
+    django_capture_on_commit_callbacks, monkeypatch, sending
 ):
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise ConnectionRefusedError("the broker is down")
+    from django.core.cache import caches
 
-    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", refuse)
+    sending.refuse()
     with django_capture_on_commit_callbacks(execute=True):
         submit_registry(models=1)
     assert set(PendingEvaluation.objects.values_list("enqueued_at", flat=True)) == {None}
+    # no flag left saying that an evaluation of the outbox is queued: the next submission asks again
+    assert caches["outbox"].get(receivers.OUTBOX_EVALUATION_QUEUED) is None
     sent: list[list[int]] = []
     monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(sorted(args[0])))
     assert tasks.pending_sweep(min_age_seconds=0) == 2 and len(sent[0]) == 2
 
 
 @pytest.mark.django_db
-def test_rows_marked_long_before_their_commit_are_marked_again_when_sent(django_capture_on_commit_callbacks, monkeypatch):
+def test_rows_marked_long_before_their_commit_are_marked_again_when_sent(
+    django_capture_on_commit_callbacks, monkeypatch, sending
+):
     """A large import's transaction can outlast the sweep's patience: its rows, marked when written,
     are marked again as they are sent, so the sweep does not send them a second time at once."""
     from django.utils import timezone
 
-    sent: list[list[int]] = []
-    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sent.append(sorted(args[0])))
+    sweeps: list[list[int]] = []
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         submit_registry(models=1)
     marked = PendingEvaluation.objects.values_list("enqueued_at", flat=True).first()
@@ -252,6 +283,7 @@ def test_rows_marked_long_before_their_commit_are_marked_again_when_sent(django_
     monkeypatch.setattr(timezone, "now", lambda: committed)
     for callback in callbacks:
         callback()
-    assert len(sent) == 1
+    assert len(sending.sent) == 1
     assert set(PendingEvaluation.objects.values_list("enqueued_at", flat=True)) == {committed}
-    assert tasks.pending_sweep(min_age_seconds=0) == 0 and len(sent) == 1
+    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: sweeps.append(args))
+    assert tasks.pending_sweep(min_age_seconds=0) == 0 and not sweeps

@@ -143,6 +143,31 @@ def test_an_import_through_the_broker_becomes_determinations(services, tmp_path)
     assert Determination.objects.get(subject_ref="model:acme/Small@1", regime="us-ca-sb53").status == "not_covered"
 
 
+def test_submissions_made_while_no_worker_runs_are_evaluated_by_one_task(services, tmp_path):
+    """Three imports, each a submission of its own process, before any worker runs: the first asks for
+    an evaluation of the outbox, the others find one queued; the worker started afterwards evaluates
+    all of them in one run."""
+    import redis
+
+    for i in range(3):
+        doc = document(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI")],
+                       models=[ModelRecordFactory(name=f"Model-{i}", training_compute_ops=1e24)])
+        result = services.manage("import_registry", str(write_document(tmp_path, doc)), "--no-progress")
+        assert result.returncode == 0 and "models: 1 created" in result.stdout, result.stderr
+    assert PendingEvaluation.objects.count() == 4  # the organisation and three models
+    assert redis.Redis.from_url(services.redis.url).llen("evaluations") == 1, "one task queued, not three"
+
+    services.start_worker()
+    refs = {"organisation:acme", "model:acme/Model-0@1", "model:acme/Model-1@1", "model:acme/Model-2@1"}
+    wait_for(lambda: not PendingEvaluation.objects.exists()
+             and Determination.objects.filter(subject_ref__in=refs).count() == len(refs) * REGIMES,
+             what="the outbox's evaluation")
+    run = EvaluationRun.objects.get(kind=Trigger.SUBMISSION)  # one run
+    counts = subject_regime_counts(run)
+    assert run.status == RunStatus.FINISHED and run.total == len(refs)
+    assert {ref for ref, _regime in counts} == refs and len(counts) == len(refs) * REGIMES and set(counts.values()) == {1}
+
+
 def start_bulk_run(services, *, subjects: int, chunks: int) -> tuple[subprocess.Popen, EvaluationRun]:
     """`reevaluate --wait` over the whole registry in chunks of 5, as a regulator would run it."""
     waiting = services.manage_in_background("reevaluate", "--chunk-size", "5", "--as-of", "2026-03-01", "--wait")
