@@ -137,18 +137,33 @@ TEMPLATES = [
     },
 ]
 
+def _prepared_statements(value: str) -> str:
+    """DATABASE_PREPARED_STATEMENTS: `writes` (the default), `all` (or 1) or `off` (or 0)."""
+    value = value.strip().lower() or "writes"
+    for meaning, spellings in (("writes", {"writes"}), ("all", {"all", "1", "true", "yes", "on"}),
+                               ("off", {"off", "0", "false", "no"})):
+        if value in spellings:
+            return meaning
+    raise ImproperlyConfigured(f"DATABASE_PREPARED_STATEMENTS: expected writes, all (1) or off (0), got {value!r}")
+
+
+# Prepared statements on PostgreSQL (api.prepared): for a lab's registry writes only (`writes`), for
+# every statement (`all`), or never (`off`: behind a pooler that cannot carry them).
+PREPARED_STATEMENTS = _prepared_statements(os.environ.get("DATABASE_PREPARED_STATEMENTS", ""))
+
 if DATABASE_URL:
     # Persistent connections, checked before each request reuses one: a database restart costs
     # the requests in flight, not every request that follows.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", False):
-        # Opt-in: values bound by the server, and a statement run five times on a connection kept
-        # prepared there, so that PostgreSQL may reuse its plan instead of planning it at each
-        # execution. A submission then costs a third less, but PostgreSQL's generic plans made some
-        # list pages of a year's log several times slower (BENCHMARKS.md, "Submissions planned once").
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and PREPARED_STATEMENTS == "all":
+        # Every connection: values bound by the server, and a statement run five times on a
+        # connection kept prepared there, so that PostgreSQL may reuse its plan instead of planning it
+        # at each execution. PostgreSQL's generic plans made some list pages of a year's log several
+        # times slower (BENCHMARKS.md, "Submissions planned once"): by default only a lab's registry
+        # writes run so (`api.prepared.statements_prepared`).
         # `server_side_binding` tells Django the values are bound by the server (how it shows a
         # statement run); the cursor binds a statement of more than 65,535 values by the client.
-        from config.database import PreparingCursor
+        from api.prepared import PreparingCursor
 
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             {"server_side_binding": True, "cursor_factory": PreparingCursor, "prepare_threshold": 5})

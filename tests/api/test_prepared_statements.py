@@ -1,6 +1,7 @@
-"""DATABASE_PREPARED_STATEMENTS (off unless 1): on PostgreSQL, values bound by the server and a
-statement run often on a connection kept prepared there; a statement of more values than the
-protocol carries is bound by the client instead."""
+"""DATABASE_PREPARED_STATEMENTS (`writes` unless `all` or `off`): on PostgreSQL, values bound by the
+server and a statement run often on a connection kept prepared there, for a lab's registry writes
+only by default, for every statement with `all`; a statement of more values than the protocol
+carries is bound by the client instead."""
 from __future__ import annotations
 
 import json
@@ -29,12 +30,23 @@ def _database_options(**environment: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_prepared_statements_are_off_by_default_and_on_when_asked():
+def test_every_connection_prepares_statements_only_when_asked():
     url = "postgres://registry@127.0.0.1:5432/registry"
-    assert not OPTION_NAMES & set(_database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS=""))
-    on = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="1")
-    assert on.get("server_side_binding") is True and "PreparingCursor" in on.get("cursor_factory", "")
-    assert on.get("prepare_threshold") == 5
+    for value in ("", "writes", "off", "0"):
+        assert not OPTION_NAMES & set(_database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS=value)), value
+    for value in ("all", "1"):
+        on = _database_options(DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS=value)
+        assert on.get("server_side_binding") is True and "PreparingCursor" in on.get("cursor_factory", "")
+        assert on.get("prepare_threshold") == 5
+
+
+def test_a_value_that_is_none_of_them_is_refused_naming_the_variable():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "test-only-not-secret",
+           "DATABASE_URL": "postgres://registry@127.0.0.1:5432/registry", "DATABASE_PREPARED_STATEMENTS": "sometimes"}
+    done = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=BASE_DIR, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "DATABASE_PREPARED_STATEMENTS: expected writes, all (1) or off (0), got 'sometimes'" in done.stderr
 
 
 def test_sqlite_has_no_prepared_statement_options():
@@ -48,7 +60,7 @@ def preparing_connection(db):
         pytest.skip("prepared statements are PostgreSQL's")
     import psycopg
 
-    from config.database import PreparingCursor
+    from api.prepared import PreparingCursor
 
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
@@ -75,7 +87,7 @@ def test_a_statement_run_often_is_prepared_on_the_server(preparing_connection):
 def test_a_statement_of_more_values_than_the_protocol_carries_is_still_run(preparing_connection):
     """The protocol counts a statement's values in 16 bits: one with more (a large `bulk_create`, an
     `__in` of many keys) has its values written into its text instead, as without prepared statements."""
-    from config.database import MAX_BOUND_VALUES
+    from api.prepared import MAX_BOUND_VALUES
 
     values = list(range(MAX_BOUND_VALUES + 5))
     marks = ", ".join(["(%s)"] * len(values))
@@ -85,3 +97,67 @@ def test_a_statement_of_more_values_than_the_protocol_carries_is_still_run(prepa
     cursor.execute("SELECT count(*) FROM generate_series(1, 10) AS n WHERE n IN (" + ", ".join(["%s"] * len(values)) + ")",
                    values)
     assert cursor.fetchone() == (10,)
+
+
+def _prepared_here() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def lab_client(db):
+    """A lab's token for org `acme`, and an API client sending it."""
+    from rest_framework.test import APIClient
+
+    from accounts.models import Role
+    from accounts.services import api_user_create
+    from registry.services import registry_submit
+    from tests.factories import OrganisationRecordFactory, document
+
+    registry_submit(document(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI")]), via="import")
+    _user, _created, _token, key = api_user_create(username="acme-lab", role=Role.LAB, organisation_slug="acme",
+                                                   token_name="ci")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def _submit(client, number: int) -> None:
+    response = client.post("/api/v1/models/", {
+        "name": f"Model-{number}", "version": "1", "parameter_count": 7e10, "training_tokens": 1.5e13,
+        "general_purpose": True, "modalities": ["text"], "released_on": "2026-01-15"}, format="json")
+    assert response.status_code == 201, response.content
+
+
+def test_a_labs_submissions_run_on_statements_prepared_and_its_reads_do_not(lab_client, settings,
+                                                                              django_capture_on_commit_callbacks):
+    if not POSTGRESQL:
+        pytest.skip("prepared statements are PostgreSQL's")
+    settings.PREPARED_STATEMENTS = "writes"
+    raw = connection.connection
+    before = raw.cursor_factory, raw.prepare_threshold
+    with django_capture_on_commit_callbacks(execute=False):
+        for number in range(7):
+            _submit(lab_client, number)
+    prepared = _prepared_here()
+    # the token's read and the model's INSERT, each run seven times, are kept prepared, values as parameters
+    assert any('INSERT INTO "registry_aimodel"' in text and "$1" in text for text in prepared), prepared
+    assert any('FROM "accounts_apitoken"' in text for text in prepared), prepared
+    assert connection.connection is raw and (raw.cursor_factory, raw.prepare_threshold) == before
+
+    for _ in range(7):
+        assert lab_client.get("/api/v1/models/?ordering=name").status_code == 200
+    read = [text for text in _prepared_here() if text not in prepared]
+    assert read == [], "a list read after the writes is planned with its values, not kept prepared"
+
+
+def test_with_prepared_statements_off_a_submission_prepares_nothing(lab_client, settings,
+                                                                    django_capture_on_commit_callbacks):
+    if not POSTGRESQL:
+        pytest.skip("prepared statements are PostgreSQL's")
+    settings.PREPARED_STATEMENTS = "off"
+    with django_capture_on_commit_callbacks(execute=False):
+        for number in range(7):
+            _submit(lab_client, number)
+    assert not any("registry_aimodel" in text for text in _prepared_here())
