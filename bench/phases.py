@@ -547,6 +547,32 @@ def scaleout_run(*, workers: int, chunk_size: int, as_of: str, reference_run: in
             "same_as_in_process": compare(reference_run=reference_run, other_run=run.pk)}
 
 
+@phase
+def outbox_drain(*, timeout: float) -> dict[str, Any]:
+    """One Celery worker started on what the API's submissions left queued (with Redis: one evaluation
+    of the outbox): the seconds from its start until the outbox is empty, and the runs it made."""
+    from rules.models import EvaluationRun, PendingEvaluation
+    from rules.models.runs import Trigger
+
+    from .measure import Stopwatch, rate
+    from .servers import celery_workers
+
+    waiting = PendingEvaluation.objects.filter(failed_at__isnull=True)
+    rows, runs_before = waiting.count(), EvaluationRun.objects.filter(kind=Trigger.SUBMISSION).count()
+    if not rows:
+        return {"rows": 0, "reason": "no submission left anything in the outbox"}
+    peaks: list[float | None] = []
+    clock = Stopwatch()
+    with celery_workers(1, env=dict(os.environ), peaks=peaks, purge=False):
+        while waiting.exists() and clock.seconds < timeout:
+            time.sleep(0.2)
+        seconds = clock.seconds
+    left = waiting.count()
+    return {"rows": rows, "left": left, "seconds": round(seconds, 2), "rows_per_second": rate(rows - left, seconds),
+            "runs": EvaluationRun.objects.filter(kind=Trigger.SUBMISSION).count() - runs_before,
+            "failed": PendingEvaluation.objects.filter(failed_at__isnull=False).count(), "worker_peak_rss_mb": peaks}
+
+
 def main(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django

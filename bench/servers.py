@@ -32,11 +32,14 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 
 
 @contextmanager
-def celery_workers(count: int, *, env: dict[str, str], peaks: list[float | None]) -> Iterator[list[subprocess.Popen]]:
+def celery_workers(count: int, *, env: dict[str, str], peaks: list[float | None],
+                   purge: bool = True) -> Iterator[list[subprocess.Popen]]:
     """`count` worker processes (`celery -A config worker --pool solo`), each taking one chunk at a
-    time; `peaks` receives each one's peak resident memory (MiB) when they stop."""
-    subprocess.run([os.path.join(BIN, "celery"), "-A", "config", "purge", "-f"], cwd=BASE_DIR, env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    time; `peaks` receives each one's peak resident memory (MiB) when they stop. The queues are
+    emptied first unless `purge` is false (the workers are to take what is queued)."""
+    if purge:
+        subprocess.run([os.path.join(BIN, "celery"), "-A", "config", "purge", "-f"], cwd=BASE_DIR, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     processes = [
         subprocess.Popen(
             [os.path.join(BIN, "celery"), "-A", "config", "worker", "--pool", "solo", "--loglevel", "WARNING",

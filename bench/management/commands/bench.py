@@ -38,7 +38,8 @@ class Command(BaseCommand):
         "temporary SQLite file), and measure: the full re-evaluation against the same database's COPY rate, peak "
         "memory, the decision log's bytes per determination, a second run of the unchanged registry as of the "
         "next day, single-subject latency, the same run over 1..k Celery workers, the API beside /healthz under "
-        "gunicorn, and the reports. The database is dropped afterwards unless --keep."
+        "gunicorn (then, with a broker, one Celery worker evaluating what the submissions left in the outbox), "
+        "and the reports. The database is dropped afterwards unless --keep."
     )
 
     def add_arguments(self, parser: Any) -> None:
