@@ -251,12 +251,21 @@ def test_rows_committed_but_never_sent_are_sent_by_the_sweep_once_their_mark_is_
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("down", ["the broker", "the flag's Redis"])
 def test_a_submission_refused_by_the_broker_leaves_its_rows_for_the_sweep_at_once(
-    django_capture_on_commit_callbacks, monkeypatch, sending
+    django_capture_on_commit_callbacks, monkeypatch, sending, down
 ):
     from django.core.cache import caches
 
-    sending.refuse()
+    if down == "the broker":
+        sending.refuse()
+    elif sending.coalesced:
+        def unreachable(*args: object, **kwargs: object) -> bool:
+            raise ConnectionRefusedError("Redis is down")
+
+        monkeypatch.setattr(caches["outbox"], "add", unreachable)
+    else:
+        pytest.skip("a submission sending its rows in a task of their own sets no flag")
     with django_capture_on_commit_callbacks(execute=True):
         submit_registry(models=1)
     assert set(PendingEvaluation.objects.values_list("enqueued_at", flat=True)) == {None}

@@ -112,24 +112,6 @@ def test_a_row_whose_evaluation_failed_is_left_to_its_error(coalesced, monkeypat
 
 
 @pytest.mark.django_db
-def test_a_submission_whose_flag_cannot_be_set_leaves_its_rows_for_the_sweep(
-    coalesced, django_capture_on_commit_callbacks, monkeypatch
-):
-    """The flag's Redis unreachable: nothing is sent, the rows' mark is taken back, the sweep sends them."""
-    def unreachable(*args: object, **kwargs: object) -> bool:
-        raise ConnectionRefusedError("Redis is down")
-
-    monkeypatch.setattr(caches["outbox"], "add", unreachable)
-    with django_capture_on_commit_callbacks(execute=True):
-        submit("Kept")
-    assert not coalesced
-    assert set(PendingEvaluation.objects.values_list("enqueued_at", flat=True)) == {None}
-    swept: list[list[int]] = []
-    monkeypatch.setattr(tasks.evaluate_pending, "apply_async", lambda args, **kwargs: swept.append(sorted(args[0])))
-    assert tasks.pending_sweep(min_age_seconds=0) == 2 and len(swept[0]) == 2
-
-
-@pytest.mark.django_db
 def test_without_coalescing_or_with_eager_tasks_each_submission_sends_its_own_rows(
     settings, django_capture_on_commit_callbacks, monkeypatch
 ):
