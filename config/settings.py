@@ -137,6 +137,7 @@ TEMPLATES = [
     },
 ]
 
+
 def _prepared_statements(value: str) -> str:
     """DATABASE_PREPARED_STATEMENTS: `writes` (the default), `all` (or 1) or `off` (or 0)."""
     value = value.strip().lower() or "writes"
