@@ -1,4 +1,5 @@
-"""The `api` cache (throttle counts) on Redis, with one client object per connection pool.
+"""The Redis caches (`api`: throttle counts; `outbox`: the flag that an evaluation of the outbox is
+queued), with one client object per connection pool.
 
 Django's Redis backend builds a new `redis.Redis` for every cache call, and redis-py sets up its
 command and response tables in each: about 0.1 ms of CPU per call, on every throttled request.
