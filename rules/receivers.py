@@ -10,6 +10,7 @@ broker is back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -45,25 +46,25 @@ def enqueue_pending(ids: list[int], *, marked_at: Any = None) -> bool:
     the mark is taken back so the sweep sends them on its next pass."""
     from .tasks import evaluate_pending
 
-    sent_at = _marked(ids, marked_at)
-    try:
-        evaluate_pending.apply_async(args=[ids], retry=False)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
-        log.warning("broker unavailable, %d evaluation(s) left in the outbox: %s", len(ids), exc)
-        PendingEvaluation.objects.filter(pk__in=ids, enqueued_at=sent_at).update(enqueued_at=None)
-        return False
-    return True
+    return _sent(ids, marked_at, lambda: evaluate_pending.apply_async(args=[ids], retry=False))
 
 
-def _marked(ids: list[int], marked_at: datetime | None) -> datetime:
-    """The rows' mark that they were sent, made again now if it is missing or old (`enqueue_pending`)."""
+def _sent(ids: list[int], marked_at: datetime | None, send: Callable[[], Any]) -> bool:
+    """The rows marked sent (made again now if the mark is missing or old: `enqueue_pending`), then
+    `send`; if it raises, the mark is taken back, so the sweep sends the rows, and False (logged)."""
     from .tasks import OUTBOX_STALE_AFTER
 
     sent_at, now = marked_at, timezone.now()
     if sent_at is None or now - sent_at > OUTBOX_STALE_AFTER / 4:
         sent_at = now
         PendingEvaluation.objects.filter(pk__in=ids).update(enqueued_at=sent_at)
-    return sent_at
+    try:
+        send()
+    except Exception as exc:  # kombu and redis-py raise several types for an unreachable server
+        log.warning("broker unavailable, %d evaluation(s) left in the outbox: %s", len(ids), exc)
+        PendingEvaluation.objects.filter(pk__in=ids, enqueued_at=sent_at).update(enqueued_at=None)
+        return False
+    return True
 
 
 # A flag in Redis (the `outbox` cache) says that an evaluation of the outbox is queued and no worker
@@ -96,16 +97,17 @@ def request_outbox_evaluation() -> bool:
     try:
         evaluate_outbox.apply_async(retry=False)
     except Exception:
-        try:
-            flags.delete(OUTBOX_EVALUATION_QUEUED)
-        except Exception as exc:  # the flag expires on its own
-            log.warning("could not clear the outbox's flag: %s", exc)
+        _flag_cleared()
         raise
     return True
 
 
 def outbox_evaluation_started() -> None:
     """A worker starting an evaluation of the outbox: from now on a submission asks for another."""
+    _flag_cleared()
+
+
+def _flag_cleared() -> None:
     try:
         caches["outbox"].delete(OUTBOX_EVALUATION_QUEUED)
     except Exception as exc:  # the flag expires on its own; rows committed meanwhile wait for it or the sweep
@@ -119,14 +121,7 @@ def dispatch_pending(ids: list[int], *, marked_at: datetime | None = None) -> bo
     the flag's Redis cannot be reached: the rows' mark is taken back, so the sweep sends them."""
     if not outbox_coalesced():
         return enqueue_pending(ids, marked_at=marked_at)
-    sent_at = _marked(ids, marked_at)
-    try:
-        request_outbox_evaluation()
-    except Exception as exc:  # kombu and redis-py raise several types for an unreachable server
-        log.warning("broker unavailable, %d evaluation(s) left in the outbox: %s", len(ids), exc)
-        PendingEvaluation.objects.filter(pk__in=ids, enqueued_at=sent_at).update(enqueued_at=None)
-        return False
-    return True
+    return _sent(ids, marked_at, request_outbox_evaluation)
 
 
 def enqueue_evaluation(sender: Any, *, subjects: list[str], records: list[Any] | None = None, actor: Any = None,
