@@ -105,24 +105,6 @@ def _prepared_here() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.fixture
-def lab_client(db):
-    """A lab's token for org `acme`, and an API client sending it."""
-    from rest_framework.test import APIClient
-
-    from accounts.models import Role
-    from accounts.services import api_user_create
-    from registry.services import registry_submit
-    from tests.factories import OrganisationRecordFactory, document
-
-    registry_submit(document(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI")]), via="import")
-    _user, _created, _token, key = api_user_create(username="acme-lab", role=Role.LAB, organisation_slug="acme",
-                                                   token_name="ci")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
-
-
 def _submit(client, number: int) -> None:
     response = client.post("/api/v1/models/", {
         "name": f"Model-{number}", "version": "1", "parameter_count": 7e10, "training_tokens": 1.5e13,
@@ -130,7 +112,7 @@ def _submit(client, number: int) -> None:
     assert response.status_code == 201, response.content
 
 
-def test_a_labs_submissions_run_on_statements_prepared_and_its_reads_do_not(lab_client, settings,
+def test_a_labs_submissions_run_on_statements_prepared_and_its_reads_do_not(lab, settings,
                                                                               django_capture_on_commit_callbacks):
     if not POSTGRESQL:
         pytest.skip("prepared statements are PostgreSQL's")
@@ -139,7 +121,7 @@ def test_a_labs_submissions_run_on_statements_prepared_and_its_reads_do_not(lab_
     before = raw.cursor_factory, raw.prepare_threshold
     with django_capture_on_commit_callbacks(execute=False):
         for number in range(7):
-            _submit(lab_client, number)
+            _submit(lab, number)
     prepared = _prepared_here()
     # the token's read and the model's INSERT, each run seven times, are kept prepared, values as parameters
     assert any('INSERT INTO "registry_aimodel"' in text and "$1" in text for text in prepared), prepared
@@ -147,17 +129,17 @@ def test_a_labs_submissions_run_on_statements_prepared_and_its_reads_do_not(lab_
     assert connection.connection is raw and (raw.cursor_factory, raw.prepare_threshold) == before
 
     for _ in range(7):
-        assert lab_client.get("/api/v1/models/?ordering=name").status_code == 200
+        assert lab.get("/api/v1/models/?ordering=name").status_code == 200
     read = [text for text in _prepared_here() if text not in prepared]
     assert read == [], "a list read after the writes is planned with its values, not kept prepared"
 
 
-def test_with_prepared_statements_off_a_submission_prepares_nothing(lab_client, settings,
+def test_with_prepared_statements_off_a_submission_prepares_nothing(lab, settings,
                                                                     django_capture_on_commit_callbacks):
     if not POSTGRESQL:
         pytest.skip("prepared statements are PostgreSQL's")
     settings.PREPARED_STATEMENTS = "off"
     with django_capture_on_commit_callbacks(execute=False):
         for number in range(7):
-            _submit(lab_client, number)
+            _submit(lab, number)
     assert not any("registry_aimodel" in text for text in _prepared_here())
