@@ -9,6 +9,7 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 
 from registry.facts import cluster_facts, facts_sha256, model_facts, organisation_facts
+from registry.interchange import model_ref
 from registry.mapping import ACCELERATOR, row_values
 from registry.models import (
     Accelerator,
@@ -80,11 +81,11 @@ class RegistryWriter:
             self.flush()
 
     def _add_model(self, org_id: int, facts: dict[str, Any]) -> None:
-        model_id = self._id(AIModel)
-        self.model_ids[f"{facts['organisation']}/{facts['name']}@{facts['version']}"] = model_id
+        model_id, ref = self._id(AIModel), model_ref(facts)
+        self.model_ids[ref] = model_id
         self.pending[AIModel].append(AIModel(
             id=model_id, organisation_id=org_id, name_skeleton=name_skeleton(facts["name"]),
-            stored_subject_ref=f"model:{facts['organisation']}/{facts['name']}@{facts['version']}",
+            stored_subject_ref=f"model:{ref}",
             **row_values("model", facts, resolve=self._resolve),
         ))
         self._revision(ModelRevision, "model", model_id, facts)
