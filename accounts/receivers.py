@@ -12,12 +12,13 @@ from .models import AuditAction, AuditEvent
 
 def audit_subjects_changed(
     sender: Any, *, subjects: list[str], actor: Any = None, via: str = "", outcomes: dict[str, str] | None = None,
-    **kwargs: Any,
+    batch: Any = None, **kwargs: Any,
 ) -> None:
-    """One event per record a submission (API, import, admin) created or revised."""
+    """One event per record a submission (API, import, admin) created or revised: written with the
+    submission's batch of new rows when it has one (`registry.signals`)."""
     outcomes = outcomes or {}
     who = actor if getattr(actor, "pk", None) else None
-    AuditEvent.objects.bulk_create(
+    events = [
         AuditEvent(
             actor=who,
             action=AuditAction.RECORD_CREATED if outcomes.get(ref) == "created" else AuditAction.RECORD_REVISED,
@@ -25,7 +26,12 @@ def audit_subjects_changed(
             detail={"via": via},
         )
         for ref in subjects
-    )
+    ]
+    if batch is None:
+        AuditEvent.objects.bulk_create(events)
+    else:
+        for event in events:
+            batch.add(event)
 
 
 def audit_rule_version_published(sender: Any, *, version: Any, actor: Any = None, **kwargs: Any) -> None:

@@ -6,6 +6,7 @@ new revision (who, when, what changed) and the current row is updated to match i
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import mapping
+from .batch import InsertBatch
 from .designations import NOT_A_REGULATOR, designation_problems, write_designations
 from .facts import (
     changed_fields,
@@ -442,6 +444,15 @@ class _Writer:
     via: str
     result: SubmissionResult
     only_new: bool = False
+    # new rows written together, with what the `subjects_changed` receivers add, in one statement
+    batch: InsertBatch | None = None
+
+    def insert(self, obj: Any) -> Any:
+        """A new row: added to the submission's batch, or saved now if it has none."""
+        if self.batch is not None:
+            return self.batch.add(obj)
+        obj.save(force_insert=True)
+        return obj
 
     def organisation(self, slug: str) -> Organisation:
         org = self.known.organisations.get(slug)
@@ -503,10 +514,10 @@ def _write_revisioned(
     obj = None if writer.only_new else lookup()
     if obj is None:
         obj = create()
-        revision_model.objects.create(
+        writer.insert(revision_model(
             **{revision_fk: obj}, number=1, facts=facts, facts_sha256=digest, submitted_by=writer.actor,
             submitted_via=writer.via,
-        )
+        ))
         outcome = "created"
     else:
         latest = obj.revisions.order_by("-number").first()
@@ -535,6 +546,11 @@ def _write_model(facts: dict[str, Any], writer: _Writer) -> None:
     values = {key: value for key, value in mapping.row_values("model", facts, resolve=writer.resolve).items()
               if key not in ("name", "version")}
 
+    def create() -> AIModel:
+        model = AIModel(organisation=organisation, name=facts["name"], version=facts["version"], **values)
+        model.set_stored_fields()  # what save() sets, for a row written with the batch
+        return writer.insert(model)
+
     def update(model: AIModel) -> None:
         for key, value in values.items():
             setattr(model, key, value)
@@ -546,7 +562,7 @@ def _write_model(facts: dict[str, Any], writer: _Writer) -> None:
         lookup=lambda: AIModel.objects.select_for_update().filter(
             organisation=organisation, name=facts["name"], version=facts["version"]
         ).first(),
-        create=lambda: AIModel.objects.create(organisation=organisation, name=facts["name"], version=facts["version"], **values),
+        create=create,
         update=update,
         revision_model=ModelRevision,
         revision_fk="model",
@@ -645,7 +661,9 @@ def registry_submit(
 
     The statements, for one new record: the checks read the organisations, accelerators and
     lineages the document names (none when it names none); then the record's row, its first
-    revision and what the `subjects_changed` receivers write, in one transaction.
+    revision and what the `subjects_changed` receivers write, in one transaction. New models alone
+    (`only_new`, a lab's submission) are written with those rows in one statement (`registry.batch`),
+    atomic on its own: no transaction is opened around it unless a base model's lineage lock needs one.
     """
     if isinstance(document, dict) and document.get("designations") not in (None, []) and (
             not may_designate or organisation_scope is not None):
@@ -660,14 +678,19 @@ def registry_submit(
     tick = progress or (lambda n: None)
     for attempt in (1, 2):
         result = SubmissionResult()
+        batch = InsertBatch() if only_new and _models_alone(cleaned) else None
+        # A batch written in one statement, with no lineage lock to take, needs no transaction around it;
+        # inside the caller's, a savepoint still keeps a refused statement from aborting the caller's.
+        alone = (batch is not None and batch.in_one_statement and not _takes_lineage_lock(cleaned)
+                 and not connection.in_atomic_block)
         try:
-            with transaction.atomic():
+            with contextlib.nullcontext() if alone else transaction.atomic():
                 if _lineage_lock(cleaned) or attempt == 2:  # checked again under the lock, or after a conflict
                     problems, known = _check_references(cleaned, organisation_scope=organisation_scope,
                                                         organisations=organisations)
                     if problems or (problems := _check_limits(cleaned, known)):
                         raise RegistryValidationError(problems)
-                writer = _Writer(known=known, actor=actor, via=via, result=result, only_new=only_new)
+                writer = _Writer(known=known, actor=actor, via=via, result=result, only_new=only_new, batch=batch)
                 for rec in cleaned["organisations"]:
                     _write_organisation(organisation_facts(rec), writer)
                     tick(1)
@@ -683,7 +706,10 @@ def registry_submit(
                 if result.changed_subjects:
                     subjects_changed.send(sender=registry_submit, subjects=list(result.changed_subjects),
                                           records=list(result.changed_records), actor=actor,
-                                          via=via, outcomes={o.subject_ref: outcome for _s, o, outcome in result.objects})
+                                          via=via, outcomes={o.subject_ref: outcome for _s, o, outcome in result.objects},
+                                          batch=writer.batch)
+                if writer.batch is not None:
+                    writer.batch.execute()
             return result
         except IntegrityError:
             # A concurrent submission created one of these records after this one looked for it: written
@@ -696,11 +722,21 @@ def registry_submit(
     return result
 
 
+def _models_alone(cleaned: dict[str, list[dict[str, Any]]]) -> bool:
+    """A document of new models only: their rows and revisions are plain inserts, written with the
+    batch. Organisations, clusters (their topology) and designations are written through the ORM."""
+    return bool(cleaned["models"]) and not (cleaned["organisations"] or cleaned["clusters"] or cleaned["designations"])
+
+
+def _takes_lineage_lock(cleaned: dict[str, list[dict[str, Any]]]) -> bool:
+    return connection.vendor == "postgresql" and any(rec.get("base_model") for rec in cleaned["models"])
+
+
 def _lineage_lock(cleaned: dict[str, list[dict[str, Any]]]) -> bool:
     """Two concurrent submissions could each make one model the other's base (A→B, B→A), each passing
     the cycle check against the lineage before the other. One that sets a base model takes this
     transaction-scoped lock and checks the lineage again under it; true if it took the lock."""
-    if connection.vendor != "postgresql" or not any(rec.get("base_model") for rec in cleaned["models"]):
+    if not _takes_lineage_lock(cleaned):
         return False
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LINEAGE_LOCK_KEY])

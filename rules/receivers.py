@@ -125,9 +125,10 @@ def dispatch_pending(ids: list[int], *, marked_at: datetime | None = None) -> bo
 
 
 def enqueue_evaluation(sender: Any, *, subjects: list[str], records: list[Any] | None = None, actor: Any = None,
-                       via: str = "", **kwargs: Any) -> None:
+                       via: str = "", batch: Any = None, **kwargs: Any) -> None:
     """One outbox row per changed record, kept by kind and id (a sender giving only references has
-    its rows resolved by reference when they are evaluated)."""
+    its rows resolved by reference when they are evaluated); written with the submission's batch of
+    new rows when it has one, each taking its record's id there (`registry.signals`)."""
     requested_by = actor if getattr(actor, "pk", None) else None
     sent_at = timezone.now()
     if records is not None:
@@ -135,5 +136,10 @@ def enqueue_evaluation(sender: Any, *, subjects: list[str], records: list[Any] |
                                   requested_by=requested_by, enqueued_at=sent_at) for obj in records]
     else:
         rows = [PendingEvaluation(subject_ref=ref, requested_by=requested_by, enqueued_at=sent_at) for ref in subjects]
-    ids = [row.pk for row in PendingEvaluation.objects.bulk_create(rows)]
-    transaction.on_commit(lambda: dispatch_pending(ids, marked_at=sent_at))
+    if batch is None:
+        PendingEvaluation.objects.bulk_create(rows)
+        transaction.on_commit(lambda: dispatch_pending([row.pk for row in rows], marked_at=sent_at))
+        return
+    for row, obj in zip(rows, records or [None] * len(rows), strict=True):
+        batch.add(row, **({"record_id": obj} if obj is not None else {}))
+    batch.on_commit(lambda: dispatch_pending([row.pk for row in rows], marked_at=sent_at))

@@ -135,10 +135,15 @@ class AIModel(models.Model):
         return f"{self.organisation.slug}/{self.name}@{self.version}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        self.set_stored_fields()
+        super().save(*args, **kwargs)
+
+    def set_stored_fields(self) -> None:
+        """The columns derived from others, as stored: the name's skeleton (confusable names) and the
+        subject reference (set once: a model's identity does not change)."""
         self.name_skeleton = name_skeleton(self.name)
         if not self.stored_subject_ref:
             self.stored_subject_ref = self.subject_ref
-        super().save(*args, **kwargs)
 
     @classmethod
     def from_db(cls, db: Any, field_names: Any, values: Any) -> AIModel:

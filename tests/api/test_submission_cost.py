@@ -3,6 +3,7 @@ as it is read back afterwards."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEvent
 from registry.models import AcceleratorGroup, AIModel, Cluster, NetworkLink
+from registry.signals import subjects_changed
 from rules.models import PendingEvaluation
 
 pytestmark = pytest.mark.django_db
@@ -28,32 +30,78 @@ def statements(captured: CaptureQueriesContext) -> list[str]:
     """The request's SQL, less savepoints (the test's own transaction turns a commit into one) and
     the token's once-a-minute `last_used_at` stamp."""
     return [q["sql"] for q in captured.captured_queries
-            if not SAVEPOINTS.match(q["sql"]) and not q["sql"].startswith('UPDATE "accounts_apitoken"')]
+            if q["sql"] is not None and not SAVEPOINTS.match(q["sql"]) and not q["sql"].startswith('UPDATE "accounts_apitoken"')]
 
 
 def tables(sql: list[str], verb: str) -> list[str]:
     return [re.search(r'(?:FROM|INTO) "(\w+)"', s).group(1) for s in sql if s.startswith(verb)]
 
 
-def test_a_new_model_costs_two_reads_and_four_inserts(lab, django_capture_on_commit_callbacks):
+def test_a_new_model_costs_two_reads_and_one_statement_writing_four_rows(lab, django_capture_on_commit_callbacks):
     """The token's read (with the lab's membership and organisation); one read of the organisation's
     models, by its id: those whose name reads like the new one (by the indexed skeleton) and, in the
     same statement, how many it has (REGISTRY_MAX_MODELS_PER_ORGANISATION); then the model, its first
-    revision, the outbox row of its evaluation and the audit event."""
+    revision, the outbox row of its evaluation and the audit event: on PostgreSQL one statement
+    (`registry.batch`), elsewhere an INSERT each."""
     with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as captured:
         response = lab.post("/api/v1/models/", MODEL, format="json")
     assert response.status_code == 201, response.content
     sql = statements(captured)
     assert tables(sql, "SELECT") == ["accounts_apitoken", "registry_aimodel"], sql
-    assert sorted(tables(sql, "INSERT")) == ["accounts_auditevent", "registry_aimodel", "registry_modelrevision",
-                                            "rules_pendingevaluation"], sql
-    assert len(sql) == 6, sql
+    if connection.vendor == "postgresql":
+        assert len(sql) == 3 and sql[2].startswith("WITH"), sql
+        inserted = re.findall(r'INSERT INTO "(\w+)"', sql[2])
+    else:
+        assert len(sql) == 6, sql
+        inserted = tables(sql, "INSERT")
+    assert sorted(inserted) == ["accounts_auditevent", "registry_aimodel", "registry_modelrevision",
+                                "rules_pendingevaluation"], sql
     # the organisation's row came with the token: its models are read by its id, without a join
     assert "registry_organisation" not in sql[1] and "COUNT(" in sql[1].upper(), sql[1]
     assert len(callbacks) == 1  # the evaluation, enqueued once the submission is committed
     ref = "model:acme/Cost-1@1"
-    assert PendingEvaluation.objects.filter(subject_ref=ref).count() == 1
+    model = AIModel.objects.get(stored_subject_ref=ref)
+    assert PendingEvaluation.objects.get(subject_ref=ref).record_id == model.pk
     assert AuditEvent.objects.filter(subject=ref, action="record.created").count() == 1
+    assert [r.number for r in model.revisions.all()] == [1]
+
+
+def test_a_fine_tune_is_checked_under_the_lineage_lock_and_still_written_in_one_statement(lab, world):
+    """A model with a base model is checked again under the lineage lock (`registry.services`), which
+    needs a transaction: the batch is written inside it."""
+    body = {**MODEL, "name": "Cost-FT", "base_model": "acme/Acme-1@1", "derivation": "fine_tuning"}
+    with CaptureQueriesContext(connection) as captured:
+        response = lab.post("/api/v1/models/", body, format="json")
+    assert response.status_code == 201, response.content
+    sql = statements(captured)
+    writes = [s for s in sql if "INSERT INTO" in s]
+    assert AIModel.objects.get(name="Cost-FT").base_model == world.acme_model
+    if connection.vendor == "postgresql":
+        assert any("pg_advisory_xact_lock" in s for s in sql), sql
+        assert len(writes) == 1 and writes[0].count("INSERT INTO") == 4, writes
+    else:
+        assert len(writes) == 4, writes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_model_alone_is_written_outside_a_transaction_on_postgresql_and_a_fine_tune_inside_one(lab):
+    """What the receivers see of the connection as the submission writes: on PostgreSQL the new model's
+    statement is its own transaction (no BEGIN and COMMIT round trips); a fine-tune's lineage lock, and
+    the rows written one by one elsewhere, need one."""
+    seen: list[bool] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        seen.append(connection.in_atomic_block)
+
+    subjects_changed.connect(receiver, dispatch_uid="tests.atomic_seen")
+    try:
+        assert lab.post("/api/v1/models/", MODEL, format="json").status_code == 201
+        body = {**MODEL, "name": "Cost-FT", "base_model": "acme/Cost-1@1", "derivation": "fine_tuning"}
+        assert lab.post("/api/v1/models/", body, format="json").status_code == 201
+    finally:
+        subjects_changed.disconnect(dispatch_uid="tests.atomic_seen")
+    assert seen == [connection.vendor != "postgresql", True]
+    assert AIModel.objects.filter(name__in=["Cost-1", "Cost-FT"]).count() == 2
 
 
 def test_a_new_cluster_writes_its_groups_and_links_in_one_statement_each(lab):
