@@ -28,7 +28,8 @@ def _null_or_non_negative(field: str) -> Q:
 class AIModel(models.Model):
     """The latest revision of a model's submitted facts; earlier ones are in `revisions`."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="models")
+    # no index of its own: the unique (organisation, name, version) and the skeleton index lead with it
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="models", db_index=False)
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=64)
     name_skeleton = models.CharField(
@@ -199,7 +200,8 @@ class AIModel(models.Model):
 
 
 class ModelRevision(RevisionBase):
-    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="revisions")
+    # no index of its own: model_revision_unique leads with it
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="revisions", db_index=False)
 
     class Meta(RevisionBase.Meta):
         constraints = [models.UniqueConstraint(fields=["model", "number"], name="model_revision_unique")]

@@ -13,7 +13,8 @@ from .organisation import Organisation
 
 
 class Cluster(models.Model):
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="clusters")
+    # no index of its own: the unique (organisation, name) and the skeleton index lead with it
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="clusters", db_index=False)
     name = models.CharField(max_length=200)
     name_skeleton = models.CharField(
         max_length=SKELETON_MAX, blank=True, editable=False,
@@ -115,7 +116,8 @@ class NetworkLink(models.Model):
 
 
 class ClusterRevision(RevisionBase):
-    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="revisions")
+    # no index of its own: cluster_revision_unique leads with it
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="revisions", db_index=False)
 
     class Meta(RevisionBase.Meta):
         constraints = [models.UniqueConstraint(fields=["cluster", "number"], name="cluster_revision_unique")]

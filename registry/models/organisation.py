@@ -52,7 +52,9 @@ class Organisation(models.Model):
 
 
 class OrganisationRevision(RevisionBase):
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="revisions")
+    # no index of its own: organisation_revision_unique leads with it
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="revisions",
+                                     db_index=False)
 
     class Meta(RevisionBase.Meta):
         constraints = [
