@@ -4,8 +4,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from rest_framework.reverse import reverse
-
 from accounts.selectors import Access
 from rules.engine import RuleFileErrors
 from rules.library_store import engine_version
@@ -13,6 +11,7 @@ from rules.models import Determination, EvaluationRun, RuleVersion
 from rules.models.runs import RunStatus
 from rules.subjects import SubjectError, parse_subject
 
+from .links import api_url
 from .serializers import rules as out
 
 _parsed_lock = threading.Lock()
@@ -28,7 +27,7 @@ def determination_representation(row: Determination, request: Any) -> dict[str, 
     }
     return out.DeterminationOut({
         "id": row.pk,
-        "url": reverse("api:determination-detail", kwargs={"pk": row.pk}, request=request),
+        "url": api_url("api:determination-detail", request, pk=row.pk),
         "sequence": row.sequence,
         "subject": subject,
         "subject_ref": row.subject_ref,
@@ -49,7 +48,7 @@ def determination_representation(row: Determination, request: Any) -> dict[str, 
         "facts_sha256": row.facts_id,
         "trigger": row.trigger,
         "run": row.run_id,
-        "run_url": reverse("api:run-detail", kwargs={"pk": row.run_id}, request=request) if row.run_id else None,
+        "run_url": api_url("api:run-detail", request, pk=row.run_id) if row.run_id else None,
         "created_at": row.created_at,
         "previous_sha256": row.previous_sha256,
         "row_sha256": row.row_sha256,
@@ -91,7 +90,7 @@ def run_representation(run: EvaluationRun, request: Any, viewer: Access, *, chan
         done = total if run.status == RunStatus.FINISHED else min(total, getattr(run, "visible_done", 0))
     data = {
         "id": run.pk,
-        "url": reverse("api:run-detail", kwargs={"pk": run.pk}, request=request),
+        "url": api_url("api:run-detail", request, pk=run.pk),
         "kind": run.kind,
         "status": run.status,
         "as_of": run.as_of,
@@ -101,8 +100,8 @@ def run_representation(run: EvaluationRun, request: Any, viewer: Access, *, chan
         "done": done,
         "progress_percent": _percent(run, total, done),
         "changes_count": getattr(run, "visible_changes", run.changes_count),
-        "changes_url": reverse("api:run-changes", kwargs={"pk": run.pk}, request=request),
-        "determinations_url": reverse("api:determination-list", request=request) + f"?run={run.pk}",
+        "changes_url": api_url("api:run-changes", request, pk=run.pk),
+        "determinations_url": api_url("api:determination-list", request) + f"?run={run.pk}",
         "requested_by": _requested_by(run, viewer),
         "error": run.error if viewer.is_regulator else ("" if not run.error else "the run failed"),
         "created_at": run.created_at,
@@ -150,7 +149,7 @@ def parsed_version(row: RuleVersion) -> tuple[Any, list[str]]:
 
 
 def _version_url(row: RuleVersion, request: Any) -> str:
-    return reverse("api:ruleversion-detail", kwargs={"regime_slug": row.regime, "pk": row.pk}, request=request)
+    return api_url("api:ruleversion-detail", request, regime_slug=row.regime, pk=row.pk)
 
 
 def version_summary(row: RuleVersion, request: Any) -> dict[str, Any]:
@@ -200,9 +199,9 @@ def regime_representation(slug: str, rows: list[RuleVersion], request: Any) -> d
     version, _ = parsed_version(latest)
     return out.RegimeOut({
         "slug": slug,
-        "url": reverse("api:regime-detail", kwargs={"slug": slug}, request=request),
+        "url": api_url("api:regime-detail", request, slug=slug),
         "title": latest.regime_title,
         "jurisdiction": version.jurisdiction if version else None,
-        "versions_url": reverse("api:ruleversion-list", kwargs={"regime_slug": slug}, request=request),
+        "versions_url": api_url("api:ruleversion-list", request, regime_slug=slug),
         "versions": [version_summary(row, request) for row in rows],
     }).data

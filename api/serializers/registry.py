@@ -8,13 +8,13 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
-from rest_framework.reverse import reverse
 
 from registry import interchange, mapping
 from registry.facts import facts_sha256
 from registry.selectors import FACTS_OF, current_facts
 
 from ..etags import etag_of
+from ..links import api_url
 
 # --- Request bodies (documentation of what registry.interchange validates) -----------------------
 
@@ -168,11 +168,11 @@ def record_etag(kind: str, obj: Any) -> str:
 def record_representation(kind: str, obj: Any, request: Any) -> dict[str, Any]:
     facts, digest = facts_of(kind, obj)
     lookup = lookup_of(kind, obj)
-    url = reverse(f"api:{ROUTE[kind]}-detail", kwargs=lookup, request=request)
+    url = api_url(f"api:{ROUTE[kind]}-detail", request, **lookup)
     data = {
         **facts,
         "url": url,
-        "revisions_url": url + "revisions/",  # the detail route's `revisions` action (one reverse() less)
+        "revisions_url": url + "revisions/",  # the detail route's `revisions` action (one link less to write)
         "subject": obj.subject_ref,
         "revision": obj.revision,
         "etag": etag_of(obj.revision, digest),
