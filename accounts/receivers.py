@@ -1,7 +1,8 @@
 """The audit trail of what other apps change: registry submissions and revisions, rule publications.
 
-Each receiver runs inside the sender's transaction, so the change and its audit event are kept or
-rolled back together.
+Each receiver runs inside the sender's transaction, or adds its rows to the sender's batch of new rows
+(`registry.batch`, written in one statement), so the change and its audit event are kept or rolled
+back together.
 """
 from __future__ import annotations
 

@@ -729,6 +729,7 @@ def _models_alone(cleaned: dict[str, list[dict[str, Any]]]) -> bool:
 
 
 def _takes_lineage_lock(cleaned: dict[str, list[dict[str, Any]]]) -> bool:
+    """Whether the document sets a base model, on PostgreSQL: its writes take the lineage lock."""
     return connection.vendor == "postgresql" and any(rec.get("base_model") for rec in cleaned["models"])
 
 
