@@ -55,7 +55,7 @@ class Command(BaseCommand):
         parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""),
                             help="Broker for the scale-out (default: REDIS_URL).")
         parser.add_argument("--workers", default="1,2", help="Celery worker counts for the scale-out; 0 skips it.")
-        parser.add_argument("--api-seconds", type=float, default=10.0, help="Seconds of load per endpoint.")
+        parser.add_argument("--api-seconds", type=float, default=10.0, help="Seconds of load per endpoint (submissions and /healthz, taken in turns).")
         parser.add_argument("--api-concurrency", type=int, default=8, help="Concurrent clients of the load generator.")
         parser.add_argument("--api-only", action="store_true",
                             help="Build the synthetic registry and measure only the API beside /healthz (no "
