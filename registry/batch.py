@@ -41,12 +41,6 @@ class InsertBatch:
         """Whether the rows are written by one statement (atomic on its own, without a transaction)."""
         return connections[self.using].vendor == "postgresql"
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, obj: object) -> bool:
-        return id(obj) in self._positions
-
     def add(self, obj: Model, **keys: Model) -> Model:
         """Adds `obj`, to be inserted after the rows added before it. Each of `keys` names a column of
         `obj` (its attname, as `record_id`) that takes the primary key of the given row: one of this
