@@ -73,9 +73,8 @@ class InsertBatch:
             raise RuntimeError("this batch has been executed already")
         self._executed = True
         if self._rows:
-            connection = connections[self.using]
-            if connection.vendor == "postgresql":
-                self._execute_in_one_statement(connection)
+            if self.in_one_statement:
+                self._execute_in_one_statement(connections[self.using])
             else:
                 self._execute_one_by_one()
         for callback in self._committed:
