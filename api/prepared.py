@@ -35,8 +35,8 @@ def statements_prepared(using: str = "default") -> Iterator[None]:
     """Inside it, on PostgreSQL, the connection binds values by the server and keeps a statement run
     PREPARE_THRESHOLD times prepared, so that PostgreSQL may reuse its plan (`PreparingCursor`):
     for a path of few statements, each cheap to run and dear to plan, run again and again (a lab's
-    submission: the token's read, the organisation's names and count, four INSERTs). Outside it the
-    connection's own settings hold, so no list page runs on a plan made without its values (a
+    submission: the token's read, the organisation's names and count, the write of its rows). Outside
+    it the connection's own settings hold, so no list page runs on a plan made without its values (a
     generic plan, which made some list pages of a year's log several times slower: BENCHMARKS.md).
     A connection opened inside (the persistent one's health check failed) is left as opened."""
     conn = connections[using]
