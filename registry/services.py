@@ -36,6 +36,7 @@ from .models import (
     ModelRevision,
     NetworkLink,
     Organisation,
+    OrganisationModelCount,
     OrganisationRevision,
 )
 from .names import name_skeleton
@@ -330,9 +331,10 @@ def _stored_names(table: type[AIModel] | type[Cluster], slug_of: dict[int, str],
                   skeletons: set[str]) -> list[tuple[int, str | None, str | None, int | None]]:
     """(organisation id, name, skeleton, None) for each stored record of these organisations whose
     name has one of these skeletons (an indexed lookup); for models, in the same statement,
-    (organisation id, None, None, count) for each organisation that has models. Written from the
-    models' columns rather than compiled by the ORM for every submission (twice the time of the
-    statement itself); values are bound as parameters."""
+    (organisation id, None, None, count) for each organisation that has had models, the count
+    read from what the database keeps (`OrganisationModelCount`: a lookup, where counting would
+    take a step per model). Written from the models' columns rather than compiled by the ORM for
+    every submission (twice the time of the statement itself); values are bound as parameters."""
     quote = connection.ops.quote_name
     meta = table._meta
     db_table = quote(meta.db_table)
@@ -343,8 +345,10 @@ def _stored_names(table: type[AIModel] | type[Cluster], slug_of: dict[int, str],
            f"WHERE {organisation} IN ({in_ids}) AND {skeleton} IN ({', '.join(['%s'] * len(wanted))})")
     params: list[Any] = [*ids, *wanted]
     if table is AIModel:
-        sql += (f" UNION ALL SELECT {organisation}, NULL, NULL, COUNT(*) FROM {db_table} "
-                f"WHERE {organisation} IN ({in_ids}) GROUP BY {organisation}")
+        counts = OrganisationModelCount._meta
+        sql += (f" UNION ALL SELECT {quote(counts.get_field('organisation').column)}, NULL, NULL, "
+                f"{quote(counts.get_field('count').column)} FROM {quote(counts.db_table)} "
+                f"WHERE {quote(counts.get_field('organisation').column)} IN ({in_ids})")
         params += ids
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -3,7 +3,7 @@ from .accelerator import Accelerator
 from .aimodel import AIModel, ModelRevision
 from .cluster import AcceleratorGroup, Cluster, ClusterRevision, NetworkLink
 from .designation import Designation, DesignationWithdrawal
-from .organisation import Organisation, OrganisationRevision
+from .organisation import Organisation, OrganisationModelCount, OrganisationRevision
 
 __all__ = [
     "Accelerator",
@@ -16,5 +16,6 @@ __all__ = [
     "Designation",
     "DesignationWithdrawal",
     "Organisation",
+    "OrganisationModelCount",
     "OrganisationRevision",
 ]

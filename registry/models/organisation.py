@@ -51,6 +51,28 @@ class Organisation(models.Model):
         return f"organisation:{self.slug}"
 
 
+class OrganisationModelCount(models.Model):
+    """How many models an organisation has, for REGISTRY_MAX_MODELS_PER_ORGANISATION: read in one
+    indexed lookup with a submission's checks, where counting the organisation's models would cost
+    a step per model it has. Kept by the database itself, by triggers on the models' table
+    (migration registry.0008): every insert, delete or move of a model row counts, whichever code
+    or statement makes it (the ORM, a batch, COPY, raw SQL). Never written from Python.
+
+    On PostgreSQL the count's row is locked until commit by a transaction that adds or removes one
+    of the organisation's models: an organisation's submissions are written one after the other
+    (a lab's single statements commit at once; an import of its models holds the row to its commit)."""
+
+    organisation = models.OneToOneField(Organisation, primary_key=True, on_delete=models.CASCADE,
+                                        related_name="model_count")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "organisation's model count"
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {self.count} models"
+
+
 class OrganisationRevision(RevisionBase):
     # no index of its own: organisation_revision_unique leads with it
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="revisions",

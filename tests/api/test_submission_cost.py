@@ -40,7 +40,8 @@ def tables(sql: list[str], verb: str) -> list[str]:
 def test_a_new_model_costs_two_reads_and_one_statement_writing_four_rows(lab, django_capture_on_commit_callbacks):
     """The token's read (with the lab's membership and organisation); one read of the organisation's
     models, by its id: those whose name reads like the new one (by the indexed skeleton) and, in the
-    same statement, how many it has (REGISTRY_MAX_MODELS_PER_ORGANISATION); then the model, its first
+    same statement, how many it has (REGISTRY_MAX_MODELS_PER_ORGANISATION, the count the database
+    keeps: `registry.models.OrganisationModelCount`); then the model, its first
     revision, the outbox row of its evaluation and the audit event: on PostgreSQL one statement
     (`registry.batch`), elsewhere an INSERT each."""
     with django_capture_on_commit_callbacks() as callbacks, CaptureQueriesContext(connection) as captured:
@@ -56,8 +57,10 @@ def test_a_new_model_costs_two_reads_and_one_statement_writing_four_rows(lab, dj
         inserted = tables(sql, "INSERT")
     assert sorted(inserted) == ["accounts_auditevent", "registry_aimodel", "registry_modelrevision",
                                 "rules_pendingevaluation"], sql
-    # the organisation's row came with the token: its models are read by its id, without a join
-    assert "registry_organisation" not in sql[1] and "COUNT(" in sql[1].upper(), sql[1]
+    # the organisation's row came with the token: its models are read by its id, without a join, and
+    # their number is the one the database keeps, looked up, not counted
+    assert '"registry_organisation"' not in sql[1] and '"registry_organisationmodelcount"' in sql[1], sql[1]
+    assert "COUNT(" not in sql[1].upper(), sql[1]
     assert len(callbacks) == 1  # the evaluation, enqueued once the submission is committed
     ref = "model:acme/Cost-1@1"
     model = AIModel.objects.get(stored_subject_ref=ref)

@@ -1,0 +1,129 @@
+"""Each organisation's number of models, kept by the database (`OrganisationModelCount`, triggers of
+migration registry.0008) and read by the submission's checks for REGISTRY_MAX_MODELS_PER_ORGANISATION
+in place of counting the organisation's models. Run on both databases (`make test`, `make test-embedded`)."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from registry.models import AIModel, ModelRevision, Organisation, OrganisationModelCount
+from registry.services import RegistryValidationError, registry_submit
+from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
+
+pytestmark = pytest.mark.django_db
+
+
+def kept() -> dict[str, int]:
+    """The counts the database keeps, by organisation slug."""
+    return {row.organisation.slug: row.count for row in OrganisationModelCount.objects.select_related("organisation")}
+
+
+def counted() -> dict[str, int]:
+    """The organisations' models counted one by one (organisations without models left out)."""
+    counts: dict[str, int] = {}
+    for slug in AIModel.objects.values_list("organisation__slug", flat=True):
+        counts[slug] = counts.get(slug, 0) + 1
+    return counts
+
+
+def without_zeros(counts: dict[str, int]) -> dict[str, int]:
+    return {slug: count for slug, count in counts.items() if count}
+
+
+def unsaved(organisation: Organisation, name: str) -> AIModel:
+    model = AIModel(organisation=organisation, name=name, version="1")
+    model.set_stored_fields()  # what save() sets; bulk_create does not call it
+    return model
+
+
+@pytest.fixture
+def two_organisations(db) -> tuple[Organisation, Organisation]:
+    registry_submit(document(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI"),
+                                            OrganisationRecordFactory(slug="bolt", name="Bolt Labs")]), via="import")
+    return Organisation.objects.get(slug="acme"), Organisation.objects.get(slug="bolt")
+
+
+def test_every_way_of_writing_a_model_row_is_counted(two_organisations):
+    acme, bolt = two_organisations
+    assert kept() == {}
+    # a submission through the registry's checks (the ORM, in a transaction)
+    registry_submit(document(models=[ModelRecordFactory(name=f"M{i}") for i in range(3)]), via="import")
+    assert kept() == counted() == {"acme": 3}
+    # one statement inserting rows of two organisations
+    AIModel.objects.bulk_create([unsaved(acme, "Bulk-a"), unsaved(bolt, "Bulk-b1"), unsaved(bolt, "Bulk-b2")])
+    assert kept() == counted() == {"acme": 4, "bolt": 2}
+    # raw SQL, outside the ORM: a copy of a stored row under another name
+    columns = [f.column for f in AIModel._meta.concrete_fields if not f.primary_key]
+    copied = ["'Raw'" if c == "name" else "'model:bolt/Raw@1'" if c == "stored_subject_ref" else c for c in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {AIModel._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(copied)} "
+                       f"FROM {AIModel._meta.db_table} WHERE name = 'Bulk-b1'")
+    assert kept() == counted() == {"acme": 4, "bolt": 3}
+    # a model moved to another organisation, one row and several in one statement
+    AIModel.objects.filter(name="Bulk-a").update(organisation=bolt)
+    AIModel.objects.filter(organisation=bolt).update(organisation=acme)
+    assert without_zeros(kept()) == counted() == {"acme": 7}
+    # deleted, one by one and several in one statement
+    AIModel.objects.filter(name="Raw").delete()
+    AIModel.objects.filter(name__startswith="Bulk").delete()
+    assert without_zeros(kept()) == counted() == {"acme": 3}
+    ModelRevision.objects.all().delete()  # a model with revisions is protected
+    AIModel.objects.all().delete()
+    assert without_zeros(kept()) == counted() == {}
+
+
+def test_an_update_that_keeps_the_organisation_changes_no_count(two_organisations):
+    registry_submit(document(models=[ModelRecordFactory(name="Kept")]), via="import")
+    AIModel.objects.update(parameter_count=1e9)
+    revised = ModelRecordFactory(name="Kept", parameter_count=2e9)
+    assert registry_submit(document(models=[revised]), via="import").revised["models"] == 1
+    assert kept() == {"acme": 1}
+
+
+def test_a_refused_submission_changes_no_count(two_organisations, limits):
+    registry_submit(document(models=[ModelRecordFactory(name=f"M{i}") for i in range(5)]), via="import")
+    with pytest.raises(RegistryValidationError):
+        registry_submit(document(models=[ModelRecordFactory(name="One-too-many")]), via="import")
+    assert kept() == counted() == {"acme": 5}
+
+
+def test_the_limit_is_checked_against_the_kept_count(two_organisations, limits):
+    """What the checks read is the kept count: set above the limit, the next model is refused though
+    the organisation's rows number fewer (the count is never taken from the rows themselves)."""
+    registry_submit(document(models=[ModelRecordFactory(name="First")]), via="import")
+    OrganisationModelCount.objects.filter(organisation__slug="acme").update(count=5)
+    with pytest.raises(RegistryValidationError) as refused:
+        registry_submit(document(models=[ModelRecordFactory(name="Second")]), via="import")
+    (problem,) = refused.value.problems
+    assert problem.path == "models[0].organisation" and "'acme' would have 6 models" in problem.message
+    assert AIModel.objects.count() == 1
+
+
+def test_an_organisation_deleted_takes_its_count_with_it(db):
+    gone = Organisation.objects.create(slug="gone", name="Gone Labs")
+    unsaved(gone, "Gone").save()
+    assert kept() == {"gone": 1}
+    AIModel.objects.all().delete()
+    gone.delete()
+    assert not OrganisationModelCount.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_counts_the_models_stored_before_it():
+    before = [("registry", "0007_foreign_keys_indexed_by_composites")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    Org, Model = old.get_model("registry", "Organisation"), old.get_model("registry", "AIModel")
+    acme, bolt = Org.objects.create(slug="acme", name="Acme AI"), Org.objects.create(slug="bolt", name="Bolt Labs")
+    Org.objects.create(slug="none", name="No Models")
+    for index in range(3):
+        Model.objects.create(organisation=acme, name=f"A{index}", version="1", stored_subject_ref=f"model:acme/A{index}@1")
+    Model.objects.create(organisation=bolt, name="B", version="1", stored_subject_ref="model:bolt/B@1")
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert kept() == {"acme": 3, "bolt": 1}
+    unsaved(Organisation.objects.get(slug="none"), "N").save()
+    assert kept() == counted() == {"acme": 3, "bolt": 1, "none": 1}
