@@ -694,6 +694,7 @@ def registry_submit(
                                                         organisations=organisations)
                     if problems or (problems := _check_limits(cleaned, known)):
                         raise RegistryValidationError(problems)
+                _lock_model_counts(cleaned, known)
                 writer = _Writer(known=known, actor=actor, via=via, result=result, only_new=only_new, batch=batch)
                 for rec in cleaned["organisations"]:
                     _write_organisation(organisation_facts(rec), writer)
@@ -724,6 +725,25 @@ def registry_submit(
             if attempt == 2:
                 raise
     return result
+
+
+def _lock_model_counts(cleaned: dict[str, list[dict[str, Any]]], known: _Known) -> None:
+    """A document of several stored organisations' models, on PostgreSQL, takes their model counts'
+    rows (`OrganisationModelCount`) in the order of the organisations' ids before writing any model.
+    The triggers that keep the counts lock each row as the organisation's first model is written, in
+    the document's order: two such documents naming two organisations in opposite orders would
+    otherwise each hold a row the other waits for (a deadlock, one of them refused)."""
+    ids = sorted({known.organisations[rec["organisation"]].pk for rec in cleaned["models"]
+                  if rec["organisation"] in known.organisations})
+    if len(ids) < 2 or connection.vendor != "postgresql":
+        return
+    counts = OrganisationModelCount._meta
+    table, organisation, count = (connection.ops.quote_name(name) for name in (
+        counts.db_table, counts.get_field("organisation").column, counts.get_field("count").column))
+    with connection.cursor() as cursor:  # an existing row is locked by its no-op update, a new one by its insert
+        cursor.execute(f"INSERT INTO {table} AS counted ({organisation}, {count}) "
+                       f"SELECT id, 0 FROM unnest(%s::bigint[]) AS id ORDER BY id "
+                       f"ON CONFLICT ({organisation}) DO UPDATE SET {count} = counted.{count}", [ids])
 
 
 def _models_alone(cleaned: dict[str, list[dict[str, Any]]]) -> bool:

@@ -3,9 +3,14 @@ migration registry.0008) and read by the submission's checks for REGISTRY_MAX_MO
 in place of counting the organisation's models. Run on both databases (`make test`, `make test-embedded`)."""
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pytest
-from django.db import connection
+from django.conf import settings as django_settings
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models.signals import post_save
 
 from registry.models import AIModel, ModelRevision, Organisation, OrganisationModelCount
 from registry.services import RegistryValidationError, registry_submit
@@ -127,3 +132,49 @@ def test_the_migration_counts_the_models_stored_before_it():
     assert kept() == {"acme": 3, "bolt": 1}
     unsaved(Organisation.objects.get(slug="none"), "N").save()
     assert kept() == counted() == {"acme": 3, "bolt": 1, "none": 1}
+
+
+@pytest.mark.services
+@pytest.mark.skipif("postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+                    reason="needs PostgreSQL: concurrent transactions with row locks")
+@pytest.mark.django_db(transaction=True)
+def test_imports_naming_two_organisations_in_opposite_orders_wait_for_each_other_rather_than_deadlock():
+    """Each import's transaction holds the count of every organisation it adds models to until it
+    commits. Two imports at once, one of acme's then bolt's models and one of bolt's then acme's, each
+    stopped after its first model until the other has written one too (or for two seconds): taken
+    in the documents' orders, the counts would deadlock (one import refused); taken first, in the
+    organisations' order, the second import waits for the first."""
+    registry_submit(document(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI"),
+                                            OrganisationRecordFactory(slug="bolt", name="Bolt Labs")]), via="import")
+    for slug in ("acme", "bolt"):  # both counts' rows exist, as for any organisation with models
+        registry_submit(document(models=[ModelRecordFactory(organisation=slug, name="Seed")]), via="import")
+    both_written_one = threading.Barrier(2)
+    local, failures = threading.local(), []
+
+    def first_model_written(sender: type, **kwargs: object) -> None:
+        if not getattr(local, "waited", False):
+            local.waited = True
+            with contextlib.suppress(threading.BrokenBarrierError):  # the other import waits for this one's commit
+                both_written_one.wait(timeout=2)
+
+    def importing(order: tuple[str, str]) -> None:
+        try:
+            models = [ModelRecordFactory(organisation=slug, name=f"{slug}-after-{order[0]}-{index}")
+                      for slug in order for index in range(2)]
+            registry_submit(document(organisations=[], models=models), via="import")
+        except Exception as exc:  # a deadlock is an OperationalError
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    post_save.connect(first_model_written, sender=AIModel, dispatch_uid="first_model_written")
+    try:
+        threads = [threading.Thread(target=importing, args=(order,)) for order in (("acme", "bolt"), ("bolt", "acme"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        post_save.disconnect(dispatch_uid="first_model_written", sender=AIModel)
+    assert failures == []
+    assert kept() == counted() == {"acme": 5, "bolt": 5}
