@@ -56,7 +56,9 @@ class OrganisationModelCount(models.Model):
     indexed lookup with a submission's checks, where counting the organisation's models would cost
     a step per model it has. Kept by the database itself, by triggers on the models' table
     (migration registry.0008): every insert, delete or move of a model row counts, whichever code
-    or statement makes it (the ORM, a batch, COPY, raw SQL). Never written from Python.
+    or statement makes it (the ORM, a batch, COPY, raw SQL). No Python code changes a count: a
+    document of several organisations' models only takes their rows first, in order
+    (`registry.services._lock_model_counts`), inserting one at 0 where none is stored yet.
 
     On PostgreSQL the count's row is locked until commit by a transaction that adds or removes one
     of the organisation's models: an organisation's submissions are written one after the other
