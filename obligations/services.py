@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from registry.interchange import subject_parts
 from rules import payloads
-from rules.bulk_write import update_rows
+from rules.bulk_write import create_rows, update_rows
 from rules.engine.library import RuleVersion as EngineVersion
 from rules.engine.obligations import (
     DatedFacts,
@@ -354,8 +354,8 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
                       "due_on": view.due_on, "due_reason": view.due_reason[:400], "status": str(view.status),
                       "determination_id": view.determination_id}
             if row is None:
-                created.append(ObligationState(subject_ref=view.subject, regime=view.regime, obligation=view.obligation,
-                                               occurrence=view.occurrence, as_of=as_of, **values))
+                created.append({"subject_ref": view.subject, "regime": view.regime, "obligation": view.obligation,
+                                "occurrence": view.occurrence, "as_of": as_of, "updated_at": now, **values})
                 if view.status != ObligationStatus.NOT_APPLICABLE:
                     changes.append((view, ""))
                 continue
@@ -368,17 +368,18 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
                                                updated_at=now, **values))
             if before["status"] != view.status:
                 changes.append((view, before["status"]))
-        if created:
-            ObligationState.objects.bulk_create(created)
+        # a first refresh creates every state and a change for most: written by COPY, not as model instances
+        create_rows(ObligationState, created)
         if updated:
             update_rows(ObligationState, updated, STATE_FIELDS + ("updated_at",))
         if existing:
             ObligationState.objects.filter(pk__in=[row[0] for row in existing.values()]).delete()
-        ObligationStatusChange.objects.bulk_create(
-            ObligationStatusChange(subject_ref=view.subject, organisation=view.organisation, regime=view.regime,
-                                   obligation=view.obligation, occurrence=view.occurrence, from_status=previous,
-                                   to_status=str(view.status), due_on=view.due_on, as_of=as_of, run=run,
-                                   determination_id=view.determination_id)
+        run_id = run.pk if run is not None else None
+        create_rows(ObligationStatusChange, [
+            {"subject_ref": view.subject, "organisation": view.organisation, "regime": view.regime,
+             "obligation": view.obligation, "occurrence": view.occurrence, "from_status": previous,
+             "to_status": str(view.status), "due_on": view.due_on, "as_of": as_of, "run_id": run_id,
+             "determination_id": view.determination_id, "recorded_at": now}
             for view, previous in changes
-        )
+        ])
     return len(changes)

@@ -219,6 +219,55 @@ def test_states_rewritten_in_batches_read_back_as_written(monkeypatch):
     assert tuple(getattr(read[untouched.pk], f) for f in fields) == tuple(getattr(untouched, f) for f in fields)
 
 
+def test_states_and_changes_created_by_a_refresh_read_back_with_every_value():
+    """A first refresh writes its states and changes with `rules.bulk_write.create_rows` (COPY on
+    PostgreSQL): each column reads back as the ORM would have stored it."""
+    frontier()
+    run = evaluate(date(2026, 3, 1))
+    before = timezone.now()
+    changed = refresh_states(as_of=date(2026, 3, 16), subject_refs=[MODEL], run=run)
+    views = {(v.regime, v.obligation, v.occurrence): v for v in obligations_as_of(as_of=date(2026, 3, 16),
+                                                                                 subject_refs=[MODEL])}
+    states = list(ObligationState.objects.filter(subject_ref=MODEL))
+    assert len(states) == len(views) >= 4
+    for state in states:
+        view = views[(state.regime, state.obligation, state.occurrence)]
+        assert (state.subject_kind, state.organisation, state.title, state.citation, state.rule_version_label,
+                state.due_on, state.due_reason, state.status, state.determination_id, state.as_of) == (
+            view.subject_kind, view.organisation, view.title[:300], view.citation[:200], view.rule_version_label,
+            view.due_on, view.due_reason[:400], str(view.status), view.determination_id, date(2026, 3, 16))
+        assert before <= state.updated_at <= timezone.now()
+    changes = list(ObligationStatusChange.objects.filter(subject_ref=MODEL))
+    assert len(changes) == changed > 0
+    for change in changes:
+        view = views[(change.regime, change.obligation, change.occurrence)]
+        assert (change.organisation, change.from_status, change.to_status, change.due_on, change.as_of,
+                change.run_id, change.determination_id) == (
+            view.organisation, "", str(view.status), view.due_on, date(2026, 3, 16), run.pk, view.determination_id)
+        assert before <= change.recorded_at <= timezone.now()
+
+
+def test_a_state_created_twice_is_refused_as_the_orm_refuses_it_and_nothing_is_written():
+    """Two runs finishing at once may both create a subject's states: the second's write must fail as
+    an IntegrityError, which `refresh_after_run` answers by refreshing again (then updating)."""
+    from django.db import IntegrityError, transaction
+
+    from rules import bulk_write
+
+    frontier()
+    evaluate(date(2026, 3, 1))
+    refresh_states(as_of=date(2026, 3, 16), subject_refs=[MODEL])
+    stored = ObligationState.objects.filter(subject_ref=MODEL).order_by("pk").first()
+    fields = [f for f in ObligationState._meta.concrete_fields if not f.primary_key]
+    again = {f.attname: getattr(stored, f.attname) for f in fields}
+    fresh = {**again, "obligation": "another-obligation"}
+    count = ObligationState.objects.count()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk_write.create_rows(ObligationState, [fresh, again])
+    assert ObligationState.objects.count() == count
+    assert not ObligationState.objects.filter(obligation="another-obligation").exists()
+
+
 def test_a_finished_run_brings_the_states_up_to_date_as_of_today(django_capture_on_commit_callbacks):
     frontier(training_completed_on="2024-06-01", released_on="2024-07-23")
     with django_capture_on_commit_callbacks(execute=True):
