@@ -37,9 +37,10 @@ def create_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
     database's), in plain Python values: COPY on PostgreSQL, `bulk_create` elsewhere. What
     `bulk_create` would do around each value (a model instance per row, `pre_save` and
     `get_db_prep_save` per field, an array per column) is most of its time for rows of a dozen
-    columns; COPY takes the values as they are. No signals, no `auto_now`: the caller gives every
-    value. A refused row raises what the ORM raises (a duplicate key is an `IntegrityError`), and
-    nothing of the statement is written."""
+    columns; COPY takes the values as they are. No signals; the caller gives every value, those of
+    `auto_now` fields included (which `bulk_create`, elsewhere, sets to its own now). A refused row
+    raises what the ORM raises (a duplicate key is an `IntegrityError`), and nothing of the statement
+    is written."""
     if not rows:
         return
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
