@@ -345,10 +345,8 @@ def _stored_names(table: type[AIModel] | type[Cluster], slug_of: dict[int, str],
            f"WHERE {organisation} IN ({in_ids}) AND {skeleton} IN ({', '.join(['%s'] * len(wanted))})")
     params: list[Any] = [*ids, *wanted]
     if table is AIModel:
-        counts = OrganisationModelCount._meta
-        sql += (f" UNION ALL SELECT {quote(counts.get_field('organisation').column)}, NULL, NULL, "
-                f"{quote(counts.get_field('count').column)} FROM {quote(counts.db_table)} "
-                f"WHERE {quote(counts.get_field('organisation').column)} IN ({in_ids})")
+        counts, counted, count = _model_count_names()
+        sql += f" UNION ALL SELECT {counted}, NULL, NULL, {count} FROM {counts} WHERE {counted} IN ({in_ids})"
         params += ids
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -727,6 +725,12 @@ def registry_submit(
     return result
 
 
+def _model_count_names() -> tuple[str, str, str]:
+    """The kept model counts' table, its organisation column and its count column, quoted."""
+    meta, quote = OrganisationModelCount._meta, connection.ops.quote_name
+    return quote(meta.db_table), quote(meta.get_field("organisation").column), quote(meta.get_field("count").column)
+
+
 def _lock_model_counts(cleaned: dict[str, list[dict[str, Any]]], known: _Known) -> None:
     """A document of several stored organisations' models, on PostgreSQL, takes their model counts'
     rows (`OrganisationModelCount`) in the order of the organisations' ids before writing any model.
@@ -737,9 +741,7 @@ def _lock_model_counts(cleaned: dict[str, list[dict[str, Any]]], known: _Known) 
                   if rec["organisation"] in known.organisations})
     if len(ids) < 2 or connection.vendor != "postgresql":
         return
-    counts = OrganisationModelCount._meta
-    table, organisation, count = (connection.ops.quote_name(name) for name in (
-        counts.db_table, counts.get_field("organisation").column, counts.get_field("count").column))
+    table, organisation, count = _model_count_names()
     with connection.cursor() as cursor:  # an existing row is locked by its no-op update, a new one by its insert
         cursor.execute(f"INSERT INTO {table} AS counted ({organisation}, {count}) "
                        f"SELECT id, 0 FROM unnest(%s::bigint[]) AS id ORDER BY id "
