@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
+
 from .environment import BenchDatabase, BenchError, child_environment, manage, run_phase
 
 
@@ -83,7 +85,8 @@ def _api(options: Options, env: dict[str, str], say: Callable[[str], None]) -> d
         f"of submissions and of /healthz, in {options.api_rounds} turns")
     # room for every submission of the load beside the organisation's generated models: at the limit a
     # submission would be a refusal (a 400), not a submission; the limit's check costs the same at any count
-    env = {**env, "REGISTRY_MAX_MODELS_PER_ORGANISATION": str(options.api_max_requests + 5000)}
+    limit = settings.REGISTRY_MAX_MODELS_PER_ORGANISATION + options.api_max_requests
+    env = {**env, "REGISTRY_MAX_MODELS_PER_ORGANISATION": str(limit)}
     with gunicorn(env=env, workers=workers) as port:
         # /healthz is bounded by time alone; submissions by the count too (a model each, in one organisation)
         measured = load.alternating(port, {
