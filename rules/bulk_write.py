@@ -5,12 +5,13 @@ formatted, with none of the per-row SQL the ORM would build, inside the caller's
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
+from . import digests
 from .instrumentation import ROWS_COPIED, stage
 
 
@@ -23,13 +24,28 @@ def columns(model: type[Model]) -> list[str]:
 
 
 def copy_rows(table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """COPY plain Python values (str, int, float, bool, date, datetime, None) into `table`."""
+    """COPY plain Python values (str, int, float, bool, date, datetime, bytes, None) into `table`, each
+    as the column stores it (a digest as bytes: `stored_values`)."""
     quoted = ", ".join(connection.ops.quote_name(name) for name in names)
     with stage(ROWS_COPIED), connection.cursor() as cursor, cursor.cursor.copy(
         f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN"
     ) as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def stored_values(fields: Sequence[Field], rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+    """The rows (values in the fields' order) as COPY sends them: digests (`rules.digests`) as bytes,
+    every other value as it is."""
+    converted = [index for index, field in enumerate(fields) if digests.is_digest(field)]
+    if not converted:
+        yield from rows
+        return
+    for row in rows:
+        row = list(row)
+        for index in converted:
+            row[index] = digests.stored(row[index])
+        yield row
 
 
 def create_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
@@ -49,7 +65,7 @@ def create_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
         return
     with connection.wrap_database_errors:
         copy_rows(model._meta.db_table, [field.column for field in fields],
-                  ([row[field.attname] for field in fields] for row in rows))
+                  stored_values(fields, ([row[field.attname] for field in fields] for row in rows)))
 
 
 def insert_missing(model: type[Model], rows: list[tuple[Any, ...]]) -> None:
@@ -65,7 +81,7 @@ def insert_missing(model: type[Model], rows: list[tuple[Any, ...]]) -> None:
     incoming = connection.ops.quote_name(f"{model._meta.db_table}_incoming")
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} (LIKE {table}) ON COMMIT DELETE ROWS")
-    copy_rows(f"{model._meta.db_table}_incoming", columns(model), rows)
+    copy_rows(f"{model._meta.db_table}_incoming", columns(model), stored_values(model._meta.concrete_fields, rows))
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} SELECT * FROM {incoming} ON CONFLICT DO NOTHING")
         cursor.execute(f"DELETE FROM {incoming}")

@@ -13,7 +13,7 @@ import zstandard
 from django.db import transaction
 from django.utils import timezone
 
-from . import bulk_write
+from . import bulk_write, digests
 from .current import AheadRow, IndexedRow, advance_horizon, index_appended
 from .engine import Evaluation
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
@@ -309,6 +309,8 @@ def append(
         copy = bulk_write.has_copy()
         if copy:  # the id is the table's own default, given as the row is stored (AppendedRow.pk is None)
             names = [name for name in names if name != "id"]
+        # COPY sends each value as it is: a digest as PostgreSQL stores it; the ORM converts its own
+        digest: Callable[[str], Any] = digests.stored if copy else str
         head = _locked_head()
         sequence, previous, now, horizon = head.sequence, head.row_sha256, timezone.now(), head.index_horizon
         newest: dict[tuple[str, str], IndexedRow] = {}
@@ -341,20 +343,20 @@ def append(
                     "regime": item.regime,
                     "rule_version_id": item.rule_version_id,
                     "rule_version_label": item.rule_version_label,
-                    "rule_hash": item.rule_hash,
+                    "rule_hash": digest(item.rule_hash),
                     "as_of": item.as_of,
                     "status": item.status,
                     "tier": item.tier,
                     "deciding_test": item.deciding_test,
-                    "payload_id": item.payload_sha256,
-                    "facts_id": item.facts_sha256,
+                    "payload_id": digest(item.payload_sha256),
+                    "facts_id": digest(item.facts_sha256),
                     "trigger": trigger,
                     "requested_by_id": requested_by_id,
                     "run_id": run_id,
                     "task_id": task_id,
                     "created_at": now,
-                    "previous_sha256": previous,
-                    "row_sha256": row_sha,
+                    "previous_sha256": digest(previous),
+                    "row_sha256": digest(row_sha),
                 }
                 previous = row_sha
                 key = (item.ref, item.regime)

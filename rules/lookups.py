@@ -3,13 +3,16 @@
 A chunk of a run filters by hundreds of ids or hashes at a time. Django's `__in` prepares and binds
 each element separately (a placeholder and a conversion per value); `= ANY(%s)` sends the list as one
 array, bound by psycopg. Other databases get the same `IN (...)` as `__in`. The values must already
-be what the column stores (ints for ids, strings for hashes): they are not converted.
+be what the column stores (ints for ids, strings for hashes): they are not converted, but for digests,
+given in hexadecimal and sent as PostgreSQL stores them (`rules.digests`).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import Field, ForeignKey, Lookup
+
+from . import digests
 
 
 @ForeignKey.register_lookup
@@ -21,6 +24,8 @@ class AnyOf(Lookup):
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = list(self.rhs)
+        if digests.binary(connection) and digests.is_digest(self.lhs.output_field):
+            values = [digests.looked_up(value) for value in values]
         if connection.vendor == "postgresql":
             return f"{lhs} = ANY(%s)", [*lhs_params, values]
         if not values:

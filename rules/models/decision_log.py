@@ -8,7 +8,7 @@ even raw SQL.
 What a row would repeat is stored once and referred to by its SHA-256, which the row's hash covers:
 the facts a determination was made on (`FactsSnapshot`) and its payload (`Payload`: the tests, their
 outcomes and the values compared, the quantities and their methods, without the as-of date, which
-is a column of the row). A re-evaluation that reaches what the subject's current determination
+is a column of the row). Digests are stored as 32 bytes on PostgreSQL (`rules.digests`). A re-evaluation that reaches what the subject's current determination
 already says (same rule version, facts and payload) appends no row: the run records one
 `Confirmation` per chunk, chained in its own right and anchored to the log's head, naming the rows
 it confirmed as of its date.
@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from rules.digests import Sha256Field
 from rules.engine.vocabulary import STATUS_CHOICES
 
 from .runs import Trigger
@@ -73,7 +74,7 @@ class StoredOnce(models.Model):
     """A text of the decision log stored once per distinct content, under its SHA-256: never updated
     or deleted (the rows that refer to it have their hash cover its hash)."""
 
-    sha256 = models.CharField(max_length=64, primary_key=True)
+    sha256 = Sha256Field(primary_key=True)
 
     objects = AppendOnlyQuerySet.as_manager()
     noun = "texts"
@@ -211,7 +212,7 @@ class Determination(AppendOnlyRow):
         "rules.RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="determinations"
     )
     rule_version_label = models.CharField(max_length=64, blank=True)
-    rule_hash = models.CharField(max_length=64, blank=True)
+    rule_hash = Sha256Field(blank=True)
     as_of = models.DateField()
     status = models.CharField(max_length=16, choices=STATUS_CHOICES)
     tier = models.CharField(max_length=64, blank=True, help_text="The highest tier of the rule version reached, if any.")
@@ -237,8 +238,8 @@ class Determination(AppendOnlyRow):
     )
     task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
-    previous_sha256 = models.CharField(max_length=64)
-    row_sha256 = models.CharField(max_length=64)
+    previous_sha256 = Sha256Field()
+    row_sha256 = Sha256Field()
 
     objects = DeterminationManager()
 

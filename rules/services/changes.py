@@ -43,9 +43,10 @@ class PreviousRow(NamedTuple):
     run_id: int | None
 
 
-_COLUMNS = ("id, sequence, subject_ref, regime, status, rule_version_label, rule_hash, as_of, tier, organisation, "
-            "subject_kind, subject_name, subject_version, facts_revision, rule_version_id, facts_sha256, payload_sha256, "
-            "run_id")
+# PostgreSQL's (`_previous_by_probe`): digests in hexadecimal, as the ORM gives them (`rules.digests`)
+_COLUMNS = ("id, sequence, subject_ref, regime, status, rule_version_label, encode(rule_hash, 'hex'), as_of, tier, "
+            "organisation, subject_kind, subject_name, subject_version, facts_revision, rule_version_id, "
+            "encode(facts_sha256, 'hex'), encode(payload_sha256, 'hex'), run_id")
 
 
 def _previous_determinations(

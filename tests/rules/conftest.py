@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connection
 
 from registry.services import registry_submit
+from rules.digests import Sha256Field
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory, document
 
 
@@ -28,6 +29,11 @@ def submit_registry(*, models: int = 0, clusters: int = 0, organisations: int = 
     return list(result.changed_subjects)
 
 
+
+
+def as_stored(digest: str) -> Any:
+    """A digest as the database stores it, for raw SQL (32 bytes on PostgreSQL: `rules.digests`)."""
+    return Sha256Field().get_db_prep_save(digest, connection)
 
 
 def tamper(statement: str, params: Sequence[Any] = (), *, table: str, where: str,

@@ -24,7 +24,7 @@ from rules.models.runs import Trigger
 from rules.selectors import regimes_in_force, subject_determinations_on
 from rules.services import run_create, run_execute_inline
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
-from tests.rules.conftest import submit_registry, tamper
+from tests.rules.conftest import as_stored, submit_registry, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -218,8 +218,8 @@ def test_an_altered_payload_makes_verify_log_name_the_first_row_using_it(refs, a
         "quantities": payload.quantities.replace('"value":', '"value":1'),
     }[altered]
     assert value != getattr(payload, altered)
-    tamper(f"UPDATE rules_payload SET {altered} = %s WHERE sha256 = %s", [value, row.payload_id],
-           table="rules_payload", where="sha256 = %s", where_params=[row.payload_id])
+    tamper(f"UPDATE rules_payload SET {altered} = %s WHERE sha256 = %s", [value, as_stored(row.payload_id)],
+           table="rules_payload", where="sha256 = %s", where_params=[as_stored(row.payload_id)])
     with pytest.raises(CommandError, match=f"broken at row {first_user}: its payload"):
         verify_log()
 
@@ -231,7 +231,8 @@ def test_an_altered_dictionary_makes_verify_log_name_the_first_row_packed_agains
     dictionary = row.payload.dictionary_id
     first_user = Determination.objects.filter(payload__dictionary=dictionary).order_by("sequence").first().sequence
     tamper("UPDATE rules_payloaddictionary SET text = replace(text, '\"status\"', '\"Status\"') WHERE sha256 = %s",
-           [dictionary], table="rules_payloaddictionary", where="sha256 = %s", where_params=[dictionary])
+           [as_stored(dictionary)], table="rules_payloaddictionary", where="sha256 = %s",
+           where_params=[as_stored(dictionary)])
     with pytest.raises(CommandError, match=f"broken at row {first_user}: its payload"):
         verify_log()
 

@@ -17,7 +17,7 @@ from rules.models import AppendOnlyError, Determination, FactsSnapshot, LogHead,
 from rules.models.decision_log import GENESIS_SHA256
 from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
-from tests.rules.conftest import submit_registry, tamper
+from tests.rules.conftest import as_stored, submit_registry, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -239,7 +239,7 @@ def test_any_altered_column_breaks_the_chain(logged, column):
 @sqlite_only
 def test_a_row_pointed_at_another_payload_breaks_the_chain(logged):
     other = next(row.payload_id for row in logged if row.payload_id != logged[6].payload_id)
-    tamper("UPDATE rules_determination SET payload_sha256 = %s WHERE sequence = 7", [other],
+    tamper("UPDATE rules_determination SET payload_sha256 = %s WHERE sequence = 7", [as_stored(other)],
            table="rules_determination", where="sequence = 7")
     error = verify_log_failure()
     assert "broken at row 7" in str(error) and "altered" in str(error)
@@ -268,8 +268,8 @@ def test_an_altered_facts_snapshot_makes_verify_log_name_the_first_row_using_it(
     target = logged[6]
     first_user = min(r.sequence for r in logged if r.facts_id == target.facts_id)
     tamper("UPDATE rules_factssnapshot SET facts = %s WHERE sha256 = %s",
-           [altered_facts(target.facts.facts), target.facts_id],
-           table="rules_factssnapshot", where="sha256 = %s", where_params=[target.facts_id])
+           [altered_facts(target.facts.facts), as_stored(target.facts_id)],
+           table="rules_factssnapshot", where="sha256 = %s", where_params=[as_stored(target.facts_id)])
     error = verify_log_failure()
     assert f"broken at row {first_user}" in str(error) and "facts snapshot" in str(error)
 

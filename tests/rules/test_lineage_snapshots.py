@@ -22,6 +22,7 @@ from rules.services import run_create, run_execute_inline
 from rules.snapshots import BASE, LINEAGE
 from rules.subjects import snapshots_for
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
+from tests.rules.conftest import as_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +101,7 @@ def test_an_altered_lineage_snapshot_makes_verify_log_name_the_first_row_resting
     first_user = Determination.objects.filter(subject_ref__in=refs[4:]).order_by("sequence").first().sequence
     with connection.cursor() as cursor:
         cursor.execute("UPDATE rules_factssnapshot SET facts = replace(facts, 'Tune-3', 'Tune-Z') WHERE sha256 = %s",
-                       [node])
+                       [as_stored(node)])
         assert cursor.rowcount == 1
     with pytest.raises(CommandError) as excinfo:
         call_command("verify_log", "--no-progress", stdout=io.StringIO(), stderr=io.StringIO())
@@ -114,7 +115,7 @@ def test_a_missing_lineage_snapshot_breaks_the_chain_at_the_first_row_resting_on
     node = next(sha for sha, text in FactsSnapshot.objects.values_list("sha256", "facts")
                 if json.loads(text).get("kind") == LINEAGE and json.loads(text)["model"]["name"] == "Tune-0")
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE rules_factssnapshot SET sha256 = %s WHERE sha256 = %s", ["f" * 64, node])
+        cursor.execute("UPDATE rules_factssnapshot SET sha256 = %s WHERE sha256 = %s", [as_stored("f" * 64), as_stored(node)])
     report = verify_chain()
     assert not report.ok and report.broken_at == Determination.objects.get(subject_ref=refs[1]).sequence
 
