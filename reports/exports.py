@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from rules.models import Determination, FactsSnapshot, StatusChange
+from rules.models import Determination, FactsSnapshot, StatusChange, previous_filled
 
 FIELDS = (
     "sequence", "subject", "subject_kind", "organisation", "subject_name", "subject_version", "regime",
@@ -139,6 +139,7 @@ def _records(rows: Iterable[Determination], *, with_tests: bool, batch: int = 50
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, batch)):
         held = _designations_read(chunk)
+        previous_filled(chunk)
         for row in chunk:
             yield determination_record(row, with_tests=with_tests, designations=held.get(row.pk))
 

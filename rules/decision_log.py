@@ -355,7 +355,6 @@ def append(
                     "run_id": run_id,
                     "task_id": task_id,
                     "created_at": now,
-                    "previous_sha256": digest(previous),
                     "row_sha256": digest(row_sha),
                 }
                 previous = row_sha
@@ -490,7 +489,6 @@ class _RowChecked(NamedTuple):
     """What verification keeps of a row once its content is hashed."""
 
     sequence: int
-    previous_sha256: str
     row_sha256: str
     content_ok: bool
     facts_id: str
@@ -537,9 +535,11 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
         yield from pending
         pending.clear()
 
+    previous = GENESIS_SHA256  # the rows come in the chain's order: each is hashed on the one read before it
     for row in rows:
-        pending.append(_RowChecked(row.sequence, row.previous_sha256, row.row_sha256,
-                                   row.compute_row_sha256() == row.row_sha256, row.facts_id, row.payload_id))
+        pending.append(_RowChecked(row.sequence, row.row_sha256, row.compute_row_sha256(previous) == row.row_sha256,
+                                   row.facts_id, row.payload_id))
+        previous = row.row_sha256
         if len(pending) >= batch:
             yield from flush()
     yield from flush()
@@ -562,15 +562,14 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
     rows = rows.select_related(None).only("sequence", "subject_kind", "subject_ref", "organisation", "subject_name", "subject_version",
                      "facts_revision", "regime", "rule_version_id", "rule_version_label", "rule_hash", "as_of", "status",
                      "tier", "deciding_test", "payload_id", "facts_id", "trigger", "requested_by_id", "run_id", "task_id",
-                     "created_at", "previous_sha256", "row_sha256")
+                     "created_at", "row_sha256")
     for row in _with_facts_checked(rows.iterator(chunk_size=batch), facts_checked, batch=batch,
                                    payloads_checked=payloads_checked):
         if row.sequence != expected_sequence:
             return ChainReport(checked, row.sequence, f"row {expected_sequence} is missing (found {row.sequence} next)")
-        if row.previous_sha256 != previous:
-            return ChainReport(checked, row.sequence, "previous_sha256 does not match the row before it")
         if not row.content_ok:
-            return ChainReport(checked, row.sequence, "content does not match its row_sha256: the row was altered")
+            return ChainReport(checked, row.sequence, "content does not match its row_sha256 (hashed on the row before "
+                                                      "it): the row, or the hash of the row before it, was altered")
         if not facts_checked[row.facts_id]:
             return ChainReport(checked, row.sequence, "its facts snapshot, or a lineage snapshot it refers to, does not match its hash")
         if not payloads_checked[row.payload_id]:

@@ -25,7 +25,7 @@ from rules.engine.defaults import default
 from rules.engine.formatting import UNKNOWN
 from rules.engine.vocabulary import OUTCOME_LABELS, STATUS_LABELS, status_line
 from rules.library_store import engine_version
-from rules.models import Determination, RuleVersion
+from rules.models import Determination, RuleVersion, previous_filled
 from rules.subjects import accelerator_figures
 
 from .. import selectors
@@ -346,6 +346,7 @@ def audit_context(*, subject_ref: str, as_of: date, generated_at: datetime) -> d
     if not determinations:
         raise selectors.ReportInputError(
             f"subject: {key.ref} has no determination as of {as_of.isoformat()}; record one first")
+    previous_filled(determinations)
     revisions: dict[int | None, dict[str, Any] | None] = {}
     for determination in determinations:
         if determination.facts_revision not in revisions:

@@ -9,6 +9,7 @@ from .decision_log import (
     LogHead,
     Payload,
     PayloadDictionary,
+    previous_filled,
 )
 from .rule_version import RuleVersion
 from .runs import EvaluationRun, PendingEvaluation, RunChunk, StatusChange
@@ -28,4 +29,5 @@ __all__ = [
     "PendingEvaluation",
     "RunChunk",
     "StatusChange",
+    "previous_filled",
 ]

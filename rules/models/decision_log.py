@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -238,7 +239,8 @@ class Determination(AppendOnlyRow):
     )
     task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
-    previous_sha256 = Sha256Field()
+    # The previous row's hash, which this row's hash covers, is that row's `row_sha256`: kept once, there
+    # (`previous_sha256` below reads it back).
     row_sha256 = Sha256Field()
 
     objects = DeterminationManager()
@@ -281,11 +283,25 @@ class Determination(AppendOnlyRow):
     def payload_text(self) -> str:
         return self.payload.content
 
-    def compute_row_sha256(self) -> str:
-        """The row's hash from its stored columns: its payload is covered by its SHA-256, the
-        payload's own text by that hash (`verify_chain` checks both)."""
+    @property
+    def previous_sha256(self) -> str:
+        """The hash of the row before this one in the chain (the genesis hash for the first), which this
+        row's hash covers: that row's `row_sha256`, read once (`previous_filled` reads many rows' at once).
+        Empty if that row is missing, which `verify_log` reports."""
+        if PREVIOUS not in self.__dict__:
+            previous_filled([self])
+        return self.__dict__[PREVIOUS]
+
+    @previous_sha256.setter
+    def previous_sha256(self, value: str) -> None:
+        self.__dict__[PREVIOUS] = value
+
+    def compute_row_sha256(self, previous_sha256: str | None = None) -> str:
+        """The row's hash from its stored columns and the previous row's hash (`previous_sha256`, read
+        from that row unless given): its payload is covered by its SHA-256, the payload's own text by
+        that hash (`verify_chain` checks both)."""
         return row_sha256(
-            previous_sha256=self.previous_sha256,
+            previous_sha256=self.previous_sha256 if previous_sha256 is None else previous_sha256,
             fields=self.chained_fields(),
             payload_digest=self.payload_id,
         )
@@ -297,6 +313,19 @@ class Determination(AppendOnlyRow):
             self.rule_hash, self.as_of, self.status, self.deciding_test, self.facts_id, self.trigger,
             self.requested_by_id, self.run_id, self.task_id, self.created_at, self.tier,
         )
+
+
+PREVIOUS = "_previous_sha256"
+
+
+def previous_filled(rows: Iterable[Determination]) -> None:
+    """Reads the previous row's hash of each of these rows that has not got it yet, in one query."""
+    rows = [row for row in rows if PREVIOUS not in row.__dict__]
+    wanted = sorted({row.sequence - 1 for row in rows if row.sequence > 1})
+    found = dict(Determination.objects.filter(sequence__any=wanted).values_list("sequence", "row_sha256")) \
+        if wanted else {}
+    for row in rows:
+        row.__dict__[PREVIOUS] = GENESIS_SHA256 if row.sequence == 1 else found.get(row.sequence - 1, "")
 
 
 def chained_fields(

@@ -13,7 +13,7 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from rules.decision_log import verify_chain
-from rules.models import AppendOnlyError, Determination, FactsSnapshot, LogHead, RuleVersion
+from rules.models import AppendOnlyError, Determination, FactsSnapshot, LogHead, RuleVersion, previous_filled
 from rules.models.decision_log import GENESIS_SHA256
 from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
@@ -219,6 +219,20 @@ def test_verify_chain_ignores_rows_appended_while_it_runs(logged):
     assert verify_chain().checked == 17
 
 
+def test_the_previous_rows_hash_is_read_from_that_row_not_stored_twice(logged, django_assert_num_queries):
+    with connection.cursor() as cursor:
+        columns = {column.name for column in connection.introspection.get_table_description(cursor, "rules_determination")}
+    assert "row_sha256" in columns and "previous_sha256" not in columns
+    rows = list(Determination.objects.filter(sequence__in=[1, 5, 6, 12]).order_by("sequence"))
+    with django_assert_num_queries(1):  # a page's previous hashes at once
+        previous_filled(rows)
+    with django_assert_num_queries(0):
+        assert [row.previous_sha256 for row in rows] == [GENESIS_SHA256] + [logged[s - 2].row_sha256 for s in (5, 6, 12)]
+    row = Determination.objects.get(sequence=9)
+    with django_assert_num_queries(1):  # one row alone reads its own
+        assert row.previous_sha256 == logged[7].row_sha256
+
+
 @sqlite_only
 def test_a_row_altered_by_sql_makes_verify_log_name_it(logged):
     tamper("UPDATE rules_determination SET status = 'altered' WHERE sequence = 5",
@@ -229,11 +243,25 @@ def test_a_row_altered_by_sql_makes_verify_log_name_it(logged):
 
 
 @sqlite_only
-@pytest.mark.parametrize("column", ["organisation", "subject_name", "rule_version_label", "previous_sha256"])
+@pytest.mark.parametrize("column", ["organisation", "subject_name", "rule_version_label", "row_sha256"])
 def test_any_altered_column_breaks_the_chain(logged, column):
     tamper(f"UPDATE rules_determination SET {column} = {column} || 'x' WHERE sequence = 7",
            table="rules_determination", where="sequence = 7")
     assert "broken at row 7" in str(verify_log_failure())
+
+
+@sqlite_only
+def test_a_row_altered_with_its_hash_made_again_breaks_the_chain_at_the_next_row(logged):
+    """The row before is hashed into each row: a row rewritten whole, its hash recomputed over its
+    altered content, still breaks the chain, at the row after it."""
+    row = logged[6]
+    row.status = "covered" if row.status != "covered" else "not_covered"
+    forged = row.compute_row_sha256(logged[5].row_sha256)
+    tamper("UPDATE rules_determination SET status = %s, row_sha256 = %s WHERE sequence = 7", [row.status, forged],
+           table="rules_determination", where="sequence = 7")
+    error = verify_log_failure()
+    assert "broken at row 8" in str(error) and "the hash of the row before it" in str(error)
+    assert "7 row(s) verified before it" in str(error)
 
 
 @sqlite_only

@@ -20,7 +20,9 @@ from tests.rules.conftest import submit_registry
 
 pytestmark = pytest.mark.django_db
 
-DIGESTS = ("rule_hash", "payload_sha256", "facts_sha256", "previous_sha256", "row_sha256")
+DIGESTS = ("rule_hash", "payload_sha256", "facts_sha256", "row_sha256")
+# before migration rules.0019 the row kept the previous row's hash too
+DIGESTS_0017 = ("rule_hash", "payload_sha256", "facts_sha256", "previous_sha256", "row_sha256")
 KEYS = {"rules_payloaddictionary": ("sha256",), "rules_payload": ("sha256", "dictionary_sha256"),
         "rules_factssnapshot": ("sha256",), "rules_determination": DIGESTS}
 
@@ -51,12 +53,11 @@ def test_the_log_stores_each_digest_once_in_the_form_of_its_database(logged):
     stored = raw("rules_determination", ("sequence", *DIGESTS))
     assert len(stored) == len(rows) == 8
     for sequence, *values in stored:
-        shown = [getattr(rows[sequence], name) for name in ("rule_hash", "payload_id", "facts_id", "previous_sha256",
-                                                             "row_sha256")]
+        shown = [getattr(rows[sequence], name) for name in ("rule_hash", "payload_id", "facts_id", "row_sha256")]
         assert all(HEX.fullmatch(value) for value in shown[1:]) and HEX.fullmatch(shown[0] or "0" * 64)
         if connection.vendor == "postgresql":
             assert all(isinstance(value, bytes) for value in values)
-            assert [len(value) for value in values[1:]] == [32] * 4 and len(values[0]) in (0, 32)
+            assert [len(value) for value in values[1:]] == [32] * 3 and len(values[0]) in (0, 32)
         else:
             assert all(isinstance(value, str) for value in values)
         assert [as_text(value) for value in values] == shown
@@ -122,8 +123,8 @@ def test_the_migration_converts_a_stored_log_and_back_and_the_chain_still_verifi
     target = [("rules", "0017_determinations_by_tier_in_log_order")]
     executor = MigrationExecutor(connection)
     executor.migrate(target)  # back to text
-    text = {sequence: tuple(values) for sequence, *values in raw("rules_determination", ("sequence", *DIGESTS))}
-    assert text == before  # hexadecimal text, as before the migration
+    text = {sequence: tuple(values) for sequence, *values in raw("rules_determination", ("sequence", *DIGESTS_0017))}
+    assert text == before  # hexadecimal text, as before the migrations, the previous row's hash filled in again
     assert foreign_keys() == constraints
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
