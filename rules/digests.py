@@ -1,9 +1,9 @@
 """SHA-256 digests in the decision log: 64 hexadecimal characters wherever the product reads or shows
 them, 32 bytes where PostgreSQL stores them.
 
-A determination names five digests (its rule version's, its facts', its payload's, the previous
-row's and its own). Written in hexadecimal they were 325 of a row's 476 bytes; as `bytea` they take
-165. Nothing else changes: the row's hash covers the hexadecimal text as it always did, the ORM
+A determination named five digests (its rule version's, its facts', its payload's, the previous
+row's and its own). Written in hexadecimal they were 325 of a row's 476 bytes; as `bytea` they took
+165, and the four it keeps now (the previous row's is that row's own, migration rules.0019) 132. Nothing else changes: the row's hash covers the hexadecimal text as it always did, the ORM
 gives the same strings back (`Sha256Field.from_db_value`), and the facts snapshots and payloads are
 keyed by the same digests. SQLite, the embedded default, keeps them as text.
 

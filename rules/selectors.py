@@ -148,7 +148,7 @@ def current_counts(*, as_of: date, organisation: str | None = None, subject_tota
     regimes = regimes_in_force(as_of=as_of)
     rows = (
         current_statuses(as_of=as_of, regimes=regimes, organisation=organisation, withheld=withheld)
-        .order_by().values("regime", "status", "tier", "subject_kind").annotate(n=Count("id"))
+        .order_by().values("regime", "status", "tier", "subject_kind").annotate(n=Count("pk"))
     )
     result = {
         regime.regime: RegimeCounts(regime, subjects=sum((subject_totals or {}).get(k, 0) for k in regime.applies_to))

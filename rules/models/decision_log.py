@@ -467,7 +467,9 @@ class CurrentDetermination(models.Model):
 
     subject_ref = models.CharField(max_length=500)
     regime = models.SlugField(max_length=64, db_index=False)
-    sequence = models.BigIntegerField(unique=True, help_text="The determination's position in the chain.")
+    # the key: one row of the log is the entry of one (subject, regime) at most, and a key of its own
+    # would be one more column and index per entry
+    sequence = models.BigIntegerField(primary_key=True, help_text="The determination's position in the chain.")
     as_of = models.DateField()
     rule_version = models.ForeignKey(
         "rules.RuleVersion", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,

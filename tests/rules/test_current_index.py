@@ -169,8 +169,9 @@ def test_verify_log_names_the_subjects_whose_index_entry_disagrees_with_the_log_
     entry = CurrentDetermination.objects.filter(subject_ref__startswith="model:").order_by("subject_ref").first()
     older = Determination.objects.filter(subject_ref=entry.subject_ref, regime=entry.regime).exclude(
         sequence=entry.sequence).order_by("sequence").first()
-    tamper("UPDATE rules_currentdetermination SET sequence = %s WHERE id = %s", [older.sequence, entry.pk],
-           table="rules_currentdetermination", where="id = %s", where_params=[entry.pk])
+    tamper("UPDATE rules_currentdetermination SET sequence = %s WHERE subject_ref = %s AND regime = %s",
+           [older.sequence, entry.subject_ref, entry.regime], table="rules_currentdetermination",
+           where="subject_ref = %s AND regime = %s", where_params=[entry.subject_ref, entry.regime])
     assert index_faults() == [(entry.subject_ref, entry.regime)]
     with pytest.raises(CommandError, match=rf"disagrees with the log for {entry.subject_ref} under {entry.regime}"):
         call_command("verify_log", "--no-progress", stdout=io.StringIO(), stderr=io.StringIO())
@@ -327,3 +328,32 @@ def test_any_sequence_of_runs_and_days_keeps_the_index_what_the_log_says():
             transaction.set_rollback(True)
 
     check()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_index_keyed_by_sequence_keeps_its_entries_through_the_migration_and_back():
+    """Migration rules.0020 makes each entry's sequence its key (no key of its own): the entries are
+    the same before and after, both ways, and still agree with the log."""
+    from django.db.migrations.executor import MigrationExecutor  # noqa: PLC0415
+
+    refs = submit_registry(models=2, clusters=1, training_compute_ops=5e24)
+    evaluate(refs, as_of=EARLY)
+    evaluate(refs, as_of=LATER)
+    entries = {(e.subject_ref, e.regime): (e.sequence, e.as_of, e.status, e.tier) for e in
+               CurrentDetermination.objects.all()}
+    assert entries and {key: value[0] for key, value in entries.items()} == newest_in_log()
+    assert CurrentDetermination._meta.pk.name == "sequence"
+    executor = MigrationExecutor(connection)
+    executor.migrate([("rules", "0019_previous_row_hash_kept_once")])
+    old = executor.loader.project_state([("rules", "0019_previous_row_hash_kept_once")]).apps
+    Old = old.get_model("rules", "CurrentDetermination")
+    assert Old._meta.pk.name == "id"
+    assert {(e.subject_ref, e.regime): (e.sequence, e.as_of, e.status, e.tier) for e in Old.objects.all()} == entries
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert {(e.subject_ref, e.regime): (e.sequence, e.as_of, e.status, e.tier) for e in
+            CurrentDetermination.objects.all()} == entries
+    assert not index_faults()
+    evaluate(refs, as_of=LATEST)  # kept on by the next write, by its key
+    assert indexed() == newest_in_log()
