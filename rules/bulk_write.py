@@ -44,7 +44,7 @@ def stored_values(fields: Sequence[Field], rows: Iterable[Sequence[Any]]) -> Ite
     for row in rows:
         row = list(row)
         for index in converted:
-            row[index] = digests.stored(row[index])
+            row[index] = digests.computed(row[index])
         yield row
 
 

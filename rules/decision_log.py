@@ -310,7 +310,7 @@ def append(
         if copy:  # the id is the table's own default, given as the row is stored (AppendedRow.pk is None)
             names = [name for name in names if name != "id"]
         # COPY sends each value as it is: a digest as PostgreSQL stores it; the ORM converts its own
-        digest: Callable[[str], Any] = digests.stored if copy else str
+        digest: Callable[[str], Any] = digests.computed if copy else str
         head = _locked_head()
         sequence, previous, now, horizon = head.sequence, head.row_sha256, timezone.now(), head.index_horizon
         newest: dict[tuple[str, str], IndexedRow] = {}

@@ -7,7 +7,7 @@ row's and its own). Written in hexadecimal they were 325 of a row's 476 bytes; a
 gives the same strings back (`Sha256Field.from_db_value`), and the facts snapshots and payloads are
 keyed by the same digests. SQLite, the embedded default, keeps them as text.
 
-Paths that bypass the ORM (COPY, `field__any`) convert with `stored`.
+Paths that bypass the ORM convert: `field__any` with `looked_up`, COPY with `computed`.
 """
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ def stored(value: str | None) -> bytes | None:
     if len(value) == 64 and HEX.fullmatch(value):
         return bytes.fromhex(value)
     raise ValueError(f"not a SHA-256 digest in lowercase hexadecimal: {value[:80]!r}")
+
+
+def computed(value: str | None) -> bytes | None:
+    """A digest this product computed (`hashlib`'s lowercase hexadecimal, or empty) as PostgreSQL stores
+    it, without `stored`'s checks: for the bulk writers, a quarter of its time per value. Anything but
+    hexadecimal still raises `ValueError`."""
+    return None if value is None else bytes.fromhex(value)
 
 
 def looked_up(value: Any) -> Any:
