@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from datetime import date
 
+import orjson
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
+from rules import decision_log
 from rules.decision_log import verify_chain
 from rules.models import AppendOnlyError, Determination, FactsSnapshot, LogHead, RuleVersion, previous_filled
 from rules.models.decision_log import GENESIS_SHA256
@@ -329,3 +332,18 @@ def test_a_row_altered_with_the_trigger_disabled_is_still_caught(logged):
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE rules_determination ENABLE TRIGGER rules_determination_append_only")
     assert "broken at row 5" in str(verify_log_failure())
+
+
+def test_canonical_text_writes_every_integer_whole_at_the_edges_of_64_bits():
+    """Integers beyond 64 bits are written by their digits, wherever they stand: the text is the
+    standard library's, so a payload's hash does not depend on the encoder."""
+    edges = [2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**26 + 1, -(10**40), 0, 1]
+    value = {"top": 2**64, "list": edges, "tuple": tuple(edges), "nested": [{"z": 10**30, "a": [[2**70], (-(2**65),)]}],
+             "text": "é", "flag": True, "none": None, "small": -5, "half": 1.5, "empty": {}, "nothing": []}
+    text = decision_log.canonical(value)
+    assert text == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # written by orjson, not by the fallback `canonical` takes when orjson refuses an integer: every
+    # big one was found
+    assert orjson.dumps(decision_log._big_ints_as_text(value), option=orjson.OPT_SORT_KEYS).decode() == text
+    assert json.loads(text)["nested"][0]["a"] == [[2**70], [-(2**65)]]
+    assert decision_log.canonical(2**80) == str(2**80) and decision_log.canonical([2**63]) == f"[{2**63}]"
