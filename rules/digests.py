@@ -3,9 +3,10 @@ them, 32 bytes where PostgreSQL stores them.
 
 A determination named five digests (its rule version's, its facts', its payload's, the previous
 row's and its own). Written in hexadecimal they were 325 of a row's 476 bytes; as `bytea` they took
-165, and the four it keeps now (the previous row's is that row's own, migration rules.0019) 132. Nothing else changes: the row's hash covers the hexadecimal text as it always did, the ORM
-gives the same strings back (`Sha256Field.from_db_value`), and the facts snapshots and payloads are
-keyed by the same digests. SQLite, the embedded default, keeps them as text.
+165, and the four it keeps now 132 (the previous row's is that row's own, migration rules.0019).
+Nothing else changes: the row's hash covers the hexadecimal text as it always did, the ORM gives the
+same strings back (`Sha256Field.from_db_value`), and the facts snapshots and payloads are keyed by
+the same digests. SQLite, the embedded default, keeps them as text.
 
 Paths that bypass the ORM convert: `field__any` with `looked_up`, COPY with `computed`.
 """
@@ -18,8 +19,8 @@ from django.core import checks
 from django.db import models
 
 HEX = re.compile(r"[0-9a-f]{64}")
-# What a lookup sends for a value that is not a digest: never 32 bytes long (nor empty), so it
-# matches nothing, as the text it stood for matched nothing when digests were stored as text.
+# What a lookup sends for a value that is not a digest begins with this, and is never 32 bytes long
+# (nor empty): it matches nothing, as the text it stood for matched nothing when digests were text.
 NOT_A_DIGEST = b"not a SHA-256 digest: "
 
 
@@ -52,7 +53,8 @@ def looked_up(value: Any) -> Any:
         try:
             return stored(value)
         except ValueError:
-            return NOT_A_DIGEST + value.encode()
+            marked = NOT_A_DIGEST + value.encode()
+            return marked if len(marked) != 32 else marked + b"."
     return value
 
 

@@ -8,8 +8,9 @@ even raw SQL.
 What a row would repeat is stored once and referred to by its SHA-256, which the row's hash covers:
 the facts a determination was made on (`FactsSnapshot`) and its payload (`Payload`: the tests, their
 outcomes and the values compared, the quantities and their methods, without the as-of date, which
-is a column of the row). Digests are stored as 32 bytes on PostgreSQL (`rules.digests`). A re-evaluation that reaches what the subject's current determination
-already says (same rule version, facts and payload) appends no row: the run records one
+is a column of the row). Digests are stored as 32 bytes on PostgreSQL (`rules.digests`), and the
+previous row's hash once, as that row's own. A re-evaluation that reaches what the subject's current
+determination already says (same rule version, facts and payload) appends no row: the run records one
 `Confirmation` per chunk, chained in its own right and anchored to the log's head, naming the rows
 it confirmed as of its date.
 """

@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from reports.exports import determination_record
 from rules.decision_log import verify_chain
-from rules.digests import HEX, Sha256Field
+from rules.digests import HEX, NOT_A_DIGEST, Sha256Field, looked_up
 from rules.models import Determination, FactsSnapshot, Payload, PayloadDictionary
 from rules.models.decision_log import GENESIS_SHA256
 from rules.services import run_create, run_execute_inline
@@ -81,9 +81,11 @@ def test_lookups_by_digest_find_what_they_name_and_nothing_for_what_is_no_digest
     assert Determination.objects.filter(facts=row.facts_id).count() == sum(r.facts_id == row.facts_id for r in logged)
     assert Determination.objects.filter(payload__dictionary=row.payload.dictionary_id).exists()
     assert Payload.objects.filter(sha256__any=[row.payload_id, "f" * 64]).count() == 1
+    # a text of ten characters would make 32 bytes after the mark: it is made longer
+    assert len(looked_up("0123456789")) != 32 and looked_up("0123456789").startswith(NOT_A_DIGEST)
     assert FactsSnapshot.objects.get(pk=row.facts_id).sha256 == row.facts_id
     # what is no digest, or not one as the product writes them, matches nothing and raises nothing
-    for other in ("not-a-digest", row.row_sha256.upper(), row.row_sha256[:-1], "é" * 64, "x" * 32):
+    for other in ("not-a-digest", row.row_sha256.upper(), row.row_sha256[:-1], "é" * 64, "x" * 32, "0123456789"):
         assert not Determination.objects.filter(row_sha256=other).exists()
         assert not Determination.objects.filter(row_sha256__in=[other]).exists()
         assert not Payload.objects.filter(sha256__any=[other]).exists()
