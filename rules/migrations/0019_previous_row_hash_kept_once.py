@@ -15,7 +15,10 @@ GENESIS = "0" * 64
 
 
 def drop(apps, schema_editor) -> None:
-    schema_editor.execute(f"ALTER TABLE {TABLE} DROP COLUMN previous_sha256")
+    """The column dropped as Django drops one (ALTER TABLE ... DROP COLUMN, or on an SQLite too old for
+    it, the table made again)."""
+    model = apps.get_model("rules", "Determination")
+    schema_editor.remove_field(model, model._meta.get_field("previous_sha256"))
 
 
 def restore(apps, schema_editor) -> None:
