@@ -13,7 +13,7 @@ import zstandard
 from django.db import transaction
 from django.utils import timezone
 
-from . import bulk_write, digests
+from . import bulk_write
 from .current import AheadRow, IndexedRow, advance_horizon, index_appended
 from .engine import Evaluation
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
@@ -331,8 +331,6 @@ def append(
         copy = bulk_write.has_copy()
         if copy:  # the id is the table's own default, given as the row is stored (AppendedRow.pk is None)
             names = [name for name in names if name != "id"]
-        # COPY sends each value as it is: a digest as PostgreSQL stores it; the ORM converts its own
-        digest: Callable[[str], Any] = digests.computed if copy else str
         head = _locked_head()
         sequence, previous, now, horizon = head.sequence, head.row_sha256, timezone.now(), head.index_horizon
         newest: dict[tuple[str, str], IndexedRow] = {}
@@ -365,19 +363,19 @@ def append(
                     "regime": item.regime,
                     "rule_version_id": item.rule_version_id,
                     "rule_version_label": item.rule_version_label,
-                    "rule_hash": digest(item.rule_hash),
+                    "rule_hash": item.rule_hash,
                     "as_of": item.as_of,
                     "status": item.status,
                     "tier": item.tier,
                     "deciding_test": item.deciding_test,
-                    "payload_id": digest(item.payload_sha256),
-                    "facts_id": digest(item.facts_sha256),
+                    "payload_id": item.payload_sha256,
+                    "facts_id": item.facts_sha256,
                     "trigger": trigger,
                     "requested_by_id": requested_by_id,
                     "run_id": run_id,
                     "task_id": task_id,
                     "created_at": now,
-                    "row_sha256": digest(row_sha),
+                    "row_sha256": row_sha,
                 }
                 previous = row_sha
                 key = (item.ref, item.regime)
@@ -392,9 +390,10 @@ def append(
                     item.rule_version_label, item.rule_hash, item.payload, item.tier))
                 yield [values[name] for name in names]
 
-        if copy:
-            columns = [field.column for field in Determination._meta.concrete_fields if field.attname in names]
-            bulk_write.copy_rows(Determination._meta.db_table, columns, chained())
+        if copy:  # digests sent as PostgreSQL stores them (`stored_values`), as every COPY of the log's does
+            fields = [field for field in Determination._meta.concrete_fields if field.attname in names]
+            bulk_write.copy_rows(Determination._meta.db_table, [field.column for field in fields],
+                                 bulk_write.stored_values(fields, chained()))
         else:
             created = Determination.objects.bulk_create([Determination(*ordered) for ordered in chained()])
             appended = [row._replace(pk=made.pk) for row, made in zip(appended, created, strict=True)]
