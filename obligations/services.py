@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from registry.interchange import subject_parts
-from rules import payloads
+from rules import payloads, snapshots
 from rules.bulk_write import create_rows, update_rows
 from rules.engine.library import RuleVersion as EngineVersion
 from rules.engine.obligations import (
@@ -38,7 +38,6 @@ from rules.engine.obligations import (
 )
 from rules.engine.vocabulary import ObligationStatus, Status
 from rules.library_store import published_library
-from rules.models import FactsSnapshot
 from rules.selectors import current_determinations
 
 from .models import Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
@@ -165,9 +164,8 @@ def dated_facts(snapshot: dict[str, Any], *, regime: str, as_of: date) -> DatedF
 def _snapshots(shas: set[str]) -> dict[str, dict[str, Any]]:
     """The facts the determinations were made on, as stored (a subject's own dates are at the top of
     its snapshot, so the lineage stored by reference is not read back in), in one query."""
-    rows = FactsSnapshot.objects.filter(sha256__in=list(shas)).values_list("sha256", "facts")
     # orjson reads an integer beyond 64 bits as a float: only dates and designations are read here
-    return {sha: orjson.loads(text) for sha, text in rows}
+    return {sha: orjson.loads(text) for sha, text in snapshots.texts(shas).items()}
 
 
 def _incidents(organisations: set[str], as_of: date) -> dict[str, list[IncidentFact]]:
@@ -292,7 +290,7 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
             reach = reaches(obligation, tier_rank=tier.rank if tier else None,
                             attached_rank=attached.rank if attached else None, met_tests=met)
             reached.append((determination, version, obligation, reach, reach and _by_designation(obligation, version, met)))
-    snapshots = _snapshots({d.facts_id for d, _, _, reach, _ in reached if reach and d.facts_id})
+    made_on = _snapshots({d.facts_id for d, _, _, reach, _ in reached if reach and d.facts_id})
     facts: dict[int, DatedFacts] = {}
     views: list[ObligationView] = []
     texts: dict[int, tuple[str, str]] = {}
@@ -308,7 +306,7 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
                                         status=ObligationStatus.NOT_APPLICABLE, fulfilments=(), **common))
             continue
         if determination.pk not in facts:
-            facts[determination.pk] = dated_facts(snapshots.get(determination.facts_id) or {},
+            facts[determination.pk] = dated_facts(made_on.get(determination.facts_id) or {},
                                                   regime=determination.regime, as_of=as_of)
         subject_facts = facts[determination.pk]
         designated = subject_facts.designated_on if by_designation else None

@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from rules.models import Determination, FactsSnapshot, StatusChange, previous_filled
+from rules import snapshots
+from rules.models import Determination, StatusChange, previous_filled
 
 FIELDS = (
     "sequence", "subject", "subject_kind", "organisation", "subject_name", "subject_version", "regime",
@@ -41,7 +42,7 @@ def _designations_read(rows: list[Determination]) -> dict[int, list[dict[str, st
     reading = [row for row in rows if READS_DESIGNATION.search(row.payload_text)]
     if not reading:
         return {}
-    texts = dict(FactsSnapshot.objects.filter(sha256__in={row.facts_id for row in reading}).values_list("sha256", "facts"))
+    texts = snapshots.texts(row.facts_id for row in reading)
     held: dict[int, list[dict[str, str]]] = {}
     for row in reading:
         snapshot = json.loads(texts.get(row.facts_id) or "{}")  # designations are a top-level key, never compacted

@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import orjson
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Count, Max, Q, QuerySet, Subquery
 from django.db.models.functions import Collate
 
 from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
+from rules import snapshots
 from rules.current import recorded_on
+from rules.digests import shown
 from rules.engine.vocabulary import Status
 from rules.library_store import published_library
-from rules.models import Determination, EvaluationRun, LogHead, Payload, RuleVersion, StatusChange
+from rules.models import Determination, EvaluationRun, FactsSnapshot, LogHead, Payload, RuleVersion, StatusChange
 from rules.models.decision_log import GENESIS_SHA256
 from rules.subjects import SubjectKey, parse_subject, resolve_subjects
 
@@ -156,11 +159,16 @@ def _quantity_sql(vendor: str, prefix: str) -> str:
             f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
 
 
-def _fact_sql(vendor: str, kind: str, field: str) -> str:
-    """One field of the facts snapshot's record (`facts[kind][field]`) as text, NULL when absent or empty."""
-    if vendor == "postgresql":
-        return f"NULLIF(f.facts::json -> '{_name(kind)}' ->> '{_name(field)}', '')"
-    return f"NULLIF(json_extract(f.facts, '$.{_name(kind)}.{_name(field)}'), '')"
+def _first_date(snapshot: dict[str, Any], kind: str, fields: tuple[str, ...]) -> str | None:
+    """The first of these fields of the snapshot's record (`facts[kind][field]`) that is given, as text."""
+    record = snapshot.get(kind)
+    if not isinstance(record, dict):
+        return None
+    for field in fields:
+        value = record.get(field)
+        if value is not None and value != "":
+            return value if isinstance(value, str) else str(value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -189,31 +197,31 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
 
     A payload is parsed only for determinations of regimes in force (one not in force records no
     quantity); with `same_under_every_regime` (a quantity computed from the facts alone, without a
-    regime's arguments) only the subject's latest such determination is parsed. The snapshot's JSON
-    is sent only for subjects with no recorded quantity.
+    regime's arguments) only the subject's latest such determination is parsed. Each subject's snapshot
+    is read packed and unpacked here for its dates; its JSON is handed on only for subjects with no
+    recorded quantity.
     """
     vendor = connection.vendor
-    d, f = Determination._meta.db_table, Determination._meta.get_field("facts").related_model._meta.db_table
+    d, f = Determination._meta.db_table, FactsSnapshot._meta.db_table
     latest_sql, latest_params = _latest_sequences(as_of=as_of, kind=kind, scope=scope).query.get_compiler(
         connection=connection).as_sql()
-    dates = [_fact_sql(vendor, kind, field) for field in date_fields]
-    when = f"COALESCE({', '.join(dates)})" if len(dates) > 1 else dates[0]
     if same_under_every_regime:
         value = "NULL"
         recorded = f"(SELECT {_quantity_sql(vendor, quantity_prefix)} FROM {d} d WHERE d.sequence = g.recorded)"
     else:
         value = f"CASE WHEN d.status <> '{Status.NOT_IN_FORCE}' THEN {_quantity_sql(vendor, quantity_prefix)} END"
         recorded = "g.value"
+    # the snapshot is packed (`rules.snapshots`): its dates are read from it here, not in SQL
+    stored = ", ".join(f"f.{FactsSnapshot._meta.get_field(name).column}" for name in snapshots.STORED[1:])
     sql = (
-        f"SELECT s.*, CASE WHEN s.value IS NULL THEN f.facts END FROM ("
-        f"SELECT g.subject_ref, g.name, g.organisation, g.version, g.severity, {recorded} AS value, {when}, g.last "
+        f"SELECT s.*, {stored} FROM ("
+        f"SELECT g.subject_ref, g.name, g.organisation, g.version, g.severity, {recorded} AS value, g.last "
         f"FROM (SELECT d.subject_ref, MAX(d.subject_name) AS name, MAX(d.organisation) AS organisation, "
         f"MAX(d.subject_version) AS version, MAX(CASE d.status WHEN '{Status.COVERED}' THEN 2 WHEN '{Status.INDETERMINATE}' THEN 1 "
         f"ELSE 0 END) AS severity, MAX({value}) AS value, "
         f"MAX(CASE WHEN d.status <> '{Status.NOT_IN_FORCE}' THEN d.sequence END) AS recorded, MAX(d.sequence) AS last "
-        f"FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) GROUP BY d.subject_ref) g "
-        f"JOIN {d} l ON l.sequence = g.last JOIN {f} f ON f.sha256 = l.facts_sha256"
-        # OFFSET 0 keeps PostgreSQL from inlining s, which would parse each payload twice
+        f"FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) GROUP BY d.subject_ref) g"
+        # OFFSET 0 keeps PostgreSQL from inlining s: the subjects are reduced before their snapshots are joined
         f"{' OFFSET 0' if vendor == 'postgresql' else ''}) s "
         f"JOIN {d} l ON l.sequence = s.last JOIN {f} f ON f.sha256 = l.facts_sha256"
     )
@@ -221,9 +229,11 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(batch):
-            for ref, name, organisation, version, severity, value, when, _, facts in rows:
+            for ref, name, organisation, version, severity, value, _, facts, packed, dictionary in rows:
+                text = snapshots.unpacked(facts, packed, shown(dictionary))
+                when = _first_date(orjson.loads(text), kind, date_fields)
                 yield SubjectOfRecord(ref, name or "", organisation, version or "", SEVERITY[severity],
-                                      None if value is None else float(value), when, facts)
+                                      None if value is None else float(value), when, text if value is None else None)
 
 
 def subject_key(ref: str) -> SubjectKey:

@@ -10,14 +10,15 @@ from typing import Any, NamedTuple
 
 import orjson
 import zstandard
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone
 
-from . import bulk_write
+from . import bulk_write, snapshots
 from .current import AheadRow, IndexedRow, advance_horizon, index_appended
 from .engine import Evaluation
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
-from .models import Confirmation, Determination, FactsSnapshot, LogHead, Payload, PayloadDictionary
+from .models import Confirmation, Determination, FactsDictionary, FactsSnapshot, LogHead, Payload, PayloadDictionary
 from .models.decision_log import (
     GENESIS_SHA256,
     PAYLOAD_SCHEMA,
@@ -29,7 +30,7 @@ from .models.decision_log import (
     undated,
 )
 from .payloads import DictionaryKey, PayloadText, names, packed_rows, quantities, quantities_of, unpacked
-from .snapshots import Compactor, may_refer, references
+from .snapshots import Compactor, FactsText, may_refer, references
 from .subjects import SubjectSnapshot
 
 LOG_SCHEMA = PAYLOAD_SCHEMA
@@ -148,7 +149,7 @@ class FactsHashes:
         return sha
 
     @property
-    def texts(self) -> dict[str, str]:
+    def texts(self) -> dict[str, FactsText]:
         return self._compactor.texts
 
 
@@ -176,7 +177,7 @@ class _Prepared(NamedTuple):
 
 
 def _prepare(entries: list[Entry | Reused], facts: FactsHashes | None
-             ) -> tuple[list[_Prepared], dict[str, str], dict[str, PayloadText]]:
+             ) -> tuple[list[_Prepared], dict[str, FactsText], dict[str, PayloadText]]:
     """Payload text per entry, and facts text per distinct snapshot (each subject's once), with the
     lineage nodes the snapshots refer to (`rules.snapshots`); the distinct payloads by hash."""
     with stage(PAYLOADS_SERIALIZED):
@@ -184,7 +185,7 @@ def _prepare(entries: list[Entry | Reused], facts: FactsHashes | None
 
 
 def _serialized(entries: list[Entry | Reused], facts: FactsHashes
-                ) -> tuple[list[_Prepared], dict[str, str], dict[str, PayloadText]]:
+                ) -> tuple[list[_Prepared], dict[str, FactsText], dict[str, PayloadText]]:
     payloads: dict[str, PayloadText] = {}
     prepared = []
     for entry in entries:
@@ -214,13 +215,15 @@ def _serialized(entries: list[Entry | Reused], facts: FactsHashes
     return prepared, facts.texts, payloads
 
 
-def _store_texts(facts: dict[str, str], payloads: dict[str, PayloadText]) -> None:
-    """Stores the facts snapshots and payloads not stored yet, payloads packed against their
-    dictionary (only their hashes travel when all are stored)."""
+def _store_texts(facts: dict[str, FactsText], payloads: dict[str, PayloadText]) -> None:
+    """Stores the facts snapshots and payloads not stored yet, each packed against its dictionary
+    (only their hashes travel when all are stored)."""
     with stage(FACTS_STORED):
         if facts:
-            stored = _stored(FactsSnapshot, facts) if bulk_write.has_copy() else set()
-            bulk_write.insert_missing(FactsSnapshot, [(sha, text) for sha, text in facts.items() if sha not in stored])
+            # asked on every database: only snapshots not stored yet are packed
+            stored = _stored(FactsSnapshot, facts)
+            bulk_write.insert_missing(FactsSnapshot, snapshots.packed_rows({sha: text for sha, text in facts.items()
+                                                                        if sha not in stored}))
         if payloads:
             # asked on every database, not only where COPY makes sending a stored one cheap: only
             # payloads not stored yet are packed
@@ -283,7 +286,7 @@ class Prepared:
     """Entries serialized for the log (payload and facts texts and hashes), not yet chained."""
 
     items: list[_Prepared]
-    facts: dict[str, str]
+    facts: dict[str, FactsText]
     payloads: dict[str, PayloadText]
 
     def without(self, confirmed: set[int]) -> Prepared:
@@ -471,19 +474,29 @@ class ChainReport:
 CHECKED_SNAPSHOTS_KEPT = 100_000
 
 
-def _check_snapshots(wanted: Iterable[str], checked: dict[str, bool]) -> None:
+def _check_snapshots(wanted: Iterable[str], checked: dict[str, bool],
+                     dictionaries_checked: dict[str, bool] | None = None) -> None:
     """Checks these snapshots, and every lineage snapshot they refer to, against their hashes: one
-    streamed query per level of lineage. A snapshot is good when its own text matches its hash and
-    every snapshot it refers to is good (and stored)."""
+    streamed query per level of lineage. A snapshot is good when its own text (unpacked against its
+    dictionary, itself checked against its hash) matches its hash and every snapshot it refers to is
+    good (and stored)."""
     own: dict[str, bool] = {}
     refs: dict[str, list[str]] = {}
+    dictionaries_checked = {} if dictionaries_checked is None else dictionaries_checked
     level = {sha for sha in wanted if sha not in checked}
     roots = sorted(level)
     while level:
-        rows = FactsSnapshot.objects.filter(sha256__any=sorted(level)).values_list("sha256", "facts")
-        for sha, text in rows.iterator(chunk_size=500):
-            own[sha] = sha256_text(text) == sha
-            if may_refer(text):
+        rows = FactsSnapshot.objects.filter(sha256__any=sorted(level)).values_list(*snapshots.STORED)
+        for sha, facts, packed, dictionary in rows.iterator(chunk_size=500):
+            if dictionary is not None and dictionary not in dictionaries_checked:
+                stored = FactsDictionary.objects.filter(sha256=dictionary).values_list("text", flat=True).first()
+                dictionaries_checked[dictionary] = stored is not None and sha256_text(stored) == dictionary
+            try:
+                text = snapshots.unpacked(facts, packed, dictionary) if dictionaries_checked.get(dictionary, True) else None
+            except (ValueError, UnicodeDecodeError, zstandard.ZstdError, ObjectDoesNotExist):  # packed, no dictionary
+                text = None
+            own[sha] = text is not None and sha256_text(text) == sha
+            if text is not None and may_refer(text):
                 try:
                     refs[sha] = [str(ref) for ref in references(json.loads(text))]
                 except (ValueError, TypeError, KeyError, AttributeError):
@@ -545,13 +558,14 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
     pending: list[_RowChecked] = []
     payloads_checked = {} if payloads_checked is None else payloads_checked
     dictionaries_checked: dict[str, bool] = {}
+    facts_dictionaries_checked: dict[str, bool] = {}
 
     def flush() -> Iterator[_RowChecked]:
         if len(checked) > CHECKED_SNAPSHOTS_KEPT:
             checked.clear()
         if len(payloads_checked) > CHECKED_SNAPSHOTS_KEPT:
             payloads_checked.clear()
-        _check_snapshots({row.facts_id for row in pending}, checked)
+        _check_snapshots({row.facts_id for row in pending}, checked, facts_dictionaries_checked)
         _check_payloads({row.payload_id for row in pending}, payloads_checked, dictionaries_checked)
         yield from pending
         pending.clear()

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import zstandard
+from django.db import models
 
 from .models import Payload, PayloadDictionary
 
@@ -68,7 +69,7 @@ def _unescaped_quote(text: str, position: int, step: int) -> int:
 _local = threading.local()
 
 
-def _cache(name: str) -> dict[str, Any]:
+def _cache(name: str) -> dict[Any, Any]:
     """This thread's cache by dictionary hash: a dictionary's text never changes (it is stored under
     its hash), so each thread keeps what it made of those it has read."""
     cache = getattr(_local, name, None)
@@ -78,22 +79,35 @@ def _cache(name: str) -> dict[str, Any]:
     return cache
 
 
-def _dictionary(sha256: str) -> zstandard.ZstdCompressionDict:
+def _dictionary(sha256: str, model: type[models.Model] = PayloadDictionary) -> zstandard.ZstdCompressionDict:
+    """The dictionary stored under this hash in `model`'s table (payloads' or facts snapshots')."""
     cache = _cache("dictionaries")
-    found = cache.get(sha256)
+    found = cache.get((model, sha256))
     if found is None:
-        text = PayloadDictionary.objects.values_list("text", flat=True).get(sha256=sha256)
-        found = cache[sha256] = zstandard.ZstdCompressionDict(text.encode(), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        text = model.objects.values_list("text", flat=True).get(sha256=sha256)
+        found = cache[(model, sha256)] = zstandard.ZstdCompressionDict(text.encode(),
+                                                                       dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         found.precompute_compress(level=LEVEL)
     return found
 
 
-def _decompressor(sha256: str) -> zstandard.ZstdDecompressor:
+def _decompressor(sha256: str, model: type[models.Model] = PayloadDictionary) -> zstandard.ZstdDecompressor:
     cache = _cache("decompressors")
-    found = cache.get(sha256)
+    found = cache.get((model, sha256))
     if found is None:
-        found = cache[sha256] = zstandard.ZstdDecompressor(dict_data=_dictionary(sha256))
+        found = cache[(model, sha256)] = zstandard.ZstdDecompressor(dict_data=_dictionary(sha256, model))
     return found
+
+
+def compressor(sha256: str, model: type[models.Model] = PayloadDictionary) -> zstandard.ZstdCompressor:
+    """A compressor against the dictionary stored under this hash, writing only what unpacking needs."""
+    return zstandard.ZstdCompressor(level=LEVEL, dict_data=_dictionary(sha256, model),
+                                    write_checksum=False, write_dict_id=False)
+
+
+def decompressed(packed: Any, sha256: str, model: type[models.Model] = PayloadDictionary) -> str:
+    """The text packed against the dictionary stored under this hash."""
+    return _decompressor(sha256, model).decompress(bytes(packed)).decode()
 
 
 def _dictionaries_for(keys: dict[DictionaryKey, str]) -> dict[DictionaryKey, str]:
@@ -142,13 +156,10 @@ def packed_rows(payloads: dict[str, PayloadText]) -> list[tuple[Any, ...]]:
     rows = []
     for sha, (text, key, quantified) in payloads.items():
         dictionary = chosen[key]
-        compressor = compressors.get(dictionary)
-        if compressor is None:
-            compressor = compressors[dictionary] = zstandard.ZstdCompressor(
-                level=LEVEL, dict_data=_dictionary(dictionary),
-                write_checksum=False, write_dict_id=False,
-            )
-        values = {"sha256": sha, "text": None, "packed": compressor.compress(text.encode()),
+        packer = compressors.get(dictionary)
+        if packer is None:
+            packer = compressors[dictionary] = compressor(dictionary)
+        values = {"sha256": sha, "text": None, "packed": packer.compress(text.encode()),
                   "dictionary_id": dictionary, "names": names(text), "quantities": quantified}
         rows.append(tuple(values[field.attname] for field in Payload._meta.concrete_fields))
     return rows
@@ -172,7 +183,7 @@ def unpacked(text: str | None, packed: Any, dictionary: str | None) -> str:
     """A stored payload's text: as stored, or unpacked against its dictionary."""
     if packed is None:
         return text or ""
-    return _decompressor(dictionary).decompress(bytes(packed)).decode()
+    return decompressed(packed, dictionary)
 
 
 STORED = ("sha256", "text", "packed", "dictionary_id")

@@ -8,12 +8,18 @@ next node's SHA-256, when it has a base>}`, each node stored once in the same co
 The hashes nest, so a determination's `facts_sha256` still covers every ancestor's facts. Reading
 expands them back into the snapshot the engine was given; a snapshot without references (every row
 written before, and every model without a base) is stored and read exactly as it was.
+
+Snapshots of one kind (model, cluster, organisation, lineage node) say much the same thing: the same
+fields, the accelerator catalog's figures. Each is stored as Zstandard's compression of its text
+against its kind's dictionary (`FactsDictionary`: the first snapshot of the kind stored, headed by
+the kind), as payloads are (`rules.payloads`); unpacking gives back the exact text its hash covers.
+Snapshots stored before they were packed keep their text.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 LINEAGE = "lineage"
 BASE = "base_snapshot"
@@ -35,13 +41,21 @@ def _figures(models: Iterable[dict[str, Any]], accelerators: dict[str, Any]) -> 
     return {slug: accelerators[slug] for slug in map(_slug, models) if slug and slug in accelerators}
 
 
+class FactsText(NamedTuple):
+    """A snapshot's text ready to store, with its kind: the dictionary it is packed against."""
+
+    text: str
+    kind: str
+
+
 class Compactor:
     """Turns expanded snapshots into stored texts, sharing lineage nodes between the snapshots of
-    one batch (a chain of D models stores D nodes, not D²). `texts` gathers every text by its hash."""
+    one batch (a chain of D models stores D nodes, not D²). `texts` gathers every text, with its
+    kind, by its hash."""
 
     def __init__(self, *, encode: Encode, digest: Digest) -> None:
         self.encode, self.digest = encode, digest
-        self.texts: dict[str, str] = {}
+        self.texts: dict[str, FactsText] = {}
         # (id of a base's facts, hash of the node after it) -> the base's node: facts dicts are shared
         # between the snapshots of one build and stay alive while the batch is prepared
         self._nodes: dict[tuple[int, str | None], str] = {}
@@ -49,7 +63,8 @@ class Compactor:
     def _store(self, value: Any) -> str:
         text = self.encode(value)
         sha = self.digest(text)
-        self.texts.setdefault(sha, text)
+        if sha not in self.texts:
+            self.texts[sha] = FactsText(text, str(value.get("kind") or ""))
         return sha
 
     def _chain(self, lineage: list[dict[str, Any]], accelerators: dict[str, Any]) -> str:
@@ -139,12 +154,77 @@ def expand(data: dict[str, Any], fetch: Fetch) -> dict[str, Any]:
 
 def fetch_stored(shas: list[str]) -> dict[str, str]:
     """Stored snapshot texts by hash, from the decision log's content-addressed table."""
-    from .models import FactsSnapshot
-
-    return dict(FactsSnapshot.objects.filter(sha256__in=shas).values_list("sha256", "facts"))
+    return texts(shas)
 
 
 def expand_text(text: str, fetch: Fetch = fetch_stored) -> dict[str, Any]:
     """A stored snapshot's text, expanded."""
     data = json.loads(text)
     return expand(data, fetch) if may_refer(text) else data
+
+
+# What a facts snapshot's text is read back from.
+STORED = ("sha256", "facts", "packed", "dictionary_id")
+
+
+def _dictionaries_for(first: dict[str, str]) -> dict[str, str]:
+    """The dictionary (its hash) for each kind: the one stored, else `first`'s text of that kind
+    stored now, headed by the kind (the first stored wins, whichever transaction stores it)."""
+    from .decision_log import sha256_text
+    from .models import FactsDictionary
+
+    def stored() -> dict[str, str]:
+        return dict(FactsDictionary.objects.filter(kind__in=list(first)).values_list("kind", "sha256"))
+
+    found = stored()
+    missing = [kind for kind in first if kind not in found]
+    if missing:
+        headed = {kind: f"facts {kind}\n{first[kind]}" for kind in missing}
+        FactsDictionary.objects.bulk_create(
+            [FactsDictionary(sha256=sha256_text(text), kind=kind, text=text) for kind, text in headed.items()],
+            ignore_conflicts=True,
+        )
+        found = stored()
+    return found
+
+
+def packed_rows(snapshots: dict[str, FactsText]) -> list[tuple[Any, ...]]:
+    """The snapshot rows (every column, in order) for these texts by hash, each packed against its
+    kind's dictionary, storing any dictionary not stored yet."""
+    from .models import FactsDictionary, FactsSnapshot
+    from .payloads import compressor
+
+    first: dict[str, str] = {}
+    for text, kind in snapshots.values():
+        first.setdefault(kind, text)
+    chosen = _dictionaries_for(first) if first else {}
+    packers: dict[str, Any] = {}
+    rows = []
+    columns = [field.attname for field in FactsSnapshot._meta.concrete_fields]
+    for sha, (text, kind) in snapshots.items():
+        dictionary = chosen[kind]
+        packer = packers.get(dictionary)
+        if packer is None:
+            packer = packers[dictionary] = compressor(dictionary, FactsDictionary)
+        values = {"sha256": sha, "facts": None, "packed": packer.compress(text.encode()), "dictionary_id": dictionary}
+        rows.append(tuple(values[column] for column in columns))
+    return rows
+
+
+def unpacked(facts: str | None, packed: Any, dictionary: str | None) -> str:
+    """A stored snapshot's text: as stored, or unpacked against its dictionary."""
+    if packed is None:
+        return facts or ""
+    from .models import FactsDictionary
+    from .payloads import decompressed
+
+    return decompressed(packed, dictionary, FactsDictionary)
+
+
+def texts(shas: Iterable[str]) -> dict[str, str]:
+    """The texts of these snapshots by hash (one query; those not stored are left out)."""
+    from .models import FactsSnapshot
+
+    wanted = list(set(shas))
+    rows = FactsSnapshot.objects.filter(sha256__any=wanted).values_list(*STORED) if wanted else ()
+    return {sha: unpacked(facts, packed, dictionary) for sha, facts, packed, dictionary in rows}

@@ -6,9 +6,9 @@ never updated or deleted: the model and its queryset refuse, and on PostgreSQL a
 even raw SQL.
 
 What a row would repeat is stored once and referred to by its SHA-256, which the row's hash covers:
-the facts a determination was made on (`FactsSnapshot`) and its payload (`Payload`: the tests, their
-outcomes and the values compared, the quantities and their methods, without the as-of date, which
-is a column of the row). Digests are stored as 32 bytes on PostgreSQL (`rules.digests`), and the
+the facts a determination was made on (`FactsSnapshot`, packed against its kind's dictionary) and
+its payload (`Payload`: the tests, their outcomes and the values compared, the quantities and their
+methods, without the as-of date, which is a column of the row). Digests are stored as 32 bytes on PostgreSQL (`rules.digests`), and the
 previous row's hash once, as that row's own. A re-evaluation that reaches what the subject's current
 determination already says (same rule version, facts and payload) appends no row: the run records one
 `Confirmation` per chunk, chained in its own right and anchored to the log's head, naming the rows
@@ -94,17 +94,39 @@ class StoredOnce(models.Model):
         raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never deleted")
 
 
-class FactsSnapshot(StoredOnce):
-    """The submitted facts a determination was made on, stored once per distinct content."""
+class FactsDictionary(StoredOnce):
+    """What the facts snapshots of one kind (model, cluster, organisation, lineage node) share, stored
+    once: the first such snapshot stored, headed by its kind. Snapshots are packed against it
+    (`rules.snapshots`)."""
 
-    facts = models.TextField(help_text="Canonical JSON of the engine's input snapshot.")
+    kind = models.CharField(max_length=16, unique=True)
+    text = models.TextField(help_text="Canonical JSON of the snapshot the others are packed against, headed by its kind.")
+    noun = "facts dictionaries"
+
+
+class FactsSnapshot(StoredOnce):
+    """The submitted facts a determination was made on, stored once per distinct content: packed
+    against its kind's dictionary, or (stored before snapshots were packed) as text."""
+
+    facts = models.TextField(null=True, blank=True,
+                             help_text="Canonical JSON of the engine's input snapshot (unpacked).")
+    packed = models.BinaryField(null=True, help_text="The canonical JSON compressed against the dictionary.")
+    dictionary = models.ForeignKey(FactsDictionary, null=True, on_delete=models.PROTECT, related_name="+",
+                                   db_column="dictionary_sha256", db_index=False)
     noun = "facts snapshots"
+
+    @property
+    def content(self) -> str:
+        """The snapshot's canonical JSON, as its hash covers it."""
+        from ..snapshots import unpacked
+
+        return unpacked(self.facts, self.packed, self.dictionary_id)
 
     def data(self) -> dict[str, Any]:
         """The snapshot as the engine was given it: lineage stored by reference is read back in."""
         from ..snapshots import expand_text
 
-        return expand_text(self.facts)
+        return expand_text(self.content)
 
 
 class PayloadDictionary(StoredOnce):

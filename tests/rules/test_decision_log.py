@@ -112,7 +112,7 @@ def test_every_test_outcome_has_its_values_citation_and_method(logged):
 def test_the_facts_snapshot_is_stored_under_its_sha256(logged):
     for row in logged:
         snapshot = FactsSnapshot.objects.get(pk=row.facts_id)
-        assert hashlib.sha256(snapshot.facts.encode("utf-8")).hexdigest() == row.facts_id
+        assert hashlib.sha256(snapshot.content.encode("utf-8")).hexdigest() == row.facts_id
     model_row = next(r for r in logged if r.subject_kind == "model")
     facts = model_row.facts.data()
     assert facts["kind"] == "model" and facts["model"]["training_compute_ops"] == 5 * 10**24
@@ -151,7 +151,7 @@ def altered_facts(facts: str) -> str:
 
 def test_the_orm_refuses_to_change_or_remove_a_facts_snapshot(logged):
     snapshot = logged[0].facts
-    snapshot.facts = altered_facts(snapshot.facts)
+    snapshot.facts = altered_facts(snapshot.content)
     with pytest.raises(AppendOnlyError):
         snapshot.save()
     with pytest.raises(AppendOnlyError):
@@ -298,8 +298,8 @@ def test_the_last_row_deleted_by_sql_is_caught_by_the_head(logged):
 def test_an_altered_facts_snapshot_makes_verify_log_name_the_first_row_using_it(logged):
     target = logged[6]
     first_user = min(r.sequence for r in logged if r.facts_id == target.facts_id)
-    tamper("UPDATE rules_factssnapshot SET facts = %s WHERE sha256 = %s",
-           [altered_facts(target.facts.facts), as_stored(target.facts_id)],
+    tamper("UPDATE rules_factssnapshot SET facts = %s, packed = NULL, dictionary_sha256 = NULL WHERE sha256 = %s",
+           [altered_facts(target.facts.content), as_stored(target.facts_id)],
            table="rules_factssnapshot", where="sha256 = %s", where_params=[as_stored(target.facts_id)])
     error = verify_log_failure()
     assert f"broken at row {first_user}" in str(error) and "facts snapshot" in str(error)

@@ -24,7 +24,8 @@ DIGESTS = ("rule_hash", "payload_sha256", "facts_sha256", "row_sha256")
 # before migration rules.0019 the row kept the previous row's hash too
 DIGESTS_0017 = ("rule_hash", "payload_sha256", "facts_sha256", "previous_sha256", "row_sha256")
 KEYS = {"rules_payloaddictionary": ("sha256",), "rules_payload": ("sha256", "dictionary_sha256"),
-        "rules_factssnapshot": ("sha256",), "rules_determination": DIGESTS}
+        "rules_factssnapshot": ("sha256", "dictionary_sha256"), "rules_factsdictionary": ("sha256",),
+        "rules_determination": DIGESTS}
 
 
 def evaluate(refs: list[str], as_of: date = date(2026, 3, 1)) -> None:
