@@ -543,7 +543,7 @@ def _check_payloads(wanted: Iterable[str], checked: dict[str, bool], dictionarie
             dictionaries_checked[dictionary] = stored is not None and sha256_text(stored) == dictionary
         try:
             content = unpacked(text, packed, dictionary) if dictionaries_checked.get(dictionary, True) else None
-        except (ValueError, UnicodeDecodeError, zstandard.ZstdError):
+        except (ValueError, UnicodeDecodeError, zstandard.ZstdError, ObjectDoesNotExist):  # packed, no dictionary
             content = None
         # a packed payload's names and quantities must be those of its text: the release scope and the
         # reports' charts read them

@@ -225,6 +225,17 @@ def test_an_altered_payload_makes_verify_log_name_the_first_row_using_it(refs, a
 
 
 @sqlite_only
+def test_a_packed_payload_that_names_no_dictionary_breaks_the_chain_and_does_not_stop_verification(refs):
+    evaluate(refs, as_of=FIRST)
+    row = Determination.objects.filter(regime="eu-ai-act", subject_kind="model").order_by("sequence").first()
+    first_user = Determination.objects.filter(payload_id=row.payload_id).order_by("sequence").first().sequence
+    tamper("UPDATE rules_payload SET dictionary_sha256 = NULL WHERE sha256 = %s", [as_stored(row.payload_id)],
+           table="rules_payload", where="sha256 = %s", where_params=[as_stored(row.payload_id)])
+    with pytest.raises(CommandError, match=f"broken at row {first_user}: its payload"):
+        verify_log()
+
+
+@sqlite_only
 def test_an_altered_dictionary_makes_verify_log_name_the_first_row_packed_against_it(refs):
     evaluate(refs, as_of=FIRST)
     row = Determination.objects.filter(regime="eu-ai-act", subject_kind="model").order_by("sequence").first()
