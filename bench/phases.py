@@ -166,8 +166,8 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     return result
 
 
-# The decision log's tables: the rows, and the payloads, facts snapshots and confirmations they point to
-# (a table not in this database counts 0 bytes).
+# The decision log's tables: the rows, and the payloads, facts snapshots (each with the dictionaries they
+# are packed against) and confirmations they point to (a table not in this database counts 0 bytes).
 # the index of current determinations is counted with the log: it is written with every row appended
 LOG_TABLES = ("rules_determination", "rules_payload", "rules_payloaddictionary", "rules_factssnapshot",
               "rules_factsdictionary", "rules_confirmation",
