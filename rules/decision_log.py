@@ -474,6 +474,23 @@ class ChainReport:
 CHECKED_SNAPSHOTS_KEPT = 100_000
 
 
+def _unpacked_checked(unpack: Callable[[str | None, Any, str | None], str], dictionaries: type[Any],
+                      text: str | None, packed: Any, dictionary: str | None,
+                      dictionaries_checked: dict[str, bool]) -> str | None:
+    """A stored payload's or snapshot's text, unpacked against its dictionary (of the `dictionaries`
+    table), itself checked against its hash once; None when the dictionary is altered or missing, or
+    the bytes do not unpack."""
+    if dictionary is not None and dictionary not in dictionaries_checked:
+        stored = dictionaries.objects.filter(sha256=dictionary).values_list("text", flat=True).first()
+        dictionaries_checked[dictionary] = stored is not None and sha256_text(stored) == dictionary
+    if not dictionaries_checked.get(dictionary, True):
+        return None
+    try:
+        return unpack(text, packed, dictionary)
+    except (ValueError, UnicodeDecodeError, zstandard.ZstdError, ObjectDoesNotExist):  # packed, no dictionary
+        return None
+
+
 def _check_snapshots(wanted: Iterable[str], checked: dict[str, bool],
                      dictionaries_checked: dict[str, bool] | None = None) -> None:
     """Checks these snapshots, and every lineage snapshot they refer to, against their hashes: one
@@ -488,13 +505,8 @@ def _check_snapshots(wanted: Iterable[str], checked: dict[str, bool],
     while level:
         rows = FactsSnapshot.objects.filter(sha256__any=sorted(level)).values_list(*snapshots.STORED)
         for sha, facts, packed, dictionary in rows.iterator(chunk_size=500):
-            if dictionary is not None and dictionary not in dictionaries_checked:
-                stored = FactsDictionary.objects.filter(sha256=dictionary).values_list("text", flat=True).first()
-                dictionaries_checked[dictionary] = stored is not None and sha256_text(stored) == dictionary
-            try:
-                text = snapshots.unpacked(facts, packed, dictionary) if dictionaries_checked.get(dictionary, True) else None
-            except (ValueError, UnicodeDecodeError, zstandard.ZstdError, ObjectDoesNotExist):  # packed, no dictionary
-                text = None
+            text = _unpacked_checked(snapshots.unpacked, FactsDictionary, facts, packed, dictionary,
+                                     dictionaries_checked)
             own[sha] = text is not None and sha256_text(text) == sha
             if text is not None and may_refer(text):
                 try:
@@ -538,13 +550,7 @@ def _check_payloads(wanted: Iterable[str], checked: dict[str, bool], dictionarie
     rows = Payload.objects.filter(sha256__any=level).values_list("sha256", "text", "packed", "dictionary_id", "names",
                                                                   "quantities")
     for sha, text, packed, dictionary, named, quantified in rows.iterator(chunk_size=500):
-        if dictionary is not None and dictionary not in dictionaries_checked:
-            stored = PayloadDictionary.objects.filter(sha256=dictionary).values_list("text", flat=True).first()
-            dictionaries_checked[dictionary] = stored is not None and sha256_text(stored) == dictionary
-        try:
-            content = unpacked(text, packed, dictionary) if dictionaries_checked.get(dictionary, True) else None
-        except (ValueError, UnicodeDecodeError, zstandard.ZstdError, ObjectDoesNotExist):  # packed, no dictionary
-            content = None
+        content = _unpacked_checked(unpacked, PayloadDictionary, text, packed, dictionary, dictionaries_checked)
         # a packed payload's names and quantities must be those of its text: the release scope and the
         # reports' charts read them
         checked[sha] = content is not None and sha256_text(content) == sha and (

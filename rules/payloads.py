@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, TypeVar
 
 import zstandard
 from django.db import models
@@ -25,6 +25,8 @@ from django.db import models
 from .models import Payload, PayloadDictionary
 
 LEVEL = 3
+
+Key = TypeVar("Key")
 
 
 class DictionaryKey(NamedTuple):
@@ -110,30 +112,50 @@ def decompressed(packed: Any, sha256: str, model: type[models.Model] = PayloadDi
     return _decompressor(sha256, model).decompress(bytes(packed)).decode()
 
 
+def first_stored(first: dict[Key, str], *, read: Callable[[], dict[Key, str]],
+                 make: Callable[[Key, str], models.Model]) -> dict[Key, str]:
+    """The dictionary (its hash) for each key: the one stored (`read` gives them by key), else the row
+    `make` builds of `first`'s text for it, stored now (the first stored wins, whichever transaction
+    stores it). Payloads' and facts snapshots' dictionaries alike."""
+    found = read()
+    missing = [make(key, first[key]) for key in first if key not in found]
+    if missing:
+        type(missing[0]).objects.bulk_create(missing, ignore_conflicts=True)
+        found = read()
+    return found
+
+
+def packer(model: type[models.Model]) -> Callable[[str, str], bytes]:
+    """Packs a text against the dictionary of `model`'s table stored under a hash, one compressor
+    per dictionary."""
+    compressors: dict[str, zstandard.ZstdCompressor] = {}
+
+    def pack(dictionary: str, text: str) -> bytes:
+        found = compressors.get(dictionary)
+        if found is None:
+            found = compressors[dictionary] = compressor(dictionary, model)
+        return found.compress(text.encode())
+
+    return pack
+
+
 def _dictionaries_for(keys: dict[DictionaryKey, str]) -> dict[DictionaryKey, str]:
-    """The dictionary (its hash) for each key: the one stored, else `keys`' text for it stored now (the
-    first stored wins, whichever transaction stores it)."""
+    """The payload dictionary (its hash) for each key (`first_stored`), each headed by its key, so that
+    the same payload under two keys makes two dictionaries."""
     from .decision_log import sha256_text
 
-    def stored() -> dict[DictionaryKey, str]:
+    def read() -> dict[DictionaryKey, str]:
         rows = PayloadDictionary.objects.filter(
             regime__in={key.regime for key in keys}, rule_hash__in={key.rule_hash for key in keys},
         ).values_list("regime", "rule_hash", "subject_kind", "status", "sha256")
         return {DictionaryKey(*row[:4]): row[4] for row in rows}
 
-    found = stored()
-    missing = [key for key in keys if key not in found]
-    if missing:
-        # each headed by its key, so that the same payload under two keys makes two dictionaries
-        headed = {key: f"{key.regime} {key.rule_hash} {key.subject_kind} {key.status}\n{keys[key]}" for key in missing}
-        PayloadDictionary.objects.bulk_create(
-            [PayloadDictionary(sha256=sha256_text(text), regime=key.regime, rule_hash=key.rule_hash,
-                               subject_kind=key.subject_kind, status=key.status, text=text)
-             for key, text in headed.items()],
-            ignore_conflicts=True,
-        )
-        found = stored()
-    return found
+    def make(key: DictionaryKey, text: str) -> PayloadDictionary:
+        headed = f"{key.regime} {key.rule_hash} {key.subject_kind} {key.status}\n{text}"
+        return PayloadDictionary(sha256=sha256_text(headed), regime=key.regime, rule_hash=key.rule_hash,
+                                 subject_kind=key.subject_kind, status=key.status, text=headed)
+
+    return first_stored(keys, read=read, make=make)
 
 
 class PayloadText(NamedTuple):
@@ -152,14 +174,11 @@ def packed_rows(payloads: dict[str, PayloadText]) -> list[tuple[Any, ...]]:
     for text, key, _ in payloads.values():
         first.setdefault(key, text)
     chosen = _dictionaries_for(first)
-    compressors: dict[str, zstandard.ZstdCompressor] = {}
+    pack = packer(PayloadDictionary)
     rows = []
     for sha, (text, key, quantified) in payloads.items():
         dictionary = chosen[key]
-        packer = compressors.get(dictionary)
-        if packer is None:
-            packer = compressors[dictionary] = compressor(dictionary)
-        values = {"sha256": sha, "text": None, "packed": packer.compress(text.encode()),
+        values = {"sha256": sha, "text": None, "packed": pack(dictionary, text),
                   "dictionary_id": dictionary, "names": names(text), "quantities": quantified}
         rows.append(tuple(values[field.attname] for field in Payload._meta.concrete_fields))
     return rows

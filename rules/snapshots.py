@@ -168,45 +168,36 @@ STORED = ("sha256", "facts", "packed", "dictionary_id")
 
 
 def _dictionaries_for(first: dict[str, str]) -> dict[str, str]:
-    """The dictionary (its hash) for each kind: the one stored, else `first`'s text of that kind
-    stored now, headed by the kind (the first stored wins, whichever transaction stores it)."""
+    """The dictionary (its hash) for each kind (`rules.payloads.first_stored`), headed by the kind."""
     from .decision_log import sha256_text
     from .models import FactsDictionary
+    from .payloads import first_stored
 
-    def stored() -> dict[str, str]:
+    def read() -> dict[str, str]:
         return dict(FactsDictionary.objects.filter(kind__in=list(first)).values_list("kind", "sha256"))
 
-    found = stored()
-    missing = [kind for kind in first if kind not in found]
-    if missing:
-        headed = {kind: f"facts {kind}\n{first[kind]}" for kind in missing}
-        FactsDictionary.objects.bulk_create(
-            [FactsDictionary(sha256=sha256_text(text), kind=kind, text=text) for kind, text in headed.items()],
-            ignore_conflicts=True,
-        )
-        found = stored()
-    return found
+    def make(kind: str, text: str) -> FactsDictionary:
+        headed = f"facts {kind}\n{text}"
+        return FactsDictionary(sha256=sha256_text(headed), kind=kind, text=headed)
+
+    return first_stored(first, read=read, make=make)
 
 
 def packed_rows(snapshots: dict[str, FactsText]) -> list[tuple[Any, ...]]:
     """The snapshot rows (every column, in order) for these texts by hash, each packed against its
     kind's dictionary, storing any dictionary not stored yet."""
     from .models import FactsDictionary, FactsSnapshot
-    from .payloads import compressor
+    from .payloads import packer
 
     first: dict[str, str] = {}
     for text, kind in snapshots.values():
         first.setdefault(kind, text)
     chosen = _dictionaries_for(first) if first else {}
-    packers: dict[str, Any] = {}
-    rows = []
+    pack = packer(FactsDictionary)
     columns = [field.attname for field in FactsSnapshot._meta.concrete_fields]
+    rows = []
     for sha, (text, kind) in snapshots.items():
-        dictionary = chosen[kind]
-        packer = packers.get(dictionary)
-        if packer is None:
-            packer = packers[dictionary] = compressor(dictionary, FactsDictionary)
-        values = {"sha256": sha, "facts": None, "packed": packer.compress(text.encode()), "dictionary_id": dictionary}
+        values = {"sha256": sha, "facts": None, "packed": pack(chosen[kind], text), "dictionary_id": chosen[kind]}
         rows.append(tuple(values[column] for column in columns))
     return rows
 
