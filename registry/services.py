@@ -486,7 +486,7 @@ def _write_organisation(facts: dict[str, Any], writer: _Writer) -> None:
 
     org = _write_revisioned(
         section="organisations",
-        lookup=lambda: Organisation.objects.select_for_update().filter(slug=facts["slug"]).first(),
+        lookup=lambda: Organisation.objects.select_for_update(no_key=True).filter(slug=facts["slug"]).first(),
         create=lambda: Organisation.objects.create(slug=facts["slug"], **values),
         update=update,
         revision_model=OrganisationRevision,
@@ -693,6 +693,7 @@ def registry_submit(
                     if problems or (problems := _check_limits(cleaned, known)):
                         raise RegistryValidationError(problems)
                 _lock_model_counts(cleaned, known)
+                _lock_organisations(cleaned)
                 writer = _Writer(known=known, actor=actor, via=via, result=result, only_new=only_new, batch=batch)
                 for rec in cleaned["organisations"]:
                     _write_organisation(organisation_facts(rec), writer)
@@ -729,6 +730,21 @@ def _model_count_names() -> tuple[str, str, str]:
     """The kept model counts' table, its organisation column and its count column, quoted."""
     meta, quote = OrganisationModelCount._meta, connection.ops.quote_name
     return quote(meta.db_table), quote(meta.get_field("organisation").column), quote(meta.get_field("count").column)
+
+
+def _lock_organisations(cleaned: dict[str, list[dict[str, Any]]]) -> None:
+    """A document revising several stored organisations takes their rows in the order of their ids
+    before writing any (after the model counts, which every document of several organisations'
+    models takes first). Each is otherwise locked as it is revised, in the document's order: two
+    documents revising two organisations in opposite orders would each hold a row the other waits
+    for (a deadlock, one of them refused). The lock is the one an `UPDATE` of columns other than the
+    key takes (FOR NO KEY UPDATE): a concurrent document adding a model to the organisation checks
+    its reference (FOR KEY SHARE) without waiting for it."""
+    slugs = [rec["slug"] for rec in cleaned["organisations"]]
+    if len(slugs) < 2:
+        return
+    list(Organisation.objects.select_for_update(no_key=True).filter(slug__in=slugs).order_by("pk")
+         .values_list("pk", flat=True))
 
 
 def _lock_model_counts(cleaned: dict[str, list[dict[str, Any]]], known: _Known) -> None:

@@ -178,3 +178,50 @@ def test_imports_naming_two_organisations_in_opposite_orders_wait_for_each_other
         post_save.disconnect(dispatch_uid="first_model_written", sender=AIModel)
     assert failures == []
     assert kept() == counted() == {"acme": 5, "bolt": 5}
+
+
+@pytest.mark.services
+@pytest.mark.skipif("postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+                    reason="needs PostgreSQL: concurrent transactions with row locks")
+@pytest.mark.django_db(transaction=True)
+def test_imports_revising_two_organisations_in_opposite_orders_wait_for_each_other_rather_than_deadlock():
+    """Each import's transaction holds the row of every organisation it revises until it commits. Two
+    imports at once, one revising acme then bolt and one bolt then acme, each stopped after its first
+    organisation until the other has revised one too (or for two seconds): taken in the documents'
+    orders, the rows would deadlock (one import refused); taken first, in the organisations' order,
+    the second import waits for the first."""
+    registry_submit(document(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI"),
+                                            OrganisationRecordFactory(slug="bolt", name="Bolt Labs")]), via="import")
+    both_revised_one = threading.Barrier(2)
+    local, failures = threading.local(), []
+
+    def first_organisation_revised(sender: type, created: bool = False, **kwargs: object) -> None:
+        if not created and not getattr(local, "waited", False):
+            local.waited = True
+            with contextlib.suppress(threading.BrokenBarrierError):  # the other import waits for this one's commit
+                both_revised_one.wait(timeout=2)
+
+    def importing(order: tuple[str, str]) -> None:
+        try:
+            names = {"acme": f"Acme AI after {order[0]}", "bolt": f"Bolt Labs after {order[0]}"}
+            registry_submit(document(organisations=[OrganisationRecordFactory(slug=slug, name=names[slug])
+                                                    for slug in order]), via="import")
+        except Exception as exc:  # a deadlock is an OperationalError
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    post_save.connect(first_organisation_revised, sender=Organisation, dispatch_uid="first_organisation_revised")
+    try:
+        threads = [threading.Thread(target=importing, args=(order,)) for order in (("acme", "bolt"), ("bolt", "acme"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        post_save.disconnect(dispatch_uid="first_organisation_revised", sender=Organisation)
+    assert failures == []
+    # the import that waited revised both organisations last, over the other's names
+    names = dict(Organisation.objects.values_list("slug", "name"))
+    assert names in ({"acme": "Acme AI after acme", "bolt": "Bolt Labs after acme"},
+                     {"acme": "Acme AI after bolt", "bolt": "Bolt Labs after bolt"})
