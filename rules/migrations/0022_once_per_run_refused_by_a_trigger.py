@@ -14,6 +14,9 @@ CREATE OR REPLACE FUNCTION rules_determination_once_per_run() RETURNS trigger AS
 DECLARE
     refused record;
 BEGIN
+    IF NOT EXISTS (SELECT FROM appended WHERE run_id IS NOT NULL) THEN  -- a lab's own evaluation
+        RETURN NULL;
+    END IF;
     -- planned each time (EXECUTE): the plan fits this statement's rows and the log's size
     EXECUTE 'SELECT a.run_id, a.subject_ref, a.regime, a.as_of, r.as_of AS run_as_of
              FROM appended a JOIN rules_evaluationrun r ON r.id = a.run_id
