@@ -275,7 +275,9 @@ class Determination(AppendOnlyRow):
         # trigger refuses the row that would be the second (migration 0022). A unique index on (run,
         # subject_ref, regime) refused it before, at 84 bytes a row; the trigger finds a duplicate through
         # determination_latest_as_of, and an index on the run alone is a few bytes a row, PostgreSQL
-        # keeping each run's rows under one key.
+        # keeping each run's rows under one key. SQLite drops a table's triggers when a migration remakes
+        # the table: such a migration must create this one again (tests/rules/test_once_per_run.py fails
+        # without it).
         indexes = [
             models.Index(fields=["run"], name="determination_run"),
             models.Index(fields=["requested_by"], condition=models.Q(requested_by__isnull=False),
