@@ -134,6 +134,43 @@ def test_the_migration_counts_the_models_stored_before_it():
     assert kept() == counted() == {"acme": 3, "bolt": 1, "none": 1}
 
 
+def imports_side_by_side(documents: list[dict], *, sender: type, created: bool) -> list[Exception]:
+    """Imports `documents` at once, one thread each, each stopped after it first saves a `sender`
+    row (`created`: a new one, else a revised one) until the other has saved one too, or for two
+    seconds; the imports' failures."""
+    both_saved_one = threading.Barrier(len(documents))
+    local, failures = threading.local(), []
+
+    def first_saved(sender: type, created: bool = False, **kwargs: object) -> None:
+        if created is wanted and not getattr(local, "waited", False):
+            local.waited = True
+            with contextlib.suppress(threading.BrokenBarrierError):  # the other import waits for this one's commit
+                both_saved_one.wait(timeout=2)
+
+    def importing(doc: dict) -> None:
+        try:
+            registry_submit(doc, via="import")
+        except Exception as exc:  # a deadlock is an OperationalError
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    wanted = created
+    post_save.connect(first_saved, sender=sender, dispatch_uid="imports_side_by_side")
+    try:
+        threads = [threading.Thread(target=importing, args=(doc,)) for doc in documents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        post_save.disconnect(dispatch_uid="imports_side_by_side", sender=sender)
+    return failures
+
+
+ORDERS = (("acme", "bolt"), ("bolt", "acme"))
+
+
 @pytest.mark.services
 @pytest.mark.skipif("postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
                     reason="needs PostgreSQL: concurrent transactions with row locks")
@@ -148,35 +185,10 @@ def test_imports_naming_two_organisations_in_opposite_orders_wait_for_each_other
                                             OrganisationRecordFactory(slug="bolt", name="Bolt Labs")]), via="import")
     for slug in ("acme", "bolt"):  # both counts' rows exist, as for any organisation with models
         registry_submit(document(models=[ModelRecordFactory(organisation=slug, name="Seed")]), via="import")
-    both_written_one = threading.Barrier(2)
-    local, failures = threading.local(), []
-
-    def first_model_written(sender: type, **kwargs: object) -> None:
-        if not getattr(local, "waited", False):
-            local.waited = True
-            with contextlib.suppress(threading.BrokenBarrierError):  # the other import waits for this one's commit
-                both_written_one.wait(timeout=2)
-
-    def importing(order: tuple[str, str]) -> None:
-        try:
-            models = [ModelRecordFactory(organisation=slug, name=f"{slug}-after-{order[0]}-{index}")
-                      for slug in order for index in range(2)]
-            registry_submit(document(organisations=[], models=models), via="import")
-        except Exception as exc:  # a deadlock is an OperationalError
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    post_save.connect(first_model_written, sender=AIModel, dispatch_uid="first_model_written")
-    try:
-        threads = [threading.Thread(target=importing, args=(order,)) for order in (("acme", "bolt"), ("bolt", "acme"))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        post_save.disconnect(dispatch_uid="first_model_written", sender=AIModel)
-    assert failures == []
+    documents = [document(organisations=[], models=[ModelRecordFactory(organisation=slug, name=f"{slug}-after-{order[0]}-{index}")
+                                                    for slug in order for index in range(2)])
+                 for order in ORDERS]
+    assert imports_side_by_side(documents, sender=AIModel, created=True) == []
     assert kept() == counted() == {"acme": 5, "bolt": 5}
 
 
@@ -192,36 +204,12 @@ def test_imports_revising_two_organisations_in_opposite_orders_wait_for_each_oth
     the second import waits for the first."""
     registry_submit(document(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI"),
                                             OrganisationRecordFactory(slug="bolt", name="Bolt Labs")]), via="import")
-    both_revised_one = threading.Barrier(2)
-    local, failures = threading.local(), []
-
-    def first_organisation_revised(sender: type, created: bool = False, **kwargs: object) -> None:
-        if not created and not getattr(local, "waited", False):
-            local.waited = True
-            with contextlib.suppress(threading.BrokenBarrierError):  # the other import waits for this one's commit
-                both_revised_one.wait(timeout=2)
-
-    def importing(order: tuple[str, str]) -> None:
-        try:
-            names = {"acme": f"Acme AI after {order[0]}", "bolt": f"Bolt Labs after {order[0]}"}
-            registry_submit(document(organisations=[OrganisationRecordFactory(slug=slug, name=names[slug])
-                                                    for slug in order]), via="import")
-        except Exception as exc:  # a deadlock is an OperationalError
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    post_save.connect(first_organisation_revised, sender=Organisation, dispatch_uid="first_organisation_revised")
-    try:
-        threads = [threading.Thread(target=importing, args=(order,)) for order in (("acme", "bolt"), ("bolt", "acme"))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        post_save.disconnect(dispatch_uid="first_organisation_revised", sender=Organisation)
-    assert failures == []
+    names = {"acme": "Acme AI", "bolt": "Bolt Labs"}
+    documents = [document(organisations=[OrganisationRecordFactory(slug=slug, name=f"{names[slug]} after {order[0]}")
+                                         for slug in order])
+                 for order in ORDERS]
+    assert imports_side_by_side(documents, sender=Organisation, created=False) == []
     # the import that waited revised both organisations last, over the other's names
-    names = dict(Organisation.objects.values_list("slug", "name"))
-    assert names in ({"acme": "Acme AI after acme", "bolt": "Bolt Labs after acme"},
-                     {"acme": "Acme AI after bolt", "bolt": "Bolt Labs after bolt"})
+    assert dict(Organisation.objects.values_list("slug", "name")) in (
+        {"acme": "Acme AI after acme", "bolt": "Bolt Labs after acme"},
+        {"acme": "Acme AI after bolt", "bolt": "Bolt Labs after bolt"})
