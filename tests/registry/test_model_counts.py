@@ -134,15 +134,15 @@ def test_the_migration_counts_the_models_stored_before_it():
     assert kept() == counted() == {"acme": 3, "bolt": 1, "none": 1}
 
 
-def imports_side_by_side(documents: list[dict], *, sender: type, created: bool) -> list[Exception]:
+def imports_side_by_side(documents: list[dict], *, sender: type, new: bool) -> list[Exception]:
     """Imports `documents` at once, one thread each, each stopped after it first saves a `sender`
-    row (`created`: a new one, else a revised one) until the other has saved one too, or for two
+    row (`new`: one it creates, else one it revises) until the other has saved one too, or for two
     seconds; the imports' failures."""
     both_saved_one = threading.Barrier(len(documents))
     local, failures = threading.local(), []
 
     def first_saved(sender: type, created: bool = False, **kwargs: object) -> None:
-        if created is wanted and not getattr(local, "waited", False):
+        if created is new and not getattr(local, "waited", False):
             local.waited = True
             with contextlib.suppress(threading.BrokenBarrierError):  # the other import waits for this one's commit
                 both_saved_one.wait(timeout=2)
@@ -155,7 +155,6 @@ def imports_side_by_side(documents: list[dict], *, sender: type, created: bool) 
         finally:
             connections.close_all()
 
-    wanted = created
     post_save.connect(first_saved, sender=sender, dispatch_uid="imports_side_by_side")
     try:
         threads = [threading.Thread(target=importing, args=(doc,)) for doc in documents]
@@ -188,7 +187,7 @@ def test_imports_naming_two_organisations_in_opposite_orders_wait_for_each_other
     documents = [document(organisations=[], models=[ModelRecordFactory(organisation=slug, name=f"{slug}-after-{order[0]}-{index}")
                                                     for slug in order for index in range(2)])
                  for order in ORDERS]
-    assert imports_side_by_side(documents, sender=AIModel, created=True) == []
+    assert imports_side_by_side(documents, sender=AIModel, new=True) == []
     assert kept() == counted() == {"acme": 5, "bolt": 5}
 
 
@@ -208,7 +207,7 @@ def test_imports_revising_two_organisations_in_opposite_orders_wait_for_each_oth
     documents = [document(organisations=[OrganisationRecordFactory(slug=slug, name=f"{names[slug]} after {order[0]}")
                                          for slug in order])
                  for order in ORDERS]
-    assert imports_side_by_side(documents, sender=Organisation, created=False) == []
+    assert imports_side_by_side(documents, sender=Organisation, new=False) == []
     # the import that waited revised both organisations last, over the other's names
     assert dict(Organisation.objects.values_list("slug", "name")) in (
         {"acme": "Acme AI after acme", "bolt": "Bolt Labs after acme"},
