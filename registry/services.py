@@ -741,7 +741,7 @@ def _lock_organisations(cleaned: dict[str, list[dict[str, Any]]]) -> None:
     key takes (FOR NO KEY UPDATE): a concurrent document adding a model to the organisation checks
     its reference (FOR KEY SHARE) without waiting for it."""
     slugs = [rec["slug"] for rec in cleaned["organisations"]]
-    if len(slugs) < 2:
+    if len(slugs) < 2 or connection.vendor != "postgresql":  # SQLite takes no row locks: nothing to order
         return
     list(Organisation.objects.select_for_update(no_key=True).filter(slug__in=slugs).order_by("pk")
          .values_list("pk", flat=True))
