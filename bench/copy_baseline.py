@@ -77,7 +77,9 @@ def _insert_rate(*, rows: int, run_id: int) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {SCRATCH}")
         cursor.execute(f"CREATE TABLE {SCRATCH} AS SELECT * FROM {table} WHERE 0")
-        cursor.execute(f"SELECT * FROM {table} WHERE run_id = %s ORDER BY sequence LIMIT {SAMPLE_ROWS}", [run_id])
+        # by name: a table remade by SQLite keeps its columns in another order than the model's
+        cursor.execute(f"SELECT {', '.join(names)} FROM {table} WHERE run_id = %s ORDER BY sequence LIMIT {SAMPLE_ROWS}",
+                       [run_id])
         sample = cursor.fetchall()
     if not sample:
         return {"copy_rows_per_second": None, "reason": "the run wrote no rows"}

@@ -266,10 +266,8 @@ def _locked_head() -> LogHead:
 
 class AppendedRow(NamedTuple):
     """What the caller needs of a row just appended (change detection reads these; the row itself
-    is in the database). `pk` is None where COPY wrote the row: the few that need theirs read it
-    by sequence (`pks_by_sequence`)."""
+    is in the database). Its `sequence` is its key."""
 
-    pk: int | None
     sequence: int
     subject_ref: str
     organisation: str
@@ -332,8 +330,6 @@ def append(
         if facts or payloads:
             _store_texts(facts, payloads)
         copy = bulk_write.has_copy()
-        if copy:  # the id is the table's own default, given as the row is stored (AppendedRow.pk is None)
-            names = [name for name in names if name != "id"]
         head = _locked_head()
         sequence, previous, now, horizon = head.sequence, head.row_sha256, timezone.now(), head.index_horizon
         newest: dict[tuple[str, str], IndexedRow] = {}
@@ -355,7 +351,6 @@ def append(
                     payload_digest=item.payload_sha256,
                 )
                 values = {
-                    "id": None,
                     "sequence": sequence,
                     "subject_kind": item.kind,
                     "subject_ref": item.ref,
@@ -389,7 +384,7 @@ def append(
                     newest[key] = IndexedRow(item.ref, item.regime, sequence, item.as_of, item.rule_version_id,
                                              item.kind, item.organisation, item.status, item.tier)
                 appended.append(AppendedRow(
-                    None, sequence, item.ref, item.organisation, item.regime, item.status,
+                    sequence, item.ref, item.organisation, item.regime, item.status,
                     item.rule_version_label, item.rule_hash, item.payload, item.tier))
                 yield [values[name] for name in names]
 
@@ -398,8 +393,7 @@ def append(
             bulk_write.copy_rows(Determination._meta.db_table, [field.column for field in fields],
                                  bulk_write.stored_values(fields, chained()))
         else:
-            created = Determination.objects.bulk_create([Determination(*ordered) for ordered in chained()])
-            appended = [row._replace(pk=made.pk) for row, made in zip(appended, created, strict=True)]
+            Determination.objects.bulk_create([Determination(*ordered) for ordered in chained()])
         index_appended(list(newest.values()), list(ahead.values()))
         LogHead.objects.filter(id=1).update(sequence=sequence, row_sha256=previous)
     return appended
@@ -445,15 +439,6 @@ def confirm(
         )
         LogHead.objects.filter(id=1).update(confirmation_position=position, confirmation_sha256=digest)
     return confirmation
-
-
-def pks_by_sequence(rows: Iterable[AppendedRow]) -> dict[int, int]:
-    """The ids of rows just appended, by sequence: one query for those whose id is not known."""
-    known = {row.sequence: row.pk for row in rows if row.pk is not None}
-    wanted = [row.sequence for row in rows if row.pk is None]
-    if wanted:
-        known.update(Determination.objects.filter(sequence__any=wanted).values_list("sequence", "pk"))
-    return known
 
 
 @dataclass

@@ -48,7 +48,7 @@ class TestOutcomeOut(serializers.Serializer):
 class DeterminationOut(serializers.Serializer):
     """One row of the decision log: the `evaluate` JSON of DESIGN.md plus its place in the chain."""
 
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="The determination's id: its position in the hash chain (`sequence`).")
     url = serializers.URLField()
     sequence = serializers.IntegerField(help_text="Position in the hash chain, from 1.")
     subject = SubjectOut()
@@ -95,8 +95,8 @@ class StatusChangeOut(serializers.Serializer):
     from_tier = serializers.CharField(allow_null=True, help_text="The tier reached before, or null.")
     to_tier = serializers.CharField(allow_null=True, help_text="The tier reached now, or null.")
     flipped_tests = FlippedTestOut(many=True)
-    from_determination = serializers.IntegerField()
-    to_determination = serializers.IntegerField()
+    from_determination = serializers.IntegerField(help_text="The earlier determination's id (its position in the chain).")
+    to_determination = serializers.IntegerField(help_text="The determination that changed it (its id, its position).")
     from_rule_version = serializers.CharField(allow_blank=True)
     to_rule_version = serializers.CharField(allow_blank=True)
 

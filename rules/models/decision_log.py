@@ -64,8 +64,10 @@ class AppendOnlyRow(models.Model):
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
+        # a row's key may be given before it is stored (a determination's is its position in the chain)
+        if not self._state.adding:
             raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never updated")
+        kwargs.setdefault("force_insert", True)
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
@@ -223,7 +225,9 @@ class DeterminationManager(models.Manager.from_queryset(AppendOnlyQuerySet)):  #
 
 
 class Determination(AppendOnlyRow):
-    sequence = models.BigIntegerField(unique=True, help_text="Position in the chain, from 1.")
+    # The row's position in the chain is its key: a second key (an identity column and its index) would
+    # cost 30 bytes a row and say nothing the position does not.
+    sequence = models.BigIntegerField(primary_key=True, help_text="Position in the chain, from 1: the determination's id.")
     subject_kind = models.CharField(max_length=16)
     # Indexes are few on purpose: each one is paid on every row appended (see `Meta.indexes`).
     subject_ref = models.CharField(max_length=500)

@@ -23,8 +23,7 @@ from ..payloads import texts as payload_texts
 class PreviousRow(NamedTuple):
     """What change detection needs of an earlier determination (its payload stays in the database)."""
 
-    pk: int
-    sequence: int
+    sequence: int  # its key
     subject_ref: str
     regime: str
     status: str
@@ -44,7 +43,7 @@ class PreviousRow(NamedTuple):
 
 
 # PostgreSQL's (`_previous_by_probe`): digests in hexadecimal, as the ORM gives them (`rules.digests`)
-_COLUMNS = ("id, sequence, subject_ref, regime, status, rule_version_label, encode(rule_hash, 'hex'), as_of, tier, "
+_COLUMNS = ("sequence, subject_ref, regime, status, rule_version_label, encode(rule_hash, 'hex'), as_of, tier, "
             "organisation, subject_kind, subject_name, subject_version, facts_revision, rule_version_id, "
             "encode(facts_sha256, 'hex'), encode(payload_sha256, 'hex'), run_id")
 
@@ -250,20 +249,15 @@ def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], co
     wanted = {before.payload_id for before, _ in changed} | {
         after.payload_id for _, after in changed if isinstance(after, PreviousRow)}
     payloads = payload_texts(wanted)
-    pks = decision_log.pks_by_sequence([row for _, row in changed if isinstance(row, decision_log.AppendedRow)])
-
     def after_payload(row: decision_log.AppendedRow | PreviousRow) -> str:
         return payloads[row.payload_id] if isinstance(row, PreviousRow) else row.payload
-
-    def after_pk(row: decision_log.AppendedRow | PreviousRow) -> int:
-        return row.pk if isinstance(row, PreviousRow) else pks[row.sequence]
 
     StatusChange.objects.bulk_create(
         StatusChange(
             run=run, subject_ref=row.subject_ref, organisation=row.organisation, regime=row.regime,
             from_status=before.status, to_status=row.status, from_tier=before.tier, to_tier=row.tier,
             flipped_tests=_flipped_tests(_outcomes(payloads[before.payload_id]), _outcomes(after_payload(row))),
-            from_determination_id=before.pk, to_determination_id=after_pk(row),
+            from_determination_id=before.sequence, to_determination_id=row.sequence,
             from_rule_version=_label(before), to_rule_version=_label(row),
         )
         for before, row in changed

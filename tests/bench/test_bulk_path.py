@@ -189,7 +189,7 @@ def test_change_detection_by_index_probe_finds_what_the_grouped_queries_find(syn
     old = services.changes._previous_by_probe(keys, exclude_run=runs[1], after_sequence=0, only_run=None,
                                               up_to=None)
     assert {row.status for row in old.values()} >= {"not_in_force"}
-    assert all(Determination.objects.get(pk=row.pk).as_of == AS_OFS[0] for row in old.values())
+    assert all(Determination.objects.get(pk=row.sequence).as_of == AS_OFS[0] for row in old.values())
 
 
 def test_canonical_text_sorts_keys_writes_shortest_floats_and_takes_integers_of_any_size():

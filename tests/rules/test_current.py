@@ -59,7 +59,7 @@ def test_change_detection_compares_with_the_same_current_determination_the_works
     later, _earlier = past_dated
     run = run_create(kind=Trigger.MANUAL, as_of=LATER, subjects=[REF])
     previous = services.previous_determinations({(REF, REGIME)}, run=run)
-    assert previous.rows[REF, REGIME].pk == later.pk == subject_statuses(subject_ref=REF, as_of=LATER)[REGIME].pk
+    assert previous.rows[REF, REGIME].sequence == later.pk == subject_statuses(subject_ref=REF, as_of=LATER)[REGIME].pk
     run = run_execute_inline(run)
     change = StatusChange.objects.get(run=run, regime=REGIME)
     assert (change.from_determination_id, change.from_status, change.to_status) == (later.pk, "covered", "not_covered")
