@@ -237,7 +237,8 @@ class Determination(AppendOnlyRow):
     facts_revision = models.PositiveIntegerField(null=True, blank=True)
     regime = models.SlugField(max_length=64, db_index=False)
     rule_version = models.ForeignKey(
-        "rules.RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="determinations"
+        "rules.RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="determinations",
+        db_index=False,  # determination_rule_version: the rows made under a version in force
     )
     rule_version_label = models.CharField(max_length=64, blank=True)
     rule_hash = Sha256Field(blank=True)
@@ -284,6 +285,10 @@ class Determination(AppendOnlyRow):
         # without it).
         indexes = [
             models.Index(fields=["run"], name="determination_run"),
+            # most rows of a registry are of regimes not in force as of their date, made under no version:
+            # only the others are kept, which every lookup by version (and a version's deletion) asks for
+            models.Index(fields=["rule_version"], condition=models.Q(rule_version__isnull=False),
+                         name="determination_rule_version"),
             models.Index(fields=["requested_by"], condition=models.Q(requested_by__isnull=False),
                          name="determination_requested_by"),
             models.Index(fields=["subject_ref", "regime", "-as_of", "-sequence"], name="determination_latest_as_of"),
