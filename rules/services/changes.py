@@ -249,6 +249,7 @@ def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], co
     wanted = {before.payload_id for before, _ in changed} | {
         after.payload_id for _, after in changed if isinstance(after, PreviousRow)}
     payloads = payload_texts(wanted)
+
     def after_payload(row: decision_log.AppendedRow | PreviousRow) -> str:
         return payloads[row.payload_id] if isinstance(row, PreviousRow) else row.payload
 
