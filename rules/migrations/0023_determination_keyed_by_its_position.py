@@ -81,28 +81,30 @@ def backwards_postgresql(apps, schema_editor):
     execute(once_per_run.POSTGRESQL, None)
 
 
+def _references_moved_sqlite(apps, schema_editor, *, frm: str, to: str, remade: bool) -> None:
+    """On SQLite: what refers to a determination by its `frm` column refers to it by its `to` column;
+    with `remade`, its table is remade so that its foreign key names the log's key as `apps` have it."""
+    for model, column in _referring_models(apps):
+        table = schema_editor.quote_name(model._meta.db_table)
+        schema_editor.execute(f'UPDATE {table} SET "{column}" = (SELECT d.{to} FROM {LOG} d '
+                              f'WHERE d.{frm} = {table}."{column}") WHERE "{column}" IS NOT NULL')
+        if remade:
+            schema_editor._remake_table(model)
+
+
 def to_positions_sqlite(apps, schema_editor):
     """On SQLite, before the log's table is remade: what refers to a determination by its id refers to
     it by its position (the remake keeps no id)."""
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for model, column in _referring_models(apps):
-        table = schema_editor.quote_name(model._meta.db_table)
-        schema_editor.execute(f'UPDATE {table} SET "{column}" = (SELECT d.sequence FROM {LOG} d '
-                              f'WHERE d.id = {table}."{column}") WHERE "{column}" IS NOT NULL')
+    if schema_editor.connection.vendor == "sqlite":
+        _references_moved_sqlite(apps, schema_editor, frm="id", to="sequence", remade=False)
 
 
 def to_ids_sqlite(apps, schema_editor):
     """On SQLite, back, once the log's table has ids again: what refers to a determination by its
     position refers to it by its id, through a foreign key on the id; the trigger is made again."""
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for model, column in _referring_models(apps):
-        table = schema_editor.quote_name(model._meta.db_table)
-        schema_editor.execute(f'UPDATE {table} SET "{column}" = (SELECT d.id FROM {LOG} d '
-                              f'WHERE d.sequence = {table}."{column}") WHERE "{column}" IS NOT NULL')
-        schema_editor._remake_table(model)
-    _trigger_made_sqlite(schema_editor)
+    if schema_editor.connection.vendor == "sqlite":
+        _references_moved_sqlite(apps, schema_editor, frm="sequence", to="id", remade=True)
+        _trigger_made_sqlite(schema_editor)
 
 
 def referring_remade_sqlite(apps, schema_editor):
