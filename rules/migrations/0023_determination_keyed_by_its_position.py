@@ -78,7 +78,7 @@ def backwards_postgresql(apps, schema_editor):
     execute(f"ALTER TABLE {LOG} DROP CONSTRAINT {LOG}_pkey")
     execute(f"ALTER TABLE {LOG} ADD CONSTRAINT {LOG}_pkey PRIMARY KEY (id)")
     _keys_made(schema_editor, referring, to="id")
-    execute(once_per_run.POSTGRESQL, None)
+    once_per_run.create_trigger(apps, schema_editor)  # as 0022 made it, telling a row by its id
 
 
 def _references_moved_sqlite(apps, schema_editor, *, frm: str, to: str, remade: bool) -> None:
@@ -104,7 +104,7 @@ def to_ids_sqlite(apps, schema_editor):
     position refers to it by its id, through a foreign key on the id; the trigger is made again."""
     if schema_editor.connection.vendor == "sqlite":
         _references_moved_sqlite(apps, schema_editor, frm="sequence", to="id", remade=True)
-        _trigger_made_sqlite(schema_editor)
+        once_per_run.create_trigger(apps, schema_editor)
 
 
 def referring_remade_sqlite(apps, schema_editor):
@@ -114,12 +114,7 @@ def referring_remade_sqlite(apps, schema_editor):
         return
     for model, _ in _referring_models(apps):
         schema_editor._remake_table(model)
-    _trigger_made_sqlite(schema_editor)
-
-
-def _trigger_made_sqlite(schema_editor) -> None:
-    schema_editor.execute(once_per_run.SQLITE_BACK, None)
-    schema_editor.execute(once_per_run.SQLITE, None)
+    once_per_run.create_trigger(apps, schema_editor)
 
 
 class OnSQLite(migrations.operations.base.Operation):
