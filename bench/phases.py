@@ -152,14 +152,14 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
     with connection.cursor() as cursor:
         table = Determination._meta.db_table
         payloads = Payload._meta.db_table
-        # a row, and the payload it points to (stored once by its hash)
+        # a row, and the payload it points to (stored once, by its number)
         if connection.vendor == "postgresql":
             cursor.execute(f"SELECT avg(pg_column_size(d.*)), avg(octet_length(p.text)) FROM "
                            f"(SELECT * FROM {table} WHERE run_id = %s LIMIT 20000) d "
-                           f"JOIN {payloads} p ON p.sha256 = d.payload_sha256", [run.pk])
+                           f"JOIN {payloads} p ON p.id = d.payload_id", [run.pk])
         else:
             cursor.execute(f"SELECT avg(length(p.text)), avg(length(p.text)) FROM {table} d "
-                           f"JOIN {payloads} p ON p.sha256 = d.payload_sha256 WHERE d.run_id = %s", [run.pk])
+                           f"JOIN {payloads} p ON p.id = d.payload_id WHERE d.run_id = %s", [run.pk])
         stored, payload = cursor.fetchone()
     result.update(row_bytes=round(float(stored or 0), 1), payload_bytes=round(float(payload or 0), 1))
     result["profile"] = stages.per_row(rows, cpu_seconds=cpu)
@@ -335,7 +335,7 @@ def compare(*, reference_run: int, other_run: int) -> dict[str, Any]:
         counts = dict(cursor.fetchall())
         cursor.execute(
             f"SELECT count(*), sum(CASE WHEN a.status <> b.status THEN 1 ELSE 0 END), "
-            f"sum(CASE WHEN a.payload_sha256 <> b.payload_sha256 THEN 1 ELSE 0 END) FROM {table} a JOIN {table} b "
+            f"sum(CASE WHEN a.payload_id <> b.payload_id THEN 1 ELSE 0 END) FROM {table} a JOIN {table} b "
             f"ON a.subject_ref = b.subject_ref AND a.regime = b.regime WHERE a.run_id = %s AND b.run_id = %s",
             [reference_run, other_run])
         matched, status_differs, payload_differs = cursor.fetchone()

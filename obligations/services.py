@@ -161,11 +161,12 @@ def dated_facts(snapshot: dict[str, Any], *, regime: str, as_of: date) -> DatedF
     return DatedFacts(designated_on=designated_on)
 
 
-def _snapshots(shas: set[str]) -> dict[str, dict[str, Any]]:
-    """The facts the determinations were made on, as stored (a subject's own dates are at the top of
-    its snapshot, so the lineage stored by reference is not read back in), in one query."""
+def _snapshots(numbers: set[int]) -> dict[int, dict[str, Any]]:
+    """The facts the determinations were made on, by the snapshot's number, as stored (a subject's own
+    dates are at the top of its snapshot, so the lineage stored by reference is not read back in), in
+    one query."""
     # orjson reads an integer beyond 64 bits as a float: only dates and designations are read here
-    return {sha: orjson.loads(text) for sha, text in snapshots.texts(shas).items()}
+    return {number: orjson.loads(text) for number, text in snapshots.numbered_texts(numbers).items()}
 
 
 def _incidents(organisations: set[str], as_of: date) -> dict[str, list[IncidentFact]]:
@@ -235,14 +236,14 @@ class _CurrentRow(NamedTuple):
     tier: str
     rule_hash: str
     rule_version_label: str
-    facts_id: str
-    payload_id: str
+    facts_id: int
+    payload_id: int
 
 
 def _met_tests(determinations: list[_CurrentRow]) -> dict[int, set[str]]:
     """Determination id → the tests it meets, from its payload (payloads read in one query). Only a
     covered determination meets a test: the others are not read."""
-    texts = payloads.texts(d.payload_id for d in determinations)
+    texts = payloads.numbered_texts(d.payload_id for d in determinations)
     met: dict[int, set[str]] = {}
     for determination in determinations:
         # orjson reads an integer beyond 64 bits as a float: only test ids and outcomes are read here

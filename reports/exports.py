@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rules import snapshots
-from rules.models import Determination, StatusChange, previous_filled
+from rules.models import Determination, StatusChange, facts_sha256_filled, previous_filled
 
 FIELDS = (
     "sequence", "subject", "subject_kind", "organisation", "subject_name", "subject_version", "regime",
@@ -42,7 +42,7 @@ def _designations_read(rows: list[Determination]) -> dict[int, list[dict[str, st
     reading = [row for row in rows if READS_DESIGNATION.search(row.payload_text)]
     if not reading:
         return {}
-    texts = snapshots.texts(row.facts_id for row in reading)
+    texts = snapshots.numbered_texts(row.facts_id for row in reading)
     held: dict[int, list[dict[str, str]]] = {}
     for row in reading:
         snapshot = json.loads(texts.get(row.facts_id) or "{}")  # designations are a top-level key, never compacted
@@ -70,7 +70,7 @@ def determination_record(row: Determination, *, with_tests: bool = False,
         "tier": row.tier or None,
         "deciding_test": row.deciding_test or None,
         "facts_revision": row.facts_revision,
-        "facts_sha256": row.facts_id,
+        "facts_sha256": row.facts_sha256,
         "trigger": row.trigger,
         "run": row.run_id,
         "created_at": row.created_at.isoformat(timespec="microseconds"),
@@ -141,6 +141,7 @@ def _records(rows: Iterable[Determination], *, with_tests: bool, batch: int = 50
     while chunk := list(itertools.islice(iterator, batch)):
         held = _designations_read(chunk)
         previous_filled(chunk)
+        facts_sha256_filled(chunk)
         for row in chunk:
             yield determination_record(row, with_tests=with_tests, designations=held.get(row.pk))
 

@@ -150,11 +150,11 @@ def _quantity_sql(vendor: str, prefix: str) -> str:
     table = Payload._meta.db_table
     if vendor == "postgresql":
         payload = (f"(SELECT COALESCE(p.quantities::json, p.text::json -> 'quantities') FROM {table} p "
-                   f"WHERE p.sha256 = d.payload_sha256)")
+                   f"WHERE p.id = d.payload_id)")
         return (f"(SELECT MAX((q.value ->> 'value')::float8) FROM json_each({payload}) q "
                 f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
     payload = (f"(SELECT COALESCE(p.quantities, json_extract(p.text, '$.quantities')) FROM {table} p "
-               f"WHERE p.sha256 = d.payload_sha256)")
+               f"WHERE p.id = d.payload_id)")
     return (f"(SELECT MAX(json_extract(q.value, '$.value')) FROM json_each({payload}) q "
             f"WHERE substr(q.key, 1, {size}) = '{prefix}')")
 
@@ -223,7 +223,7 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
         f"FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) GROUP BY d.subject_ref) g"
         # OFFSET 0 keeps PostgreSQL from inlining s: the subjects are reduced before their snapshots are joined
         f"{' OFFSET 0' if vendor == 'postgresql' else ''}) s "
-        f"JOIN {d} l ON l.sequence = s.last JOIN {f} f ON f.sha256 = l.facts_sha256"
+        f"JOIN {d} l ON l.sequence = s.last JOIN {f} f ON f.id = l.facts_id"
     )
     params = [kind, *latest_params]
     with connection.chunked_cursor() as cursor:

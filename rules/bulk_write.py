@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Field, Model
+from django.db.models.fields import AutoFieldMixin
 
 from . import digests
 from .instrumentation import ROWS_COPIED, stage
@@ -68,22 +69,31 @@ def create_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
                   stored_values(fields, ([row[field.attname] for field in fields] for row in rows)))
 
 
+def written_fields(model: type[Model]) -> list[Field]:
+    """The columns a row is written with: every concrete one but a key the database numbers."""
+    return [field for field in model._meta.concrete_fields if not isinstance(field, AutoFieldMixin)]
+
+
 def insert_missing(model: type[Model], rows: list[tuple[Any, ...]]) -> None:
-    """Inserts rows (every concrete column, in order) whose primary key is not there yet, whatever
-    another transaction inserts meanwhile: COPY into a temporary table, then INSERT ... ON CONFLICT."""
+    """Inserts rows (every column of `written_fields`, in order) whose content is not there yet (by
+    its primary key or a unique digest), whatever another transaction inserts meanwhile: COPY into
+    a temporary table, then INSERT ... ON CONFLICT."""
     if not rows:
         return
+    fields = written_fields(model)
     if not has_copy():
-        names = [field.attname for field in model._meta.concrete_fields]
+        names = [field.attname for field in fields]
         model.objects.bulk_create([model(**dict(zip(names, row, strict=True))) for row in rows], ignore_conflicts=True)
         return
-    table = connection.ops.quote_name(model._meta.db_table)
-    incoming = connection.ops.quote_name(f"{model._meta.db_table}_incoming")
+    quote = connection.ops.quote_name
+    table, incoming = quote(model._meta.db_table), quote(f"{model._meta.db_table}_incoming")
+    names = ", ".join(quote(field.column) for field in fields)
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} (LIKE {table}) ON COMMIT DELETE ROWS")
-    copy_rows(f"{model._meta.db_table}_incoming", columns(model), stored_values(model._meta.concrete_fields, rows))
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} ON COMMIT DELETE ROWS "
+                       f"AS SELECT {names} FROM {table} WITH NO DATA")
+    copy_rows(f"{model._meta.db_table}_incoming", [field.column for field in fields], stored_values(fields, rows))
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} SELECT * FROM {incoming} ON CONFLICT DO NOTHING")
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {incoming} ON CONFLICT DO NOTHING")
         cursor.execute(f"DELETE FROM {incoming}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import orjson
@@ -215,26 +215,30 @@ def _serialized(entries: list[Entry | Reused], facts: FactsHashes
     return prepared, facts.texts, payloads
 
 
-def _store_texts(facts: dict[str, FactsText], payloads: dict[str, PayloadText]) -> None:
+def _store_texts(facts: dict[str, FactsText], payloads: dict[str, PayloadText]) -> tuple[dict[str, int], dict[str, int]]:
     """Stores the facts snapshots and payloads not stored yet, each packed against its dictionary
-    (only their hashes travel when all are stored)."""
+    (only their hashes travel when all are stored); the number of each, by hash."""
     with stage(FACTS_STORED):
-        if facts:
-            # asked on every database: only snapshots not stored yet are packed
-            stored = _stored(FactsSnapshot, facts)
-            bulk_write.insert_missing(FactsSnapshot, snapshots.packed_rows({sha: text for sha, text in facts.items()
-                                                                        if sha not in stored}))
-        if payloads:
-            # asked on every database, not only where COPY makes sending a stored one cheap: only
-            # payloads not stored yet are packed
-            stored = _stored(Payload, payloads)
-            bulk_write.insert_missing(Payload, packed_rows({sha: text for sha, text in payloads.items()
-                                                             if sha not in stored}))
+        return _stored_numbered(FactsSnapshot, facts, snapshots.packed_rows), \
+            _stored_numbered(Payload, payloads, packed_rows)
 
 
-def _stored(model: type[FactsSnapshot] | type[Payload], texts: dict[str, Any]) -> set[str]:
-    """Which of these texts (by hash) are stored already."""
-    return set(model.objects.filter(sha256__any=list(texts)).values_list("sha256", flat=True))
+def _stored_numbered(model: type[FactsSnapshot] | type[Payload], texts: dict[str, Any],
+                     packed: Callable[[dict[str, Any]], list[tuple[Any, ...]]]) -> dict[str, int]:
+    """Each of these texts stored (asked on every database: only those not stored yet are packed), and its number by hash."""
+    if not texts:
+        return {}
+    numbers = numbers_of(model, texts)
+    if len(numbers) < len(texts):
+        bulk_write.insert_missing(model, packed({sha: text for sha, text in texts.items() if sha not in numbers}))
+        numbers |= numbers_of(model, [sha for sha in texts if sha not in numbers])
+    return numbers
+
+
+def numbers_of(model: type[FactsSnapshot] | type[Payload], shas: Iterable[str]) -> dict[str, int]:
+    """The numbers of those of these texts (by hash) that are stored."""
+    wanted = list(shas)
+    return dict(model.objects.filter(sha256__any=wanted).values_list("sha256", "id")) if wanted else {}
 
 
 def store_facts(ready: Prepared) -> None:
@@ -244,8 +248,10 @@ def store_facts(ready: Prepared) -> None:
     row with the same content."""
     if ready.facts or ready.payloads:
         with transaction.atomic():
-            _store_texts(ready.facts, ready.payloads)
+            facts, payloads = _store_texts(ready.facts, ready.payloads)
         ready.facts, ready.payloads = {}, {}
+        ready.facts_numbers |= facts
+        ready.payload_numbers |= payloads
 
 
 def lock_head() -> None:
@@ -286,6 +292,9 @@ class Prepared:
     items: list[_Prepared]
     facts: dict[str, FactsText]
     payloads: dict[str, PayloadText]
+    # the numbers of the facts snapshots and payloads stored already (`store_facts`), by hash
+    facts_numbers: dict[str, int] = field(default_factory=dict)
+    payload_numbers: dict[str, int] = field(default_factory=dict)
 
     def without(self, confirmed: set[int]) -> Prepared:
         """These entries less those at the positions given (confirmed rather than appended)."""
@@ -293,7 +302,25 @@ class Prepared:
             return self
         items = [item for index, item in enumerate(self.items) if index not in confirmed]
         wanted = {item.payload_sha256 for item in items}
-        return Prepared(items, self.facts, {sha: text for sha, text in self.payloads.items() if sha in wanted})
+        return Prepared(items, self.facts, {sha: text for sha, text in self.payloads.items() if sha in wanted},
+                        self.facts_numbers, self.payload_numbers)
+
+    def numbered(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The number of every facts snapshot and payload the entries name, by hash, storing those not
+        stored yet (inside the caller's transaction)."""
+        facts_numbers, payload_numbers = dict(self.facts_numbers), dict(self.payload_numbers)
+        if self.facts or self.payloads:
+            stored_facts, stored_payloads = _store_texts(self.facts, self.payloads)
+            facts_numbers |= stored_facts
+            payload_numbers |= stored_payloads
+        for numbers, model, shas in ((facts_numbers, FactsSnapshot, {item.facts_sha256 for item in self.items}),
+                                     (payload_numbers, Payload, {item.payload_sha256 for item in self.items})):
+            unknown = shas - numbers.keys()
+            if unknown:  # a confirmed determination's payload, or a text stored by an earlier chunk
+                numbers |= numbers_of(model, unknown)
+                if unknown - numbers.keys():
+                    raise ValueError(f"{model._meta.verbose_name} not stored: {sorted(unknown - numbers.keys())[0]}")
+        return facts_numbers, payload_numbers
 
 
 def prepare(entries: Iterable[Entry | Reused], *, facts: FactsHashes | None = None) -> Prepared:
@@ -316,7 +343,7 @@ def append(
     Payloads and facts are serialized before the log's head is locked, so concurrent writers
     hold the lock only to chain and write their rows."""
     ready = entries if isinstance(entries, Prepared) else prepare(entries)
-    prepared, facts, payloads = ready.items, ready.facts, ready.payloads
+    prepared = ready.items
     if any(not item.payload for item in prepared):
         raise ValueError("a reused determination only confirms the current one: it is never appended")
     if not prepared:
@@ -327,8 +354,7 @@ def append(
     names = [field.attname for field in Determination._meta.concrete_fields]
     appended: list[AppendedRow] = []
     with transaction.atomic():
-        if facts or payloads:
-            _store_texts(facts, payloads)
+        facts_numbers, payload_numbers = ready.numbered()
         copy = bulk_write.has_copy()
         head = _locked_head()
         sequence, previous, now, horizon = head.sequence, head.row_sha256, timezone.now(), head.index_horizon
@@ -366,8 +392,8 @@ def append(
                     "status": item.status,
                     "tier": item.tier,
                     "deciding_test": item.deciding_test,
-                    "payload_id": item.payload_sha256,
-                    "facts_id": item.facts_sha256,
+                    "payload_id": payload_numbers[item.payload_sha256],
+                    "facts_id": facts_numbers[item.facts_sha256],
                     "trigger": trigger,
                     "requested_by_id": requested_by_id,
                     "run_id": run_id,
@@ -521,9 +547,17 @@ class _RowChecked(NamedTuple):
 
     sequence: int
     row_sha256: str
+    # False when the row's hash does not match its content (not known, and True, when a text it
+    # refers to is gone: that is reported as such)
     content_ok: bool
-    facts_id: str
-    payload_id: str
+    facts_ok: bool
+    payload_ok: bool
+
+
+def _digests_of(model: type[FactsSnapshot] | type[Payload], numbers: Iterable[int]) -> dict[int, str]:
+    """The digests of these stored texts, by number (one query; those not stored are left out)."""
+    wanted = sorted(set(numbers))
+    return dict(model.objects.filter(pk__in=wanted).values_list("id", "sha256")) if wanted else {}
 
 
 def _check_payloads(wanted: Iterable[str], checked: dict[str, bool], dictionaries_checked: dict[str, bool]) -> None:
@@ -544,28 +578,40 @@ def _check_payloads(wanted: Iterable[str], checked: dict[str, bool], dictionarie
 
 def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool], *, batch: int,
                         payloads_checked: dict[str, bool] | None = None) -> Iterator[_RowChecked]:
-    """The rows, each hashed as it is read, and each batch's facts snapshots (and the lineage snapshots
-    they refer to) and payloads checked against their hashes before the batch is handed on."""
-    pending: list[_RowChecked] = []
+    """The rows hashed a batch at a time, with the digests of the facts snapshots and payloads they
+    refer to (by number), and each batch's facts snapshots (and the lineage snapshots they refer to)
+    and payloads checked against their hashes before the batch is handed on."""
+    pending: list[Determination] = []
     payloads_checked = {} if payloads_checked is None else payloads_checked
     dictionaries_checked: dict[str, bool] = {}
     facts_dictionaries_checked: dict[str, bool] = {}
+    previous = GENESIS_SHA256  # the rows come in the chain's order: each is hashed on the one read before it
 
     def flush() -> Iterator[_RowChecked]:
+        nonlocal previous
         if len(checked) > CHECKED_SNAPSHOTS_KEPT:
             checked.clear()
         if len(payloads_checked) > CHECKED_SNAPSHOTS_KEPT:
             payloads_checked.clear()
-        _check_snapshots({row.facts_id for row in pending}, checked, facts_dictionaries_checked)
-        _check_payloads({row.payload_id for row in pending}, payloads_checked, dictionaries_checked)
-        yield from pending
+        facts = _digests_of(FactsSnapshot, (row.facts_id for row in pending))
+        payloads = _digests_of(Payload, (row.payload_id for row in pending))
+        _check_snapshots(set(facts.values()), checked, facts_dictionaries_checked)
+        _check_payloads(set(payloads.values()), payloads_checked, dictionaries_checked)
+        for row in pending:
+            facts_sha, payload_sha = facts.get(row.facts_id), payloads.get(row.payload_id)
+            known = facts_sha is not None and payload_sha is not None
+            if known:
+                row.facts_sha256 = facts_sha
+                content_ok = row_sha256(previous_sha256=previous, fields=row.chained_fields(),
+                                        payload_digest=payload_sha) == row.row_sha256
+            yield _RowChecked(row.sequence, row.row_sha256, not known or content_ok,
+                              facts_sha is not None and checked.get(facts_sha, False),
+                              payload_sha is not None and payloads_checked.get(payload_sha, False))
+            previous = row.row_sha256
         pending.clear()
 
-    previous = GENESIS_SHA256  # the rows come in the chain's order: each is hashed on the one read before it
     for row in rows:
-        pending.append(_RowChecked(row.sequence, row.row_sha256, row.compute_row_sha256(previous) == row.row_sha256,
-                                   row.facts_id, row.payload_id))
-        previous = row.row_sha256
+        pending.append(row)
         if len(pending) >= batch:
             yield from flush()
     yield from flush()
@@ -596,9 +642,10 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
         if not row.content_ok:
             return ChainReport(checked, row.sequence, "content does not match its row_sha256 (hashed on the row before "
                                                       "it): the row, or the hash of the row before it, was altered")
-        if not facts_checked[row.facts_id]:
-            return ChainReport(checked, row.sequence, "its facts snapshot, or a lineage snapshot it refers to, does not match its hash")
-        if not payloads_checked[row.payload_id]:
+        if not row.facts_ok:
+            return ChainReport(checked, row.sequence, "its facts snapshot, or a lineage snapshot it refers to, is missing "
+                                                      "or does not match its hash")
+        if not row.payload_ok:
             return ChainReport(checked, row.sequence, "its payload is missing or does not match its hash")
         previous = row.row_sha256
         expected_sequence += 1

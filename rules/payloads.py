@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 import zstandard
 from django.db import models
 
+from .bulk_write import written_fields
 from .models import Payload, PayloadDictionary
 
 LEVEL = 3
@@ -180,7 +181,7 @@ def packed_rows(payloads: dict[str, PayloadText]) -> list[tuple[Any, ...]]:
         dictionary = chosen[key]
         values = {"sha256": sha, "text": None, "packed": pack(dictionary, text),
                   "dictionary_id": dictionary, "names": names(text), "quantities": quantified}
-        rows.append(tuple(values[field.attname] for field in Payload._meta.concrete_fields))
+        rows.append(tuple(values[field.attname] for field in written_fields(Payload)))
     return rows
 
 
@@ -213,3 +214,10 @@ def texts(shas: Iterable[str]) -> dict[str, str]:
     wanted = list(set(shas))
     rows = Payload.objects.filter(sha256__any=wanted).values_list(*STORED) if wanted else ()
     return {sha: unpacked(text, packed, dictionary) for sha, text, packed, dictionary in rows}
+
+
+def numbered_texts(numbers: Iterable[int]) -> dict[int, str]:
+    """The texts of these payloads by number (one query; those not stored are left out)."""
+    wanted = sorted(set(numbers))
+    rows = Payload.objects.filter(id__any=wanted).values_list("id", *STORED[1:]) if wanted else ()
+    return {number: unpacked(*stored) for number, *stored in rows}

@@ -186,6 +186,7 @@ def _dictionaries_for(first: dict[str, str]) -> dict[str, str]:
 def packed_rows(snapshots: dict[str, FactsText]) -> list[tuple[Any, ...]]:
     """The snapshot rows (every column, in order) for these texts by hash, each packed against its
     kind's dictionary, storing any dictionary not stored yet."""
+    from . import bulk_write
     from .models import FactsDictionary, FactsSnapshot
     from .payloads import packer
 
@@ -194,7 +195,7 @@ def packed_rows(snapshots: dict[str, FactsText]) -> list[tuple[Any, ...]]:
         first.setdefault(kind, text)
     chosen = _dictionaries_for(first) if first else {}
     pack = packer(FactsDictionary)
-    columns = [field.attname for field in FactsSnapshot._meta.concrete_fields]
+    columns = [field.attname for field in bulk_write.written_fields(FactsSnapshot)]
     rows = []
     for sha, (text, kind) in snapshots.items():
         values = {"sha256": sha, "facts": None, "packed": pack(chosen[kind], text), "dictionary_id": chosen[kind]}
@@ -219,3 +220,12 @@ def texts(shas: Iterable[str]) -> dict[str, str]:
     wanted = list(set(shas))
     rows = FactsSnapshot.objects.filter(sha256__any=wanted).values_list(*STORED) if wanted else ()
     return {sha: unpacked(facts, packed, dictionary) for sha, facts, packed, dictionary in rows}
+
+
+def numbered_texts(numbers: Iterable[int]) -> dict[int, str]:
+    """The texts of these snapshots by number (one query; those not stored are left out)."""
+    from .models import FactsSnapshot
+
+    wanted = sorted(set(numbers))
+    rows = FactsSnapshot.objects.filter(id__any=wanted).values_list("id", *STORED[1:]) if wanted else ()
+    return {number: unpacked(*stored) for number, *stored in rows}

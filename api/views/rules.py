@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry.models import Accelerator
-from rules.models import previous_filled
+from rules.models import facts_sha256_filled, previous_filled
 
 from .. import access, presenters
 from ..filters import AcceleratorFilter, DeterminationFilter, RuleVersionFilter, RunFilter
@@ -40,6 +40,7 @@ class DeterminationViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         previous_filled(page)  # each row's previous hash, read for the page at once
+        facts_sha256_filled(page)  # and its facts snapshot's digest
         return self.get_paginated_response([presenters.determination_representation(row, request) for row in page])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

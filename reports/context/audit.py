@@ -25,7 +25,7 @@ from rules.engine.defaults import default
 from rules.engine.formatting import UNKNOWN
 from rules.engine.vocabulary import OUTCOME_LABELS, STATUS_LABELS, status_line
 from rules.library_store import engine_version
-from rules.models import Determination, RuleVersion, previous_filled
+from rules.models import Determination, RuleVersion, facts_sha256_filled, previous_filled
 from rules.subjects import accelerator_figures
 
 from .. import selectors
@@ -309,7 +309,7 @@ def _regime_context(determination: Determination, versions: dict[int, EngineVers
             "created_at": iso_datetime(determination.created_at),
             "trigger": determination.trigger,
             "run": determination.run_id,
-            "facts_sha256": determination.facts_id,
+            "facts_sha256": determination.facts_sha256,
             "facts_revision": determination.facts_revision,
             "requested_by": username(determination.requested_by),
         },
@@ -347,6 +347,7 @@ def audit_context(*, subject_ref: str, as_of: date, generated_at: datetime) -> d
         raise selectors.ReportInputError(
             f"subject: {key.ref} has no determination as of {as_of.isoformat()}; record one first")
     previous_filled(determinations)
+    facts_sha256_filled(determinations)
     revisions: dict[int | None, dict[str, Any] | None] = {}
     for determination in determinations:
         if determination.facts_revision not in revisions:

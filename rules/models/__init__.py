@@ -10,6 +10,7 @@ from .decision_log import (
     LogHead,
     Payload,
     PayloadDictionary,
+    facts_sha256_filled,
     previous_filled,
 )
 from .rule_version import RuleVersion
@@ -31,5 +32,6 @@ __all__ = [
     "PendingEvaluation",
     "RunChunk",
     "StatusChange",
+    "facts_sha256_filled",
     "previous_filled",
 ]

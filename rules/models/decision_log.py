@@ -106,7 +106,21 @@ class FactsDictionary(StoredOnce):
     noun = "facts dictionaries"
 
 
-class FactsSnapshot(StoredOnce):
+class NumberedOnce(StoredOnce):
+    """A text stored once per distinct content, found by its SHA-256 and referred to by a number: the
+    determinations that refer to it keep 4 bytes where its digest would take 33. The number says
+    nothing of the content; the digest, which the referring rows' hashes cover, is kept once, here
+    (`verify_log` proves it against the text and the row's hash against it). 2^31 numbers: a
+    snapshot or payload is stored once per distinct content, not once per determination."""
+
+    id = models.AutoField(primary_key=True)
+    sha256 = Sha256Field(unique=True)
+
+    class Meta:
+        abstract = True
+
+
+class FactsSnapshot(NumberedOnce):
     """The submitted facts a determination was made on, stored once per distinct content: packed
     against its kind's dictionary, or (stored before snapshots were packed) as text."""
 
@@ -149,7 +163,7 @@ class PayloadDictionary(StoredOnce):
         ]
 
 
-class Payload(StoredOnce):
+class Payload(NumberedOnce):
     """A determination's payload (canonical JSON, without its as-of date and subject, columns of the
     row), stored once per distinct content: packed against its rule version's dictionary, or (stored
     before payloads were packed) as text."""
@@ -246,16 +260,16 @@ class Determination(AppendOnlyRow):
     status = models.CharField(max_length=16, choices=STATUS_CHOICES)
     tier = models.CharField(max_length=64, blank=True, help_text="The highest tier of the rule version reached, if any.")
     deciding_test = models.CharField(max_length=64, blank=True)
-    # No index: a payload is read by its hash, from the row.
+    # No index: a payload is read by its number, from the row. The number, not the digest: 4 bytes a
+    # row where the digest took 33 (`NumberedOnce`); the row's hash covers the digest.
     payload = models.ForeignKey(
-        Payload, on_delete=models.PROTECT, db_column="payload_sha256", related_name="+", db_index=False,
-        help_text="The payload (tests, quantities, caveats) as stored once by its SHA-256.",
+        Payload, on_delete=models.PROTECT, related_name="+", db_index=False,
+        help_text="The payload (tests, quantities, caveats) as stored once, with its SHA-256.",
     )
-    # No index: nothing looks determinations up by their snapshot (a snapshot is read by its hash,
-    # from the row), and a random 64-character key is among the dearest to keep on every append.
+    # No index: nothing looks determinations up by their snapshot (a snapshot is read by its number,
+    # from the row).
     facts = models.ForeignKey(
-        FactsSnapshot, on_delete=models.PROTECT, db_column="facts_sha256", related_name="determinations",
-        db_index=False,
+        FactsSnapshot, on_delete=models.PROTECT, related_name="determinations", db_index=False,
     )
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     requested_by = models.ForeignKey(
@@ -320,6 +334,23 @@ class Determination(AppendOnlyRow):
         return self.payload.content
 
     @property
+    def payload_sha256(self) -> str:
+        """The payload's digest, which the row's hash covers (the payload comes with the row)."""
+        return self.payload.sha256
+
+    @property
+    def facts_sha256(self) -> str:
+        """The facts snapshot's digest, which the row's hash covers, read once (`facts_sha256_filled`
+        reads many rows' at once). Empty if the snapshot is missing, which `verify_log` reports."""
+        if FACTS_SHA256 not in self.__dict__:
+            facts_sha256_filled([self])
+        return self.__dict__[FACTS_SHA256]
+
+    @facts_sha256.setter
+    def facts_sha256(self, value: str) -> None:
+        self.__dict__[FACTS_SHA256] = value
+
+    @property
     def previous_sha256(self) -> str:
         """The hash of the row before this one in the chain (the genesis hash for the first), which this
         row's hash covers: that row's `row_sha256`, read once (`previous_filled` reads many rows' at once).
@@ -339,19 +370,20 @@ class Determination(AppendOnlyRow):
         return row_sha256(
             previous_sha256=self.previous_sha256 if previous_sha256 is None else previous_sha256,
             fields=self.chained_fields(),
-            payload_digest=self.payload_id,
+            payload_digest=self.payload_sha256,
         )
 
     def chained_fields(self) -> list[Any]:
         return chained_fields(
             self.sequence, self.subject_kind, self.subject_ref, self.organisation, self.subject_name,
             self.subject_version, self.facts_revision, self.regime, self.rule_version_id, self.rule_version_label,
-            self.rule_hash, self.as_of, self.status, self.deciding_test, self.facts_id, self.trigger,
+            self.rule_hash, self.as_of, self.status, self.deciding_test, self.facts_sha256, self.trigger,
             self.requested_by_id, self.run_id, self.task_id, self.created_at, self.tier,
         )
 
 
 PREVIOUS = "_previous_sha256"
+FACTS_SHA256 = "_facts_sha256"
 
 
 def previous_filled(rows: Iterable[Determination]) -> None:
@@ -364,10 +396,19 @@ def previous_filled(rows: Iterable[Determination]) -> None:
         row.__dict__[PREVIOUS] = GENESIS_SHA256 if row.sequence == 1 else found.get(row.sequence - 1, "")
 
 
+def facts_sha256_filled(rows: Iterable[Determination]) -> None:
+    """Reads the facts snapshot's digest of each of these rows that has not got it yet, in one query."""
+    rows = [row for row in rows if FACTS_SHA256 not in row.__dict__]
+    wanted = sorted({row.facts_id for row in rows})
+    found = dict(FactsSnapshot.objects.filter(id__any=wanted).values_list("id", "sha256")) if wanted else {}
+    for row in rows:
+        row.__dict__[FACTS_SHA256] = found.get(row.facts_id, "")
+
+
 def chained_fields(
     sequence: int, subject_kind: str, subject_ref: str, organisation: str, subject_name: str, subject_version: str,
     facts_revision: int | None, regime: str, rule_version_id: int | None, rule_version_label: str, rule_hash: str,
-    as_of: Any, status: str, deciding_test: str, facts_id: str, trigger: str, requested_by_id: int | None,
+    as_of: Any, status: str, deciding_test: str, facts_sha256: str, trigger: str, requested_by_id: int | None,
     run_id: int | None, task_id: str, created_at: Any, tier: str = "",
 ) -> list[Any]:
     """The columns a row's hash covers besides its payload, in the chain's order (the bulk writer
@@ -376,7 +417,7 @@ def chained_fields(
     hashes as it always did, and giving or clearing a row's tier still breaks its hash."""
     fields = [
         sequence, subject_kind, subject_ref, organisation, subject_name, subject_version, facts_revision, regime,
-        rule_version_id, rule_version_label, rule_hash, as_of.isoformat(), status, deciding_test, facts_id, trigger,
+        rule_version_id, rule_version_label, rule_hash, as_of.isoformat(), status, deciding_test, facts_sha256, trigger,
         requested_by_id, run_id, task_id, created_at.isoformat(timespec="microseconds"),
     ]
     if tier:

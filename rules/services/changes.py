@@ -10,12 +10,13 @@ from datetime import date
 from typing import NamedTuple
 
 from django.db import connection
+from django.db.models import F
 
 from .. import decision_log
 from ..current import NEWEST_FIRST_SQL, current_of
 from ..engine.vocabulary import NO_OUTCOME
 from ..instrumentation import CHANGES_RECORDED, PREVIOUS_DETERMINATIONS, stage
-from ..models import Determination, EvaluationRun, LogHead, StatusChange
+from ..models import Determination, EvaluationRun, FactsSnapshot, LogHead, Payload, StatusChange
 from ..models.runs import Trigger
 from ..payloads import texts as payload_texts
 
@@ -37,15 +38,16 @@ class PreviousRow(NamedTuple):
     subject_version: str
     facts_revision: int | None
     rule_version_id: int | None
-    facts_id: str
-    payload_id: str
+    facts_sha256: str
+    payload_sha256: str
     run_id: int | None
 
 
-# PostgreSQL's (`_previous_by_probe`): digests in hexadecimal, as the ORM gives them (`rules.digests`)
-_COLUMNS = ("sequence, subject_ref, regime, status, rule_version_label, encode(rule_hash, 'hex'), as_of, tier, "
-            "organisation, subject_kind, subject_name, subject_version, facts_revision, rule_version_id, "
-            "encode(facts_sha256, 'hex'), encode(payload_sha256, 'hex'), run_id")
+# PostgreSQL's (`_previous_by_probe`): digests in hexadecimal, as the ORM gives them (`rules.digests`);
+# the facts snapshot's and the payload's read by their numbers
+_COLUMNS = ("e.sequence, e.subject_ref, e.regime, e.status, e.rule_version_label, encode(e.rule_hash, 'hex'), e.as_of, "
+            "e.tier, e.organisation, e.subject_kind, e.subject_name, e.subject_version, e.facts_revision, "
+            "e.rule_version_id, encode(f.sha256, 'hex'), encode(p.sha256, 'hex'), e.run_id")
 
 
 def _previous_determinations(
@@ -88,7 +90,8 @@ def _previous_grouped(
     if up_to is not None:
         candidates = candidates.filter(sequence__lte=up_to)
     candidates = candidates.exclude(run=exclude_run)
-    rows = current_of(candidates, as_of=exclude_run.as_of).values_list(*PreviousRow._fields)
+    rows = current_of(candidates, as_of=exclude_run.as_of).annotate(
+        facts_sha256=F("facts__sha256"), payload_sha256=F("payload__sha256")).values_list(*PreviousRow._fields)
     return {(row.subject_ref, row.regime): row for row in map(PreviousRow._make, rows)
             if (row.subject_ref, row.regime) in keys}
 
@@ -101,13 +104,14 @@ def _previous_by_probe(
     table's statistics say (a fresh log, or a server without autovacuum, would otherwise be read
     through the wrong index); the first row in `rules.current`'s order."""
     ordered = sorted(keys)
-    table = connection.ops.quote_name(Determination._meta.db_table)
+    table, facts, payloads = (connection.ops.quote_name(model._meta.db_table)
+                              for model in (Determination, FactsSnapshot, Payload))
     sql = f"""
         SELECT d.*
         FROM unnest(%s::varchar[], %s::varchar[]) AS k(subject_ref, regime)
         CROSS JOIN LATERAL (
             SELECT {_COLUMNS}
-            FROM {table} AS e
+            FROM {table} AS e JOIN {facts} AS f ON f.id = e.facts_id JOIN {payloads} AS p ON p.id = e.payload_id
             WHERE e.subject_ref = k.subject_ref AND e.regime = k.regime
               AND e.as_of <= %s AND e.sequence > %s AND e.run_id IS DISTINCT FROM %s
               AND (%s::bigint IS NULL OR e.run_id = %s::bigint)
@@ -182,7 +186,7 @@ def made_alike(current: PreviousRow, *, kind: str, organisation: str, name: str,
     version, for the same subject as named now."""
     return (
         current.rule_hash == rule_hash and current.rule_version_id == rule_version_id
-        and current.facts_id == facts_sha256 and current.facts_revision == revision
+        and current.facts_sha256 == facts_sha256 and current.facts_revision == revision
         and current.rule_version_label == rule_version_label and current.organisation == organisation
         and current.subject_kind == kind and current.subject_name == name and current.subject_version == version
     )
@@ -193,7 +197,7 @@ def confirms(item: decision_log._Prepared, current: PreviousRow | None) -> bool:
     version, the same facts (and revision), the same payload (so the same status, tier, tests and
     values), for the same subject as named then (`made_alike`). Its as-of date may differ: that is
     what a confirmation records."""
-    return current is not None and current.payload_id == item.payload_sha256 and current.status == item.status \
+    return current is not None and current.payload_sha256 == item.payload_sha256 and current.status == item.status \
         and current.tier == item.tier and made_alike(
             current, kind=item.kind, organisation=item.organisation, name=item.name, version=item.version,
             revision=item.revision, rule_hash=item.rule_hash, rule_version_id=item.rule_version_id,
@@ -246,18 +250,18 @@ def _record_changes(run: EvaluationRun, rows: list[decision_log.AppendedRow], co
                and _differs(compared[(r.subject_ref, r.regime)], r)]
     if not changed:
         return 0
-    wanted = {before.payload_id for before, _ in changed} | {
-        after.payload_id for _, after in changed if isinstance(after, PreviousRow)}
+    wanted = {before.payload_sha256 for before, _ in changed} | {
+        after.payload_sha256 for _, after in changed if isinstance(after, PreviousRow)}
     payloads = payload_texts(wanted)
 
     def after_payload(row: decision_log.AppendedRow | PreviousRow) -> str:
-        return payloads[row.payload_id] if isinstance(row, PreviousRow) else row.payload
+        return payloads[row.payload_sha256] if isinstance(row, PreviousRow) else row.payload
 
     StatusChange.objects.bulk_create(
         StatusChange(
             run=run, subject_ref=row.subject_ref, organisation=row.organisation, regime=row.regime,
             from_status=before.status, to_status=row.status, from_tier=before.tier, to_tier=row.tier,
-            flipped_tests=_flipped_tests(_outcomes(payloads[before.payload_id]), _outcomes(after_payload(row))),
+            flipped_tests=_flipped_tests(_outcomes(payloads[before.payload_sha256]), _outcomes(after_payload(row))),
             from_determination_id=before.sequence, to_determination_id=row.sequence,
             from_rule_version=_label(before), to_rule_version=_label(row),
         )

@@ -170,14 +170,14 @@ def reusable_determinations(
                 candidates.append((slug, version, item, row, since))
     if not candidates:
         return {}
-    asked = {(row.payload_id, day) for *_, row, since in candidates for day in since}
+    asked = {(row.payload_sha256, day) for *_, row, since in candidates for day in since}
     unread = {sha for sha, _ in asked - reuse.dates_known(asked)}
     texts = payload_texts(unread) if unread else {}
     return {
         (item.key.ref, slug): decision_log.Reused(item, slug, version_ids[slug], row.rule_version_label, row.rule_hash,
-                                                  run.as_of, row.status, row.tier, row.payload_id)
+                                                  run.as_of, row.status, row.tier, row.payload_sha256)
         for slug, version, item, row, since in candidates
-        if any(not reuse.names_date(row.payload_id, texts.get(row.payload_id), day) for day in since)
+        if any(not reuse.names_date(row.payload_sha256, texts.get(row.payload_sha256), day) for day in since)
     }
 
 

@@ -218,8 +218,8 @@ def test_an_altered_payload_makes_verify_log_name_the_first_row_using_it(refs, a
         "quantities": payload.quantities.replace('"value":', '"value":1'),
     }[altered]
     assert value != getattr(payload, altered)
-    tamper(f"UPDATE rules_payload SET {altered} = %s WHERE sha256 = %s", [value, as_stored(row.payload_id)],
-           table="rules_payload", where="sha256 = %s", where_params=[as_stored(row.payload_id)])
+    tamper(f"UPDATE rules_payload SET {altered} = %s WHERE id = %s", [value, row.payload_id],
+           table="rules_payload", where="id = %s", where_params=[row.payload_id])
     with pytest.raises(CommandError, match=f"broken at row {first_user}: its payload"):
         verify_log()
 
@@ -229,8 +229,8 @@ def test_a_packed_payload_that_names_no_dictionary_breaks_the_chain_and_does_not
     evaluate(refs, as_of=FIRST)
     row = Determination.objects.filter(regime="eu-ai-act", subject_kind="model").order_by("sequence").first()
     first_user = Determination.objects.filter(payload_id=row.payload_id).order_by("sequence").first().sequence
-    tamper("UPDATE rules_payload SET dictionary_sha256 = NULL WHERE sha256 = %s", [as_stored(row.payload_id)],
-           table="rules_payload", where="sha256 = %s", where_params=[as_stored(row.payload_id)])
+    tamper("UPDATE rules_payload SET dictionary_sha256 = NULL WHERE id = %s", [row.payload_id],
+           table="rules_payload", where="id = %s", where_params=[row.payload_id])
     with pytest.raises(CommandError, match=f"broken at row {first_user}: its payload"):
         verify_log()
 
@@ -300,7 +300,7 @@ def test_the_migration_moves_each_rows_payload_to_the_payloads_table_and_every_r
     refs = submit_registry(models=2, clusters=1, training_compute_ops=5e24)
     evaluate(refs, as_of=FIRST, confirms=False)
     evaluate(refs, as_of=SECOND, confirms=False)  # the same payloads again: stored once
-    before = {row.sequence: (row.payload_id, row.data()) for row in Determination.objects.all()}
+    before = {row.sequence: (row.payload_sha256, row.data()) for row in Determination.objects.all()}
     assert Payload.objects.count() < len(before)
     executor = MigrationExecutor(connection)
     executor.migrate([("rules", "0009_determination_tier")])
@@ -312,6 +312,6 @@ def test_the_migration_moves_each_rows_payload_to_the_payloads_table_and_every_r
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
-    after = {row.sequence: (row.payload_id, row.data()) for row in Determination.objects.all()}
+    after = {row.sequence: (row.payload_sha256, row.data()) for row in Determination.objects.all()}
     assert after == before and Payload.objects.count() < len(after)
     assert verify_chain().ok

@@ -111,8 +111,8 @@ def test_every_test_outcome_has_its_values_citation_and_method(logged):
 
 def test_the_facts_snapshot_is_stored_under_its_sha256(logged):
     for row in logged:
-        snapshot = FactsSnapshot.objects.get(pk=row.facts_id)
-        assert hashlib.sha256(snapshot.content.encode("utf-8")).hexdigest() == row.facts_id
+        snapshot = FactsSnapshot.objects.get(pk=row.facts_id)  # by its number
+        assert hashlib.sha256(snapshot.content.encode("utf-8")).hexdigest() == snapshot.sha256 == row.facts_sha256
     model_row = next(r for r in logged if r.subject_kind == "model")
     facts = model_row.facts.data()
     assert facts["kind"] == "model" and facts["model"]["training_compute_ops"] == 5 * 10**24
@@ -270,7 +270,7 @@ def test_a_row_altered_with_its_hash_made_again_breaks_the_chain_at_the_next_row
 @sqlite_only
 def test_a_row_pointed_at_another_payload_breaks_the_chain(logged):
     other = next(row.payload_id for row in logged if row.payload_id != logged[6].payload_id)
-    tamper("UPDATE rules_determination SET payload_sha256 = %s WHERE sequence = 7", [as_stored(other)],
+    tamper("UPDATE rules_determination SET payload_id = %s WHERE sequence = 7", [other],
            table="rules_determination", where="sequence = 7")
     error = verify_log_failure()
     assert "broken at row 7" in str(error) and "altered" in str(error)
@@ -299,8 +299,8 @@ def test_an_altered_facts_snapshot_makes_verify_log_name_the_first_row_using_it(
     target = logged[6]
     first_user = min(r.sequence for r in logged if r.facts_id == target.facts_id)
     tamper("UPDATE rules_factssnapshot SET facts = %s, packed = NULL, dictionary_sha256 = NULL WHERE sha256 = %s",
-           [altered_facts(target.facts.content), as_stored(target.facts_id)],
-           table="rules_factssnapshot", where="sha256 = %s", where_params=[as_stored(target.facts_id)])
+           [altered_facts(target.facts.content), as_stored(target.facts_sha256)],
+           table="rules_factssnapshot", where="id = %s", where_params=[target.facts_id])
     error = verify_log_failure()
     assert f"broken at row {first_user}" in str(error) and "facts snapshot" in str(error)
 

@@ -20,7 +20,9 @@ from tests.rules.conftest import submit_registry
 
 pytestmark = pytest.mark.django_db
 
-DIGESTS = ("rule_hash", "payload_sha256", "facts_sha256", "row_sha256")
+# a row refers to its payload and facts snapshot by number since migration rules.0025: their digests
+# are kept once, with them
+DIGESTS = ("rule_hash", "row_sha256")
 # before migration rules.0019 the row kept the previous row's hash too
 DIGESTS_0017 = ("rule_hash", "payload_sha256", "facts_sha256", "previous_sha256", "row_sha256")
 KEYS = {"rules_payloaddictionary": ("sha256",), "rules_payload": ("sha256", "dictionary_sha256"),
@@ -54,11 +56,12 @@ def test_the_log_stores_each_digest_once_in_the_form_of_its_database(logged):
     stored = raw("rules_determination", ("sequence", *DIGESTS))
     assert len(stored) == len(rows) == 8
     for sequence, *values in stored:
-        shown = [getattr(rows[sequence], name) for name in ("rule_hash", "payload_id", "facts_id", "row_sha256")]
+        shown = [getattr(rows[sequence], name) for name in DIGESTS]
         assert all(HEX.fullmatch(value) for value in shown[1:]) and HEX.fullmatch(shown[0] or "0" * 64)
+        assert HEX.fullmatch(rows[sequence].payload_sha256) and HEX.fullmatch(rows[sequence].facts_sha256)
         if connection.vendor == "postgresql":
             assert all(isinstance(value, bytes) for value in values)
-            assert [len(value) for value in values[1:]] == [32] * 3 and len(values[0]) in (0, 32)
+            assert [len(value) for value in values[1:]] == [32] and len(values[0]) in (0, 32)
         else:
             assert all(isinstance(value, str) for value in values)
         assert [as_text(value) for value in values] == shown
@@ -81,10 +84,10 @@ def test_lookups_by_digest_find_what_they_name_and_nothing_for_what_is_no_digest
         == {row.payload_id}
     assert Determination.objects.filter(facts=row.facts_id).count() == sum(r.facts_id == row.facts_id for r in logged)
     assert Determination.objects.filter(payload__dictionary=row.payload.dictionary_id).exists()
-    assert Payload.objects.filter(sha256__any=[row.payload_id, "f" * 64]).count() == 1
+    assert Payload.objects.filter(sha256__any=[row.payload_sha256, "f" * 64]).count() == 1
     # a text of ten characters would make 32 bytes after the mark: it is made longer
     assert len(looked_up("0123456789")) != 32 and looked_up("0123456789").startswith(NOT_A_DIGEST)
-    assert FactsSnapshot.objects.get(pk=row.facts_id).sha256 == row.facts_id
+    assert FactsSnapshot.objects.get(sha256=row.facts_sha256).pk == row.facts_id
     # what is no digest, or not one as the product writes them, matches nothing and raises nothing
     for other in ("not-a-digest", row.row_sha256.upper(), row.row_sha256[:-1], "é" * 64, "x" * 32, "0123456789"):
         assert not Determination.objects.filter(row_sha256=other).exists()
@@ -110,33 +113,35 @@ def test_the_records_the_api_and_exports_give_show_the_digests_in_hexadecimal(lo
     exported = [determination_record(row) for row in Determination.objects.order_by("sequence")]
     assert [row["row_sha256"] for row in exported] == [row.row_sha256 for row in logged]
     assert [row["previous_sha256"] for row in exported] == [GENESIS_SHA256] + [row.row_sha256 for row in logged[:-1]]
-    assert [row["facts_sha256"] for row in exported] == [row.facts_id for row in logged]
+    assert [row["facts_sha256"] for row in exported] == [row.facts_sha256 for row in logged]
+    assert all(HEX.fullmatch(row["facts_sha256"]) for row in exported)
     assert [row["rule_hash"] for row in exported] == [row.rule_hash or None for row in logged]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_converts_a_stored_log_and_back_and_the_chain_still_verifies():
     evaluate(submit_registry(models=2, clusters=1, training_compute_ops=5e24))
-    before = {row.sequence: tuple(getattr(row, name) for name in ("rule_hash", "payload_id", "facts_id",
+    before = {row.sequence: tuple(getattr(row, name) for name in ("rule_hash", "payload_sha256", "facts_sha256",
                                                                    "previous_sha256", "row_sha256"))
               for row in Determination.objects.all()}
-    keys = {model: set(model.objects.values_list("pk", flat=True)) for model in (FactsSnapshot, Payload,
-                                                                                 PayloadDictionary)}
+    keys = {model: set(model.objects.values_list("sha256", flat=True)) for model in (FactsSnapshot, Payload,
+                                                                                     PayloadDictionary)}
     constraints = foreign_keys()
     target = [("rules", "0017_determinations_by_tier_in_log_order")]
     executor = MigrationExecutor(connection)
     executor.migrate(target)  # back to text
     text = {sequence: tuple(values) for sequence, *values in raw("rules_determination", ("sequence", *DIGESTS_0017))}
     assert text == before  # hexadecimal text, as before the migrations, the previous row's hash filled in again
-    assert foreign_keys() == constraints
+    # a row referred to its texts by their digests then (rules.0025 numbers them)
+    assert all("(sha256)" in definition for _, definition in foreign_keys())
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())  # and forwards again
-    after = {row.sequence: tuple(getattr(row, name) for name in ("rule_hash", "payload_id", "facts_id",
+    after = {row.sequence: tuple(getattr(row, name) for name in ("rule_hash", "payload_sha256", "facts_sha256",
                                                                   "previous_sha256", "row_sha256"))
              for row in Determination.objects.all()}
     assert after == before
-    assert {model: set(model.objects.values_list("pk", flat=True)) for model in keys} == keys
+    assert {model: set(model.objects.values_list("sha256", flat=True)) for model in keys} == keys
     assert foreign_keys() == constraints
     if connection.vendor == "postgresql":
         assert {len(value) for (value,) in raw("rules_determination", ("row_sha256",))} == {32}

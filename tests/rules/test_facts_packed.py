@@ -99,10 +99,11 @@ def test_a_snapshot_stored_as_text_before_packing_reads_exports_and_verifies_as_
     row = Determination.objects.filter(subject_kind="model").order_by("sequence").first()
     text = row.facts.content
     record = determination_record(row)
-    stored_as_text(row.facts_id, text)
+    stored_as_text(row.facts_sha256, text)
     again = Determination.objects.get(pk=row.pk)
     assert again.facts.packed is None and again.facts.content == text and again.facts.data() == row.facts.data()
-    assert snapshots.texts([row.facts_id]) == {row.facts_id: text}
+    assert snapshots.texts([row.facts_sha256]) == {row.facts_sha256: text}
+    assert snapshots.numbered_texts([row.facts_id]) == {row.facts_id: text}
     assert determination_record(again) == record
     assert "decision log intact" in verify_log()
 
@@ -120,22 +121,20 @@ def test_an_altered_packed_snapshot_makes_verify_log_name_the_first_row_made_on_
     snapshot = row.facts
     altered = altered_facts(snapshot.content)
     # the same dictionary, another text: it unpacks, to a text the snapshot's hash does not cover
-    tamper("UPDATE rules_factssnapshot SET packed = %s WHERE sha256 = %s",
-           [_repacked(snapshot, altered), as_stored(row.facts_id)],
-           table="rules_factssnapshot", where="sha256 = %s", where_params=[as_stored(row.facts_id)])
+    tamper("UPDATE rules_factssnapshot SET packed = %s WHERE id = %s", [_repacked(snapshot, altered), row.facts_id],
+           table="rules_factssnapshot", where="id = %s", where_params=[row.facts_id])
     with pytest.raises(CommandError, match=f"broken at row {first_user}: its facts snapshot"):
         verify_log()
 
 
 @sqlite_only
 @pytest.mark.parametrize("statement", [
-    "UPDATE rules_factssnapshot SET packed = X'00ff' WHERE sha256 = %s",  # not Zstandard's
-    "UPDATE rules_factssnapshot SET dictionary_sha256 = NULL WHERE sha256 = %s",  # packed, no dictionary named
+    "UPDATE rules_factssnapshot SET packed = X'00ff' WHERE id = %s",  # not Zstandard's
+    "UPDATE rules_factssnapshot SET dictionary_sha256 = NULL WHERE id = %s",  # packed, no dictionary named
 ])
 def test_a_snapshot_that_does_not_unpack_breaks_the_chain_and_does_not_stop_verification(refs, statement):
     row = Determination.objects.filter(subject_kind="cluster").order_by("sequence").first()
-    tamper(statement, [as_stored(row.facts_id)],
-           table="rules_factssnapshot", where="sha256 = %s", where_params=[as_stored(row.facts_id)])
+    tamper(statement, [row.facts_id], table="rules_factssnapshot", where="id = %s", where_params=[row.facts_id])
     report = verify_chain()
     assert not report.ok and report.broken_at == row.sequence and "facts snapshot" in report.reason
 

@@ -30,13 +30,13 @@ def run_rows() -> list[Determination]:
     return rows
 
 
-def copies(row: Determination, count: int = 1, **changed) -> list[Determination]:
+def copies(row: Determination, count: int = 1, *, model=Determination, **changed) -> list[Determination]:
     """`count` new rows like `row` (its subject, regime, run and as-of date unless `changed`), each at
-    the next position of the log."""
-    last = Determination.objects.aggregate(last=Max("sequence"))["last"]
+    the next position of the log; `model`, the log's model as a migration's state has it."""
+    last = model.objects.aggregate(last=Max("sequence"))["last"]
     made = []
     for offset in range(1, count + 1):
-        copy = Determination.objects.get(pk=row.pk)
+        copy = model.objects.get(sequence=row.sequence)
         copy.pk = None
         copy.sequence = last + offset
         for name, value in changed.items():
@@ -45,11 +45,11 @@ def copies(row: Determination, count: int = 1, **changed) -> list[Determination]
     return made
 
 
-def refused(rows: list[Determination]) -> IntegrityError:
-    before = Determination.objects.count()
+def refused(rows: list[Determination], *, model=Determination) -> IntegrityError:
+    before = model.objects.count()
     with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
-        Determination.objects.bulk_create(rows)
-    assert Determination.objects.count() == before
+        model.objects.bulk_create(rows)
+    assert model.objects.count() == before
     return excinfo.value
 
 
@@ -103,14 +103,16 @@ def once_per_run_triggers() -> set[str]:
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_replaces_the_unique_index_by_the_trigger_and_back(run_rows):
     row = run_rows[5]
+    back = ("rules", "0021_facts_snapshots_packed_against_a_dictionary")
     executor = MigrationExecutor(connection)
-    executor.migrate([("rules", "0021_facts_snapshots_packed_against_a_dictionary")])  # back
+    executor.migrate([back])
+    old = executor.loader.project_state([back]).apps.get_model("rules", "Determination")
     assert once_per_run_triggers() == set()
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, "rules_determination")
     assert "determination_once_per_run_subject_regime" in constraints
     assert "determination_run" not in constraints
-    refused(copies(row))  # by the unique index
+    refused(copies(row, model=old), model=old)  # by the unique index
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())  # forwards

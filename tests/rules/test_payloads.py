@@ -7,6 +7,7 @@ import json
 import orjson
 import pytest
 
+from rules.bulk_write import written_fields
 from rules.decision_log import canonical, sha256_text
 from rules.models import Payload, PayloadDictionary
 from rules.payloads import DictionaryKey, PayloadText, names, packed_rows, quantities, quantities_of, texts, unpacked
@@ -40,7 +41,7 @@ def test_payloads_pack_against_one_dictionary_per_key_and_unpack_to_the_exact_te
     payloads = {sha256_text(text): PayloadText(text, model, quantities(text)) for text in TEXTS}
     payloads[sha256_text(same + " ")] = PayloadText(same + " ", cluster, quantities(same))  # the same text, another key
     rows = packed_rows(payloads)
-    Payload.objects.bulk_create([Payload(**dict(zip([f.attname for f in Payload._meta.concrete_fields], row,
+    Payload.objects.bulk_create([Payload(**dict(zip([f.attname for f in written_fields(Payload)], row,
                                                      strict=True))) for row in rows])
     assert PayloadDictionary.objects.count() == 2  # one per key, though their payloads are alike
     for dictionary in PayloadDictionary.objects.all():

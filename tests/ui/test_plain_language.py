@@ -97,7 +97,7 @@ def test_a_determination_shows_its_facts_as_fields_and_its_status_and_outcomes_a
     compute = re.search(r'<tr data-fact="training_compute_ops">(.*?)</tr>', page, re.S)
     assert compute and "Training compute ops" in text_of(compute.group(1)) and "3.8e25 ops" in text_of(compute.group(1))
     assert re.search(r'<tr data-fact="general_purpose">.*?<td>Yes</td>', page, re.S)
-    assert determination.facts_id in shown  # the snapshot's hash, for whoever checks the chain
+    assert determination.facts_sha256 in shown  # the snapshot's hash, for whoever checks the chain
     assert "not_covered" not in shown and "us-ca-sb53: not covered" in shown  # title and breadcrumb in words
     tests = text_of(re.search(r'<table class="determination-tests">(.*?)</table>', page, re.S).group(1))
     assert "not met" in tests and "not_met" not in tests

@@ -72,7 +72,7 @@ class DeterminationAdmin(CsvExportMixin, ReadOnlyAdmin):
 
     @admin.display(description="Facts SHA-256")
     def facts_sha256(self, obj: Determination) -> str:
-        return obj.facts_id
+        return obj.facts_sha256
 
     @admin.display(description="Reason")
     def reason_display(self, obj: Determination) -> str:
