@@ -21,6 +21,7 @@ from django.db.models.functions import Collate
 
 from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, Organisation, OrganisationRevision
 from rules import snapshots
+from rules.codes import code
 from rules.current import recorded_on
 from rules.digests import shown
 from rules.engine.vocabulary import Status
@@ -124,8 +125,9 @@ def iter_of_record(*, as_of: date, status: str | None = None, fields: tuple[str,
                    limit: int | None = None, batch: int = 500, scope: RecordScope | None = None) -> Iterator[Any]:
     """Determinations of record ordered by subject kind, subject and regime (as `determinations_of_record`),
     read `batch` at a time: model instances, or tuples of `fields`; at most `limit` of them."""
+    # a kind's code sorts as its text does (`rules.codes`)
     rows = of_record(as_of=as_of, status=status, scope=scope).order_by(
-        _binary("subject_kind"), _binary("subject_ref"), _binary("regime"))
+        "subject_kind", _binary("subject_ref"), _binary("regime"))
     if limit is not None:
         rows = rows[:limit]
     if fields is not None:
@@ -209,7 +211,7 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
         value = "NULL"
         recorded = f"(SELECT {_quantity_sql(vendor, quantity_prefix)} FROM {d} d WHERE d.sequence = g.recorded)"
     else:
-        value = f"CASE WHEN d.status <> '{Status.NOT_IN_FORCE}' THEN {_quantity_sql(vendor, quantity_prefix)} END"
+        value = f"CASE WHEN d.status <> {code('status', Status.NOT_IN_FORCE)} THEN {_quantity_sql(vendor, quantity_prefix)} END"
         recorded = "g.value"
     # the snapshot is packed (`rules.snapshots`): its dates are read from it here, not in SQL
     stored = ", ".join(f"f.{FactsSnapshot._meta.get_field(name).column}" for name in snapshots.STORED[1:])
@@ -217,15 +219,16 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
         f"SELECT s.*, {stored} FROM ("
         f"SELECT g.subject_ref, g.name, g.organisation, g.version, g.severity, {recorded} AS value, g.last "
         f"FROM (SELECT d.subject_ref, MAX(d.subject_name) AS name, MAX(d.organisation) AS organisation, "
-        f"MAX(d.subject_version) AS version, MAX(CASE d.status WHEN '{Status.COVERED}' THEN 2 WHEN '{Status.INDETERMINATE}' THEN 1 "
+        f"MAX(d.subject_version) AS version, MAX(CASE d.status WHEN {code('status', Status.COVERED)} THEN 2 "
+        f"WHEN {code('status', Status.INDETERMINATE)} THEN 1 "
         f"ELSE 0 END) AS severity, MAX({value}) AS value, "
-        f"MAX(CASE WHEN d.status <> '{Status.NOT_IN_FORCE}' THEN d.sequence END) AS recorded, MAX(d.sequence) AS last "
+        f"MAX(CASE WHEN d.status <> {code('status', Status.NOT_IN_FORCE)} THEN d.sequence END) AS recorded, MAX(d.sequence) AS last "
         f"FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) GROUP BY d.subject_ref) g"
         # OFFSET 0 keeps PostgreSQL from inlining s: the subjects are reduced before their snapshots are joined
         f"{' OFFSET 0' if vendor == 'postgresql' else ''}) s "
         f"JOIN {d} l ON l.sequence = s.last JOIN {f} f ON f.id = l.facts_id"
     )
-    params = [kind, *latest_params]
+    params = [code("subject_kind", kind), *latest_params]
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(batch):

@@ -5,14 +5,15 @@ formatted, with none of the per-row SQL the ORM would build, inside the caller's
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
 from django.db.models import Field, Model
 from django.db.models.fields import AutoFieldMixin
 
-from . import digests
+from . import codes, digests
+from .codes import CodedField
 from .instrumentation import ROWS_COPIED, stage
 
 
@@ -37,16 +38,32 @@ def copy_rows(table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -
 
 def stored_values(fields: Sequence[Field], rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
     """The rows (values in the fields' order) as COPY sends them: digests (`rules.digests`) as bytes,
-    every other value as it is."""
-    converted = [index for index, field in enumerate(fields) if digests.is_digest(field)]
+    texts of a vocabulary (`rules.codes`) as their codes, every other value as it is. A text not of its
+    vocabulary raises `ValueError`, naming the field."""
+    converted: list[tuple[int, Callable[[Any], Any]]] = [
+        (index, digests.computed if digests.is_digest(field) else _coder(field))
+        for index, field in enumerate(fields) if digests.is_digest(field) or isinstance(field, CodedField)]
     if not converted:
         yield from rows
         return
     for row in rows:
         row = list(row)
-        for index in converted:
-            row[index] = digests.computed(row[index])
+        for index, convert in converted:
+            row[index] = convert(row[index])
         yield row
+
+
+def _coder(field: CodedField) -> Callable[[Any], Any]:
+    found = codes.CODES[field.vocabulary]
+
+    def coded(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return found[value]
+        except KeyError:
+            raise ValueError(f"{field.name}: {value!r} is not one of {', '.join(found)}") from None
+    return coded
 
 
 def create_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:

@@ -36,6 +36,7 @@ from django.db.models import F, Q, QuerySet, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
+from .bulk_write import stored_values
 from .models import Confirmation, CurrentDetermination, Determination, DeterminationAhead, LogHead
 from .models.decision_log import horizon_today
 
@@ -148,7 +149,7 @@ _INDEX_UPSERT = (
 )
 # A row dated after the horizon moves its (subject, regime)'s date ahead earlier, never later.
 _AHEAD_UPSERT = " ON CONFLICT (subject_ref, regime) DO UPDATE SET as_of = excluded.as_of WHERE {table}.as_of > excluded.as_of"
-_INDEX_TYPES = ("varchar", "varchar", "bigint", "date", "bigint", "varchar", "varchar", "varchar", "varchar")
+_INDEX_TYPES = ("varchar", "varchar", "bigint", "date", "bigint", "smallint", "varchar", "smallint", "varchar")
 _AHEAD_TYPES = ("varchar", "varchar", "varchar", "date")
 
 
@@ -157,6 +158,8 @@ def _upsert(model: Any, columns: tuple[str, ...], types: tuple[str, ...], upsert
         return
     table = _table(model)
     names, upsert = ", ".join(columns), upsert.format(table=table)
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    rows = list(stored_values([fields[column] for column in columns], rows))  # status and kind as their codes
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays = ", ".join(f"%s::{kind}[]" for kind in types)

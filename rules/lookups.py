@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Field, ForeignKey, Lookup
 
 from . import digests
+from .codes import CodedField
 
 
 @ForeignKey.register_lookup
@@ -26,6 +27,8 @@ class AnyOf(Lookup):
         values = list(self.rhs)
         if digests.binary(connection) and digests.is_digest(self.lhs.output_field):
             values = [digests.looked_up(value) for value in values]
+        if isinstance(self.lhs.output_field, CodedField):  # texts of a vocabulary, sent as their codes
+            values = [self.lhs.output_field.get_prep_value(value) for value in values]
         if connection.vendor == "postgresql":
             return f"{lhs} = ANY(%s)", [*lhs_params, values]
         if not values:

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from rules.codes import CodedField
 from rules.digests import Sha256Field
 from rules.engine.vocabulary import STATUS_CHOICES
 
@@ -242,7 +243,8 @@ class Determination(AppendOnlyRow):
     # The row's position in the chain is its key: a second key (an identity column and its index) would
     # cost 30 bytes a row and say nothing the position does not.
     sequence = models.BigIntegerField(primary_key=True, help_text="Position in the chain, from 1: the determination's id.")
-    subject_kind = models.CharField(max_length=16)
+    # status, trigger and kind as codes of their vocabularies: 2 bytes each (`rules.codes`)
+    subject_kind = CodedField(vocabulary="subject_kind")
     # Indexes are few on purpose: each one is paid on every row appended (see `Meta.indexes`).
     subject_ref = models.CharField(max_length=500)
     organisation = models.SlugField(max_length=64, db_index=False)
@@ -257,7 +259,7 @@ class Determination(AppendOnlyRow):
     rule_version_label = models.CharField(max_length=64, blank=True)
     rule_hash = Sha256Field(blank=True)
     as_of = models.DateField()
-    status = models.CharField(max_length=16, choices=STATUS_CHOICES)
+    status = CodedField(vocabulary="status", choices=STATUS_CHOICES)
     tier = models.CharField(max_length=64, blank=True, help_text="The highest tier of the rule version reached, if any.")
     deciding_test = models.CharField(max_length=64, blank=True)
     # No index: a payload is read by its number, from the row. The number, not the digest: 4 bytes a
@@ -271,7 +273,7 @@ class Determination(AppendOnlyRow):
     facts = models.ForeignKey(
         FactsSnapshot, on_delete=models.PROTECT, related_name="determinations", db_index=False,
     )
-    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    trigger = CodedField(vocabulary="trigger", choices=Trigger.choices)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         db_index=False,  # determination_requested_by: the rows someone asked for, not every scheduled run's
@@ -552,9 +554,9 @@ class CurrentDetermination(models.Model):
         "rules.RuleVersion", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
         related_name="+", db_index=False,
     )
-    subject_kind = models.CharField(max_length=16)
+    subject_kind = CodedField(vocabulary="subject_kind")
     organisation = models.SlugField(max_length=64, db_index=False)
-    status = models.CharField(max_length=16, choices=STATUS_CHOICES)
+    status = CodedField(vocabulary="status", choices=STATUS_CHOICES)
     tier = models.CharField(max_length=64, blank=True)
 
     class Meta:

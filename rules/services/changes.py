@@ -12,7 +12,7 @@ from typing import NamedTuple
 from django.db import connection
 from django.db.models import F
 
-from .. import decision_log
+from .. import codes, decision_log
 from ..current import NEWEST_FIRST_SQL, current_of
 from ..engine.vocabulary import NO_OUTCOME
 from ..instrumentation import CHANGES_RECORDED, PREVIOUS_DETERMINATIONS, stage
@@ -44,7 +44,7 @@ class PreviousRow(NamedTuple):
 
 
 # PostgreSQL's (`_previous_by_probe`): digests in hexadecimal, as the ORM gives them (`rules.digests`);
-# the facts snapshot's and the payload's read by their numbers
+# the facts snapshot's and the payload's read by their numbers; status and kind as codes (`rules.codes`)
 _COLUMNS = ("e.sequence, e.subject_ref, e.regime, e.status, e.rule_version_label, encode(e.rule_hash, 'hex'), e.as_of, "
             "e.tier, e.organisation, e.subject_kind, e.subject_name, e.subject_version, e.facts_revision, "
             "e.rule_version_id, encode(f.sha256, 'hex'), encode(p.sha256, 'hex'), e.run_id")
@@ -123,7 +123,9 @@ def _previous_by_probe(
     with connection.cursor() as cursor:
         cursor.execute(sql, [[ref for ref, _ in ordered], [regime for _, regime in ordered], exclude_run.as_of,
                              after_sequence, exclude_run.pk, only_run, only_run, up_to, up_to])
-        return {(row.subject_ref, row.regime): row for row in map(PreviousRow._make, cursor.fetchall())}
+        rows = [row._replace(status=codes.text("status", row.status), subject_kind=codes.text("subject_kind", row.subject_kind))
+                for row in map(PreviousRow._make, cursor.fetchall())]
+        return {(row.subject_ref, row.regime): row for row in rows}
 
 
 def _outcomes(payload: str) -> dict[str, str]:

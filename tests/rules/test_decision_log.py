@@ -15,6 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from rules import decision_log
+from rules.codes import code
 from rules.decision_log import verify_chain
 from rules.models import AppendOnlyError, Determination, FactsSnapshot, LogHead, RuleVersion, previous_filled
 from rules.models.decision_log import GENESIS_SHA256
@@ -238,7 +239,7 @@ def test_the_previous_rows_hash_is_read_from_that_row_not_stored_twice(logged, d
 
 @sqlite_only
 def test_a_row_altered_by_sql_makes_verify_log_name_it(logged):
-    tamper("UPDATE rules_determination SET status = 'altered' WHERE sequence = 5",
+    tamper("UPDATE rules_determination SET status = CASE status WHEN 1 THEN 4 ELSE 1 END WHERE sequence = 5",
            table="rules_determination", where="sequence = 5")
     error = verify_log_failure()
     assert "broken at row 5" in str(error) and "altered" in str(error)
@@ -260,7 +261,8 @@ def test_a_row_altered_with_its_hash_made_again_breaks_the_chain_at_the_next_row
     row = logged[6]
     row.status = "covered" if row.status != "covered" else "not_covered"
     forged = row.compute_row_sha256(logged[5].row_sha256)
-    tamper("UPDATE rules_determination SET status = %s, row_sha256 = %s WHERE sequence = 7", [row.status, forged],
+    tamper("UPDATE rules_determination SET status = %s, row_sha256 = %s WHERE sequence = 7",
+           [code("status", row.status), forged],
            table="rules_determination", where="sequence = 7")
     error = verify_log_failure()
     assert "broken at row 8" in str(error) and "the hash of the row before it" in str(error)
@@ -308,7 +310,7 @@ def test_an_altered_facts_snapshot_makes_verify_log_name_the_first_row_using_it(
 @postgresql_only
 def test_the_trigger_refuses_update_and_delete_by_sql(logged):
     for statement in (
-        "UPDATE rules_determination SET status = 'covered' WHERE sequence = 5",
+        "UPDATE rules_determination SET status = 1 WHERE sequence = 5",  # covered, by its code
         "DELETE FROM rules_determination WHERE sequence = 5",
         "DELETE FROM rules_determination",
     ):
@@ -326,7 +328,7 @@ def test_a_row_altered_with_the_trigger_disabled_is_still_caught(logged):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending in this test's transaction
         cursor.execute("ALTER TABLE rules_determination DISABLE TRIGGER rules_determination_append_only")
     try:
-        tamper("UPDATE rules_determination SET status = 'altered' WHERE sequence = 5",
+        tamper("UPDATE rules_determination SET status = CASE status WHEN 1 THEN 4 ELSE 1 END WHERE sequence = 5",
                table="rules_determination", where="sequence = 5")
     finally:
         with connection.cursor() as cursor:

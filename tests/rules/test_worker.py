@@ -295,7 +295,7 @@ def test_verify_log_exits_non_zero_naming_a_row_altered_behind_the_trigger(servi
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE rules_determination DISABLE TRIGGER rules_determination_append_only")
         try:
-            tamper("UPDATE rules_determination SET status = 'altered' WHERE sequence = 4",
+            tamper("UPDATE rules_determination SET status = CASE status WHEN 1 THEN 4 ELSE 1 END WHERE sequence = 4",
                    table="rules_determination", where="sequence = 4")
         finally:
             cursor.execute("ALTER TABLE rules_determination ENABLE TRIGGER rules_determination_append_only")
