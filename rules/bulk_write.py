@@ -54,7 +54,7 @@ def stored_values(fields: Sequence[Field], rows: Iterable[Sequence[Any]]) -> Ite
 
 
 def _coder(field: CodedField) -> Callable[[Any], Any]:
-    found = codes.CODES[field.vocabulary]
+    found = codes.codes_of(field.vocabulary)
 
     def coded(value: Any) -> Any:
         if value is None:

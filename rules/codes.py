@@ -14,38 +14,57 @@ vocabulary, and sorts last.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.core import checks
 from django.db import models
 
-VOCABULARIES: dict[str, tuple[str, ...]] = {
-    "status": ("covered", "indeterminate", "not_applicable", "not_covered", "not_in_force"),
-    "trigger": ("manual", "publication", "schedule", "submission"),
-    "subject_kind": ("cluster", "model", "organisation"),
-}
+
+@functools.cache
+def vocabularies() -> dict[str, tuple[str, ...]]:
+    """Each vocabulary's texts in the order of their codes (read from their definitions, once)."""
+    from .engine.vocabulary import Status
+    from .models.runs import Trigger
+
+    return {
+        "status": tuple(status.value for status in (Status.COVERED, Status.INDETERMINATE, Status.NOT_APPLICABLE,
+                                                    Status.NOT_COVERED, Status.NOT_IN_FORCE)),
+        "trigger": tuple(trigger.value for trigger in (Trigger.MANUAL, Trigger.PUBLICATION, Trigger.SCHEDULE,
+                                                       Trigger.SUBMISSION)),
+        "subject_kind": ("cluster", "model", "organisation"),
+    }
+
+
 # what a lookup sends for a text not of the vocabulary: no row has it
 NO_CODE = 0
 
 
+@functools.cache
+def codes_of(vocabulary: str) -> dict[str, int]:
+    """Each text of the vocabulary and the code it is stored as."""
+    return {word: place for place, word in enumerate(vocabularies()[vocabulary], start=1)}
+
+
+@functools.cache
+def _texts_of(vocabulary: str) -> dict[int, str]:
+    return {place: word for word, place in codes_of(vocabulary).items()}
+
+
 def code(vocabulary: str, text: str) -> int:
     """The code a text of the vocabulary is stored as (`KeyError` for one that is not of it)."""
-    return CODES[vocabulary][text]
+    return codes_of(vocabulary)[text]
 
 
 def text(vocabulary: str, value: int | None) -> str | None:
     """The text a stored code stands for; a code no text has (written by raw SQL) as its digits."""
     if value is None:
         return None
-    return TEXTS[vocabulary].get(value, str(value))
-
-
-CODES = {name: {word: place for place, word in enumerate(words, start=1)} for name, words in VOCABULARIES.items()}
-TEXTS = {name: {place: word for word, place in codes.items()} for name, codes in CODES.items()}
+    return _texts_of(vocabulary).get(value, str(value))
 
 
 class CodedField(models.CharField):
-    """A text of a closed vocabulary (`VOCABULARIES`): the text in Python, its code (`smallint`) in the
+    """A text of a closed vocabulary (`vocabularies`): the text in Python, its code (`smallint`) in the
     database. Lookups, forms, filters and serializers treat it as the text field it was."""
 
     description = "a text of a closed vocabulary, stored as its code"
@@ -62,7 +81,7 @@ class CodedField(models.CharField):
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         errors = super().check(**kwargs)
-        if self.vocabulary not in VOCABULARIES:
+        if self.vocabulary not in ("status", "trigger", "subject_kind"):
             errors.append(checks.Error(f"{self.name}: no vocabulary named {self.vocabulary!r}", obj=self))
         return errors
 
@@ -79,9 +98,9 @@ class CodedField(models.CharField):
         value = super().get_prep_value(value)
         if value is None:
             return None
-        return CODES[self.vocabulary].get(value, NO_CODE)
+        return codes_of(self.vocabulary).get(value, NO_CODE)
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
-        if value is not None and value not in CODES[self.vocabulary]:
-            raise ValueError(f"{self.name}: {value!r} is not one of {', '.join(VOCABULARIES[self.vocabulary])}")
+        if value is not None and value not in codes_of(self.vocabulary):
+            raise ValueError(f"{self.name}: {value!r} is not one of {', '.join(codes_of(self.vocabulary))}")
         return super().get_db_prep_save(value, connection)

@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 
 from registry.models import AIModel
+from rules.codes import code
 from rules.models import Determination, EvaluationRun, PendingEvaluation
 from tests.factories import ClusterRecordFactory, ModelRecordFactory, OrganisationRecordFactory
 from tests.support.processes import PrivatePostgres, PrivateRedis, Registry, free_port, wait_for
@@ -166,7 +167,7 @@ def test_api_submissions_while_redis_is_down_are_kept_and_evaluated_once_it_is_b
         assert len(regimes) == REGIMES, ref
     latest = stack.query(f"SELECT facts_revision, status FROM {table(Determination)} WHERE subject_ref = %s "
                          "AND regime = 'us-ca-sb53' ORDER BY sequence DESC LIMIT 1", "model:org-0/Model-0@1")[0]
-    assert latest == (2, "covered")  # the revision made while Redis was down, evaluated
+    assert latest == (2, code("status", "covered"))  # the revision made while Redis was down, evaluated
     verified = stack.registry.manage("verify_log", "--no-progress")
     assert verified.returncode == 0 and "decision log intact" in verified.stdout, verified.stderr
     stack.registry.kill(worker)

@@ -11,9 +11,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, Max
 
 from reports.exports import determination_record
-from rules.codes import CODES, VOCABULARIES, CodedField
+from rules.codes import CodedField, codes_of, vocabularies
 from rules.decision_log import verify_chain
+from rules.engine.vocabulary import Status
 from rules.models import CurrentDetermination, Determination, facts_sha256_filled
+from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.rules.conftest import submit_registry
 
@@ -33,17 +35,24 @@ def raw(table: str, columns: str) -> list[tuple]:
         return cursor.fetchall()
 
 
+def test_every_text_of_a_vocabulary_has_a_code_and_the_codes_sort_as_the_texts():
+    assert set(vocabularies()["status"]) == {status.value for status in Status}
+    assert set(vocabularies()["trigger"]) == set(Trigger.values)
+    for words in vocabularies().values():
+        assert list(words) == sorted(words) and len(set(words)) == len(words)
+
+
 def test_the_texts_are_stored_as_codes_and_read_back_as_texts(logged):
     rows = {row.sequence: row for row in logged}
     for sequence, status, trigger, kind in raw("rules_determination", "status, trigger, subject_kind"):
         row = rows[sequence]
-        assert (status, trigger, kind) == (CODES["status"][row.status], CODES["trigger"][row.trigger],
-                                           CODES["subject_kind"][row.subject_kind])
-        assert row.trigger == "manual" and row.subject_kind in VOCABULARIES["subject_kind"]
+        assert (status, trigger, kind) == (codes_of("status")[row.status], codes_of("trigger")[row.trigger],
+                                           codes_of("subject_kind")[row.subject_kind])
+        assert row.trigger == "manual" and row.subject_kind in vocabularies()["subject_kind"]
     current = {row.sequence: row for row in CurrentDetermination.objects.all()}
     assert current
     for sequence, status, kind in raw("rules_currentdetermination", "status, subject_kind"):
-        assert (status, kind) == (CODES["status"][current[sequence].status], CODES["subject_kind"][current[sequence].subject_kind])
+        assert (status, kind) == (codes_of("status")[current[sequence].status], codes_of("subject_kind")[current[sequence].subject_kind])
     assert {row.status for row in logged} >= {"covered", "not_in_force"}
 
 
