@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from registry.services import registry_submit
 from rules.digests import Sha256Field
@@ -53,3 +54,11 @@ def tamper(statement: str, params: Sequence[Any] = (), *, table: str, where: str
         assert cursor.rowcount >= 1, f"{statement!r} touched no row"
         after = stored()
     assert after != before, f"{statement!r} left the stored rows of {table} unchanged"
+
+
+def migrated(target: list[tuple[str, str]] | None = None) -> MigrationExecutor:
+    """The test database migrated to `target` (every app's latest migration when none), forwards or back."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(target or executor.loader.graph.leaf_nodes())
+    return executor

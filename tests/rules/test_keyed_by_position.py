@@ -7,23 +7,15 @@ from datetime import date
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Max
 
 from obligations.models import ObligationState
 from rules.decision_log import verify_chain
 from rules.models import Determination, StatusChange
 from rules.services import run_create, run_execute_inline
-from tests.rules.conftest import submit_registry
+from tests.rules.conftest import migrated, submit_registry
 
 BEFORE = ("rules", "0022_once_per_run_refused_by_a_trigger")
-
-
-def migrated(target: list[tuple[str, str]] | None = None) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target or executor.loader.graph.leaf_nodes())
-    return executor
 
 
 def columns() -> set[str]:

@@ -8,22 +8,14 @@ from datetime import date
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 
 from reports.exports import determination_record
 from rules.decision_log import verify_chain
 from rules.models import Determination, FactsSnapshot, Payload, facts_sha256_filled
 from rules.services import run_create, run_execute_inline
-from tests.rules.conftest import submit_registry
+from tests.rules.conftest import migrated, submit_registry
 
 BEFORE = ("rules", "0024_determinations_by_rule_version_in_force")
-
-
-def migrated(target: list[tuple[str, str]] | None = None) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target or executor.loader.graph.leaf_nodes())
-    return executor
 
 
 def columns(table: str) -> set[str]:
