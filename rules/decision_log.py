@@ -243,9 +243,9 @@ def numbers_of(model: type[FactsSnapshot] | type[Payload], shas: Iterable[str]) 
 
 def store_facts(ready: Prepared) -> None:
     """Stores the prepared rows' facts snapshots and payloads now, in a transaction of their own, so
-    that the transaction appending the rows has only to chain and write them. Each is keyed by its
-    own hash: if the rows are never written it stays unreferenced, and is used again by the next
-    row with the same content."""
+    that the transaction appending the rows has only to chain and write them (their numbers go with
+    `ready`). Each is found by its own hash: if the rows are never written it stays unreferenced, and
+    is used again by the next row with the same content."""
     if ready.facts or ready.payloads:
         with transaction.atomic():
             facts, payloads = _store_texts(ready.facts, ready.payloads)
@@ -602,9 +602,9 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
             known = facts_sha is not None and payload_sha is not None
             if known:
                 row.facts_sha256 = facts_sha
-                content_ok = row_sha256(previous_sha256=previous, fields=row.chained_fields(),
-                                        payload_digest=payload_sha) == row.row_sha256
-            yield _RowChecked(row.sequence, row.row_sha256, not known or content_ok,
+            content_ok = not known or row_sha256(previous_sha256=previous, fields=row.chained_fields(),
+                                                 payload_digest=payload_sha) == row.row_sha256
+            yield _RowChecked(row.sequence, row.row_sha256, content_ok,
                               facts_sha is not None and checked.get(facts_sha, False),
                               payload_sha is not None and payloads_checked.get(payload_sha, False))
             previous = row.row_sha256

@@ -3,10 +3,11 @@ them, 32 bytes where PostgreSQL stores them.
 
 A determination named five digests (its rule version's, its facts', its payload's, the previous
 row's and its own). Written in hexadecimal they were 325 of a row's 476 bytes; as `bytea` they took
-165, and the four it keeps now 132 (the previous row's is that row's own, migration rules.0019).
-Nothing else changes: the row's hash covers the hexadecimal text as it always did, the ORM gives the
-same strings back (`Sha256Field.from_db_value`), and the facts snapshots and payloads are keyed by
-the same digests. SQLite, the embedded default, keeps them as text.
+165. It keeps two now, 66 bytes: the previous row's is that row's own (migration rules.0019), and
+the facts snapshot and payload are referred to by number, their digests kept once, with them
+(rules.0025). Nothing else changes: the row's hash covers the hexadecimal text as it always did, and
+the ORM gives the same strings back (`Sha256Field.from_db_value`). SQLite, the embedded default,
+keeps them as text.
 
 Paths that bypass the ORM convert: `field__any` with `looked_up`, COPY with `computed`.
 """

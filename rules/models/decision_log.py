@@ -5,11 +5,13 @@ removing any row breaks every hash after it (`manage.py verify_log` names the fi
 never updated or deleted: the model and its queryset refuse, and on PostgreSQL a trigger refuses
 even raw SQL.
 
-What a row would repeat is stored once and referred to by its SHA-256, which the row's hash covers:
-the facts a determination was made on (`FactsSnapshot`, packed against its kind's dictionary) and
-its payload (`Payload`: the tests, their outcomes and the values compared, the quantities and their
-methods, without the as-of date, which is a column of the row). Digests are stored as 32 bytes on PostgreSQL (`rules.digests`), and the
-previous row's hash once, as that row's own. A re-evaluation that reaches what the subject's current
+What a row would repeat is stored once, found by its SHA-256 and referred to by its number (the
+digest, which the row's hash covers, is kept once, with the text): the facts a determination was
+made on (`FactsSnapshot`, packed against its kind's dictionary) and its payload (`Payload`: the
+tests, their outcomes and the values compared, the quantities and their methods, without the as-of
+date, which is a column of the row). Digests are stored as 32 bytes on PostgreSQL (`rules.digests`),
+the previous row's hash once, as that row's own, and the status, trigger and subject kind as codes
+(`rules.codes`). A re-evaluation that reaches what the subject's current
 determination already says (same rule version, facts and payload) appends no row: the run records one
 `Confirmation` per chunk, chained in its own right and anchored to the log's head, naming the rows
 it confirmed as of its date.
