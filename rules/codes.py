@@ -81,7 +81,7 @@ class CodedField(models.CharField):
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         errors = super().check(**kwargs)
-        if self.vocabulary not in ("status", "trigger", "subject_kind"):
+        if self.vocabulary not in vocabularies():
             errors.append(checks.Error(f"{self.name}: no vocabulary named {self.vocabulary!r}", obj=self))
         return errors
 

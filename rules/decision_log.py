@@ -24,6 +24,7 @@ from .models.decision_log import (
     PAYLOAD_SCHEMA,
     chained_fields,
     confirmation_fields,
+    digests_by_number,
     payload_sha256,
     row_sha256,
     subject_named,
@@ -554,12 +555,6 @@ class _RowChecked(NamedTuple):
     payload_ok: bool
 
 
-def _digests_of(model: type[FactsSnapshot] | type[Payload], numbers: Iterable[int]) -> dict[int, str]:
-    """The digests of these stored texts, by number (one query; those not stored are left out)."""
-    wanted = sorted(set(numbers))
-    return dict(model.objects.filter(pk__in=wanted).values_list("id", "sha256")) if wanted else {}
-
-
 def _check_payloads(wanted: Iterable[str], checked: dict[str, bool], dictionaries_checked: dict[str, bool]) -> None:
     """Checks these payloads' texts against their hashes (one streamed query), unpacked against their
     dictionary, itself checked against its hash; one not stored is bad."""
@@ -593,8 +588,8 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
             checked.clear()
         if len(payloads_checked) > CHECKED_SNAPSHOTS_KEPT:
             payloads_checked.clear()
-        facts = _digests_of(FactsSnapshot, (row.facts_id for row in pending))
-        payloads = _digests_of(Payload, (row.payload_id for row in pending))
+        facts = digests_by_number(FactsSnapshot, (row.facts_id for row in pending))
+        payloads = digests_by_number(Payload, (row.payload_id for row in pending))
         _check_snapshots(set(facts.values()), checked, facts_dictionaries_checked)
         _check_payloads(set(payloads.values()), payloads_checked, dictionaries_checked)
         for row in pending:

@@ -77,7 +77,7 @@ class AppendOnlyRow(models.Model):
         raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never deleted")
 
 
-class StoredOnce(models.Model):
+class StoredOnce(AppendOnlyRow):
     """A text of the decision log stored once per distinct content, under its SHA-256: never updated
     or deleted (the rows that refer to it have their hash cover its hash)."""
 
@@ -88,15 +88,6 @@ class StoredOnce(models.Model):
 
     class Meta:
         abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never updated")
-        kwargs.setdefault("force_insert", True)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError(f"the decision log is append-only: {self.noun} are never deleted")
 
 
 class FactsDictionary(StoredOnce):
@@ -400,11 +391,16 @@ def previous_filled(rows: Iterable[Determination]) -> None:
         row.__dict__[PREVIOUS] = GENESIS_SHA256 if row.sequence == 1 else found.get(row.sequence - 1, "")
 
 
+def digests_by_number(model: type[NumberedOnce], numbers: Iterable[int]) -> dict[int, str]:
+    """The digests of these stored texts, by number (one query; those not stored are left out)."""
+    wanted = sorted(set(numbers))
+    return dict(model.objects.filter(id__any=wanted).values_list("id", "sha256")) if wanted else {}
+
+
 def facts_sha256_filled(rows: Iterable[Determination]) -> None:
     """Reads the facts snapshot's digest of each of these rows that has not got it yet, in one query."""
     rows = [row for row in rows if FACTS_SHA256 not in row.__dict__]
-    wanted = sorted({row.facts_id for row in rows})
-    found = dict(FactsSnapshot.objects.filter(id__any=wanted).values_list("id", "sha256")) if wanted else {}
+    found = digests_by_number(FactsSnapshot, (row.facts_id for row in rows))
     for row in rows:
         row.__dict__[FACTS_SHA256] = found.get(row.facts_id, "")
 
