@@ -118,7 +118,7 @@ def runs_visible(access: Access) -> QuerySet:
     return queryset.filter(Q(requested_by__membership__organisation_id=org) | Exists(chunks_done) | Exists(decided)).annotate(
         # a run made before chunks counted their organisations' subjects: the rows it appended
         visible_done=Greatest(Coalesce(Subquery(shares, output_field=IntegerField()), 0),
-                              _count(decided, "subject_ref", distinct=True)),
+                              _count(decided, "subject_id", distinct=True)),
         visible_changes=_count(_changes_shown(access, StatusChange.objects.filter(run=OuterRef("pk"), organisation=slug))),
         visible_registry_total=(
             _count(AIModel.objects.filter(**existed)) + _count(Cluster.objects.filter(**existed))

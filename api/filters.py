@@ -74,6 +74,7 @@ class DeterminationFilter(filters.FilterSet):
     as_of_after = filters.DateFilter(field_name="as_of", lookup_expr="gte")
     as_of_before = filters.DateFilter(field_name="as_of", lookup_expr="lte")
     run = IdFilter(field_name="run_id", help_text="The evaluation run's id.")
+    organisation = filters.CharFilter(field_name="subject__organisation")
     recorded_on = filters.DateFilter(
         method="filter_recorded_on",
         help_text="Determinations recorded as of exactly this date: made as of it, or made as of an earlier date and "

@@ -170,7 +170,7 @@ def reevaluate(*, chunk_size: int, as_of: str | None = None, readers: int | None
 # are packed against) and confirmations they point to (a table not in this database counts 0 bytes).
 # the index of current determinations is counted with the log: it is written with every row appended
 LOG_TABLES = ("rules_determination", "rules_payload", "rules_payloaddictionary", "rules_factssnapshot",
-              "rules_factsdictionary", "rules_confirmation",
+              "rules_factsdictionary", "rules_loggedsubject", "rules_confirmation",
               "rules_currentdetermination", "rules_determinationahead")
 
 
@@ -336,7 +336,7 @@ def compare(*, reference_run: int, other_run: int) -> dict[str, Any]:
         cursor.execute(
             f"SELECT count(*), sum(CASE WHEN a.status <> b.status THEN 1 ELSE 0 END), "
             f"sum(CASE WHEN a.payload_id <> b.payload_id THEN 1 ELSE 0 END) FROM {table} a JOIN {table} b "
-            f"ON a.subject_ref = b.subject_ref AND a.regime = b.regime WHERE a.run_id = %s AND b.run_id = %s",
+            f"ON a.subject_id = b.subject_id AND a.regime = b.regime WHERE a.run_id = %s AND b.run_id = %s",
             [reference_run, other_run])
         matched, status_differs, payload_differs = cursor.fetchone()
     same = (counts.get(reference_run) == counts.get(other_run) == matched and not status_differs and not payload_differs)

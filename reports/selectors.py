@@ -27,7 +27,7 @@ from rules.digests import shown
 from rules.engine.vocabulary import Status
 from rules.library_store import published_library
 from rules.models import Determination, EvaluationRun, FactsSnapshot, LogHead, Payload, RuleVersion, StatusChange
-from rules.models.decision_log import GENESIS_SHA256
+from rules.models.decision_log import GENESIS_SHA256, log_with_subjects_sql
 from rules.subjects import SubjectKey, parse_subject, resolve_subjects
 
 from .models import ArtifactStatus, ReportArtifact
@@ -89,7 +89,7 @@ def _latest_sequences(*, as_of: date, kind: str | None = None, subject_refs: Ite
         rows = rows.filter(subject_ref__in=refs)
     if regimes is not None:
         rows = rows.filter(regime__in=list(regimes))
-    return rows.order_by().values("subject_ref", "regime").annotate(last=Max("sequence")).values("last")
+    return rows.order_by().values("subject_id", "regime").annotate(last=Max("sequence")).values("last")
 
 
 def of_record(*, as_of: date, kind: str | None = None, status: str | None = None,
@@ -113,7 +113,7 @@ def subject_count(*, as_of: date, scope: RecordScope | None = None) -> int:
     rows = recorded_on(Determination.objects.all(), as_of=as_of)
     if scope is not None:
         rows = scope.apply(rows)
-    return rows.order_by().values("subject_ref").distinct().count()
+    return rows.order_by().values("subject_id").distinct().count()
 
 
 def _binary(field: str) -> Collate:
@@ -223,7 +223,7 @@ def iter_subjects_of_record(*, as_of: date, kind: str, quantity_prefix: str, dat
         f"WHEN {code('status', Status.INDETERMINATE)} THEN 1 "
         f"ELSE 0 END) AS severity, MAX({value}) AS value, "
         f"MAX(CASE WHEN d.status <> {code('status', Status.NOT_IN_FORCE)} THEN d.sequence END) AS recorded, MAX(d.sequence) AS last "
-        f"FROM {d} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) GROUP BY d.subject_ref) g"
+        f"FROM {log_with_subjects_sql()} d WHERE d.subject_kind = %s AND d.sequence IN ({latest_sql}) GROUP BY d.subject_ref) g"
         # OFFSET 0 keeps PostgreSQL from inlining s: the subjects are reduced before their snapshots are joined
         f"{' OFFSET 0' if vendor == 'postgresql' else ''}) s "
         f"JOIN {d} l ON l.sequence = s.last JOIN {f} f ON f.id = l.facts_id"

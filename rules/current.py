@@ -37,8 +37,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
 from .bulk_write import stored_values
-from .models import Confirmation, CurrentDetermination, Determination, DeterminationAhead, LogHead
-from .models.decision_log import horizon_today
+from .models import Confirmation, CurrentDetermination, Determination, DeterminationAhead, LoggedSubject, LogHead
+from .models.decision_log import SUBJECT_NAMES, horizon_today, log_with_subjects_sql
 
 # The order in which a (subject, regime)'s determinations are candidates for "current": first wins.
 NEWEST_FIRST = ("-as_of", "-sequence")
@@ -53,7 +53,7 @@ def _table(model: Any) -> str:
 def current_of(rows: QuerySet[Determination], *, as_of: date) -> QuerySet[Determination]:
     """The current determination, as of `as_of`, per (subject, regime) among `rows`, as one query."""
     ranked = rows.filter(as_of__lte=as_of).annotate(
-        newness=Window(RowNumber(), partition_by=[F("subject_ref"), F("regime")],
+        newness=Window(RowNumber(), partition_by=[F("subject_id"), F("regime")],
                        order_by=[F("as_of").desc(), F("sequence").desc()]),
     )
     return Determination.objects.filter(sequence__in=ranked.filter(newness=1).values("sequence"))
@@ -186,12 +186,12 @@ def advance_horizon(head: LogHead) -> date:
     today = horizon_today()
     if head.index_horizon >= today:
         return head.index_horizon
-    log, current, ahead = _table(Determination), _table(CurrentDetermination), _table(DeterminationAhead)
+    log, current, ahead = log_with_subjects_sql(), _table(CurrentDetermination), _table(DeterminationAhead)
     columns = ", ".join(_INDEX_COLUMNS)
     same_key = f"d.subject_ref = {ahead}.subject_ref AND d.regime = {ahead}.regime"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {current} ({columns}) SELECT {columns} FROM {log} WHERE sequence IN ("
+            f"INSERT INTO {current} ({columns}) SELECT {columns} FROM {log} AS logged WHERE sequence IN ("
             f"SELECT (SELECT d.sequence FROM {log} d WHERE {same_key} AND d.as_of <= %s "
             f"ORDER BY d.as_of DESC, d.sequence DESC LIMIT 1) "
             f"FROM {ahead} WHERE {ahead}.as_of <= %s)" + _INDEX_UPSERT.format(table=current), [today, today])
@@ -204,20 +204,28 @@ def advance_horizon(head: LogHead) -> date:
     return today
 
 
+def _with_subjects(columns: tuple[str, ...], rows: str) -> str:
+    """`columns` of `rows` (an alias), each under its name, the subject's values read from its subject, `s`."""
+    return ", ".join(f"s.{SUBJECT_NAMES[column]} AS {column}" if column in SUBJECT_NAMES else f"{rows}.{column}"
+                     for column in columns)
+
+
 def _newest_sql() -> str:
     """The newest row dated on or before the horizon of each (subject, regime) in the log, with the
-    index's columns, as SQL with one parameter (the horizon)."""
-    columns = ", ".join(_INDEX_COLUMNS)
-    return (f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY subject_ref, regime "
-            f"ORDER BY {NEWEST_FIRST_SQL}) AS newness FROM {_table(Determination)} WHERE as_of <= %s) AS ranked "
+    index's columns, as SQL with one parameter (the horizon): ranked by subject number, in the order
+    of `determination_latest_as_of`, and each joined to its subject once ranked."""
+    return (f"SELECT {_with_subjects(_INDEX_COLUMNS, 'ranked')} FROM (SELECT d.*, ROW_NUMBER() OVER ("
+            f"PARTITION BY subject_id, regime ORDER BY {NEWEST_FIRST_SQL}) AS newness FROM {_table(Determination)} d "
+            f"WHERE as_of <= %s) AS ranked JOIN {_table(LoggedSubject)} s ON s.id = ranked.subject_id "
             f"WHERE newness = 1")
 
 
 def _ahead_sql() -> str:
     """The earliest as-of date after the horizon of each (subject, regime) in the log, as SQL with one
     parameter (the horizon)."""
-    return (f"SELECT {', '.join(_AHEAD_COLUMNS[:3])}, MIN(as_of) FROM {_table(Determination)} WHERE as_of > %s "
-            f"GROUP BY {', '.join(_AHEAD_COLUMNS[:3])}")
+    return (f"SELECT {_with_subjects(_AHEAD_COLUMNS, 'later')} FROM (SELECT subject_id, regime, MIN(as_of) AS as_of "
+            f"FROM {_table(Determination)} WHERE as_of > %s GROUP BY subject_id, regime) AS later "
+            f"JOIN {_table(LoggedSubject)} s ON s.id = later.subject_id")
 
 
 def rebuild_index() -> int:

@@ -18,7 +18,16 @@ from . import bulk_write, snapshots
 from .current import AheadRow, IndexedRow, advance_horizon, index_appended
 from .engine import Evaluation
 from .instrumentation import FACTS_STORED, PAYLOADS_SERIALIZED, stage
-from .models import Confirmation, Determination, FactsDictionary, FactsSnapshot, LogHead, Payload, PayloadDictionary
+from .models import (
+    Confirmation,
+    Determination,
+    FactsDictionary,
+    FactsSnapshot,
+    LoggedSubject,
+    LogHead,
+    Payload,
+    PayloadDictionary,
+)
 from .models.decision_log import (
     GENESIS_SHA256,
     PAYLOAD_SCHEMA,
@@ -28,6 +37,7 @@ from .models.decision_log import (
     payload_sha256,
     row_sha256,
     subject_named,
+    subjects_filled,
     undated,
 )
 from .payloads import DictionaryKey, PayloadText, names, packed_rows, quantities, quantities_of, unpacked
@@ -306,9 +316,9 @@ class Prepared:
         return Prepared(items, self.facts, {sha: text for sha, text in self.payloads.items() if sha in wanted},
                         self.facts_numbers, self.payload_numbers)
 
-    def numbered(self) -> tuple[dict[str, int], dict[str, int]]:
-        """The number of every facts snapshot and payload the entries name, by hash, storing those not
-        stored yet (inside the caller's transaction)."""
+    def numbered(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """The number of every facts snapshot and payload the entries name, by hash, and of every
+        subject, by reference, storing those not stored yet (inside the caller's transaction)."""
         facts_numbers, payload_numbers = dict(self.facts_numbers), dict(self.payload_numbers)
         if self.facts or self.payloads:
             stored_facts, stored_payloads = _store_texts(self.facts, self.payloads)
@@ -321,7 +331,24 @@ class Prepared:
                 numbers |= numbers_of(model, unknown)
                 if unknown - numbers.keys():
                     raise ValueError(f"{model._meta.verbose_name} not stored: {sorted(unknown - numbers.keys())[0]}")
-        return facts_numbers, payload_numbers
+        return facts_numbers, payload_numbers, subjects_numbered(self.items)
+
+
+def subjects_numbered(items: Iterable[_Prepared]) -> dict[str, int]:
+    """The number of each of these rows' subjects, by reference, storing those not stored yet."""
+    subjects = {item.ref: (item.ref, item.kind, item.organisation, item.name, item.version)
+                for item in items}
+    numbers = subject_numbers(subjects)
+    if len(numbers) < len(subjects):
+        bulk_write.insert_missing(LoggedSubject, [row for ref, row in subjects.items() if ref not in numbers])
+        numbers |= subject_numbers([ref for ref in subjects if ref not in numbers])
+    return numbers
+
+
+def subject_numbers(refs: Iterable[str]) -> dict[str, int]:
+    """The numbers of those of these subjects (by reference) that are stored."""
+    wanted = list(refs)
+    return dict(LoggedSubject.objects.filter(ref__in=wanted).values_list("ref", "id")) if wanted else {}
 
 
 def prepare(entries: Iterable[Entry | Reused], *, facts: FactsHashes | None = None) -> Prepared:
@@ -355,7 +382,7 @@ def append(
     names = [field.attname for field in Determination._meta.concrete_fields]
     appended: list[AppendedRow] = []
     with transaction.atomic():
-        facts_numbers, payload_numbers = ready.numbered()
+        facts_numbers, payload_numbers, subjects_by_ref = ready.numbered()
         copy = bulk_write.has_copy()
         head = _locked_head()
         sequence, previous, now, horizon = head.sequence, head.row_sha256, timezone.now(), head.index_horizon
@@ -379,11 +406,7 @@ def append(
                 )
                 values = {
                     "sequence": sequence,
-                    "subject_kind": item.kind,
-                    "subject_ref": item.ref,
-                    "organisation": item.organisation,
-                    "subject_name": item.name,
-                    "subject_version": item.version,
+                    "subject_id": subjects_by_ref[item.ref],
                     "facts_revision": item.revision,
                     "regime": item.regime,
                     "rule_version_id": item.rule_version_id,
@@ -590,6 +613,7 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
             payloads_checked.clear()
         facts = digests_by_number(FactsSnapshot, (row.facts_id for row in pending))
         payloads = digests_by_number(Payload, (row.payload_id for row in pending))
+        subjects_filled(pending)
         _check_snapshots(set(facts.values()), checked, facts_dictionaries_checked)
         _check_payloads(set(payloads.values()), payloads_checked, dictionaries_checked)
         for row in pending:
@@ -597,8 +621,11 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
             known = facts_sha is not None and payload_sha is not None
             if known:
                 row.facts_sha256 = facts_sha
-            content_ok = not known or row_sha256(previous_sha256=previous, fields=row.chained_fields(),
-                                                 payload_digest=payload_sha) == row.row_sha256
+            if "subject_ref" not in row.__dict__:  # its subject is gone: its hash cannot be made again
+                content_ok = False
+            else:
+                content_ok = not known or row_sha256(previous_sha256=previous, fields=row.chained_fields(),
+                                                     payload_digest=payload_sha) == row.row_sha256
             yield _RowChecked(row.sequence, row.row_sha256, content_ok,
                               facts_sha is not None and checked.get(facts_sha, False),
                               payload_sha is not None and payloads_checked.get(payload_sha, False))
@@ -624,12 +651,13 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
     rows = Determination.objects.order_by("sequence")
     if head is not None:
         rows = rows.filter(sequence__lte=head.sequence)
-    # the row's own columns only: its payload is checked by its hash, and a row whose payload is gone is
-    # still read (and named)
-    rows = rows.select_related(None).only("sequence", "subject_kind", "subject_ref", "organisation", "subject_name", "subject_version",
-                     "facts_revision", "regime", "rule_version_id", "rule_version_label", "rule_hash", "as_of", "status",
-                     "tier", "deciding_test", "payload_id", "facts_id", "trigger", "requested_by_id", "run_id", "task_id",
-                     "created_at", "row_sha256")
+    # the row's own columns only: its subject's values are read by number a batch at a time
+    # (`subjects_filled`), its payload is checked by its hash, and a row whose payload or subject is
+    # gone is still read (and named)
+    rows = rows.select_related(None).only(
+        "sequence", "subject_id", "facts_revision", "regime", "rule_version_id", "rule_version_label", "rule_hash",
+        "as_of", "status", "tier", "deciding_test", "payload_id", "facts_id", "trigger", "requested_by_id", "run_id",
+        "task_id", "created_at", "row_sha256")
     for row in _with_facts_checked(rows.iterator(chunk_size=batch), facts_checked, batch=batch,
                                    payloads_checked=payloads_checked):
         if row.sequence != expected_sequence:

@@ -16,7 +16,7 @@ from .. import codes, decision_log
 from ..current import NEWEST_FIRST_SQL, current_of
 from ..engine.vocabulary import NO_OUTCOME
 from ..instrumentation import CHANGES_RECORDED, PREVIOUS_DETERMINATIONS, stage
-from ..models import Determination, EvaluationRun, FactsSnapshot, LogHead, Payload, StatusChange
+from ..models import Determination, EvaluationRun, FactsSnapshot, LoggedSubject, LogHead, Payload, StatusChange
 from ..models.runs import Trigger
 from ..payloads import texts as payload_texts
 
@@ -44,9 +44,10 @@ class PreviousRow(NamedTuple):
 
 
 # PostgreSQL's (`_previous_by_probe`): digests in hexadecimal, as the ORM gives them (`rules.digests`);
-# the facts snapshot's and the payload's read by their numbers; status and kind as codes (`rules.codes`)
-_COLUMNS = ("e.sequence, e.subject_ref, e.regime, e.status, e.rule_version_label, encode(e.rule_hash, 'hex'), e.as_of, "
-            "e.tier, e.organisation, e.subject_kind, e.subject_name, e.subject_version, e.facts_revision, "
+# the subject's, the facts snapshot's and the payload's read by their numbers; status and kind as codes
+# (`rules.codes`)
+_COLUMNS = ("e.sequence, s.ref, e.regime, e.status, e.rule_version_label, encode(e.rule_hash, 'hex'), e.as_of, "
+            "e.tier, s.organisation, s.kind, s.name, s.version, e.facts_revision, "
             "e.rule_version_id, encode(f.sha256, 'hex'), encode(p.sha256, 'hex'), e.run_id")
 
 
@@ -104,15 +105,16 @@ def _previous_by_probe(
     table's statistics say (a fresh log, or a server without autovacuum, would otherwise be read
     through the wrong index); the first row in `rules.current`'s order."""
     ordered = sorted(keys)
-    table, facts, payloads = (connection.ops.quote_name(model._meta.db_table)
-                              for model in (Determination, FactsSnapshot, Payload))
+    table, subjects, facts, payloads = (connection.ops.quote_name(model._meta.db_table)
+                                        for model in (Determination, LoggedSubject, FactsSnapshot, Payload))
     sql = f"""
         SELECT d.*
         FROM unnest(%s::varchar[], %s::varchar[]) AS k(subject_ref, regime)
+        JOIN {subjects} AS s ON s.ref = k.subject_ref
         CROSS JOIN LATERAL (
             SELECT {_COLUMNS}
             FROM {table} AS e JOIN {facts} AS f ON f.id = e.facts_id JOIN {payloads} AS p ON p.id = e.payload_id
-            WHERE e.subject_ref = k.subject_ref AND e.regime = k.regime
+            WHERE e.subject_id = s.id AND e.regime = k.regime
               AND e.as_of <= %s AND e.sequence > %s AND e.run_id IS DISTINCT FROM %s
               AND (%s::bigint IS NULL OR e.run_id = %s::bigint)
               AND (%s::bigint IS NULL OR e.sequence <= %s::bigint)

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.services
 
 REGIMES = 6
 AS_OF = "2026-03-01"
+# a subject's number in the log, by its reference (the one parameter)
+SUBJECT_ID = "SELECT id FROM rules_loggedsubject WHERE ref = %s"
 
 
 @dataclass
@@ -107,8 +109,8 @@ def test_a_run_survives_postgresql_restarting_in_its_middle(stack):
     status, done, total = stack.query(f"SELECT status, done, total FROM {table(EvaluationRun)} WHERE id = %s", run_id)[0]
     assert (status, done, total) == ("finished", subjects, subjects)
     per_subject_and_regime = stack.query(
-        f"SELECT subject_ref, regime, count(*) FROM {table(Determination)} WHERE run_id = %s "
-        "GROUP BY subject_ref, regime", run_id)
+        f"SELECT subject_id, regime, count(*) FROM {table(Determination)} WHERE run_id = %s "
+        "GROUP BY subject_id, regime", run_id)
     assert len(per_subject_and_regime) == subjects * REGIMES
     assert {count for _, _, count in per_subject_and_regime} == {1}, "a determination was written twice"
     log = stack.registry.log_text(tail=None)
@@ -163,9 +165,9 @@ def test_api_submissions_while_redis_is_down_are_kept_and_evaluated_once_it_is_b
              what="the outbox to empty", timeout=300)
     for ref in refs:
         regimes = stack.query(f"SELECT regime, max(facts_revision) FROM {table(Determination)} "
-                              "WHERE subject_ref = %s GROUP BY regime", ref)
+                              f"WHERE subject_id = ({SUBJECT_ID}) GROUP BY regime", ref)
         assert len(regimes) == REGIMES, ref
-    latest = stack.query(f"SELECT facts_revision, status FROM {table(Determination)} WHERE subject_ref = %s "
+    latest = stack.query(f"SELECT facts_revision, status FROM {table(Determination)} WHERE subject_id = ({SUBJECT_ID}) "
                          "AND regime = 'us-ca-sb53' ORDER BY sequence DESC LIMIT 1", "model:org-0/Model-0@1")[0]
     assert latest == (2, code("status", "covered"))  # the revision made while Redis was down, evaluated
     verified = stack.registry.manage("verify_log", "--no-progress")

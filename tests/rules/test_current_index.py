@@ -280,8 +280,11 @@ def test_the_migration_sets_the_horizon_past_every_entry_of_the_index_it_finds()
     executor.migrate([("rules", "0014_runs_record_their_engine")])
     with connection.cursor() as cursor:  # the index as it was kept then: the newest row, whatever its date
         cursor.execute("DELETE FROM rules_currentdetermination")
-        cursor.execute(f"INSERT INTO rules_currentdetermination ({', '.join(rules.current._INDEX_COLUMNS)}) "
-                       f"{rules.current._newest_sql()}", [FURTHER])
+        columns = ", ".join(rules.current._INDEX_COLUMNS)  # read from the log's own columns then
+        cursor.execute(f"INSERT INTO rules_currentdetermination ({columns}) SELECT {columns} FROM ("
+                       f"SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY subject_ref, regime "
+                       f"ORDER BY {rules.current.NEWEST_FIRST_SQL}) AS newness FROM rules_determination "
+                       f"WHERE as_of <= %s) AS ranked WHERE newness = 1", [FURTHER])
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())

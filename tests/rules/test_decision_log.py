@@ -247,9 +247,17 @@ def test_a_row_altered_by_sql_makes_verify_log_name_it(logged):
 
 
 @sqlite_only
-@pytest.mark.parametrize("column", ["organisation", "subject_name", "rule_version_label", "row_sha256"])
+@pytest.mark.parametrize("column", ["rule_version_label", "row_sha256"])
 def test_any_altered_column_breaks_the_chain(logged, column):
     tamper(f"UPDATE rules_determination SET {column} = {column} || 'x' WHERE sequence = 7",
+           table="rules_determination", where="sequence = 7")
+    assert "broken at row 7" in str(verify_log_failure())
+
+
+@sqlite_only
+def test_a_row_pointed_at_another_subject_breaks_the_chain(logged):
+    other = next(row.subject_id for row in logged if row.subject_id != logged[6].subject_id)
+    tamper("UPDATE rules_determination SET subject_id = %s WHERE sequence = 7", [other],
            table="rules_determination", where="sequence = 7")
     assert "broken at row 7" in str(verify_log_failure())
 
