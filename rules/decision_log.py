@@ -571,11 +571,12 @@ class _RowChecked(NamedTuple):
 
     sequence: int
     row_sha256: str
-    # False when the row's hash does not match its content (not known, and True, when a text it
-    # refers to is gone: that is reported as such)
+    # False when the row's hash does not match its content (not known, and True, when a text or the
+    # subject it refers to is gone: that is reported as such)
     content_ok: bool
     facts_ok: bool
     payload_ok: bool
+    subject_ok: bool = True
 
 
 def _check_payloads(wanted: Iterable[str], checked: dict[str, bool], dictionaries_checked: dict[str, bool]) -> None:
@@ -621,14 +622,12 @@ def _with_facts_checked(rows: Iterator[Determination], checked: dict[str, bool],
             known = facts_sha is not None and payload_sha is not None
             if known:
                 row.facts_sha256 = facts_sha
-            if "subject_ref" not in row.__dict__:  # its subject is gone: its hash cannot be made again
-                content_ok = False
-            else:
-                content_ok = not known or row_sha256(previous_sha256=previous, fields=row.chained_fields(),
-                                                     payload_digest=payload_sha) == row.row_sha256
+            subject_ok = "subject_ref" in row.__dict__  # else its subject is gone (`subjects_filled`)
+            content_ok = not known or not subject_ok or row_sha256(
+                previous_sha256=previous, fields=row.chained_fields(), payload_digest=payload_sha) == row.row_sha256
             yield _RowChecked(row.sequence, row.row_sha256, content_ok,
                               facts_sha is not None and checked.get(facts_sha, False),
-                              payload_sha is not None and payloads_checked.get(payload_sha, False))
+                              payload_sha is not None and payloads_checked.get(payload_sha, False), subject_ok)
             previous = row.row_sha256
         pending.clear()
 
@@ -662,6 +661,8 @@ def verify_chain(*, progress: Callable[[int], None] | None = None, batch: int = 
                                    payloads_checked=payloads_checked):
         if row.sequence != expected_sequence:
             return ChainReport(checked, row.sequence, f"row {expected_sequence} is missing (found {row.sequence} next)")
+        if not row.subject_ok:
+            return ChainReport(checked, row.sequence, "its subject is missing: the row's hash cannot be made again")
         if not row.content_ok:
             return ChainReport(checked, row.sequence, "content does not match its row_sha256 (hashed on the row before "
                                                       "it): the row, or the hash of the row before it, was altered")

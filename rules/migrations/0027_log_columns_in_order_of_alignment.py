@@ -1,4 +1,4 @@
-"""The decision log's columns in the order of their alignment, on PostgreSQL: 16 bytes less a row.
+"""The decision log's columns in the order of their alignment, on PostgreSQL: about 18 bytes less a row.
 
 PostgreSQL lays a row's columns out in the table's order and pads each fixed-width one to its
 alignment: a `bigint` or `timestamptz` after a text starts on the next multiple of 8, a `date` or
