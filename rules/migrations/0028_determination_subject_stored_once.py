@@ -5,7 +5,8 @@ organisation's rows are found through its subjects (`LoggedSubject.organisation`
 log's own index by organisation goes. The rows' hashes cover the subject's values as before.
 
 On PostgreSQL the migration's own SQL moves the log's references, with the log's append-only trigger
-suspended for that one statement, and makes the table again in the order of its columns' alignment
+suspended for that one statement, refuses changes to the subjects by a trigger as it does the log's
+texts', and makes the table again in the order of its columns' alignment
 (`rules.0027`), which also drops the removed columns' bytes from its rows. On SQLite the table is
 remade. On both, the log's once-per-run trigger (rules.0022) is made again to find a run's earlier
 row of a subject by its number."""
@@ -95,6 +96,9 @@ def forwards_postgresql(schema_editor) -> None:
     execute(f"ALTER TABLE {LOG} ADD CONSTRAINT {LOG}_subject_id_fk FOREIGN KEY (subject_id) "
             f"REFERENCES {SUBJECTS} (id) DEFERRABLE INITIALLY DEFERRED")
     execute(POSTGRESQL_TRIGGER, None)
+    # a subject, like the log's texts, is never updated or deleted, even by raw SQL (rules.0010's function)
+    execute(f"CREATE TRIGGER {SUBJECTS}_append_only BEFORE UPDATE OR DELETE ON {SUBJECTS} "
+            f"FOR EACH ROW EXECUTE FUNCTION rules_append_only()")
     # one rewrite: the removed columns' bytes gone, the new one in its place, the indexes made compact
     aligned.made_again_in_order_of_alignment(schema_editor, LOG, order_by="sequence")
     execute(f"CREATE INDEX determination_latest_as_of ON {LOG} (subject_id, regime, as_of DESC, sequence DESC)")
@@ -102,6 +106,7 @@ def forwards_postgresql(schema_editor) -> None:
 
 def backwards_postgresql(schema_editor) -> None:
     execute = schema_editor.execute
+    execute(f"DROP TRIGGER IF EXISTS {SUBJECTS}_append_only ON {SUBJECTS}")
     execute(f"ALTER TABLE {LOG} " + ", ".join(f"ADD COLUMN {column} {DEFINITIONS[column]}" for column, _ in COLUMNS))
     numbered._log_updated(schema_editor, f"UPDATE {LOG} d SET " + ", ".join(f"{column} = s.{own}" for column, own in COLUMNS)
                           + f" FROM {SUBJECTS} s WHERE s.id = d.subject_id")

@@ -69,6 +69,22 @@ def test_lookups_values_and_orderings_read_the_subjects_values(refs):
     assert (row.subject_ref, row.organisation) == (ref, organisation)
 
 
+def suspended() -> None:
+    """On PostgreSQL, the subjects' append-only trigger suspended for the test's transaction, as
+    someone with the database's owner could: what the tests below alter, `verify_log` must find."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE rules_loggedsubject DISABLE TRIGGER rules_loggedsubject_append_only")
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's trigger")
+def test_the_database_refuses_to_change_or_remove_a_subject(refs):
+    for statement in ("UPDATE rules_loggedsubject SET name = 'renamed'", "DELETE FROM rules_loggedsubject"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+
+
 @pytest.mark.django_db
 def test_a_subject_is_never_changed_or_removed(refs):
     subject = LoggedSubject.objects.first()
@@ -87,6 +103,7 @@ def test_the_rows_hash_covers_its_subjects_values(refs, column):
     assert verify_chain().ok
     model = Determination.objects.filter(subject_kind="model").order_by("sequence").first()
     altered = "kind = CASE kind WHEN 2 THEN 1 ELSE 2 END" if column == "kind" else f"{column} = {column} || '-altered'"
+    suspended()
     tamper(f"UPDATE rules_loggedsubject SET {altered} WHERE id = {model.subject_id}",
            table="rules_loggedsubject", where=f"id = {model.subject_id}")
     report = verify_chain()  # broken at the first row naming the subject
@@ -144,6 +161,7 @@ def test_the_migration_moves_a_stored_log_to_subjects_and_back_and_the_chain_sti
 def test_a_row_whose_subject_is_gone_breaks_the_chain(refs):
     model = Determination.objects.filter(subject_kind="model").order_by("sequence").first()
     columns = "id, ref, kind, organisation, name, version"
+    suspended()
     with connection.cursor() as cursor:  # the reference is checked at commit: the subject is put back before
         cursor.execute(f"SELECT {columns} FROM rules_loggedsubject WHERE id = %s", [model.subject_id])
         subject = cursor.fetchone()
