@@ -12,6 +12,7 @@ import orjson
 import zstandard
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from . import bulk_write, snapshots
@@ -234,22 +235,23 @@ def _store_texts(facts: dict[str, FactsText], payloads: dict[str, PayloadText]) 
             _stored_numbered(Payload, payloads, packed_rows)
 
 
-def _stored_numbered(model: type[FactsSnapshot] | type[Payload], texts: dict[str, Any],
-                     packed: Callable[[dict[str, Any]], list[tuple[Any, ...]]]) -> dict[str, int]:
-    """Each of these texts stored (asked on every database: only those not stored yet are packed), and its number by hash."""
-    if not texts:
+def _stored_numbered(model: type[Model], items: dict[str, Any], rows: Callable[[dict[str, Any]], list[tuple[Any, ...]]],
+                     *, key: str = "sha256") -> dict[str, int]:
+    """Each of these stored (asked on every database: only those not stored yet are made into `rows`),
+    and its number by `key` (a text's hash, a subject's reference)."""
+    if not items:
         return {}
-    numbers = numbers_of(model, texts)
-    if len(numbers) < len(texts):
-        bulk_write.insert_missing(model, packed({sha: text for sha, text in texts.items() if sha not in numbers}))
-        numbers |= numbers_of(model, [sha for sha in texts if sha not in numbers])
+    numbers = numbers_of(model, items, key=key)
+    if len(numbers) < len(items):
+        bulk_write.insert_missing(model, rows({found: item for found, item in items.items() if found not in numbers}))
+        numbers |= numbers_of(model, [found for found in items if found not in numbers], key=key)
     return numbers
 
 
-def numbers_of(model: type[FactsSnapshot] | type[Payload], shas: Iterable[str]) -> dict[str, int]:
-    """The numbers of those of these texts (by hash) that are stored."""
-    wanted = list(shas)
-    return dict(model.objects.filter(sha256__any=wanted).values_list("sha256", "id")) if wanted else {}
+def numbers_of(model: type[Model], keys: Iterable[str], *, key: str = "sha256") -> dict[str, int]:
+    """The numbers of those of these (by `key`: a text's hash, a subject's reference) that are stored."""
+    wanted = list(keys)
+    return dict(model.objects.filter(**{f"{key}__any": wanted}).values_list(key, "id")) if wanted else {}
 
 
 def store_facts(ready: Prepared) -> None:
@@ -336,19 +338,8 @@ class Prepared:
 
 def subjects_numbered(items: Iterable[_Prepared]) -> dict[str, int]:
     """The number of each of these rows' subjects, by reference, storing those not stored yet."""
-    subjects = {item.ref: (item.ref, item.kind, item.organisation, item.name, item.version)
-                for item in items}
-    numbers = subject_numbers(subjects)
-    if len(numbers) < len(subjects):
-        bulk_write.insert_missing(LoggedSubject, [row for ref, row in subjects.items() if ref not in numbers])
-        numbers |= subject_numbers([ref for ref in subjects if ref not in numbers])
-    return numbers
-
-
-def subject_numbers(refs: Iterable[str]) -> dict[str, int]:
-    """The numbers of those of these subjects (by reference) that are stored."""
-    wanted = list(refs)
-    return dict(LoggedSubject.objects.filter(ref__in=wanted).values_list("ref", "id")) if wanted else {}
+    subjects = {item.ref: (item.ref, item.kind, item.organisation, item.name, item.version) for item in items}
+    return _stored_numbered(LoggedSubject, subjects, lambda missing: list(missing.values()), key="ref")
 
 
 def prepare(entries: Iterable[Entry | Reused], *, facts: FactsHashes | None = None) -> Prepared:
