@@ -14,17 +14,32 @@ from django.db import IntegrityError, transaction
 log = logging.getLogger(__name__)
 
 
-def refresh_after_run(*, run_id: int) -> int:
-    from rules.models import Determination, EvaluationRun
+def refreshed_subjects(run: Any) -> list[str] | None:
+    """The subjects whose states a finished run brings up to date: those it appended a determination
+    for (one it only confirmed has not changed), or None, every subject, for the nightly run and for a
+    run of the whole registry that appended determinations for at least half of its subjects (a first
+    run, a rule version published). Refreshing every subject then costs what refreshing those would,
+    without a list of most of the registry's references in each of its queries; the others' states
+    are brought up to date as of today too, as the nightly run would."""
+    from rules.models import Determination, LoggedSubject
     from rules.models.runs import Trigger
+
+    if run.subjects is None and run.kind == Trigger.SCHEDULE:
+        return None
+    appended = LoggedSubject.objects.filter(id__in=Determination.objects.filter(run=run).values("subject_id"))
+    if run.subjects is None and run.total and 2 * appended.count() >= run.total:
+        return None
+    return sorted(appended.values_list("ref", flat=True))
+
+
+def refresh_after_run(*, run_id: int) -> int:
+    from rules.models import EvaluationRun
     from rules.services.chunks import today
 
     from .services import refresh_states
 
     run = EvaluationRun.objects.get(pk=run_id)
-    whole_registry = run.subjects is None and run.kind == Trigger.SCHEDULE
-    refs = None if whole_registry else sorted(
-        set(Determination.objects.filter(run=run).values_list("subject_ref", flat=True)))
+    refs = refreshed_subjects(run)
     if refs == []:
         return 0
     try:

@@ -19,6 +19,7 @@ from obligations.models import (
 )
 from obligations.services import declared_obligations, obligations_as_of, refresh_states
 from registry.models import AIModel, Organisation
+from rules.models import Determination
 from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, submit
@@ -295,6 +296,54 @@ def test_the_nightly_run_moves_due_to_overdue_when_no_determination_changed(djan
     assert state.status == "overdue"
     change = ObligationStatusChange.objects.get(run=run, obligation="art-52-1-notification")
     assert (change.from_status, change.to_status) == ("due", "overdue")
+
+
+def frontier_lab(names: tuple[str, ...], **fields) -> None:
+    """acme with a frontier model of each name, as `frontier` makes Frontier-1 (fields override them all)."""
+    record = {"training_compute_ops": 2e26, "training_completed_on": "2026-03-01", "released_on": "2026-04-01",
+              **fields}
+    submit(organisations=[OrganisationRecordFactory(slug="acme", name="Acme AI")],
+           models=[ModelRecordFactory(organisation="acme", name=name, **record) for name in names])
+
+
+@pytest.mark.parametrize(("revised", "refreshed_everyone"), [(("F1", "F2", "F3"), True), (("F1",), False)])
+def test_a_whole_registry_run_that_appended_for_most_subjects_refreshes_everyone(
+        django_capture_on_commit_callbacks, monkeypatch, revised, refreshed_everyone):
+    """A requested run of the whole registry refreshes the subjects it appended a determination for;
+    when they are at least half of its subjects it refreshes every subject's states, as the nightly
+    run does (here F5, whose determination it only confirmed, moves from due to overdue with the
+    date), and its reads name no subject."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from obligations.receivers import refresh_after_run
+    from rules.services import chunks
+
+    names = ("F1", "F2", "F3", "F4", "F5")
+    frontier_lab(names)
+    monkeypatch.setattr(chunks, "today", lambda: date(2026, 3, 15))
+    with django_capture_on_commit_callbacks(execute=True):
+        evaluate(date(2026, 3, 15), kind=Trigger.SCHEDULE)
+    untouched = "model:acme/F5@1"
+    state = ObligationState.objects.get(subject_ref=untouched, obligation="art-52-1-notification")
+    assert state.status == "due"
+    frontier_lab(revised, training_compute_ops=3e26)  # the revised models' determinations change; F5's do not
+    monkeypatch.setattr(chunks, "today", lambda: date(2026, 3, 16))
+    run = evaluate(date(2026, 3, 16))  # the finish's refresh is run below, its queries captured
+    appended = set(Determination.objects.filter(run=run).values_list("subject_ref", flat=True))
+    assert appended == {f"model:acme/{name}@1" for name in revised} | {"organisation:acme"}
+    assert run.total == len(names) + 1
+    with CaptureQueriesContext(connection) as queries:
+        refresh_after_run(run_id=run.pk)
+    state.refresh_from_db()
+    assert state.status == ("overdue" if refreshed_everyone else "due")
+    assert ObligationStatusChange.objects.filter(run=run, subject_ref=untouched).exists() == refreshed_everyone
+    for name in revised:  # each revised model's states were brought up to date either way
+        assert ObligationState.objects.get(subject_ref=f"model:acme/{name}@1",
+                                           obligation="art-52-1-notification").status == "overdue"
+    named = [query["sql"] for query in queries.captured_queries  # reads scoped by reference (writes name them)
+             if query["sql"].lstrip().upper().startswith("SELECT") and "model:acme/F" in query["sql"]]
+    assert bool(named) != refreshed_everyone
 
 
 def test_declared_obligations_name_what_a_fulfilment_may_name():
