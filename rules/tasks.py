@@ -95,3 +95,18 @@ def pending_sweep(self, min_age_seconds: float = 5) -> int:
         run_start.apply_async(args=[run_id], retry=False)
     return len(ids)
 
+
+
+@shared_task(**RETRY)
+def rebuild_log_indexes() -> list[str]:
+    """The decision log's indexes larger than `DECISION_LOG_INDEX_REBUILD_PERCENT` of their compact size,
+    rebuilt concurrently on PostgreSQL (`rules.log_indexes`); returns their names."""
+    from django.conf import settings
+
+    from .log_indexes import RebuildInProgress, rebuild_split_indexes
+
+    try:
+        _sizes, rebuilt = rebuild_split_indexes(ratio=settings.DECISION_LOG_INDEX_REBUILD_PERCENT / 100)
+    except RebuildInProgress:
+        return []  # the other process's rebuild covers this day
+    return [index.name for index in rebuilt]

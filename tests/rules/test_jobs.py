@@ -20,7 +20,8 @@ from rules.models import Determination, EvaluationRun, PendingEvaluation
 from rules.models.runs import RunStatus, Trigger
 from tests.rules.conftest import submit_registry
 
-RULES_TASKS = [tasks.evaluate_pending, tasks.evaluate_outbox, tasks.run_chunk, tasks.run_start, tasks.reevaluate_registry, tasks.pending_sweep]
+RULES_TASKS = [tasks.evaluate_pending, tasks.evaluate_outbox, tasks.run_chunk, tasks.run_start, tasks.reevaluate_registry, tasks.pending_sweep,
+              tasks.rebuild_log_indexes]
 
 
 def test_celery_speaks_json_only_and_acknowledges_late():
