@@ -24,20 +24,24 @@ def _progress(message: str) -> None:
 
 
 def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int, chunk_size: int,
-                  seed: int = 1, anew: bool = False) -> dict[str, Any]:
+                  seed: int = 1, anew: bool = False, index_upkeep: bool = True) -> dict[str, Any]:
     """`runs` full re-evaluations as of `start`, `start + step_days`, ...; before each after the first,
     `changes_per_run` models get a new revision with ten times their training compute, so some runs
     find status changes and most determinations repeat the subject's earlier one: confirmed, or with
-    `anew` appended again."""
+    `anew` appended again. With `index_upkeep`, after each run the log's indexes split past
+    DECISION_LOG_INDEX_REBUILD_PERCENT of their compact size are rebuilt, as the daily beat entry
+    does after each nightly run (PostgreSQL)."""
     import random
     import resource
 
+    from django.conf import settings
     from django.db import connection
     from django.db.models import Sum
 
     from registry.models import AIModel, ModelRevision
     from registry.services import record_save
     from rules import services
+    from rules.log_indexes import rebuild_split_indexes
     from rules.models import Confirmation, Determination
     from rules.models.runs import Trigger
 
@@ -65,13 +69,27 @@ def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int
         rows = Determination.objects.filter(run=run).count()
         confirmed = Confirmation.objects.filter(run=run).aggregate(n=Sum("count"))["n"] or 0
         peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        run_seconds = run_clock.seconds
+        upkeep: dict[str, Any] = {}
+        if index_upkeep and connection.vendor == "postgresql":
+            upkeep_clock = Stopwatch()
+            _sizes, rebuilt = rebuild_split_indexes(ratio=settings.DECISION_LOG_INDEX_REBUILD_PERCENT / 100)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_total_relation_size(%s)", [Determination._meta.db_table])
+                table_bytes = cursor.fetchone()[0]
+            upkeep = {"indexes_rebuilt": [index.name for index in rebuilt],
+                      "index_upkeep_seconds": round(upkeep_clock.seconds, 2),
+                      "log_table_bytes_per_row": round(table_bytes / Determination.objects.count(), 1)}
         per_run.append({"as_of": as_of.isoformat(), "determinations": rows, "confirmed": confirmed,
                         "revised_models": revised, "peak_rss_mb": peak_mb,
-                        "changes": run.changes_count, "seconds": round(run_clock.seconds, 2),
-                        "determinations_per_second": rate(rows, run_clock.seconds)})
+                        "changes": run.changes_count, "seconds": round(run_seconds, 2),
+                        "determinations_per_second": rate(rows, run_seconds), **upkeep})
+        upkept = (f"; indexes rebuilt: {', '.join(upkeep['indexes_rebuilt']) or 'none'} "
+                  f"({upkeep['index_upkeep_seconds']:.0f} s), {upkeep['log_table_bytes_per_row']} bytes a row"
+                  if upkeep else "")
         _progress(f"  history: run {index + 1} of {runs} as of {as_of}: {rows:,} determinations appended, "
                   f"{confirmed:,} confirmed, "
-                  f"{run.changes_count:,} changes, {run_clock.seconds:.0f} s, peak memory {peak_mb:,.0f} MB")
+                  f"{run.changes_count:,} changes, {run_seconds:.0f} s, peak memory {peak_mb:,.0f} MB{upkept}")
     log_rows = Determination.objects.count()
     log_bytes = None
     if connection.vendor == "postgresql":
@@ -79,7 +97,9 @@ def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int
             cursor.execute("ANALYZE")
             cursor.execute("SELECT pg_total_relation_size(%s)", [Determination._meta.db_table])
             log_bytes = cursor.fetchone()[0]
-    return {"runs": per_run, "log_rows": log_rows, "log_bytes": log_bytes, "seconds": round(clock.seconds, 2)}
+    return {"runs": per_run, "log_rows": log_rows, "log_bytes": log_bytes,
+            "log_bytes_per_row": round(log_bytes / log_rows, 1) if log_bytes and log_rows else None,
+            "index_upkeep": index_upkeep, "seconds": round(clock.seconds, 2)}
 
 
 def vacuum_database() -> bool:

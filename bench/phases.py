@@ -491,12 +491,12 @@ def api_token(*, organisation: str) -> dict[str, Any]:
 
 @phase
 def history(*, runs: int, start: str, step_days: int, changes_per_run: int, chunk_size: int,
-            seed: int = 1, anew: bool = False) -> dict[str, Any]:
+            seed: int = 1, anew: bool = False, index_upkeep: bool = True) -> dict[str, Any]:
     """A year's decision log: many full runs over dated as-of dates, some with changes."""
     from .pages import build_history
 
     return build_history(runs=runs, start=start, step_days=step_days, changes_per_run=changes_per_run,
-                         chunk_size=chunk_size, seed=seed, anew=anew)
+                         chunk_size=chunk_size, seed=seed, anew=anew, index_upkeep=index_upkeep)
 
 
 @phase

@@ -44,6 +44,7 @@ class Options:
     history_step_days: int = 30
     history_changes: int = 200
     history_anew: bool = False  # the history runs append every determination, none confirmed
+    history_index_upkeep: bool = True  # after each history run, the log's indexes upkept as the daily task does
     pages: bool = False  # time each workspace page and API list
     pages_samples: int = 20
     pages_vacuum: bool = False  # VACUUM (ANALYZE) before timing the pages, as autovacuum leaves a database
@@ -173,7 +174,7 @@ def _year_scale(options: Options, env: dict[str, str], result: dict[str, Any], s
         result["history"] = run_phase("history", {
             "runs": options.history_runs, "start": options.history_start, "step_days": options.history_step_days,
             "changes_per_run": options.history_changes, "chunk_size": options.chunk_size, "seed": options.seed,
-            "anew": options.history_anew,
+            "anew": options.history_anew, "index_upkeep": options.history_index_upkeep,
         }, env=env)
         say(f"  the log holds {result['history']['log_rows']:,} rows")
     if options.pages:

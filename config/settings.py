@@ -275,7 +275,7 @@ RUN_READER_PROCESSES = env_int("RUN_READER_PROCESSES", os.cpu_count() or 1, mini
 # The daily "Decision log: indexes rebuilt when split past their compact size" (`rules.log_indexes`):
 # on PostgreSQL, an index of the log larger than this percentage of the size a fresh build of its
 # entries would have is rebuilt with REINDEX INDEX CONCURRENTLY.
-DECISION_LOG_INDEX_REBUILD_PERCENT = env_int("DECISION_LOG_INDEX_REBUILD_PERCENT", 125, minimum=100)
+DECISION_LOG_INDEX_REBUILD_PERCENT = env_int("DECISION_LOG_INDEX_REBUILD_PERCENT", 120, minimum=100)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",

@@ -118,6 +118,14 @@ def test_the_bench_command_builds_a_history_and_times_every_page_and_filter():
     assert first["determinations"] == second["determinations"] + second["confirmed"] >= result["generate"]["subjects"] * 6
     assert (first["confirmed"], second["revised_models"]) == (0, 3) and 0 < second["determinations"] < first["determinations"]
     assert history["log_rows"] >= first["determinations"] + second["determinations"]
+    # after each run the log's indexes are upkept as the daily task does, on PostgreSQL
+    assert history["index_upkeep"] is True
+    if POSTGRESQL:
+        assert all(isinstance(run["indexes_rebuilt"], list) and run["log_table_bytes_per_row"] > 0
+                   for run in history["runs"])
+        assert history["log_bytes_per_row"] > 0
+    else:
+        assert not any("indexes_rebuilt" in run for run in history["runs"])
     pages = result["pages"]
     for name in ("dashboard", "models list", "clusters list", "determinations list", "subject page (model)",
                  "subject page (cluster)", "API models list", "API determinations list"):
