@@ -12,10 +12,11 @@ rebuilt when split past their compact size" runs it (`rules.tasks.rebuild_log_in
 The compact size is worked out from the catalog, as a build would fill the pages (`fillfactor`, 90
 a leaf page by default): an index's entries are counted by `ANALYZE` (a sample of the table), each
 the width of its columns aligned as PostgreSQL aligns them. That is exact for entries of fixed width
-and distinct keys, as every index of the log that carries the row's sequence has. An index whose keys
-repeat keeps them once with a list of rows (deduplication), which the estimate does not count: such an
-index reads as smaller than compact and is left alone. An index with a column of variable width is not
-estimated, nor rebuilt.
+and distinct keys; a column of variable width (the regime's) counts its average width in the table
+(`pg_stats`), within 1 % of a build for `determination_latest_as_of` (BENCHMARKS.md). An index whose
+keys repeat keeps them once with a list of rows (deduplication), which the estimate does not count:
+such an index reads as smaller than compact and is left alone. An index with a column of variable
+width under a condition is not estimated, nor rebuilt: the table's average is not its entries'.
 
 SQLite rebuilds nothing: its log is the embedded default's, small, and `VACUUM` compacts the whole file.
 """
@@ -160,11 +161,12 @@ def _fillfactor(options: list[str] | None) -> int:
 
 def rebuild_split_indexes(*, ratio: float, table: str | None = None, dry_run: bool = False,
                           progress: Callable[[str], None] | None = None) -> tuple[list[IndexSize], list[Rebuilt]]:
-    """The indexes of `table` (the decision log's by default) and those among them rebuilt (`progress`
-    told the name of each once it is), one at a time with `REINDEX INDEX CONCURRENTLY`, because they were larger than `ratio` times their compact
-    size (none with `dry_run`). A rebuild that failed half-way leaves an invalid copy (`..._ccnew`):
-    it is dropped first. Nothing is done on SQLite; `RebuildInProgress` while another process holds
-    the rebuild's lock. Must run outside a transaction (autocommit), as a Celery task or a command does."""
+    """The indexes of `table` (the decision log's by default), and those among them rebuilt because
+    they were larger than `ratio` times their compact size (none with `dry_run`), one at a time with
+    `REINDEX INDEX CONCURRENTLY`, `progress` told the name of each once it is. A rebuild that failed
+    half-way leaves an invalid copy (`..._ccnew`): it is dropped first. Nothing is done on SQLite;
+    `RebuildInProgress` while another process holds the rebuild's lock. Must run outside a
+    transaction (autocommit), as a Celery task or a command does."""
     if connection.vendor != "postgresql":
         return [], []
     if connection.in_atomic_block:

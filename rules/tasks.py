@@ -96,7 +96,6 @@ def pending_sweep(self, min_age_seconds: float = 5) -> int:
     return len(ids)
 
 
-
 @shared_task(**RETRY)
 def rebuild_log_indexes() -> list[str]:
     """The decision log's indexes larger than `DECISION_LOG_INDEX_REBUILD_PERCENT` of their compact size,
