@@ -74,12 +74,9 @@ def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int
         if index_upkeep and connection.vendor == "postgresql":
             upkeep_clock = Stopwatch()
             _sizes, rebuilt = rebuild_split_indexes(ratio=settings.DECISION_LOG_INDEX_REBUILD_PERCENT / 100)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_total_relation_size(%s)", [Determination._meta.db_table])
-                table_bytes = cursor.fetchone()[0]
             upkeep = {"indexes_rebuilt": [index.name for index in rebuilt],
                       "index_upkeep_seconds": round(upkeep_clock.seconds, 2),
-                      "log_table_bytes_per_row": round(table_bytes / Determination.objects.count(), 1)}
+                      "log_table_bytes_per_row": round(_log_table_bytes() / Determination.objects.count(), 1)}
         per_run.append({"as_of": as_of.isoformat(), "determinations": rows, "confirmed": confirmed,
                         "revised_models": revised, "peak_rss_mb": peak_mb,
                         "changes": run.changes_count, "seconds": round(run_seconds, 2),
@@ -95,11 +92,21 @@ def build_history(*, runs: int, start: str, step_days: int, changes_per_run: int
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-            cursor.execute("SELECT pg_total_relation_size(%s)", [Determination._meta.db_table])
-            log_bytes = cursor.fetchone()[0]
+        log_bytes = _log_table_bytes()
     return {"runs": per_run, "log_rows": log_rows, "log_bytes": log_bytes,
             "log_bytes_per_row": round(log_bytes / log_rows, 1) if log_bytes and log_rows else None,
             "index_upkeep": index_upkeep, "seconds": round(clock.seconds, 2)}
+
+
+def _log_table_bytes() -> int:
+    """The determinations' table with its indexes and TOAST, in bytes (PostgreSQL)."""
+    from django.db import connection
+
+    from rules.models import Determination
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size(%s)", [Determination._meta.db_table])
+        return cursor.fetchone()[0]
 
 
 def vacuum_database() -> bool:

@@ -63,6 +63,10 @@ class IndexSize:
     def ratio(self) -> float | None:
         return self.size_bytes / self.compact_bytes if self.compact_bytes else None
 
+    def due(self, ratio: float) -> bool:
+        """Larger than `ratio` times its compact size: to be rebuilt (never when not estimated)."""
+        return self.ratio is not None and self.ratio > ratio
+
 
 @dataclass(frozen=True)
 class Rebuilt:
@@ -179,7 +183,7 @@ def rebuild_split_indexes(*, ratio: float, table: str | None = None, dry_run: bo
         try:
             _drop_invalid_copies(cursor, table)
             sizes = index_sizes(table)
-            chosen = [size for size in sizes if size.ratio is not None and size.ratio > ratio]
+            chosen = [size for size in sizes if size.due(ratio)]
             rebuilt = []
             for size in chosen if not dry_run else ():
                 cursor.execute(f'REINDEX INDEX CONCURRENTLY "{size.name}"')

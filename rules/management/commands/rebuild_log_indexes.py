@@ -47,7 +47,7 @@ class Command(BaseCommand):
                 done = f"rebuilt: {after[size.name].size_after / 1e6:.1f} MB"
             elif size.ratio is None:
                 done = f"not estimated: {size.reason}"
-            elif size.ratio * 100 > options["above"]:
+            elif size.due(options["above"] / 100):
                 done = "would be rebuilt"
             else:
                 done = ""
