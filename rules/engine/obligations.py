@@ -453,6 +453,43 @@ def with_fulfilments(occurrence: Occurrence, fulfilments: tuple[FulfilmentFact, 
     return ObligationStatus.FULFILLED_LATE
 
 
+def _next_quarter(day: date) -> date:
+    year, quarter = _quarter(day)
+    return date(year + 1, 1, 1) if quarter == 4 else date(year, quarter * 3 + 1, 1)
+
+
+def next_change(obligation: Obligation, *, as_of: date, facts: DatedFacts, in_force_from: date | None,
+                found: list[Occurrence] | tuple[Occurrence, ...], incidents: tuple[IncidentFact, ...] = (),
+                not_before: tuple[date, str] | None = None, fulfilled_on: tuple[date, ...] = ()) -> date | None:
+    """The first day after `as_of` on which the obligation's occurrences (`found`, worked out on
+    `as_of` by `occurrences`), their due dates, reasons or statuses (`with_fulfilments` over
+    fulfilments dated `fulfilled_on`) may read differently while the subject's facts, incidents and
+    fulfilments stay as they are; None when the date alone never changes them.
+
+    `occurrences` and `with_fulfilments` read the date only by comparing it with the dates given to
+    them and those they work out (a fact known from its date, a period arising on its start, due
+    until its due date, a new quarter on its first day) and by naming it in a reason ("not yet as
+    of ..."): the next of those dates is when their answer may change. It may come earlier than the
+    change (a reason naming the date is worked out again the next day), never later."""
+    rule = next((rule for rule in obligation.due if rule.holds_for(facts)), None)  # as `occurrences` picks it
+    days: set[date | None] = set(fulfilled_on)
+    kind = rule.kind if rule is not None and in_force_from is not None else None
+    if kind is not None:
+        days.update((in_force_from, not_before[0] if not_before else None))
+    # a fact dated after `as_of` is named "not yet as of" it in the reason: the next day is a candidate below
+    if isinstance(kind, AfterFact) and kind.fact == INCIDENT_DISCOVERED:
+        days.update(incident.discovered_on for incident in incidents)
+    elif isinstance(kind, Recurring):
+        days.update(((facts.fact("threshold_met") or (None,))[0], _next_quarter(as_of)))
+    named = as_of.isoformat()
+    for occurrence in found:
+        if occurrence.due_on is not None:
+            days.add(occurrence.due_on + timedelta(days=1))
+        if named in occurrence.due_reason:
+            days.add(as_of + timedelta(days=1))
+    return min((day for day in days if day is not None and day > as_of), default=None)
+
+
 def reaches(obligation: Obligation, *, tier_rank: int | None, attached_rank: int | None,
             met_tests: frozenset[str] | set[str]) -> bool:
     """Whether a determination reaches what the obligation attaches to: its tier or a higher one

@@ -3,9 +3,11 @@ rule on the day before, on and after its due date, and the refusals of a malform
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from rules.engine.library import Library, parse_rule_version
 from rules.engine.lint import ERROR, lint
@@ -13,7 +15,9 @@ from rules.engine.obligations import (
     DatedFacts,
     FulfilmentFact,
     IncidentFact,
+    Obligation,
     Period,
+    next_change,
     occurrences,
     parse_due,
     reaches,
@@ -268,3 +272,121 @@ def test_parse_due_takes_one_rule_or_a_list():
     assert len(parse_due({"before": "deployed"}, path="due")) == 1
     with pytest.raises(ValueError, match="severity"):
         parse_due({"after": "threshold_met", "period": "1 day", "severity": {"imminent_risk": "1 day"}}, path="due")
+
+
+# -- when an obligation's answer may next change ----------------------------------------------------
+
+def _answer(ob, day, facts, *, in_force_from, incidents, not_before, fulfilments):
+    """Everything a stored state keeps of the obligation on `day`: occurrences, due dates, reasons,
+    statuses once the fulfilments are read."""
+    return [(o.occurrence, o.due_on, o.due_reason, with_fulfilments(o, fulfilments, as_of=day))
+            for o in occurrences(ob, as_of=day, facts=facts, in_force_from=in_force_from, incidents=incidents,
+                                 not_before=not_before)]
+
+
+def _next_change(ob, day, facts, *, in_force_from, incidents, not_before, fulfilments):
+    found = occurrences(ob, as_of=day, facts=facts, in_force_from=in_force_from, incidents=incidents,
+                        not_before=not_before)
+    return next_change(ob, as_of=day, facts=facts, in_force_from=in_force_from, found=found, incidents=incidents,
+                       not_before=not_before, fulfilled_on=tuple(f.fulfilled_on for f in fulfilments))
+
+
+def _obligation(due):
+    return Obligation(id="duty", title="A duty", attaches_to=("tier", "t"), applies_to="model", citation="s. 1",
+                      quote=None, paraphrase=None, caveat=None, due=parse_due(due, path="due"), index=0)
+
+
+def test_the_next_change_of_each_kind_of_due_rule_is_the_day_its_answer_changes(real_library):
+    """On the day before, the answer is still the one worked out; on the day named, it differs."""
+    facts = DatedFacts(training_completed_on=date(2026, 3, 1), released_on=date(2026, 4, 1))
+    cases = [
+        # 14 days after the threshold is met: due from 2026-03-01 to 2026-03-15, overdue from the 16th
+        (obligation(real_library, "eu-ai-act", "art-52-1-notification")[1], date(2026, 3, 2), date(2026, 3, 16)),
+        # a fixed date arises on the day the version takes effect (here 2026-06-01), and is overdue after it
+        (_obligation({"on_or_before": "2026-09-30"}), date(2026, 2, 1), date(2026, 6, 1)),
+        (_obligation({"on_or_before": "2026-09-30"}), date(2026, 6, 1), date(2026, 10, 1)),
+        # a quarterly duty gains an occurrence on the first day of the next quarter
+        (_obligation({"every": "quarter", "within": "15 days"}), date(2026, 5, 20), date(2026, 7, 1)),
+        # a duty before deployment that is not yet deployed names the date: worked out again the next day
+        (_obligation({"before": "deployed"}), date(2026, 3, 20), date(2026, 3, 21)),
+    ]
+    for ob, day, expected in cases:
+        in_force = date(2026, 6, 1) if ob.due_kind == "on_or_before" else CHAPTER_V
+        kwargs = dict(in_force_from=in_force, incidents=(), not_before=None, fulfilments=())
+        assert _next_change(ob, day, facts, **kwargs) == expected, ob.id
+        before = expected - timedelta(days=1)
+        assert _answer(ob, before, facts, **kwargs) == _answer(ob, day, facts, **kwargs), ob.id
+        assert _answer(ob, expected, facts, **kwargs) != _answer(ob, day, facts, **kwargs), ob.id
+
+
+def test_a_fixed_date_already_passed_with_its_obligation_fulfilled_never_changes_by_the_date_alone():
+    ob = _obligation({"on_or_before": "2027-08-02"})
+    kwargs = dict(in_force_from=CHAPTER_V, incidents=(), not_before=None,
+                  fulfilments=(FulfilmentFact(date(2027, 1, 5), True),))
+    assert _next_change(ob, date(2027, 9, 1), DatedFacts(), **kwargs) is None
+
+
+_DAYS = st.dates(min_value=date(2024, 6, 1), max_value=date(2028, 6, 30))
+_PERIODS = st.sampled_from(["24 hours", "1 day", "14 days", "2 weeks", "3 months", "1 year"])
+_SEVERITIES = st.sampled_from(["serious", "critical", "imminent_risk"])
+_GENERAL = st.one_of(
+    st.fixed_dictionaries({"after": st.sampled_from(["threshold_met", "placed_on_market", "deployed", "designated"]),
+                           "period": _PERIODS}),
+    st.fixed_dictionaries({"after": st.just("incident_discovered"), "period": _PERIODS},
+                          optional={"severity": st.dictionaries(_SEVERITIES, _PERIODS, max_size=2),
+                                    "incidents": st.lists(_SEVERITIES, max_size=2, unique=True)}),
+    st.fixed_dictionaries({"before": st.sampled_from(["deployed", "placed_on_market", "threshold_met"])},
+                          optional={"new_only": st.booleans()}),
+    st.fixed_dictionaries({"on_or_before": _DAYS.map(date.isoformat)}),
+    st.fixed_dictionaries({"every": st.just("quarter")}, optional={"within": _PERIODS}),
+)
+
+
+@st.composite
+def _due(draw):
+    general = draw(_GENERAL)
+    if "after" in general and general["after"] == "incident_discovered" or not draw(st.booleans()):
+        return general
+    special = {"on_or_before": draw(_DAYS).isoformat(), "when": {"placed_on_market_before": draw(_DAYS).isoformat()}}
+    return [special, general]
+
+
+_NEAR = st.integers(min_value=-400, max_value=400)  # days from the as-of date: dates near it are the telling ones
+
+
+_NONE = dict(completed=None, released=None, designated=None, not_before=None, fulfilments=[])
+
+
+@settings(max_examples=500, deadline=None)
+# due until the 14th day after the threshold was met, overdue from the next
+@example(due={"after": "threshold_met", "period": "14 days"}, as_of=date(2026, 3, 5), in_force_from=-400,
+         incidents=[], **{**_NONE, "completed": -3})
+# one incident's report overdue, another incident's discovery still to come
+@example(due={"after": "incident_discovered", "period": "15 days"}, as_of=date(2026, 3, 5), in_force_from=-400,
+         incidents=[(-30, "serious"), (10, "critical")], **_NONE)
+@given(due=_due(), as_of=_DAYS, completed=st.none() | _NEAR, released=st.none() | _NEAR, designated=st.none() | _NEAR,
+       in_force_from=st.none() | _NEAR, not_before=st.none() | _NEAR,
+       incidents=st.lists(st.tuples(_NEAR, _SEVERITIES), max_size=3),
+       fulfilments=st.lists(st.tuples(_NEAR, st.sampled_from([True, False, None])), max_size=2))
+def test_no_answer_changes_before_the_next_change(due, as_of, completed, released, designated, in_force_from,
+                                                  not_before, incidents, fulfilments):
+    """Whatever the due rule, the facts, incidents and fulfilments: every day from `as_of` up to the
+    day before `next_change` (two years ahead when it says never) gives the same answer as `as_of`.
+    What a refresh of the stored states relies on to leave a subject alone until then."""
+    def near(offset):
+        return None if offset is None else as_of + timedelta(days=offset)
+
+    ob = _obligation(due)
+    facts = DatedFacts(training_completed_on=near(completed), released_on=near(released), designated_on=near(designated))
+    kwargs = dict(in_force_from=near(in_force_from),
+                  not_before=(near(not_before), "designated") if not_before is not None else None,
+                  incidents=tuple(IncidentFact(i, near(on), severity) for i, (on, severity) in enumerate(incidents)),
+                  fulfilments=tuple(FulfilmentFact(near(on), accepted) for on, accepted in fulfilments))
+    answer = _answer(ob, as_of, facts, **kwargs)
+    change = _next_change(ob, as_of, facts, **kwargs)
+    assert change is None or change > as_of
+    until = change or as_of + timedelta(days=730)
+    day = as_of + timedelta(days=1)
+    while day < until:
+        assert _answer(ob, day, facts, **kwargs) == answer, (day, change)
+        day += timedelta(days=1)
