@@ -18,6 +18,7 @@ regulator's review, and a later review of the same fulfilment is a new row (the 
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -63,6 +64,11 @@ class SubjectRecord(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ImmutableRecord(f"a {self._meta.verbose_name} is a record: it is never deleted")
+
+
+# `ObligationState.changes_on` of a state to work out again at the next refresh, whatever the date: a
+# record about its subject was made (`obligations.recording`), or the state was stored before the field was
+REFRESH_NEXT = date.min
 
 
 def overdue_first() -> Case:
@@ -199,6 +205,13 @@ class ObligationState(models.Model):
         "rules.Determination", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         db_index=False, help_text="The determination that created the obligation.",
     )
+    changes_on = models.DateField(
+        null=True, blank=True,
+        help_text="The first day on which the state may read differently while the determination, the subject's "
+                  "facts and the records about it stay as they are (a period arising, a due date passing, a new "
+                  "quarter); empty when the date alone never changes it. The nightly refresh works out again only "
+                  "the subjects with a state changing by then or something new about them.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -215,6 +228,8 @@ class ObligationState(models.Model):
             models.Index(fields=["status", "due_on"], name="obligation_state_status_due"),
             models.Index(fields=["organisation", "status"], name="obligation_state_org_status"),
             models.Index(fields=["regime", "status"], name="obligation_state_regime"),
+            # the nightly refresh's states changing by today
+            models.Index(fields=["changes_on"], name="obligation_state_changes_on"),
         ]
 
     def __str__(self) -> str:

@@ -27,7 +27,15 @@ from registry.models import AIModel, Cluster, Organisation
 from rules.engine.obligations import INCIDENT_DISCOVERED, AfterFact
 from rules.library_store import published_library
 
-from .models import Fulfilment, FulfilmentReview, Incident, IncidentSeverity, ReviewDecision
+from .models import (
+    REFRESH_NEXT,
+    Fulfilment,
+    FulfilmentReview,
+    Incident,
+    IncidentSeverity,
+    ObligationState,
+    ReviewDecision,
+)
 from .services import declared_obligations, refresh_states
 from .signals import obligation_record_created
 
@@ -227,9 +235,16 @@ def _document_read(document: Document, problems: list[Problem]) -> tuple[str, st
     return name, digest.hexdigest(), size
 
 
+def _mark(subject_ref: str) -> None:
+    """In the record's transaction: the subject's states are to be worked out again at the next refresh
+    (`REFRESH_NEXT`), which `_refresh` does at once, and the nightly one if that fails."""
+    ObligationState.objects.filter(subject_ref=subject_ref).update(changes_on=REFRESH_NEXT, updated_at=timezone.now())
+
+
 def _refresh(subject_ref: str) -> None:
     """Brings the subject's obligations up to date now that something about them was recorded. The
-    record stands whatever happens here: the next run, or the nightly one, brings them up to date."""
+    record stands whatever happens here: its states are marked (`_mark`), so the nightly refresh
+    brings them up to date."""
     try:
         refresh_states(as_of=_today(), subject_refs=[subject_ref])
     except Exception:
@@ -297,6 +312,7 @@ def fulfilment_record(*, subject: Any, regime: Any, obligation: Any, fulfilled_o
     try:
         with transaction.atomic():
             row.save()
+            _mark(row.subject_ref)
             obligation_record_created.send(sender=fulfilment_record, record=row, actor=actor, via=via)
     except BaseException:
         if row.document:
@@ -334,6 +350,7 @@ def incident_record(*, subject: Any, discovered_on: Any, severity: Any, summary:
     with transaction.atomic():
         row = Incident.objects.create(**fields, recorded_by=actor if getattr(actor, "pk", None) else None,
                                       recorded_via=via)
+        _mark(row.subject_ref)
         obligation_record_created.send(sender=incident_record, record=row, actor=actor, via=via)
     _refresh(row.subject_ref)
     return row
@@ -355,6 +372,7 @@ def fulfilment_review(*, fulfilment: Fulfilment, decision: Any, reason: Any, act
         row = FulfilmentReview.objects.create(fulfilment=fulfilment, decision=decision, reason=reason_text,
                                               reviewed_by=actor if getattr(actor, "pk", None) else None,
                                               reviewed_via=via)
+        _mark(fulfilment.subject_ref)
         obligation_record_created.send(sender=fulfilment_review, record=row, actor=actor, via=via)
     _refresh(fulfilment.subject_ref)
     return row

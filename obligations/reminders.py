@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from rules.engine.vocabulary import ObligationStatus, obligation_status_label
 
 from .models import ObligationState, Reminder, ReminderKind
-from .services import refresh_states
+from .services import refresh_due_states
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def reminders_send(*, as_of: date, lab_contacts: Callable[[str], Iterable[str]],
     """Brings every obligation's state up to `as_of`, then emails what is due soon to each lab's
     contacts (`lab_contacts(organisation_slug)`) and what is newly overdue to each regulator."""
     days = settings.OBLIGATION_REMINDER_DAYS if days is None else days
-    refresh_states(as_of=as_of)
+    refresh_due_states(as_of=as_of)
     plan: dict[str, list[tuple[str, ObligationState]]] = defaultdict(list)
     contacts: dict[str, list[str]] = {}
     for state in due_soon(as_of=as_of, days=days):

@@ -4,7 +4,10 @@
   the subjects' current determinations on a date, with its due date, how that was worked out, its
   status and the fulfilments recorded for it;
 - `refresh_states`: brings `ObligationState` up to date and appends an `ObligationStatusChange`
-  for each change (called after every run, so after every submission's evaluation, and the nightly one);
+  for each change (called after every run, so after every submission's evaluation);
+- `refresh_due_states`: the same for the subjects whose states may have changed since they were
+  stored (`subjects_due`: by the date, `changes_on`, or by something new about them), leaving the
+  others alone (the nightly run's finish, the daily reminders);
 - `declared_obligations`: the obligations a regime's published versions declare (what a fulfilment may name).
 
 The dates and statuses themselves are the engine's (`rules.engine.obligations`); this module reads
@@ -32,6 +35,7 @@ from rules.engine.obligations import (
     FulfilmentFact,
     IncidentFact,
     Obligation,
+    next_change,
     occurrences,
     reaches,
     with_fulfilments,
@@ -40,7 +44,7 @@ from rules.engine.vocabulary import ObligationStatus, Status
 from rules.library_store import published_library
 from rules.selectors import current_determinations
 
-from .models import Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
+from .models import REFRESH_NEXT, Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
 
 # A designation the due rules run from (`designated`): a decision that a subject is covered, never
 # one lifting a presumption.
@@ -80,6 +84,9 @@ class ObligationView:
     fulfilments: tuple[FulfilmentView, ...]
     determination_id: int | None
     rule_version_label: str
+    # the first day after the date worked out on which this may read differently, the subject's
+    # determination, facts and records staying as they are (None: never by the date alone)
+    changes_on: date | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -161,6 +168,21 @@ def dated_facts(snapshot: dict[str, Any], *, regime: str, as_of: date) -> DatedF
     return DatedFacts(designated_on=designated_on)
 
 
+def dated_facts_change(snapshot: dict[str, Any], *, regime: str, as_of: date) -> date | None:
+    """The first day after `as_of` on which `dated_facts` of the same snapshot may differ: a designation
+    decided, or (an organisation's) a model coming into existence, after it."""
+    later = [d for entry in snapshot.get("designations") or ()
+             if entry.get("regime") == regime and entry.get("kind") in DESIGNATION_KINDS
+             and (d := _date(entry.get("decided_on"))) is not None and d > as_of]
+    if snapshot.get("kind") == "organisation":
+        for entry in snapshot.get("models") or ():
+            model = entry.get("model") or {}
+            born = _date(model.get("training_completed_on")) or _date(model.get("released_on"))
+            if born is not None and born > as_of:
+                later.append(born)
+    return min(later, default=None)
+
+
 def _snapshots(numbers: set[int]) -> dict[int, dict[str, Any]]:
     """The facts the determinations were made on, by the snapshot's number, as stored (a subject's own
     dates are at the top of its snapshot, so the lineage stored by reference is not read back in), in
@@ -169,9 +191,11 @@ def _snapshots(numbers: set[int]) -> dict[int, dict[str, Any]]:
     return {number: orjson.loads(text) for number, text in snapshots.numbered_texts(numbers).items()}
 
 
-def _incidents(organisations: set[str], as_of: date) -> dict[str, list[IncidentFact]]:
+def _incidents(organisations: set[str]) -> dict[str, list[IncidentFact]]:
     by_subject: dict[str, list[IncidentFact]] = defaultdict(list)
-    rows = (Incident.objects.filter(organisation__slug__in=organisations, discovered_on__lte=as_of)
+    # every incident, those discovered after `as_of` too: the engine reads only those discovered by then,
+    # and the day the next is discovered is a day the answer changes (`next_change`)
+    rows = (Incident.objects.filter(organisation__slug__in=organisations)
             .select_related("organisation", "model__organisation", "cluster__organisation"))
     for incident in rows:
         by_subject[incident.subject_ref].append(IncidentFact(incident.pk, incident.discovered_on, incident.severity))
@@ -279,7 +303,7 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     if not wanted:
         return []
     organisations = {d.organisation for d, _ in wanted}
-    incidents = _incidents(organisations, as_of)
+    incidents = _incidents(organisations)
     fulfilments = _fulfilments(organisations, {d.regime for d, _ in wanted})
     reached: list[tuple[_CurrentRow, EngineVersion, Obligation, bool, bool]] = []
     met_tests = _met_tests([d for d, _ in wanted if d.status == Status.COVERED])
@@ -292,7 +316,7 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
                             attached_rank=attached.rank if attached else None, met_tests=met)
             reached.append((determination, version, obligation, reach, reach and _by_designation(obligation, version, met)))
     made_on = _snapshots({d.facts_id for d, _, _, reach, _ in reached if reach and d.facts_id})
-    facts: dict[int, DatedFacts] = {}
+    facts: dict[int, tuple[DatedFacts, date | None]] = {}
     views: list[ObligationView] = []
     texts: dict[int, tuple[str, str]] = {}
     for determination, version, obligation, reach, by_designation in reached:
@@ -307,21 +331,27 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
                                         status=ObligationStatus.NOT_APPLICABLE, fulfilments=(), **common))
             continue
         if determination.pk not in facts:
-            facts[determination.pk] = dated_facts(made_on.get(determination.facts_id) or {},
-                                                  regime=determination.regime, as_of=as_of)
-        subject_facts = facts[determination.pk]
+            snapshot = made_on.get(determination.facts_id) or {}
+            facts[determination.pk] = (dated_facts(snapshot, regime=determination.regime, as_of=as_of),
+                                       dated_facts_change(snapshot, regime=determination.regime, as_of=as_of))
+        subject_facts, facts_change = facts[determination.pk]
         designated = subject_facts.designated_on if by_designation else None
-        for occurrence in occurrences(obligation, as_of=as_of, facts=subject_facts,
-                                      in_force_from=_in_force_from(library, version),
-                                      incidents=tuple(incidents.get(determination.subject_ref, ())),
-                                      not_before=(designated, f"the designation was decided on {designated}")
-                                      if designated else None):
-            found = tuple(fulfilments.get((determination.subject_ref, determination.regime, obligation.id,
-                                           occurrence.occurrence), ()))
-            status = with_fulfilments(occurrence, tuple(FulfilmentFact(f.fulfilled_on, f.accepted) for f in found),
+        due = dict(facts=subject_facts, in_force_from=_in_force_from(library, version),
+                   incidents=tuple(incidents.get(determination.subject_ref, ())),
+                   not_before=(designated, f"the designation was decided on {designated}") if designated else None)
+        found = occurrences(obligation, as_of=as_of, **due)
+        recorded = [tuple(fulfilments.get((determination.subject_ref, determination.regime, obligation.id,
+                                           occurrence.occurrence), ())) for occurrence in found]
+        # every occurrence of the obligation reads differently from the same day on: one may arise
+        changes_on = min(filter(None, (facts_change, next_change(
+            obligation, as_of=as_of, found=found, fulfilled_on=tuple(f.fulfilled_on for made in recorded for f in made),
+            **due))), default=None)
+        for occurrence, made in zip(found, recorded, strict=True):
+            status = with_fulfilments(occurrence, tuple(FulfilmentFact(f.fulfilled_on, f.accepted) for f in made),
                                       as_of=as_of)
             views.append(ObligationView(occurrence=occurrence.occurrence, due_on=occurrence.due_on,
-                                        due_reason=occurrence.due_reason, status=status, fulfilments=found, **common))
+                                        due_reason=occurrence.due_reason, status=status, fulfilments=made,
+                                        changes_on=changes_on, **common))
     return views
 
 
@@ -337,16 +367,23 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
     and appends a status change for each obligation whose status changed (or that first arose);
     returns the number of changes. A state whose obligation no longer arises is removed."""
     refs = sorted(set(subject_refs)) if subject_refs is not None else None
+    started = timezone.now()
     views = obligations_as_of(as_of=as_of, subject_refs=refs)
     with transaction.atomic():
         stored = ObligationState.objects.select_for_update()
         if refs is not None:
             stored = stored.filter(subject_ref__in=refs)
         # the stored states as plain rows: a model instance is made only for a state that changes
-        existing = {row[1:5]: row for row in stored.order_by().values_list("pk", *KEY_FIELDS, *COMPARED_FIELDS)}
-        changes, created, updated = [], [], []
+        existing = {row[1:5]: row for row in stored.order_by().values_list("pk", *KEY_FIELDS, *COMPARED_FIELDS,
+                                                                            "changes_on", "updated_at")}
+        # a state written since the views were worked out (by a record's refresh, another run's) may be
+        # newer than they are: it is left as it is, and worked out again at the next refresh
+        raced = {key: row for key, row in existing.items() if row[-1] > started}
+        changes, created, updated, moved = [], [], [], []
         now = timezone.now()
         for view in views:
+            if view.key in raced:
+                continue
             row = existing.pop(view.key, None)
             values = {"subject_kind": view.subject_kind, "organisation": view.organisation, "title": view.title[:300],
                       "citation": view.citation[:200], "rule_version_label": view.rule_version_label,
@@ -354,25 +391,33 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
                       "determination_id": view.determination_id}
             if row is None:
                 created.append({"subject_ref": view.subject, "regime": view.regime, "obligation": view.obligation,
-                                "occurrence": view.occurrence, "as_of": as_of, "updated_at": now, **values})
+                                "occurrence": view.occurrence, "as_of": as_of, "updated_at": now,
+                                "changes_on": view.changes_on, **values})
                 if view.status != ObligationStatus.NOT_APPLICABLE:
                     changes.append((view, ""))
                 continue
-            before = dict(zip(COMPARED_FIELDS, row[5:], strict=True))
+            before = dict(zip(COMPARED_FIELDS, row[5:-2], strict=True))
             # a state found as it was is left alone (its `as_of` stays the date it was last found changed):
-            # the nightly refresh of an unchanged registry rewrites nothing
+            # the nightly refresh of an unchanged registry rewrites nothing but the day it is next due
             if before != values:
                 updated.append(ObligationState(pk=row[0], subject_ref=view.subject, regime=view.regime,
                                                obligation=view.obligation, occurrence=view.occurrence, as_of=as_of,
-                                               updated_at=now, **values))
+                                               updated_at=now, changes_on=view.changes_on, **values))
+            elif row[-2] != view.changes_on:
+                moved.append(ObligationState(pk=row[0], changes_on=view.changes_on, updated_at=now))
             if before["status"] != view.status:
                 changes.append((view, before["status"]))
         # a first refresh creates every state and a change for most: written by COPY, not as model instances
         create_rows(ObligationState, created)
         if updated:
-            update_rows(ObligationState, updated, STATE_FIELDS + ("updated_at",))
-        if existing:
-            ObligationState.objects.filter(pk__in=[row[0] for row in existing.values()]).delete()
+            update_rows(ObligationState, updated, STATE_FIELDS + ("changes_on", "updated_at"))
+        if moved:
+            update_rows(ObligationState, moved, ("changes_on", "updated_at"))
+        if raced:
+            ObligationState.objects.filter(pk__in=[row[0] for row in raced.values()]).update(changes_on=REFRESH_NEXT)
+        gone = [row[0] for key, row in existing.items() if key not in raced]
+        if gone:
+            ObligationState.objects.filter(pk__in=gone).delete()
         run_id = run.pk if run is not None else None
         create_rows(ObligationStatusChange, [
             {"subject_ref": view.subject, "organisation": view.organisation, "regime": view.regime,
@@ -382,3 +427,39 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
             for view, previous in changes
         ])
     return len(changes)
+
+
+def subjects_due(*, as_of: date) -> tuple[set[str], int]:
+    """The subjects whose stored states may no longer be what `as_of` gives, with no run having appended
+    a determination for them to say so, and how many subjects owe obligations at all (a current
+    determination under a version declaring obligations for its kind). Due are the subjects with:
+    - a state whose `changes_on` has come (a period arising, a due date passing, a new quarter, a
+      reason naming the date; `REFRESH_NEXT`, a record made about the subject);
+    - states not made from their current determination, or none for it: a refresh that failed after a
+      run, a version that took effect or lapsed, a determination no longer current."""
+    due = set(ObligationState.objects.filter(changes_on__lte=as_of).order_by().values_list("subject_ref", flat=True)
+              .distinct())
+    versions = {version.content_hash: version for version in published_library() if version.obligations}
+    rows = (current_determinations(as_of=as_of).select_related(None).filter(rule_hash__in=list(versions))
+            .order_by().values_list("pk", "subject_ref", "subject_kind", "regime", "rule_hash"))
+    current = {(ref, regime, pk) for pk, ref, kind, regime, sha in rows if versions[sha].obligations_for(kind)}
+    stored = set(ObligationState.objects.order_by().values_list("subject_ref", "regime", "determination_id").distinct())
+    due.update(ref for ref, _, _ in current ^ stored)
+    return due, len({ref for ref, _, _ in current})
+
+
+def refresh_due_states(*, as_of: date, subject_refs: Iterable[str] = (), run: Any = None) -> int:
+    """`refresh_states` for the subjects `subjects_due` names and `subject_refs` (those a run appended a
+    determination for), leaving alone every other subject, whose states read on `as_of` as they were
+    stored: what the nightly run's finish and the daily reminders do. Every subject when they are at
+    least half of those owing obligations (as cheap, and no list of references in each query), or when
+    a state was found changed on a day after `as_of` (the states were worked out for a later day)."""
+    if ObligationState.objects.filter(as_of__gt=as_of).exists():
+        return refresh_states(as_of=as_of, run=run)
+    due, owing = subjects_due(as_of=as_of)
+    due.update(subject_refs)
+    if not due:
+        return 0
+    if 2 * len(due) >= owing:
+        return refresh_states(as_of=as_of, run=run)
+    return refresh_states(as_of=as_of, subject_refs=due, run=run)
