@@ -52,6 +52,18 @@ def _no_outbox_evaluation_queued():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _celery_joins_allowed_again():
+    """Celery marks the process while an eager task runs (`denied_join_result`, a global saved and put
+    back around each task): two tasks run at once in the live server's threads can put it back in the
+    wrong order and leave it set (`tests/faults/test_concurrency.py`'s labs), after which every later
+    test's `result.get()` in this process is refused. Each test starts with it as a fresh process has it."""
+    yield
+    from celery.result import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture(scope="session")
 def _plain_http_live_server_settings():
     """The live server's middleware reads SECURE_SSL_REDIRECT once, when it starts (per test is too late)."""
