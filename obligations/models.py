@@ -67,7 +67,8 @@ class SubjectRecord(models.Model):
 
 
 # `ObligationState.changes_on` of a state to work out again at the next refresh, whatever the date: a
-# record about its subject was made (`obligations.recording`), or the state was stored before the field was
+# record about its subject was made (`obligations.recording`), another refresh wrote it while one worked
+# out its views (`obligations.services.refresh_states`), or it was stored before the field was
 REFRESH_NEXT = date.min
 
 
