@@ -140,28 +140,37 @@ def _model_ref(model: dict[str, Any], organisation: str) -> str:
     return f"{model.get('organisation') or organisation}/{model.get('name')}@{model.get('version')}"
 
 
+def _designation_dates(snapshot: dict[str, Any], *, regime: str) -> list[date]:
+    """The days the regime's designations of the subject that bring it under the due rules were decided."""
+    return [d for entry in snapshot.get("designations") or ()
+            if entry.get("regime") == regime and entry.get("kind") in DESIGNATION_KINDS
+            and (d := _date(entry.get("decided_on"))) is not None]
+
+
+def _models_dated(snapshot: dict[str, Any]) -> list[tuple[date, dict[str, Any], date | None, date | None]]:
+    """An organisation's models with a date: (the day it came into existence, the model, its training's
+    completion, its release)."""
+    dated = []
+    for entry in snapshot.get("models") or ():
+        model = entry.get("model") or {}
+        completed, released = _date(model.get("training_completed_on")), _date(model.get("released_on"))
+        if (born := completed or released) is not None:
+            dated.append((born, model, completed, released))
+    return dated
+
+
 def dated_facts(snapshot: dict[str, Any], *, regime: str, as_of: date) -> DatedFacts:
     """A subject's dated facts from its snapshot: a model's own dates; an organisation's are those of
     its model that came into existence first among those existing on `as_of` (named in the reason)."""
     kind = snapshot.get("kind")
-    designated = sorted(
-        d for entry in snapshot.get("designations") or ()
-        if entry.get("regime") == regime and entry.get("kind") in DESIGNATION_KINDS
-        and (d := _date(entry.get("decided_on"))) is not None and d <= as_of
-    )
-    designated_on = designated[0] if designated else None
+    designated_on = min((d for d in _designation_dates(snapshot, regime=regime) if d <= as_of), default=None)
     if kind == "model":
         model = snapshot.get("model") or {}
         return DatedFacts(_date(model.get("training_completed_on")), _date(model.get("released_on")), designated_on)
     if kind == "organisation":
         organisation = (snapshot.get("organisation") or {}).get("slug") or ""
-        dated = []
-        for entry in snapshot.get("models") or ():
-            model = entry.get("model") or {}
-            completed, released = _date(model.get("training_completed_on")), _date(model.get("released_on"))
-            born = completed or released
-            if born is not None and born <= as_of:
-                dated.append((born, _model_ref(model, organisation), completed, released))
+        dated = [(born, _model_ref(model, organisation), completed, released)
+                 for born, model, completed, released in _models_dated(snapshot) if born <= as_of]
         if dated:
             _, ref, completed, released = min(dated)
             return DatedFacts(completed, released, designated_on, of=f", its model {ref}")
@@ -171,16 +180,10 @@ def dated_facts(snapshot: dict[str, Any], *, regime: str, as_of: date) -> DatedF
 def dated_facts_change(snapshot: dict[str, Any], *, regime: str, as_of: date) -> date | None:
     """The first day after `as_of` on which `dated_facts` of the same snapshot may differ: a designation
     decided, or (an organisation's) a model coming into existence, after it."""
-    later = [d for entry in snapshot.get("designations") or ()
-             if entry.get("regime") == regime and entry.get("kind") in DESIGNATION_KINDS
-             and (d := _date(entry.get("decided_on"))) is not None and d > as_of]
+    later = _designation_dates(snapshot, regime=regime)
     if snapshot.get("kind") == "organisation":
-        for entry in snapshot.get("models") or ():
-            model = entry.get("model") or {}
-            born = _date(model.get("training_completed_on")) or _date(model.get("released_on"))
-            if born is not None and born > as_of:
-                later.append(born)
-    return min(later, default=None)
+        later += [born for born, *_ in _models_dated(snapshot)]
+    return min((d for d in later if d > as_of), default=None)
 
 
 def _snapshots(numbers: set[int]) -> dict[int, dict[str, Any]]:
