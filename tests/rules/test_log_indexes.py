@@ -67,8 +67,8 @@ def scratch(transactional_db):
 
 
 def daily_task() -> list[str]:
-    """The beat entry's task run through Celery in this process (its result read without `get()`, which
-    Celery refuses once a test worker has run in the process)."""
+    """The beat entry's task run through Celery in this process: its result, or its traceback when it
+    failed."""
     result = tasks.rebuild_log_indexes.apply()
     assert result.successful(), result.traceback
     return result.result
