@@ -44,10 +44,12 @@ class PreviousRow(NamedTuple):
 
 
 # PostgreSQL's (`_previous_by_probe`): digests in hexadecimal, as the ORM gives them (`rules.digests`);
-# the subject's, the facts snapshot's and the payload's read by their numbers; status and kind as codes
-# (`rules.codes`)
-_COLUMNS = ("e.sequence, s.ref, e.regime, e.status, e.rule_version_label, encode(e.rule_hash, 'hex'), e.as_of, "
-            "e.tier, s.organisation, s.kind, s.name, s.version, e.facts_revision, "
+# the subject's, the facts snapshot's and the payload's read by their numbers; status and kind stored as
+# codes, given back as their texts by the vocabularies passed as the first two parameters
+# (`rules.codes.text`: a code no text has as its digits)
+_COLUMNS = ("e.sequence, s.ref, e.regime, COALESCE((%s::text[])[e.status], e.status::text), e.rule_version_label, "
+            "encode(e.rule_hash, 'hex'), e.as_of, e.tier, s.organisation, "
+            "COALESCE((%s::text[])[s.kind], s.kind::text), s.name, s.version, e.facts_revision, "
             "e.rule_version_id, encode(f.sha256, 'hex'), encode(p.sha256, 'hex'), e.run_id")
 
 
@@ -103,18 +105,22 @@ def _previous_by_probe(
 ) -> dict[tuple[str, str], PreviousRow]:
     """PostgreSQL: one index probe per (subject, regime) on `determination_latest_as_of`, whatever the
     table's statistics say (a fresh log, or a server without autovacuum, would otherwise be read
-    through the wrong index); the first row in `rules.current`'s order."""
-    ordered = sorted(keys)
+    through the wrong index); the first row in `rules.current`'s order. The subjects and the regimes
+    are sent once each, not once per key (a chunk's keys are every subject under every regime): each
+    text sent in an array is scanned for what to quote, and most of the time went there."""
+    refs = sorted({ref for ref, _ in keys})
+    regimes = sorted({regime for _, regime in keys})
     table, subjects, facts, payloads = (connection.ops.quote_name(model._meta.db_table)
                                         for model in (Determination, LoggedSubject, FactsSnapshot, Payload))
     sql = f"""
         SELECT d.*
-        FROM unnest(%s::varchar[], %s::varchar[]) AS k(subject_ref, regime)
+        FROM unnest(%s::varchar[]) AS k(subject_ref)
         JOIN {subjects} AS s ON s.ref = k.subject_ref
+        CROSS JOIN unnest(%s::varchar[]) AS r(regime)
         CROSS JOIN LATERAL (
             SELECT {_COLUMNS}
             FROM {table} AS e JOIN {facts} AS f ON f.id = e.facts_id JOIN {payloads} AS p ON p.id = e.payload_id
-            WHERE e.subject_id = s.id AND e.regime = k.regime
+            WHERE e.subject_id = s.id AND e.regime = r.regime
               AND e.as_of <= %s AND e.sequence > %s AND e.run_id IS DISTINCT FROM %s
               AND (%s::bigint IS NULL OR e.run_id = %s::bigint)
               AND (%s::bigint IS NULL OR e.sequence <= %s::bigint)
@@ -122,12 +128,13 @@ def _previous_by_probe(
             LIMIT 1
         ) AS d
     """
+    vocabularies = codes.vocabularies()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [[ref for ref, _ in ordered], [regime for _, regime in ordered], exclude_run.as_of,
-                             after_sequence, exclude_run.pk, only_run, only_run, up_to, up_to])
-        rows = [row._replace(status=codes.text("status", row.status), subject_kind=codes.text("subject_kind", row.subject_kind))
-                for row in map(PreviousRow._make, cursor.fetchall())]
-        return {(row.subject_ref, row.regime): row for row in rows}
+        cursor.execute(sql, [refs, regimes, list(vocabularies["status"]), list(vocabularies["subject_kind"]),
+                             exclude_run.as_of, after_sequence, exclude_run.pk, only_run, only_run, up_to, up_to])
+        rows = map(PreviousRow._make, cursor.fetchall())
+        # every subject was probed under every regime: only the keys asked for are kept
+        return {key: row for row in rows if (key := (row.subject_ref, row.regime)) in keys}
 
 
 def _outcomes(payload: str) -> dict[str, str]:
@@ -169,8 +176,24 @@ def previous_determinations(keys: set[tuple[str, str]], *, run: EvaluationRun) -
             left_at = run.previous_run.log_sequence
             # the previous scheduled run left the log as it is now: the same rows answer both questions
             if left_at is None or left_at < since:
-                compared = _previous_determinations(keys, exclude_run=run, as_left_by=True)
+                compared = _as_left_at(keys, rows, run=run, left_at=left_at)
         return PreviousDeterminations(rows, since, compared)
+
+
+def _as_left_at(keys: set[tuple[str, str]], rows: dict[tuple[str, str], PreviousRow], *, run: EvaluationRun,
+                left_at: int | None) -> dict[tuple[str, str], PreviousRow]:
+    """The current determinations as the previous scheduled run left the log (`_previous_determinations`'s
+    `as_left_by`), given the current ones now (`rows`). The log as it was then is the log now less the rows
+    appended since, so a current row that was already there was current then too, and a key with no
+    current row had none then. Only the keys whose current row came later are read again: after a day
+    of submissions, a few of a chunk's, not all of them."""
+    if left_at is None:  # finished before runs recorded the log's length: its own rows, read as they are
+        return _previous_determinations(keys, exclude_run=run, as_left_by=True)
+    kept = {key: row for key, row in rows.items() if row.sequence <= left_at}
+    later = {key for key, row in rows.items() if row.sequence > left_at}
+    if later:
+        kept.update(_previous_determinations(later, exclude_run=run, as_left_by=True))
+    return kept
 
 
 def current_before(run: EvaluationRun, keys: set[tuple[str, str]],

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from registry.services import registry_submit
 from rules import services
 from rules.decision_log import verify_chain
-from rules.library_store import draft_create
+from rules.library_store import draft_create, published_library
 from rules.models import Determination, EvaluationRun, LogHead, PendingEvaluation, RunChunk, StatusChange
 from rules.models.runs import RunStatus, Trigger
 from rules.services import (
@@ -209,6 +209,34 @@ def test_the_nightly_run_reports_changes_since_the_previous_nightly_run(eager_ce
     reevaluate_registry.delay()
     third = EvaluationRun.objects.filter(kind=Trigger.SCHEDULE).latest("id")
     assert third.previous_run == second and third.changes_count == 0
+
+
+def test_the_log_as_the_previous_nightly_run_left_it_reads_again_only_what_came_since():
+    """A nightly run compares with the log as the previous nightly run left it. Of the current
+    determinations, those appended since are read again as of then; the others were current then
+    too. What it finds is what reading every key as of then finds, on both databases."""
+    refs = submit_registry(models=4, clusters=1)
+    nightly = run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OF))
+    registry_submit(document(  # revised during the day, evaluated at once
+        organisations=[OrganisationRecordFactory(slug="org-0", name="Org 0")],
+        models=[ModelRecordFactory(organisation="org-0", name="Model-1", training_compute_ops=2e26)],
+    ), via="import")
+    run_execute_inline(run_create(kind=Trigger.SUBMISSION, as_of=AS_OF, subjects=["model:org-0/Model-1@1"]))
+    added = {"model:org-0/Model-9@1"}  # and a model added: nothing of it was current last night
+    registry_submit(document(organisations=[OrganisationRecordFactory(slug="org-0", name="Org 0")],
+                             models=[ModelRecordFactory(organisation="org-0", name="Model-9")]), via="import")
+    run_execute_inline(run_create(kind=Trigger.SUBMISSION, as_of=AS_OF, subjects=sorted(added)))
+    run = run_create(kind=Trigger.SCHEDULE, as_of=AS_OF)
+    assert run.previous_run == nightly
+    keys = {(ref, regime) for ref in [*refs, *added] for regime in published_library().regimes()}
+    previous = services.previous_determinations(keys, run=run)
+    every_key = services.changes._previous_determinations(keys, exclude_run=run, as_left_by=True)
+    assert previous.compared == every_key
+    since = {key for key, row in previous.rows.items() if row.sequence > nightly.log_sequence}
+    assert {ref for ref, _ in since} == {"model:org-0/Model-1@1", *added}
+    assert all(previous.compared[key].run_id == nightly.pk for key in since if key[0] not in added)
+    assert not any(key[0] in added for key in previous.compared)
+    assert all(previous.compared[key] == previous.rows[key] for key in previous.rows.keys() - since)
 
 
 def test_the_nightly_schedule_exists_once_after_migrate():
