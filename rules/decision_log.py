@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, NamedTuple
 
 import orjson
@@ -42,6 +43,7 @@ from .models.decision_log import (
     undated,
 )
 from .payloads import DictionaryKey, PayloadText, names, packed_rows, quantities, quantities_of, unpacked
+from .reuse import dates_written
 from .snapshots import Compactor, FactsText, may_refer, references
 from .subjects import SubjectSnapshot
 
@@ -153,12 +155,26 @@ class FactsHashes:
     def __init__(self) -> None:
         self._compactor = Compactor(encode=canonical, digest=sha256_text)
         self._of: dict[int, str] = {}
+        self._dates: dict[str, frozenset[date]] = {}
 
     def of(self, subject: SubjectSnapshot) -> str:
         sha = self._of.get(id(subject))
         if sha is None:
             sha = self._of[id(subject)] = self._compactor.compact(subject.snapshot)
         return sha
+
+    def dates(self, subject: SubjectSnapshot) -> tuple[date, ...]:
+        """Every calendar date written in the subject's facts, sorted (`rules.reuse.fact_dates`): read
+        from the texts just made for its hash, its own and its lineage nodes' (each node's once for the
+        batch), not from the snapshot written out again."""
+        found: set[date] = set()
+        sha = self.of(subject)
+        for part in (sha, *self._compactor.parts.get(sha, ())):
+            written = self._dates.get(part)
+            if written is None:
+                written = self._dates[part] = frozenset(dates_written(self._compactor.texts[part].text))
+            found |= written
+        return tuple(sorted(found))
 
     @property
     def texts(self) -> dict[str, FactsText]:

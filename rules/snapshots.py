@@ -56,6 +56,9 @@ class Compactor:
     def __init__(self, *, encode: Encode, digest: Digest) -> None:
         self.encode, self.digest = encode, digest
         self.texts: dict[str, FactsText] = {}
+        # a stored text's hash -> the lineage nodes it refers to, directly or through other nodes: with
+        # its own text, they hold every fact of the snapshot it was made from
+        self.parts: dict[str, tuple[str, ...]] = {}
         # (id of a base's facts, hash of the node after it) -> the base's node: facts dicts are shared
         # between the snapshots of one build and stay alive while the batch is prepared
         self._nodes: dict[tuple[int, str | None], str] = {}
@@ -78,6 +81,7 @@ class Compactor:
                 if after is not None:
                     node[BASE] = after
                 sha = self._nodes[key] = self._store(node)
+                self.parts.setdefault(sha, (*([after] if after else ()), *self.parts.get(after or "", ())))
             after = sha
         assert after is not None
         return after
@@ -92,14 +96,17 @@ class Compactor:
             stored = {key: value for key, value in snapshot.items() if key != "lineage"}
             stored.update(self._entry(snapshot["model"], snapshot["lineage"], accelerators))
             stored["accelerators"] = _figures([snapshot["model"]], accelerators)
-            return self._store(stored)
-        if kind == "organisation" and any(entry.get("lineage") for entry in snapshot.get("models") or []):
+        elif kind == "organisation" and any(entry.get("lineage") for entry in snapshot.get("models") or []):
             entries = snapshot["models"]
             stored = dict(snapshot)
             stored["models"] = [self._entry(e["model"], e.get("lineage") or [], accelerators) for e in entries]
             stored["accelerators"] = _figures((e["model"] for e in entries), accelerators)
-            return self._store(stored)
-        return self._store(snapshot)
+        else:
+            return self._store(snapshot)
+        sha = self._store(stored)
+        self.parts.setdefault(sha, tuple(dict.fromkeys(
+            node for head in references(stored) for node in (head, *self.parts[head]))))
+        return sha
 
 
 def references(data: dict[str, Any]) -> list[str]:

@@ -5,6 +5,7 @@ status changes recorded against them."""
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -207,16 +208,33 @@ def current_before(run: EvaluationRun, keys: set[tuple[str, str]],
     return latest
 
 
+# What a determination was made under and on: its rule version, then its facts and subject as named,
+# in the order of `made_under`'s two parts
+made_key = operator.itemgetter(
+    *(PreviousRow._fields.index(name) for name in (
+        "rule_hash", "rule_version_id", "rule_version_label",
+        "facts_sha256", "facts_revision", "organisation", "subject_kind", "subject_name", "subject_version")))
+
+
+def made_under(*, rule_hash: str, rule_version_id: int | None, rule_version_label: str) -> tuple[object, ...]:
+    """The rule version part of `made_key`: the same for every subject under one regime in a run."""
+    return rule_hash, rule_version_id, rule_version_label
+
+
+def made_on(*, kind: str, organisation: str, name: str, version: str, revision: int | None,
+            facts_sha256: str) -> tuple[object, ...]:
+    """The facts and subject part of `made_key`: the same for one subject under every regime."""
+    return facts_sha256, revision, organisation, kind, name, version
+
+
 def made_alike(current: PreviousRow, *, kind: str, organisation: str, name: str, version: str, revision: int | None,
                rule_hash: str, rule_version_id: int | None, rule_version_label: str, facts_sha256: str) -> bool:
     """Whether the current determination was made on these facts (and revision), under this rule
     version, for the same subject as named now."""
-    return (
-        current.rule_hash == rule_hash and current.rule_version_id == rule_version_id
-        and current.facts_sha256 == facts_sha256 and current.facts_revision == revision
-        and current.rule_version_label == rule_version_label and current.organisation == organisation
-        and current.subject_kind == kind and current.subject_name == name and current.subject_version == version
-    )
+    return made_key(current) == (
+        made_under(rule_hash=rule_hash, rule_version_id=rule_version_id, rule_version_label=rule_version_label)
+        + made_on(kind=kind, organisation=organisation, name=name, version=version, revision=revision,
+                  facts_sha256=facts_sha256))
 
 
 def confirms(item: decision_log._Prepared, current: PreviousRow | None) -> bool:

@@ -38,7 +38,9 @@ from ..subjects import SubjectSnapshot, snapshots_for_ids
 from .changes import (
     PreviousDeterminations,
     current_before,
-    made_alike,
+    made_key,
+    made_on,
+    made_under,
     previous_determinations,
     record_changes,
     split_confirmed,
@@ -149,23 +151,40 @@ def reusable_determinations(
     # the previous run of this kind, by this engine: what it confirmed holds on its date
     last = runs[run.previous_run_id][1] if engines.get(run.previous_run_id) == engine else None
     confirmed = remembered.confirmed_by(run.previous_run_id) if last is not None else None
+    # each regime's rule version as this run applies it, and whether its dates (and the engine's) leave
+    # a day's reading unchanged on the run's date: the same for every subject
+    under = {slug: made_under(rule_hash=version.content_hash if version else "", rule_version_id=version_ids[slug],
+                              rule_version_label=version.version_id if version else "")
+             for slug, version in versions.items()}
+    version_holds: dict[tuple[str, date], bool] = {}
     candidates = []
     for item in snapshots:
-        key, dates = item.key, None
-        facts_sha = facts.of(item)  # worked out once per subject, for its rows too
+        key = item.key
+        on = made_on(kind=key.kind, organisation=key.organisation, name=key.name or "", version=key.version or "",
+                     revision=item.revision, facts_sha256=facts.of(item))  # worked out once per subject, for its rows too
+        dates: tuple[date, ...] | None = None
+        facts_hold: dict[date, bool] = {}  # by day: whether the subject's facts read the same on the run's date
         for slug, version in versions.items():
             row = rows.get((key.ref, slug))
-            if row is None or not made_alike(
-                    row, kind=key.kind, organisation=key.organisation, name=key.name or "", version=key.version or "",
-                    revision=item.revision, rule_hash=version.content_hash if version else "",
-                    rule_version_id=version_ids[slug], rule_version_label=version.version_id if version else "",
-                    facts_sha256=facts_sha):
+            if row is None or made_key(row) != under[slug] + on:
                 continue
-            dates = dates if dates is not None else reuse.fact_dates(item.snapshot)
-            since = [day for day, holds in ((last, confirmed is not None and row.sequence in confirmed),
-                                            (row.as_of, engines.get(row.run_id) == engine))
-                     if holds and reuse.unchanged_between(dates, day, run.as_of)
-                     and reuse.unchanged_between(reuse.version_dates(version), day, run.as_of)]
+            since = []
+            for day, holds in ((last, confirmed is not None and row.sequence in confirmed),
+                               (row.as_of, engines.get(row.run_id) == engine)):
+                if not holds:
+                    continue
+                same = facts_hold.get(day)
+                if same is None:
+                    dates = dates if dates is not None else facts.dates(item)
+                    same = facts_hold[day] = reuse.unchanged_between(dates, day, run.as_of)
+                if not same:
+                    continue
+                same = version_holds.get((slug, day))
+                if same is None:
+                    same = version_holds[slug, day] = reuse.unchanged_between(reuse.version_dates(version), day,
+                                                                              run.as_of)
+                if same:
+                    since.append(day)
             if since:
                 candidates.append((slug, version, item, row, since))
     if not candidates:

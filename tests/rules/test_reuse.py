@@ -15,7 +15,7 @@ from bench.synthetic import document as synthetic_document
 from registry.models import AIModel, Cluster, Organisation
 from registry.services import registry_submit
 from rules import reuse
-from rules.decision_log import canonical, payload_of, payload_sha256, verify_chain
+from rules.decision_log import FactsHashes, canonical, payload_of, payload_sha256, verify_chain
 from rules.library_store import published_library
 from rules.models import Confirmation, Determination, EvaluationRun
 from rules.models.runs import Trigger
@@ -113,8 +113,13 @@ def test_whenever_the_rule_allows_reuse_evaluating_again_gives_the_same_payload(
                 text = canonical(payload_of(evaluate_subject(subject, version=version, regime=slug, as_of=day), item.key))
                 payloads[item.key.ref, slug, day] = (version.content_hash if version else None, text)
     allowed = refused_differing = 0
+    facts = FactsHashes()  # a run reads the dates from the texts it stores, lineage nodes by reference
+    assert any(facts.dates(item) != facts.dates(other) for item, other in itertools.pairwise(snapshots))
+    assert any(item.snapshot.get("lineage") for item in snapshots)
+    assert any(entry["lineage"] for item in snapshots for entry in item.snapshot.get("models") or ())
     for item in snapshots:
-        dates = reuse.fact_dates(item.snapshot)
+        dates = facts.dates(item)
+        assert dates == reuse.fact_dates(item.snapshot), item.key.ref
         for slug in versions[days[0]]:
             for first, second in itertools.permutations(days, 2):
                 (rule, text), (other_rule, other_text) = payloads[item.key.ref, slug, first], payloads[item.key.ref, slug, second]
