@@ -46,12 +46,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _pick(record: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+def _pick(record: dict[str, Any], fields: tuple[str, ...], read_back: bool = False) -> dict[str, Any]:
+    """The fields, each present. A record read back from a revision (`read_back`: JSON's values, whole
+    numbers as ints, as `FactsDecoder` gives them) holds nothing `_plain` would change, so its values
+    are taken as they are; only the fields it lacks (added since it was stored) are filled in."""
+    if read_back:
+        return {name: record.get(name) for name in fields}
     return {name: _plain(record.get(name)) for name in fields}
 
 
-def organisation_facts(record: dict[str, Any]) -> dict[str, Any]:
-    facts = _pick(record, ORGANISATION_FIELDS)
+def organisation_facts(record: dict[str, Any], *, read_back: bool = False) -> dict[str, Any]:
+    facts = _pick(record, ORGANISATION_FIELDS, read_back)
     facts["country"] = facts["country"] or ""
     facts["source"] = facts["source"] or ""
     if facts["revenue_year"] is not None:
@@ -59,10 +64,10 @@ def organisation_facts(record: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def model_facts(record: dict[str, Any]) -> dict[str, Any]:
-    facts = _pick(record, MODEL_FIELDS)
+def model_facts(record: dict[str, Any], *, read_back: bool = False) -> dict[str, Any]:
+    facts = _pick(record, MODEL_FIELDS, read_back)
     hardware = record.get("training_hardware")
-    facts["training_hardware"] = _pick(hardware, HARDWARE_FIELDS) if hardware else None
+    facts["training_hardware"] = _pick(hardware, HARDWARE_FIELDS, read_back) if hardware else None
     if facts["training_hardware"] and facts["training_hardware"]["accelerator_count"] is not None:
         facts["training_hardware"]["accelerator_count"] = int(facts["training_hardware"]["accelerator_count"])
     facts["modalities"] = list(record.get("modalities") or [])
@@ -72,20 +77,20 @@ def model_facts(record: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def cluster_facts(record: dict[str, Any]) -> dict[str, Any]:
-    facts = _pick(record, CLUSTER_FIELDS)
+def cluster_facts(record: dict[str, Any], *, read_back: bool = False) -> dict[str, Any]:
+    facts = _pick(record, CLUSTER_FIELDS, read_back)
     groups = []
     for group in record.get("groups") or []:
-        item = _pick(group, GROUP_FIELDS)
+        item = _pick(group, GROUP_FIELDS, read_back)
         item["accelerator_count"] = int(group["accelerator_count"])
         if item["accelerators_per_node"] is not None:
             item["accelerators_per_node"] = int(item["accelerators_per_node"])
         item["peak_ops_per_second"] = (
-            _pick(group["peak_ops_per_second"], PEAK_FIELDS) if group.get("peak_ops_per_second") else None
+            _pick(group["peak_ops_per_second"], PEAK_FIELDS, read_back) if group.get("peak_ops_per_second") else None
         )
         groups.append(item)
     facts["groups"] = groups
-    facts["links"] = [_pick(link, LINK_FIELDS) for link in record.get("links") or []]
+    facts["links"] = [_pick(link, LINK_FIELDS, read_back) for link in record.get("links") or []]
     facts["source"] = facts["source"] or ""
     facts["notes"] = facts["notes"] or ""
     return facts

@@ -131,7 +131,7 @@ class SnapshotBuilder:
             return
         orgs = dict(Organisation.objects.filter(slug__any=list(wanted)).values_list("pk", "slug"))
         for pk, (_, facts) in _latest(OrganisationRevision, "organisation", orgs).items():
-            self._org_facts[orgs[pk]] = organisation_facts(facts)
+            self._org_facts[orgs[pk]] = organisation_facts(facts, read_back=True)
 
     def _models(self, ids: Iterable[int]) -> None:
         """Facts of these models and all their ancestors: one pair of queries per lineage level."""
@@ -139,7 +139,7 @@ class SnapshotBuilder:
         while wanted:
             bases = dict(AIModel.objects.filter(id__any=wanted).values_list("pk", "base_model_id"))
             for pk, (_, facts) in _latest(ModelRevision, "model", wanted).items():
-                self._model_facts[pk] = model_facts(facts)
+                self._model_facts[pk] = model_facts(facts, read_back=True)
             self._model_base.update(bases)
             wanted = {base for base in bases.values() if base is not None} - set(self._model_facts)
 
@@ -201,7 +201,7 @@ class SnapshotBuilder:
             if cluster.pk not in latest:
                 continue
             number, raw = latest[cluster.pk]
-            facts = cluster_facts(raw)
+            facts = cluster_facts(raw, read_back=True)
             groups = []
             for group in facts["groups"]:
                 group = dict(group)

@@ -11,8 +11,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from registry.facts import FactsDecoder, canonical_json, facts_sha256, model_facts
-from registry.models import AIModel, Cluster, ModelRevision
+from registry.facts import (
+    FactsDecoder,
+    canonical_json,
+    cluster_facts,
+    facts_sha256,
+    model_facts,
+    organisation_facts,
+)
+from registry.models import AIModel, Cluster, ClusterRevision, ModelRevision, OrganisationRevision
 from registry.services import registry_submit
 from rules.models import Determination
 from rules.models.runs import Trigger
@@ -103,6 +110,29 @@ def test_the_facts_hash_is_the_same_however_the_database_prints_the_numbers():
     revision = ModelRevision.objects.get(model__name="X")
     assert revision.facts["training_compute_ops"] == 15 * 10**24
     assert facts_sha256(revision.facts) == revision.facts_sha256
+
+
+def test_facts_read_back_from_a_revision_are_taken_as_they_are_with_the_fields_added_since():
+    """Snapshots take a stored revision's values as `FactsDecoder` gives them (`read_back`): for every
+    kind of record that is what the full conversion gives, whole figures as ints, and a field the
+    revision lacks (one added since it was stored) is filled in the same."""
+    registry_submit(document(
+        models=[ModelRecordFactory(name="X", training_compute_ops=1.5e25, parameter_count=4.05e11),
+                ModelRecordFactory(name="Exact", training_compute_ops=str(ONE_ABOVE))],
+        clusters=[ClusterRecordFactory(name="Hall A")]), via="import")
+    kinds = ((OrganisationRevision, organisation_facts), (ModelRevision, model_facts), (ClusterRevision, cluster_facts))
+    for revision_model, convert in kinds:
+        revisions = list(revision_model.objects.all())
+        assert revisions
+        for revision in revisions:
+            assert convert(revision.facts, read_back=True) == convert(revision.facts), revision
+            legacy = json.loads(canonical_json(revision.facts), cls=FactsDecoder)
+            legacy.pop("source")  # as stored before the field existed
+            assert convert(legacy, read_back=True) == convert(legacy)
+            assert convert(legacy, read_back=True)["source"] == ""
+    exact = model_facts(ModelRevision.objects.get(model__name="Exact").facts, read_back=True)
+    assert exact["training_compute_ops"] == ONE_ABOVE
+    assert cluster_facts(ClusterRevision.objects.get().facts, read_back=True)["groups"][0]["accelerator_count"] == 100000
 
 
 def test_a_decimal_with_more_digits_than_a_double_holds_is_refused_naming_the_field(tmp_path):
