@@ -36,7 +36,7 @@ from .models import (
     ObligationState,
     ReviewDecision,
 )
-from .services import declared_obligations, refresh_states
+from .services import declared_obligations, marked_now, refresh_states
 from .signals import obligation_record_created
 
 log = logging.getLogger(__name__)
@@ -237,8 +237,9 @@ def _document_read(document: Document, problems: list[Problem]) -> tuple[str, st
 
 def _mark(subject_ref: str) -> None:
     """In the record's transaction: the subject's states are to be worked out again at the next refresh
-    (`REFRESH_NEXT`), which `_refresh` does at once, and the nightly one if that fails."""
-    ObligationState.objects.filter(subject_ref=subject_ref).update(changes_on=REFRESH_NEXT, updated_at=timezone.now())
+    (`REFRESH_NEXT`), which `_refresh` does at once, and the nightly one if that fails. Marked by the
+    database's clock: a refresh that started before the mark leaves the states to the next one."""
+    ObligationState.objects.filter(subject_ref=subject_ref).update(changes_on=REFRESH_NEXT, updated_at=marked_now())
 
 
 def _refresh(subject_ref: str) -> None:

@@ -16,14 +16,16 @@ and the incidents, fulfilments and reviews recorded.
 """
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import orjson
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
+from django.db.models import DateTimeField, Func
 from django.utils import timezone
 
 from registry.interchange import subject_parts
@@ -45,6 +47,8 @@ from rules.library_store import published_library
 from rules.selectors import current_determinations
 
 from .models import REFRESH_NEXT, Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
+
+log = logging.getLogger(__name__)
 
 # A designation the due rules run from (`designated`): a decision that a subject is covered, never
 # one lifting a presumption.
@@ -365,12 +369,62 @@ KEY_FIELDS = ("subject_ref", "regime", "obligation", "occurrence")
 COMPARED_FIELDS = tuple(name for name in STATE_FIELDS if name != "as_of")
 
 
+# How long a refresh waits for the records being written before it works out its views (`_records_settled`)
+RECORDS_SETTLED_TIMEOUT = "30s"
+
+
+class _ClockTimestamp(Func):
+    """PostgreSQL's clock as the statement runs (not as its transaction began)."""
+
+    template = "clock_timestamp()"
+    output_field = DateTimeField()
+
+
+def database_now() -> datetime:
+    """The time by the database's clock, the one clock every process writing states shares (application
+    hosts' clocks may disagree by more than the moments a refresh compares): PostgreSQL's; on SQLite,
+    which one host writes, the application's."""
+    if connection.vendor != "postgresql":
+        return timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def marked_now() -> Any:
+    """What a state's `updated_at` is set to in an `UPDATE`: the database's clock when the statement
+    runs, so after any lock it waited for (`database_now`)."""
+    return _ClockTimestamp() if connection.vendor == "postgresql" else timezone.now()
+
+
+def _records_settled() -> datetime:
+    """The database's time once every transaction writing to the states has finished: a record marks its
+    subject's states in its own transaction (`recording._mark`), so the views worked out next see every
+    record whose mark is older than this time, and a mark made later is newer than it. PostgreSQL waits
+    for them with a SHARE lock on the table, taken and let go at once (new writers wait for it as long).
+    Inside a caller's transaction the lock would be held to its end, so there, as on SQLite, and when the
+    writers have not finished within `RECORDS_SETTLED_TIMEOUT`, it is only the database's time."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return database_now()
+    table = connection.ops.quote_name(ObligationState._meta.db_table)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{RECORDS_SETTLED_TIMEOUT}'")
+            cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+            cursor.execute("SELECT clock_timestamp()")
+            return cursor.fetchone()[0]
+    except OperationalError:
+        log.warning("records still being written after %s: obligation states refreshed without waiting for them",
+                    RECORDS_SETTLED_TIMEOUT)
+        return database_now()
+
+
 def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, run: Any = None) -> int:
     """Brings each obligation's stored state up to `as_of` for these subjects (default: every subject)
     and appends a status change for each obligation whose status changed (or that first arose);
     returns the number of changes. A state whose obligation no longer arises is removed."""
     refs = sorted(set(subject_refs)) if subject_refs is not None else None
-    started = timezone.now()
+    started = _records_settled()
     views = obligations_as_of(as_of=as_of, subject_refs=refs)
     with transaction.atomic():
         stored = ObligationState.objects.select_for_update()
@@ -383,7 +437,7 @@ def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, ru
         # newer than they are: it is left as it is, and worked out again at the next refresh
         raced = {key: row for key, row in existing.items() if row[-1] > started}
         changes, created, updated, moved = [], [], [], []
-        now = timezone.now()
+        now = database_now()
         for view in views:
             if view.key in raced:
                 continue
