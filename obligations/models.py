@@ -190,9 +190,11 @@ class ObligationState(models.Model):
 
     subject_ref = models.CharField(max_length=500)
     subject_kind = models.CharField(max_length=16, choices=SUBJECT_KIND_CHOICES)
-    organisation = models.SlugField(max_length=64)
-    regime = models.SlugField(max_length=64)
-    obligation = models.SlugField(max_length=64)
+    # found through the indexes below (organisation, then regime, each with the status): a slug's own
+    # index, and the pattern index Django adds beside it, would only be kept up to date
+    organisation = models.SlugField(max_length=64, db_index=False)
+    regime = models.SlugField(max_length=64, db_index=False)
+    obligation = models.SlugField(max_length=64, db_index=False)
     occurrence = models.CharField(max_length=64, blank=True)
     title = models.CharField(max_length=300)
     citation = models.CharField(max_length=200)
@@ -241,9 +243,11 @@ class ObligationStatusChange(models.Model):
     """A change of one obligation's status, appended when an evaluation or the nightly run finds it."""
 
     subject_ref = models.CharField(max_length=500)
-    organisation = models.SlugField(max_length=64)
-    regime = models.SlugField(max_length=64)
-    obligation = models.SlugField(max_length=64)
+    # read by subject (`obligation_change_subject`) or by status (`obligation_change_to_status`), not by
+    # these alone: no index of their own
+    organisation = models.SlugField(max_length=64, db_index=False)
+    regime = models.SlugField(max_length=64, db_index=False)
+    obligation = models.SlugField(max_length=64, db_index=False)
     occurrence = models.CharField(max_length=64, blank=True)
     from_status = models.CharField(max_length=16, choices=OBLIGATION_STATUS_CHOICES, blank=True,
                                    help_text="Empty when the obligation first arose.")
