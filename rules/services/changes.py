@@ -208,8 +208,8 @@ def current_before(run: EvaluationRun, keys: set[tuple[str, str]],
     return latest
 
 
-# What a determination was made under and on: its rule version, then its facts and subject as named,
-# in the order of `made_under`'s two parts
+# What a determination was made under and on: its rule version (`made_under`), then its facts and
+# subject as named (`made_on`), in the order those two give them
 made_key = operator.itemgetter(
     *(PreviousRow._fields.index(name) for name in (
         "rule_hash", "rule_version_id", "rule_version_label",
