@@ -5,6 +5,7 @@ refresh of every subject gives, while on a quiet day the subjects whose states c
 alone."""
 from __future__ import annotations
 
+import importlib
 from datetime import date, timedelta
 
 import pytest
@@ -218,3 +219,32 @@ def test_a_state_written_while_a_refresh_worked_out_its_views_is_left_to_the_nex
     refresh_due_states(as_of=day)
     assert stored() == worked_out(day)
     assert not ObligationState.objects.filter(changes_on=REFRESH_NEXT).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_slug_indexes_nothing_reads_are_dropped_and_made_again_going_back():
+    """Migration 0006 drops the slugs' own indexes (and PostgreSQL's pattern indexes beside them) by
+    name, leaving the states and status changes as they were; going back makes them again."""
+    from django.db import connection
+
+    from tests.rules.conftest import migrated
+
+    names = importlib.import_module("obligations.migrations.0006_slugs_found_through_the_listing_indexes").INDEXES
+
+    def indexes() -> set[str]:
+        with connection.cursor() as cursor:
+            return {name for table in ("obligations_obligationstate", "obligations_obligationstatuschange")
+                    for name in connection.introspection.get_constraints(cursor, table)}
+
+    lab()
+    run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=date(2026, 4, 10), regimes=REGIMES))
+    refresh_states(as_of=date(2026, 4, 10))
+    expected, changes = stored(), ObligationStatusChange.objects.count()
+    assert changes and not indexes() & {name for *_, name in names}
+    migrated([("obligations", "0005_state_changes_on")])
+    assert {name for *_, name in names} <= indexes()
+    assert ({f"{name}_like" for *_, name in names} <= indexes()) == (connection.vendor == "postgresql")
+    migrated()
+    assert not indexes() & ({name for *_, name in names} | {f"{name}_like" for *_, name in names})
+    assert {"obligation_state_org_status", "obligation_state_regime", "obligation_state_listed"} <= indexes()
+    assert stored() == expected and ObligationStatusChange.objects.count() == changes
