@@ -46,7 +46,7 @@ class PreviousRow(NamedTuple):
 
 # PostgreSQL's (`_previous_by_probe`): digests in hexadecimal, as the ORM gives them (`rules.digests`);
 # the subject's, the facts snapshot's and the payload's read by their numbers; status and kind stored as
-# codes, given back as their texts by the vocabularies passed as the first two parameters
+# codes, given back as their texts by looking them up in the vocabularies passed as parameters
 # (`rules.codes.text`: a code no text has as its digits)
 _COLUMNS = ("e.sequence, s.ref, e.regime, COALESCE((%s::text[])[e.status], e.status::text), e.rule_version_label, "
             "encode(e.rule_hash, 'hex'), e.as_of, e.tier, s.organisation, "
@@ -108,7 +108,7 @@ def _previous_by_probe(
     table's statistics say (a fresh log, or a server without autovacuum, would otherwise be read
     through the wrong index); the first row in `rules.current`'s order. The subjects and the regimes
     are sent once each, not once per key (a chunk's keys are every subject under every regime): each
-    text sent in an array is scanned for what to quote, and most of the time went there."""
+    text sent in an array is scanned for what to quote, and most of this read's CPU went there."""
     refs = sorted({ref for ref, _ in keys})
     regimes = sorted({regime for _, regime in keys})
     table, subjects, facts, payloads = (connection.ops.quote_name(model._meta.db_table)
