@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from registry.models import AIModel, ModelRevision
 from registry.services import RegistryValidationError, registry_submit
@@ -27,41 +27,15 @@ from registry.signals import subjects_changed
 from rules.decision_log import verify_chain
 from rules.models import Determination, PendingEvaluation
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, api_user, document
+from tests.support.concurrency import DEADLINE_S, in_thread, sessions_waiting_on_a_lock
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-DEADLINE_S = 60
 
 
 @pytest.fixture(autouse=True)
 def _postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: concurrent transactions and row locks")
-
-
-def sessions_waiting_on_a_lock() -> int:
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the view is read once per transaction
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    """Runs `target` in a thread with its own database connection; its result or exception lands in the dict."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = target()
-        except BaseException as exc:  # noqa: BLE001 (handed to the test)
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, outcome
 
 
 class HoldFirstCommit:

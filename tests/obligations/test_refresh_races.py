@@ -17,8 +17,8 @@ from obligations.models import REFRESH_NEXT, ObligationState
 from obligations.services import refresh_states
 from rules.models.runs import Trigger
 from rules.services import run_create, run_execute_inline
-from tests.faults.test_concurrency import DEADLINE_S, in_thread, sessions_waiting_on_a_lock
 from tests.obligations.test_refresh_due import FRONTIER, REGIMES, lab, stored, worked_out
+from tests.support.concurrency import DEADLINE_S, in_thread, sessions_waiting_on_a_lock
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
