@@ -352,8 +352,54 @@ def test_canonical_text_writes_every_integer_whole_at_the_edges_of_64_bits():
              "text": "é", "flag": True, "none": None, "small": -5, "half": 1.5, "empty": {}, "nothing": []}
     text = decision_log.canonical(value)
     assert text == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    # written by orjson, not by the fallback `canonical` takes when orjson refuses an integer: every
-    # big one was found
+    # the encoder payloads were written by before, orjson with the big integers found by a walk,
+    # writes the same text; and the walk finds every big one (not the standard library's fallback)
+    assert decision_log.encoded_by_orjson(value) == text
     assert orjson.dumps(decision_log._big_ints_as_text(value), option=orjson.OPT_SORT_KEYS).decode() == text
     assert json.loads(text)["nested"][0]["a"] == [[2**70], [-(2**65)]]
     assert decision_log.canonical(2**80) == str(2**80) and decision_log.canonical([2**63]) == f"[{2**63}]"
+
+
+def _json_trees():
+    from hypothesis import strategies as st
+
+    # every code point, lone surrogates and controls among them; integers and floats of every size
+    texts = st.text(st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=8)
+    leaves = (st.none() | st.booleans() | texts | st.integers() | st.integers(-(2**200), 2**200)
+              | st.floats(allow_nan=False, allow_infinity=False)
+              | st.sampled_from([1e26, 1e25, 1e23, 1e20, 1.5e-7, 1e16, 1e17, -0.0, 9007199254740993.0, 2**63, -(2**63) - 1]))
+    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                        | st.dictionaries(texts, inner, max_size=4), max_leaves=24)
+
+
+def test_canonical_text_is_the_text_payloads_were_written_with_before():
+    """Payloads and facts snapshots are stored once by their text's hash, so the text of a value must
+    not change with the encoder: for any JSON value, msgspec's text is the one orjson (big integers
+    handed over as digits) wrote, and where msgspec refuses a value (a lone surrogate) `canonical`
+    gives that text too."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=3000, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(_json_trees())
+    def same_text(value):
+        assert decision_log.canonical(value) == decision_log.encoded_by_orjson(value)
+
+    same_text()
+
+
+def test_canonical_text_of_what_msgspec_refuses_is_written_by_the_earlier_encoder():
+    """Keys that are not strings, lone surrogates and subclasses of str and int are written as before
+    (by orjson, or where it refuses them too by the standard library), not refused."""
+    class Label(str):
+        pass
+
+    class Count(int):
+        pass
+
+    for value in ({1: "one", 2: [10**30]}, {"a": "\ud800 lone"}, {"\udfff": 1}, {"label": Label("x"), "n": Count(10**30)}):
+        with pytest.raises((TypeError, ValueError)):
+            decision_log._encode(value)
+        assert decision_log.canonical(value) == decision_log.encoded_by_orjson(value)
+        assert decision_log.canonical(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
