@@ -198,10 +198,31 @@ def _dates(value: Any, old: str, new: str) -> Any:
     return value
 
 
+# Each text of a payload's notes, reason and caveats with its as-of date marked, by the text and the
+# date: most are the rule version's caveats, the same for every subject and a few thousand characters
+# each, so a run looks each up rather than searching it for the date again.
+_MARKED: dict[tuple[str, str], str] = {}
+_MARKED_KEPT = 20_000
+
+
+def _marked(value: Any, as_of: str) -> Any:
+    if isinstance(value, str):
+        key = (value, as_of)
+        found = _MARKED.get(key)
+        if found is None:
+            if len(_MARKED) >= _MARKED_KEPT:
+                _MARKED.clear()
+            found = _MARKED[key] = value.replace(as_of, AS_OF_MARK)
+        return found
+    if isinstance(value, list):
+        return [_marked(item, as_of) for item in value]
+    return value
+
+
 def undated(data: dict[str, Any], *, as_of: str) -> dict[str, Any]:
     """An evaluation's payload as the log stores it: without its as-of date (a column of the row),
     and with the date marked where its notes and reason name it."""
-    data = {key: (_dates(value, as_of, AS_OF_MARK) if key in DATED_KEYS else value) for key, value in data.items()}
+    data = {key: (_marked(value, as_of) if key in DATED_KEYS else value) for key, value in data.items()}
     data["schema"] = PAYLOAD_SCHEMA
     return data
 

@@ -403,3 +403,23 @@ def test_canonical_text_of_what_msgspec_refuses_is_written_by_the_earlier_encode
         assert decision_log.canonical(value) == decision_log.encoded_by_orjson(value)
         assert decision_log.canonical(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
+
+def test_a_payload_marks_its_own_as_of_date_whichever_date_was_marked_before():
+    """The texts of notes, reason and caveats are marked where they name the payload's as-of date, and
+    only that date: the same text marked for one date and then another gives each its own marking,
+    and reading the payload back on its date gives the texts as the engine wrote them."""
+    from rules.models.decision_log import payload_data, undated
+
+    text = "no version of x is in force on 2026-12-07; the next is dated 2026-12-08"
+    evaluation = {"notes": [text], "reason": text, "caveats": [text, "the same everywhere"], "title": text,
+                  "as_of": "ignored here"}
+    first = undated(dict(evaluation), as_of="2026-12-07")
+    second = undated(dict(evaluation), as_of="2026-12-08")
+    assert first["reason"] == "no version of x is in force on {as_of}; the next is dated 2026-12-08"
+    assert second["reason"] == "no version of x is in force on 2026-12-07; the next is dated {as_of}"
+    assert first["notes"] == [first["reason"]] and first["caveats"] == [first["reason"], "the same everywhere"]
+    assert second["notes"] == [second["reason"]] and first["title"] == second["title"] == text
+    assert first["schema"] == second["schema"] == "determination/1"
+    for data, day in ((first, date(2026, 12, 7)), (second, date(2026, 12, 8))):
+        back = payload_data(decision_log.canonical({k: v for k, v in data.items() if k != "as_of"}), as_of=day)
+        assert (back["reason"], back["notes"], back["caveats"][0], back["as_of"]) == (text, [text], text, day.isoformat())
