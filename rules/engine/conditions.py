@@ -155,11 +155,18 @@ def _decide(operator: str, a: Operand, b: Operand) -> bool | None:
 
 
 def _mul(x: Number, y: Number) -> Number:
+    if type(x) is int and type(y) is int:  # most figures: their product is exact as it is
+        return x * y
     return exact(exact(x) * exact(y))
 
 
 def _div(x: Number, y: Number) -> Number | None:
-    return exact(Fraction(exact(x)) / exact(y)) if y else None
+    if not y:
+        return None
+    if type(x) is int and type(y) is int:  # one fraction made, in lowest terms, not two and a quotient
+        quotient = Fraction(x, y)
+        return quotient.numerator if quotient.denominator == 1 else quotient
+    return exact(Fraction(exact(x)) / exact(y))
 
 
 def _combine(op: str, a: Operand, b: Operand) -> Operand:

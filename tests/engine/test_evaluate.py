@@ -131,3 +131,26 @@ def test_the_decision_log_form_leaves_the_paraphrase_text_to_the_version(real_li
     assert test["paraphrase"] == {"source": "SOURCES.md §6.1 (amended_2026, frontier_model_compute) and §6.4",
                                   "provenance": "SECONDARY"}
     assert test["caveat"] == version.test("frontier-model").caveat
+
+
+def test_a_margin_of_two_integers_is_the_float_nearest_the_exact_quotient() -> None:
+    """A test's margin is value / threshold as the float nearest the exact quotient, whether the two
+    are divided as ints or through fractions, for figures of any size."""
+    from fractions import Fraction
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rules.engine.evaluate import _margin
+
+    figures = st.integers(-(10**40), 10**40) | st.sampled_from([10**26, 10**26 + 1, 10**25, 10**23, 3 * 10**25 + 7, 1, -1])
+
+    @settings(max_examples=2000, deadline=None, database=None, derandomize=True)
+    @given(figures, figures.filter(bool))
+    def nearest(value, threshold):
+        assert _margin(value, threshold) == float(Fraction(value, threshold))
+
+    nearest()
+    assert _margin(10**26 + 1, 10**26) == 1.0 and _margin(10**25, 10**26) == 0.1
+    assert _margin(3, Fraction(1, 3)) == 9.0 and _margin(None, 10**26) is None and _margin(5, 0) is None
+    assert _margin(5, True) is None
