@@ -122,6 +122,10 @@ class Compiled:
     parameters: list[str] = field(default_factory=list)
     literals: list[tuple[str, int, int]] = field(default_factory=list)
     references: list[str] = field(default_factory=list)  # test ids named by base_model_meets / any_model_meets
+    # Whether, once the condition is decided over the bands, it is decided the same way at each end of
+    # them (`band_ends_follow`): true of a condition with no division, no number chosen by `if`, no
+    # `known` of a number and no test of another model.
+    ends_follow: bool = False
 
 
 @dataclass(slots=True)
@@ -152,6 +156,27 @@ def _decide(operator: str, a: Operand, b: Operand) -> bool | None:
     if operator == "<":
         return True if ahi < blo else (False if alo >= bhi else None)
     return True if ahi <= blo else (False if alo > bhi else None)
+
+
+def band_ends_follow(compiled: Compiled, records: list) -> bool:
+    """Whether a condition decided over its figures' bands (met or not met) is decided the same way
+    with every figure pinned to the low end of its band, and to the high end (`evaluate._BandEnd`),
+    so that neither need be evaluated. It is when the condition allows it (`Compiled.ends_follow`:
+    products only, so an end of a side is the same end of each factor multiplied) and each side
+    compared has both ends or neither, the low not above the high. Then a comparison decided over
+    the bands (`a.low > b.high`, or `a.high <= b.low`) is decided the same way between ends that lie
+    inside them, facts and designations do not move with the bands, and Kleene logic keeps what is
+    decided."""
+    if not compiled.ends_follow:
+        return False
+    for record in records:
+        if record is None:
+            return False
+        for side in (record[0], record[1]):
+            low, high = side.low, side.high
+            if (low is None) is not (high is None) or (low is not None and low > high):
+                return False
+    return True
 
 
 def _mul(x: Number, y: Number) -> Number:
@@ -227,6 +252,7 @@ class _Compiler:
         self.quantities: list[tuple[str, Arguments | None]] = []
         self.used_parameters: list[str] = []
         self.literals: list[tuple[str, int, int]] = []
+        self.ends_follow = True
 
     def error(self, where: Any, message: str) -> ConditionError:
         line = getattr(where, "line", None) or 1
@@ -303,6 +329,8 @@ class _Compiler:
                 if side.type != "number":
                     raise self.error(op_token, f"{op_token} needs numbers, got {side.label}")
             node = _arithmetic(str(op_token), node, right)
+            if str(op_token) != "*":  # a quotient's ends are not its operands' ends
+                self.ends_follow = False
         return node
 
     def on_comparison(self, tree: Tree) -> _Node:
@@ -389,6 +417,8 @@ class _Compiler:
             raise self.error(function, f"known({node.label}): a parameter always has a value")
         inner = node.run
         if node.type == "number":
+            self.ends_follow = False  # a figure known only at one end of its band is not known
+
             def decide(s: Any, r: list) -> tuple[bool, tuple[str, ...]]:
                 operand = inner(s, r)
                 return operand.applicable and operand.value is not None, ()
@@ -415,6 +445,7 @@ class _Compiler:
         if kind != "model":
             raise self.error(function, f"{name}({target!r}): {target} applies to {_a(kind)}, not to a model")
         self.references.append(target)
+        self.ends_follow = False  # the other model's bands are its own
         links = self.links
 
         def apply(subject: Any) -> tuple[bool | None, tuple[str, ...]]:
@@ -457,6 +488,8 @@ class _Compiler:
         decide, then_run, else_run = condition.run, then.run, otherwise.run
         label = f"(if {condition.label} then {then.label} else {otherwise.label})"
         if then.type == "number":
+            self.ends_follow = False  # an end may choose a branch the band left open
+
             def number(s: Any, r: list) -> Operand:
                 truth, missing = decide(s, r)
                 a, b = then_run(s, r), else_run(s, r)  # both run, so every comparison inside is recorded
@@ -555,4 +588,4 @@ def compile_condition(source: str, *, origin: str, path: str, test_id: str, appl
     if not compiler.comparisons:
         raise compiler.error(getattr(tree, "meta", tree), "a condition needs at least one comparison or fact")
     return Compiled(source, root.run, compiler.comparisons, compiler.quantities,
-                    compiler.used_parameters, compiler.literals, compiler.references)
+                    compiler.used_parameters, compiler.literals, compiler.references, compiler.ends_follow)

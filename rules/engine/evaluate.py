@@ -11,7 +11,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from .conditions import ComparisonSpec
+from .conditions import ComparisonSpec, band_ends_follow
 from .defaults import default, defaults
 from .exact import Number, plain
 from .library import RuleTest, RuleVersion, Tier
@@ -196,8 +196,11 @@ def _outcome(test: RuleTest, subject: Subject) -> TestOutcome:
     banded = any(each.numeric and ((rec[0].low is not rec[0].high and rec[0].low != rec[0].high)
                                    or (rec[1].low is not rec[1].high and rec[1].low != rec[1].high))
                  for each, rec in zip(specs, records, strict=True))
-    for name, high in (("band_low", False), ("band_high", True)):
-        sensitivity[name] = OUTCOME[_run(test, _BandEnd(subject, high=high))[0]] if banded else outcome
+    if banded and (truth is None or not band_ends_follow(test.compiled, records)):
+        for name, high in (("band_low", False), ("band_high", True)):
+            sensitivity[name] = OUTCOME[_run(test, _BandEnd(subject, high=high))[0]]
+    else:  # no band, or decided over the bands and so at each end of them
+        sensitivity["band_low"] = sensitivity["band_high"] = outcome
     if test.cluster_arguments is not None:
         for reading in default("sensitivity_readings"):
             if reading != test.cluster_arguments.reading:
