@@ -161,3 +161,30 @@ def foreign_keys() -> list[tuple[str, str]]:
         found = cursor.fetchall()
     assert len(found) == 3  # a row's payload and facts, a payload's dictionary
     return found
+
+
+def test_lists_of_digests_and_numbers_find_what_the_same_list_finds_by_in(logged):
+    """`__any` finds what `__in` finds: lists of digests as the product writes them and of integers
+    (sent joined into one text on PostgreSQL), and lists that are not all such (sent as arrays):
+    uppercase, foreign and empty digests, texts."""
+    from django.test.utils import CaptureQueriesContext
+
+    from rules.models import LoggedSubject
+
+    payloads = [row.payload_sha256 for row in logged[:4]]
+    versioned = next(row.rule_hash for row in logged if row.rule_hash)
+    cases = [
+        (Payload, "sha256", [*payloads, "f" * 64], True),
+        (Payload, "sha256", [payloads[0], payloads[1].upper(), "not-a-digest"], False),
+        (Determination, "rule_hash", [versioned, ""], False),
+        (Determination, "sequence", [*(row.sequence for row in logged[1:6]), 10**6], True),
+        (Determination, "facts", [row.facts_id for row in logged], True),
+        (LoggedSubject, "ref", [logged[0].subject_ref, "nobody/Nothing@1"], False),
+    ]
+    client_side = not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    for model, field, values, joined in cases:
+        with CaptureQueriesContext(connection) as queries:
+            found = set(model.objects.filter(**{f"{field}__any": values}).values_list("pk", flat=True))
+        assert found and found == set(model.objects.filter(**{f"{field}__in": values}).values_list("pk", flat=True))
+        sent_joined = "string_to_array" in queries[0]["sql"]
+        assert sent_joined == (joined and connection.vendor == "postgresql" and client_side), (field, values)
