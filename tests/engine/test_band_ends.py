@@ -23,17 +23,15 @@ AS_OF = date(2026, 12, 7)
 
 
 def _band_ends_as_evaluated(library, snapshot, as_of) -> int:
-    """Checks every test of every version that applies to the snapshot's kind; the number of tests
-    whose ends were not evaluated because they follow."""
+    """Checks every test of every version that applies to the snapshot's kind; the number of those
+    decided over their bands whose condition lets the ends follow."""
     followed = 0
     for version in library:
         for test in version.tests_for(snapshot["kind"]):
-            subject = Subject(snapshot, as_of=as_of)
-            outcome = _outcome(test, subject)
+            outcome = _outcome(test, Subject(snapshot, as_of=as_of))
+            banded = any(spec.numeric and (rec[0].low != rec[0].high or rec[1].low != rec[1].high)
+                         for spec, rec in zip(outcome.specs, outcome.records, strict=True))
             for name, high in (("band_low", False), ("band_high", True)):
-                records = outcome.records
-                banded = any(spec.numeric and (rec[0].low != rec[0].high or rec[1].low != rec[1].high)
-                             for spec, rec in zip(outcome.specs, records, strict=True))
                 at_end = OUTCOME[_run(test, _BandEnd(Subject(snapshot, as_of=as_of), high=high))[0]] if banded \
                     else outcome.outcome
                 assert outcome.sensitivity[name] == at_end, (version.regime_slug, version.version_id, test.id, name)
