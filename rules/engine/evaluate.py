@@ -176,12 +176,16 @@ class TestOutcome:
 def _margin(value: Number | None, threshold: Any) -> float | None:
     """value / threshold, as a float (a ratio to show, never compared): the float nearest the exact
     quotient. Two ints are divided as they are, which Python rounds correctly, to the same float as
-    through `Fraction` at a sixth of the time; other numbers go through `Fraction`."""
+    through `Fraction` at a sixth of the time; other numbers go through `Fraction`. None where there is
+    no ratio, or none a float can hold (a figure over a threshold made of a vanishingly small one)."""
     if value is None or isinstance(threshold, bool) or not isinstance(threshold, (int, float, Fraction)) or not threshold:
         return None
-    if type(value) is int and type(threshold) is int:
-        return value / threshold
-    return float(Fraction(value) / Fraction(threshold))
+    try:
+        if type(value) is int and type(threshold) is int:
+            return value / threshold
+        return float(Fraction(value) / Fraction(threshold))
+    except OverflowError:
+        return None
 
 
 def _outcome(test: RuleTest, subject: Subject) -> TestOutcome:

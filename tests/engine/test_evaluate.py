@@ -154,3 +154,18 @@ def test_a_margin_of_two_integers_is_the_float_nearest_the_exact_quotient() -> N
     assert _margin(10**26 + 1, 10**26) == 1.0 and _margin(10**25, 10**26) == 0.1
     assert _margin(3, Fraction(1, 3)) == 9.0 and _margin(None, 10**26) is None and _margin(5, 0) is None
     assert _margin(5, True) is None
+    # a ratio no float can hold is not shown
+    assert _margin(10**400, 1) is None and _margin(10**30, Fraction(1, 10**300)) is None
+
+
+def test_a_figure_over_a_threshold_made_of_a_vanishingly_small_one_is_determined(real_library) -> None:
+    """The EU downstream-modifier threshold is a third of the base model's compute: a base model
+    reporting 5e-324 operations (the smallest float) makes a threshold that the fine-tune's figure
+    exceeds by more than a float can hold. The test is met, and its margin is not shown."""
+    version = real_library.get("eu-ai-act", "2025-08-02")
+    snapshot = model_snapshot({"fine_tuning_compute_ops": 9 * 10**26, "derivation": "fine-tune"},
+                              lineage=[{"training_compute_ops": 5e-324, "organisation": "rival"}])
+    evaluation = evaluate(snapshot, version=version, regime="eu-ai-act", as_of=date(2026, 12, 7))
+    test = next(test for test in evaluation.tests if test.id == "downstream-modifier")
+    assert (test.outcome, test.margin) == ("met", None)
+    assert json.loads(json.dumps(evaluation.to_dict()))["tests"][2]["margin"] is None
