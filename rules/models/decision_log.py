@@ -190,39 +190,31 @@ AS_OF_MARK = "{as_of}"
 DATED_KEYS = ("notes", "reason", "caveats")
 
 
+# Each text of a payload's notes, reason and caveats with one date put for another (the as-of date
+# marked, or put back), by the text and the two: most are the rule version's caveats, the same for
+# every subject and a few thousand characters each, so each is looked up rather than searched again.
+_DATED: dict[tuple[str, str, str], str] = {}
+_DATED_KEPT = 20_000
+
+
 def _dates(value: Any, old: str, new: str) -> Any:
     if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, list):
-        return [_dates(item, old, new) for item in value]
-    return value
-
-
-# Each text of a payload's notes, reason and caveats with its as-of date marked, by the text and the
-# date: most are the rule version's caveats, the same for every subject and a few thousand characters
-# each, so a run looks each up rather than searching it for the date again.
-_MARKED: dict[tuple[str, str], str] = {}
-_MARKED_KEPT = 20_000
-
-
-def _marked(value: Any, as_of: str) -> Any:
-    if isinstance(value, str):
-        key = (value, as_of)
-        found = _MARKED.get(key)
+        key = (value, old, new)
+        found = _DATED.get(key)
         if found is None:
-            if len(_MARKED) >= _MARKED_KEPT:
-                _MARKED.clear()
-            found = _MARKED[key] = value.replace(as_of, AS_OF_MARK)
+            if len(_DATED) >= _DATED_KEPT:
+                _DATED.clear()
+            found = _DATED[key] = value.replace(old, new)
         return found
     if isinstance(value, list):
-        return [_marked(item, as_of) for item in value]
+        return [_dates(item, old, new) for item in value]
     return value
 
 
 def undated(data: dict[str, Any], *, as_of: str) -> dict[str, Any]:
     """An evaluation's payload as the log stores it: without its as-of date (a column of the row),
     and with the date marked where its notes and reason name it."""
-    data = {key: (_marked(value, as_of) if key in DATED_KEYS else value) for key, value in data.items()}
+    data = {key: (_dates(value, as_of, AS_OF_MARK) if key in DATED_KEYS else value) for key, value in data.items()}
     data["schema"] = PAYLOAD_SCHEMA
     return data
 
