@@ -5,6 +5,8 @@ import csv
 import io
 import json
 import re
+import shutil
+import subprocess
 from datetime import date
 from unittest import mock
 
@@ -53,6 +55,28 @@ def test_scheduled_run_produces_its_change_report_listing_the_flipped_test(regis
     assert "not covered</span> → <span class=\"status status-covered\">covered" in page
     assert "<td><code>model-general</code></td><td>not met: 6.3e24 ops &gt; 1e26 ops</td><td>met: 2e26 ops &gt; 1e26 ops</td>" in page
     assert page.count("us-eo-14110@2023-10-30 (") == 2  # the rule version on both sides
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler-utils (pdftotext)")
+def test_the_change_report_pdf_gives_the_tests_that_flipped_room_to_be_read(
+        registry, django_capture_on_commit_callbacks, tmp_path):
+    """Read back from the PDF as laid out: the summary's row for the change reads on one line, the
+    test that flipped and its outcomes beside the subject and statuses, not a word or two a line in
+    what the other columns leave; and each side of the flipped test's values reads whole."""
+    revise_small_to_reported_2e26()
+    run, _ = scheduled_run(django_capture_on_commit_callbacks)
+    params = report_parameters(kind="changes", format="pdf", run=run.pk, generated_at=GENERATED_AT)
+    path = tmp_path / "changes.pdf"
+    path.write_bytes(b"".join(report_content(kind="changes", format="pdf", params=params)))
+    lines = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    # the summary's row: the one line with both the subject and the test that flipped
+    row = [line for line in lines if SMALL in line and "model-general" in line]
+    assert len(row) == 1, "\n".join(lines)
+    assert re.search(r"Small-1@1\s{2,}us-eo-14110\s{2,}not covered\s{2,}covered: Dual-use\s{2,}"
+                     r"model-general not met → met$", row[0]), row[0]
+    flipped = next(line for line in lines if line.strip().startswith("model-general") and "ops" in line)
+    assert re.search(r"not met: 6\.3e24 ops > 1e26 ops\s+met: 2e26 ops > 1e26 ops$", flipped), flipped
 
 
 def test_change_report_json_names_the_rule_versions_on_both_sides(registry, django_capture_on_commit_callbacks):
