@@ -26,7 +26,7 @@ def chunk_read_ahead(chunk_id: int) -> ChunkWork | None:
     would see of it travels with the work (`ChunkWork.spans`)."""
     token = instrumentation.current_chunk.set(chunk_id)
     try:
-        chunk = RunChunk.objects.select_related("run", "run__requested_by").get(pk=chunk_id)
+        chunk = RunChunk.objects.select_related("run", "run__requested_by", "run__previous_run").get(pk=chunk_id)
         if chunk.done:
             return None
         with instrumentation.collected() as spans:

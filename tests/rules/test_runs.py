@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import math
+import pickle
 from datetime import date
 
 import pytest
@@ -14,8 +15,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from registry.services import registry_submit
-from rules import services
+from rules import decision_log, services
 from rules.decision_log import verify_chain
+from rules.instrumentation import Span, observing
 from rules.library_store import draft_create, published_library
 from rules.models import Determination, EvaluationRun, LogHead, PendingEvaluation, RunChunk, StatusChange
 from rules.models.runs import RunStatus, Trigger
@@ -27,6 +29,8 @@ from rules.services import (
     run_execute_inline,
     run_finish_if_complete,
 )
+from rules.services.changes import PreviousRow
+from rules.services.pipeline import chunk_read_ahead
 from rules.tasks import reevaluate_registry
 from tests.factories import ModelRecordFactory, OrganisationRecordFactory, document
 from tests.rules.conftest import submit_registry
@@ -237,6 +241,40 @@ def test_the_log_as_the_previous_nightly_run_left_it_reads_again_only_what_came_
     assert all(previous.compared[key].run_id == nightly.pk for key in since if key[0] not in added)
     assert not any(key[0] in added for key in previous.compared)
     assert all(previous.compared[key] == previous.rows[key] for key in previous.rows.keys() - since)
+
+
+def test_a_chunk_read_by_a_reader_reaches_the_writer_as_it_was_read():
+    """A reader sends its chunk to the writer pickled, its rows as plain tuples (`ChunkWork.__reduce__`).
+    What arrives equals what was read, each row of its own named type again, and a row the nightly
+    run compares with that is the current row itself arrives as that one row, not a copy."""
+    submit_registry(models=4, clusters=1)
+    run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=AS_OF))
+    registry_submit(document(  # revised during the day, evaluated at once: it compares with last night's row
+        organisations=[OrganisationRecordFactory(slug="org-0", name="Org 0")],
+        models=[ModelRecordFactory(organisation="org-0", name="Model-1", training_compute_ops=2e26)],
+    ), via="import")
+    run_execute_inline(run_create(kind=Trigger.SUBMISSION, as_of=AS_OF, subjects=["model:org-0/Model-1@1"]))
+    run = run_create(kind=Trigger.SCHEDULE, as_of=AS_OF)
+    with observing(lambda span: None), CaptureQueriesContext(connection) as queries:  # timed, as the benchmark does
+        work = chunk_read_ahead(RunChunk.objects.get(run=run, subjects__has_key="model").pk)  # as a reader does
+    # the run, and the nightly run before it whose log it compares with, are read with the chunk
+    assert not [q["sql"] for q in queries.captured_queries if 'WHERE "rules_evaluationrun"."id" = ' in q["sql"]]
+    previous = work.previous
+    assert work.reused and work.spans and previous.compared is not None
+    same = {key for key, row in previous.compared.items() if row is previous.rows.get(key)}
+    assert same and same != previous.compared.keys()  # some compared rows are the current ones, some are not
+
+    sent = pickle.loads(pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL))
+
+    assert (sent.chunk_id, sent.run.pk, sent.subjects, sent.reused) == (work.chunk_id, run.pk, work.subjects, work.reused)
+    assert sent.prepared == work.prepared and sent.spans == work.spans
+    assert (sent.previous.rows, sent.previous.since, sent.previous.compared) == (
+        previous.rows, previous.since, previous.compared)
+    assert {type(item) for item in sent.prepared.items} == {decision_log._Prepared}
+    assert {type(row) for row in [*sent.previous.rows.values(), *sent.previous.compared.values()]} == {PreviousRow}
+    assert {type(span) for span in sent.spans} == {Span}
+    assert {key for key, row in sent.previous.compared.items() if row is sent.previous.rows.get(key)} == same
+    assert sent.prepared.items[0].payload_sha256 == work.prepared.items[0].payload_sha256
 
 
 def test_the_nightly_schedule_exists_once_after_migrate():
