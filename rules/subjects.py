@@ -11,9 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F
+from django.db.models import ExpressionWrapper, F, TextField
 
-from registry.facts import cluster_facts, model_facts, organisation_facts
+from registry.facts import cluster_facts, facts_decoded, model_facts, organisation_facts
 from registry.interchange import subject_parts
 from registry.models import (
     Accelerator,
@@ -75,10 +75,12 @@ def _latest(revision_model: type, fk: str, ids: Iterable[int]) -> dict[int, tupl
     ids = list(ids)
     if not ids:
         return {}
+    # the facts as their stored text, read by `facts_decoded` rather than the field's own reader, which
+    # makes a `FactsDecoder` for every row: the same values, for about half the CPU
     rows = revision_model.objects.filter(**{f"{fk}_id__any": ids, "number": F(f"{fk}__revision")}).values_list(
-        f"{fk}_id", "number", "facts"
+        f"{fk}_id", "number", ExpressionWrapper(F("facts"), output_field=TextField())
     )
-    return {pk: (number, facts) for pk, number, facts in rows}
+    return {pk: (number, facts_decoded(text)) for pk, number, text in rows}
 
 
 def designations_of(subject_kind: str, ids: Iterable[int]) -> dict[int, list[dict[str, str]]]:

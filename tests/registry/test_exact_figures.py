@@ -4,17 +4,20 @@ refused wherever facts come in, naming the field; no band's lower end is below z
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import ExpressionWrapper, F, TextField
 from django.urls import reverse
 
 from registry.facts import (
     FactsDecoder,
     canonical_json,
     cluster_facts,
+    facts_decoded,
     facts_sha256,
     model_facts,
     organisation_facts,
@@ -110,6 +113,53 @@ def test_the_facts_hash_is_the_same_however_the_database_prints_the_numbers():
     revision = ModelRevision.objects.get(model__name="X")
     assert revision.facts["training_compute_ops"] == 15 * 10**24
     assert facts_sha256(revision.facts) == revision.facts_sha256
+
+
+def _typed(value):
+    """The value with every leaf's type beside it: 1 and 1.0 and True differ here, as they do in a hash."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return type(value).__name__, value
+
+
+def test_facts_read_by_msgspec_are_what_the_facts_decoder_reads():
+    """The runs read stored facts with `facts_decoded` (one msgspec decoder) rather than the field's
+    `FactsDecoder`: for any JSON text, as Python writes it or as jsonb prints numbers (digits, an
+    exponent, a whole number with a point), both give the same values of the same types; what msgspec
+    refuses (NaN) is read by `FactsDecoder`."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    texts = st.text(st.characters(codec="utf-8"), max_size=8)
+    numbers = (st.integers() | st.integers(-(2**200), 2**200) | st.floats(allow_nan=False, allow_infinity=False)
+               | st.sampled_from([1.5e25, 1e26, 4.05e11, 0.4, 1.5e-7, -0.0, 9007199254740993.0, 2**64, -(2**63) - 1]))
+    trees = st.recursive(st.none() | st.booleans() | texts | numbers,
+                         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+                         max_leaves=24)
+    # how else a stored number may be printed: 1.5e+25, 1.5E25, 15000000000000000000000000.0
+    spellings = st.sampled_from([lambda t: t, lambda t: t.replace("e+", "E"),
+                                 lambda t: re.sub(r"(?<![\w.])(\d{17,})(?![\w.])", r"\1.0", t)])
+
+    @settings(max_examples=2000, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(trees, spellings)
+    def same_values(value, spelled):
+        text = spelled(json.dumps(value, ensure_ascii=False))
+        assert _typed(facts_decoded(text)) == _typed(json.loads(text, cls=FactsDecoder))
+
+    same_values()
+    assert facts_decoded('{"a": 1.5e+25, "b": 15000000000000000000000000.0, "c": 0.4}') == {
+        "a": 15 * 10**24, "b": 15 * 10**24, "c": 0.4}
+    assert _typed(facts_decoded('{"a": NaN}')) == _typed(json.loads('{"a": NaN}', cls=FactsDecoder))
+    registry_submit(document(models=[ModelRecordFactory(name="Exact", training_compute_ops=str(ONE_ABOVE))]),
+                    via="import")
+    for revision in ModelRevision.objects.all():  # as the database gives the text back
+        text = ModelRevision.objects.filter(pk=revision.pk).values_list(
+            ExpressionWrapper(F("facts"), output_field=TextField()), flat=True).get()
+        assert _typed(facts_decoded(text)) == _typed(revision.facts)
+        assert facts_sha256(facts_decoded(text)) == revision.facts_sha256
 
 
 def test_facts_read_back_from_a_revision_are_taken_as_they_are_with_the_fields_added_since():
