@@ -98,18 +98,19 @@ def cluster_facts(record: dict[str, Any], *, read_back: bool = False) -> dict[st
     return facts
 
 
+def _whole_or_float_of(text: str) -> int | float:
+    """A number written with a point or an exponent, as both readers of stored facts read it."""
+    return whole_or_float(float(text))
+
+
 class FactsDecoder(json.JSONDecoder):
     """Reads facts back as they were written: whole numbers as ints of any size (never rounded to a
     float), other numbers as floats. A whole number written as a float (`3.8e+25`, in facts stored
     before figures were kept exactly) reads as the int its shortest form writes, as jsonb prints it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["parse_float"] = lambda text: whole_or_float(float(text))
+        kwargs["parse_float"] = _whole_or_float_of
         super().__init__(*args, **kwargs)
-
-
-def _whole_or_float_of(text: str) -> int | float:
-    return whole_or_float(float(text))
 
 
 _FACTS_DECODER = msgspec.json.Decoder(float_hook=_whole_or_float_of)
