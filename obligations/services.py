@@ -44,6 +44,7 @@ from rules.engine.obligations import (
 )
 from rules.engine.vocabulary import ObligationStatus, Status
 from rules.library_store import published_library
+from rules.memory import collector_paused
 from rules.selectors import current_determinations
 
 from .models import REFRESH_NEXT, Fulfilment, Incident, ObligationState, ObligationStatusChange, ReviewDecision
@@ -291,6 +292,7 @@ def _not_reached(determination: _CurrentRow, obligation: Obligation) -> str:
     return f"the determination ({determination.status}, {reached}) does not reach the tier {target}"
 
 
+@collector_paused()
 def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, regimes: list[str] | None = None,
                       organisation: str | None = None) -> list[ObligationView]:
     """Every obligation of the subjects' current determinations on `as_of` (the determination of record
@@ -419,6 +421,7 @@ def _records_settled() -> datetime:
         return database_now()
 
 
+@collector_paused()
 def refresh_states(*, as_of: date, subject_refs: Iterable[str] | None = None, run: Any = None) -> int:
     """Brings each obligation's stored state up to `as_of` for these subjects (default: every subject)
     and appends a status change for each obligation whose status changed (or that first arose);

@@ -141,6 +141,36 @@ def test_the_nightly_runs_finish_leaves_alone_the_subjects_whose_states_cannot_h
     assert not ObligationStatusChange.objects.filter(run=run).exists()
 
 
+def test_a_refresh_works_out_and_writes_the_states_with_the_cyclic_collector_held_off_and_resumed_after(
+        monkeypatch):
+    """A first refresh after a full run works out and writes a state for every subject's every obligation
+    (half a million at N = 100,000): collections would walk them all, again and again."""
+    import gc
+
+    lab()
+    run_execute_inline(run_create(kind=Trigger.MANUAL, as_of=date(2026, 4, 10), regimes=REGIMES))
+    seen: list[tuple[str, bool]] = []
+    for name in ("occurrences", "create_rows"):
+        real = getattr(services, name)
+
+        def watched(*args, real=real, name=name, **kwargs):
+            seen.append((name, gc.isenabled()))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(services, name, watched)
+    assert gc.isenabled()
+    assert refresh_states(as_of=date(2026, 4, 10)) > 0
+    assert {name for name, _ in seen} == {"occurrences", "create_rows"}
+    assert not any(enabled for _, enabled in seen) and gc.isenabled()
+    seen.clear()
+    gc.disable()
+    try:  # a caller that paused it keeps it paused
+        obligations_as_of(as_of=date(2026, 4, 10))
+        assert seen and not any(enabled for _, enabled in seen) and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_states_worked_out_for_a_later_day_are_all_worked_out_again_for_an_earlier_one():
     lab()
     run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=date(2026, 3, 10), regimes=REGIMES))
