@@ -272,6 +272,13 @@ class _CurrentRow(NamedTuple):
     payload_id: int
 
 
+def _attached_rank(version: EngineVersion, obligation: Obligation) -> int | None:
+    """The rank of the tier the obligation attaches to (None when it attaches to a test)."""
+    what, target = obligation.attaches_to
+    tier = version.tier(target) if what == "tier" else None
+    return tier.rank if tier else None
+
+
 def _met_tests(determinations: list[_CurrentRow]) -> dict[int, set[str]]:
     """Determination id → the tests it meets, from its payload (payloads read in one query). Only a
     covered determination meets a test: the others are not read."""
@@ -307,8 +314,12 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     declaring = [sha for sha, version in versions.items() if version.obligations]
     rows = (determinations.select_related(None).filter(rule_hash__in=declaring).order_by("subject_ref", "regime")
             .values_list(*_CurrentRow._fields))
-    wanted = [(d, versions.get(d.rule_hash)) for d in map(_CurrentRow._make, rows)]
-    wanted = [(d, v) for d, v in wanted if v is not None and v.obligations_for(d.subject_kind)]
+    current = list(map(_CurrentRow._make, rows))
+    # per version and subject kind, its obligations, each with the rank of the tier it attaches to (None: a test)
+    owed = {(sha, kind): tuple((obligation, _attached_rank(versions[sha], obligation))
+                               for obligation in versions[sha].obligations_for(kind))
+            for sha, kind in {(d.rule_hash, d.subject_kind) for d in current}}
+    wanted = [(d, versions[d.rule_hash]) for d in current if owed[(d.rule_hash, d.subject_kind)]]
     if not wanted:
         return []
     organisations = {d.organisation for d, _ in wanted}
@@ -319,15 +330,15 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
     for determination, version in wanted:
         tier = version.tier(determination.tier) if determination.tier else None
         met = met_tests.get(determination.pk, set())
-        for obligation in version.obligations_for(determination.subject_kind):
-            attached = version.tier(obligation.attaches_to[1]) if obligation.attaches_to[0] == "tier" else None
-            reach = reaches(obligation, tier_rank=tier.rank if tier else None,
-                            attached_rank=attached.rank if attached else None, met_tests=met)
+        for obligation, attached_rank in owed[(determination.rule_hash, determination.subject_kind)]:
+            reach = reaches(obligation, tier_rank=tier.rank if tier else None, attached_rank=attached_rank,
+                            met_tests=met)
             reached.append((determination, version, obligation, reach, reach and _by_designation(obligation, version, met)))
     made_on = _snapshots({d.facts_id for d, _, _, reach, _ in reached if reach and d.facts_id})
     facts: dict[int, tuple[DatedFacts, date | None]] = {}
     views: list[ObligationView] = []
     texts: dict[int, tuple[str, str]] = {}
+    not_reached: dict[tuple[str, str, tuple[str, str]], str] = {}
     for determination, version, obligation, reach, by_designation in reached:
         quote, provenance = texts.get(id(obligation)) or texts.setdefault(id(obligation), _text(obligation))
         common = dict(subject=determination.subject_ref, subject_kind=determination.subject_kind,
@@ -336,7 +347,9 @@ def obligations_as_of(*, as_of: date, subject_refs: list[str] | None = None, reg
                       quote=quote, provenance=provenance, determination_id=determination.pk,
                       rule_version_label=determination.rule_version_label or version.version_id)
         if not reach:
-            views.append(ObligationView(occurrence="", due_on=None, due_reason=_not_reached(determination, obligation),
+            said = (determination.status, determination.tier, obligation.attaches_to)
+            reason = not_reached.get(said) or not_reached.setdefault(said, _not_reached(determination, obligation))
+            views.append(ObligationView(occurrence="", due_on=None, due_reason=reason,
                                         status=ObligationStatus.NOT_APPLICABLE, fulfilments=(), **common))
             continue
         if determination.pk not in facts:
