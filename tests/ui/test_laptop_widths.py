@@ -146,3 +146,58 @@ def test_navigation_sidebar_starts_collapsed_and_remembers_being_opened(page, si
     page.click("#toggle-nav-sidebar")
     page.goto(f"{site}{reverse('admin:index')}")
     assert not page.locator("#nav-sidebar").is_visible()
+
+
+# The page itself and every box in it whose content is wider than the box
+REPORT_SCROLLS = """() => {
+  const found = [];
+  if (document.documentElement.scrollWidth > window.innerWidth)
+    found.push(`the page: ${document.documentElement.scrollWidth}px > ${window.innerWidth}px`);
+  for (const el of document.querySelectorAll("body *"))
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)
+      found.push(`${el.tagName.toLowerCase()}.${el.className}: ${(el.innerText || "").slice(0, 60)}`);
+  return found;
+}"""
+
+
+# A test id in the change report broken across lines elsewhere than after a hyphen
+TEST_IDS_BROKEN_INSIDE_A_WORD = """() => [...document.querySelectorAll(
+    "table.changes td:last-child code, table.flipped code")].flatMap(code => {
+  const text = code.firstChild, broken = [];
+  let top = null;
+  for (let i = 0; i < text.length; i++) {
+    const range = document.createRange();
+    range.setStart(text, i);
+    range.setEnd(text, i + 1);
+    const at = range.getBoundingClientRect().top;
+    if (top !== null && at > top + 2 && text.data[i - 1] !== "-") broken.push(text.data.slice(0, i) + "|" + text.data.slice(i));
+    top = at;
+  }
+  return broken;
+})"""
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_a_change_report_opened_in_the_browser_does_not_scroll_sideways(page, site, width):
+    """The change report of the nightly run as a regulator opens the downloaded HTML: its summary, each
+    change with the tests that flipped and their values on both sides, within the window, a test's id
+    broken across lines only after a hyphen."""
+    from reports.models import ReportArtifact
+    from reports.services import artifact_build
+
+    run = EvaluationRun.objects.filter(kind="schedule").latest("pk")
+    artifact = ReportArtifact.objects.get(kind="changes", run=run, format="html")
+    html = artifact_build(artifact_id=artifact.pk).file.open("rb").read().decode()
+    page.set_viewport_size({"width": width, "height": WIDTHS[width]})
+    page.set_content(html)
+    page.shots.take(page, f"change-report-{width}")
+    flipped = page.locator("table.flipped")
+    assert page.locator("table.summary tbody tr").count() >= 3 and flipped.count() >= 3
+    scrolling = page.evaluate(REPORT_SCROLLS)
+    assert not scrolling, f"scrolls sideways at {width}px: {scrolling}"
+    broken = page.evaluate(TEST_IDS_BROKEN_INSIDE_A_WORD)
+    assert not broken, f"test ids broken inside a word at {width}px: {broken}"
+    # the values of a flipped test are read across, a few words a line, not a word or two
+    for cell in flipped.first.locator("tbody td").all():
+        box = cell.bounding_box()
+        assert box["width"] >= 90, f"{cell.inner_text()!r} is squeezed into {box['width']:.0f}px at {width}px"
