@@ -1,8 +1,9 @@
 """The workspace at a laptop's width (1280 and 1024 pixels, in Chromium): no page a regulator reaches
 scrolls sideways: the dashboard, every list and every record's page (the first of each list), the
 subject page of a model and of a cluster with its groups and links, a determination, a run, the
-rule versions and a draft's impact preview, and the reports. The navigation sidebar starts
-collapsed. Each page is saved as a screenshot in test-artifacts/screenshots/."""
+rule versions and a draft's impact preview, and the reports, a change report opened in the browser
+too. The navigation sidebar starts collapsed. Each page is saved as a screenshot in
+test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import pytest
