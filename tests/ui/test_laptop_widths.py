@@ -6,13 +6,19 @@ too. The navigation sidebar starts collapsed. Each page is saved as a screenshot
 test-artifacts/screenshots/."""
 from __future__ import annotations
 
+from datetime import date
+from unittest import mock
+
 import pytest
 from django.urls import reverse
 
 from registry.models import AIModel, Cluster
-from reports.services import report_generate
+from reports.models import ReportArtifact
+from reports.services import artifact_build, report_generate
 from rules.library_store import draft_create
 from rules.models import Determination, EvaluationRun
+from rules.models.runs import Trigger
+from rules.services import run_create, run_execute_inline
 from tests.ui import test_browser
 from tests.ui.conftest import sb53_draft_text, today
 from tests.ui.test_browser import log_in, staff_user
@@ -180,13 +186,14 @@ TEST_IDS_BROKEN_INSIDE_A_WORD = """() => [...document.querySelectorAll(
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_a_change_report_opened_in_the_browser_does_not_scroll_sideways(page, site, width):
-    """The change report of the nightly run as a regulator opens the downloaded HTML: its summary, each
+    """The change report of a nightly run as a regulator opens the downloaded HTML: its summary, each
     change with the tests that flipped and their values on both sides, within the window, a test's id
-    broken across lines only after a hyphen."""
-    from reports.models import ReportArtifact
-    from reports.services import artifact_build
-
-    run = EvaluationRun.objects.filter(kind="schedule").latest("pk")
+    broken across lines only after a hyphen. The runs are as of the eve of the EU AI Act's obligations
+    for general-purpose AI models and the day after, so the second's changes are the same whatever
+    ran before (a submission's evaluation, as of today, where Celery is eager)."""
+    with mock.patch("reports.services.enqueue_build", return_value=True):  # built below, in this process
+        run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=date(2025, 8, 1)))
+        run = run_execute_inline(run_create(kind=Trigger.SCHEDULE, as_of=date(2025, 8, 3)))
     artifact = ReportArtifact.objects.get(kind="changes", run=run, format="html")
     html = artifact_build(artifact_id=artifact.pk).file.open("rb").read().decode()
     page.set_viewport_size({"width": width, "height": WIDTHS[width]})
