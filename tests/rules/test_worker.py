@@ -177,7 +177,13 @@ def start_bulk_run(services, *, subjects: int, chunks: int) -> tuple[subprocess.
 
 
 def finished(waiting: subprocess.Popen, run: EvaluationRun, services) -> EvaluationRun:
-    out, err = waiting.communicate(timeout=DEADLINE_S)
+    try:
+        out, err = waiting.communicate(timeout=DEADLINE_S)
+    except subprocess.TimeoutExpired:
+        run.refresh_from_db()
+        left = list(run.chunks.filter(done=False).order_by("index").values_list("index", flat=True))
+        pytest.fail(f"run {run.pk} not finished after {DEADLINE_S} s: {run.status}, {run.chunks_done} of "
+                    f"{run.chunks_total} chunks done; chunks not done: {left}\n{services.worker_log()}")
     assert waiting.returncode == 0, err + services.worker_log()
     run.refresh_from_db()
     assert f"Run {run.pk} finished: {run.total}/{run.total} subject(s)" in out
