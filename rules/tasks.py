@@ -1,12 +1,14 @@
 """Celery tasks: thin wrappers over `rules.services`, retried with backoff on database and broker errors."""
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.db.models import F
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -14,9 +16,22 @@ from . import services
 from .models import EvaluationRun, PendingEvaluation
 from .models.runs import RunStatus, Trigger
 
+log = logging.getLogger(__name__)
+
 TRANSIENT = (OperationalError, InterfaceError, BrokerError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "retry_jitter": True, "max_retries": 20}
 OUTBOX_STALE_AFTER = timedelta(minutes=2)
+
+
+def run_stalled_after() -> timedelta:
+    """How long a running run may go without a chunk finishing before its chunks' messages are taken
+    for lost (a broker restarted without persistence; a worker killed between taking a message and
+    recording it as unacknowledged, which Redis never hands out again) and sent once more: longer than
+    a chunk's time limit and the broker's redelivery of an unacknowledged message, so a chunk still
+    being worked on, or about to come back by itself, is not sent twice for nothing. A chunk sent
+    twice is written once (`chunk_execute` locks it and leaves it alone once done)."""
+    redelivery = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + redelivery)
 
 
 class RunTask(Task):
@@ -77,9 +92,10 @@ def reevaluate_registry(self, kind: str = Trigger.SCHEDULE) -> int:
 
 @shared_task(bind=True, **RETRY)
 def pending_sweep(self, min_age_seconds: float = 5) -> int:
-    """Enqueues outbox rows never enqueued, or enqueued long ago and still there (a lost message),
-    and starts again runs that no worker has started since long ago (their start was never sent).
-    A row whose evaluation failed keeps its error and is left alone."""
+    """Enqueues outbox rows never enqueued, or enqueued long ago and still there (a lost message);
+    starts again runs that no worker has started since long ago (their start was never sent), and
+    running runs none of whose chunks has finished for `run_stalled_after` (their chunks' messages
+    lost). A row whose evaluation failed keeps its error and is left alone, as does a failed run."""
     from .receivers import enqueue_pending
 
     stale = timezone.now() - OUTBOX_STALE_AFTER
@@ -92,6 +108,13 @@ def pending_sweep(self, min_age_seconds: float = 5) -> int:
         PendingEvaluation.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, enqueued_at=None)
         enqueue_pending(ids)
     for run_id in EvaluationRun.objects.filter(status=RunStatus.PENDING, created_at__lte=stale).values_list("pk", flat=True)[:100]:
+        run_start.apply_async(args=[run_id], retry=False)
+    stalled = timezone.now() - run_stalled_after()
+    running = (EvaluationRun.objects.filter(status=RunStatus.RUNNING, started_at__lte=stalled)
+               .annotate(last_chunk=Max("chunks__finished_at"))
+               .filter(Q(last_chunk__isnull=True) | Q(last_chunk__lte=stalled)))
+    for run_id in running.order_by("pk").values_list("pk", flat=True)[:100]:
+        log.warning("run %s: no chunk finished since %s; its chunks not done are sent again", run_id, stalled)
         run_start.apply_async(args=[run_id], retry=False)
     return len(ids)
 

@@ -205,6 +205,46 @@ def test_the_sweep_starts_a_run_whose_start_was_never_sent(eager_celery):
 
 
 @pytest.mark.django_db
+def test_the_sweep_sends_again_the_chunks_of_a_run_whose_messages_were_lost(eager_celery, monkeypatch):
+    """A run whose first chunk was written and whose other chunks' messages were lost (a broker
+    restarted without persistence): once no chunk has finished for `run_stalled_after`, the sweep
+    starts it again, and each subject is evaluated once. A run still making progress, a failed run
+    and a finished one are left alone."""
+    submit_registry(models=4)
+    as_of = timezone.now().date()
+    lost = services.run_create(kind=Trigger.SCHEDULE, as_of=as_of, chunk_size=2, confirms=False)
+    first = lost.chunks.order_by("index").first()
+    services.chunk_execute(chunk_id=first.pk)
+    failed = services.run_create(kind=Trigger.MANUAL, as_of=as_of, chunk_size=2)
+    services.chunk_execute(chunk_id=failed.chunks.order_by("index").first().pk)
+    services.run_fail(run_id=failed.pk, error="given up")
+    finished = services.run_execute_inline(services.run_create(kind=Trigger.MANUAL, as_of=as_of))
+    lost.refresh_from_db()
+    assert lost.status == RunStatus.RUNNING and 0 < lost.chunks_done < lost.chunks_total
+    started: list[int] = []
+    real_start = tasks.run_start.apply_async
+    monkeypatch.setattr(tasks.run_start, "apply_async",
+                        lambda args, **kwargs: started.append(args[0]) or real_start(args=args, **kwargs))
+    written = lost.chunks.get(pk=first.pk).finished_at
+    now = timezone.now
+
+    monkeypatch.setattr(timezone, "now", lambda: written + tasks.run_stalled_after() - timedelta(seconds=1))
+    tasks.pending_sweep(min_age_seconds=0)
+    assert started == []  # its chunks may still be queued, or about to be handed out again
+
+    monkeypatch.setattr(timezone, "now", lambda: written + tasks.run_stalled_after() + timedelta(seconds=1))
+    tasks.pending_sweep(min_age_seconds=0)
+    monkeypatch.setattr(timezone, "now", now)
+    assert started == [lost.pk]
+    lost.refresh_from_db()
+    assert (lost.status, lost.done, lost.chunks_done) == (RunStatus.FINISHED, lost.total, lost.chunks_total)
+    rows = list(Determination.objects.filter(run=lost).values_list("subject_ref", "regime"))
+    assert len(rows) == len(set(rows)) == lost.total * 6
+    assert EvaluationRun.objects.get(pk=failed.pk).status == RunStatus.FAILED
+    assert EvaluationRun.objects.get(pk=finished.pk).status == RunStatus.FINISHED
+
+
+@pytest.mark.django_db
 def test_reevaluate_with_the_broker_down_says_so_and_keeps_the_run(broker_down):
     from django.core.management import call_command
     from django.core.management.base import CommandError
