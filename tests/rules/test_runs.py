@@ -40,6 +40,7 @@ pytestmark = pytest.mark.django_db
 REGIMES = 6  # every regime of the published library
 AS_OF = date(2026, 3, 1)
 beat_schedule = importlib.import_module("rules.migrations.0003_beat_schedule")
+sweep_renamed = importlib.import_module("rules.migrations.0030_sweep_schedule_named_for_what_it_does")
 
 
 def per_subject_and_regime(run: EvaluationRun) -> dict[tuple[str, str], int]:
@@ -283,12 +284,35 @@ def test_the_nightly_schedule_exists_once_after_migrate():
     nightly = PeriodicTask.objects.get(name=beat_schedule.NIGHTLY)
     assert nightly.task == "rules.tasks.reevaluate_registry" and nightly.enabled
     assert (nightly.crontab.minute, nightly.crontab.hour) == ("30", "2") and nightly.interval is None
-    sweep = PeriodicTask.objects.get(name=beat_schedule.SWEEP)
+    sweep = PeriodicTask.objects.get(name=sweep_renamed.SWEEP)
     assert sweep.task == "rules.tasks.pending_sweep" and sweep.interval.every == 1
-    beat_schedule.create_schedule(apps, None)
-    beat_schedule.create_schedule(apps, None)
+    assert not PeriodicTask.objects.filter(name=beat_schedule.SWEEP).exists()
+    for _ in range(2):  # the migrations' functions run again change nothing
+        beat_schedule.create_schedule(apps, None)
     assert PeriodicTask.objects.filter(task="rules.tasks.reevaluate_registry").count() == 1
-    assert PeriodicTask.objects.filter(task="rules.tasks.pending_sweep").count() == 1
+    assert PeriodicTask.objects.filter(name=beat_schedule.SWEEP).count() == 1  # as 0003 left it: renamed by 0030
+    PeriodicTask.objects.filter(name=sweep_renamed.SWEEP).delete()
+    for _ in range(2):
+        sweep_renamed.forwards(apps, None)
+    assert list(PeriodicTask.objects.filter(task="rules.tasks.pending_sweep").values_list("name", flat=True)) == [
+        sweep_renamed.SWEEP]
+
+
+def test_the_sweep_keeps_a_name_an_operator_gave_it_and_its_old_name_back_when_migrated_backwards():
+    from django_celery_beat.models import PeriodicTask
+
+    sweep = PeriodicTask.objects.get(task="rules.tasks.pending_sweep")
+    sweep_renamed.backwards(apps, None)
+    sweep.refresh_from_db()
+    assert sweep.name == beat_schedule.SWEEP
+    sweep_renamed.forwards(apps, None)
+    sweep.refresh_from_db()
+    assert sweep.name == sweep_renamed.SWEEP
+    PeriodicTask.objects.filter(pk=sweep.pk).update(name="Sweep (every minute, on call)", enabled=False)
+    sweep_renamed.backwards(apps, None)
+    sweep_renamed.forwards(apps, None)
+    sweep.refresh_from_db()
+    assert (sweep.name, sweep.enabled) == ("Sweep (every minute, on call)", False)
 
 
 def test_reevaluate_wait_shows_progress_and_the_final_counts(registry, eager_celery):
