@@ -1,6 +1,7 @@
 """The jobs against a real Redis broker and real `celery worker` processes on the test database:
 a submission becomes determinations; a worker killed mid-run finishes the run once restarted; a
-submission made while Redis is down is evaluated once it is back."""
+run whose chunks' messages went with a restarted Redis finishes once the periodic sweep sends them
+again; a submission made while Redis is down is evaluated once it is back."""
 from __future__ import annotations
 
 import json
@@ -29,6 +30,8 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 BIN = Path(sys.executable).parent
 REGIMES = 6
 VISIBILITY_TIMEOUT_S = 2  # how long Redis keeps a dead worker's unacknowledged message before redelivery
+TASK_TIME_LIMIT_S = 20  # a chunk of these tests takes well under a second
+STALLED_AFTER_S = TASK_TIME_LIMIT_S + VISIBILITY_TIMEOUT_S  # `rules.tasks.run_stalled_after` in the workers
 DEADLINE_S = 120
 
 
@@ -38,6 +41,7 @@ class Services:
     def __init__(self, redis: PrivateRedis, logs: Path) -> None:
         self.redis, self.logs = redis, logs
         self.workers: list[subprocess.Popen] = []
+        self.sweeps: list[subprocess.CompletedProcess] = []  # the periodic sweeps `finished` ran
         db = connection.settings_dict
         self.env = {
             key: value for key, value in os.environ.items()
@@ -47,7 +51,8 @@ class Services:
             DATABASE_URL=(f"postgres://{db['USER']}{':' + db['PASSWORD'] if db['PASSWORD'] else ''}"
                           f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"),
             REDIS_URL=redis.url, SECRET_KEY=settings.SECRET_KEY, CELERY_TASK_ALWAYS_EAGER="0",
-            CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT_S), DJANGO_SETTINGS_MODULE="config.settings",
+            CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT_S), CELERY_TASK_TIME_LIMIT=str(TASK_TIME_LIMIT_S),
+            CELERY_TASK_SOFT_TIME_LIMIT=str(TASK_TIME_LIMIT_S - 5), DJANGO_SETTINGS_MODULE="config.settings",
             PYTHONUNBUFFERED="1",
         )
 
@@ -176,14 +181,33 @@ def start_bulk_run(services, *, subjects: int, chunks: int) -> tuple[subprocess.
     return waiting, run
 
 
-def finished(waiting: subprocess.Popen, run: EvaluationRun, services) -> EvaluationRun:
-    try:
-        out, err = waiting.communicate(timeout=DEADLINE_S)
-    except subprocess.TimeoutExpired:
-        run.refresh_from_db()
-        left = list(run.chunks.filter(done=False).order_by("index").values_list("index", flat=True))
-        pytest.fail(f"run {run.pk} not finished after {DEADLINE_S} s: {run.status}, {run.chunks_done} of "
-                    f"{run.chunks_total} chunks done; chunks not done: {left}\n{services.worker_log()}")
+def finished(waiting: subprocess.Popen, run: EvaluationRun, services, *, sweeping: bool = False) -> EvaluationRun:
+    """The run's `reevaluate --wait` once it has returned. `sweeping`: the periodic sweep runs as beat
+    runs it in production, here whenever no chunk has finished for longer than the workers'
+    `run_stalled_after`: a chunk's message taken by a worker killed before Redis recorded it as
+    unacknowledged is never handed out again, and the sweep is what sends it again."""
+    deadline = time.monotonic() + DEADLINE_S
+    progress, moved_at, sweeps = None, time.monotonic(), 0
+    while True:
+        try:
+            out, err = waiting.communicate(timeout=1)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() > deadline:
+            run.refresh_from_db()
+            left = list(run.chunks.filter(done=False).order_by("index").values_list("index", flat=True))
+            pytest.fail(f"run {run.pk} not finished after {DEADLINE_S} s ({sweeps} sweeps): {run.status}, "
+                        f"{run.chunks_done} of {run.chunks_total} chunks done; chunks not done: {left}\n"
+                        f"{services.worker_log()}")
+        done = EvaluationRun.objects.get(pk=run.pk).chunks_done
+        if done != progress:
+            progress, moved_at = done, time.monotonic()
+        elif sweeping and time.monotonic() - moved_at > STALLED_AFTER_S + 1:
+            sweep = services.manage("shell", "-c", "from rules.tasks import pending_sweep; pending_sweep()")
+            assert sweep.returncode == 0, sweep.stderr
+            services.sweeps.append(sweep)
+            sweeps, moved_at = sweeps + 1, time.monotonic()
     assert waiting.returncode == 0, err + services.worker_log()
     run.refresh_from_db()
     assert f"Run {run.pk} finished: {run.total}/{run.total} subject(s)" in out
@@ -223,7 +247,31 @@ def test_a_worker_killed_mid_run_and_started_again_finishes_the_run_once(service
     # passed, when a worker starts consuming: start the new one after that
     time.sleep(max(0.0, VISIBILITY_TIMEOUT_S + 0.5 - (time.monotonic() - killed_at)))
     services.start_worker()
-    run = finished(waiting, run, services)
+    run = finished(waiting, run, services, sweeping=True)
+    assert_once_per_subject_and_regime(run, 200)
+    check = services.manage("verify_log", "--no-progress")
+    assert check.returncode == 0 and "decision log intact" in check.stdout, check.stderr
+
+
+def test_a_run_whose_chunk_messages_went_with_the_broker_finishes_once_the_sweep_sends_them_again(
+        services, registry_of_200):
+    """Redis restarted without persistence in the middle of a run (as this machine runs it: nothing
+    saved, no append-only file): the chunks' messages still queued are gone and the run stays
+    running. The periodic sweep, run as beat runs it, sends the chunks not done again once none has
+    finished for `run_stalled_after`, and the run finishes with each subject and regime written once."""
+    services.start_worker()
+    waiting, run = start_bulk_run(services, subjects=200, chunks=BULK_CHUNKS)
+    wait_for(lambda: EvaluationRun.objects.get(pk=run.pk).chunks_done >= 3, what="3 chunks done")
+    services.redis.stop()
+    services.redis.start()
+    time.sleep(5)  # what the worker had taken before the restart is done by now
+    stalled = EvaluationRun.objects.get(pk=run.pk)
+    assert stalled.chunks_done < stalled.chunks_total, "the run finished before the broker restarted"
+    time.sleep(5)
+    assert (EvaluationRun.objects.get(pk=run.pk).chunks_done, stalled.status) == (stalled.chunks_done,
+                                                                                  RunStatus.RUNNING)
+    run = finished(waiting, run, services, sweeping=True)
+    assert services.sweeps, "the run finished without the sweep"
     assert_once_per_subject_and_regime(run, 200)
     check = services.manage("verify_log", "--no-progress")
     assert check.returncode == 0 and "decision log intact" in check.stdout, check.stderr
