@@ -260,28 +260,34 @@ def chunk_read(chunk: RunChunk, *, reuse_determinations: bool = True) -> ChunkWo
     """Reads the chunk's subjects and the determinations they will be compared with, evaluates each
     subject under every regime (but those whose current determination it can confirm as it stands,
     `reusable_determinations`, unless `reuse_determinations` is false) and serializes the rows:
-    everything before the log is locked."""
+    everything before the log is locked. The cyclic collector is held off while it runs and resumed
+    once its snapshots and evaluations are freed, so that the collection the resumption sets off
+    walks the chunk's work, not everything that made it."""
     with stage(CHUNK_READ), collector_paused():
-        run = chunk.run
-        versions = versions_for(published_library(), as_of=run.as_of, regimes=run.regimes or None)
-        with stage(SNAPSHOTS):
-            snapshots = list(snapshots_for_ids(
-                model_ids=chunk.subjects.get("model", []),
-                cluster_ids=chunk.subjects.get("cluster", []),
-                organisation_ids=chunk.subjects.get("organisation", []),
-            ))
-        previous = previous_determinations({(item.key.ref, slug) for item in snapshots for slug in versions}, run=run)
-        facts, version_ids = decision_log.FactsHashes(), _rule_version_ids(versions)
-        reused = {}
-        if reuse_determinations:
-            with stage(REUSED):
-                reused = reusable_determinations(run, snapshots, versions=versions, version_ids=version_ids,
-                                                 previous=previous, facts=facts)
-        entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of, reused=reused,
-                                     version_ids=version_ids)
-        return ChunkWork(chunk.pk, run, sum(len(ids) for ids in chunk.subjects.values()),
-                         decision_log.prepare(entries, facts=facts), previous,
-                         reused=frozenset(i for i, e in enumerate(entries) if type(e) is decision_log.Reused))
+        return _chunk_read(chunk, reuse_determinations=reuse_determinations)
+
+
+def _chunk_read(chunk: RunChunk, *, reuse_determinations: bool) -> ChunkWork:
+    run = chunk.run
+    versions = versions_for(published_library(), as_of=run.as_of, regimes=run.regimes or None)
+    with stage(SNAPSHOTS):
+        snapshots = list(snapshots_for_ids(
+            model_ids=chunk.subjects.get("model", []),
+            cluster_ids=chunk.subjects.get("cluster", []),
+            organisation_ids=chunk.subjects.get("organisation", []),
+        ))
+    previous = previous_determinations({(item.key.ref, slug) for item in snapshots for slug in versions}, run=run)
+    facts, version_ids = decision_log.FactsHashes(), _rule_version_ids(versions)
+    reused = {}
+    if reuse_determinations:
+        with stage(REUSED):
+            reused = reusable_determinations(run, snapshots, versions=versions, version_ids=version_ids,
+                                             previous=previous, facts=facts)
+    entries = evaluate_snapshots(snapshots, versions=versions, as_of=run.as_of, reused=reused,
+                                 version_ids=version_ids)
+    return ChunkWork(chunk.pk, run, sum(len(ids) for ids in chunk.subjects.values()),
+                     decision_log.prepare(entries, facts=facts), previous,
+                     reused=frozenset(i for i, e in enumerate(entries) if type(e) is decision_log.Reused))
 
 
 def chunk_write(chunk: RunChunk, work: ChunkWork, *, task_id: str) -> None:
