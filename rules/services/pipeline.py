@@ -15,6 +15,7 @@ from django.db import connection, connections
 
 from .. import decision_log, instrumentation
 from ..library_store import published_library
+from ..memory import collector_paused
 from ..models import RunChunk
 from . import chunks
 from .chunks import ChunkWork
@@ -74,6 +75,22 @@ def can_pipeline() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
+@collector_paused()
+def _write_next(ahead: deque[tuple[int, Future[ChunkWork | None]]], read_next: Callable[[], None], *,
+                task_id: str) -> tuple[int, bool | None]:
+    """The next chunk in order written once a reader has read it (`chunk_execute`), the one after it
+    sent to be read; its id and whether it was written (None: it was done already when read). The
+    collector is held off meanwhile and resumed once the chunk's work, held by its future too, is
+    freed: the collection the resumption sets off walks only the chunks still being read back."""
+    chunk_id, future = ahead.popleft()
+    work = future.result()  # re-raises the reader's error here
+    read_next()
+    if work is None:
+        return chunk_id, None
+    instrumentation.replay(work.spans)
+    return chunk_id, chunks.chunk_execute(chunk_id=work.chunk_id, task_id=task_id, work=work)
+
+
 def chunks_execute_pipelined(chunk_ids: Iterable[int], *, task_id: str = "",
                              on_chunk: Callable[[int], None] | None = None, readers: int | None = None) -> int:
     """Executes the chunks in order while the next ones are read and evaluated: by `readers`
@@ -99,14 +116,10 @@ def chunks_execute_pipelined(chunk_ids: Iterable[int], *, task_id: str = "",
         for _ in range(max(processes, 1) + 1):
             read_next()
         while ahead:
-            chunk_id, future = ahead.popleft()
-            work = future.result()  # re-raises the reader's error here
-            read_next()
-            if work is not None:
-                instrumentation.replay(work.spans)
-                written += chunks.chunk_execute(chunk_id=work.chunk_id, task_id=task_id, work=work)
-                if on_chunk:
-                    on_chunk(chunk_id)
+            chunk_id, wrote = _write_next(ahead, read_next, task_id=task_id)
+            written += bool(wrote)
+            if wrote is not None and on_chunk:
+                on_chunk(chunk_id)
     finally:
         for _, future in ahead:
             future.cancel()

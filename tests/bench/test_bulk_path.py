@@ -376,3 +376,67 @@ def test_a_chunks_snapshots_and_evaluations_are_freed_before_the_collector_resum
     monkeypatch.undo()
     assert alive == [Counter()] and gc.isenabled()
     assert len(work.prepared.items) == 40 * len(published_library().regimes())
+
+
+def test_a_chunk_is_read_and_written_with_the_collector_held_off_and_resumed_after(monkeypatch, synthetic):
+    """`chunk_execute`, as a Celery worker runs it: the chunk read, chained and written with the
+    cyclic collector held off, and resumed after; a caller that paused it keeps it paused."""
+    import gc
+
+    seen = []
+    write = services.chunks.chunk_write
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(services.chunks, "chunk_write", watched)
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], subjects=synthetic[:10], chunk_size=5)
+    first, second = run.chunks.order_by("index").values_list("pk", flat=True)
+    assert gc.isenabled()
+    assert services.chunk_execute(chunk_id=first)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        assert services.chunk_execute(chunk_id=second)
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("readers", [0, 2], ids=["reader-thread", "reader-processes"])
+def test_a_pipelined_chunks_work_is_freed_before_the_writer_resumes_the_collector(monkeypatch, readers):
+    """The writer holds the collector off while it writes a chunk, and resumes it once the chunk's
+    work (held by the reader's future too) is freed: no written chunk's work is alive then, only
+    those still being read. Every chunk is written once, with the collector on at the end."""
+    import gc
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pipelining needs a second PostgreSQL connection")
+    registry_submit(document(models=20, clusters=2, seed=12), via="import")
+    run = run_create(kind=Trigger.MANUAL, as_of=AS_OFS[1], chunk_size=5)
+    written, alive_then = [], []
+    execute, enable = services.chunks.chunk_execute, gc.enable
+
+    def watched(**kwargs):
+        wrote = execute(**kwargs)
+        written.append(kwargs["chunk_id"])
+        return wrote
+
+    def resumed():
+        alive = [o.chunk_id for o in gc.get_objects() if type(o) is services.chunks.ChunkWork]
+        alive_then.append((list(written), alive))
+        enable()
+
+    monkeypatch.setattr(services.chunks, "chunk_execute", watched)
+    monkeypatch.setattr(gc, "enable", resumed)
+    chunk_ids = list(run.chunks.order_by("index").values_list("pk", flat=True))
+    assert services.chunks_execute_pipelined(chunk_ids, readers=readers) == len(chunk_ids)
+    monkeypatch.undo()
+    assert gc.isenabled() and written == chunk_ids
+    resumptions = [(done, alive) for done, alive in alive_then if done]  # the writer's, after each chunk
+    assert [done[-1] for done, _ in resumptions] == chunk_ids
+    assert all(not set(done) & set(alive) for done, alive in resumptions)
+    assert Determination.objects.filter(run=run).count() == run.total * 6
+    assert verify_chain().ok
