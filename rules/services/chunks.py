@@ -333,7 +333,7 @@ def chunk_execute(*, chunk_id: int, task_id: str = "", work: ChunkWork | None = 
     already, then written (`chunk_write`). A chunk already done is left alone (returns False) and
     any work read for it thrown away. The cyclic collector is held off while it runs: a chunk's
     rows, read back, chained and written, set off collections that walked everything the process
-    holds (in a benchmark's writer, a fifth of its time)."""
+    holds (a quarter or more of a benchmark writer's CPU)."""
     token = current_chunk.set(chunk_id)
     try:
         # the write's span starts once the chunk is read and ends once the transaction has committed
