@@ -81,6 +81,14 @@ class Services:
             text=True, timeout=timeout,
         )
 
+    def sweep(self, *, min_age_seconds: float = 5) -> subprocess.CompletedProcess:
+        """The periodic sweep (`rules.tasks.pending_sweep`) run once, as beat runs it; its stdout ends
+        with the outbox rows it sent."""
+        sweep = self.manage("shell", "-c", "from rules.tasks import pending_sweep; "
+                                           f"print(pending_sweep(min_age_seconds={min_age_seconds}))")
+        assert sweep.returncode == 0, sweep.stderr
+        return sweep
+
     def manage_in_background(self, *args: str) -> subprocess.Popen:
         process = subprocess.Popen(
             [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=self.env, stdout=subprocess.PIPE,
@@ -204,9 +212,7 @@ def finished(waiting: subprocess.Popen, run: EvaluationRun, services, *, sweepin
         if done != progress:
             progress, moved_at = done, time.monotonic()
         elif sweeping and time.monotonic() - moved_at > STALLED_AFTER_S + 1:
-            sweep = services.manage("shell", "-c", "from rules.tasks import pending_sweep; pending_sweep()")
-            assert sweep.returncode == 0, sweep.stderr
-            services.sweeps.append(sweep)
+            services.sweeps.append(services.sweep())
             sweeps, moved_at = sweeps + 1, time.monotonic()
     assert waiting.returncode == 0, err + services.worker_log()
     run.refresh_from_db()
@@ -334,8 +340,8 @@ def test_submissions_while_redis_is_down_are_evaluated_once_it_is_back(services,
     assert PendingEvaluation.objects.count() == 5
 
     services.redis.start()
-    sweep = services.manage("shell", "-c", "from rules.tasks import pending_sweep; print(pending_sweep(min_age_seconds=0))")
-    assert sweep.returncode == 0 and sweep.stdout.split()[-1] == "5", sweep.stderr  # outbox rows sent
+    sweep = services.sweep(min_age_seconds=0)
+    assert sweep.stdout.split()[-1] == "5", sweep.stderr  # outbox rows sent
     wait_for(lambda: not PendingEvaluation.objects.exists(), what="the outbox to empty")
     for ref in pending:
         assert Determination.objects.filter(subject_ref=ref).count() == REGIMES, ref
